@@ -1,0 +1,13 @@
+#ifndef CORRAL_SHIMS_H
+#define CORRAL_SHIMS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// fallocate(PUNCH_HOLE|KEEP_SIZE): deallocates a byte range. Returns 0 or -1 with errno set.
+int corral_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// CRC32C (Castagnoli), as used by iSCSI and ext4. `crc` is the running value, 0 to start.
+uint32_t corral_crc32c(uint32_t crc, const void *data, size_t length);
+
+#endif

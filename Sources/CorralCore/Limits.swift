@@ -1,0 +1,36 @@
+/// Every limit of the data plane, in one place, each with its reason.
+public enum Limits {
+    /// The unit of allocation tracking in a layer. Matches the page size and ext4's block, so a
+    /// block is either wholly in a layer or not, and SEEK_DATA on the layer file agrees with the index.
+    public static let blockSize = 4096
+    /// NBD clients keep requests at or below 32 MiB (proto.md); we refuse larger ones.
+    public static let requestBytesMax = 32 * 1024 * 1024
+    /// An NBD option carries at most an export name (4 KiB) and some meta-context queries.
+    public static let nbdOptionBytesMax = 64 * 1024
+    /// Replica frames carry one request's data plus at most a layer name and an extent table.
+    public static let replicaFrameBytesMax = requestBytesMax + 1024 * 1024
+    /// Snapshots per chain. The chain's in-memory map does not grow with the layer count, only with
+    /// extents, so this guards against runaway automation, not memory.
+    public static let snapshotCountMax = 4096
+    /// Bytes covered by one entry of a layer's range checksums: the unit a delta rebuild transfers.
+    public static let checksumRangeBytes = 1024 * 1024
+    /// Requests one replica connection may have outstanding before the engine queues locally.
+    public static let replicaInFlightMax = 256
+    /// Connections the engine opens to each replica; requests are spread over them.
+    public static let replicaConnectionCount = 2
+    /// Default time a replica may take to answer before the engine marks it ERR.
+    public static let replicaTimeoutSecondsDefault: Int64 = 8
+    /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
+    public static let volumeBytesMax: Int64 = 64 << 40
+    /// Names of volumes, snapshots and labels: NBD allows 4 KiB, file names 255 bytes; be stricter.
+    public static let nameBytesMax = 200
+    /// Bytes moved per step of a rebuild; bounds memory used by one transfer.
+    public static let rebuildChunkBytes = 4 * 1024 * 1024
+
+    static func check() {
+        precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")
+        precondition(rebuildChunkBytes % checksumRangeBytes == 0, "a rebuild chunk is whole ranges")
+        precondition(requestBytesMax % blockSize == 0, "the request ceiling is whole blocks")
+        precondition(replicaFrameBytesMax > requestBytesMax, "a frame holds a whole request")
+    }
+}

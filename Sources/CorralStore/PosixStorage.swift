@@ -1,0 +1,170 @@
+import CCorralShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private let seekData: Int32 = 3
+private let seekHole: Int32 = 4
+
+/// A file on a local file system. pread/pwrite are safe from any thread; the descriptor never changes.
+public final class PosixFile: StorageFile, @unchecked Sendable {
+    public let path: String
+    public let descriptor: Int32
+
+    init(path: String, create: Bool) throws {
+        self.path = path
+        let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw StoreError.notFound("\(path) does not exist") }
+            throw StoreError.io(operation: "open", path: path, errno: errno)
+        }
+        descriptor = fd
+    }
+
+    deinit { close() }
+
+    private var closed = false
+    public func close() {
+        if !closed { closed = true; _ = Glibc.close(descriptor) }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 {
+                // Past the end of a sparse layer: zeros, as a hole would read.
+                (buffer.baseAddress! + done).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - done)
+                return
+            }
+            done += n
+        }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(operation: "write", path: path, errno: errno)
+            }
+            done += n
+        }
+    }
+
+    public func punchHole(at offset: Int64, length: Int64) throws {
+        guard length > 0 else { return }
+        if corral_punch_hole(descriptor, offset, length) != 0 {
+            throw StoreError.io(operation: "punch hole in", path: path, errno: errno)
+        }
+    }
+
+    public func sync() throws {
+        if fdatasync(descriptor) != 0 { throw StoreError.io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    public func truncate(to length: Int64) throws {
+        if ftruncate(descriptor, off_t(length)) != 0 { throw StoreError.io(operation: "truncate", path: path, errno: errno) }
+    }
+
+    public func length() throws -> Int64 {
+        var info = stat()
+        if fstat(descriptor, &info) != 0 { throw StoreError.io(operation: "stat", path: path, errno: errno) }
+        return Int64(info.st_size)
+    }
+
+    public func dataExtents() throws -> [(offset: Int64, length: Int64)] {
+        var result: [(offset: Int64, length: Int64)] = []
+        var position: off_t = 0
+        while true {
+            let start = lseek(descriptor, position, seekData)
+            if start < 0 {
+                if errno == ENXIO { break }
+                throw StoreError.io(operation: "seek data in", path: path, errno: errno)
+            }
+            let end = lseek(descriptor, start, seekHole)
+            if end < 0 { throw StoreError.io(operation: "seek hole in", path: path, errno: errno) }
+            result.append((Int64(start), Int64(end - start)))
+            position = end
+        }
+        return result
+    }
+}
+
+public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
+    public let path: String
+
+    /// Opens (and with `create`, makes) a directory.
+    public init(path: String, create: Bool) throws {
+        self.path = path
+        var info = stat()
+        if stat(path, &info) != 0 {
+            guard create else { throw StoreError.notFound("directory \(path) does not exist") }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw StoreError.io(operation: "mkdir", path: path, errno: errno)
+            }
+        } else if (info.st_mode & S_IFMT) != S_IFDIR {
+            throw StoreError.invalidArgument("\(path) is not a directory")
+        }
+    }
+
+    private func full(_ name: String) -> String { path + "/" + name }
+
+    public func openFile(_ name: String, create: Bool) throws -> StorageFile {
+        try PosixFile(path: full(name), create: create)
+    }
+
+    public func fileExists(_ name: String) -> Bool { access(full(name), F_OK) == 0 }
+
+    public func listFiles() throws -> [String] {
+        try Self.list(path, wantDirectories: false)
+    }
+
+    public func listDirectories() throws -> [String] {
+        try Self.list(path, wantDirectories: true)
+    }
+
+    static func list(_ path: String, wantDirectories: Bool) throws -> [String] {
+        guard let dir = opendir(path) else { throw StoreError.io(operation: "list", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            var info = stat()
+            guard stat(path + "/" + name, &info) == 0 else { continue }
+            let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+            if isDirectory == wantDirectories { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func removeFile(_ name: String) throws {
+        if unlink(full(name)) != 0 && errno != ENOENT {
+            throw StoreError.io(operation: "remove", path: full(name), errno: errno)
+        }
+    }
+
+    public func renameFile(_ from: String, to: String) throws {
+        if rename(full(from), full(to)) != 0 {
+            throw StoreError.io(operation: "rename \(full(from)) to", path: full(to), errno: errno)
+        }
+    }
+
+    public func sync() throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.io(operation: "open directory", path: path, errno: errno) }
+        defer { _ = Glibc.close(fd) }
+        if fsync(fd) != 0 { throw StoreError.io(operation: "fsync directory", path: path, errno: errno) }
+    }
+}

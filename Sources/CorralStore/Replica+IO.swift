@@ -1,0 +1,128 @@
+import CorralCore
+
+/// Reads and writes of the volume's live content (the head and the chain below it).
+extension Replica {
+    static let block = Int64(Limits.blockSize)
+
+    func checkUsable() throws {
+        if let failure { throw StoreError.conflict("replica failed earlier (\(failure)); reopen it or rebuild it") }
+    }
+
+    func checkRange(offset: Int64, length: Int64) throws {
+        guard offset >= 0, length >= 0, offset + length <= manifest.size else {
+            throw StoreError.invalidArgument("range \(offset)+\(length) lies outside the volume of \(manifest.size) bytes")
+        }
+        guard Alignment.isBlockAligned(offset), Alignment.isBlockAligned(length) else {
+            throw StoreError.invalidArgument("offset \(offset) and length \(length) must be multiples of \(Limits.blockSize)")
+        }
+    }
+
+    /// Runs `body`; an I/O error poisons the replica, since its state on disk is now unknown.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as StoreError {
+            if case .io = error { failure = error.description }
+            throw error
+        }
+    }
+
+    /// Reads `buffer.count` bytes at `offset`, each block from the newest layer that has it.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        try checkUsable()
+        try checkRange(offset: offset, length: Int64(buffer.count))
+        let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)
+        try guarded {
+            for piece in headBlocks.segments(in: range) {
+                if piece.present {
+                    try readLayerBlocks(head, piece.range, into: buffer, base: range.start)
+                    continue
+                }
+                for segment in frozenMap.segments(in: piece.range) {
+                    if let layer = segment.layer {
+                        try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: range.start)
+                    } else {
+                        let start = Int((segment.range.start - range.start) * Self.block)
+                        let count = Int(segment.range.count * Self.block)
+                        (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+                    }
+                }
+            }
+        }
+    }
+
+    private func readLayerBlocks(_ file: StorageFile, _ range: BlockRange, into buffer: UnsafeMutableRawBufferPointer, base: Int64) throws {
+        let start = Int((range.start - base) * Self.block)
+        let count = Int(range.count * Self.block)
+        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + count)]), at: range.start * Self.block)
+    }
+
+    /// Writes into the head. With `fua`, the data is stable before this returns.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64, fua: Bool) throws {
+        try checkUsable()
+        try checkRange(offset: offset, length: Int64(bytes.count))
+        try guarded {
+            try head.write(bytes, at: offset)
+            headBlocks.insert(BlockRange.covering(offset: offset, length: Int64(bytes.count)))
+            if fua { try head.sync() }
+        }
+    }
+
+    /// Makes the range read as zeros. Where no layer below has data the head's blocks are
+    /// deallocated; elsewhere zeros are written, since a hole would let older data show through.
+    public func writeZeroes(at offset: Int64, length: Int64, fua: Bool) throws {
+        try checkUsable()
+        try checkRange(offset: offset, length: length)
+        let range = BlockRange.covering(offset: offset, length: length)
+        try guarded {
+            for segment in frozenMap.segments(in: range) {
+                let bytesOffset = segment.range.start * Self.block
+                let bytesLength = segment.range.count * Self.block
+                if segment.layer == nil {
+                    try head.punchHole(at: bytesOffset, length: bytesLength)
+                    headBlocks.remove(segment.range)
+                } else {
+                    try writeZeroBytes(head, at: bytesOffset, length: bytesLength)
+                    headBlocks.insert(segment.range)
+                }
+            }
+            if fua { try head.sync() }
+        }
+    }
+
+    func writeZeroBytes(_ file: StorageFile, at offset: Int64, length: Int64) throws {
+        let chunk = min(Int(length), 1 << 20)
+        let zeros = [UInt8](repeating: 0, count: chunk)
+        var done: Int64 = 0
+        try zeros.withUnsafeBytes { raw in
+            while done < length {
+                let n = Int(min(Int64(chunk), length - done))
+                try file.write(UnsafeRawBufferPointer(rebasing: raw[0..<n]), at: offset + done)
+                done += Int64(n)
+            }
+        }
+    }
+
+    /// Makes every write completed so far stable.
+    public func flush() throws {
+        try checkUsable()
+        try guarded { try head.sync() }
+    }
+
+    /// The head file, for callers that sync it off the event loop.
+    public var headFile: StorageFile { head }
+
+    /// Allocation of a byte range: runs of (length, isHole), for NBD block status.
+    public func allocation(at offset: Int64, length: Int64) throws -> [(length: Int64, hole: Bool)] {
+        try checkRange(offset: offset, length: length)
+        let range = BlockRange.covering(offset: offset, length: length)
+        var runs: [(length: Int64, hole: Bool)] = []
+        func add(_ count: Int64, _ hole: Bool) {
+            if let last = runs.last, last.hole == hole { runs[runs.count - 1].length += count * Self.block }
+            else { runs.append((count * Self.block, hole)) }
+        }
+        for piece in headBlocks.segments(in: range) {
+            if piece.present { add(piece.range.count, false); continue }
+            for segment in frozenMap.segments(in: piece.range) { add(segment.range.count, segment.layer == nil) }
+        }
+        return runs
+    }
+}

@@ -1,0 +1,123 @@
+import CorralCore
+
+/// The target and source sides of a rebuild (docs/architecture.md, "Rebuild").
+extension Replica {
+    /// Allocated extents of one layer within `range`, and their data back to back.
+    public struct LayerChunk: Sendable, Equatable {
+        public var range: BlockRange
+        public var extents: [BlockRange]
+        public var data: [UInt8]
+
+        public init(range: BlockRange, extents: [BlockRange], data: [UInt8]) {
+            self.range = range; self.extents = extents; self.data = data
+        }
+    }
+
+    /// Source side: the blocks layer `name` holds in `range`.
+    public func readLayer(_ name: String, range: BlockRange) throws -> LayerChunk {
+        let record = try layerRecord(named: name)
+        let sizeBlocks = manifest.size / Self.block
+        guard range.start >= 0, range.end <= sizeBlocks, range.count * Self.block <= Int64(Limits.rebuildChunkBytes) else {
+            throw StoreError.invalidArgument("layer range \(range) must lie inside the volume and span at most \(Limits.rebuildChunkBytes) bytes")
+        }
+        let file = try self.file(id: record.id)
+        let extents = try blockExtents(of: file).map { $0.clamped(to: range) }.filter { !$0.isEmpty }
+        var data = [UInt8](repeating: 0, count: Int(extents.reduce(0) { $0 + $1.count } * Self.block))
+        var at = 0
+        try data.withUnsafeMutableBytes { raw in
+            for extent in extents {
+                let count = Int(extent.count * Self.block)
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * Self.block)
+                at += count
+            }
+        }
+        return LayerChunk(range: range, extents: extents, data: data)
+    }
+
+    /// Target side: makes layer `name` hold exactly `chunk` within its range. Only a replica that
+    /// is rebuilding accepts this; its frozen layers are not yet whole anyway.
+    public func writeLayer(_ name: String, chunk: LayerChunk) throws {
+        guard manifest.rebuilding else {
+            throw StoreError.conflict("layer writes are for rebuilding replicas; this one is not rebuilding")
+        }
+        let record = try layerRecord(named: name)
+        guard record.id != manifest.head.id else { throw StoreError.invalidArgument("a rebuild never writes the head") }
+        let expected = chunk.extents.reduce(0) { $0 + $1.count } * Self.block
+        guard Int64(chunk.data.count) == expected,
+              chunk.extents.allSatisfy({ $0.clamped(to: chunk.range) == $0 }),
+              chunk.range.end * Self.block <= manifest.size else {
+            throw StoreError.invalidArgument("layer chunk is inconsistent: extents must lie in \(chunk.range) and carry \(expected) bytes")
+        }
+        try guarded {
+            try removeChecksum(of: record)
+            let file = try self.file(id: record.id)
+            try file.punchHole(at: chunk.range.start * Self.block, length: chunk.range.count * Self.block)
+            var at = 0
+            try chunk.data.withUnsafeBytes { raw in
+                for extent in chunk.extents {
+                    let count = Int(extent.count * Self.block)
+                    try file.write(UnsafeRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * Self.block)
+                    at += count
+                }
+            }
+        }
+    }
+
+    /// Target side, step one: take the source's active chain (snapshots, oldest first). Layers
+    /// already here by name are kept for a delta copy; the stale head is reused for the first new
+    /// layer (it holds most of that layer's data); a new empty head takes writes from now on.
+    public func beginRebuild(layers: [LayerRecord], size: Int64) throws {
+        try guarded {
+            if size > manifest.size { try expand(to: size) }
+            var updated = manifest
+            updated.rebuilding = true
+            var nextID = updated.nextLayerID
+            var staleHead: LayerRecord? = manifest.head
+            var newSnapshots: [LayerRecord] = []
+            var parent: Int? = nil
+            var filesToCreate: [Int] = []
+            for source in layers {
+                var record = source
+                if let existing = manifest.snapshot(named: source.name) {
+                    record.id = existing.id
+                } else if let stale = staleHead {
+                    record.id = stale.id
+                    staleHead = nil
+                } else {
+                    record.id = nextID
+                    nextID += 1
+                    filesToCreate.append(record.id)
+                }
+                record.kind = .snapshot
+                record.parent = parent
+                parent = record.id
+                newSnapshots.append(record)
+            }
+            let headID = nextID
+            nextID += 1
+            for id in filesToCreate { try prepareEmptyLayer(id: id).close() }
+            let newHead = try prepareEmptyLayer(id: headID)
+            updated.snapshots = newSnapshots
+            updated.head = LayerRecord(id: headID, name: LayerRecord.headName, kind: .head, parent: parent, created: now())
+            updated.nextLayerID = nextID
+            try commit(updated)
+            // The old head is now a layer (reused) or a leftover (removed below); either way not the head.
+            head.close()
+            head = newHead
+            for id in Array(openFiles.keys) { closeFile(id: id) }
+            try removeLeftovers()
+            try loadIndexes()
+        }
+    }
+
+    /// Target side, last step: every layer matched its source; the replica is whole again.
+    public func finishRebuild(epoch: UInt64, members: [String]) throws {
+        var updated = manifest
+        updated.rebuilding = false
+        updated.epoch = epoch
+        updated.members = members
+        try commit(updated)
+        for id in Array(openFiles.keys) { closeFile(id: id) }
+        try loadIndexes()
+    }
+}

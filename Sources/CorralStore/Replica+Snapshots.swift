@@ -1,0 +1,204 @@
+import CorralCore
+
+/// Snapshot create, delete, purge, revert and expand. Each step is crash-safe: files are prepared
+/// and synced first, then one atomic manifest write makes the change, then unreferenced files go.
+extension Replica {
+    public func validateName(_ name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= Limits.nameBytesMax, name != LayerRecord.headName,
+              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw StoreError.invalidArgument("snapshot name \"\(name)\" must be 1-\(Limits.nameBytesMax) letters, digits, '-', '_' or '.', and not \(LayerRecord.headName)")
+        }
+    }
+
+    /// Freezes the head as snapshot `name` and starts a new empty head above it. No data is copied.
+    public func createSnapshot(name: String, userCreated: Bool, labels: [String: String] = [:], created: String? = nil) throws {
+        try checkUsable()
+        try validateName(name)
+        if let existing = manifest.snapshot(named: name) {
+            // A retried create after the manifest write is done already.
+            if existing.id == manifest.head.parent { return }
+            throw StoreError.conflict("snapshot \(name) already exists; pick another name")
+        }
+        guard manifest.snapshots.count < Limits.snapshotCountMax else {
+            throw StoreError.conflict("the chain has \(manifest.snapshots.count) snapshots, the most allowed; delete and purge some first")
+        }
+        try guarded {
+            try head.sync()
+            let newID = manifest.nextLayerID
+            let newHead = try prepareEmptyLayer(id: newID)
+            var updated = manifest
+            var frozen = updated.head
+            frozen.kind = .snapshot
+            frozen.name = name
+            frozen.created = created ?? now()
+            frozen.userCreated = userCreated
+            frozen.labels = labels
+            updated.snapshots.append(frozen)
+            updated.head = LayerRecord(id: newID, name: LayerRecord.headName, kind: .head, parent: frozen.id, created: now())
+            updated.nextLayerID = newID + 1
+            try commit(updated)
+            // Fold the old head into the frozen map; its file stays open as a layer.
+            let position = Int32(chainIDs.count)
+            frozenMap = ExtentMap.overlay(frozenMap, ExtentMap(extents: headBlocks.ranges(), layer: position))
+            chainIDs.append(frozen.id)
+            openFiles[frozen.id] = head
+            head = newHead
+            headBlocks = BlockSet()
+        }
+    }
+
+    /// Creates (or resets a leftover of) an empty, synced layer file that no manifest names yet.
+    func prepareEmptyLayer(id: Int) throws -> StorageFile {
+        let file = try directory.openFile(LayerRecord.fileName(id: id), create: true)
+        try file.truncate(to: 0)
+        try file.truncate(to: manifest.size)
+        try file.sync()
+        try directory.sync()
+        return file
+    }
+
+    /// Marks a snapshot removed; its data stays until purge.
+    public func deleteSnapshot(name: String) throws {
+        guard let record = manifest.snapshot(named: name) else {
+            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
+        }
+        if record.removed { return }
+        var updated = manifest
+        let index = updated.snapshots.firstIndex { $0.id == record.id }!
+        updated.snapshots[index].removed = true
+        try commit(updated)
+    }
+
+    /// Removes every removed snapshot that has at most one child: a leaf goes, one with a child is
+    /// folded into it (its blocks the child lacks are copied up). Returns the names purged.
+    @discardableResult
+    public func purge() throws -> [String] {
+        try checkUsable()
+        var purged: [String] = []
+        var progress = true
+        while progress {
+            progress = false
+            for record in manifest.snapshots where record.removed {
+                let children = manifest.children(of: record.id)
+                guard children.count <= 1 else { continue }
+                try guarded { try purge(record, into: children.first) }
+                purged.append(record.name)
+                progress = true
+                break
+            }
+        }
+        if !purged.isEmpty { try loadIndexes() }
+        return purged
+    }
+
+    private func purge(_ record: LayerRecord, into child: LayerRecord?) throws {
+        if let child {
+            // The child's checksum goes first: a crash mid-fold leaves no stale checksum behind.
+            try removeChecksum(of: child)
+            try fold(record, into: child)
+        }
+        var updated = manifest
+        updated.snapshots.removeAll { $0.id == record.id }
+        if let child {
+            if child.id == updated.head.id {
+                updated.head.parent = record.parent
+            } else if let index = updated.snapshots.firstIndex(where: { $0.id == child.id }) {
+                updated.snapshots[index].parent = record.parent
+            }
+        }
+        try commit(updated)
+        closeFile(id: record.id)
+        try directory.removeFile(record.fileName)
+        try directory.removeFile(record.checksumFileName)
+        try directory.sync()
+    }
+
+    /// Copies the blocks of `lower` that `upper` does not hold into `upper`, then syncs `upper`.
+    /// Reads of `upper`'s chain are unchanged at every step, so a crash here loses nothing.
+    private func fold(_ lower: LayerRecord, into upper: LayerRecord) throws {
+        let source = try file(id: lower.id)
+        let target = try file(id: upper.id)
+        let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try blockExtents(of: target))
+        var buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes)
+        let chunkBlocks = Int64(Limits.rebuildChunkBytes / Limits.blockSize)
+        for extent in try blockExtents(of: source) {
+            for piece in upperBlocks.segments(in: extent) where !piece.present {
+                var start = piece.range.start
+                while start < piece.range.end {
+                    let end = min(piece.range.end, start + chunkBlocks)
+                    let bytes = Int((end - start) * Self.block)
+                    try buffer.withUnsafeMutableBytes { raw in
+                        let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
+                        try source.read(into: slice, at: start * Self.block)
+                        try target.write(UnsafeRawBufferPointer(slice), at: start * Self.block)
+                    }
+                    if upper.id == manifest.head.id { headBlocks.insert(BlockRange(start: start, end: end)) }
+                    start = end
+                }
+            }
+        }
+        try target.sync()
+    }
+
+    /// Starts a new empty head on `name`; the old head's data is discarded.
+    public func revert(to name: String) throws {
+        try checkUsable()
+        guard let record = manifest.snapshot(named: name) else {
+            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
+        }
+        guard !record.removed else {
+            throw StoreError.conflict("snapshot \(name) is removed; revert to a snapshot that is not")
+        }
+        try guarded {
+            let oldHead = manifest.head
+            let newID = manifest.nextLayerID
+            let newHead = try prepareEmptyLayer(id: newID)
+            var updated = manifest
+            updated.head = LayerRecord(id: newID, name: LayerRecord.headName, kind: .head, parent: record.id, created: now())
+            updated.nextLayerID = newID + 1
+            try commit(updated)
+            head.close()
+            head = newHead
+            try directory.removeFile(oldHead.fileName)
+            try directory.sync()
+            for id in Array(openFiles.keys) { closeFile(id: id) }
+            try loadIndexes()
+        }
+    }
+
+    /// Grows the volume. Layer files are sparse, so nothing is written but the manifest.
+    public func expand(to newSize: Int64) throws {
+        try checkUsable()
+        guard newSize >= manifest.size, newSize % Self.block == 0, newSize <= Limits.volumeBytesMax else {
+            throw StoreError.invalidArgument("new size \(newSize) must be a multiple of \(Limits.blockSize), at least the current \(manifest.size) and at most \(Limits.volumeBytesMax)")
+        }
+        if newSize == manifest.size { return }
+        try guarded {
+            try head.truncate(to: newSize)
+            try head.sync()
+            var updated = manifest
+            updated.size = newSize
+            try commit(updated)
+        }
+    }
+
+    /// Every snapshot and the head, with tree links and sizes.
+    public func listSnapshots() throws -> [SnapshotInfo] {
+        let layers = manifest.snapshots + [manifest.head]
+        let names = Dictionary(uniqueKeysWithValues: layers.map { ($0.id, $0.name) })
+        return try layers.map { layer in
+            let blocks: Int64
+            if layer.id == manifest.head.id {
+                blocks = headBlocks.count
+            } else {
+                blocks = try blockExtents(of: try file(id: layer.id)).reduce(0) { $0 + $1.count }
+            }
+            let sums = try? loadChecksums(of: layer)
+            return SnapshotInfo(
+                name: layer.name, parent: layer.parent.flatMap { names[$0] },
+                children: manifest.children(of: layer.id).map(\.name), created: layer.created,
+                userCreated: layer.userCreated, removed: layer.removed, labels: layer.labels,
+                size: blocks * Self.block, checksum: sums?.layer, checksumTime: sums?.computedAt)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import CorralCore
+
+/// One volume's data on one replica: a chain of layer files and its manifest.
+///
+/// Not thread-safe: the replica server confines each replica to one event loop. Opening always
+/// rebuilds the in-memory indexes from the files (the disk is the truth; incident 3), and every
+/// step that creates something adopts what a crashed earlier attempt left.
+public final class Replica {
+    public let directory: StorageDirectory
+    public internal(set) var manifest: ChainManifest
+    /// The writable head's file and the blocks it holds.
+    var head: StorageFile
+    var headBlocks: BlockSet
+    /// Which frozen layer of the active chain holds each block; layer numbers index `chainIDs`.
+    var frozenMap: ExtentMap
+    /// Layer ids of the active chain below the head, oldest first.
+    var chainIDs: [Int]
+    var openFiles: [Int: StorageFile] = [:]
+    let now: () -> String
+    /// Set when a write or sync failed: the replica refuses further I/O until reopened.
+    public internal(set) var failure: String?
+
+    init(directory: StorageDirectory, manifest: ChainManifest, head: StorageFile, now: @escaping () -> String) {
+        self.directory = directory
+        self.manifest = manifest
+        self.head = head
+        self.headBlocks = BlockSet()
+        self.frozenMap = ExtentMap()
+        self.chainIDs = []
+        self.now = now
+    }
+
+    public var size: Int64 { manifest.size }
+    public var volume: String { manifest.volume }
+
+    // MARK: Open and create
+
+    /// Opens the replica in `directory`, creating it when there is none. Idempotent: a valid replica
+    /// is adopted; leftovers of a crashed create or snapshot are cleaned; a damaged replica is
+    /// reported (or, with `repairDamaged`, reset to an empty replica that must be rebuilt).
+    public static func openOrCreate(directory: StorageDirectory, volume: String, size: Int64,
+                                    repairDamaged: Bool = false, now: @escaping () -> String) throws -> Replica {
+        guard size > 0, size % Int64(Limits.blockSize) == 0, size <= Limits.volumeBytesMax else {
+            throw StoreError.invalidArgument("size \(size) must be a positive multiple of \(Limits.blockSize) up to \(Limits.volumeBytesMax)")
+        }
+        do {
+            if let replica = try open(directory: directory, now: now) {
+                guard replica.volume == volume else {
+                    throw StoreError.conflict("\(directory) holds volume \(replica.volume), not \(volume)")
+                }
+                return replica
+            }
+        } catch let error as StoreError {
+            guard repairDamaged, case .corrupt = error else { throw error }
+            return try createFresh(directory: directory, volume: volume, size: size, rebuilding: true, now: now)
+        }
+        return try createFresh(directory: directory, volume: volume, size: size, rebuilding: false, now: now)
+    }
+
+    /// Opens an existing replica, or returns nil when the directory has no manifest.
+    public static func open(directory: StorageDirectory, now: @escaping () -> String) throws -> Replica? {
+        guard var manifest = try ManifestFile.load(directory) else { return nil }
+        for snapshot in manifest.snapshots where !directory.fileExists(snapshot.fileName) {
+            throw StoreError.corrupt("layer file \(snapshot.fileName) of snapshot \(snapshot.name) is missing; rebuild this replica from a healthy peer")
+        }
+        if !directory.fileExists(manifest.head.fileName) {
+            // Heads are created (and the directory synced) before a manifest names them, so a missing
+            // head means outside damage: recreate it, and mark the replica as needing a rebuild.
+            manifest.rebuilding = true
+            let file = try directory.openFile(manifest.head.fileName, create: true)
+            try file.truncate(to: manifest.size)
+            try file.sync()
+            file.close()
+            try directory.sync()
+            try ManifestFile.store(manifest, in: directory)
+        }
+        let head = try directory.openFile(manifest.head.fileName, create: false)
+        let replica = Replica(directory: directory, manifest: manifest, head: head, now: now)
+        try replica.removeLeftovers()
+        try replica.loadIndexes()
+        return replica
+    }
+
+    static func createFresh(directory: StorageDirectory, volume: String, size: Int64, rebuilding: Bool,
+                            now: @escaping () -> String) throws -> Replica {
+        // Remove whatever a damaged or half-created replica left: nothing here is referenced.
+        for name in try directory.listFiles() where name != ManifestFile.name {
+            try directory.removeFile(name)
+        }
+        let headRecord = LayerRecord(id: 1, name: LayerRecord.headName, kind: .head, parent: nil, created: now())
+        let file = try directory.openFile(headRecord.fileName, create: true)
+        try file.truncate(to: 0)
+        try file.truncate(to: size)
+        try file.sync()
+        try directory.sync()
+        var manifest = ChainManifest(volume: volume, size: size, head: headRecord)
+        manifest.rebuilding = rebuilding
+        try ManifestFile.store(manifest, in: directory)
+        let replica = Replica(directory: directory, manifest: manifest, head: file, now: now)
+        try replica.loadIndexes()
+        return replica
+    }
+
+    /// Deletes files no manifest entry names: leftovers of an operation that crashed before its
+    /// manifest write (new heads) or after it (folded or reverted layers).
+    func removeLeftovers() throws {
+        var keep: Set<String> = [ManifestFile.name]
+        for layer in manifest.snapshots + [manifest.head] {
+            keep.insert(layer.fileName)
+            keep.insert(layer.checksumFileName)
+        }
+        var removed = false
+        for name in try directory.listFiles() where !keep.contains(name) {
+            try directory.removeFile(name)
+            removed = true
+        }
+        if removed { try directory.sync() }
+    }
+
+    /// Rebuilds the block indexes from the layer files.
+    func loadIndexes() throws {
+        let chain = manifest.activeChain.dropLast()
+        chainIDs = chain.map(\.id)
+        var maps: [ExtentMap] = []
+        maps.reserveCapacity(chainIDs.count)
+        for (position, id) in chainIDs.enumerated() {
+            maps.append(ExtentMap(extents: try blockExtents(of: try file(id: id)), layer: Int32(position)))
+        }
+        frozenMap = ExtentMap.overlayAll(maps)
+        headBlocks = BlockSet(ranges: try blockExtents(of: head))
+    }
+
+    func blockExtents(of file: StorageFile) throws -> [BlockRange] {
+        let block = Int64(Limits.blockSize)
+        let sizeBlocks = manifest.size / block
+        return try file.dataExtents().compactMap { extent in
+            let range = BlockRange(start: extent.offset / block, end: (extent.offset + extent.length + block - 1) / block)
+            let clamped = range.clamped(to: BlockRange(start: 0, end: sizeBlocks))
+            return clamped.isEmpty ? nil : clamped
+        }
+    }
+
+    func file(id: Int) throws -> StorageFile {
+        if id == manifest.head.id { return head }
+        if let open = openFiles[id] { return open }
+        let opened = try directory.openFile(LayerRecord.fileName(id: id), create: false)
+        openFiles[id] = opened
+        return opened
+    }
+
+    func closeFile(id: Int) {
+        openFiles.removeValue(forKey: id)?.close()
+    }
+
+    /// Writes the manifest durably and makes it the one in memory.
+    func commit(_ updated: ChainManifest) throws {
+        try ManifestFile.store(updated, in: directory)
+        manifest = updated
+    }
+
+    public func close() {
+        for file in openFiles.values { file.close() }
+        openFiles.removeAll()
+        head.close()
+    }
+
+    // MARK: Writer state
+
+    /// A writer (engine) opened the replica: it is unclean until the writer closes it.
+    public func beginWriting() throws {
+        guard manifest.clean else { return }
+        var updated = manifest
+        updated.clean = false
+        try commit(updated)
+    }
+
+    /// The writer closed cleanly: every write it made has been flushed.
+    public func endWriting() throws {
+        try head.sync()
+        var updated = manifest
+        updated.clean = true
+        try commit(updated)
+    }
+
+    public func setEpoch(_ epoch: UInt64, members: [String]) throws {
+        var updated = manifest
+        updated.epoch = epoch
+        updated.members = members
+        try commit(updated)
+    }
+}
