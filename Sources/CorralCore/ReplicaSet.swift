@@ -96,6 +96,15 @@ public struct ReplicaSet: Sendable {
         return [.persistEpoch(epoch: epoch, members: readable, on: writeTargets)]
     }
 
+    /// Continues from an epoch read from the replicas at start.
+    public mutating func setEpoch(_ value: UInt64) { epoch = max(epoch, value) }
+
+    /// Starts a new epoch naming the current RW members (at start, before serving).
+    public mutating func bumpEpoch() -> [Action] {
+        epoch += 1
+        return [.persistEpoch(epoch: epoch, members: readable, on: writeTargets)]
+    }
+
     public mutating func remove(_ address: String) -> [Action] {
         guard let index = members.firstIndex(where: { $0.address == address }) else { return [] }
         let wasHealthy = members[index].mode != .err

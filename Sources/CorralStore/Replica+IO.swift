@@ -12,9 +12,17 @@ extension Replica {
         guard offset >= 0, length >= 0, offset + length <= manifest.size else {
             throw StoreError.invalidArgument("range \(offset)+\(length) lies outside the volume of \(manifest.size) bytes")
         }
-        guard Alignment.isBlockAligned(offset), Alignment.isBlockAligned(length) else {
-            throw StoreError.invalidArgument("offset \(offset) and length \(length) must be multiples of \(Limits.blockSize)")
-        }
+    }
+
+    /// The block-aligned span around a byte range, and where the range starts within it.
+    func alignedSpan(offset: Int64, length: Int64) -> (offset: Int64, length: Int64, skip: Int) {
+        let start = offset / Self.block * Self.block
+        let end = (offset + length + Self.block - 1) / Self.block * Self.block
+        return (start, end - start, Int(offset - start))
+    }
+
+    func isAligned(offset: Int64, length: Int64) -> Bool {
+        Alignment.isBlockAligned(offset) && Alignment.isBlockAligned(length)
     }
 
     /// Runs `body`; an I/O error poisons the replica, since its state on disk is now unknown.
@@ -29,6 +37,17 @@ extension Replica {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
         try checkUsable()
         try checkRange(offset: offset, length: Int64(buffer.count))
+        guard isAligned(offset: offset, length: Int64(buffer.count)) else {
+            let span = alignedSpan(offset: offset, length: Int64(buffer.count))
+            var whole = [UInt8](repeating: 0, count: Int(span.length))
+            try whole.withUnsafeMutableBytes { try readAligned(into: $0, at: span.offset) }
+            whole.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[span.skip..<(span.skip + buffer.count)])) }
+            return
+        }
+        try readAligned(into: buffer, at: offset)
+    }
+
+    func readAligned(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
         let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)
         try guarded {
             for piece in headBlocks.segments(in: range) {
@@ -56,9 +75,25 @@ extension Replica {
     }
 
     /// Writes into the head. With `fua`, the data is stable before this returns.
+    /// Writes within a block merge with what the chain holds there (read, modify, write whole blocks).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64, fua: Bool) throws {
         try checkUsable()
         try checkRange(offset: offset, length: Int64(bytes.count))
+        guard isAligned(offset: offset, length: Int64(bytes.count)) else {
+            let span = alignedSpan(offset: offset, length: Int64(bytes.count))
+            var whole = [UInt8](repeating: 0, count: Int(span.length))
+            try whole.withUnsafeMutableBytes { raw in
+                // Only the first and last blocks are partly overwritten; the middle comes from `bytes`.
+                let block = Int(Self.block)
+                try readAligned(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<block]), at: span.offset)
+                if raw.count > block {
+                    try readAligned(into: UnsafeMutableRawBufferPointer(rebasing: raw[(raw.count - block)...]), at: span.offset + span.length - Self.block)
+                }
+                UnsafeMutableRawBufferPointer(rebasing: raw[span.skip..<(span.skip + bytes.count)]).copyMemory(from: bytes)
+            }
+            try whole.withUnsafeBytes { try write($0, at: span.offset, fua: fua) }
+            return
+        }
         try guarded {
             try head.write(bytes, at: offset)
             headBlocks.insert(BlockRange.covering(offset: offset, length: Int64(bytes.count)))
@@ -71,6 +106,20 @@ extension Replica {
     public func writeZeroes(at offset: Int64, length: Int64, fua: Bool) throws {
         try checkUsable()
         try checkRange(offset: offset, length: length)
+        guard isAligned(offset: offset, length: length) else {
+            // Partial blocks at the edges get zero bytes written; whole blocks inside are zeroed as usual.
+            let firstWhole = (offset + Self.block - 1) / Self.block * Self.block
+            let endWhole = (offset + length) / Self.block * Self.block
+            if firstWhole >= endWhole {
+                let zeros = [UInt8](repeating: 0, count: Int(length))
+                return try zeros.withUnsafeBytes { try write($0, at: offset, fua: fua) }
+            }
+            let head = [UInt8](repeating: 0, count: Int(firstWhole - offset))
+            let tail = [UInt8](repeating: 0, count: Int(offset + length - endWhole))
+            if !head.isEmpty { try head.withUnsafeBytes { try write($0, at: offset, fua: false) } }
+            if !tail.isEmpty { try tail.withUnsafeBytes { try write($0, at: endWhole, fua: false) } }
+            return try writeZeroes(at: firstWhole, length: endWhole - firstWhole, fua: fua)
+        }
         let range = BlockRange.covering(offset: offset, length: length)
         try guarded {
             for segment in frozenMap.segments(in: range) {

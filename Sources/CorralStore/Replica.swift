@@ -20,6 +20,9 @@ public final class Replica {
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?
 
+    /// Marks the replica failed after an I/O error seen outside it (an fsync run on another thread).
+    public func markFailed(_ reason: String) { failure = reason }
+
     init(directory: StorageDirectory, manifest: ChainManifest, head: StorageFile, now: @escaping () -> String) {
         self.directory = directory
         self.manifest = manifest

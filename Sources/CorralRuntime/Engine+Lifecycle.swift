@@ -1,0 +1,108 @@
+import CorralCore
+import CorralWire
+import NIOCore
+
+extension Engine {
+    /// Connects to every replica, decides which hold every acknowledged write (StartupPlan), serves
+    /// from those and rebuilds the rest in the background.
+    public func start() async throws {
+        let reports = try await eventLoop.flatSubmit { self.openAll() }.get()
+        let plan: StartupPlan
+        switch StartupPlan.make(reports: reports, expectedSize: try await agreedSize(reports), salvage: options.salvage) {
+        case .success(let made): plan = made
+        case .failure(let failure): throw EngineError("volume \(volume) cannot start: \(failure)")
+        }
+        let topEpoch = reports.map(\.epoch).max() ?? 0
+        try await eventLoop.submit {
+            for address in self.options.replicas where !plan.sources.contains(address) {
+                _ = self.set.replicaFailed(address, reason: reports.contains { $0.address == address } ? "needs rebuild" : "unreachable at start")
+                if !reports.contains(where: { $0.address == address }) { self.replicas[address]?.close() }
+            }
+            self.set = ReplicaSet(restoring: self.set, epoch: topEpoch)
+            // The new epoch names exactly the sources: anything else must be rebuilt before it counts.
+            self.perform(self.set.bumpEpoch())
+            self.timer = self.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in self.tick() }
+        }.get()
+        try await eventLoop.flatSubmit { self.epochBarrier }.get()
+        logger.info("volume \(volume) serving from \(plan.sources.joined(separator: ", ")); resync \(plan.resync), rebuild \(plan.rebuild)")
+        for address in plan.resync + plan.rebuild where reports.contains(where: { $0.address == address }) {
+            Task { try? await self.rebuild(address, alreadyConnected: true) }
+        }
+    }
+
+    /// The volume's size: the largest a replica reports, else the configured one (first start).
+    private func agreedSize(_ reports: [ReplicaReport]) async throws -> Int64 {
+        let largest = reports.map(\.size).max() ?? options.size
+        if largest > size { size = largest }
+        return largest
+    }
+
+    private func openAll() -> EventLoopFuture<[ReplicaReport]> {
+        let attempts = options.replicas.map { address in
+            connectReplica(address, create: true).map { Optional($0) }.recover { error in
+                self.logger.warning("replica \(address) is not available at start: \(error)")
+                return nil
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(attempts, on: eventLoop).map { $0.compactMap { $0 } }
+    }
+
+    /// Opens a replica and wires its failure to the replica set.
+    func connectReplica(_ address: String, create: Bool) -> EventLoopFuture<ReplicaReport> {
+        replicas[address]?.close()
+        let replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
+        replicas[address] = replica
+        replica.onFailure = { [weak self] reason in self?.replicaFailed(address, reason: reason) }
+        return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).map { status in
+            ReplicaReport(address: address, epoch: status.epoch, members: status.members, clean: status.clean,
+                          rebuilding: status.rebuilding || status.failure != nil, size: status.size)
+        }
+    }
+
+    /// Once a second: time out stuck replicas, retry failed ones.
+    func tick() {
+        let now = NIODeadline.now()
+        for replica in replicas.values where !replica.closed {
+            replica.checkTimeouts(timeout: options.replicaTimeout, now: now)
+        }
+        guard options.autoRecover else { return }
+        for member in set.members where member.mode == .err && !recovering.contains(member.address) {
+            if let next = nextRecoveryAttempt[member.address], next > now { continue }
+            recovering.insert(member.address)
+            Task {
+                do {
+                    try await self.rebuild(member.address, alreadyConnected: false)
+                    try await self.eventLoop.submit { self.nextRecoveryAttempt[member.address] = nil }.get()
+                } catch {
+                    self.logger.debug("replica \(member.address) not back yet: \(error)")
+                }
+                try? await self.eventLoop.submit {
+                    self.recovering.remove(member.address)
+                    if self.set.mode(of: member.address) == .err {
+                        self.nextRecoveryAttempt[member.address] = .now() + .seconds(2)
+                    }
+                }.get()
+            }
+        }
+    }
+
+    /// Flushes and closes every replica cleanly, so the next start needs no resync.
+    public func shutdown() async {
+        _ = try? await eventLoop.flatSubmit { self.flush() }.get()
+        let closing: [EventLoopFuture<Void>] = (try? await eventLoop.submit {
+            self.timer?.cancel()
+            return self.set.writeTargets.compactMap { self.replicas[$0] }.map {
+                $0.control(ControlRequest(op: .close), as: AnyDone.self).map { _ in }
+            }
+        }.get()) ?? []
+        for future in closing { _ = try? await future.get() }
+        try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
+    }
+}
+
+extension ReplicaSet {
+    init(restoring other: ReplicaSet, epoch: UInt64) {
+        self = other
+        self.setEpoch(epoch)
+    }
+}

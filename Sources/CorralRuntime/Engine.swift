@@ -1,0 +1,211 @@
+import CorralCore
+import CorralWire
+import Logging
+import NIOCore
+
+public struct EngineOptions: Sendable {
+    public var volume: String
+    public var size: Int64
+    public var replicas: [String]
+    /// A replica on this node, read first when it is RW.
+    public var preferredReplica: String?
+    public var replicaTimeout: TimeAmount = .seconds(Limits.replicaTimeoutSecondsDefault)
+    /// Start even if a member of the newest epoch is missing (may lose its newer writes).
+    public var salvage = false
+    /// Retry failed replicas and rebuild them when they answer again.
+    public var autoRecover = true
+
+    public init(volume: String, size: Int64, replicas: [String]) {
+        self.volume = volume; self.size = size; self.replicas = replicas
+    }
+}
+
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Runs one volume over N replicas. Confined to one event loop: the NBD connections, the replica
+/// connections and this object share it, so the data path takes no locks and makes no thread hops.
+/// The decisions about the replica set live in the pure `ReplicaSet`; this class performs them.
+public final class Engine: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    let options: EngineOptions
+    let logger: Logger
+    public internal(set) var size: Int64
+    var set: ReplicaSet
+    var replicas: [String: RemoteReplica] = [:]
+    var gate = WriteGate()
+    /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
+    var epochBarrier: EventLoopFuture<Void>
+    var readTurn = 0
+    var rebuilds: [String: RebuildProgress] = [:]
+    var lastRebuild: [String: RebuildProgress] = [:]
+    var recovering: Set<String> = []
+    var nextRecoveryAttempt: [String: NIODeadline] = [:]
+    var timer: RepeatedTask?
+    var faulted = false
+    public internal(set) var counters = IOCounters()
+
+    public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) {
+        self.options = options
+        self.eventLoop = eventLoop
+        self.logger = logger
+        size = options.size
+        set = ReplicaSet(addresses: options.replicas, epoch: 0)
+        epochBarrier = eventLoop.makeSucceededVoidFuture()
+    }
+
+    public var volume: String { options.volume }
+
+    // MARK: Failure handling
+
+    /// A replica erred, timed out or dropped: it leaves the set; the survivors learn the new epoch.
+    func replicaFailed(_ address: String, reason: String) {
+        eventLoop.preconditionInEventLoop()
+        let actions = set.replicaFailed(address, reason: reason)
+        if !actions.isEmpty { logger.warning("replica \(address) failed: \(reason); the volume goes on \(set.robustness.rawValue)") }
+        perform(actions)
+    }
+
+    func perform(_ actions: [ReplicaSet.Action]) {
+        for action in actions {
+            switch action {
+            case .disconnect(let address):
+                replicas[address]?.close()
+            case .fault:
+                faulted = true
+                logger.error("volume \(volume) is faulted: no replica is left; I/O fails with EIO until one is added back")
+            case .persistEpoch(let epoch, let members, let on):
+                let writes = on.compactMap { address -> EventLoopFuture<Void>? in
+                    guard let replica = replicas[address] else { return nil }
+                    return replica.control(ControlRequest(op: .setEpoch, epoch: epoch, members: members), as: AnyDone.self)
+                        .map { _ in }
+                        .flatMapError { error in
+                            self.replicaFailed(address, reason: "could not record epoch \(epoch): \(error)")
+                            return self.eventLoop.makeSucceededVoidFuture()
+                        }
+                }
+                let previous = epochBarrier
+                epochBarrier = previous.and(EventLoopFuture.andAllComplete(writes, on: eventLoop)).map { _ in }
+            }
+        }
+    }
+
+    // MARK: Data path
+
+    /// Runs I/O through the gate, counting it in flight so a coordinated operation can drain it.
+    func gated<T: Sendable>(_ body: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        eventLoop.preconditionInEventLoop()
+        if gate.paused {
+            let promise = eventLoop.makePromise(of: T.self)
+            gate.enqueue { promise.completeWith(self.gated(body)) }
+            return promise.futureResult
+        }
+        gate.started()
+        let future = body()
+        future.whenComplete { _ in self.gate.finished()?.succeed() }
+        return future
+    }
+
+    /// Issues `request` to every write target; succeeds when all healthy ones have it.
+    func fanOut(_ make: @escaping (RemoteReplica) -> EventLoopFuture<ReplicaFrame>) -> EventLoopFuture<Void> {
+        let targets = set.writeTargets.compactMap { replicas[$0] }
+        guard !targets.isEmpty else {
+            return eventLoop.makeFailedFuture(EngineError("volume \(volume) has no healthy replica"))
+        }
+        let sent = targets.map { replica in
+            make(replica).map { _ in Optional<String>.none }.flatMapError { error -> EventLoopFuture<String?> in
+                // A refusal of the request itself (bad range) is the client's error, not the replica's.
+                if let refusal = error as? ReplicaError, refusal.status == .invalidArgument {
+                    return self.eventLoop.makeFailedFuture(refusal)
+                }
+                self.replicaFailed(replica.address, reason: "\(error)")
+                return self.eventLoop.makeSucceededFuture(replica.address)
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(sent, on: eventLoop).flatMap { failed in
+            if failed.allSatisfy({ $0 != nil }) {
+                return self.eventLoop.makeFailedFuture(EngineError("every replica failed the request"))
+            }
+            return self.epochBarrier
+        }
+    }
+
+    public func write(offset: Int64, data: ByteBuffer, fua: Bool) -> EventLoopFuture<Void> {
+        gated {
+            self.counters.writes += 1
+            self.counters.bytesWritten += Int64(data.readableBytes)
+            return self.fanOut { $0.send(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), payload: data) }
+        }
+    }
+
+    public func writeZeroes(offset: Int64, length: Int64, fua: Bool) -> EventLoopFuture<Void> {
+        gated {
+            self.fanOut { $0.send(.writeZeroes, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: UInt32(length)) }
+        }
+    }
+
+    public func flush() -> EventLoopFuture<Void> {
+        gated {
+            self.counters.flushes += 1
+            return self.fanOut { $0.send(.flush) }
+        }
+    }
+
+    public func read(offset: Int64, length: Int) -> EventLoopFuture<ByteBuffer> {
+        gated {
+            self.counters.reads += 1
+            self.counters.bytesRead += Int64(length)
+            self.readTurn &+= 1
+            return self.read(offset: offset, length: length, order: self.set.readOrder(turn: self.readTurn, preferred: self.options.preferredReplica))
+        }
+    }
+
+    /// Tries replicas in order; one that errs is marked ERR and the next is asked.
+    private func read(offset: Int64, length: Int, order: [String]) -> EventLoopFuture<ByteBuffer> {
+        guard let first = order.first, let replica = replicas[first] else {
+            return eventLoop.makeFailedFuture(EngineError("volume \(volume) has no readable replica"))
+        }
+        return replica.send(.read, offset: UInt64(offset), count: UInt32(length)).map(\.payload).flatMapError { error in
+            if let replicaError = error as? ReplicaError, replicaError.status == .invalidArgument {
+                return self.eventLoop.makeFailedFuture(error)
+            }
+            self.replicaFailed(first, reason: "\(error)")
+            return self.read(offset: offset, length: length, order: Array(order.dropFirst()))
+        }
+    }
+
+    /// Allocation runs (length, hole) from one readable replica.
+    public func blockStatus(offset: Int64, length: Int64) -> EventLoopFuture<[(length: Int64, hole: Bool)]> {
+        gated {
+            guard let address = self.set.readOrder(turn: self.readTurn, preferred: self.options.preferredReplica).first,
+                  let replica = self.replicas[address] else {
+                return self.eventLoop.makeFailedFuture(EngineError("volume \(self.volume) has no readable replica"))
+            }
+            return replica.send(.allocation, offset: UInt64(offset), count: UInt32(length)).flatMapThrowing { reply in
+                var payload = reply.payload
+                guard let count = payload.readInteger(as: UInt32.self) else { throw EngineError("malformed allocation reply") }
+                var runs: [(length: Int64, hole: Bool)] = []
+                for _ in 0..<count {
+                    guard let length = payload.readInteger(as: UInt64.self), let hole = payload.readInteger(as: UInt8.self) else {
+                        throw EngineError("malformed allocation reply")
+                    }
+                    runs.append((Int64(length), hole == 1))
+                }
+                return runs
+            }
+        }
+    }
+}
+
+struct AnyDone: Codable, Sendable { var ok: Bool?; var purged: [String]? }
+
+public struct IOCounters: Codable, Sendable {
+    public var reads: Int64 = 0
+    public var writes: Int64 = 0
+    public var flushes: Int64 = 0
+    public var bytesRead: Int64 = 0
+    public var bytesWritten: Int64 = 0
+}

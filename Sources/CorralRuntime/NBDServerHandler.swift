@@ -1,0 +1,180 @@
+import CorralCore
+import CorralWire
+import NIOCore
+
+/// One NBD connection: the handshake state machine decides, then requests go to the engine and
+/// replies leave as they complete (out of order), flushed once per event-loop turn.
+final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = NBDClientMessage
+    typealias OutboundOut = ByteBuffer
+
+    private let engine: Engine
+    private var handshake: NBDHandshake
+    private var inFlight = 0
+    private var disconnectRequested = false
+    private var flushScheduled = false
+    private var context: ChannelHandlerContext?
+
+    init(engine: Engine) {
+        self.engine = engine
+        handshake = NBDHandshake(exports: { [NBDExport(name: engine.volume, size: UInt64(engine.size))] })
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        context.writeAndFlush(wrapOutboundOut(handshake.greeting()), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = unwrapInboundIn(data)
+        if handshake.phase == .transmission, case .request(let request) = message {
+            handle(request, context: context)
+            return
+        }
+        for action in handshake.receive(message) {
+            switch action {
+            case .send(let buffer): context.write(wrapOutboundOut(buffer), promise: nil)
+            case .startTransmission: break
+            case .close: context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil); context.close(promise: nil)
+            }
+        }
+        context.flush()
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
+            if self.disconnectRequested && self.inFlight == 0 { self.context?.close(promise: nil) }
+        }
+    }
+
+    private func handle(_ request: NBDRequest, context: ChannelHandlerContext) {
+        guard let command = NBD.Command(rawValue: request.command) else {
+            return replyError(request, .invalid, "unknown command \(request.command)")
+        }
+        let offset = Int64(clamping: request.offset)
+        let length = Int64(request.length)
+        let size = engine.size
+        let inRange = request.offset <= UInt64(size) && offset + length <= size
+        let fua = request.flags & NBD.CommandFlag.fua != 0
+        switch command {
+        case .disconnect:
+            disconnectRequested = true
+            if inFlight == 0 { context.close(promise: nil) }
+        case .read:
+            guard inRange else { return replyError(request, .invalid, "read beyond the end of the volume (\(size) bytes)") }
+            guard length <= Limits.requestBytesMax else { return replyError(request, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
+            track(engine.read(offset: offset, length: Int(length))) { result in
+                switch result {
+                case .success(let data): self.replyRead(request, data: data)
+                case .failure(let error): self.replyError(request, .io, "\(error)")
+                }
+            }
+        case .write:
+            guard inRange else { return replyError(request, .noSpace, "write beyond the end of the volume (\(size) bytes)") }
+            track(engine.write(offset: offset, data: request.payload ?? ByteBuffer(), fua: fua)) { self.replyDone(request, $0) }
+        case .flush:
+            track(engine.flush()) { self.replyDone(request, $0) }
+        case .trim, .writeZeroes:
+            guard inRange else { return replyError(request, .noSpace, "range beyond the end of the volume (\(size) bytes)") }
+            guard length > 0 else { return replyDone(request, .success(())) }
+            track(engine.writeZeroes(offset: offset, length: length, fua: fua)) { self.replyDone(request, $0) }
+        case .blockStatus:
+            guard handshake.baseAllocation else { return replyError(request, .invalid, "negotiate base:allocation first") }
+            guard inRange, length > 0 else { return replyError(request, .invalid, "block status beyond the end of the volume") }
+            track(engine.blockStatus(offset: offset, length: length)) { result in
+                switch result {
+                case .success(let runs): self.replyBlockStatus(request, runs: runs, reqOne: request.flags & NBD.CommandFlag.reqOne != 0)
+                case .failure(let error): self.replyError(request, .io, "\(error)")
+                }
+            }
+        case .cache:
+            replyError(request, .invalid, "CACHE is not offered")
+        }
+    }
+
+    private func track<T>(_ future: EventLoopFuture<T>, _ done: @escaping (Result<T, Error>) -> Void) {
+        inFlight += 1
+        future.assumeIsolated().whenComplete { result in
+            self.inFlight -= 1
+            done(result)
+        }
+    }
+
+    private func send(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        scheduleFlush()
+    }
+
+    private func replyDone(_ request: NBDRequest, _ result: Result<Void, Error>) {
+        switch result {
+        case .success:
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(16)
+            NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: .ok)
+            send(buffer)
+        case .failure(let error):
+            replyError(request, .io, "\(error)")
+        }
+    }
+
+    private func replyRead(_ request: NBDRequest, data: ByteBuffer) {
+        var header = ByteBuffer()
+        if handshake.structuredReplies {
+            header.reserveCapacity(28)
+            NBDReply.chunkHeader(into: &header, handle: request.handle, type: .offsetData, flags: NBD.ReplyFlag.done,
+                                 length: UInt32(8 + data.readableBytes))
+            header.writeInteger(request.offset)
+        } else {
+            header.reserveCapacity(16)
+            NBDReply.simpleHeader(into: &header, handle: request.handle, error: .ok)
+        }
+        send(header)
+        send(data)
+    }
+
+    private func replyBlockStatus(_ request: NBDRequest, runs: [(length: Int64, hole: Bool)], reqOne: Bool) {
+        // Runs cover whole blocks; trim the first to the request's offset and stop at its end.
+        var extents: [(length: UInt32, flags: UInt32)] = []
+        var skip = Int64(request.offset) % Int64(Limits.blockSize)
+        var remaining = Int64(request.length)
+        for run in runs where remaining > 0 {
+            var length = run.length - skip
+            skip = 0
+            if length <= 0 { continue }
+            length = min(length, remaining)
+            remaining -= length
+            extents.append((UInt32(length), run.hole ? NBD.AllocationFlag.hole | NBD.AllocationFlag.zero : 0))
+            if reqOne { break }
+        }
+        var buffer = ByteBuffer()
+        NBDReply.blockStatus(into: &buffer, handle: request.handle, contextID: NBD.baseAllocationID, extents: extents)
+        send(buffer)
+    }
+
+    private func replyError(_ request: NBDRequest, _ error: NBD.Errno, _ message: String) {
+        var buffer = ByteBuffer()
+        let structured = handshake.structuredReplies
+            && (request.command == NBD.Command.read.rawValue || request.command == NBD.Command.blockStatus.rawValue)
+        if structured {
+            NBDReply.structuredError(into: &buffer, handle: request.handle, error: error, message: message)
+        } else {
+            NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: error)
+        }
+        send(buffer)
+    }
+}

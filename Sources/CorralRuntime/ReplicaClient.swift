@@ -1,0 +1,198 @@
+import CorralCore
+import CorralWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// An error a replica answered with, or the loss of its connection.
+public struct ReplicaError: Error, CustomStringConvertible, Sendable {
+    public var address: String
+    public var status: ReplicaFrame.Status?
+    public var message: String
+    public var description: String { "replica \(address): \(message)" }
+}
+
+/// Matches replies to requests on one connection by id; requests are pipelined.
+/// Confined to its channel's event loop.
+final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ReplicaFrame
+
+    struct Pending {
+        var promise: EventLoopPromise<ReplicaFrame>
+        var sent: NIODeadline
+    }
+
+    let address: String
+    var pending: [UInt64: Pending] = [:]
+    var onClose: ((String) -> Void)?
+    private var closeReason: String?
+
+    init(address: String) { self.address = address }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard frame.kind == .reply, let entry = pending.removeValue(forKey: frame.id) else {
+            fail(context: context, reason: "sent a reply to no request (id \(frame.id))")
+            return
+        }
+        if frame.status == .ok {
+            entry.promise.succeed(frame)
+        } else {
+            entry.promise.fail(ReplicaError(address: address, status: frame.status, message: frame.errorMessage))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(context: context, reason: "\(error)")
+    }
+
+    func fail(context: ChannelHandlerContext, reason: String) {
+        if closeReason == nil { closeReason = reason }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = closeReason ?? "connection closed"
+        let error = ReplicaError(address: address, status: nil, message: reason)
+        let all = pending
+        pending.removeAll()
+        for entry in all.values { entry.promise.fail(error) }
+        onClose?(reason)
+        onClose = nil
+        context.fireChannelInactive()
+    }
+
+    func oldestPending() -> NIODeadline? { pending.values.map(\.sent).min() }
+
+    func setCloseReason(_ reason: String) { if closeReason == nil { closeReason = reason } }
+}
+
+/// The engine's view of one replica: a few pipelined connections to its server, confined to the
+/// engine's event loop.
+final class RemoteReplica: @unchecked Sendable {
+    let address: String
+    let volume: String
+    let eventLoop: EventLoop
+    private var connections: [(channel: Channel, handler: ReplicaClientHandler)] = []
+    private var nextID: UInt64 = 1
+    private var turn = 0
+    private var flushPending: Set<ObjectIdentifier> = []
+    private(set) var closed = false
+    /// Called once, when any connection drops: the engine then marks the replica ERR.
+    var onFailure: ((String) -> Void)?
+
+    init(address: String, volume: String, eventLoop: EventLoop) {
+        self.address = address
+        self.volume = volume
+        self.eventLoop = eventLoop
+    }
+
+    static func parse(_ address: String) throws -> (host: String, port: Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (1...65535).contains(port) else {
+            throw ReplicaError(address: address, status: .invalidArgument, message: "address must be HOST:PORT")
+        }
+        return (String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    /// Opens the connections and the replica; answers the replica's status as it was before opening.
+    func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
+        eventLoop.preconditionInEventLoop()
+        let target: (host: String, port: Int)
+        do { target = try Self.parse(address) } catch { return eventLoop.makeFailedFuture(error) }
+        let address = self.address
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 8 << 20))
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(ReplicaFrameDecoder()),
+                        MessageToByteHandler(ReplicaFrameEncoder()),
+                        ReplicaClientHandler(address: address),
+                    ])
+                }
+            }
+        let futures = (0..<Limits.replicaConnectionCount).map { _ in
+            bootstrap.connect(host: target.host, port: target.port).flatMapThrowing { channel in
+                (channel, try channel.pipeline.syncOperations.handler(type: ReplicaClientHandler.self))
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).flatMap { connections in
+            self.connections = connections
+            for (_, handler) in connections {
+                handler.onClose = { [weak self] reason in self?.connectionLost(reason) }
+            }
+            let open = OpenRequest(volume: self.volume, size: size, create: create, writer: writer)
+            let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
+                var payload = ByteBuffer()
+                payload.writeBytes(try! JSONEncoder().encode(open))
+                return self.send(.open, payload: payload, on: index)
+            }
+            return EventLoopFuture.whenAllSucceed(bodies, on: self.eventLoop)
+        }.flatMapThrowing { replies in
+            try JSONDecoder().decode(ReplicaStatus.self, from: Data(replies[0].payload.readableBytesView))
+        }.flatMapErrorThrowing { error in
+            self.close()
+            throw ReplicaError(address: address, status: (error as? ReplicaError)?.status, message: "cannot open: \(error)")
+        }
+    }
+
+    private func connectionLost(_ reason: String) {
+        guard !closed else { return }
+        close()
+        onFailure?(reason)
+        onFailure = nil
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        for (channel, _) in connections { channel.close(promise: nil) }
+    }
+
+    /// Sends one request; the future fails with a ReplicaError on an error reply or a lost connection.
+    func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
+              payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
+        guard !closed, !connections.isEmpty else {
+            return eventLoop.makeFailedFuture(ReplicaError(address: address, status: nil, message: "not connected"))
+        }
+        let chosen = index ?? { turn &+= 1; return turn % connections.count }()
+        let (channel, handler) = connections[chosen]
+        let id = nextID
+        nextID &+= 1
+        let promise = eventLoop.makePromise(of: ReplicaFrame.self)
+        handler.pending[id] = .init(promise: promise, sent: .now())
+        let frame = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
+        channel.write(frame, promise: nil)
+        // One flush per event-loop turn: requests decoded from one NBD read leave in one writev.
+        let key = ObjectIdentifier(channel)
+        if flushPending.insert(key).inserted {
+            eventLoop.assumeIsolated().execute {
+                self.flushPending.remove(key)
+                channel.flush()
+            }
+        }
+        return promise.futureResult
+    }
+
+    func control<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type) -> EventLoopFuture<T> {
+        var payload = ByteBuffer()
+        payload.writeBytes(try! JSONEncoder().encode(request))
+        return send(.control, payload: payload).flatMapThrowing { reply in
+            try JSONDecoder().decode(T.self, from: Data(reply.payload.readableBytesView))
+        }
+    }
+
+    /// Closes the replica's connections if a request has waited longer than `timeout`.
+    func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {
+        for (channel, handler) in connections {
+            if let oldest = handler.oldestPending(), now - oldest > timeout {
+                handler.setCloseReason("no answer within \(timeout.nanoseconds / 1_000_000_000) s")
+                channel.close(promise: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import CorralCore
+import CorralStore
+import CorralWire
+import NIOCore
+
+/// Executes a replica-protocol control request against a replica; answers JSON.
+enum ReplicaControl {
+    struct Done: Codable { var ok = true; var purged: [String]? }
+
+    static func run(_ request: ControlRequest, on replica: Replica) throws -> ByteBuffer {
+        func need<T>(_ value: T?, _ field: String) throws -> T {
+            guard let value else { throw StoreError.invalidArgument("control \(request.op.rawValue) needs field \(field)") }
+            return value
+        }
+        switch request.op {
+        case .status:
+            return try jsonBuffer(replica.status)
+        case .snapshotCreate:
+            try replica.createSnapshot(name: try need(request.name, "name"), userCreated: request.userCreated ?? true,
+                                       labels: request.labels ?? [:], created: request.created)
+            return try jsonBuffer(Done())
+        case .snapshotDelete:
+            try replica.deleteSnapshot(name: try need(request.name, "name"))
+            return try jsonBuffer(Done())
+        case .purge:
+            return try jsonBuffer(Done(purged: try replica.purge()))
+        case .revert:
+            try replica.revert(to: try need(request.name, "name"))
+            return try jsonBuffer(Done())
+        case .snapshotList:
+            return try jsonBuffer(try replica.listSnapshots())
+        case .expand:
+            try replica.expand(to: try need(request.size, "size"))
+            return try jsonBuffer(Done())
+        case .setEpoch:
+            try replica.setEpoch(try need(request.epoch, "epoch"), members: try need(request.members, "members"))
+            return try jsonBuffer(Done())
+        case .checksums:
+            return try jsonBuffer(try replica.checksums(ofLayer: try need(request.name, "name")))
+        case .computeChecksums:
+            try replica.computeMissingChecksums()
+            return try jsonBuffer(Done())
+        case .verify:
+            return try jsonBuffer(try replica.verify())
+        case .chain:
+            return try jsonBuffer(Array(replica.manifest.activeChain.dropLast()))
+        case .rebuildBegin:
+            try replica.beginRebuild(layers: try need(request.layers, "layers"), size: try need(request.size, "size"))
+            return try jsonBuffer(Done())
+        case .rebuildFinish:
+            try replica.finishRebuild(epoch: try need(request.epoch, "epoch"), members: try need(request.members, "members"))
+            return try jsonBuffer(Done())
+        case .close:
+            try replica.endWriting()
+            return try jsonBuffer(Done())
+        }
+    }
+}

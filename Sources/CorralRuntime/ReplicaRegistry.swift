@@ -1,0 +1,78 @@
+import CorralCore
+import CorralStore
+import CorralWire
+import NIOCore
+
+/// The replicas a replica server keeps under its directory, one subdirectory per volume.
+/// Confined to the server's single event loop: every method asserts it runs there.
+final class ReplicaRegistry: @unchecked Sendable {
+    let root: PosixDirectory
+    let eventLoop: EventLoop
+    private var replicas: [String: Replica] = [:]
+
+    init(root: PosixDirectory, eventLoop: EventLoop) {
+        self.root = root
+        self.eventLoop = eventLoop
+    }
+
+    func open(_ request: OpenRequest) throws -> Replica {
+        eventLoop.preconditionInEventLoop()
+        guard !request.volume.isEmpty, request.volume.utf8.count <= Limits.nameBytesMax,
+              request.volume.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }),
+              !request.volume.hasPrefix(".") else {
+            throw StoreError.invalidArgument("volume name \"\(request.volume)\" must be letters, digits, '-', '_' or '.', not starting with '.'")
+        }
+        if let replica = replicas[request.volume] {
+            if replica.failure == nil { return replica }
+            // A replica that hit an I/O error reopens from disk: the files are the truth.
+            replica.close()
+            replicas[request.volume] = nil
+        }
+        let path = root.path + "/" + request.volume
+        let replica: Replica
+        if request.create {
+            let directory = try PosixDirectory(path: path, create: true)
+            replica = try Replica.openOrCreate(directory: directory, volume: request.volume, size: request.size,
+                                               repairDamaged: true, now: WallClock.now)
+        } else {
+            let directory = try PosixDirectory(path: path, create: false)
+            guard let opened = try Replica.open(directory: directory, now: WallClock.now) else {
+                throw StoreError.notFound("no replica of \(request.volume) under \(root.path)")
+            }
+            replica = opened
+        }
+        replicas[request.volume] = replica
+        return replica
+    }
+
+    func closeAll() {
+        eventLoop.preconditionInEventLoop()
+        for replica in replicas.values { replica.close() }
+        replicas.removeAll()
+    }
+}
+
+extension Replica {
+    var status: ReplicaStatus {
+        ReplicaStatus(volume: volume, size: size, epoch: manifest.epoch, members: manifest.members,
+                      clean: manifest.clean, rebuilding: manifest.rebuilding, head: manifest.head.fileName,
+                      snapshotCount: manifest.snapshots.count, failure: failure)
+    }
+}
+
+extension ReplicaFrame.Status {
+    init(_ error: Error) {
+        switch error {
+        case let store as StoreError:
+            switch store {
+            case .io: self = .io
+            case .notFound: self = .notFound
+            case .corrupt: self = .corrupt
+            case .invalidArgument: self = .invalidArgument
+            case .conflict: self = .conflict
+            }
+        case let status as ReplicaFrame.Status: self = status
+        default: self = .invalidArgument
+        }
+    }
+}

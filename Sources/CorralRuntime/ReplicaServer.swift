@@ -1,0 +1,48 @@
+import CorralStore
+import CorralWire
+import Logging
+import NIOCore
+import NIOPosix
+
+/// `corral replica serve`: serves every replica kept under one directory over TCP.
+public final class ReplicaServer: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    let registry: ReplicaRegistry
+    let syncPool: NIOThreadPool
+    let logger: Logger
+
+    /// One event loop: replicas are confined to it, so no locks on the data path.
+    public init(directory: String, logger: Logger) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        syncPool = NIOThreadPool(numberOfThreads: 2)
+        syncPool.start()
+        registry = ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: group.next())
+        self.logger = logger
+    }
+
+    public func bind(host: String, port: Int) async throws -> Channel {
+        let registry = self.registry, syncPool = self.syncPool
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 8 << 20))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(ReplicaFrameDecoder()),
+                        MessageToByteHandler(ReplicaFrameEncoder()),
+                        ReplicaServerHandler(registry: registry, syncPool: syncPool),
+                    ])
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    public func shutdown() async {
+        try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
+        try? await syncPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,95 @@
+import CorralCore
+import NIOCore
+
+/// One thing a client sends: its flags after the greeting, an option, or a transmission request.
+public enum NBDClientMessage: Equatable {
+    case clientFlags(UInt32)
+    case option(code: UInt32, data: ByteBuffer)
+    case request(NBDRequest)
+}
+
+public struct NBDRequest: Equatable {
+    public var flags: UInt16
+    public var command: UInt16
+    public var handle: UInt64
+    public var offset: UInt64
+    public var length: UInt32
+    /// The data of a WRITE, sliced from the receive buffer without copying.
+    public var payload: ByteBuffer?
+
+    public init(flags: UInt16, command: UInt16, handle: UInt64, offset: UInt64, length: UInt32, payload: ByteBuffer?) {
+        self.flags = flags; self.command = command; self.handle = handle
+        self.offset = offset; self.length = length; self.payload = payload
+    }
+}
+
+public enum NBDDecodeError: Error, Equatable, CustomStringConvertible {
+    case badMagic(UInt64)
+    case optionTooLong(UInt32)
+    case writeTooLong(UInt32)
+
+    public var description: String {
+        switch self {
+        case .badMagic(let magic): return "NBD stream out of sync: unexpected magic 0x\(String(magic, radix: 16))"
+        case .optionTooLong(let n): return "NBD option of \(n) bytes exceeds \(Limits.nbdOptionBytesMax)"
+        case .writeTooLong(let n): return "NBD write of \(n) bytes exceeds \(Limits.requestBytesMax)"
+        }
+    }
+}
+
+/// Frames the client side of an NBD connection. Options and requests are told apart by their magic,
+/// so one decoder serves the handshake and transmission; the handler checks that each fits the phase.
+public struct NBDServerDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = NBDClientMessage
+    private var sawClientFlags = false
+
+    public init() {}
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let message = try Self.next(from: &buffer, sawClientFlags: &sawClientFlags) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(message))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+
+    /// Pure framing step, shared with tests: a message when a whole one is buffered, else nil.
+    public static func next(from buffer: inout ByteBuffer, sawClientFlags: inout Bool) throws -> NBDClientMessage? {
+        if !sawClientFlags {
+            guard let flags = buffer.readInteger(as: UInt32.self) else { return nil }
+            sawClientFlags = true
+            return .clientFlags(flags)
+        }
+        guard let magic32 = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        if magic32 == NBD.requestMagic {
+            guard buffer.readableBytes >= NBD.requestHeaderBytes else { return nil }
+            let start = buffer.readerIndex
+            let flags = buffer.getInteger(at: start + 4, as: UInt16.self)!
+            let command = buffer.getInteger(at: start + 6, as: UInt16.self)!
+            let handle = buffer.getInteger(at: start + 8, as: UInt64.self)!
+            let offset = buffer.getInteger(at: start + 16, as: UInt64.self)!
+            let length = buffer.getInteger(at: start + 24, as: UInt32.self)!
+            var payload: ByteBuffer? = nil
+            if command == NBD.Command.write.rawValue {
+                guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
+                guard buffer.readableBytes >= NBD.requestHeaderBytes + Int(length) else { return nil }
+                payload = buffer.getSlice(at: start + NBD.requestHeaderBytes, length: Int(length))
+                buffer.moveReaderIndex(forwardBy: NBD.requestHeaderBytes + Int(length))
+            } else {
+                buffer.moveReaderIndex(forwardBy: NBD.requestHeaderBytes)
+            }
+            return .request(NBDRequest(flags: flags, command: command, handle: handle, offset: offset, length: length, payload: payload))
+        }
+        guard let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self) else { return nil }
+        guard magic == NBD.optionMagic else { throw NBDDecodeError.badMagic(magic) }
+        guard let length = buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) else { return nil }
+        guard length <= Limits.nbdOptionBytesMax else { throw NBDDecodeError.optionTooLong(length) }
+        guard buffer.readableBytes >= 16 + Int(length) else { return nil }
+        let code = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt32.self)!
+        let data = buffer.getSlice(at: buffer.readerIndex + 16, length: Int(length))!
+        buffer.moveReaderIndex(forwardBy: 16 + Int(length))
+        return .option(code: code, data: data)
+    }
+}

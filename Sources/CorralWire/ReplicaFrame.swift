@@ -1,0 +1,155 @@
+import CorralCore
+import NIOCore
+
+/// One message of the replica protocol (docs/protocols/replica.md): a 44-byte header, then payload.
+public struct ReplicaFrame: Equatable, Sendable {
+    public static let magic: UInt32 = 0x4352_4c31  // "CRL1"
+    public static let headerBytes = 44
+
+    public enum Kind: UInt8, Sendable { case request = 0, reply = 1 }
+
+    public enum Op: UInt8, Sendable {
+        case open = 1, read = 2, write = 3, writeZeroes = 4, flush = 5, control = 6
+        case readLayer = 7, writeLayer = 8, ping = 9, allocation = 10
+    }
+
+    public enum Status: UInt32, Sendable, Error {
+        case ok = 0, invalidArgument = 1, notFound = 2, conflict = 3, io = 4, corrupt = 5
+        case notOpen = 6, busy = 7, unsupported = 8
+    }
+
+    public enum Flag { public static let fua: UInt16 = 1 }
+
+    public var kind: Kind
+    public var op: Op
+    public var flags: UInt16
+    public var status: Status
+    public var id: UInt64
+    public var offset: UInt64
+    public var count: UInt32
+    public var payload: ByteBuffer
+
+    public init(kind: Kind, op: Op, flags: UInt16 = 0, status: Status = .ok, id: UInt64, offset: UInt64 = 0,
+                count: UInt32 = 0, payload: ByteBuffer = ByteBuffer()) {
+        self.kind = kind; self.op = op; self.flags = flags; self.status = status; self.id = id
+        self.offset = offset; self.count = count; self.payload = payload
+    }
+
+    /// Writes header and payload; the payload checksum is computed here.
+    public func encode(into buffer: inout ByteBuffer) {
+        let start = buffer.writerIndex
+        buffer.writeInteger(Self.magic)
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(op.rawValue)
+        buffer.writeInteger(flags)
+        buffer.writeInteger(status.rawValue)
+        buffer.writeInteger(id)
+        buffer.writeInteger(offset)
+        buffer.writeInteger(count)
+        buffer.writeInteger(UInt32(payload.readableBytes))
+        buffer.writeInteger(payload.withUnsafeReadableBytes { CRC32C.checksum($0) })
+        let headerCRC = buffer.withUnsafeReadableBytes { raw in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex)..<(start - buffer.readerIndex + 40)]))
+        }
+        buffer.writeInteger(headerCRC)
+        var body = payload
+        buffer.writeBuffer(&body)
+    }
+
+    /// A reply carrying an error message for a request.
+    public static func errorReply(to request: ReplicaFrame, status: Status, message: String) -> ReplicaFrame {
+        var payload = ByteBuffer()
+        payload.writeString(String(message.utf8.prefix(4000)) ?? "")
+        return ReplicaFrame(kind: .reply, op: request.op, status: status, id: request.id, payload: payload)
+    }
+
+    public var errorMessage: String {
+        var copy = payload
+        return copy.readString(length: copy.readableBytes) ?? ""
+    }
+}
+
+public enum ReplicaDecodeError: Error, Equatable, CustomStringConvertible {
+    case badMagic(UInt32)
+    case badHeaderChecksum
+    case badPayloadChecksum(id: UInt64)
+    case unknownKind(UInt8)
+    case unknownOp(UInt8)
+    case unknownStatus(UInt32)
+    case tooLong(UInt32)
+
+    public var description: String {
+        switch self {
+        case .badMagic(let m): return "replica stream out of sync: magic 0x\(String(m, radix: 16))"
+        case .badHeaderChecksum: return "replica frame header checksum mismatch"
+        case .badPayloadChecksum(let id): return "replica frame \(id) payload checksum mismatch"
+        case .unknownKind(let k): return "replica frame of unknown kind \(k)"
+        case .unknownOp(let o): return "replica frame with unknown op \(o)"
+        case .unknownStatus(let s): return "replica frame with unknown status \(s)"
+        case .tooLong(let n): return "replica frame payload of \(n) bytes exceeds \(Limits.replicaFrameBytesMax)"
+        }
+    }
+}
+
+/// Frames both directions of a replica connection. Any damage closes the connection: after a bad
+/// header nothing that follows can be trusted to be a frame boundary.
+public struct ReplicaFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ReplicaFrame
+
+    public init() {}
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try Self.next(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+
+    public static func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? {
+        guard buffer.readableBytes >= ReplicaFrame.headerBytes else {
+            if let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self), magic != ReplicaFrame.magic {
+                throw ReplicaDecodeError.badMagic(magic)
+            }
+            return nil
+        }
+        let s = buffer.readerIndex
+        let magic = buffer.getInteger(at: s, as: UInt32.self)!
+        guard magic == ReplicaFrame.magic else { throw ReplicaDecodeError.badMagic(magic) }
+        let headerCRC = buffer.getInteger(at: s + 40, as: UInt32.self)!
+        let actualCRC = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<40])) }
+        guard headerCRC == actualCRC else { throw ReplicaDecodeError.badHeaderChecksum }
+        let kindRaw = buffer.getInteger(at: s + 4, as: UInt8.self)!
+        let opRaw = buffer.getInteger(at: s + 5, as: UInt8.self)!
+        let statusRaw = buffer.getInteger(at: s + 8, as: UInt32.self)!
+        guard let kind = ReplicaFrame.Kind(rawValue: kindRaw) else { throw ReplicaDecodeError.unknownKind(kindRaw) }
+        guard let op = ReplicaFrame.Op(rawValue: opRaw) else { throw ReplicaDecodeError.unknownOp(opRaw) }
+        guard let status = ReplicaFrame.Status(rawValue: statusRaw) else { throw ReplicaDecodeError.unknownStatus(statusRaw) }
+        let length = buffer.getInteger(at: s + 32, as: UInt32.self)!
+        guard length <= Limits.replicaFrameBytesMax else { throw ReplicaDecodeError.tooLong(length) }
+        guard buffer.readableBytes >= ReplicaFrame.headerBytes + Int(length) else { return nil }
+        let id = buffer.getInteger(at: s + 12, as: UInt64.self)!
+        let payload = buffer.getSlice(at: s + ReplicaFrame.headerBytes, length: Int(length))!
+        let payloadCRC = buffer.getInteger(at: s + 36, as: UInt32.self)!
+        guard payload.withUnsafeReadableBytes({ CRC32C.checksum($0) }) == payloadCRC else {
+            throw ReplicaDecodeError.badPayloadChecksum(id: id)
+        }
+        let frame = ReplicaFrame(
+            kind: kind, op: op, flags: buffer.getInteger(at: s + 6, as: UInt16.self)!, status: status, id: id,
+            offset: buffer.getInteger(at: s + 20, as: UInt64.self)!, count: buffer.getInteger(at: s + 28, as: UInt32.self)!,
+            payload: payload)
+        buffer.moveReaderIndex(forwardBy: ReplicaFrame.headerBytes + Int(length))
+        return frame
+    }
+}
+
+/// Encodes outbound frames for the pipeline.
+public final class ReplicaFrameEncoder: MessageToByteEncoder, Sendable {
+    public typealias OutboundIn = ReplicaFrame
+    public init() {}
+    public func encode(data: ReplicaFrame, out: inout ByteBuffer) throws {
+        data.encode(into: &out)
+    }
+}

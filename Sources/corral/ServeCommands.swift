@@ -1,0 +1,100 @@
+import ArgumentParser
+import CorralCore
+import CorralRuntime
+import Logging
+
+func makeLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .info
+    return logger
+}
+
+struct ReplicaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replica", abstract: "Replica servers.", subcommands: [Serve.self])
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve every replica kept under a directory.")
+        @Option(help: "Directory holding one subdirectory per volume.") var dir: String
+        @Option(help: "HOST:PORT to listen on.") var listen: String
+
+        func run() async throws {
+            let logger = makeLogger("corral.replica")
+            let server = try ReplicaServer(directory: dir, logger: logger)
+            guard case .tcp(let host, let port) = try ListenAddress.parse(listen) else {
+                throw ValidationError("--listen must be HOST:PORT")
+            }
+            let channel = try await server.bind(host: host, port: port)
+            logger.info("replica server on \(channel.localAddress?.description ?? listen), data under \(dir)")
+            await Signals.waitForTermination()
+            try? await channel.close()
+            await server.shutdown()
+        }
+    }
+}
+
+struct EngineServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run a volume's engine over its replicas and serve it over NBD.")
+    @Option(help: "Volume name; also the NBD export name.") var volume: String
+    @Option(help: "Volume size on first start, e.g. 10Gi.") var size: String
+    @Option(name: .customLong("replica"), help: "Replica server HOST:PORT; repeat for each replica.") var replicas: [String]
+    @Option(help: "NBD listen address: HOST:PORT or unix:/path.") var nbd: String = "127.0.0.1:10809"
+    @Option(help: "Control API listen address.") var control: String = "127.0.0.1:9501"
+    @Option(help: "Seconds a replica may take to answer before it is marked ERR.") var timeout: Int64 = Limits.replicaTimeoutSecondsDefault
+    @Option(help: "Replica to read from first (a local one).") var preferReplica: String?
+    @Flag(help: "Start even when a replica that may hold newer writes is missing.") var salvage = false
+
+    func run() async throws {
+        guard let bytes = ByteSize.parse(size), bytes > 0, bytes % Int64(Limits.blockSize) == 0 else {
+            throw ValidationError("--size \(size) must be a size such as 10Gi, a multiple of \(Limits.blockSize) bytes")
+        }
+        guard !replicas.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
+        var options = EngineOptions(volume: volume, size: bytes, replicas: replicas)
+        options.replicaTimeout = .seconds(timeout)
+        options.salvage = salvage
+        options.preferredReplica = preferReplica
+        let logger = makeLogger("corral.engine")
+        let server = EngineServer(options: options, logger: logger)
+        try await server.start()
+        let nbdChannel = try await server.bindNBD(try ListenAddress.parse(nbd))
+        let controlChannel = try await server.bindControl(try ListenAddress.parse(control))
+        logger.info("volume \(volume) on nbd://\(nbd)/\(volume), control http://\(control)")
+        await Signals.waitForTermination()
+        try? await nbdChannel.close()
+        try? await controlChannel.close()
+        await server.shutdown()
+    }
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Single-node Corral on embedded defaults: a replica server and the volume \"default\".")
+    @Option(help: "Where data lives.") var dataDir: String = "./corral-data"
+    @Option(help: "Size of the default volume on first start.") var size: String = "10Gi"
+    @Option(help: "NBD listen address.") var nbd: String = "127.0.0.1:10809"
+    @Option(help: "Control API listen address.") var control: String = "127.0.0.1:9501"
+    @Option(help: "Replica server listen address.") var replicaListen: String = "127.0.0.1:9502"
+
+    func run() async throws {
+        guard let bytes = ByteSize.parse(size) else { throw ValidationError("--size \(size) is not a size such as 10Gi") }
+        let logger = makeLogger("corral.server")
+        let replicaServer = try ReplicaServer(directory: dataDir, logger: logger)
+        guard case .tcp(let host, let port) = try ListenAddress.parse(replicaListen) else {
+            throw ValidationError("--replica-listen must be HOST:PORT")
+        }
+        let replicaChannel = try await replicaServer.bind(host: host, port: port)
+        let engineServer = EngineServer(options: EngineOptions(volume: "default", size: bytes, replicas: [replicaListen]), logger: logger)
+        try await engineServer.start()
+        let nbdChannel = try await engineServer.bindNBD(try ListenAddress.parse(nbd))
+        let controlChannel = try await engineServer.bindControl(try ListenAddress.parse(control))
+        logger.info("Corral is up: nbd://\(nbd)/default (control http://\(control), data in \(dataDir)); Ctrl-C stops it")
+        await Signals.waitForTermination()
+        try? await nbdChannel.close()
+        try? await controlChannel.close()
+        await engineServer.shutdown()
+        try? await replicaChannel.close()
+        await replicaServer.shutdown()
+    }
+}

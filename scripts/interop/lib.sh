@@ -1,0 +1,80 @@
+# Shared helpers for the interop tests: start real processes, wait with bounds, clean up.
+# Each test sources this file, calls `setup`, and ends with `pass`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CORRAL="${CORRAL:-$ROOT/.build/debug/corral}"
+WORK="$(mktemp -d /tmp/corral-interop.XXXXXX)"
+PIDS=()
+TEST_NAME="$(basename "$0" .sh)"
+# Ports are spread per test so runs never collide with a leftover process.
+BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 20000))}"
+
+log() { echo "[$TEST_NAME] $*" >&2; }
+fail() { echo "[$TEST_NAME] FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+pass() { echo "[$TEST_NAME] PASS" >&2; }
+
+cleanup() {
+    set +e
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || fail "$tool is missing; run scripts/install-test-deps.sh"
+    done
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds, else fails with DESCRIPTION.
+wait_for() {
+    local limit=$1 what=$2; shift 2
+    local deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || fail "timed out after ${limit}s waiting for $what"
+        sleep 0.1
+    done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_replica INDEX: a replica server on BASE_PORT+INDEX with data in $WORK/rINDEX.
+start_replica() {
+    local i=$1 port=$((BASE_PORT + $1))
+    "$CORRAL" replica serve --dir "$WORK/r$i" --listen "127.0.0.1:$port" >>"$WORK/r$i.log" 2>&1 &
+    REPLICA_PID[$i]=$!
+    PIDS+=($!)
+    wait_for 20 "replica $i on port $port" port_open "$port"
+}
+declare -a REPLICA_PID
+replica_addr() { echo "127.0.0.1:$((BASE_PORT + $1))"; }
+
+NBD_PORT=$((BASE_PORT + 50))
+CONTROL_PORT=$((BASE_PORT + 51))
+NBD_URI="nbd://127.0.0.1:$NBD_PORT/v1"
+CONTROL="127.0.0.1:$CONTROL_PORT"
+
+# start_engine SIZE N [extra args]: an engine for volume v1 over replicas 1..N.
+start_engine() {
+    local size=$1 n=$2; shift 2
+    local args=()
+    for i in $(seq 1 "$n"); do args+=(--replica "$(replica_addr "$i")"); done
+    "$CORRAL" engine serve --volume v1 --size "$size" "${args[@]}" --nbd "127.0.0.1:$NBD_PORT" \
+        --control "$CONTROL" "$@" >>"$WORK/engine.log" 2>&1 &
+    ENGINE_PID=$!
+    PIDS+=($!)
+    wait_for 30 "engine NBD port" port_open "$NBD_PORT"
+    wait_for 10 "engine control port" port_open "$CONTROL_PORT"
+}
+
+engine() { "$CORRAL" engine "$@" --control "$CONTROL"; }
+
+setup() {
+    [ -x "$CORRAL" ] || fail "$CORRAL is not built; run swift build"
+    need "$@"
+}
+
+robustness() { engine status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["robustness"])'; }
+is_healthy() { [ "$(robustness)" = healthy ]; }
+is_degraded() { [ "$(robustness)" = degraded ]; }
