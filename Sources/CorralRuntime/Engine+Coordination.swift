@@ -71,8 +71,8 @@ extension Engine {
             try await self.broadcast(ControlRequest(op: .snapshotCreate, name: name, userCreated: userCreated,
                                                     labels: labels, created: created), as: AnyDone.self)
         }
-        // Checksums of the frozen layer are computed after the reply, off the request path.
-        Task { _ = try? await self.broadcast(ControlRequest(op: .computeChecksums), as: AnyDone.self) }
+        // The frozen layer's checksum is computed after the reply, off the request path.
+        Task { _ = try? await self.broadcast(ControlRequest(op: .checksums, name: name), as: LayerChecksums.self) }
     }
 
     public func listSnapshots() async throws -> [SnapshotInfo] {
