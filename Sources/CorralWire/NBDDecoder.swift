@@ -41,9 +41,10 @@ public enum NBDDecodeError: Error, Equatable, CustomStringConvertible {
 /// so one decoder serves the handshake and transmission; the handler checks that each fits the phase.
 public struct NBDServerDecoder: ByteToMessageDecoder {
     public typealias InboundOut = NBDClientMessage
-    private var sawClientFlags = false
+    private var sawClientFlags: Bool
 
-    public init() {}
+    /// `expectClientFlags: false` starts after the 4-byte client flags (for tests that replay frames).
+    public init(expectClientFlags: Bool = true) { sawClientFlags = !expectClientFlags }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let message = try Self.next(from: &buffer, sawClientFlags: &sawClientFlags) else { return .needMoreData }

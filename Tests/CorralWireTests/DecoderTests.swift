@@ -1,0 +1,149 @@
+import CorralCore
+import NIOCore
+import NIOTestUtils
+import Testing
+@testable import CorralWire
+
+struct NBDDecoderTests {
+    static func option(_ code: UInt32, _ data: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(NBD.optionMagic)
+        buffer.writeInteger(code)
+        buffer.writeInteger(UInt32(data.count))
+        buffer.writeBytes(data)
+        return buffer
+    }
+
+    static func request(_ command: NBD.Command, handle: UInt64, offset: UInt64, length: UInt32, payload: [UInt8]? = nil) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(NBD.requestMagic)
+        buffer.writeInteger(UInt16(0))
+        buffer.writeInteger(command.rawValue)
+        buffer.writeInteger(handle)
+        buffer.writeInteger(offset)
+        buffer.writeInteger(length)
+        if let payload { buffer.writeBytes(payload) }
+        return buffer
+    }
+
+    @Test func passesByteToMessageDecoderVerifier() throws {
+        var input = ByteBuffer()
+        var option = Self.option(NBD.Option.structuredReply.rawValue, [])
+        input.writeBuffer(&option)
+        var named = Self.option(NBD.Option.go.rawValue, [0, 0, 0, 2, 0x76, 0x31, 0, 0])
+        input.writeBuffer(&named)
+        var write = Self.request(.write, handle: 7, offset: 4096, length: 5, payload: [1, 2, 3, 4, 5])
+        input.writeBuffer(&write)
+        var read = Self.request(.read, handle: 8, offset: 0, length: 4096)
+        input.writeBuffer(&read)
+        let expected: [NBDClientMessage] = [
+            .option(code: NBD.Option.structuredReply.rawValue, data: ByteBuffer()),
+            .option(code: NBD.Option.go.rawValue, data: ByteBuffer(bytes: [0, 0, 0, 2, 0x76, 0x31, 0, 0])),
+            .request(NBDRequest(flags: 0, command: 1, handle: 7, offset: 4096, length: 5, payload: ByteBuffer(bytes: [1, 2, 3, 4, 5]))),
+            .request(NBDRequest(flags: 0, command: 0, handle: 8, offset: 0, length: 4096, payload: nil)),
+        ]
+        // The verifier replays the input many times into one decoder, so it starts after the client flags.
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(input, expected)]) { NBDServerDecoder(expectClientFlags: false) }
+        var flags = ByteBuffer(bytes: [0, 0, 0, 3])
+        var seen = false
+        #expect(try NBDServerDecoder.next(from: &flags, sawClientFlags: &seen) == .clientFlags(3))
+    }
+
+    @Test func rejectsGarbageAndOversizedFrames() {
+        var flagsSeen = true
+        var garbage = ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
+        #expect(throws: NBDDecodeError.self) { try NBDServerDecoder.next(from: &garbage, sawClientFlags: &flagsSeen) }
+        var huge = Self.option(1, [])
+        huge.setInteger(UInt32(Limits.nbdOptionBytesMax + 1), at: 12)
+        #expect(throws: NBDDecodeError.optionTooLong(UInt32(Limits.nbdOptionBytesMax + 1))) {
+            try NBDServerDecoder.next(from: &huge, sawClientFlags: &flagsSeen)
+        }
+        var bigWrite = Self.request(.write, handle: 1, offset: 0, length: UInt32(Limits.requestBytesMax + 1))
+        #expect(throws: NBDDecodeError.self) { try NBDServerDecoder.next(from: &bigWrite, sawClientFlags: &flagsSeen) }
+    }
+}
+
+struct ReplicaFrameDecoderTests {
+    static func frames() -> [ReplicaFrame] {
+        [
+            ReplicaFrame(kind: .request, op: .write, flags: ReplicaFrame.Flag.fua, id: 1, offset: 8192, payload: ByteBuffer(bytes: Array(repeating: 0xab, count: 4096))),
+            ReplicaFrame(kind: .request, op: .read, id: 2, offset: 0, count: 4096),
+            ReplicaFrame(kind: .reply, op: .read, status: .ok, id: 2, payload: ByteBuffer(bytes: [1, 2, 3])),
+            ReplicaFrame.errorReply(to: ReplicaFrame(kind: .request, op: .flush, id: 3), status: .io, message: "disk gone"),
+        ]
+    }
+
+    @Test func passesByteToMessageDecoderVerifier() throws {
+        var input = ByteBuffer()
+        for frame in Self.frames() { frame.encode(into: &input) }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(input, Self.frames())]) { ReplicaFrameDecoder() }
+    }
+
+    @Test func everySingleBitFlipIsCaught() throws {
+        var clean = ByteBuffer()
+        Self.frames()[0].encode(into: &clean)
+        let bytes = Array(clean.readableBytesView)
+        for index in stride(from: 0, to: bytes.count, by: 97) {
+            for bit in 0..<8 {
+                var damaged = bytes
+                damaged[index] ^= UInt8(1 << bit)
+                var buffer = ByteBuffer(bytes: damaged)
+                var decoded: ReplicaFrame? = nil
+                let threw = (try? { decoded = try ReplicaFrameDecoder.next(from: &buffer) }()) == nil
+                // A flip in the length may make the decoder wait for more bytes; it never yields a wrong frame.
+                #expect(threw || decoded == nil, "flip at byte \(index) bit \(bit) went unnoticed")
+            }
+        }
+    }
+}
+
+struct NBDHandshakeTests {
+    static func run(_ handshake: inout NBDHandshake, _ message: NBDClientMessage) -> [NBDHandshake.Action] {
+        handshake.receive(message)
+    }
+
+    static func replyType(_ action: NBDHandshake.Action) -> UInt32? {
+        guard case .send(let buffer) = action, buffer.readableBytes >= 20 else { return nil }
+        return buffer.getInteger(at: 12, as: UInt32.self)
+    }
+
+    static func exports() -> [NBDExport] { [NBDExport(name: "v1", size: 1 << 20)] }
+
+    @Test func goOnUnknownExportIsAnErrorAndHandshakeContinues() {
+        var handshake = NBDHandshake(exports: Self.exports)
+        #expect(handshake.receive(.clientFlags(3)).isEmpty)
+        let go = ByteBuffer(bytes: [0, 0, 0, 2, 0x76, 0x39, 0, 0])
+        let actions = handshake.receive(.option(code: NBD.Option.go.rawValue, data: go))
+        #expect(actions.count == 1 && Self.replyType(actions[0]) == NBD.OptionReply.errUnknown.rawValue)
+        #expect(handshake.phase == .options)
+        let good = handshake.receive(.option(code: NBD.Option.go.rawValue, data: ByteBuffer(bytes: [0, 0, 0, 2, 0x76, 0x31, 0, 0])))
+        #expect(good.last == .startTransmission(NBDExport(name: "v1", size: 1 << 20)))
+        #expect(handshake.phase == .transmission)
+    }
+
+    @Test func unknownOptionsAreUnsupportedAndBadFlagsClose() {
+        var handshake = NBDHandshake(exports: Self.exports)
+        _ = handshake.receive(.clientFlags(1))
+        let actions = handshake.receive(.option(code: 999, data: ByteBuffer()))
+        #expect(Self.replyType(actions[0]) == NBD.OptionReply.errUnsupported.rawValue)
+        var strict = NBDHandshake(exports: Self.exports)
+        guard case .close = strict.receive(.clientFlags(0x80)).first else {
+            Issue.record("unknown client flags must close the connection")
+            return
+        }
+    }
+
+    @Test func metaContextNeedsStructuredReplies() {
+        var handshake = NBDHandshake(exports: Self.exports)
+        _ = handshake.receive(.clientFlags(3))
+        var query = ByteBuffer()
+        query.writeInteger(UInt32(2)); query.writeString("v1"); query.writeInteger(UInt32(1))
+        query.writeInteger(UInt32(NBD.baseAllocation.utf8.count)); query.writeString(NBD.baseAllocation)
+        let early = handshake.receive(.option(code: NBD.Option.setMetaContext.rawValue, data: query))
+        #expect(Self.replyType(early[0]) == NBD.OptionReply.errInvalid.rawValue)
+        _ = handshake.receive(.option(code: NBD.Option.structuredReply.rawValue, data: ByteBuffer()))
+        let later = handshake.receive(.option(code: NBD.Option.setMetaContext.rawValue, data: query))
+        #expect(later.map(Self.replyType) == [NBD.OptionReply.metaContext.rawValue, NBD.OptionReply.ack.rawValue])
+        #expect(handshake.baseAllocation)
+    }
+}
