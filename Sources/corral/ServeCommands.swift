@@ -91,9 +91,11 @@ struct ServerCommand: AsyncParsableCommand {
         let controlChannel = try await engineServer.bindControl(try ListenAddress.parse(control))
         logger.info("Corral is up: nbd://\(nbd)/default (control http://\(control), data in \(dataDir)); Ctrl-C stops it")
         await Signals.waitForTermination()
+        logger.info("stopping: closing the front ends, flushing and closing replicas")
         try? await nbdChannel.close()
         try? await controlChannel.close()
         await engineServer.shutdown()
+        logger.info("engine stopped")
         try? await replicaChannel.close()
         await replicaServer.shutdown()
     }
