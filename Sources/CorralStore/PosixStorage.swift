@@ -82,6 +82,37 @@ public final class PosixFile: StorageFile, @unchecked Sendable {
     }
 
     public func dataExtents() throws -> [(offset: Int64, length: Int64)] {
+        if let mapped = try fiemapExtents() { return mapped }
+        return try seekExtents()
+    }
+
+    /// Extents by FIEMAP, many per syscall; nil where the file system lacks it (tmpfs).
+    private func fiemapExtents() throws -> [(offset: Int64, length: Int64)]? {
+        let batch: UInt32 = 4096
+        var pairs = [UInt64](repeating: 0, count: Int(batch) * 2)
+        var result: [(offset: Int64, length: Int64)] = []
+        var start: UInt64 = 0
+        while true {
+            var last: Int32 = 0
+            let count = corral_fiemap(descriptor, start, &pairs, batch, &last)
+            if count < 0 {
+                if errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOTSUP { return nil }
+                throw StoreError.io(operation: "map extents of", path: path, errno: errno)
+            }
+            for i in 0..<Int(count) {
+                let offset = Int64(pairs[2 * i]), length = Int64(pairs[2 * i + 1])
+                if let previous = result.last, previous.offset + previous.length >= offset {
+                    result[result.count - 1].length = max(previous.length, offset + length - previous.offset)
+                } else {
+                    result.append((offset, length))
+                }
+            }
+            if last != 0 || count == 0 { return result }
+            start = pairs[2 * (Int(count) - 1)] + pairs[2 * (Int(count) - 1) + 1]
+        }
+    }
+
+    private func seekExtents() throws -> [(offset: Int64, length: Int64)] {
         var result: [(offset: Int64, length: Int64)] = []
         var position: off_t = 0
         while true {

@@ -78,7 +78,7 @@ extension Replica {
 
     func computeChecksums(of record: LayerRecord) throws -> LayerChecksums {
         let file = try self.file(id: record.id)
-        let extents = try blockExtents(of: file)
+        let extents = try self.extents(ofLayer: record.id)
         let rangeBlocks = Int64(Limits.checksumRangeBytes / Limits.blockSize)
         var touched: [Int64] = []
         for extent in extents {

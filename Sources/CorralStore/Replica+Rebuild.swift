@@ -21,7 +21,7 @@ extension Replica {
             throw StoreError.invalidArgument("layer range \(range) must lie inside the volume and span at most \(Limits.rebuildChunkBytes) bytes")
         }
         let file = try self.file(id: record.id)
-        let extents = try blockExtents(of: file).map { $0.clamped(to: range) }.filter { !$0.isEmpty }
+        let extents = try self.extents(ofLayer: record.id).map { $0.clamped(to: range) }.filter { !$0.isEmpty }
         var data = [UInt8](repeating: 0, count: Int(extents.reduce(0) { $0 + $1.count } * Self.block))
         var at = 0
         try data.withUnsafeMutableBytes { raw in
@@ -50,6 +50,7 @@ extension Replica {
         }
         try guarded {
             try removeChecksum(of: record)
+            frozenExtents[record.id] = nil
             let file = try self.file(id: record.id)
             try file.punchHole(at: chunk.range.start * Self.block, length: chunk.range.count * Self.block)
             var at = 0

@@ -13,7 +13,7 @@ extension Replica {
         let chain = manifest.chain(endingAt: record)
         var maps: [ExtentMap] = []
         for (position, layer) in chain.enumerated() {
-            maps.append(ExtentMap(extents: try blockExtents(of: try file(id: layer.id)), layer: Int32(position)))
+            maps.append(ExtentMap(extents: try extents(ofLayer: layer.id), layer: Int32(position)))
         }
         let view = ExtentMap.overlayAll(maps)
         let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)

@@ -39,7 +39,9 @@ extension Replica {
             try commit(updated)
             // Fold the old head into the frozen map; its file stays open as a layer.
             let position = Int32(chainIDs.count)
-            frozenMap = ExtentMap.overlay(frozenMap, ExtentMap(extents: headBlocks.ranges(), layer: position))
+            let frozenRanges = headBlocks.ranges()
+            frozenExtents[frozen.id] = frozenRanges
+            frozenMap = ExtentMap.overlay(frozenMap, ExtentMap(extents: frozenRanges, layer: position))
             chainIDs.append(frozen.id)
             openFiles[frozen.id] = head
             head = newHead
@@ -118,10 +120,11 @@ extension Replica {
     private func fold(_ lower: LayerRecord, into upper: LayerRecord) throws {
         let source = try file(id: lower.id)
         let target = try file(id: upper.id)
-        let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try blockExtents(of: target))
+        let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try extents(ofLayer: upper.id))
+        frozenExtents[upper.id] = nil
         var buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes)
         let chunkBlocks = Int64(Limits.rebuildChunkBytes / Limits.blockSize)
-        for extent in try blockExtents(of: source) {
+        for extent in try extents(ofLayer: lower.id) {
             for piece in upperBlocks.segments(in: extent) where !piece.present {
                 var start = piece.range.start
                 while start < piece.range.end {
@@ -191,7 +194,7 @@ extension Replica {
             if layer.id == manifest.head.id {
                 blocks = headBlocks.count
             } else {
-                blocks = try blockExtents(of: try file(id: layer.id)).reduce(0) { $0 + $1.count }
+                blocks = try extents(ofLayer: layer.id).reduce(0) { $0 + $1.count }
             }
             let sums = try? loadChecksums(of: layer)
             return SnapshotInfo(

@@ -16,6 +16,9 @@ public final class Replica {
     /// Layer ids of the active chain below the head, oldest first.
     var chainIDs: [Int]
     var openFiles: [Int: StorageFile] = [:]
+    /// Extents of frozen layers: their files change only by purge folds and rebuild writes, which
+    /// drop the entry.
+    var frozenExtents: [Int: [BlockRange]] = [:]
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?
@@ -126,11 +129,21 @@ public final class Replica {
         chainIDs = chain.map(\.id)
         var maps: [ExtentMap] = []
         maps.reserveCapacity(chainIDs.count)
+        frozenExtents.removeAll()
         for (position, id) in chainIDs.enumerated() {
-            maps.append(ExtentMap(extents: try blockExtents(of: try file(id: id)), layer: Int32(position)))
+            maps.append(ExtentMap(extents: try extents(ofLayer: id), layer: Int32(position)))
         }
         frozenMap = ExtentMap.overlayAll(maps)
         headBlocks = BlockSet(ranges: try blockExtents(of: head))
+    }
+
+    /// Extents of a layer by id, cached for frozen layers.
+    func extents(ofLayer id: Int) throws -> [BlockRange] {
+        if id == manifest.head.id { return headBlocks.ranges() }
+        if let cached = frozenExtents[id] { return cached }
+        let extents = try blockExtents(of: try file(id: id))
+        frozenExtents[id] = extents
+        return extents
     }
 
     func blockExtents(of file: StorageFile) throws -> [BlockRange] {

@@ -11,7 +11,7 @@ func makeLogger(_ label: String) -> Logger {
 
 struct ReplicaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "replica", abstract: "Replica servers.", subcommands: [Serve.self])
+        commandName: "replica", abstract: "Replica servers.", subcommands: [Serve.self, Inspect.self])
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve every replica kept under a directory.")

@@ -10,4 +10,10 @@ int corral_punch_hole(int fd, int64_t offset, int64_t length);
 /// CRC32C (Castagnoli), as used by iSCSI and ext4. `crc` is the running value, 0 to start.
 uint32_t corral_crc32c(uint32_t crc, const void *data, size_t length);
 
+
+
+/// FIEMAP: fills up to `max` (offset, length) pairs of allocated extents at or after `start`.
+/// Returns the number filled (0 = none left) or -1 with errno set; `*last` is 1 when the final
+/// extent of the file was returned.
+int corral_fiemap(int fd, uint64_t start, uint64_t *pairs, uint32_t max, int *last);
 #endif

@@ -1,0 +1,153 @@
+"""Runs kbench's NBD jobs against several servers side by side and records ratios (see nbd.sh)."""
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+
+RUNTIME = int(os.environ.get("RUNTIME", "8"))
+RAMP = int(os.environ.get("RAMP", "2"))
+SIZE = os.environ.get("SIZE", "1g")
+ROUNDS = int(os.environ.get("ROUNDS", "1"))
+CORRAL = os.environ["CORRAL"]
+WORK = tempfile.mkdtemp(prefix="corral-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+JOBS = [  # name, rw, bs, iodepth, metric
+    ("rand-read-iops", "randread", "4k", 64, "iops"),
+    ("rand-write-iops", "randwrite", "4k", 64, "iops"),
+    ("seq-read-bw", "read", "128k", 64, "bw"),
+    ("seq-write-bw", "write", "128k", 64, "bw"),
+    ("rand-read-lat", "randread", "4k", 1, "lat"),
+    ("rand-write-lat", "randwrite", "4k", 1, "lat"),
+]
+
+def wait_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not come up within {seconds}s")
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+class Target:
+    def __init__(self, name, uri, procs):
+        self.name, self.uri, self.procs = name, uri, procs
+    def stop(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+def start(cmd, log):
+    return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+
+def start_nbdkit(port):
+    path = os.path.join(WORK, "nbdkit.img")
+    subprocess.run(["truncate", "-s", SIZE, path], check=True)
+    p = start(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "file", path], os.path.join(WORK, "nbdkit.log"))
+    wait_port(port)
+    return Target("nbdkit file", f"nbd://127.0.0.1:{port}/", [p])
+
+def start_qemu(port):
+    path = os.path.join(WORK, "qemu.img")
+    subprocess.run(["truncate", "-s", SIZE, path], check=True)
+    p = start(["qemu-nbd", "-t", "-e", "4", "-f", "raw", "-b", "127.0.0.1", "-p", str(port), path], os.path.join(WORK, "qemu.log"))
+    wait_port(port)
+    return Target("qemu-nbd", f"nbd://127.0.0.1:{port}/", [p])
+
+def start_corral(port, replicas):
+    procs, args = [], []
+    for i in range(replicas):
+        rport = port + 10 + i
+        procs.append(start([CORRAL, "replica", "serve", "--dir", os.path.join(WORK, f"c{replicas}-r{i}"),
+                            "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{replicas}-r{i}.log")))
+        wait_port(rport)
+        args += ["--replica", f"127.0.0.1:{rport}"]
+    procs.append(start([CORRAL, "engine", "serve", "--volume", "bench", "--size", SIZE.upper() + "i", *args,
+                        "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{replicas}-e.log")))
+    wait_port(port)
+    return Target(f"Corral, {replicas} replica{'s' if replicas > 1 else ''}", f"nbd://127.0.0.1:{port}/bench", procs)
+
+def fio(uri, name, rw, bs, depth, runtime, ramp):
+    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={rw}", f"--bs={bs}",
+           f"--iodepth={depth}", "--numjobs=1", f"--size={SIZE}", "--time_based", f"--runtime={runtime}",
+           f"--ramp_time={ramp}", "--randrepeat=0", "--output-format=json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    job = json.loads(out[out.index("{"):])["jobs"][0]
+    side = job["read"] if "read" in rw else job["write"]
+    return {"iops": side["iops"], "bw": side["bw_bytes"] / 2**20, "lat": side["clat_ns"]["mean"] / 1000,
+            "p99": side["clat_ns"]["percentile"].get("99.000000", 0) / 1000, "ios": side["total_ios"]}
+
+def run_target(target):
+    pids = [p.pid for p in target.procs]
+    subprocess.run(
+        ["fio", "--name=fill", "--ioengine=nbd", f"--uri={target.uri}", "--rw=write", "--bs=1m", "--iodepth=8",
+         f"--size={SIZE}", "--output-format=json"], capture_output=True, check=True)
+    results = {}
+    for name, rw, bs, depth, metric in JOBS:
+        subprocess.run(["sync"])
+        before, t0 = cpu_ticks(pids), time.time()
+        r = fio(target.uri, name, rw, bs, depth, RUNTIME, RAMP)
+        ticks = cpu_ticks(pids) - before
+        ios_total = r["iops"] * (time.time() - t0)  # ramp included, as the calibration did
+        r["cpu_us_per_io"] = ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(ios_total, 1)
+        results[name] = r
+        print(f"  {target.name:18} {name:15} iops {r['iops']:9.0f}  bw {r['bw']:7.1f} MiB/s  lat {r['lat']:7.1f} us  "
+              f"cpu {r['cpu_us_per_io']:5.1f} us/io", file=sys.stderr)
+    return results
+
+def main():
+    starters = [("nbdkit file", lambda: start_nbdkit(31000)), ("qemu-nbd", lambda: start_qemu(31100)),
+                ("Corral, 1 replica", lambda: start_corral(31200, 1)), ("Corral, 3 replicas", lambda: start_corral(31300, 3))]
+    table = {}
+    for round_index in range(ROUNDS):
+        for name, starter in starters:
+            target = starter()
+            try:
+                r = run_target(target)
+            finally:
+                target.stop()
+            for job, values in r.items():
+                table.setdefault(name, {}).setdefault(job, []).append(values)
+    shutil.rmtree(WORK, ignore_errors=True)
+    write_report(table)
+
+def mean(rows, key):
+    return sum(r[key] for r in rows) / len(rows)
+
+def write_report(table):
+    base = table["nbdkit file"]
+    lines = [f"| server | 4k QD64 rand read IOPS (×nbdkit) | 4k QD64 rand write IOPS (×nbdkit) | 128k QD64 seq read MiB/s | 128k QD64 seq write MiB/s | 4k QD1 read lat µs (×) | 4k QD1 write lat µs (×) | server CPU µs/IO rr / rw |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, jobs in table.items():
+        def cell(job, key, fmt):
+            v, b = mean(jobs[job], key), mean(base[job], key)
+            return f"{v:{fmt}} ({v / b:.2f})"
+        lines.append(f"| {name} | {cell('rand-read-iops', 'iops', ',.0f')} | {cell('rand-write-iops', 'iops', ',.0f')} | "
+                     f"{cell('seq-read-bw', 'bw', ',.0f')} | {cell('seq-write-bw', 'bw', ',.0f')} | "
+                     f"{cell('rand-read-lat', 'lat', '.0f')} | {cell('rand-write-lat', 'lat', '.0f')} | "
+                     f"{mean(jobs['rand-read-iops'], 'cpu_us_per_io'):.1f} / {mean(jobs['rand-write-iops'], 'cpu_us_per_io'):.1f} |")
+    report = "\n".join(lines)
+    print(report)
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "benchmarks.md")
+    marker_start, marker_end = "<!-- nbd-bench:start -->", "<!-- nbd-bench:end -->"
+    text = open(path).read() if os.path.exists(path) else ""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = (f"{marker_start}\nMeasured {stamp}, `RUNTIME={RUNTIME} RAMP={RAMP} SIZE={SIZE} ROUNDS={ROUNDS} scripts/bench/nbd.sh`, "
+             f"fio {subprocess.run(['fio', '--version'], capture_output=True, text=True).stdout.strip()}, nbd engine, 1 job, "
+             f"1 connection; backing files on the same file system, page-cached.\n\n{report}\n{marker_end}")
+    if marker_start in text:
+        text = text[:text.index(marker_start)] + block + text[text.index(marker_end) + len(marker_end):]
+    else:
+        text += "\n" + block + "\n"
+    open(path, "w").write(text)
+
+main()
