@@ -104,15 +104,11 @@ final class RemoteReplica: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 8 << 20))
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20))
+            .channelOption(.writeBufferWaterMark, value: ReplicaChannel.waterMark)
+            .channelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(ReplicaFrameDecoder()),
-                        MessageToByteHandler(ReplicaFrameEncoder()),
-                        ReplicaClientHandler(address: address),
-                    ])
+                    try ReplicaChannel.configure(channel, handler: ReplicaClientHandler(address: address))
                 }
             }
         let futures = (0..<Limits.replicaConnectionCount).map { _ in

@@ -26,15 +26,11 @@ public final class ReplicaServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 8 << 20))
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20))
+            .childChannelOption(.writeBufferWaterMark, value: ReplicaChannel.waterMark)
+            .childChannelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(ReplicaFrameDecoder()),
-                        MessageToByteHandler(ReplicaFrameEncoder()),
-                        ReplicaServerHandler(registry: registry, syncPool: syncPool),
-                    ])
+                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry, syncPool: syncPool))
                 }
             }
             .bind(host: host, port: port).get()

@@ -48,19 +48,20 @@ struct MalformedInputTests {
         let info = try socket.receive(10)
         #expect(readBigEndian(info, at: 0, as: UInt64.self) == 16 << 20)
         let data = [UInt8](repeating: seed, count: 4096)
-        var write: [UInt8] = []
-        write.append(bigEndian: NBD.requestMagic); write.append(bigEndian: UInt16(0)); write.append(bigEndian: NBD.Command.write.rawValue)
-        write.append(bigEndian: UInt64(1)); write.append(bigEndian: UInt64(8192)); write.append(bigEndian: UInt32(4096))
-        socket.send(write + data)
+        socket.send(Self.request(.write, handle: 1, offset: 8192, length: 4096) + data)
         let writeReply = try socket.receive(16)
         #expect(readBigEndian(writeReply, at: 4, as: UInt32.self) == 0, "write succeeded")
-        var read: [UInt8] = []
-        read.append(bigEndian: NBD.requestMagic); read.append(bigEndian: UInt16(0)); read.append(bigEndian: NBD.Command.read.rawValue)
-        read.append(bigEndian: UInt64(2)); read.append(bigEndian: UInt64(8192)); read.append(bigEndian: UInt32(4096))
-        socket.send(read)
+        socket.send(Self.request(.read, handle: 2, offset: 8192, length: 4096))
         let readReply = try socket.receive(16 + 4096)
         #expect(readBigEndian(readReply, at: 4, as: UInt32.self) == 0)
         #expect(Array(readReply[16...]) == data, "read returns what was written")
+    }
+
+    static func request(_ command: NBD.Command, handle: UInt64, offset: UInt64, length: UInt32, flags: UInt16 = 0) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.append(bigEndian: NBD.requestMagic); bytes.append(bigEndian: flags); bytes.append(bigEndian: command.rawValue)
+        bytes.append(bigEndian: handle); bytes.append(bigEndian: offset); bytes.append(bigEndian: length)
+        return bytes
     }
 
     static func validPrefix() -> [UInt8] {
@@ -70,8 +71,7 @@ struct MalformedInputTests {
         bytes.append(bigEndian: NBD.Option.exportName.rawValue)
         bytes.append(bigEndian: UInt32(2))
         bytes.append(contentsOf: Array("v1".utf8))
-        bytes.append(bigEndian: NBD.requestMagic); bytes.append(bigEndian: UInt16(1)); bytes.append(bigEndian: NBD.Command.write.rawValue)
-        bytes.append(bigEndian: UInt64(9)); bytes.append(bigEndian: UInt64(0)); bytes.append(bigEndian: UInt32(512))
+        bytes += request(.write, handle: 9, offset: 0, length: 512, flags: 1)
         bytes.append(contentsOf: [UInt8](repeating: 7, count: 512))
         return bytes
     }
