@@ -50,7 +50,16 @@ extension Engine {
     /// Opens a replica and wires its failure to the replica set.
     func connectReplica(_ address: String, create: Bool) -> EventLoopFuture<ReplicaReport> {
         replicas[address]?.close()
-        let replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
+        let replica: any ReplicaEndpoint
+        if address.hasPrefix(LocalReplica.prefix) {
+            let directory = String(address.dropFirst(LocalReplica.prefix.count))
+            guard let local = localRegistries[directory] else {
+                return eventLoop.makeFailedFuture(EngineError("no local replica directory \(directory) was configured"))
+            }
+            replica = LocalReplica(address: address, volume: volume, registry: local, syncPool: syncPool)
+        } else {
+            replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
+        }
         replicas[address] = replica
         replica.onFailure = { [weak self] reason in self?.replicaFailed(address, reason: reason) }
         return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).map { status in
@@ -96,7 +105,11 @@ extension Engine {
             }
         }.get()) ?? []
         for future in closing { _ = try? await future.get() }
-        try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
+        try? await eventLoop.submit {
+            for replica in self.replicas.values { replica.close() }
+            for registry in self.localRegistries.values { registry.closeAll() }
+        }.get()
+        try? await syncPool.shutdownGracefully()
     }
 }
 

@@ -63,10 +63,10 @@ extension Engine {
             _ = try await eventLoop.flatSubmit { self.connectReplica(address, create: true) }.get()
         }
         let snapshotName = "rebuild-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let (source, target, layers) = try await coordinated("rebuild") { () -> (RemoteReplica, RemoteReplica, [LayerRecord]) in
+        let (source, target, layers) = try await coordinated("rebuild") { () -> (any ReplicaEndpoint, any ReplicaEndpoint, [LayerRecord]) in
             _ = try await self.broadcast(ControlRequest(op: .snapshotCreate, name: snapshotName, userCreated: false,
                                                         created: WallClock.now()), as: AnyDone.self, to: .readable)
-            let (source, target, size) = try await self.eventLoop.submit { () throws -> (RemoteReplica, RemoteReplica, Int64) in
+            let (source, target, size) = try await self.eventLoop.submit { () throws -> (any ReplicaEndpoint, any ReplicaEndpoint, Int64) in
                 guard let sourceAddress = self.set.readable.first, let source = self.replicas[sourceAddress] else {
                     throw EngineError("no healthy replica to rebuild from")
                 }
@@ -97,7 +97,7 @@ extension Engine {
     }
 
     /// Copies the ranges of one layer whose checksums differ, then checks the whole layer matches.
-    private func copyLayer(_ name: String, from source: RemoteReplica, to target: RemoteReplica, progressKey: String) async throws {
+    private func copyLayer(_ name: String, from source: any ReplicaEndpoint, to target: any ReplicaEndpoint, progressKey: String) async throws {
         let request = ControlRequest(op: .checksums, name: name)
         let sourceSums = try await eventLoop.flatSubmit { source.control(request, as: LayerChecksums.self) }.get()
         let targetSums = try await eventLoop.flatSubmit { target.control(request, as: LayerChecksums.self) }.get()

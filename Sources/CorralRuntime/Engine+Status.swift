@@ -34,7 +34,7 @@ extension Engine {
 
     /// Adds a replica and rebuilds it; returns when it is RW.
     public func addReplica(_ address: String) async throws {
-        _ = try RemoteReplica.parse(address)
+        if !address.hasPrefix(LocalReplica.prefix) { _ = try RemoteReplica.parse(address) }
         let known = try await eventLoop.submit { () -> ReplicaMode? in
             let mode = self.set.mode(of: address)
             if mode == nil {

@@ -1,7 +1,9 @@
 import CorralCore
 import CorralWire
+import CorralStore
 import Logging
 import NIOCore
+import NIOPosix
 
 public struct EngineOptions: Sendable {
     public var volume: String
@@ -35,7 +37,11 @@ public final class Engine: @unchecked Sendable {
     let logger: Logger
     public internal(set) var size: Int64
     var set: ReplicaSet
-    var replicas: [String: RemoteReplica] = [:]
+    var replicas: [String: any ReplicaEndpoint] = [:]
+    /// Replica directories kept in this process (`local:/dir`), by directory.
+    let localRegistries: [String: ReplicaRegistry]
+    /// fsync of local replicas runs here, off the event loop.
+    let syncPool: NIOThreadPool
     var gate = WriteGate()
     /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
     var epochBarrier: EventLoopFuture<Void>
@@ -48,7 +54,15 @@ public final class Engine: @unchecked Sendable {
     var faulted = false
     public internal(set) var counters = IOCounters()
 
-    public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) {
+    public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) throws {
+        var registries: [String: ReplicaRegistry] = [:]
+        for address in options.replicas where address.hasPrefix(LocalReplica.prefix) {
+            let path = String(address.dropFirst(LocalReplica.prefix.count))
+            registries[path] = ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop)
+        }
+        localRegistries = registries
+        syncPool = NIOThreadPool(numberOfThreads: 2)
+        syncPool.start()
         self.options = options
         self.eventLoop = eventLoop
         self.logger = logger
@@ -110,7 +124,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Issues `request` to every write target; succeeds when all healthy ones have it.
-    func fanOut(_ make: @escaping (RemoteReplica) -> EventLoopFuture<ReplicaFrame>) -> EventLoopFuture<Void> {
+    func fanOut(_ make: @escaping (any ReplicaEndpoint) -> EventLoopFuture<ReplicaFrame>) -> EventLoopFuture<Void> {
         let targets = set.writeTargets.compactMap { replicas[$0] }
         guard !targets.isEmpty else {
             return eventLoop.makeFailedFuture(EngineError("volume \(volume) has no healthy replica"))

@@ -9,9 +9,9 @@ public final class EngineServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     let logger: Logger
 
-    public init(options: EngineOptions, logger: Logger) {
+    public init(options: EngineOptions, logger: Logger) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        engine = Engine(options: options, eventLoop: group.next(), logger: logger)
+        engine = try Engine(options: options, eventLoop: group.next(), logger: logger)
         self.logger = logger
     }
 

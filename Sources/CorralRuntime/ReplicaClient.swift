@@ -69,7 +69,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
 /// The engine's view of one replica: a few pipelined connections to its server, confined to the
 /// engine's event loop.
-final class RemoteReplica: @unchecked Sendable {
+final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     let address: String
     let volume: String
     let eventLoop: EventLoop
@@ -125,7 +125,7 @@ final class RemoteReplica: @unchecked Sendable {
             let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
                 var payload = ByteBuffer()
                 payload.writeBytes(try! JSONEncoder().encode(open))
-                return self.send(.open, payload: payload, on: index)
+                return self.send(.open, flags: 0, offset: 0, count: 0, payload: payload, on: index)
             }
             return EventLoopFuture.whenAllSucceed(bodies, on: self.eventLoop)
         }.flatMapThrowing { replies in
@@ -150,8 +150,8 @@ final class RemoteReplica: @unchecked Sendable {
     }
 
     /// Sends one request; the future fails with a ReplicaError on an error reply or a lost connection.
-    func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
-              payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
+    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
+              payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame> {
         guard !closed, !connections.isEmpty else {
             return eventLoop.makeFailedFuture(ReplicaError(address: address, status: nil, message: "not connected"))
         }
@@ -172,14 +172,6 @@ final class RemoteReplica: @unchecked Sendable {
             }
         }
         return promise.futureResult
-    }
-
-    func control<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type) -> EventLoopFuture<T> {
-        var payload = ByteBuffer()
-        payload.writeBytes(try! JSONEncoder().encode(request))
-        return send(.control, payload: payload).flatMapThrowing { reply in
-            try JSONDecoder().decode(T.self, from: Data(reply.payload.readableBytesView))
-        }
     }
 
     /// Closes the replica's connections if a request has waited longer than `timeout`.

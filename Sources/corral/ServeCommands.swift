@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import CorralCore
 import CorralRuntime
@@ -38,7 +39,7 @@ struct EngineServe: AsyncParsableCommand {
         commandName: "serve", abstract: "Run a volume's engine over its replicas and serve it over NBD.")
     @Option(help: "Volume name; also the NBD export name.") var volume: String
     @Option(help: "Volume size on first start, e.g. 10Gi.") var size: String
-    @Option(name: .customLong("replica"), help: "Replica server HOST:PORT; repeat for each replica.") var replicas: [String]
+    @Option(name: .customLong("replica"), help: "Replica server HOST:PORT, or local:/dir for a replica kept in this process; repeat for each replica.") var replicas: [String]
     @Option(help: "NBD listen address: HOST:PORT or unix:/path.") var nbd: String = "127.0.0.1:10809"
     @Option(help: "Control API listen address.") var control: String = "127.0.0.1:9501"
     @Option(help: "Seconds a replica may take to answer before it is marked ERR.") var timeout: Int64 = Limits.replicaTimeoutSecondsDefault
@@ -55,7 +56,7 @@ struct EngineServe: AsyncParsableCommand {
         options.salvage = salvage
         options.preferredReplica = preferReplica
         let logger = makeLogger("corral.engine")
-        let server = EngineServer(options: options, logger: logger)
+        let server = try EngineServer(options: options, logger: logger)
         try await server.start()
         let nbdChannel = try await server.bindNBD(try ListenAddress.parse(nbd))
         let controlChannel = try await server.bindControl(try ListenAddress.parse(control))
@@ -70,33 +71,27 @@ struct EngineServe: AsyncParsableCommand {
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Single-node Corral on embedded defaults: a replica server and the volume \"default\".")
+        abstract: "Single-node Corral on embedded defaults: the volume \"default\" with its replica in this process.")
     @Option(help: "Where data lives.") var dataDir: String = "./corral-data"
     @Option(help: "Size of the default volume on first start.") var size: String = "10Gi"
     @Option(help: "NBD listen address.") var nbd: String = "127.0.0.1:10809"
     @Option(help: "Control API listen address.") var control: String = "127.0.0.1:9501"
-    @Option(help: "Replica server listen address.") var replicaListen: String = "127.0.0.1:9502"
 
     func run() async throws {
         guard let bytes = ByteSize.parse(size) else { throw ValidationError("--size \(size) is not a size such as 10Gi") }
         let logger = makeLogger("corral.server")
-        let replicaServer = try ReplicaServer(directory: dataDir, logger: logger)
-        guard case .tcp(let host, let port) = try ListenAddress.parse(replicaListen) else {
-            throw ValidationError("--replica-listen must be HOST:PORT")
-        }
-        let replicaChannel = try await replicaServer.bind(host: host, port: port)
-        let engineServer = EngineServer(options: EngineOptions(volume: "default", size: bytes, replicas: [replicaListen]), logger: logger)
+        let absolute = dataDir.hasPrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
+        let options = EngineOptions(volume: "default", size: bytes, replicas: ["local:" + absolute])
+        let engineServer = try EngineServer(options: options, logger: logger)
         try await engineServer.start()
         let nbdChannel = try await engineServer.bindNBD(try ListenAddress.parse(nbd))
         let controlChannel = try await engineServer.bindControl(try ListenAddress.parse(control))
         logger.info("Corral is up: nbd://\(nbd)/default (control http://\(control), data in \(dataDir)); Ctrl-C stops it")
         await Signals.waitForTermination()
-        logger.info("stopping: closing the front ends, flushing and closing replicas")
+        logger.info("stopping: closing the front ends, flushing and closing the replica")
         try? await nbdChannel.close()
         try? await controlChannel.close()
         await engineServer.shutdown()
-        logger.info("engine stopped")
-        try? await replicaChannel.close()
-        await replicaServer.shutdown()
+        logger.info("stopped")
     }
 }

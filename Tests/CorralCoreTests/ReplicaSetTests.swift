@@ -69,3 +69,10 @@ struct StartupPlanTests {
         #expect(StartupPlan.make(reports: reports, expectedSize: 4096, salvage: true) == .failure(.noReplica))
     }
 }
+
+struct LimitsTests {
+    @Test func limitsAreConsistent() {
+        Limits.check()  // preconditions: a failure stops the test process with the broken relation
+        #expect(Limits.checksumRangeBytes % Limits.blockSize == 0)
+    }
+}

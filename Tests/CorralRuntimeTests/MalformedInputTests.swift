@@ -21,7 +21,7 @@ struct MalformedInputTests {
             let logger = Logger(label: "test")
             replicaServer = try ReplicaServer(directory: directory, logger: logger)
             replicaPort = try await replicaServer.bind(host: "127.0.0.1", port: 0).localAddress!.port!
-            engineServer = EngineServer(options: EngineOptions(volume: "v1", size: 16 << 20, replicas: ["127.0.0.1:\(replicaPort)"]), logger: logger)
+            engineServer = try EngineServer(options: EngineOptions(volume: "v1", size: 16 << 20, replicas: ["127.0.0.1:\(replicaPort)"]), logger: logger)
             try await engineServer.start()
             nbdPort = try await engineServer.bindNBD(.tcp(host: "127.0.0.1", port: 0)).localAddress!.port!
         }

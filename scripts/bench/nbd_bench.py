@@ -63,9 +63,11 @@ def start_qemu(port):
     wait_port(port)
     return Target("qemu-nbd", f"nbd://127.0.0.1:{port}/", [p])
 
-def start_corral(port, replicas):
+def start_corral(port, replicas, local=False):
     procs, args = [], []
-    for i in range(replicas):
+    if local:
+        args += ["--replica", "local:" + os.path.join(WORK, f"c{replicas}-local")]
+    for i in range(replicas - (1 if local else 0)):
         rport = port + 10 + i
         procs.append(start([CORRAL, "replica", "serve", "--dir", os.path.join(WORK, f"c{replicas}-r{i}"),
                             "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{replicas}-r{i}.log")))
@@ -74,7 +76,8 @@ def start_corral(port, replicas):
     procs.append(start([CORRAL, "engine", "serve", "--volume", "bench", "--size", SIZE.upper() + "i", *args,
                         "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{replicas}-e.log")))
     wait_port(port)
-    return Target(f"Corral, {replicas} replica{'s' if replicas > 1 else ''}", f"nbd://127.0.0.1:{port}/bench", procs)
+    where = (" (in-process)" if replicas == 1 else " (1 in-process)") if local else ""
+    return Target(f"Corral, {replicas} replica{'s' if replicas > 1 else ''}{where}", f"nbd://127.0.0.1:{port}/bench", procs)
 
 def fio(uri, name, rw, bs, depth, runtime, ramp):
     cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={rw}", f"--bs={bs}",
@@ -106,7 +109,9 @@ def run_target(target):
 
 def main():
     starters = [("nbdkit file", lambda: start_nbdkit(31000)), ("qemu-nbd", lambda: start_qemu(31100)),
-                ("Corral, 1 replica", lambda: start_corral(31200, 1)), ("Corral, 3 replicas", lambda: start_corral(31300, 3))]
+                ("Corral, 1 replica", lambda: start_corral(31200, 1)), ("Corral, 3 replicas", lambda: start_corral(31300, 3)),
+                ("Corral, 1 replica (in-process)", lambda: start_corral(31400, 1, local=True)),
+                ("Corral, 3 replicas (1 in-process)", lambda: start_corral(31500, 3, local=True))]
     table = {}
     for round_index in range(ROUNDS):
         for name, starter in starters:

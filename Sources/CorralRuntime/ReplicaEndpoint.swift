@@ -1,0 +1,90 @@
+import CorralWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// How the engine reaches one replica: over TCP (`RemoteReplica`) or in its own process
+/// (`LocalReplica`, address `local:/dir`). The engine cannot tell them apart, as Longhorn's
+/// controller cannot tell a local backend from a remote one.
+protocol ReplicaEndpoint: AnyObject, Sendable {
+    var address: String { get }
+    var closed: Bool { get }
+    /// Called once when the endpoint fails on its own (connection lost).
+    var onFailure: ((String) -> Void)? { get set }
+    func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus>
+    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame>
+    func close()
+    func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
+}
+
+extension ReplicaEndpoint {
+    func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
+              payload: ByteBuffer = ByteBuffer()) -> EventLoopFuture<ReplicaFrame> {
+        send(op, flags: flags, offset: offset, count: count, payload: payload, on: nil)
+    }
+
+    func control<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type) -> EventLoopFuture<T> {
+        var payload = ByteBuffer()
+        payload.writeBytes(try! JSONEncoder().encode(request))
+        return send(.control, payload: payload).flatMapThrowing { reply in
+            try JSONDecoder().decode(T.self, from: Data(reply.payload.readableBytesView))
+        }
+    }
+}
+
+/// A replica kept in the engine's own process: requests run on the engine's event loop with no
+/// socket in between. Used for the replica on the engine's node (`--replica local:/dir`).
+final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
+    static let prefix = "local:"
+    let address: String
+    let volume: String
+    let eventLoop: EventLoop
+    private let executor: ReplicaRequestExecutor
+    private var session = ReplicaRequestExecutor.Session()
+    private(set) var closed = false
+    var onFailure: ((String) -> Void)?
+    private var nextID: UInt64 = 1
+
+    init(address: String, volume: String, registry: ReplicaRegistry, syncPool: NIOThreadPool) {
+        self.address = address
+        self.volume = volume
+        eventLoop = registry.eventLoop
+        executor = ReplicaRequestExecutor(registry: registry, syncPool: syncPool)
+    }
+
+    func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
+        let open = OpenRequest(volume: volume, size: size, create: create, writer: writer)
+        var payload = ByteBuffer()
+        payload.writeBytes(try! JSONEncoder().encode(open))
+        return send(.open, payload: payload).flatMapThrowing { reply in
+            try JSONDecoder().decode(ReplicaStatus.self, from: Data(reply.payload.readableBytesView))
+        }
+    }
+
+    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame> {
+        eventLoop.preconditionInEventLoop()
+        guard !closed else {
+            return eventLoop.makeFailedFuture(ReplicaError(address: address, status: nil, message: "closed"))
+        }
+        let id = nextID
+        nextID &+= 1
+        let request = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
+        let address = self.address
+        let future: EventLoopFuture<ReplicaFrame>
+        switch executor.execute(request, session: &session, allocator: ByteBufferAllocator()) {
+        case .reply(let frame): future = eventLoop.makeSucceededFuture(frame)
+        case .later(let pending): future = pending
+        }
+        return future.flatMapThrowing { frame in
+            guard frame.status == .ok else { throw ReplicaError(address: address, status: frame.status, message: frame.errorMessage) }
+            return frame
+        }
+    }
+
+    func close() {
+        closed = true
+        session.replica = nil
+    }
+
+    func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {}
+}

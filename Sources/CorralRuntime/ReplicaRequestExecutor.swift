@@ -1,0 +1,121 @@
+import CorralCore
+import CorralStore
+import CorralWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Executes replica-protocol requests against the replicas of a registry: the one place that maps
+/// a request to store calls. The TCP server and the engine's in-process (local) replica share it.
+/// Runs on the registry's event loop; fsync goes to a thread pool.
+struct ReplicaRequestExecutor {
+    let registry: ReplicaRegistry
+    let syncPool: NIOThreadPool
+
+    /// What a connection has opened.
+    struct Session {
+        var replica: Replica?
+    }
+
+    enum Outcome {
+        case reply(ReplicaFrame)
+        /// Waits for an fsync; the future completes on the registry's loop.
+        case later(EventLoopFuture<ReplicaFrame>)
+    }
+
+    func execute(_ request: ReplicaFrame, session: inout Session, allocator: ByteBufferAllocator) -> Outcome {
+        do {
+            return try handle(request, session: &session, allocator: allocator)
+        } catch {
+            return .reply(.errorReply(to: request, status: .init(error), message: "\(error)"))
+        }
+    }
+
+    private func reply(_ request: ReplicaFrame, payload: ByteBuffer = ByteBuffer()) -> ReplicaFrame {
+        ReplicaFrame(kind: .reply, op: request.op, id: request.id, payload: payload)
+    }
+
+    private func handle(_ request: ReplicaFrame, session: inout Session, allocator: ByteBufferAllocator) throws -> Outcome {
+        func opened() throws -> Replica {
+            guard let replica = session.replica else { throw ReplicaFrame.Status.notOpen }
+            return replica
+        }
+        switch request.op {
+        case .ping:
+            return .reply(reply(request))
+        case .open:
+            let open = try JSONDecoder().decode(OpenRequest.self, from: Data(request.payload.readableBytesView))
+            let replica = try registry.open(open)
+            let status = replica.status
+            if open.writer { try replica.beginWriting() }
+            session.replica = replica
+            return .reply(reply(request, payload: try jsonBuffer(status)))
+        case .read:
+            let replica = try opened()
+            let count = Int(request.count)
+            guard count <= Limits.requestBytesMax else { throw ReplicaFrame.Status.invalidArgument }
+            var buffer = allocator.buffer(capacity: count)
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                try replica.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset))
+                return count
+            }
+            return .reply(reply(request, payload: buffer))
+        case .write:
+            let replica = try opened()
+            try request.payload.withUnsafeReadableBytes { try replica.write($0, at: Int64(request.offset), fua: false) }
+            return syncIfFUA(request, replica: replica)
+        case .writeZeroes:
+            let replica = try opened()
+            try replica.writeZeroes(at: Int64(request.offset), length: Int64(request.count), fua: false)
+            return syncIfFUA(request, replica: replica)
+        case .flush:
+            return .later(sync(try opened(), request: request))
+        case .allocation:
+            let runs = try opened().allocation(at: Int64(request.offset), length: Int64(request.count))
+            var payload = allocator.buffer(capacity: 4 + runs.count * 9)
+            payload.writeInteger(UInt32(runs.count))
+            for run in runs {
+                payload.writeInteger(UInt64(run.length))
+                payload.writeInteger(UInt8(run.hole ? 1 : 0))
+            }
+            return .reply(reply(request, payload: payload))
+        case .readLayer:
+            let replica = try opened()
+            var input = request.payload
+            guard let name = input.readString(length: input.readableBytes) else { throw ReplicaFrame.Status.invalidArgument }
+            let start = Int64(clamping: request.offset)
+            let (end, overflow) = start.addingReportingOverflow(Int64(request.count))
+            guard !overflow else { throw ReplicaFrame.Status.invalidArgument }
+            let chunk = try replica.readLayer(name, range: BlockRange(start: start, end: end))
+            var payload = allocator.buffer(capacity: chunk.data.count + 64 + chunk.extents.count * 16)
+            LayerChunkCodec.encode(chunk, name: nil, into: &payload)
+            return .reply(reply(request, payload: payload))
+        case .writeLayer:
+            let replica = try opened()
+            var input = request.payload
+            let decoded = try LayerChunkCodec.decode(&input, withName: true)
+            try replica.writeLayer(decoded.name!, chunk: decoded.chunk)
+            return .reply(reply(request))
+        case .control:
+            let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
+            return .reply(reply(request, payload: try ReplicaControl.run(control, on: try opened())))
+        }
+    }
+
+    private func syncIfFUA(_ request: ReplicaFrame, replica: Replica) -> Outcome {
+        guard request.flags & ReplicaFrame.Flag.fua != 0 else { return .reply(reply(request)) }
+        return .later(sync(replica, request: request))
+    }
+
+    /// fdatasync on the pool; writes completed before this call are covered.
+    private func sync(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
+        let file = replica.headFile as! PosixFile
+        let eventLoop = registry.eventLoop
+        let bound = NIOLoopBound(replica, eventLoop: eventLoop)
+        let okReply = reply(request)
+        return syncPool.runIfActive(eventLoop: eventLoop) { try file.sync() }.map { okReply }.flatMapErrorThrowing { error in
+            bound.value.markFailed("\(error)")
+            return .errorReply(to: request, status: .io, message: "\(error)")
+        }
+    }
+}
