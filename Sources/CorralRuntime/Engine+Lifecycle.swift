@@ -105,11 +105,9 @@ extension Engine {
             }
         }.get()) ?? []
         for future in closing { _ = try? await future.get() }
-        try? await eventLoop.submit {
-            for replica in self.replicas.values { replica.close() }
-            for registry in self.localRegistries.values { registry.closeAll() }
-        }.get()
-        try? await syncPool.shutdownGracefully()
+        try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
+        try? await syncPool.shutdownGracefully()  // running fsyncs finish before local files close
+        try? await eventLoop.submit { for registry in self.localRegistries.values { registry.closeAll() } }.get()
     }
 }
 

@@ -36,9 +36,10 @@ public final class ReplicaServer: Sendable {
             .bind(host: host, port: port).get()
     }
 
+    /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {
-        try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
         try? await syncPool.shutdownGracefully()
+        try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
         try? await group.shutdownGracefully()
     }
 }

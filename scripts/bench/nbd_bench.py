@@ -38,9 +38,9 @@ class Target:
     def __init__(self, name, uri, procs):
         self.name, self.uri, self.procs = name, uri, procs
     def stop(self):
-        for p in self.procs:
+        # The engine (started last) stops first, so it closes its replicas cleanly.
+        for p in reversed(self.procs):
             p.send_signal(signal.SIGTERM)
-        for p in self.procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -66,15 +66,15 @@ def start_qemu(port):
 def start_corral(port, replicas, local=False):
     procs, args = [], []
     if local:
-        args += ["--replica", "local:" + os.path.join(WORK, f"c{replicas}-local")]
+        args += ["--replica", "local:" + os.path.join(WORK, f"c{port}-local")]
     for i in range(replicas - (1 if local else 0)):
         rport = port + 10 + i
-        procs.append(start([CORRAL, "replica", "serve", "--dir", os.path.join(WORK, f"c{replicas}-r{i}"),
-                            "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{replicas}-r{i}.log")))
+        procs.append(start([CORRAL, "replica", "serve", "--dir", os.path.join(WORK, f"c{port}-r{i}"),
+                            "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{port}-r{i}.log")))
         wait_port(rport)
         args += ["--replica", f"127.0.0.1:{rport}"]
     procs.append(start([CORRAL, "engine", "serve", "--volume", "bench", "--size", SIZE.upper() + "i", *args,
-                        "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{replicas}-e.log")))
+                        "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{port}-e.log")))
     wait_port(port)
     where = (" (in-process)" if replicas == 1 else " (1 in-process)") if local else ""
     return Target(f"Corral, {replicas} replica{'s' if replicas > 1 else ''}{where}", f"nbd://127.0.0.1:{port}/bench", procs)
