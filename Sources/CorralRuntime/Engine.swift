@@ -73,6 +73,11 @@ public final class Engine: @unchecked Sendable {
 
     public var volume: String { options.volume }
 
+    /// Reads go first to the named replica, else to one kept in this process: no hop at all.
+    var preferredReplica: String? {
+        options.preferredReplica ?? options.replicas.first { $0.hasPrefix(LocalReplica.prefix) }
+    }
+
     // MARK: Failure handling
 
     /// A replica erred, timed out or dropped: it leaves the set; the survivors learn the new epoch.
@@ -173,7 +178,7 @@ public final class Engine: @unchecked Sendable {
             self.counters.reads += 1
             self.counters.bytesRead += Int64(length)
             self.readTurn &+= 1
-            return self.read(offset: offset, length: length, order: self.set.readOrder(turn: self.readTurn, preferred: self.options.preferredReplica))
+            return self.read(offset: offset, length: length, order: self.set.readOrder(turn: self.readTurn, preferred: self.preferredReplica))
         }
     }
 
@@ -194,7 +199,7 @@ public final class Engine: @unchecked Sendable {
     /// Allocation runs (length, hole) from one readable replica.
     public func blockStatus(offset: Int64, length: Int64) -> EventLoopFuture<[(length: Int64, hole: Bool)]> {
         gated {
-            guard let address = self.set.readOrder(turn: self.readTurn, preferred: self.options.preferredReplica).first,
+            guard let address = self.set.readOrder(turn: self.readTurn, preferred: self.preferredReplica).first,
                   let replica = self.replicas[address] else {
                 return self.eventLoop.makeFailedFuture(EngineError("volume \(self.volume) has no readable replica"))
             }

@@ -64,7 +64,16 @@ def start_qemu(port):
     return Target("qemu-nbd", f"nbd://127.0.0.1:{port}/", [p])
 
 def start_corral(port, replicas, local=False):
-    procs, args = [], []
+    procs = []
+    try:
+        return start_corral_processes(port, replicas, local, procs)
+    except BaseException:
+        for p in procs:  # a target that failed to start leaves nothing running
+            p.kill()
+        raise
+
+def start_corral_processes(port, replicas, local, procs):
+    args = []
     if local:
         args += ["--replica", "local:" + os.path.join(WORK, f"c{port}-local")]
     for i in range(replicas - (1 if local else 0)):
