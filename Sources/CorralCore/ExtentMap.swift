@@ -20,19 +20,28 @@ public struct ExtentMap: Sendable, Equatable {
 
     /// Runs must be sorted and disjoint; adjacent runs of one layer are joined.
     public init(sortedRuns: [Run]) {
-        var joined: [Run] = []
-        joined.reserveCapacity(sortedRuns.count)
-        for run in sortedRuns where run.start < run.end {
-            if let last = joined.last {
+        var builder = Builder(capacity: sortedRuns.count)
+        for run in sortedRuns { builder.append(run) }
+        runs = builder.runs
+    }
+
+    private init(joinedRuns: [Run]) { runs = joinedRuns }
+
+    /// Appends runs in order, joining neighbours of one layer as it goes.
+    struct Builder {
+        var runs: [Run] = []
+        init(capacity: Int) { runs.reserveCapacity(capacity) }
+        mutating func append(_ run: Run) {
+            guard run.start < run.end else { return }
+            if let last = runs.last {
                 precondition(last.end <= run.start, "extent runs are sorted and disjoint")
                 if last.end == run.start && last.layer == run.layer {
-                    joined[joined.count - 1].end = run.end
-                    continue
+                    runs[runs.count - 1].end = run.end
+                    return
                 }
             }
-            joined.append(run)
+            runs.append(run)
         }
-        runs = joined
     }
 
     /// A map of one layer from its sorted extents.
@@ -86,8 +95,7 @@ public struct ExtentMap: Sendable, Equatable {
     public static func overlay(_ lower: ExtentMap, _ upper: ExtentMap) -> ExtentMap {
         if upper.runs.isEmpty { return lower }
         if lower.runs.isEmpty { return upper }
-        var out: [Run] = []
-        out.reserveCapacity(lower.runs.count + upper.runs.count)
+        var out = Builder(capacity: lower.runs.count + upper.runs.count)
         var li = 0
         var pending: Run? = li < lower.runs.count ? lower.runs[0] : nil
         for top in upper.runs {
@@ -114,7 +122,7 @@ public struct ExtentMap: Sendable, Equatable {
         while let low = pending {
             out.append(low); li += 1; pending = li < lower.runs.count ? lower.runs[li] : nil
         }
-        return ExtentMap(sortedRuns: out)
+        return ExtentMap(joinedRuns: out.runs)
     }
 
     /// Overlays many maps, oldest first, as a balanced tree of merges: O(total runs × log layers).

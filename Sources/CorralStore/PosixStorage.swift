@@ -139,15 +139,24 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
         var info = stat()
         if stat(path, &info) != 0 {
             guard create else { throw StoreError.notFound("directory \(path) does not exist") }
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw StoreError.io(operation: "mkdir", path: path, errno: errno)
-            }
+            try Self.makeDirectories(path)
         } else if (info.st_mode & S_IFMT) != S_IFDIR {
             throw StoreError.invalidArgument("\(path) is not a directory")
         }
     }
 
     private func full(_ name: String) -> String { path + "/" + name }
+
+    /// mkdir -p.
+    static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw StoreError.io(operation: "mkdir", path: prefix, errno: errno)
+            }
+        }
+    }
 
     public func openFile(_ name: String, create: Bool) throws -> StorageFile {
         try PosixFile(path: full(name), create: create)

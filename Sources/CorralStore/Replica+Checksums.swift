@@ -105,20 +105,18 @@ extension Replica {
     }
 
     /// SHA-256 over each block's allocation flag and, if allocated, its data; truncated to 128 bits.
+    /// Only allocated blocks are read: a sparse layer costs what it holds, not what it spans.
     func digestOfRange(_ range: BlockRange, file: StorageFile, allocation: BlockSet, buffer: inout [UInt8]) throws -> String {
-        let bytes = Int(range.count * Self.block)
-        try buffer.withUnsafeMutableBytes { raw in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes]), at: range.start * Self.block)
-        }
         var hasher = SHA256()
-        buffer.withUnsafeBytes { raw in
-            for piece in allocation.segments(in: range) {
-                withUnsafeBytes(of: piece.range.count.littleEndian) { hasher.update(bufferPointer: $0) }
-                withUnsafeBytes(of: UInt8(piece.present ? 1 : 0)) { hasher.update(bufferPointer: $0) }
-                if piece.present {
-                    let start = Int((piece.range.start - range.start) * Self.block)
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: raw[start..<(start + Int(piece.range.count * Self.block))]))
-                }
+        for piece in allocation.segments(in: range) {
+            withUnsafeBytes(of: piece.range.count.littleEndian) { hasher.update(bufferPointer: $0) }
+            withUnsafeBytes(of: UInt8(piece.present ? 1 : 0)) { hasher.update(bufferPointer: $0) }
+            guard piece.present else { continue }
+            let bytes = Int(piece.range.count * Self.block)
+            try buffer.withUnsafeMutableBytes { raw in
+                let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
+                try file.read(into: slice, at: piece.range.start * Self.block)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(slice))
             }
         }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()

@@ -129,9 +129,11 @@ public final class Replica {
         chainIDs = chain.map(\.id)
         var maps: [ExtentMap] = []
         maps.reserveCapacity(chainIDs.count)
+        // Extents are not cached here: holding every layer's list beside the merged map would double
+        // the memory of a long chain; they are cached when a rebuild or checksum asks.
         frozenExtents.removeAll()
         for (position, id) in chainIDs.enumerated() {
-            maps.append(ExtentMap(extents: try extents(ofLayer: id), layer: Int32(position)))
+            maps.append(ExtentMap(extents: try blockExtents(of: try file(id: id)), layer: Int32(position)))
         }
         frozenMap = ExtentMap.overlayAll(maps)
         headBlocks = BlockSet(ranges: try blockExtents(of: head))

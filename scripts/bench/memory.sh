@@ -10,7 +10,7 @@ WRITES="${WRITES:-10000}"
 swift build -c release --scratch-path .build-release >/dev/null
 CORRAL="$PWD/.build-release/release/corral"
 WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/corral-mem.XXXXXX")"
-trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$WORK"' EXIT
 "$CORRAL" replica serve --dir "$WORK/r" --listen 127.0.0.1:32501 >"$WORK/r.log" 2>&1 &
 REPLICA=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/32501) 2>/dev/null && break; sleep 0.1; done
