@@ -20,6 +20,9 @@ public enum Limits {
     public static let replicaConnectionCount = 2
     /// Default time a replica may take to answer before the engine marks it ERR.
     public static let replicaTimeoutSecondsDefault: Int64 = 8
+    /// Time a replica may take while it runs a long operation (checksums, purge, a layer copy) on
+    /// the loop that also serves its I/O. Ten minutes covers a checksum of a few hundred GiB.
+    public static let replicaLongOperationSecondsMax: Int64 = 600
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
     /// Names of volumes, snapshots and labels: NBD allows 4 KiB, file names 255 bytes; be stricter.

@@ -20,6 +20,8 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     struct Pending {
         var promise: EventLoopPromise<ReplicaFrame>
         var sent: NIODeadline
+        /// Control and layer operations (checksums, purge, layer copies) may legitimately take long.
+        var long: Bool
     }
 
     let address: String
@@ -63,6 +65,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func oldestPending() -> NIODeadline? { pending.values.map(\.sent).min() }
+    var hasLongPending: Bool { pending.values.contains { $0.long } }
 
     func setCloseReason(_ reason: String) { if closeReason == nil { closeReason = reason } }
 }
@@ -160,7 +163,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         let id = nextID
         nextID &+= 1
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
-        handler.pending[id] = .init(promise: promise, sent: .now())
+        let long = op == .control || op == .readLayer || op == .writeLayer || op == .open
+        handler.pending[id] = .init(promise: promise, sent: .now(), long: long)
         let frame = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
         channel.write(frame, promise: nil)
         // One flush per event-loop turn: requests decoded from one NBD read leave in one writev.
@@ -175,10 +179,14 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     /// Closes the replica's connections if a request has waited longer than `timeout`.
+    /// A replica server runs long operations on the loop that also serves I/O, so while one is
+    /// outstanding every request to that replica gets `Limits.replicaLongOperationSecondsMax`.
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {
+        let busy = connections.contains { $0.handler.hasLongPending }
+        let limit = busy ? max(timeout, .seconds(Limits.replicaLongOperationSecondsMax)) : timeout
         for (channel, handler) in connections {
-            if let oldest = handler.oldestPending(), now - oldest > timeout {
-                handler.setCloseReason("no answer within \(timeout.nanoseconds / 1_000_000_000) s")
+            if let oldest = handler.oldestPending(), now - oldest > limit {
+                handler.setCloseReason("no answer within \(limit.nanoseconds / 1_000_000_000) s")
                 channel.close(promise: nil)
             }
         }
