@@ -9,7 +9,7 @@ for i in 1 2 3; do start_replica $i; done
 start_engine 1Gi 3 --timeout 4
 
 fio --name=kill --ioengine=nbd --uri="$NBD_URI" --rw=randwrite --bs=4k --iodepth=16 --size=256m \
-    --time_based --runtime="$RUNTIME" --verify=crc32c --verify_fatal=1 --do_verify=1 \
+    --time_based --runtime="$RUNTIME" --verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
     --output-format=json --output="$WORK/fio.json" >"$WORK/fio.log" 2>&1 &
 FIO=$!
 wait_for 20 "fio to start writing" bash -c "[ \$($CORRAL engine status -o json --control $CONTROL | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"counters\"][\"writes\"])') -gt 1000 ]"
