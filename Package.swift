@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "CorralRuntime", "CorralCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -14,8 +14,6 @@ public enum Limits {
     public static let snapshotCountMax = 4096
     /// Bytes covered by one entry of a layer's range checksums: the unit a delta rebuild transfers.
     public static let checksumRangeBytes = 1024 * 1024
-    /// Requests one replica connection may have outstanding before the engine queues locally.
-    public static let replicaInFlightMax = 256
     /// Connections the engine opens to each replica; requests are spread over them.
     public static let replicaConnectionCount = 2
     /// Default time a replica may take to answer before the engine marks it ERR.

@@ -44,7 +44,6 @@ public struct ReplicaSet: Sendable {
     /// Replicas every write goes to: RW and WO.
     public var writeTargets: [String] { members.filter { $0.mode != .err }.map(\.address) }
     public var readable: [String] { members.filter { $0.mode == .rw }.map(\.address) }
-    public var rwMembers: [String] { readable }
 
     public var robustness: Robustness {
         let rw = readable.count

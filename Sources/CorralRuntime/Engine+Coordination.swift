@@ -36,24 +36,20 @@ extension Engine {
         }.get()
         guard !futures.isEmpty else { throw EngineError("volume \(volume) has no healthy replica") }
         var results: [(String, T)] = []
-        var errors: [String] = []
+        var refusals: [String] = []
+        var failures: [String] = []
         for (address, future) in futures {
             do {
                 results.append((address, try await future.get()))
             } catch let error as ReplicaError where error.status == .invalidArgument || error.status == .notFound || error.status == .conflict {
-                errors.append("\(error)")  // a refusal (bad name, conflict) is the caller's error, not the replica's fault
+                refusals.append("\(error)")  // a bad name or a conflict is the caller's error, not the replica's fault
             } catch {
-                errors.append("\(error)")
+                failures.append("\(error)")
                 try await eventLoop.submit { self.replicaFailed(address, reason: "\(request.op.rawValue) failed: \(error)") }.get()
             }
         }
-        if results.isEmpty { throw EngineError(errors.first ?? "no replica answered") }
-        if !errors.isEmpty && results.count < futures.count {
-            // Refusals must agree everywhere; a partial refusal means the chains differ.
-            if errors.allSatisfy({ $0.contains("already exists") || $0.contains("does not exist") }) {
-                throw EngineError(errors[0])
-            }
-        }
+        if let refusal = refusals.first { throw EngineError(refusal) }
+        if results.isEmpty { throw EngineError(failures.first ?? "no replica answered") }
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
         return results
     }

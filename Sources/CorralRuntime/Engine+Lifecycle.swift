@@ -7,8 +7,13 @@ extension Engine {
     /// from those and rebuilds the rest in the background.
     public func start() async throws {
         let reports = try await eventLoop.flatSubmit { self.openAll() }.get()
+        // The volume's size: the largest a replica reports, else the configured one (first start).
+        let agreedSize = try await eventLoop.submit { () -> Int64 in
+            self.size = max(self.size, reports.map(\.size).max() ?? self.size)
+            return self.size
+        }.get()
         let plan: StartupPlan
-        switch StartupPlan.make(reports: reports, expectedSize: try await agreedSize(reports), salvage: options.salvage) {
+        switch StartupPlan.make(reports: reports, expectedSize: agreedSize, salvage: options.salvage) {
         case .success(let made): plan = made
         case .failure(let failure): throw EngineError("volume \(volume) cannot start: \(failure)")
         }
@@ -28,13 +33,6 @@ extension Engine {
         for address in plan.resync + plan.rebuild where reports.contains(where: { $0.address == address }) {
             Task { try? await self.rebuild(address, alreadyConnected: true) }
         }
-    }
-
-    /// The volume's size: the largest a replica reports, else the configured one (first start).
-    private func agreedSize(_ reports: [ReplicaReport]) async throws -> Int64 {
-        let largest = reports.map(\.size).max() ?? options.size
-        if largest > size { size = largest }
-        return largest
     }
 
     private func openAll() -> EventLoopFuture<[ReplicaReport]> {

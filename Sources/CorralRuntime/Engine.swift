@@ -51,7 +51,6 @@ public final class Engine: @unchecked Sendable {
     var recovering: Set<String> = []
     var nextRecoveryAttempt: [String: NIODeadline] = [:]
     var timer: RepeatedTask?
-    var faulted = false
     public internal(set) var counters = IOCounters()
 
     public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) throws {
@@ -94,7 +93,6 @@ public final class Engine: @unchecked Sendable {
             case .disconnect(let address):
                 replicas[address]?.close()
             case .fault:
-                faulted = true
                 logger.error("volume \(volume) is faulted: no replica is left; I/O fails with EIO until one is added back")
             case .persistEpoch(let epoch, let members, let on):
                 let writes = on.compactMap { address -> EventLoopFuture<Void>? in

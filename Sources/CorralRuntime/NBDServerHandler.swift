@@ -45,7 +45,9 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
             switch action {
             case .send(let buffer): context.write(wrapOutboundOut(buffer), promise: nil)
             case .startTransmission: break
-            case .close: context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil); context.close(promise: nil)
+            case .close:
+                context.flush()
+                context.close(promise: nil)
             }
         }
         context.flush()

@@ -37,9 +37,6 @@ enum ReplicaControl {
             return try jsonBuffer(Done())
         case .checksums:
             return try jsonBuffer(try replica.checksums(ofLayer: try need(request.name, "name")))
-        case .computeChecksums:
-            try replica.computeMissingChecksums()
-            return try jsonBuffer(Done())
         case .verify:
             return try jsonBuffer(try replica.verify())
         case .chain:

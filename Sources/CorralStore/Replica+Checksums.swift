@@ -42,13 +42,6 @@ extension Replica {
         return sums
     }
 
-    /// Computes every frozen layer's checksum that is not stored yet.
-    public func computeMissingChecksums() throws {
-        for record in manifest.snapshots where try loadChecksums(of: record) == nil {
-            _ = try checksums(ofLayer: record.name)
-        }
-    }
-
     public struct VerifyResult: Codable, Sendable, Equatable {
         public var layer: String
         public var ok: Bool

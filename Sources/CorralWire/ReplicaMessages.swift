@@ -35,7 +35,7 @@ public struct ReplicaStatus: Codable, Sendable, Equatable {
 public struct ControlRequest: Codable, Sendable {
     public enum Op: String, Codable, Sendable {
         case status, snapshotCreate, snapshotDelete, purge, revert, snapshotList, expand, setEpoch
-        case checksums, verify, chain, rebuildBegin, rebuildFinish, close, computeChecksums
+        case checksums, verify, chain, rebuildBegin, rebuildFinish, close
     }
 
     public var op: Op

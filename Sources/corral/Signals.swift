@@ -1,4 +1,5 @@
 import Dispatch
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,19 +25,10 @@ enum Signals {
     }
 }
 
-final class OnceFlag: @unchecked Sendable {
-    private var done = false
-    private let lock = NSLockShim()
-    func claim() -> Bool { lock.withLock { if done { return false }; done = true; return true } }
-}
-
-final class NSLockShim: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        return body()
-    }
+/// True for the first caller only: the first signal stops the process, later ones are ignored.
+final class OnceFlag: Sendable {
+    private let done = NIOLockedValueBox(false)
+    func claim() -> Bool { done.withLockedValue { if $0 { return false }; $0 = true; return true } }
 }
 
 enum Keep { nonisolated(unsafe) static var sources: [DispatchSourceSignal] = [] }

@@ -38,13 +38,7 @@ struct MalformedInputTests {
         let socket = try RawSocket(port: port)
         let greeting = try socket.receive(18)
         #expect(readBigEndian(greeting, at: 0, as: UInt64.self) == NBD.initMagic)
-        var hello: [UInt8] = []
-        hello.append(bigEndian: UInt32(3))
-        hello.append(bigEndian: NBD.optionMagic)
-        hello.append(bigEndian: NBD.Option.exportName.rawValue)
-        hello.append(bigEndian: UInt32(2))
-        hello.append(contentsOf: Array("v1".utf8))
-        socket.send(hello)
+        socket.send(Self.exportNameHandshake())
         let info = try socket.receive(10)
         #expect(readBigEndian(info, at: 0, as: UInt64.self) == 16 << 20)
         let data = [UInt8](repeating: seed, count: 4096)
@@ -64,13 +58,19 @@ struct MalformedInputTests {
         return bytes
     }
 
-    static func validPrefix() -> [UInt8] {
+    /// Client flags, then EXPORT_NAME "v1".
+    static func exportNameHandshake() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.append(bigEndian: UInt32(3))
         bytes.append(bigEndian: NBD.optionMagic)
         bytes.append(bigEndian: NBD.Option.exportName.rawValue)
         bytes.append(bigEndian: UInt32(2))
         bytes.append(contentsOf: Array("v1".utf8))
+        return bytes
+    }
+
+    static func validPrefix() -> [UInt8] {
+        var bytes = exportNameHandshake()
         bytes += request(.write, handle: 9, offset: 0, length: 512, flags: 1)
         bytes.append(contentsOf: [UInt8](repeating: 7, count: 512))
         return bytes

@@ -33,7 +33,6 @@ status=$(engine status -o json)
 python3 - "$status" <<'PY' || fail "rebuild did not transfer less than the volume: $status"
 import json, sys
 s = json.loads(sys.argv[1])
-r = [x for x in s["replicas"] if x["address"].endswith(sys.argv[1][:0] or "")]
 rebuilt = [x["rebuild"] for x in s["replicas"] if x.get("rebuild")]
 assert rebuilt, "no rebuild recorded"
 last = rebuilt[-1]
