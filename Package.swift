@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // C shims: hardware CRC32C (SSE4.2, portable fallback) and fallocate hole punching.
@@ -41,11 +45,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Control-plane core: resources, settings, the scheduler and the controllers' decisions. Pure.
+        .target(name: "CorralControl", dependencies: ["CorralCore"], swiftSettings: strict),
+        // The manager: resource store (SQLite), controller runtime, REST API, metrics.
+        .target(
+            name: "CorralManager",
+            dependencies: [
+                "CorralControl", "CorralCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The node agent: runs the replicas and engines the manager assigns to its node.
+        .target(
+            name: "CorralNode",
+            dependencies: [
+                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "corral",
             dependencies: [
-                "CorralRuntime", "CorralCore",
+                "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,6 +87,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"], swiftSettings: strict),
+        .testTarget(name: "CorralManagerTests", dependencies: ["CorralManager"], swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",

@@ -10,6 +10,22 @@ enum ControlRoutes {
     struct Purged: Codable { var purged: [String] }
     struct Done: Codable { var ok = true }
 
+    /// `/v1/engines/NAME/rest` → the engine NAME and `/v1/rest`; any other path → the default engine.
+    static func resolve(uri: String, with resolve: ControlServer.Resolver) throws -> (Engine, String) {
+        let parts = uri.split(separator: "/", omittingEmptySubsequences: true)
+        if parts.count >= 3, parts[0] == "v1", parts[1] == "engines" {
+            let name = String(parts[2]).removingPercentEncoding ?? String(parts[2])
+            guard let engine = resolve(name) else {
+                throw HTTPFailure(status: .notFound, message: "no engine for volume \"\(name)\" runs on this node; is the volume attached here?")
+            }
+            return (engine, "/v1/" + parts.dropFirst(3).joined(separator: "/"))
+        }
+        guard let engine = resolve(nil) else {
+            throw HTTPFailure(status: .notFound, message: "this node serves engines under /v1/engines/NAME/")
+        }
+        return (engine, uri)
+    }
+
     static func route(method: HTTPMethod, uri: String, body: Data, engine: Engine) async throws -> Data {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         let parts = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }

@@ -5,16 +5,19 @@ import NIOHTTP1
 import NIOPosix
 
 /// The engine's control API: JSON over HTTP/1.1 (docs/protocols/engine-control.md).
-enum ControlServer {
+public enum ControlServer {
     static let bodyBytesMax = 1 << 20
 
-    static func bind(_ address: ListenAddress, engine: Engine, group: EventLoopGroup) async throws -> Channel {
+    /// Finds the engine a request is for: `/v1/engines/NAME/...` names it, other paths pass nil.
+    public typealias Resolver = @Sendable (String?) -> Engine?
+
+    public static func bind(_ address: ListenAddress, resolve: @escaping Resolver, group: EventLoopGroup) async throws -> Channel {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(engine: engine))
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(resolve: resolve))
                 }
             }
         return try await address.bind(bootstrap)
@@ -30,12 +33,12 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let engine: Engine
+    let resolve: ControlServer.Resolver
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
 
-    init(engine: Engine) { self.engine = engine }
+    init(resolve: @escaping ControlServer.Resolver) { self.resolve = resolve }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -54,11 +57,14 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             let request = (method: head.method, uri: head.uri, body: Data(body.readableBytesView))
             let keepAlive = head.isKeepAlive
-            let engine = self.engine
+            let resolve = self.resolve
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             Task {
                 let result: Result<Data, Error>
-                do { result = .success(try await ControlRoutes.route(method: request.method, uri: request.uri, body: request.body, engine: engine)) }
+                do {
+                    let (engine, uri) = try ControlRoutes.resolve(uri: request.uri, with: resolve)
+                    result = .success(try await ControlRoutes.route(method: request.method, uri: uri, body: request.body, engine: engine))
+                }
                 catch { result = .failure(error) }
                 bound.eventLoop.execute {
                     let (handler, context) = bound.value

@@ -20,7 +20,22 @@ public final class EngineServer: Sendable {
     }
 
     public func bindNBD(_ address: ListenAddress) async throws -> Channel {
-        let engine = self.engine
+        try await NBDListener.bind(address, directory: SingleExport(engine: engine), group: group)
+    }
+
+    public func bindControl(_ address: ListenAddress) async throws -> Channel {
+        try await ControlServer.bind(address, resolve: { [engine] _ in engine }, group: group)
+    }
+
+    public func shutdown() async {
+        await engine.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// The NBD front end's listening socket.
+public enum NBDListener {
+    public static func bind(_ address: ListenAddress, directory: any NBDExportDirectory, group: EventLoopGroup) async throws -> Channel {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 128)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -33,19 +48,10 @@ public final class EngineServer: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(NBDServerDecoder()),
-                        NBDServerHandler(engine: engine),
+                        NBDServerHandler(directory: directory),
                     ])
                 }
             }
         return try await address.bind(bootstrap)
-    }
-
-    public func bindControl(_ address: ListenAddress) async throws -> Channel {
-        try await ControlServer.bind(address, engine: engine, group: group)
-    }
-
-    public func shutdown() async {
-        await engine.shutdown()
-        try? await group.shutdownGracefully()
     }
 }

@@ -4,20 +4,36 @@ import NIOCore
 
 /// One NBD connection: the handshake state machine decides, then requests go to the engine and
 /// replies leave as they complete (out of order), flushed once per event-loop turn.
+/// The exports an NBD listener offers: one engine (`corral engine serve`) or every engine a node runs.
+/// Engines must share the listener's event loop.
+public protocol NBDExportDirectory: Sendable {
+    func exports() -> [NBDExport]
+    func engine(named name: String) -> Engine?
+}
+
+/// One engine, one export.
+struct SingleExport: NBDExportDirectory {
+    let engine: Engine
+    func exports() -> [NBDExport] { [NBDExport(name: engine.volume, size: UInt64(engine.size))] }
+    func engine(named name: String) -> Engine? { name == engine.volume ? engine : nil }
+}
+
 final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = NBDClientMessage
     typealias OutboundOut = ByteBuffer
 
-    private let engine: Engine
+    private let directory: any NBDExportDirectory
+    /// The engine of the export the client chose; set when transmission starts.
+    private var engine: Engine?
     private var handshake: NBDHandshake
     private var inFlight = 0
     private var disconnectRequested = false
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
 
-    init(engine: Engine) {
-        self.engine = engine
-        handshake = NBDHandshake(exports: { [NBDExport(name: engine.volume, size: UInt64(engine.size))] })
+    init(directory: any NBDExportDirectory) {
+        self.directory = directory
+        handshake = NBDHandshake(exports: { directory.exports() })
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -44,7 +60,9 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
         for action in handshake.receive(message) {
             switch action {
             case .send(let buffer): context.write(wrapOutboundOut(buffer), promise: nil)
-            case .startTransmission: break
+            case .startTransmission(let export):
+                engine = directory.engine(named: export.name)
+                if engine == nil { context.close(promise: nil) }
             case .close:
                 context.flush()
                 context.close(promise: nil)
@@ -64,6 +82,7 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func handle(_ request: NBDRequest, context: ChannelHandlerContext) {
+        guard let engine else { return replyError(request, .io, "the export is no longer served") }
         guard let command = NBD.Command(rawValue: request.command) else {
             return replyError(request, .invalid, "unknown command \(request.command)")
         }

@@ -90,18 +90,29 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
-    static func parse(_ address: String) throws -> (host: String, port: Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              (1...65535).contains(port) else {
-            throw ReplicaError(address: address, status: .invalidArgument, message: "address must be HOST:PORT")
+    /// `HOST:PORT` or `HOST:PORT/DIR`: DIR names the replica's directory on that server when it is
+    /// not the volume's name (a control plane gives each replica its own).
+    static func parse(_ address: String) throws -> (host: String, port: Int, directory: String?) {
+        var hostPort = Substring(address)
+        var directory: String?
+        if let slash = address.firstIndex(of: "/") {
+            hostPort = address[..<slash]
+            directory = String(address[address.index(after: slash)...])
+            guard directory?.isEmpty == false else {
+                throw ReplicaError(address: address, status: .invalidArgument, message: "address must be HOST:PORT or HOST:PORT/DIR")
+            }
         }
-        return (String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]),
+              (1...65535).contains(port) else {
+            throw ReplicaError(address: address, status: .invalidArgument, message: "address must be HOST:PORT or HOST:PORT/DIR")
+        }
+        return (String(hostPort[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port, directory)
     }
 
     /// Opens the connections and the replica; answers the replica's status as it was before opening.
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
         eventLoop.preconditionInEventLoop()
-        let target: (host: String, port: Int)
+        let target: (host: String, port: Int, directory: String?)
         do { target = try Self.parse(address) } catch { return eventLoop.makeFailedFuture(error) }
         let address = self.address
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -124,7 +135,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
             for (_, handler) in connections {
                 handler.onClose = { [weak self] reason in self?.connectionLost(reason) }
             }
-            let open = OpenRequest(volume: self.volume, size: size, create: create, writer: writer)
+            let open = OpenRequest(volume: target.directory ?? self.volume, size: size, create: create, writer: writer)
             let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
                 var payload = ByteBuffer()
                 payload.writeBytes(try! JSONEncoder().encode(open))

@@ -45,6 +45,12 @@ final class ReplicaRegistry: @unchecked Sendable {
         return replica
     }
 
+    /// Closes one replica if it is open, so its directory can be removed.
+    func close(_ volume: String) {
+        eventLoop.preconditionInEventLoop()
+        replicas.removeValue(forKey: volume)?.close()
+    }
+
     func closeAll() {
         eventLoop.preconditionInEventLoop()
         for replica in replicas.values { replica.close() }

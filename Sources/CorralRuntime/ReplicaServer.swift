@@ -1,4 +1,5 @@
 import CorralStore
+import Foundation
 import CorralWire
 import Logging
 import NIOCore
@@ -35,6 +36,18 @@ public final class ReplicaServer: Sendable {
             }
             .bind(host: host, port: port).get()
     }
+
+    /// Closes a replica and deletes its directory: the control plane removed it for good.
+    public func removeReplica(directory name: String) async throws {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw StoreError.invalidArgument("replica directory \"\(name)\" is not a plain name")
+        }
+        try await registry.eventLoop.submit { self.registry.close(name) }.get()
+        let path = registry.root.path + "/" + name
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+    }
+
+    public var directory: String { registry.root.path }
 
     /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {

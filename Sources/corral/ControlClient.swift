@@ -1,19 +1,28 @@
 import ArgumentParser
+import CorralControl
 import Foundation
+import Yams
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// Talks to an engine's control API.
-struct ControlClient {
+/// JSON over HTTP to Corral's APIs: the manager's (`--api`) and an engine's (`--control`).
+struct APIClient {
     let base: String
+    /// Said when the server cannot be reached: which command should be running.
+    let unreachableHint: String
+
+    init(address: String, unreachableHint: String) {
+        base = address.hasPrefix("http") ? address : "http://\(address)"
+        self.unreachableHint = unreachableHint
+    }
 
     init(control: String) {
-        base = control.hasPrefix("http") ? control : "http://\(control)"
+        self.init(address: control, unreachableHint: "is `corral engine serve` running with --control \(control)?")
     }
 
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        guard let url = URL(string: base + "/v1/" + path) else { throw ValidationError("bad control address \(base)") }
+        guard let url = URL(string: base + "/v1/" + path) else { throw ValidationError("bad address \(base)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 3600
@@ -25,18 +34,18 @@ struct ControlClient {
         do {
             (data, response) = try await URLSession.shared.data(for: request)
         } catch {
-            throw CLIError("cannot reach the engine at \(base) (\(error.localizedDescription)); is `corral engine serve` running with --control \(base.replacingOccurrences(of: "http://", with: ""))?")
+            throw CLIError("cannot reach \(base) (\(error.localizedDescription)); \(unreachableHint)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 200 else {
+        guard (200..<300).contains(status) else {
             let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
-            throw CLIError(message ?? "the engine answered HTTP \(status)")
+            throw CLIError(message ?? "\(base) answered HTTP \(status)")
         }
         return data
     }
 
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        try JSONDecoder().decode(type, from: try await call("GET", path))
+        try JSONCoding.decoder().decode(type, from: try await call("GET", path))
     }
 }
 
@@ -45,10 +54,20 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, yaml }
 
 func printJSON(_ data: Data) {
     print(String(decoding: data, as: UTF8.self))
+}
+
+/// Prints an API answer as JSON or YAML, for scripts; false when the format is a table.
+func printMachine(_ data: Data, _ format: OutputFormat) throws -> Bool {
+    switch format {
+    case .table: return false
+    case .json: printJSON(data)
+    case .yaml: print(try Yams.dump(object: try JSONSerialization.jsonObject(with: data)), terminator: "")
+    }
+    return true
 }
 
 /// Left-aligned columns for people.

@@ -5,5 +5,6 @@ struct Corral: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral",
         abstract: "Replicated block storage served over NBD.",
-        subcommands: [ServerCommand.self, ReplicaCommand.self, EngineCommand.self])
+        subcommands: [ServerCommand.self, ManagerCommand.self, NodeCommand.self, VolumeCommand.self, VolumeSnapshotCommand.self,
+                      SettingCommand.self, ReplicaCommand.self, EngineCommand.self])
 }

@@ -5,7 +5,7 @@ import Foundation
 
 struct ControlOptions: ParsableArguments {
     @Option(help: "The engine's control address, HOST:PORT.") var control: String = "127.0.0.1:9501"
-    var client: ControlClient { ControlClient(control: control) }
+    var client: APIClient { APIClient(control: control) }
 }
 
 struct EngineCommand: AsyncParsableCommand {

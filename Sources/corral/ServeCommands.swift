@@ -67,31 +67,3 @@ struct EngineServe: AsyncParsableCommand {
         await server.shutdown()
     }
 }
-
-struct ServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "server",
-        abstract: "Single-node Corral on embedded defaults: the volume \"default\" with its replica in this process.")
-    @Option(help: "Where data lives.") var dataDir: String = "./corral-data"
-    @Option(help: "Size of the default volume on first start.") var size: String = "10Gi"
-    @Option(help: "NBD listen address.") var nbd: String = "127.0.0.1:10809"
-    @Option(help: "Control API listen address.") var control: String = "127.0.0.1:9501"
-
-    func run() async throws {
-        guard let bytes = ByteSize.parse(size) else { throw ValidationError("--size \(size) is not a size such as 10Gi") }
-        let logger = makeLogger("corral.server")
-        let absolute = dataDir.hasPrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
-        let options = EngineOptions(volume: "default", size: bytes, replicas: ["local:" + absolute])
-        let engineServer = try EngineServer(options: options, logger: logger)
-        try await engineServer.start()
-        let nbdChannel = try await engineServer.bindNBD(try ListenAddress.parse(nbd))
-        let controlChannel = try await engineServer.bindControl(try ListenAddress.parse(control))
-        logger.info("Corral is up: nbd://\(nbd)/default (control http://\(control), data in \(dataDir)); Ctrl-C stops it")
-        await Signals.waitForTermination()
-        logger.info("stopping: closing the front ends, flushing and closing the replica")
-        try? await nbdChannel.close()
-        try? await controlChannel.close()
-        await engineServer.shutdown()
-        logger.info("stopped")
-    }
-}

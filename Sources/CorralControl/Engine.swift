@@ -1,0 +1,39 @@
+import CorralCore
+import Foundation
+
+public typealias Engine = Object<EngineKind>
+
+public enum EngineKind: ResourceKind {
+    public static let kind = Kind.engines
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var volumeName: String
+        public var volumeSize: Int64
+        public var nodeID: String
+        public var desireState: DesireState = .running
+        /// The replicas the engine should run over: replica name → HOST:PORT/DIR.
+        public var replicaAddressMap: [String: String] = [:]
+        /// Start even if a replica that may hold newer writes is missing (auto-salvage).
+        public var salvageRequested = false
+
+        public init(volumeName: String, volumeSize: Int64, nodeID: String) {
+            self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID
+        }
+    }
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var currentState: InstanceState = .pending
+        public var endpoint: String = ""
+        public var currentSize: Int64 = 0
+        /// Replica name → RW, WO or ERR, as the running engine sees them.
+        public var replicaModeMap: [String: ReplicaMode] = [:]
+        /// Replica name → rebuild progress in percent, while a rebuild runs.
+        public var rebuildProgress: [String: Int] = [:]
+        public var readBytes: Int64 = 0
+        public var writeBytes: Int64 = 0
+        public var readOps: Int64 = 0
+        public var writeOps: Int64 = 0
+        public var message: String = ""
+        public init() {}
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// The one JSON dialect of the control plane: sorted keys, ISO 8601 times in whole seconds.
+public enum JSONCoding {
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+
+    /// Times the control plane records: whole seconds, so a value reads back equal to what was written.
+    public static func wholeSeconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+    }
+}
+
+extension Kind {
+    /// The Swift type stored under each kind.
+    public var type: any Resource.Type {
+        switch self {
+        case .volumes: Volume.self
+        case .replicas: Replica.self
+        case .engines: Engine.self
+        case .nodes: Node.self
+        case .settings: Setting.self
+        case .events: Event.self
+        }
+    }
+
+    /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines).
+    public var deletionIsTwoPhase: Bool {
+        switch self {
+        case .volumes, .replicas, .engines: true
+        case .nodes, .settings, .events: false
+        }
+    }
+}

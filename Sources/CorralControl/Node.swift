@@ -1,0 +1,50 @@
+import Foundation
+
+public struct DiskSpec: Codable, Sendable, Equatable {
+    public var path: String
+    public var allowScheduling = true
+    public var evictionRequested = false
+    /// Bytes kept free for other users of the file system.
+    public var storageReserved: Int64 = 0
+    public var tags: [String] = []
+
+    public init(path: String) { self.path = path }
+}
+
+public struct DiskStatus: Codable, Sendable, Equatable {
+    public var storageMaximum: Int64 = 0
+    public var storageAvailable: Int64 = 0
+    public init(storageMaximum: Int64 = 0, storageAvailable: Int64 = 0) {
+        self.storageMaximum = storageMaximum; self.storageAvailable = storageAvailable
+    }
+}
+
+public typealias Node = Object<NodeKind>
+
+public enum NodeKind: ResourceKind {
+    public static let kind = Kind.nodes
+
+    public struct Spec: Codable, Sendable, Equatable {
+        /// false = cordoned: no new replicas land here.
+        public var allowScheduling = true
+        public var evictionRequested = false
+        public var tags: [String] = []
+        public var zone: String = ""
+        public var disks: [String: DiskSpec] = [:]
+        public init() {}
+    }
+
+    public struct Status: Codable, Sendable, Equatable {
+        /// Where the node agent serves: replicas, NBD and its control API.
+        public var address: String = ""
+        public var replicaPort: Int = 0
+        public var nbdPort: Int = 0
+        public var controlPort: Int = 0
+        /// Manager-clock time of the last heartbeat; the node is down when it is too old.
+        public var lastHeartbeat: Date?
+        public var ready = false
+        public var conditions: [Condition] = []
+        public var diskStatus: [String: DiskStatus] = [:]
+        public init() {}
+    }
+}

@@ -1,0 +1,38 @@
+/// What a node agent and the manager exchange (docs/api.md, "Node agents").
+public enum NodeMessages {
+    /// Sent every few seconds; the first one registers the node with its disks.
+    public struct Heartbeat: Codable, Sendable {
+        public var address: String
+        public var replicaPort: Int
+        public var nbdPort: Int
+        public var controlPort: Int
+        public var disks: [String: DiskReport]
+
+        public init(address: String, replicaPort: Int, nbdPort: Int, controlPort: Int, disks: [String: DiskReport]) {
+            self.address = address; self.replicaPort = replicaPort; self.nbdPort = nbdPort
+            self.controlPort = controlPort; self.disks = disks
+        }
+    }
+
+    public struct DiskReport: Codable, Sendable {
+        public var path: String
+        public var storageMaximum: Int64
+        public var storageAvailable: Int64
+
+        public init(path: String, storageMaximum: Int64, storageAvailable: Int64) {
+            self.path = path; self.storageMaximum = storageMaximum; self.storageAvailable = storageAvailable
+        }
+    }
+
+    /// The replicas and engines placed on a node, as of a store revision.
+    public struct Assignments: Codable, Sendable {
+        public var revision: Int64
+        public var node: Node?
+        public var replicas: [Replica]
+        public var engines: [Engine]
+
+        public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine]) {
+            self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines
+        }
+    }
+}

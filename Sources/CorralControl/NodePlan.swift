@@ -1,0 +1,70 @@
+/// The node agent's decisions: what the manager assigned and what runs here in, actions out.
+public enum NodePlan {
+    /// An engine running (or starting) on this node, as the agent knows it.
+    public struct LocalEngine: Sendable, Equatable {
+        public var resourceName: String
+        public var replicaAddresses: Set<String>
+        public var size: Int64
+        /// Replicas being added (rebuilding) right now.
+        public var adding: Set<String>
+        public var starting: Bool
+
+        public init(resourceName: String, replicaAddresses: Set<String>, size: Int64, adding: Set<String> = [], starting: Bool = false) {
+            self.resourceName = resourceName; self.replicaAddresses = replicaAddresses; self.size = size
+            self.adding = adding; self.starting = starting
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        case reportReplica(String, Replica.Status)
+        /// Delete the replica's data, then finalize its record.
+        case removeReplicaData(name: String, directory: String)
+        case startEngine(Engine)
+        /// Stop the volume's engine; finalize the engine record named, if any.
+        case stopEngine(volume: String, finalize: String?)
+        case addReplica(volume: String, address: String)
+        case removeReplica(volume: String, address: String)
+        case expandEngine(volume: String, size: Int64)
+    }
+
+    /// - Parameter replicaEndpoint: HOST:PORT of this node's replica server.
+    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String) -> [Action] {
+        var actions: [Action] = []
+        for replica in assignments.replicas {
+            if replica.isDeleting {
+                actions.append(.removeReplicaData(name: replica.name, directory: replica.spec.dataDirectoryName))
+                continue
+            }
+            var status = replica.status
+            status.currentState = .running
+            status.address = "\(replicaEndpoint)/\(replica.spec.dataDirectoryName)"
+            status.message = ""
+            if status != replica.status { actions.append(.reportReplica(replica.name, status)) }
+        }
+        let wanted = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
+        for (volume, local) in running.sorted(by: { $0.key < $1.key }) {
+            guard let engine = wanted[volume], !engine.isDeleting, engine.spec.desireState == .running else {
+                let record = wanted[volume].flatMap { $0.isDeleting ? $0.name : nil }
+                actions.append(.stopEngine(volume: volume, finalize: record))
+                continue
+            }
+            guard !local.starting else { continue }
+            let desired = Set(engine.spec.replicaAddressMap.values)
+            for address in desired.subtracting(local.replicaAddresses).subtracting(local.adding).sorted() {
+                actions.append(.addReplica(volume: volume, address: address))
+            }
+            for address in local.replicaAddresses.subtracting(desired).sorted() where !local.adding.contains(address) {
+                actions.append(.removeReplica(volume: volume, address: address))
+            }
+            if engine.spec.volumeSize > local.size { actions.append(.expandEngine(volume: volume, size: engine.spec.volumeSize)) }
+        }
+        for engine in assignments.engines where running[engine.spec.volumeName] == nil {
+            if engine.isDeleting {
+                actions.append(.stopEngine(volume: engine.spec.volumeName, finalize: engine.name))
+            } else if engine.spec.desireState == .running && !engine.spec.replicaAddressMap.isEmpty {
+                actions.append(.startEngine(engine))
+            }
+        }
+        return actions
+    }
+}

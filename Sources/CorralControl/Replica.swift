@@ -1,0 +1,49 @@
+import CorralCore
+import Foundation
+
+/// An instance (replica or engine) as the node agent reports it.
+public enum InstanceState: String, Codable, Sendable {
+    case pending, starting, running, stopped, error
+}
+
+public enum DesireState: String, Codable, Sendable {
+    case running, stopped
+}
+
+public typealias Replica = Object<ReplicaKind>
+
+public enum ReplicaKind: ResourceKind {
+    public static let kind = Kind.replicas
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var volumeName: String
+        public var volumeSize: Int64
+        public var nodeID: String
+        public var diskID: String
+        /// Directory under the disk's path that holds this replica's chain; the replica's name.
+        public var dataDirectoryName: String
+        public var desireState: DesireState = .running
+        /// Set when the replica failed (ERR in the engine, or its node went down).
+        public var failedAt: Date?
+        public var healthyAt: Date?
+        /// Asked to move off its node or disk: a replacement is built first, then this one goes.
+        public var evictionRequested = false
+
+        public init(volumeName: String, volumeSize: Int64, nodeID: String, diskID: String, dataDirectoryName: String) {
+            self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID
+            self.diskID = diskID; self.dataDirectoryName = dataDirectoryName
+        }
+    }
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var currentState: InstanceState = .pending
+        /// HOST:PORT/DIR the engine connects to; set by the node agent once the replica is served.
+        public var address: String = ""
+        public var message: String = ""
+        public init() {}
+    }
+}
+
+extension Object where Definition == ReplicaKind {
+    public var isFailed: Bool { spec.failedAt != nil }
+}

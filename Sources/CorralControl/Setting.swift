@@ -1,0 +1,90 @@
+import Foundation
+
+public typealias Setting = Object<SettingKind>
+
+public enum SettingKind: ResourceKind {
+    public static let kind = Kind.settings
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var value: String
+        public init(value: String) { self.value = value }
+    }
+
+    public struct Status: Codable, Sendable, Equatable { public init() {} }
+}
+
+/// Every setting the control plane knows, with its default, its type and why it exists.
+/// Names and defaults follow Longhorn's where it has the same knob.
+public struct SettingDefinition: Sendable {
+    public enum ValueType: String, Sendable { case bool, int }
+    public var name: String
+    public var type: ValueType
+    public var defaultValue: String
+    public var range: ClosedRange<Int>?
+    public var description: String
+
+    public static let all: [SettingDefinition] = [
+        .init(name: "replica-soft-anti-affinity", type: .bool, defaultValue: "false",
+              description: "Allow two replicas of a volume on one node when no other node fits."),
+        .init(name: "replica-zone-soft-anti-affinity", type: .bool, defaultValue: "true",
+              description: "Allow two replicas of a volume in one zone when no other zone fits."),
+        .init(name: "replica-disk-soft-anti-affinity", type: .bool, defaultValue: "true",
+              description: "Allow two replicas of a volume on one disk when no other disk fits."),
+        .init(name: "storage-over-provisioning-percentage", type: .int, defaultValue: "100", range: 1...10_000,
+              description: "Scheduled volume sizes on a disk may reach this percentage of its usable space."),
+        .init(name: "storage-minimal-available-percentage", type: .int, defaultValue: "25", range: 0...100,
+              description: "A disk with less free space than this percentage takes no new replica."),
+        .init(name: "default-replica-count", type: .int, defaultValue: "3", range: 1...20,
+              description: "Replicas of a volume created without --replicas."),
+        .init(name: "replica-replenishment-wait-interval", type: .int, defaultValue: "600", range: 0...86_400,
+              description: "Seconds to wait for a failed replica to return (delta rebuild) before building a new one elsewhere."),
+        .init(name: "node-down-timeout", type: .int, defaultValue: "10", range: 2...3_600,
+              description: "Seconds without a heartbeat after which a node is down and its replicas failed."),
+        .init(name: "auto-salvage", type: .bool, defaultValue: "true",
+              description: "When every replica failed, restart the volume from those that hold every acknowledged write."),
+        .init(name: "concurrent-replica-rebuild-per-node-limit", type: .int, defaultValue: "5", range: 0...100,
+              description: "Rebuilds a node runs at once; 0 means no limit."),
+    ]
+
+    public static func named(_ name: String) -> SettingDefinition? { all.first { $0.name == name } }
+
+    /// nil when the value fits, else what is wrong.
+    public func problem(with value: String) -> String? {
+        switch type {
+        case .bool:
+            return value == "true" || value == "false" ? nil : "setting \(name) takes true or false, not \"\(value)\""
+        case .int:
+            guard let number = Int(value) else { return "setting \(name) takes a whole number, not \"\(value)\"" }
+            if let range, !range.contains(number) {
+                return "setting \(name) must lie in \(range.lowerBound)...\(range.upperBound), not \(number)"
+            }
+            return nil
+        }
+    }
+}
+
+/// The values controllers read, with defaults filled in: a pure snapshot of the settings.
+public struct Settings: Sendable, Equatable {
+    public var values: [String: String]
+
+    public init(_ settings: [Setting] = []) {
+        var values = Dictionary(uniqueKeysWithValues: SettingDefinition.all.map { ($0.name, $0.defaultValue) })
+        for setting in settings where SettingDefinition.named(setting.name)?.problem(with: setting.spec.value) == nil {
+            values[setting.name] = setting.spec.value
+        }
+        self.values = values
+    }
+
+    public func bool(_ name: String) -> Bool { values[name] == "true" }
+    public func int(_ name: String) -> Int { Int(values[name] ?? "") ?? 0 }
+
+    public var replicaSoftAntiAffinity: Bool { bool("replica-soft-anti-affinity") }
+    public var zoneSoftAntiAffinity: Bool { bool("replica-zone-soft-anti-affinity") }
+    public var diskSoftAntiAffinity: Bool { bool("replica-disk-soft-anti-affinity") }
+    public var overProvisioningPercentage: Int { int("storage-over-provisioning-percentage") }
+    public var minimalAvailablePercentage: Int { int("storage-minimal-available-percentage") }
+    public var defaultReplicaCount: Int { int("default-replica-count") }
+    public var replenishmentWait: TimeInterval { TimeInterval(int("replica-replenishment-wait-interval")) }
+    public var nodeDownTimeout: TimeInterval { TimeInterval(int("node-down-timeout")) }
+    public var autoSalvage: Bool { bool("auto-salvage") }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Per-request context: Hummingbird's core plus our body ceiling.
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    public var maxUploadSize: Int { APILimits.apiBodyBytesMax }
+}
+
+extension Request {
+    /// The body, strictly decoded.
+    mutating func decodeStrict<T: Codable>(_ type: T.Type, context: APIContext) async throws -> T {
+        let buffer: ByteBuffer
+        do { buffer = try await collectBody(upTo: context.maxUploadSize) } catch {
+            throw APIError(.contentTooLarge, "request body over \(APILimits.apiBodyBytesMax) bytes")
+        }
+        if buffer.readableBytes == 0 { return try StrictJSON.decode(T.self, from: Data("{}".utf8)) }
+        return try StrictJSON.decode(T.self, from: Data(buffer.readableBytesView))
+    }
+}
+
+/// JSON responses in the control plane's dialect.
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try CorralControlJSON.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+import CorralControl
+enum CorralControlJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> Data { try JSONCoding.encoder(pretty: true).encode(value) }
+}

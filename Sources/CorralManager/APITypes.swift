@@ -1,0 +1,37 @@
+import CorralControl
+import Foundation
+
+/// Request bodies of the manager's API. Each is decoded strictly (StrictJSON).
+enum APIRequest {
+    struct VolumeCreate: Codable {
+        var name: String
+        var size: SizeValue
+        var numberOfReplicas: Int?
+        var nodeSelector: [String]?
+        var diskSelector: [String]?
+        var staleReplicaTimeout: Int?
+        var labels: [String: String]?
+    }
+
+    struct Attach: Codable { var nodeID: String? }
+    struct Empty: Codable {}
+    struct Expand: Codable { var size: SizeValue }
+    struct ReplicaCount: Codable { var replicaCount: Int }
+    struct SnapshotCreate: Codable { var name: String?; var labels: [String: String]? }
+    struct SnapshotName: Codable { var name: String }
+    struct SettingValue: Codable { var value: String }
+
+    /// A spec update: the spec as wanted and the resourceVersion it was read at.
+    struct SpecUpdate<Spec: Codable>: Codable {
+        struct Meta: Codable { var resourceVersion: Int64; var labels: [String: String]? }
+        var metadata: Meta
+        var spec: Spec
+    }
+}
+
+/// Response bodies that are not resources.
+enum APIResponse {
+    struct List<Item: Codable>: Codable { var items: [Item] }
+    struct Watch: Codable { var revision: Int64 }
+    struct Done: Codable { var ok = true }
+}

@@ -1,0 +1,48 @@
+import CorralControl
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `corral manager`: the store, the controllers and the REST API in one process.
+public final class Manager: Sendable {
+    public let store: ResourceStore
+    let runtime: ControllerRuntime
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    public init(dataDir: String, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        store = try ResourceStore(persistence: try SQLitePersistence(path: dataDir + "/corral.db"))
+        runtime = ControllerRuntime(store: store, logger: logger, clock: clock)
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Serves the API and runs the controllers until cancelled. `onListening` gets the bound port.
+    public func run(host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: clock, metrics: MetricsExporter())
+        var apiLogger = logger
+        apiLogger.logLevel = .warning
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "corral"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: apiLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runtime.run() }
+            group.addTask { try await app.run() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+extension Manager {
+    /// A single-node server cannot place three replicas on distinct nodes: on its first start it
+    /// sets default-replica-count to 1. A cluster started with `corral manager` keeps Longhorn's 3.
+    public func seedSingleNodeDefaults() async throws {
+        guard await store.revision == 0 else { return }
+        try await store.create(Setting(metadata: ObjectMeta(name: "default-replica-count"), spec: .init(value: "1"), status: .init()), now: clock())
+    }
+}

@@ -1,0 +1,107 @@
+import CorralControl
+import Foundation
+import Hummingbird
+
+extension ManagerAPI {
+    func addNodeRoutes(_ router: Router<APIContext>) {
+        router.get("/v1/nodes") { _, _ in try json(APIResponse.List(items: await store.list(Node.self))) }
+        router.get("/v1/nodes/:name") { _, context in try json(try await node(context)) }
+        router.put("/v1/nodes/:name") { request, context in
+            var request = request
+            var node = try await node(context)
+            let body = try await request.decodeStrict(APIRequest.SpecUpdate<Node.Spec>.self, context: context)
+            for (id, disk) in body.spec.disks where disk.path.isEmpty {
+                throw APIError(.unprocessableContent, "disk \(id) needs a path")
+            }
+            node.spec = body.spec
+            node.metadata.resourceVersion = body.metadata.resourceVersion
+            node.metadata.labels = body.metadata.labels
+            return try json(try await store.update(node))
+        }
+        router.delete("/v1/nodes/:name") { _, context in
+            let node = try await node(context)
+            if node.status.ready {
+                throw APIError(.conflict, "node \(node.name) is up; stop its node agent before removing it")
+            }
+            if await store.list(Replica.self).contains(where: { $0.spec.nodeID == node.name }) {
+                throw APIError(.conflict, "node \(node.name) still holds replicas; evict them first (`corral node evict \(node.name)`)")
+            }
+            try await store.remove(.nodes, node.name)
+            return try json(APIResponse.Done())
+        }
+        // The node agent's heartbeat; the first registers the node with one default disk.
+        router.post("/v1/nodes/:name/heartbeat") { request, context in
+            var request = request
+            let name = try context.parameters.require("name")
+            let body = try await request.decodeStrict(NodeMessages.Heartbeat.self, context: context)
+            if await store.get(Node.self, name) == nil {
+                var spec = Node.Spec()
+                for (id, disk) in body.disks { spec.disks[id] = DiskSpec(path: disk.path) }
+                try await store.create(Node(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
+            }
+            guard var node = await store.get(Node.self, name) else { throw StoreError.notFound(.nodes, name) }
+            node.status.address = body.address
+            node.status.replicaPort = body.replicaPort
+            node.status.nbdPort = body.nbdPort
+            node.status.controlPort = body.controlPort
+            node.status.lastHeartbeat = now
+            node.status.diskStatus = body.disks.mapValues { DiskStatus(storageMaximum: $0.storageMaximum, storageAvailable: $0.storageAvailable) }
+            node.metadata.resourceVersion = 0
+            return try json(try await store.updateStatus(node))
+        }
+        // What the node should run, answered when the store passes `after` (a long poll).
+        router.get("/v1/nodes/:name/assignments") { request, context in
+            let name = try context.parameters.require("name")
+            let after = request.uri.queryParameters.get("after", as: Int64.self) ?? 0
+            let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, APILimits.longPollSecondsMax)
+            let revision = await store.waitForChange(after: after, timeout: .seconds(max(0, wait)))
+            return try json(NodeMessages.Assignments(
+                revision: revision, node: await store.get(Node.self, name),
+                replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
+                engines: await store.list(Engine.self).filter { $0.spec.nodeID == name }))
+        }
+    }
+
+    func node(_ context: APIContext) async throws -> Node {
+        let name = try context.parameters.require("name")
+        guard let node = await store.get(Node.self, name) else { throw StoreError.notFound(.nodes, name) }
+        return node
+    }
+
+    /// Replica and engine records: read by anyone, status written by their node agent.
+    func addInstanceRoutes(_ router: Router<APIContext>) {
+        router.get("/v1/replicas") { _, _ in try json(APIResponse.List(items: await store.list(Replica.self))) }
+        router.get("/v1/engines") { _, _ in try json(APIResponse.List(items: await store.list(Engine.self))) }
+        router.put("/v1/replicas/:name/status") { request, context in
+            try await putStatus(Replica.self, request: request, context: context)
+        }
+        router.put("/v1/engines/:name/status") { request, context in
+            try await putStatus(Engine.self, request: request, context: context)
+        }
+        router.post("/v1/replicas/:name/finalize") { _, context in try await finalize(.replicas, context) }
+        router.post("/v1/engines/:name/finalize") { _, context in try await finalize(.engines, context) }
+    }
+
+    func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext) async throws -> Response {
+        var request = request
+        let name = try context.parameters.require("name")
+        let status = try await request.decodeStrict(R.Status.self, context: context)
+        guard var resource = await store.get(R.self, name) else { throw StoreError.notFound(R.kind, name) }
+        resource.status = status
+        resource.metadata.resourceVersion = 0
+        return try json(try await store.updateStatus(resource))
+    }
+
+    /// The node finished deleting an instance (data removed, engine stopped): drop the record.
+    func finalize(_ kind: Kind, _ context: APIContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard let object = await (kind == .replicas ? store.get(Replica.self, name) as (any Resource)? : store.get(Engine.self, name)) else {
+            throw StoreError.notFound(kind, name)
+        }
+        guard object.metadata.deletionRequestedAt != nil else {
+            throw APIError(.conflict, "\(kind.rawValue.dropLast()) \(name) is not being deleted")
+        }
+        try await store.remove(kind, name)
+        return try json(APIResponse.Done())
+    }
+}

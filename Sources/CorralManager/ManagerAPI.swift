@@ -1,0 +1,208 @@
+import CorralControl
+import Foundation
+import Hummingbird
+import Logging
+
+/// The manager's REST API (docs/api.md; the OpenAPI document is served at /v1/openapi.json).
+/// Routes validate and translate; the store and the controllers do the work.
+struct ManagerAPI: Sendable {
+    let store: ResourceStore
+    let nodes: NodeControlClient
+    let clock: @Sendable () -> Date
+    let metrics: MetricsExporter
+
+    var now: Date { JSONCoding.wholeSeconds(clock()) }
+
+    func router() -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: OpenAPIDocument.json)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: .init(string: await metrics.render(store: store))))
+        }
+        router.get("/v1/watch") { request, _ in
+            let after = request.uri.queryParameters.get("after", as: Int64.self) ?? 0
+            let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, APILimits.longPollSecondsMax)
+            return try json(APIResponse.Watch(revision: await store.waitForChange(after: after, timeout: .seconds(max(0, wait)))))
+        }
+        addVolumeRoutes(router)
+        addSnapshotRoutes(router)
+        addNodeRoutes(router)
+        addInstanceRoutes(router)
+        addSettingRoutes(router)
+        router.get("/v1/events") { _, _ in
+            try json(APIResponse.List(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))
+        }
+        return router
+    }
+
+    // MARK: Volumes
+
+    func addVolumeRoutes(_ router: Router<APIContext>) {
+        router.get("/v1/volumes") { _, _ in try json(APIResponse.List(items: await store.list(Volume.self))) }
+        router.post("/v1/volumes") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(APIRequest.VolumeCreate.self, context: context)
+            let settings = Settings(await store.list(Setting.self))
+            var spec = Volume.Spec(size: body.size.bytes, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
+            spec.nodeSelector = body.nodeSelector ?? []
+            spec.diskSelector = body.diskSelector ?? []
+            spec.staleReplicaTimeout = body.staleReplicaTimeout ?? spec.staleReplicaTimeout
+            try VolumeValidation.check(spec)
+            var meta = ObjectMeta(name: body.name)
+            meta.labels = body.labels
+            let created = try await store.create(Volume(metadata: meta, spec: spec, status: .init()), now: now)
+            return try json(created, status: .created)
+        }
+        router.get("/v1/volumes/:name") { _, context in try json(try await volume(context)) }
+        router.put("/v1/volumes/:name") { request, context in
+            var request = request
+            var volume = try await volume(context)
+            let body = try await request.decodeStrict(APIRequest.SpecUpdate<Volume.Spec>.self, context: context)
+            try VolumeValidation.check(body.spec, replacing: volume.spec)
+            volume.spec = body.spec
+            volume.metadata.resourceVersion = body.metadata.resourceVersion
+            volume.metadata.labels = body.metadata.labels
+            return try json(try await store.update(volume))
+        }
+        router.delete("/v1/volumes/:name") { _, context in
+            let volume = try await volume(context)
+            try await store.requestDeletion(.volumes, volume.name, now: now)
+            return try json(await store.get(Volume.self, volume.name) ?? volume, status: .accepted)
+        }
+        router.post("/v1/volumes/:name/attach") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(APIRequest.Attach.self, context: context)
+            return try await changeVolume(context) { volume in
+                let nodeID = try await attachNode(body.nodeID)
+                if !volume.spec.nodeID.isEmpty && volume.spec.nodeID != nodeID {
+                    throw APIError(.conflict, "volume \(volume.name) is attached to \(volume.spec.nodeID); detach it first")
+                }
+                volume.spec.nodeID = nodeID
+            }
+        }
+        router.post("/v1/volumes/:name/detach") { request, context in
+            var request = request
+            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
+            return try await changeVolume(context) { $0.spec.nodeID = "" }
+        }
+        router.post("/v1/volumes/:name/expand") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(APIRequest.Expand.self, context: context)
+            return try await changeVolume(context) { volume in
+                var spec = volume.spec
+                spec.size = body.size.bytes
+                try VolumeValidation.check(spec, replacing: volume.spec)
+                volume.spec = spec
+            }
+        }
+        router.post("/v1/volumes/:name/updateReplicaCount") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(APIRequest.ReplicaCount.self, context: context)
+            return try await changeVolume(context) { volume in
+                var spec = volume.spec
+                spec.numberOfReplicas = body.replicaCount
+                try VolumeValidation.check(spec, replacing: volume.spec)
+                volume.spec = spec
+            }
+        }
+    }
+
+    func volume(_ context: APIContext) async throws -> Volume {
+        let name = try context.parameters.require("name")
+        guard let volume = await store.get(Volume.self, name) else { throw StoreError.notFound(.volumes, name) }
+        return volume
+    }
+
+    /// Read, change, write with the version read: a concurrent change makes this a 409, not a lost update.
+    func changeVolume(_ context: APIContext, _ change: (inout Volume) async throws -> Void) async throws -> Response {
+        var volume = try await volume(context)
+        if volume.isDeleting { throw APIError(.conflict, "volume \(volume.name) is being deleted") }
+        try await change(&volume)
+        return try json(try await store.update(volume))
+    }
+
+    /// The node to attach to: the one named, else the only node there is.
+    func attachNode(_ requested: String?) async throws -> String {
+        let nodes = await store.list(Node.self)
+        if let requested, !requested.isEmpty {
+            guard nodes.contains(where: { $0.name == requested }) else {
+                throw APIError(.unprocessableContent, "node \(requested) does not exist; `corral node ls` lists the nodes")
+            }
+            return requested
+        }
+        guard nodes.count == 1 else {
+            throw APIError(.unprocessableContent, nodes.isEmpty ? "no node has registered yet; start `corral node` or `corral server`" : "there are \(nodes.count) nodes; name one with nodeID (`--node`)")
+        }
+        return nodes[0].name
+    }
+
+    // MARK: Settings
+
+    func addSettingRoutes(_ router: Router<APIContext>) {
+        router.get("/v1/settings") { _, _ in try json(APIResponse.List(items: await settingsView())) }
+        router.get("/v1/settings/:name") { _, context in
+            let name = try context.parameters.require("name")
+            guard let setting = await settingsView().first(where: { $0.name == name }) else {
+                throw APIError(.notFound, "setting \(name) does not exist; `corral setting ls` lists them")
+            }
+            return try json(setting)
+        }
+        router.put("/v1/settings/:name") { request, context in
+            var request = request
+            let name = try context.parameters.require("name")
+            guard let definition = SettingDefinition.named(name) else {
+                throw APIError(.notFound, "setting \(name) does not exist; `corral setting ls` lists them")
+            }
+            let body = try await request.decodeStrict(APIRequest.SettingValue.self, context: context)
+            if let problem = definition.problem(with: body.value) { throw APIError(.unprocessableContent, problem) }
+            if var setting = await store.get(Setting.self, name) {
+                setting.spec.value = body.value
+                setting.metadata.resourceVersion = 0
+                try await store.update(setting)
+            } else {
+                try await store.create(Setting(metadata: ObjectMeta(name: name), spec: .init(value: body.value), status: .init()), now: now)
+            }
+            return try json(await settingsView().first { $0.name == name }!)
+        }
+    }
+
+    /// Every known setting with its value (stored or default), type and description.
+    struct SettingView: Codable, Sendable {
+        var name: String
+        var value: String
+        var defaultValue: String
+        var type: String
+        var description: String
+    }
+
+    func settingsView() async -> [SettingView] {
+        let values = Settings(await store.list(Setting.self)).values
+        return SettingDefinition.all.map {
+            SettingView(name: $0.name, value: values[$0.name] ?? $0.defaultValue, defaultValue: $0.defaultValue,
+                        type: $0.type.rawValue, description: $0.description)
+        }
+    }
+}
+
+/// Checks of a volume spec that the store cannot know.
+enum VolumeValidation {
+    static func check(_ spec: Volume.Spec, replacing old: Volume.Spec? = nil) throws {
+        guard spec.size > 0, spec.size % 4096 == 0, spec.size <= APILimits.volumeBytesMax else {
+            throw APIError(.unprocessableContent, "size \(spec.size) must be a positive multiple of 4096 bytes up to 64Ti")
+        }
+        guard (1...20).contains(spec.numberOfReplicas) else {
+            throw APIError(.unprocessableContent, "numberOfReplicas \(spec.numberOfReplicas) must lie in 1...20")
+        }
+        guard spec.staleReplicaTimeout >= 1 else {
+            throw APIError(.unprocessableContent, "staleReplicaTimeout is in minutes and must be at least 1")
+        }
+        if let problem = spec.nodeID.isEmpty ? nil : NameRule.problem(spec.nodeID) { throw APIError(.unprocessableContent, problem) }
+        if let old, spec.size < old.size {
+            throw APIError(.unprocessableContent, "a volume cannot shrink (from \(old.size) to \(spec.size) bytes); create a smaller one and copy")
+        }
+    }
+}

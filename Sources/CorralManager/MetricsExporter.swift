@@ -1,0 +1,49 @@
+import CorralControl
+import Foundation
+import Prometheus
+
+/// Prometheus metrics drawn from the store at each scrape: what the store says is the truth, so a
+/// fresh registry per scrape never reports a volume that is gone.
+struct MetricsExporter: Sendable {
+    func render(store: ResourceStore) async -> String {
+        let registry = PrometheusCollectorRegistry()
+        func gauge(_ name: String, _ labels: [(String, String)], _ help: String, _ value: Double) {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "corral", metricName: name, unitName: "", helpText: help), labels: labels).set(value)
+        }
+        let volumes = await store.list(Volume.self)
+        let engines = Dictionary(await store.list(Engine.self).map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
+        let replicas = await store.list(Replica.self)
+        for volume in volumes {
+            let labels = [("volume", volume.name)]
+            gauge("volume_size_bytes", labels, "Nominal size of the volume", Double(volume.spec.size))
+            gauge("volume_actual_size_bytes", labels, "Bytes the volume's data takes on one replica", Double(volume.status.actualSize))
+            gauge("volume_replicas", labels, "Replicas the volume should have", Double(volume.spec.numberOfReplicas))
+            gauge("volume_healthy_replicas", labels, "Replicas not failed", Double(replicas.filter { $0.spec.volumeName == volume.name && !$0.isFailed }.count))
+            for state in [VolumeState.creating, .attached, .detached, .attaching, .detaching, .deleting] {
+                gauge("volume_state", labels + [("state", state.rawValue)], "1 for the volume's current state", volume.status.state == state ? 1 : 0)
+            }
+            for robustness in [VolumeRobustness.unknown, .healthy, .degraded, .faulted] {
+                gauge("volume_robustness", labels + [("robustness", robustness.rawValue)], "1 for the volume's current robustness", volume.status.robustness == robustness ? 1 : 0)
+            }
+            if let engine = engines[volume.name] {
+                gauge("volume_read_bytes_total", labels, "Bytes read through the engine since it started", Double(engine.status.readBytes))
+                gauge("volume_write_bytes_total", labels, "Bytes written through the engine since it started", Double(engine.status.writeBytes))
+                gauge("volume_read_ops_total", labels, "Reads through the engine since it started", Double(engine.status.readOps))
+                gauge("volume_write_ops_total", labels, "Writes through the engine since it started", Double(engine.status.writeOps))
+            }
+        }
+        for node in await store.list(Node.self) {
+            gauge("node_ready", [("node", node.name)], "1 while the node sends heartbeats", node.status.ready ? 1 : 0)
+            for (disk, status) in node.status.diskStatus {
+                let labels = [("node", node.name), ("disk", disk)]
+                gauge("node_storage_capacity_bytes", labels, "Size of the disk's file system", Double(status.storageMaximum))
+                gauge("node_storage_available_bytes", labels, "Free bytes on the disk", Double(status.storageAvailable))
+                let scheduled = replicas.filter { $0.spec.nodeID == node.name && $0.spec.diskID == disk }.reduce(Int64(0)) { $0 + $1.spec.volumeSize }
+                gauge("node_storage_scheduled_bytes", labels, "Sum of the sizes of replicas placed on the disk", Double(scheduled))
+            }
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

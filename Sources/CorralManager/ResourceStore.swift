@@ -1,0 +1,178 @@
+import CorralControl
+import Foundation
+
+/// A change the store made: what watchers and controllers learn.
+public struct Change: Sendable, Equatable, Codable {
+    public var kind: Kind
+    public var name: String
+    public var revision: Int64
+    public var deleted: Bool
+}
+
+/// The control plane's state: every resource in memory, each change committed to `Persistence`
+/// before it is visible. One global revision orders all changes, as etcd's does; a resource's
+/// resourceVersion is the revision of its last change, and an update naming an older one is refused.
+public actor ResourceStore {
+    let persistence: any Persistence
+    private var objects: [Kind: [String: any Resource]] = [:]
+    public private(set) var revision: Int64
+    private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
+    /// Events kept; the oldest go first. Events are for people, not a log of record.
+    static let eventCountMax = 1000
+
+    public init(persistence: any Persistence) throws {
+        self.persistence = persistence
+        let loaded = try persistence.load()
+        revision = loaded.revision
+        let decoder = JSONCoding.decoder()
+        for row in loaded.rows {
+            do {
+                let object = try decoder.decode(row.kind.type, from: row.body)
+                objects[row.kind, default: [:]][row.name] = object
+            } catch {
+                throw StoreError.persistence("the stored \(row.kind.rawValue.dropLast()) \"\(row.name)\" does not decode (\(error)); restore the store from a backup or remove that row")
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    public func list<R: Resource>(_ type: R.Type) -> [R] {
+        (objects[R.kind] ?? [:]).values.compactMap { $0 as? R }.sorted { $0.name < $1.name }
+    }
+
+    public func get<R: Resource>(_ type: R.Type, _ name: String) -> R? {
+        objects[R.kind]?[name] as? R
+    }
+
+    public func count(_ kind: Kind) -> Int { objects[kind]?.count ?? 0 }
+
+    // MARK: Writing
+
+    @discardableResult
+    public func create<R: Resource>(_ resource: R, now: Date) throws -> R {
+        if let problem = NameRule.problem(resource.name) { throw StoreError.invalid(problem) }
+        guard objects[R.kind]?[resource.name] == nil else { throw StoreError.alreadyExists(R.kind, resource.name) }
+        var created = resource
+        created.metadata.generation = 1
+        created.metadata.createdAt = created.metadata.createdAt ?? JSONCoding.wholeSeconds(now)
+        created.metadata.deletionRequestedAt = nil
+        var removed: [Event] = []
+        if R.kind == .events {
+            let events = list(Event.self)
+            if events.count >= Self.eventCountMax {
+                removed = Array(events.sorted { $0.spec.time < $1.spec.time }.prefix(events.count - Self.eventCountMax + 1))
+            }
+        }
+        try commit(created, removing: removed.map { (Kind.events, $0.name) })
+        return objects[R.kind]![resource.name] as! R
+    }
+
+    /// Replaces metadata labels and spec; the status stays as stored. `generation` grows when the spec changed.
+    @discardableResult
+    public func update<R: Resource>(_ resource: R) throws -> R {
+        var stored = try current(resource)
+        if stored.spec != resource.spec { stored.metadata.generation += 1 }
+        stored.spec = resource.spec
+        stored.metadata.labels = resource.metadata.labels
+        try commit(stored)
+        return objects[R.kind]![resource.name] as! R
+    }
+
+    /// Replaces the status only. Status writers own their field, so the version is checked only when given.
+    @discardableResult
+    public func updateStatus<R: Resource>(_ resource: R) throws -> R {
+        var stored = try current(resource)
+        guard stored.status != resource.status else { return stored }
+        stored.status = resource.status
+        try commit(stored)
+        return objects[R.kind]![resource.name] as! R
+    }
+
+    /// Two-phase kinds get a deletion mark for their controller; the others go at once.
+    public func requestDeletion(_ kind: Kind, _ name: String, now: Date) throws {
+        guard var object = objects[kind]?[name] else { throw StoreError.notFound(kind, name) }
+        guard kind.deletionIsTwoPhase else { return try remove(kind, name) }
+        guard object.metadata.deletionRequestedAt == nil else { return }
+        object.metadata.deletionRequestedAt = JSONCoding.wholeSeconds(now)
+        try commit(object)
+    }
+
+    /// Removes the record for good (the end of a two-phase deletion).
+    public func remove(_ kind: Kind, _ name: String) throws {
+        guard objects[kind]?[name] != nil else { throw StoreError.notFound(kind, name) }
+        let next = revision + 1
+        do {
+            try persistence.commit(upserts: [], deletes: [(kind, name)], revision: next)
+        } catch { throw StoreError.persistence("\(error)") }
+        revision = next
+        objects[kind]?[name] = nil
+        announce(Change(kind: kind, name: name, revision: next, deleted: true))
+    }
+
+    private func current<R: Resource>(_ resource: R) throws -> R {
+        guard let stored = objects[R.kind]?[resource.name] as? R else { throw StoreError.notFound(R.kind, resource.name) }
+        let sent = resource.metadata.resourceVersion
+        if sent != 0 && sent != stored.metadata.resourceVersion {
+            throw StoreError.conflict(R.kind, resource.name, sent: sent, current: stored.metadata.resourceVersion)
+        }
+        return stored
+    }
+
+    private func commit(_ object: any Resource, removing: [(Kind, String)] = []) throws {
+        let next = revision + 1
+        var object = object
+        object.metadata.resourceVersion = next
+        let kind = type(of: object).kind
+        let body: Data
+        do { body = try JSONCoding.encoder().encode(object) } catch { throw StoreError.invalid("cannot encode: \(error)") }
+        do {
+            try persistence.commit(upserts: [StoredRow(kind: kind, name: object.name, body: body)], deletes: removing, revision: next)
+        } catch { throw StoreError.persistence("\(error)") }
+        revision = next
+        for (removedKind, name) in removing { objects[removedKind]?[name] = nil }
+        objects[kind, default: [:]][object.name] = object
+        announce(Change(kind: kind, name: object.name, revision: next, deleted: false))
+    }
+
+    // MARK: Watching
+
+    private func announce(_ change: Change) {
+        for subscriber in subscribers.values { subscriber.yield(change) }
+        for (id, waiter) in waiters where waiter.after < revision {
+            waiters[id] = nil
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Every change from now on, for controllers.
+    public func changes() -> AsyncStream<Change> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<Change>.makeStream(bufferingPolicy: .unbounded)
+        subscribers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        return stream
+    }
+
+    private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+
+    /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.
+    public func waitForChange(after: Int64, timeout: Duration) async -> Int64 {
+        guard revision <= after else { return revision }
+        let id = UUID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.wake(id)
+        }
+        await withCheckedContinuation { continuation in
+            waiters[id] = (after, continuation)
+        }
+        timer.cancel()
+        return revision
+    }
+
+    private func wake(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.continuation.resume()
+    }
+}

@@ -1,0 +1,88 @@
+import CorralControl
+import CorralCore
+import Foundation
+
+/// Decodes request bodies strictly: wrong types, missing fields and unknown fields are refused
+/// with the path of the offending field. Unknown fields are found by re-encoding what was decoded
+/// and looking for every key of the input in it.
+enum StrictJSON {
+    static func decode<T: Codable>(_ type: T.Type, from data: Data) throws -> T {
+        let input: Any
+        do { input = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            throw APIError(.badRequest, "the body is not JSON: \(error.localizedDescription)")
+        }
+        guard input is [String: Any] else { throw APIError(.badRequest, "the body must be a JSON object") }
+        let value: T
+        do { value = try JSONCoding.decoder().decode(T.self, from: data) } catch let error as DecodingError {
+            throw APIError(.badRequest, describe(error))
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.badRequest, "the body is not valid: \(error)")
+        }
+        let echoed = try JSONSerialization.jsonObject(with: try JSONCoding.encoder().encode(value))
+        if let unknown = firstUnknownKey(input, known: echoed, path: "") {
+            throw APIError(.badRequest, "unknown field \"\(unknown)\"; see /v1/openapi.json for the fields this request takes")
+        }
+        return value
+    }
+
+    static func firstUnknownKey(_ input: Any, known: Any, path: String) -> String? {
+        if let object = input as? [String: Any] {
+            let knownObject = known as? [String: Any] ?? [:]
+            for key in object.keys.sorted() {
+                let value = object[key]!
+                if value is NSNull { continue }
+                guard let knownValue = knownObject[key] else { return path + key }
+                if let found = firstUnknownKey(value, known: knownValue, path: path + key + ".") { return found }
+            }
+        } else if let array = input as? [Any], let knownArray = known as? [Any], array.count == knownArray.count {
+            for (index, element) in array.enumerated() {
+                if let found = firstUnknownKey(element, known: knownArray[index], path: path + "\(index).") { return found }
+            }
+        }
+        return nil
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [CodingKey]) -> String {
+            codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "field \"\(path(context.codingPath))\" has the wrong type: expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "field \"\(path(context.codingPath))\" must not be null: expected \(type)"
+        case .keyNotFound(let key, let context):
+            return "field \"\(path(context.codingPath + [key]))\" is required"
+        case .dataCorrupted(let context):
+            let at = path(context.codingPath)
+            return at.isEmpty ? "the body is not valid: \(context.debugDescription)" : "field \"\(at)\" is not valid: \(context.debugDescription)"
+        @unknown default:
+            return "the body is not valid: \(error)"
+        }
+    }
+}
+
+/// A size written as bytes (2147483648) or with a unit ("2Gi").
+struct SizeValue: Codable, Equatable {
+    var bytes: Int64
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int64.self) {
+            bytes = number
+        } else {
+            let text = try container.decode(String.self)
+            guard let parsed = ByteSize.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(text)\" is not a size such as 10Gi or 10737418240")
+            }
+            bytes = parsed
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(bytes)
+    }
+}

@@ -1,0 +1,54 @@
+import CorralControl
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The node agent's calls to the manager's API.
+struct ManagerClient: Sendable {
+    let base: String
+    let node: String
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func heartbeat(_ heartbeat: NodeMessages.Heartbeat) async throws {
+        _ = try await call("POST", "nodes/\(node)/heartbeat", body: heartbeat, timeout: 5)
+    }
+
+    func assignments(after revision: Int64, wait: Int) async throws -> NodeMessages.Assignments {
+        let data = try await call("GET", "nodes/\(node)/assignments?after=\(revision)&wait=\(wait)", body: Optional<Int>.none, timeout: TimeInterval(wait + 10))
+        return try JSONCoding.decoder().decode(NodeMessages.Assignments.self, from: data)
+    }
+
+    func reportReplica(_ name: String, _ status: Replica.Status) async throws {
+        _ = try await call("PUT", "replicas/\(name)/status", body: status, timeout: 5)
+    }
+
+    func reportEngine(_ name: String, _ status: CorralControl.Engine.Status) async throws {
+        _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
+    }
+
+    func finalize(_ kind: Kind, _ name: String) async throws {
+        _ = try await call("POST", "\(kind.rawValue)/\(name)/finalize", body: Optional<Int>.none, timeout: 5)
+    }
+
+    func call<Body: Encodable>(_ method: String, _ path: String, body: Body?, timeout: TimeInterval) async throws -> Data {
+        guard let url = URL(string: base + "/v1/" + path) else { throw Failure(description: "bad manager URL \(base)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.timeoutInterval = timeout
+        if let body {
+            request.httpBody = try JSONCoding.encoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
+            throw Failure(description: "manager answered \(status) to \(method) \(path): \(message ?? "")")
+        }
+        return data
+    }
+}

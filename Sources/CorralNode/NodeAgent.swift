@@ -1,0 +1,138 @@
+import CorralControl
+import CorralCore
+import CorralRuntime
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOConcurrencyHelpers
+
+public struct NodeAgentOptions: Sendable {
+    public var name: String
+    public var managerURL: String
+    public var dataDir: String
+    /// Address this node listens on and advertises to the others.
+    public var host: String
+    public var replicaPort = 9502
+    public var nbdPort = 10809
+    public var controlPort = 9503
+    public var heartbeatInterval: Duration = .seconds(2)
+
+    public init(name: String, managerURL: String, dataDir: String, host: String) {
+        self.name = name; self.managerURL = managerURL; self.dataDir = dataDir; self.host = host
+    }
+}
+
+/// `corral node`: runs the replicas and engines the manager places on this node. It keeps no
+/// state of its own beyond the replica files: after a restart it asks the manager what to run
+/// and opens what is on disk, so a crash loop cannot come from stale local state (incident 3).
+public final class NodeAgent: Sendable {
+    let options: NodeAgentOptions
+    let logger: Logger
+    let manager: ManagerClient
+    let replicaServer: ReplicaServer
+    let engineGroup: MultiThreadedEventLoopGroup
+    let table = EngineTable()
+    let instances: NodeInstances
+    let channels = NIOLockedValueBoxChannels()
+
+    public init(options: NodeAgentOptions, logger: Logger) throws {
+        self.options = options
+        self.logger = logger
+        manager = ManagerClient(base: options.managerURL.hasPrefix("http") ? options.managerURL : "http://\(options.managerURL)", node: options.name)
+        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger)
+        // One loop for every engine and the NBD connections: the data path makes no thread hops.
+        engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer,
+                                  table: table, eventLoop: engineGroup.next())
+    }
+
+    /// Binds the replica server, NBD and the control API.
+    public func start() async throws {
+        channels.append(try await replicaServer.bind(host: options.host, port: options.replicaPort))
+        channels.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, group: engineGroup))
+        let table = self.table
+        channels.append(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
+                                                     resolve: { name in name.flatMap { table.engine(named: $0) } }, group: engineGroup))
+        logger.info("node \(options.name): replicas on \(options.host):\(options.replicaPort), NBD on \(options.host):\(options.nbdPort), manager \(manager.base)")
+    }
+
+    /// Heartbeats, follows the assignments and reports engine status until cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeats() }
+            group.addTask { await self.followAssignments() }
+            group.addTask { await self.reportEngines() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    public func shutdown() async {
+        await instances.stopAll()
+        for channel in channels.all() { try? await channel.close() }
+        await replicaServer.shutdown()
+        try? await engineGroup.shutdownGracefully()
+    }
+
+    func heartbeats() async {
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                try await manager.heartbeat(heartbeatMessage())
+                if failing { logger.info("manager reachable again") }
+                failing = false
+            } catch {
+                if !failing { logger.warning("heartbeat to the manager failed: \(error); retrying") }
+                failing = true
+            }
+            try? await Task.sleep(for: options.heartbeatInterval)
+        }
+    }
+
+    func heartbeatMessage() -> NodeMessages.Heartbeat {
+        let path = replicaServer.directory
+        var stats = statvfs()
+        var maximum: Int64 = 0, available: Int64 = 0
+        if statvfs(path, &stats) == 0 {
+            maximum = Int64(stats.f_blocks) * Int64(stats.f_frsize)
+            available = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        }
+        return NodeMessages.Heartbeat(address: options.host, replicaPort: options.replicaPort, nbdPort: options.nbdPort,
+                                      controlPort: options.controlPort,
+                                      disks: ["default": .init(path: path, storageMaximum: maximum, storageAvailable: available)])
+    }
+
+    /// Long-polls the manager for this node's assignments and applies each answer.
+    func followAssignments() async {
+        var revision: Int64 = 0
+        var backoff: Duration = .milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                let assignments = try await manager.assignments(after: revision, wait: 10)
+                revision = assignments.revision
+                await instances.apply(assignments)
+                backoff = .milliseconds(200)
+            } catch {
+                logger.debug("assignments: \(error)")
+                revision = 0
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+
+    func reportEngines() async {
+        while !Task.isCancelled {
+            await instances.reportStatus()
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// Channels to close at shutdown.
+final class NIOLockedValueBoxChannels: Sendable {
+    private let box = NIOLockedValueBox<[Channel]>([])
+    func append(_ channel: Channel) { box.withLockedValue { $0.append(channel) } }
+    func all() -> [Channel] { box.withLockedValue { $0 } }
+}

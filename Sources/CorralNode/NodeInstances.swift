@@ -1,0 +1,195 @@
+import CorralControl
+import CorralCore
+import CorralRuntime
+import Foundation
+import Logging
+import NIOCore
+
+/// The engines this node runs and the work on them. Decisions come from the pure `NodePlan`;
+/// this actor performs them and remembers what runs.
+actor NodeInstances {
+    struct Running {
+        var engine: CorralRuntime.Engine
+        var local: NodePlan.LocalEngine
+        var lastReported: CorralControl.Engine.Status?
+        var faultedSince: Date?
+    }
+
+    let options: NodeAgentOptions
+    let logger: Logger
+    let manager: ManagerClient
+    let replicaServer: ReplicaServer
+    let table: EngineTable
+    let eventLoop: EventLoop
+    var running: [String: Running] = [:]
+    /// Engine records as last assigned, by volume: the replica names behind the addresses.
+    var records: [String: CorralControl.Engine] = [:]
+    var startFailures: [String: (at: Date, message: String)] = [:]
+    /// Seconds an engine may stay faulted before it is restarted from its replicas.
+    static let faultedRestartSeconds: TimeInterval = 5
+    static let startRetrySeconds: TimeInterval = 2
+
+    init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable, eventLoop: EventLoop) {
+        self.options = options; self.logger = logger; self.manager = manager
+        self.replicaServer = replicaServer; self.table = table; self.eventLoop = eventLoop
+    }
+
+    var replicaEndpoint: String { "\(options.host):\(options.replicaPort)" }
+
+    func apply(_ assignments: NodeMessages.Assignments) async {
+        records = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
+        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint)
+        for action in plan {
+            do { try await perform(action) } catch {
+                logger.warning("\(action) failed: \(error)")
+            }
+        }
+    }
+
+    func perform(_ action: NodePlan.Action) async throws {
+        switch action {
+        case .reportReplica(let name, let status):
+            try await manager.reportReplica(name, status)
+        case .removeReplicaData(let name, let directory):
+            try await replicaServer.removeReplica(directory: directory)
+            try await manager.finalize(.replicas, name)
+            logger.info("replica \(name) removed")
+        case .startEngine(let record):
+            startEngine(record)
+        case .stopEngine(let volume, let finalize):
+            await stopEngine(volume)
+            if let finalize { try await manager.finalize(.engines, finalize) }
+        case .addReplica(let volume, let address):
+            guard let engine = running[volume]?.engine else { return }
+            running[volume]?.local.adding.insert(address)
+            Task {
+                do {
+                    try await engine.addReplica(address)
+                    self.replicaAdded(volume, address, engine: engine)
+                } catch {
+                    self.logger.warning("adding replica \(address) to \(volume) failed: \(error); will retry")
+                    self.replicaAddFailed(volume, address, engine: engine)
+                }
+            }
+        case .removeReplica(let volume, let address):
+            guard let engine = running[volume]?.engine else { return }
+            try await engine.removeReplica(address)
+            running[volume]?.local.replicaAddresses.remove(address)
+        case .expandEngine(let volume, let size):
+            guard let engine = running[volume]?.engine else { return }
+            try await engine.expand(to: size)
+            running[volume]?.local.size = size
+        }
+    }
+
+    func replicaAdded(_ volume: String, _ address: String, engine: CorralRuntime.Engine) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.local.adding.remove(address)
+        running[volume]?.local.replicaAddresses.insert(address)
+    }
+
+    func replicaAddFailed(_ volume: String, _ address: String, engine: CorralRuntime.Engine) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.local.adding.remove(address)
+    }
+
+    func startEngine(_ record: CorralControl.Engine) {
+        let volume = record.spec.volumeName
+        if let failure = startFailures[volume], Date().timeIntervalSince(failure.at) < Self.startRetrySeconds { return }
+        let addresses = record.spec.replicaAddressMap.values.sorted()
+        var engineOptions = EngineOptions(volume: volume, size: record.spec.volumeSize, replicas: addresses)
+        engineOptions.salvage = record.spec.salvageRequested
+        engineOptions.preferredReplica = addresses.first { $0.hasPrefix(replicaEndpoint + "/") }
+        let engine: CorralRuntime.Engine
+        do { engine = try CorralRuntime.Engine(options: engineOptions, eventLoop: eventLoop, logger: logger) } catch {
+            startFailures[volume] = (Date(), "\(error)")
+            return
+        }
+        running[volume] = Running(engine: engine, local: .init(resourceName: record.name, replicaAddresses: Set(addresses),
+                                                               size: record.spec.volumeSize, starting: true))
+        Task {
+            do {
+                try await engine.start()
+                self.engineStarted(volume, engine)
+            } catch {
+                await self.engineFailedToStart(volume, engine, error)
+            }
+        }
+    }
+
+    func engineStarted(_ volume: String, _ engine: CorralRuntime.Engine) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.local.starting = false
+        startFailures[volume] = nil
+        table.set(volume, engine)
+        logger.info("engine of \(volume) serving at nbd://\(options.host):\(options.nbdPort)/\(volume)")
+    }
+
+    func engineFailedToStart(_ volume: String, _ engine: CorralRuntime.Engine, _ error: Error) async {
+        logger.warning("engine of \(volume) did not start: \(error)")
+        startFailures[volume] = (Date(), "\(error)")
+        if running[volume]?.engine === engine { running[volume] = nil }
+        await engine.shutdown()
+        if let record = records[volume] {
+            var status = CorralControl.Engine.Status()
+            status.currentState = .error
+            status.message = "\(error)"
+            try? await manager.reportEngine(record.name, status)
+        }
+    }
+
+    func stopEngine(_ volume: String) async {
+        guard let entry = running.removeValue(forKey: volume) else { return }
+        table.set(volume, nil)
+        await entry.engine.shutdown()
+        logger.info("engine of \(volume) stopped")
+        if let record = records[volume] {
+            var status = CorralControl.Engine.Status()
+            status.currentState = .stopped
+            try? await manager.reportEngine(record.name, status)
+        }
+    }
+
+    func stopAll() async {
+        for volume in running.keys { await stopEngine(volume) }
+    }
+
+    /// Reports each engine's status when it changed; restarts an engine that stayed faulted.
+    func reportStatus() async {
+        for (volume, entry) in running where !entry.local.starting {
+            guard let record = records[volume], let observed = try? await entry.engine.status() else { continue }
+            let names = Dictionary(record.spec.replicaAddressMap.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            var status = CorralControl.Engine.Status()
+            status.currentState = .running
+            status.endpoint = "nbd://\(options.host):\(options.nbdPort)/\(volume)"
+            status.currentSize = observed.size
+            for replica in observed.replicas {
+                guard let name = names[replica.address] else { continue }
+                status.replicaModeMap[name] = replica.mode
+                if let rebuild = replica.rebuild, rebuild.phase != .done, rebuild.phase != .failed, replica.mode != .rw {
+                    status.rebuildProgress[name] = Int(rebuild.percent)
+                }
+            }
+            status.readBytes = observed.counters.bytesRead
+            status.writeBytes = observed.counters.bytesWritten
+            status.readOps = observed.counters.reads
+            status.writeOps = observed.counters.writes
+            if status != entry.lastReported {
+                do {
+                    try await manager.reportEngine(record.name, status)
+                    running[volume]?.lastReported = status
+                } catch { logger.debug("engine status report failed: \(error)") }
+            }
+            if observed.robustness == .faulted {
+                let since = entry.faultedSince ?? Date()
+                running[volume]?.faultedSince = since
+                if Date().timeIntervalSince(since) > Self.faultedRestartSeconds {
+                    logger.warning("engine of \(volume) has no healthy replica; restarting it from its replicas")
+                    await stopEngine(volume)
+                }
+            } else {
+                running[volume]?.faultedSince = nil
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import ArgumentParser
+import CorralControl
+import CorralCore
+import Foundation
+
+struct VolumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volume", abstract: "Volumes: create, list, attach, detach, expand, scale, delete.",
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a volume.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Size, e.g. 10Gi.") var size: String
+        @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
+        @Option(help: "Node tags every replica's node must carry, comma-separated.") var nodeSelector: String?
+        @Option(help: "Disk tags every replica's disk must carry, comma-separated.") var diskSelector: String?
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        func run() async throws {
+            var body: [String: Any] = ["name": name, "size": size]
+            if let replicas { body["numberOfReplicas"] = replicas }
+            if let nodeSelector { body["nodeSelector"] = nodeSelector.split(separator: ",").map(String.init) }
+            if let diskSelector { body["diskSelector"] = diskSelector.split(separator: ",").map(String.init) }
+            let data = try await api.client.call("POST", "volumes", body: body)
+            if try printMachine(data, output) { return }
+            print("volume \(name) created; attach it with `corral volume attach \(name)`")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List volumes.")
+        @OptionGroup var api: APIOptions
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        func run() async throws {
+            let data = try await api.client.call("GET", "volumes")
+            if try printMachine(data, output) { return }
+            let volumes = try JSONCoding.decoder().decode(ListOf<Volume>.self, from: data).items
+            printTable(["NAME", "SIZE", "REPLICAS", "STATE", "ROBUSTNESS", "NODE", "ENDPOINT"], volumes.map { volume in
+                [volume.name, ByteSize.format(volume.spec.size), "\(volume.spec.numberOfReplicas)", volume.status.state.rawValue,
+                 volume.status.robustness.rawValue, volume.status.currentNodeID, volume.status.endpoint]
+            })
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a volume; --watch follows it (rebuild progress) until it is healthy.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        @Flag(help: "Follow the volume, with a progress bar per rebuilding replica, until it is healthy.") var watch = false
+        @Option(help: "Give up watching after this many seconds.") var timeout: Int = 3600
+        func run() async throws {
+            guard watch else {
+                let data = try await api.client.call("GET", "volumes/\(name)")
+                if try printMachine(data, output) { return }
+                let volume = try JSONCoding.decoder().decode(Volume.self, from: data)
+                let replicas = try await api.client.get("replicas", as: ListOf<Replica>.self).items.filter { $0.spec.volumeName == name }
+                describe(volume, replicas: replicas)
+                return
+            }
+            try await watchVolume(api, name, timeout: timeout)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a volume and its replicas' data.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        func run() async throws {
+            _ = try await api.client.call("DELETE", "volumes/\(name)")
+            print("volume \(name) is being deleted")
+        }
+    }
+
+    struct Attach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Attach a volume to a node and print its NBD URI once it serves.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Node to attach to (default: the only node).") var node: String?
+        @Option(help: "Seconds to wait for the volume to serve.") var timeout: Int = 120
+        func run() async throws {
+            var body: [String: Any] = [:]
+            if let node { body["nodeID"] = node }
+            _ = try await api.client.call("POST", "volumes/\(name)/attach", body: body)
+            let volume = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to attach") { $0.status.state == .attached && !$0.status.endpoint.isEmpty }
+            print(volume.status.endpoint)
+        }
+    }
+
+    struct Detach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Detach a volume: its engine flushes and stops.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Seconds to wait for the detach.") var timeout: Int = 120
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(name)/detach", body: [:])
+            _ = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to detach") { $0.status.state == .detached }
+            print("volume \(name) detached")
+        }
+    }
+
+    struct Expand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grow a volume.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "New size, e.g. 20Gi.") var size: String
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(name)/expand", body: ["size": size])
+            print("volume \(name) expands to \(size)")
+        }
+    }
+
+    struct Scale: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a volume's replica count.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Number of replicas.") var replicas: Int
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(name)/updateReplicaCount", body: ["replicaCount": replicas])
+            print("volume \(name) now wants \(replicas) replicas")
+        }
+    }
+}
+
+func describe(_ volume: Volume, replicas: [Replica]) {
+    print("volume \(volume.name)  size \(ByteSize.format(volume.spec.size))  \(volume.status.state.rawValue)  \(volume.status.robustness.rawValue)")
+    if !volume.status.endpoint.isEmpty { print("endpoint \(volume.status.endpoint)") }
+    for condition in volume.status.conditions where !condition.status {
+        print("condition \(condition.type)=false: \(condition.message)")
+    }
+    printTable(["REPLICA", "NODE", "STATE", "HEALTH", "ADDRESS"], replicas.map { replica in
+        [replica.name, replica.spec.nodeID, replica.status.currentState.rawValue,
+         replica.isDeleting ? "deleting" : replica.isFailed ? "failed" : replica.spec.healthyAt == nil ? "new" : "healthy",
+         replica.status.address]
+    })
+}
+
+/// Polls the volume through the API's long poll until `done` holds; fails with a clear message at the deadline.
+@discardableResult
+func waitFor(_ api: APIOptions, _ name: String, timeout: Int, what: String, _ done: (Volume) -> Bool) async throws -> Volume {
+    let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+    var revision: Int64 = 0
+    while true {
+        let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+        if done(volume) { return volume }
+        guard Date() < deadline else {
+            let why = volume.status.conditions.first { !$0.status }.map { ": \($0.message)" } ?? ""
+            throw CLIError("timed out after \(timeout) s waiting for \(what); it is \(volume.status.state.rawValue)\(why)")
+        }
+        revision = try await api.client.get("watch?after=\(revision)&wait=2", as: WatchAnswer.self).revision
+    }
+}
+
+struct WatchAnswer: Decodable { var revision: Int64 }
+
+/// Redraws the volume's state and a progress bar per rebuilding replica until it is healthy.
+func watchVolume(_ api: APIOptions, _ name: String, timeout: Int) async throws {
+    var last = ""
+    try await waitFor(api, name, timeout: timeout, what: "volume \(name) to be healthy") { volume in
+        var lines = ["\(volume.name): \(volume.status.state.rawValue), \(volume.status.robustness.rawValue)"]
+        for (replica, percent) in volume.status.rebuildProgress.sorted(by: { $0.key < $1.key }) {
+            lines.append("  rebuilding \(replica) \(progressBar(percent)) \(percent)%")
+        }
+        let text = lines.joined(separator: "\n")
+        if text != last { print(text); last = text }
+        return volume.status.robustness == .healthy && volume.status.rebuildProgress.isEmpty
+    }
+}
+
+func progressBar(_ percent: Int, width: Int = 30) -> String {
+    let filled = max(0, min(width, percent * width / 100))
+    return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+}
+
+struct VolumeSnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot", abstract: "Snapshots of an attached volume.",
+        subcommands: [Create.self, List.self, Remove.self, Revert.self, Purge.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a snapshot.")
+        @OptionGroup var api: APIOptions
+        @Argument var volume: String
+        @Argument(help: "Snapshot name (default: generated).") var name: String?
+        func run() async throws {
+            var body: [String: Any] = [:]
+            if let name { body["name"] = name }
+            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotCreate", body: body)
+            print("snapshot \(name ?? "") of \(volume) created")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List snapshots as a tree.")
+        @OptionGroup var api: APIOptions
+        @Argument var volume: String
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        func run() async throws {
+            let data = try await api.client.call("GET", "volumes/\(volume)/snapshots")
+            if try printMachine(data, output) { return }
+            let snapshots = try JSONDecoder().decode([SnapshotInfo].self, from: data)
+            printTable(["NAME", "PARENT", "CREATED", "SIZE", "USER", "REMOVED"], snapshots.map { snapshot in
+                [snapshot.name, snapshot.parent ?? "-", snapshot.created, ByteSize.format(snapshot.size),
+                 snapshot.userCreated ? "yes" : "no", snapshot.removed ? "yes" : "no"]
+            })
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Mark a snapshot removed (purge frees its space).")
+        @OptionGroup var api: APIOptions
+        @Argument var volume: String
+        @Argument var name: String
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotDelete", body: ["name": name])
+            print("snapshot \(name) of \(volume) removed; `corral snapshot purge \(volume)` frees its space")
+        }
+    }
+
+    struct Revert: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revert the volume to a snapshot.")
+        @OptionGroup var api: APIOptions
+        @Argument var volume: String
+        @Argument var name: String
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotRevert", body: ["name": name])
+            print("volume \(volume) reverted to \(name)")
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fold removed snapshots into their neighbours and free their space.")
+        @OptionGroup var api: APIOptions
+        @Argument var volume: String
+        func run() async throws {
+            printJSON(try await api.client.call("POST", "volumes/\(volume)/snapshotPurge", body: [:]))
+        }
+    }
+}
+
+struct SettingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setting", abstract: "Cluster settings.", subcommands: [List.self, Set.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List settings with their values.")
+        @OptionGroup var api: APIOptions
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        func run() async throws {
+            let data = try await api.client.call("GET", "settings")
+            if try printMachine(data, output) { return }
+            struct View: Decodable { var name: String; var value: String; var defaultValue: String; var description: String }
+            let settings = try JSONDecoder().decode(ListOf<View>.self, from: data).items
+            printTable(["NAME", "VALUE", "DEFAULT", "DESCRIPTION"], settings.map { [$0.name, $0.value, $0.defaultValue, $0.description] })
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a setting.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Argument var value: String
+        func run() async throws {
+            _ = try await api.client.call("PUT", "settings/\(name)", body: ["value": value])
+            print("\(name) = \(value)")
+        }
+    }
+}
