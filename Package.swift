@@ -87,7 +87,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"], swiftSettings: strict),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
         .testTarget(name: "CorralManagerTests", dependencies: ["CorralManager"], swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(

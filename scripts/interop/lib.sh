@@ -78,3 +78,29 @@ setup() {
 robustness() { engine status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["robustness"])'; }
 is_healthy() { [ "$(robustness)" = healthy ]; }
 is_degraded() { [ "$(robustness)" = degraded ]; }
+
+# --- control plane ---------------------------------------------------------------------------
+API_PORT=$((BASE_PORT + 60))
+export CORRAL_API="http://127.0.0.1:$API_PORT"
+corral() { "$CORRAL" "$@"; }
+
+# start_server: `corral server` on embedded defaults with data in $WORK/server and ports from BASE_PORT.
+start_server() {
+    "$CORRAL" server --data-dir "$WORK/server" --api-port "$API_PORT" --nbd-port "$((BASE_PORT + 61))" \
+        --replica-port "$((BASE_PORT + 62))" --control-port "$((BASE_PORT + 63))" >>"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=($!)
+    wait_for 30 "the server's API" port_open "$API_PORT"
+    wait_for 30 "the local node to register and be ready" node_ready local
+}
+
+# json_field JSON-PATH: reads stdin JSON and prints one field, e.g. json_field status.state
+json_field() { python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k] if not isinstance(v,list) else v[int(k)]
+print(v)' "$1"; }
+
+node_ready() { [ "$(corral node get "$1" -o json 2>/dev/null | json_field status.ready)" = True ]; }
+volume_field() { corral volume get "$1" -o json | json_field "$2"; }
+volume_is() { [ "$(volume_field "$1" status.robustness)" = "$2" ]; }
+volume_state_is() { [ "$(volume_field "$1" status.state)" = "$2" ]; }

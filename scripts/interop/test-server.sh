@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Issue 3, acceptance 1: `corral server` on embedded defaults; a volume created, attached and used
+# through qemu-io; snapshots through the CLI; after a restart the volume, its data and its
+# snapshots are all there.
+source "$(dirname "$0")/lib.sh"
+setup qemu-io
+io() { local out; out=$(qemu-io -f raw "$@" 2>&1) || fail "qemu-io: $out"; ! grep -qiE "fail|mismatch|error" <<<"$out" || fail "qemu-io: $out"; }
+
+start_server
+corral volume create v1 --size 1Gi --replicas 1
+uri=$(corral volume attach v1)
+[[ "$uri" == nbd://* ]] || fail "volume attach printed \"$uri\", not an nbd:// URI"
+log "attached at $uri"
+io -c "write -P 0x5a 0 4M" -c "write -P 0x33 100M 1M" -c "write -z 200M 1M" "$uri"
+io -c "read -P 0x5a 0 4M" -c "read -P 0x33 100M 1M" -c "read -P 0 200M 1M" "$uri"
+corral snapshot create v1 before
+io -c "write -P 0x77 0 4M" "$uri"
+corral snapshot ls v1 | grep -q "^before " || fail "snapshot ls does not list 'before'"
+corral snapshot create v1 after
+corral snapshot revert v1 before
+io -c "read -P 0x5a 0 4M" -c "read -P 0x33 100M 1M" "$uri"
+log "revert to 'before' reads the data written before it"
+io -c "write -P 0x44 8M 1M" -c "flush" "$uri"
+
+# Ctrl-C (SIGINT) stops the server cleanly; starting again finds everything as it was.
+kill -INT "$SERVER_PID"
+wait "$SERVER_PID" || fail "the server did not exit cleanly on SIGINT"
+grep -q "stopped" "$WORK/server.log" || fail "the server did not log a clean stop"
+start_server
+wait_for 60 "v1 to attach again after the restart" volume_state_is v1 attached
+uri2=$(corral volume attach v1)
+[ "$uri2" = "$uri" ] || fail "after the restart the URI changed: $uri2"
+io -c "read -P 0x5a 0 4M" -c "read -P 0x33 100M 1M" -c "read -P 0x44 8M 1M" "$uri2"
+snapshots=$(corral snapshot ls v1 -o json)
+for name in before after; do
+    python3 -c 'import json,sys; names=[s["name"] for s in json.load(sys.stdin)]; sys.exit(0 if sys.argv[1] in names else 1)' "$name" <<<"$snapshots" \
+        || fail "snapshot $name is gone after the restart"
+done
+corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
+
+# Wrong calls get a clear error and change nothing.
+out=$(corral volume create v1 --size 1Gi 2>&1) && fail "creating v1 twice succeeded"
+grep -q "already exists" <<<"$out" || fail "duplicate create said: $out"
+out=$(corral snapshot revert v1 nosuch 2>&1) && fail "revert to a missing snapshot succeeded"
+corral volume detach v1
+corral volume rm v1
+wait_for 30 "v1 to be deleted" bash -c "! \"$CORRAL\" volume get v1 >/dev/null 2>&1"
+pass
