@@ -10,7 +10,10 @@ if ((${#missing[@]})); then
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-for tool in qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 losetup; do
+# Python tools: schemathesis fuzzes the manager's API against its OpenAPI document.
+python3 -m pip --version >/dev/null 2>&1 || { echo "install-test-deps: pip is missing" >&2; exit 1; }
+command -v schemathesis >/dev/null || python3 -m pip install -q --root-user-action=ignore "schemathesis>=4,<5"
+for tool in schemathesis qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is still missing after install" >&2; exit 1; }
 done
 echo "install-test-deps: all test tools present"

@@ -21,6 +21,17 @@ extension Request {
     }
 }
 
+extension Request {
+    /// An integer query parameter within a range, or a 400 that says which.
+    func queryInteger(_ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = uri.queryParameters.get(name) else { return value }
+        guard let number = Int64(text), range.contains(number) else {
+            throw APIError(.badRequest, "query parameter \(name)=\(text) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+}
+
 /// JSON responses in the control plane's dialect.
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try CorralControlJSON.encode(value)

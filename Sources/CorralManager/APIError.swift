@@ -8,6 +8,8 @@ import NIOCore
 public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var message: String
+    /// Methods allowed on the path, for a 405 (RFC 9110 asks for the Allow header).
+    public var allow: [String] = []
 
     public init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status; self.message = message
@@ -17,7 +19,9 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = (try? JSONCoding.encoder().encode(["error": message])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func from(_ error: StoreError) -> APIError {
@@ -40,6 +44,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as StoreError {
             throw APIError.from(error)
         } catch let error as HTTPError {
+            let allowed = OpenAPIDocument.methods(for: request.uri.path)
+            if error.status == .notFound, !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                var refusal = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))")
+                refusal.allow = allowed
+                throw refusal
+            }
             if error.status == .notFound {
                 throw APIError(.notFound, error.body ?? "no route for \(request.method) \(request.uri.path); the API is described at /v1/openapi.json")
             }
@@ -59,6 +69,8 @@ public enum APILimits {
     public static let apiBodyBytesMax = 1 << 20
     /// How long a watch or assignments long poll waits for a change before answering anyway.
     public static let longPollSecondsMax = 30
+    /// A failed replica is kept for reuse at most a year; longer is a typo, not a policy.
+    public static let staleReplicaTimeoutMinutesMax = 366 * 24 * 60
     /// Largest volume the API accepts, as the data plane's ceiling.
     public static let volumeBytesMax: Int64 = 64 << 40
 }

@@ -10,9 +10,7 @@ extension ManagerAPI {
             var request = request
             var node = try await node(context)
             let body = try await request.decodeStrict(APIRequest.SpecUpdate<Node.Spec>.self, context: context)
-            for (id, disk) in body.spec.disks where disk.path.isEmpty {
-                throw APIError(.unprocessableContent, "disk \(id) needs a path")
-            }
+            try RequestValidation.check(body.spec)
             node.spec = body.spec
             node.metadata.resourceVersion = body.metadata.resourceVersion
             node.metadata.labels = body.metadata.labels
@@ -34,6 +32,7 @@ extension ManagerAPI {
             var request = request
             let name = try context.parameters.require("name")
             let body = try await request.decodeStrict(NodeMessages.Heartbeat.self, context: context)
+            try RequestValidation.check(body)
             if await store.get(Node.self, name) == nil {
                 var spec = Node.Spec()
                 for (id, disk) in body.disks { spec.disks[id] = DiskSpec(path: disk.path) }
@@ -52,9 +51,9 @@ extension ManagerAPI {
         // What the node should run, answered when the store passes `after` (a long poll).
         router.get("/v1/nodes/:name/assignments") { request, context in
             let name = try context.parameters.require("name")
-            let after = request.uri.queryParameters.get("after", as: Int64.self) ?? 0
-            let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, APILimits.longPollSecondsMax)
-            let revision = await store.waitForChange(after: after, timeout: .seconds(max(0, wait)))
+            let after = try request.queryInteger("after", default: 0, range: 0...Int64(Int32.max))
+            let wait = try request.queryInteger("wait", default: 0, range: 0...Int64(APILimits.longPollSecondsMax))
+            let revision = await store.waitForChange(after: after, timeout: .seconds(wait))
             return try json(NodeMessages.Assignments(
                 revision: revision, node: await store.get(Node.self, name),
                 replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
@@ -82,10 +81,11 @@ extension ManagerAPI {
         router.post("/v1/engines/:name/finalize") { _, context in try await finalize(.engines, context) }
     }
 
-    func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext) async throws -> Response {
+    func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext) async throws -> Response where R.Status: ValidatedBody {
         var request = request
         let name = try context.parameters.require("name")
         let status = try await request.decodeStrict(R.Status.self, context: context)
+        try status.validate()
         guard var resource = await store.get(R.self, name) else { throw StoreError.notFound(R.kind, name) }
         resource.status = status
         resource.metadata.resourceVersion = 0

@@ -24,9 +24,9 @@ struct ManagerAPI: Sendable {
                      body: .init(byteBuffer: .init(string: await metrics.render(store: store))))
         }
         router.get("/v1/watch") { request, _ in
-            let after = request.uri.queryParameters.get("after", as: Int64.self) ?? 0
-            let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, APILimits.longPollSecondsMax)
-            return try json(APIResponse.Watch(revision: await store.waitForChange(after: after, timeout: .seconds(max(0, wait)))))
+            let after = try request.queryInteger("after", default: 0, range: 0...Int64(Int32.max))
+            let wait = try request.queryInteger("wait", default: 0, range: 0...Int64(APILimits.longPollSecondsMax))
+            return try json(APIResponse.Watch(revision: await store.waitForChange(after: after, timeout: .seconds(wait))))
         }
         addVolumeRoutes(router)
         addSnapshotRoutes(router)
@@ -128,7 +128,8 @@ struct ManagerAPI: Sendable {
     /// The node to attach to: the one named, else the only node there is.
     func attachNode(_ requested: String?) async throws -> String {
         let nodes = await store.list(Node.self)
-        if let requested, !requested.isEmpty {
+        if let requested {
+            if let problem = NameRule.problem(requested) { throw APIError(.unprocessableContent, "nodeID: \(problem)") }
             guard nodes.contains(where: { $0.name == requested }) else {
                 throw APIError(.unprocessableContent, "node \(requested) does not exist; `corral node ls` lists the nodes")
             }
@@ -197,8 +198,8 @@ enum VolumeValidation {
         guard (1...20).contains(spec.numberOfReplicas) else {
             throw APIError(.unprocessableContent, "numberOfReplicas \(spec.numberOfReplicas) must lie in 1...20")
         }
-        guard spec.staleReplicaTimeout >= 1 else {
-            throw APIError(.unprocessableContent, "staleReplicaTimeout is in minutes and must be at least 1")
+        guard (1...APILimits.staleReplicaTimeoutMinutesMax).contains(spec.staleReplicaTimeout) else {
+            throw APIError(.unprocessableContent, "staleReplicaTimeout is in minutes and must lie in 1...\(APILimits.staleReplicaTimeoutMinutesMax)")
         }
         if let problem = spec.nodeID.isEmpty ? nil : NameRule.problem(spec.nodeID) { throw APIError(.unprocessableContent, problem) }
         if let old, spec.size < old.size {

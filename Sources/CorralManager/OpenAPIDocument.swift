@@ -1,4 +1,233 @@
-/// The OpenAPI 3 description of the manager's API, served at /v1/openapi.json.
+import Foundation
+
+/// Constants below are immutable dictionaries built once; `nonisolated(unsafe)` because `Any` is not Sendable.
+/// The OpenAPI 3.0 description of the manager's API, served at /v1/openapi.json. Request bodies
+/// are closed (additionalProperties: false) as the server enforces; responses are described by
+/// the fields clients rely on.
 enum OpenAPIDocument {
-    static let json = "{}"
+    static let json: String = {
+        let data = try! JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }()
+
+    typealias JSON = [String: Any]
+
+    /// The methods the document lists for a concrete path, e.g. ["GET", "PUT"] for /v1/volumes/v1:
+    /// a request with another method on a known path is a 405, not a 404.
+    static func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        for (template, item) in paths {
+            let parts = template.split(separator: "/", omittingEmptySubsequences: true)
+            guard parts.count == segments.count,
+                  zip(parts, segments).allSatisfy({ $0.hasPrefix("{") || $0 == $1 }) else { continue }
+            return ((item as? JSON) ?? [:]).keys.filter { $0 != "parameters" }.map { $0.uppercased() }.sorted()
+        }
+        return []
+    }
+
+    static func ref(_ name: String) -> JSON { ["$ref": "#/components/schemas/\(name)"] }
+    static func list(_ name: String) -> JSON {
+        ["type": "object", "required": ["items"], "properties": ["items": ["type": "array", "items": ref(name)]]]
+    }
+    static func closed(_ properties: JSON, required: [String] = []) -> JSON {
+        var schema: JSON = ["type": "object", "additionalProperties": false, "properties": properties]
+        if !required.isEmpty { schema["required"] = required }
+        return schema
+    }
+
+    nonisolated(unsafe) static let nameSchema: JSON = ["type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$"]
+    nonisolated(unsafe) static let sizeSchema: JSON = ["oneOf": [
+        ["type": "integer", "minimum": 4096, "maximum": 70_368_744_177_664, "multipleOf": 4096],
+        ["type": "string", "pattern": "^[1-9][0-9]{0,5}(Mi|Gi|Ti)$"],
+    ]]
+    nonisolated(unsafe) static let stringMap: JSON = ["type": "object", "additionalProperties": ["type": "string"]]
+    nonisolated(unsafe) static let stringList: JSON = ["type": "array", "items": ["type": "string"]]
+    nonisolated(unsafe) static let time: JSON = ["type": "string", "format": "date-time"]
+
+    /// An operation: its summary, body, answer and the error statuses it may give.
+    static func operation(_ id: String, _ summary: String, body: JSON? = nil, answer: JSON = ref("Done"),
+                          success: String = "200", errors: [String] = ["400", "404", "409", "413", "422"],
+                          query: [JSON] = [], bodyRequired: Bool = true) -> JSON {
+        var responses: JSON = [success: ["description": "done", "content": ["application/json": ["schema": answer]]]]
+        for code in errors {
+            responses[code] = ["description": "refused; the body says why", "content": ["application/json": ["schema": ref("Error")]]]
+        }
+        var operation: JSON = ["operationId": id, "summary": summary, "responses": responses]
+        if let body {
+            operation["requestBody"] = ["required": bodyRequired, "content": ["application/json": ["schema": body]]]
+        }
+        if !query.isEmpty { operation["parameters"] = query }
+        return operation
+    }
+
+    static func queryInteger(_ name: String, _ description: String, maximum: Int = Int(Int32.max)) -> JSON {
+        ["name": name, "in": "query", "required": false, "description": description,
+         "schema": ["type": "integer", "minimum": 0, "maximum": maximum]]
+    }
+
+    /// A path with a {name} parameter.
+    static func named(_ operations: JSON) -> JSON {
+        var item = operations
+        item["parameters"] = [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]
+        return item
+    }
+
+    static func action(_ id: String, _ summary: String, body: JSON = ref("Empty"), answer: JSON = ref("Volume")) -> JSON {
+        // Actions whose fields are all optional may be posted without a body.
+        let optional = ["Empty", "Attach", "SnapshotCreate"].contains { (body["$ref"] as? String)?.hasSuffix("/" + $0) == true }
+        return named(["post": operation(id, summary, body: body, answer: answer, errors: ["400", "404", "409", "413", "422", "502"], bodyRequired: !optional)])
+    }
+
+    nonisolated(unsafe) static let paths: JSON = [
+        "/v1/volumes": [
+            "get": operation("listVolumes", "List volumes", answer: list("Volume"), errors: []),
+            "post": operation("createVolume", "Create a volume", body: ref("VolumeCreate"), answer: ref("Volume"), success: "201"),
+        ],
+        "/v1/volumes/{name}": named([
+            "get": operation("getVolume", "Show a volume", answer: ref("Volume"), errors: ["404"]),
+            "put": operation("updateVolume", "Replace a volume's spec at the resourceVersion read", body: ref("VolumeUpdate"), answer: ref("Volume")),
+            "delete": operation("deleteVolume", "Delete a volume and its replicas", answer: ref("Volume"), success: "202", errors: ["404", "409"]),
+        ]),
+        "/v1/volumes/{name}/attach": action("attachVolume", "Attach to a node", body: ref("Attach")),
+        "/v1/volumes/{name}/detach": action("detachVolume", "Detach"),
+        "/v1/volumes/{name}/expand": action("expandVolume", "Grow the volume", body: ref("Expand")),
+        "/v1/volumes/{name}/updateReplicaCount": action("updateReplicaCount", "Change the replica count", body: ref("ReplicaCount")),
+        "/v1/volumes/{name}/snapshotCreate": action("snapshotCreate", "Take a snapshot", body: ref("SnapshotCreate"), answer: ref("Done")),
+        "/v1/volumes/{name}/snapshotList": action("snapshotList", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")]),
+        "/v1/volumes/{name}/snapshotDelete": action("snapshotDelete", "Mark a snapshot removed", body: ref("SnapshotName"), answer: ref("Done")),
+        "/v1/volumes/{name}/snapshotRevert": action("snapshotRevert", "Revert to a snapshot", body: ref("SnapshotName"), answer: ref("Done")),
+        "/v1/volumes/{name}/snapshotPurge": action("snapshotPurge", "Free the space of removed snapshots", answer: ["type": "object"]),
+        "/v1/volumes/{name}/snapshots": named([
+            "get": operation("listSnapshots", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")], errors: ["404", "409", "502"]),
+        ]),
+        "/v1/nodes": ["get": operation("listNodes", "List nodes", answer: list("Node"), errors: [])],
+        "/v1/nodes/{name}": named([
+            "get": operation("getNode", "Show a node", answer: ref("Node"), errors: ["404"]),
+            "put": operation("updateNode", "Replace a node's spec at the resourceVersion read", body: ref("NodeUpdate"), answer: ref("Node")),
+            "delete": operation("deleteNode", "Remove a node that is down and holds no replicas", errors: ["404", "409"]),
+        ]),
+        "/v1/nodes/{name}/heartbeat": named([
+            "post": operation("nodeHeartbeat", "A node agent's heartbeat; the first registers the node", body: ref("Heartbeat"), answer: ref("Node")),
+        ]),
+        "/v1/nodes/{name}/assignments": named([
+            "get": operation("nodeAssignments", "What a node should run, after a store revision (long poll)", answer: ref("Assignments"),
+                             errors: ["400", "404"], query: [queryInteger("after", "answer once the store passes this revision"),
+                                                            queryInteger("wait", "seconds to wait for a change (at most 30)", maximum: 30)]),
+        ]),
+        "/v1/replicas": ["get": operation("listReplicas", "List replicas", answer: list("Replica"), errors: [])],
+        "/v1/engines": ["get": operation("listEngines", "List engines", answer: list("Engine"), errors: [])],
+        "/v1/replicas/{name}/status": named(["put": operation("putReplicaStatus", "A node agent reports a replica", body: ref("ReplicaStatus"), answer: ref("Replica"))]),
+        "/v1/engines/{name}/status": named(["put": operation("putEngineStatus", "A node agent reports an engine", body: ref("EngineStatus"), answer: ref("Engine"))]),
+        "/v1/replicas/{name}/finalize": named(["post": operation("finalizeReplica", "A node agent removed a deleted replica's data", errors: ["404", "409"])]),
+        "/v1/engines/{name}/finalize": named(["post": operation("finalizeEngine", "A node agent stopped a deleted engine", errors: ["404", "409"])]),
+        "/v1/settings": ["get": operation("listSettings", "List settings", answer: list("Setting"), errors: [])],
+        "/v1/settings/{name}": named([
+            "get": operation("getSetting", "Show a setting", answer: ref("Setting"), errors: ["404"]),
+            "put": operation("setSetting", "Change a setting", body: ref("SettingValue"), answer: ref("Setting")),
+        ]),
+        "/v1/events": ["get": operation("listEvents", "Recent events, newest first", answer: list("Event"), errors: [])],
+        "/v1/watch": ["get": operation("watch", "Wait for the store to pass a revision (long poll)", answer: ref("Watch"), errors: ["400"],
+                                       query: [queryInteger("after", "answer once the store passes this revision"),
+                                               queryInteger("wait", "seconds to wait (at most 30)", maximum: 30)])],
+    ]
+
+    static func resource(spec: JSON, status: JSON = ["type": "object"]) -> JSON {
+        ["type": "object", "required": ["metadata", "spec", "status"],
+         "properties": ["metadata": ref("ObjectMeta"), "spec": spec, "status": status]]
+    }
+
+    nonisolated(unsafe) static let volumeSpec: JSON = [
+        "type": "object", "additionalProperties": false,
+        "required": ["size", "numberOfReplicas", "nodeID", "staleReplicaTimeout", "nodeSelector", "diskSelector"],
+        "properties": ["size": ["type": "integer", "minimum": 4096, "maximum": 70_368_744_177_664, "multipleOf": 4096],
+                       "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
+                       "nodeID": ["type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$"],
+                       "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax],
+                       "nodeSelector": stringList, "diskSelector": stringList],
+    ]
+
+    nonisolated(unsafe) static let diskSpec: JSON = closed(["path": ["type": "string", "minLength": 1], "allowScheduling": ["type": "boolean"],
+                                        "evictionRequested": ["type": "boolean"], "storageReserved": counter,
+                                        "tags": stringList],
+                                       required: ["path", "allowScheduling", "evictionRequested", "storageReserved", "tags"])
+
+    nonisolated(unsafe) static let nodeSpec: JSON = closed(["allowScheduling": ["type": "boolean"], "evictionRequested": ["type": "boolean"],
+                                        "tags": stringList, "zone": ["type": "string"],
+                                        "disks": ["type": "object", "additionalProperties": diskSpec]],
+                                       required: ["allowScheduling", "evictionRequested", "tags", "zone", "disks"])
+
+    nonisolated(unsafe) static let update: (JSON) -> JSON = { spec in
+        closed(["metadata": closed(["resourceVersion": ["type": "integer", "minimum": 0], "labels": stringMap], required: ["resourceVersion"]),
+                "spec": spec], required: ["metadata", "spec"])
+    }
+
+    nonisolated(unsafe) static let schemas: JSON = [
+        "Error": ["type": "object", "required": ["error"], "properties": ["error": ["type": "string"]]],
+        "Done": ["type": "object", "properties": ["ok": ["type": "boolean"]]],
+        "Empty": closed([:]),
+        "Watch": ["type": "object", "required": ["revision"], "properties": ["revision": ["type": "integer"]]],
+        "ObjectMeta": ["type": "object", "required": ["name", "generation", "resourceVersion"],
+                       "properties": ["name": ["type": "string"], "generation": ["type": "integer"], "resourceVersion": ["type": "integer"],
+                                      "createdAt": time, "deletionRequestedAt": time, "labels": stringMap, "owner": ["type": "string"]]],
+        "Volume": resource(spec: volumeSpec, status: [
+            "type": "object", "required": ["state", "robustness"],
+            "properties": ["state": ["type": "string", "enum": ["creating", "attached", "detached", "attaching", "detaching", "deleting"]],
+                           "robustness": ["type": "string", "enum": ["unknown", "healthy", "degraded", "faulted"]],
+                           "endpoint": ["type": "string"], "currentNodeID": ["type": "string"],
+                           "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer"]],
+                           "conditions": ["type": "array", "items": ["type": "object"]]]]),
+        "Replica": resource(spec: ["type": "object"]),
+        "Engine": resource(spec: ["type": "object"]),
+        "Node": resource(spec: nodeSpec),
+        "Event": resource(spec: ["type": "object", "required": ["type", "reason", "message", "involvedObject", "time"]]),
+        "Setting": ["type": "object", "required": ["name", "value", "defaultValue", "type", "description"],
+                    "properties": ["name": ["type": "string"], "value": ["type": "string"], "defaultValue": ["type": "string"],
+                                   "type": ["type": "string"], "description": ["type": "string"]]],
+        "Snapshot": ["type": "object", "required": ["name", "created", "userCreated", "removed", "size"],
+                     "properties": ["name": ["type": "string"], "parent": ["type": "string"], "created": ["type": "string"],
+                                    "userCreated": ["type": "boolean"], "removed": ["type": "boolean"], "size": ["type": "integer"],
+                                    "children": stringList, "labels": stringMap]],
+        "Assignments": ["type": "object", "required": ["revision", "replicas", "engines"],
+                        "properties": ["revision": ["type": "integer"], "node": ref("Node"),
+                                       "replicas": ["type": "array", "items": ref("Replica")], "engines": ["type": "array", "items": ref("Engine")]]],
+        "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema,
+                                "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
+                                "nodeSelector": stringList, "diskSelector": stringList,
+                                "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax], "labels": stringMap],
+                               required: ["name", "size"]),
+        "VolumeUpdate": update(volumeSpec),
+        "NodeUpdate": update(nodeSpec),
+        "Attach": closed(["nodeID": nameSchema]),
+        "Expand": closed(["size": sizeSchema], required: ["size"]),
+        "ReplicaCount": closed(["replicaCount": ["type": "integer", "minimum": 1, "maximum": 20]], required: ["replicaCount"]),
+        "SnapshotCreate": closed(["name": nameSchema, "labels": stringMap]),
+        "SnapshotName": closed(["name": nameSchema], required: ["name"]),
+        "SettingValue": closed(["value": ["type": "string"]], required: ["value"]),
+        "Heartbeat": closed(["address": ["type": "string", "minLength": 1], "replicaPort": port, "nbdPort": port, "controlPort": port,
+                             "disks": ["type": "object", "additionalProperties": closed(
+                                ["path": ["type": "string", "minLength": 1], "storageMaximum": counter, "storageAvailable": counter], required: ["path", "storageMaximum", "storageAvailable"])]],
+                            required: ["address", "replicaPort", "nbdPort", "controlPort", "disks"]),
+        "ReplicaStatus": closed(["currentState": instanceState, "address": ["type": "string"], "message": ["type": "string"]],
+                                required: ["currentState", "address", "message"]),
+        "EngineStatus": closed(["currentState": instanceState, "endpoint": ["type": "string"],
+                                "currentSize": counter,
+                                "replicaModeMap": ["type": "object", "additionalProperties": ["type": "string", "enum": ["RW", "WO", "ERR"]]],
+                                "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer", "minimum": 0, "maximum": 100]],
+                                "readBytes": counter, "writeBytes": counter, "readOps": counter, "writeOps": counter,
+                                "message": ["type": "string"]],
+                               required: ["currentState", "endpoint", "currentSize", "replicaModeMap", "rebuildProgress",
+                                          "readBytes", "writeBytes", "readOps", "writeOps", "message"]),
+    ]
+
+    nonisolated(unsafe) static let port: JSON = ["type": "integer", "minimum": 1, "maximum": 65535]
+    nonisolated(unsafe) static let counter: JSON = ["type": "integer", "minimum": 0, "maximum": Int64.max]
+    nonisolated(unsafe) static let instanceState: JSON = ["type": "string", "enum": ["pending", "starting", "running", "stopped", "error"]]
+
+    nonisolated(unsafe) static let document: JSON = [
+        "openapi": "3.0.3",
+        "info": ["title": "Corral manager API", "version": "1",
+                 "description": "Volumes, nodes, settings and events of a Corral cluster. Errors answer {\"error\": \"...\"}."],
+        "paths": paths,
+        "components": ["schemas": schemas],
+    ]
 }

@@ -1,0 +1,45 @@
+import CorralControl
+import Foundation
+
+/// Checks of request bodies beyond their JSON shape; each failure is a 422 that names the field.
+enum RequestValidation {
+    static func fail(_ message: String) -> APIError { APIError(.unprocessableContent, message) }
+
+    static func check(_ spec: Node.Spec) throws {
+        for (id, disk) in spec.disks {
+            if let problem = NameRule.problem(id) { throw fail("disk id: \(problem)") }
+            if disk.path.isEmpty || !disk.path.hasPrefix("/") { throw fail("disk \(id) needs an absolute path") }
+            if disk.storageReserved < 0 { throw fail("disk \(id): storageReserved must not be negative") }
+        }
+    }
+
+    static func check(_ heartbeat: NodeMessages.Heartbeat) throws {
+        if heartbeat.address.isEmpty { throw fail("address is required") }
+        for (name, port) in [("replicaPort", heartbeat.replicaPort), ("nbdPort", heartbeat.nbdPort), ("controlPort", heartbeat.controlPort)]
+        where !(1...65535).contains(port) {
+            throw fail("\(name) \(port) is not a TCP port (1...65535)")
+        }
+        for (id, disk) in heartbeat.disks {
+            if let problem = NameRule.problem(id) { throw fail("disk id: \(problem)") }
+            if disk.path.isEmpty { throw fail("disk \(id) needs a path") }
+            if disk.storageMaximum < 0 || disk.storageAvailable < 0 { throw fail("disk \(id): storage figures must not be negative") }
+        }
+    }
+
+    static func check(_ status: CorralControl.Engine.Status) throws {
+        for (name, value) in [("currentSize", status.currentSize), ("readBytes", status.readBytes), ("writeBytes", status.writeBytes),
+                              ("readOps", status.readOps), ("writeOps", status.writeOps)] where value < 0 {
+            throw fail("\(name) must not be negative")
+        }
+        for (replica, percent) in status.rebuildProgress where !(0...100).contains(percent) {
+            throw fail("rebuildProgress of \(replica) must lie in 0...100")
+        }
+    }
+
+    static func check(_ status: Replica.Status) throws {}
+}
+
+/// Validation picked by the type of the body, for the generic status route.
+protocol ValidatedBody { func validate() throws }
+extension EngineKind.Status: ValidatedBody { func validate() throws { try RequestValidation.check(self) } }
+extension ReplicaKind.Status: ValidatedBody { func validate() throws { try RequestValidation.check(self) } }
