@@ -7,8 +7,11 @@ public enum NodeReconciler {
         case event(EventKind.Severity, reason: String, message: String)
     }
 
-    public static func reconcile(node: Node, settings: Settings, now: Date) -> [Action] {
-        let fresh = node.status.lastHeartbeat.map { now.timeIntervalSince($0) <= settings.nodeDownTimeout } ?? false
+    /// - Parameter watchingSince: when this manager started watching. Heartbeats sent while no
+    ///   manager ran were lost, so a node gets a full timeout from then before it counts as down.
+    public static func reconcile(node: Node, settings: Settings, now: Date, watchingSince: Date) -> [Action] {
+        let heard = [node.status.lastHeartbeat, node.status.ready ? watchingSince : nil].compactMap { $0 }.max()
+        let fresh = heard.map { now.timeIntervalSince($0) <= settings.nodeDownTimeout } ?? false
         guard fresh != node.status.ready else { return [] }
         var status = node.status
         status.ready = fresh

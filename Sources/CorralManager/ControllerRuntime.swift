@@ -15,10 +15,13 @@ public final class ControllerRuntime: Sendable {
     /// How often every object is looked at again, for decisions that depend on time passing
     /// (heartbeats, replenishment wait, stale replicas).
     let resyncInterval: Duration
+    /// When this runtime began: heartbeats missed while no manager ran do not count against nodes.
+    let startedAt: Date
 
     public init(store: ResourceStore, logger: Logger, resyncInterval: Duration = .seconds(2),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store; self.logger = logger; self.resyncInterval = resyncInterval; self.clock = clock
+        startedAt = JSONCoding.wholeSeconds(clock())
     }
 
     /// Runs until the task is cancelled.
@@ -115,7 +118,7 @@ public final class ControllerRuntime: Sendable {
         guard let node = await store.get(Node.self, name) else { return }
         let settings = Settings(await store.list(Setting.self))
         let now = JSONCoding.wholeSeconds(clock())
-        for action in NodeReconciler.reconcile(node: node, settings: settings, now: now) {
+        for action in NodeReconciler.reconcile(node: node, settings: settings, now: now, watchingSince: startedAt) {
             switch action {
             case .updateStatus(let status):
                 var updated = node
