@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// `corral manager`: the store, the controllers and the REST API in one process.
 public final class Manager: Sendable {
@@ -29,10 +30,16 @@ public final class Manager: Sendable {
             configuration: .init(address: .hostname(host, port: port), serverName: "corral"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: apiLogger)
+        // The HTTP server stops gracefully (open requests finish) when this task is cancelled.
+        let services = ServiceGroup(configuration: .init(services: [app], logger: apiLogger))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runtime.run() }
-            group.addTask { try await app.run() }
-            try await group.next()
+            group.addTask { try await services.run() }
+            await withTaskCancellationHandler {
+                _ = try? await group.next()
+            } onCancel: {
+                Task { await services.triggerGracefulShutdown() }
+            }
             group.cancelAll()
         }
     }

@@ -10,7 +10,7 @@ swift build -c release --scratch-path .build-release >/dev/null
 CORRAL="$PWD/.build-release/release/corral"
 WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/corral-cp.XXXXXX")"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$WORK"' EXIT
-ulimit -n 65536 || true   # every attached volume holds replica connections and files
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # every attached volume holds replica connections and files
 PORT=32600
 "$CORRAL" manager --data-dir "$WORK/manager" --listen "127.0.0.1:$PORT" >"$WORK/manager.log" 2>&1 &
 MANAGER=$!
