@@ -35,12 +35,14 @@ public final class Manager: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runtime.run() }
             group.addTask { try await services.run() }
-            await withTaskCancellationHandler {
-                _ = try? await group.next()
+            // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
+            let failure: Error? = await withTaskCancellationHandler {
+                do { try await group.next(); return nil } catch { return error }
             } onCancel: {
                 Task { await services.triggerGracefulShutdown() }
             }
             group.cancelAll()
+            if let failure { throw failure }
         }
     }
 }

@@ -23,9 +23,11 @@ struct ManagerCommand: AsyncParsableCommand {
         let logger = makeLogger("corral.manager")
         let manager = try Manager(dataDir: dataDir, logger: logger)
         let task = Task { try await manager.run(host: host, port: port) { bound in logger.info("manager API on http://\(host):\(bound)") } }
-        await Signals.waitForTermination()
-        task.cancel()
-        _ = await task.result
+        // Ends on a signal (which cancels the manager: a graceful stop), or at once when the API cannot start.
+        Task { await Signals.waitForTermination(); task.cancel() }
+        if case .failure(let error) = await task.result, !(error is CancellationError) {
+            throw CLIError("the manager stopped: \(error); is \(listen) free?")
+        }
     }
 }
 
@@ -49,10 +51,16 @@ struct ServerCommand: AsyncParsableCommand {
         try await manager.seedSingleNodeDefaults()
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let managerTask = Task {
+            defer { readyContinuation.finish() }
             try await manager.run(host: listen, port: apiPort) { bound in readyContinuation.yield(bound) }
         }
         var iterator = ready.makeAsyncIterator()
-        guard let boundPort = await iterator.next() else { throw CLIError("the API did not start") }
+        guard let boundPort = await iterator.next() else {
+            if case .failure(let error) = await managerTask.result {
+                throw CLIError("the API could not start on \(listen):\(apiPort): \(error); is another Corral running? Pass --api-port")
+            }
+            throw CLIError("the API did not start")
+        }
         var options = NodeAgentOptions(name: name, managerURL: "http://\(listen):\(boundPort)", dataDir: absolute + "/node", host: listen)
         options.nbdPort = nbdPort
         options.replicaPort = replicaPort
