@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // C shims: hardware CRC32C (SSE4.2, portable fallback) and fallocate hole punching.
@@ -44,6 +45,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // Backups: Longhorn's backup-store format, block codecs, store drivers, backup and restore.
+        .target(
+            name: "CorralBackup",
+            dependencies: [
+                "CorralCore", "CCorralShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // Control-plane core: resources, settings, the scheduler and the controllers' decisions. Pure.
@@ -90,6 +101,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
+        .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup"], swiftSettings: strict),
         .testTarget(name: "CorralManagerTests", dependencies: ["CorralManager"], swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(

@@ -11,6 +11,7 @@ struct ManagerClient: Sendable {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        var status = 0
     }
 
     func heartbeat(_ heartbeat: NodeMessages.Heartbeat) async throws {
@@ -30,8 +31,13 @@ struct ManagerClient: Sendable {
         _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
     }
 
+    /// Idempotent: a record the manager already removed counts as finalized.
     func finalize(_ kind: Kind, _ name: String) async throws {
-        _ = try await call("POST", "\(kind.rawValue)/\(name)/finalize", body: Optional<Int>.none, timeout: 5)
+        do {
+            _ = try await call("POST", "\(kind.rawValue)/\(name)/finalize", body: Optional<Int>.none, timeout: 5)
+        } catch let failure as Failure where failure.status == 404 {
+            return
+        }
     }
 
     func call<Body: Encodable>(_ method: String, _ path: String, body: Body?, timeout: TimeInterval) async throws -> Data {
@@ -47,7 +53,7 @@ struct ManagerClient: Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
-            throw Failure(description: "manager answered \(status) to \(method) \(path): \(message ?? "")")
+            throw Failure(description: "manager answered \(status) to \(method) \(path): \(message ?? "")", status: status)
         }
         return data
     }

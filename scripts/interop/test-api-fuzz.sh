@@ -18,6 +18,8 @@ if ! schemathesis run "$CORRAL_API/v1/openapi.json" --max-examples 25 --workers 
 fi
 tail -5 "$WORK/schemathesis.log" >&2
 
+# schemathesis may have deleted the seed volume; a fresh one serves the checks below.
+corral volume create after-fuzz --size 1Gi --replicas 1 >/dev/null
 code() { curl -s -o "$WORK/body" -w "%{http_code}" "$@"; }
 expect_code() { local want=$1; shift; local got; got=$(code "$@"); [ "$got" = "$want" ] || fail "$* answered $got, expected $want: $(cat "$WORK/body")"; grep -q '"error"' "$WORK/body" || [ "$want" = 200 ] || fail "$* gave no error message"; }
 expect_code 400 "$CORRAL_API/v1/watch?after=abc"
@@ -30,7 +32,7 @@ expect_code 400 -X POST -H 'Content-Type: application/json' -d '{"name":"x","siz
 expect_code 400 -X POST -H 'Content-Type: application/json' -d '{"name":"x","size":true}' "$CORRAL_API/v1/volumes"
 expect_code 409 -X PUT -H 'Content-Type: application/json' \
     -d '{"metadata":{"resourceVersion":1},"spec":{"size":1073741824,"numberOfReplicas":1,"nodeID":"","staleReplicaTimeout":5,"nodeSelector":[],"diskSelector":[]}}' \
-    "$CORRAL_API/v1/volumes/seed"
+    "$CORRAL_API/v1/volumes/after-fuzz"
 expect_code 404 "$CORRAL_API/v1/nonsense"
 expect_code 405 -X PATCH "$CORRAL_API/v1/volumes"
 kill -0 "$SERVER_PID" || fail "the server died"

@@ -17,3 +17,11 @@ uint32_t corral_crc32c(uint32_t crc, const void *data, size_t length);
 /// extent of the file was returned.
 int corral_fiemap(int fd, uint64_t start, uint64_t *pairs, uint32_t max, int *last);
 #endif
+
+/// LZ4 frames through the system liblz4 (loaded at first use). Returns 0 when it is missing.
+int corral_lz4_available(void);
+size_t corral_lz4_bound(size_t length);
+/// Bytes written, or -1 on error.
+long corral_lz4_compress(const void *source, size_t length, void *destination, size_t capacity);
+/// Bytes produced; -1 for a damaged or truncated frame, -2 when the output does not fit.
+long corral_lz4_decompress(const void *source, size_t length, void *destination, size_t capacity);
