@@ -51,10 +51,11 @@ let package = Package(
         .target(
             name: "CorralBackup",
             dependencies: [
-                "CorralCore", "CCorralShims",
+                "CorralCore", "CorralStore", "CCorralShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // Control-plane core: resources, settings, the scheduler and the controllers' decisions. Pure.
@@ -101,7 +102,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
-        .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup"], swiftSettings: strict),
+        .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "CorralManagerTests", dependencies: ["CorralManager"], swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,78 @@
+import Foundation
+
+/// A lock on one backup volume, held while a backup, restore or delete runs (docs/formats/
+/// backupstore.md, "Locks"). Acquiring never fails at once on a conflict: it waits with backoff
+/// and says so through `waiting`, until the other holder finishes or its lock expires.
+public final class BackupLock: Sendable {
+    public let record: LockRecord
+    let driver: any BackupStoreDriver
+    let volume: String
+    let refresher: Task<Void, Never>
+
+    init(record: LockRecord, driver: any BackupStoreDriver, volume: String, refresher: Task<Void, Never>) {
+        self.record = record; self.driver = driver; self.volume = volume; self.refresher = refresher
+    }
+
+    public static func acquire(_ type: LockRecord.LockType, volume: String, driver: any BackupStoreDriver,
+                               checkWait: Duration = .seconds(BackupLimits.lockCheckWaitSeconds),
+                               waiting: @Sendable (String) -> Void = { _ in }) async throws -> BackupLock {
+        var backoff: Duration = checkWait
+        while true {
+            try Task.checkCancellation()
+            let name = "lock-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            var mine = LockRecord(name: String(name), type: type, acquired: false)
+            let path = StoreLayout.lock(volume, mine.name)
+            try await driver.write(path, mine.encoded())
+            mine.serverTime = try await driver.modificationTime(path)
+            // Store times have second precision and clocks differ: let concurrent writers show up.
+            try await Task.sleep(for: checkWait)
+            let others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+            let now = Date()
+            switch LockArbiter.decide(mine: mine, others: others, now: now) {
+            case .granted:
+                mine.acquired = true
+                try await driver.write(path, mine.encoded())
+                await removeExpired(others, volume: volume, driver: driver, now: now)
+                let refresher = Task { [mine] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(BackupLimits.lockRefreshSeconds))
+                        if Task.isCancelled { return }
+                        try? await driver.write(path, mine.encoded())
+                    }
+                }
+                return BackupLock(record: mine, driver: driver, volume: volume, refresher: refresher)
+            case .wait(let holder, let holderType):
+                try? await driver.remove(path)
+                let what = holderType == .deletion ? "a deletion" : "a backup or restore"
+                waiting("waiting for \(what) of \(volume) to finish (lock \(holder)); retrying in \(backoff)")
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
+            }
+        }
+    }
+
+    static func readLocks(volume: String, driver: any BackupStoreDriver, except: String) async throws -> [LockRecord] {
+        var locks: [LockRecord] = []
+        for file in try await driver.list(StoreLayout.locksDirectory(volume)) where file.hasSuffix(".lck") {
+            let path = StoreLayout.locksDirectory(volume) + "/" + file
+            // An unreadable or vanished lock file is skipped, as Longhorn does.
+            guard let data = try? await driver.read(path), let time = try? await driver.modificationTime(path),
+                  let record = try? LockRecord.decode(data, serverTime: time), record.name != except else { continue }
+            locks.append(record)
+        }
+        return locks
+    }
+
+    /// A lock not refreshed for the expiry time belongs to a holder that died: remove its file.
+    static func removeExpired(_ locks: [LockRecord], volume: String, driver: any BackupStoreDriver, now: Date) async {
+        for lock in locks {
+            guard let time = lock.serverTime, now.timeIntervalSince(time) > BackupLimits.lockExpirySeconds else { continue }
+            try? await driver.remove(StoreLayout.lock(volume, lock.name))
+        }
+    }
+
+    public func release() async {
+        refresher.cancel()
+        try? await driver.remove(StoreLayout.lock(volume, record.name))
+    }
+}

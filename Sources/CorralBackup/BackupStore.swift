@@ -1,0 +1,278 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Backups, restores and deletions on one backup target, in Longhorn's layout and with its
+/// locks (docs/formats/backupstore.md). Incremental: blocks already in the store are not sent again.
+public struct BackupStore: Sendable {
+    public let driver: any BackupStoreDriver
+    /// Workers that hash, compress and upload (or fetch and verify) blocks at once.
+    public var concurrency = 4
+    var lockCheckWait: Duration = .seconds(BackupLimits.lockCheckWaitSeconds)
+
+    public init(driver: any BackupStoreDriver) { self.driver = driver }
+
+    /// For tests: a shorter wait between writing a lock and reading the others.
+    public func withLockCheckWait(_ wait: Duration) -> BackupStore {
+        var copy = self
+        copy.lockCheckWait = wait
+        return copy
+    }
+
+    public struct BackupRequest: Sendable {
+        public var volume: String
+        public var backupName: String
+        public var snapshotName: String
+        /// The compression of a new backup volume; an existing one keeps its own.
+        public var compression: BlockCodec = .lz4
+        public var blockSize: Int64 = BackupLimits.defaultBlockSize
+        public var labels: [String: String]?
+        /// Back up every block even when the last backup's snapshot could serve as a base.
+        public var full = false
+        public var now: @Sendable () -> Date = { Date() }
+
+        public init(volume: String, backupName: String, snapshotName: String) {
+            self.volume = volume; self.backupName = backupName; self.snapshotName = snapshotName
+        }
+    }
+
+    /// Runs `body` while holding a lock of `type` on the volume; waits (with progress messages)
+    /// while a conflicting operation holds one.
+    func withLock<T: Sendable>(_ type: LockRecord.LockType, _ volume: String, progress: @escaping @Sendable (BackupProgress) -> Void,
+                               _ body: () async throws -> T) async throws -> T {
+        let lock = try await BackupLock.acquire(type, volume: volume, driver: driver, checkWait: lockCheckWait) { message in
+            progress(BackupProgress(message: message))
+        }
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
+
+    // MARK: Backup
+
+    public func createBackup(_ request: BackupRequest, source: any BackupBlockSource,
+                             progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws -> BackupConfig {
+        guard source.size % request.blockSize == 0 else {
+            throw BackupStoreError.invalid("volume size \(source.size) is not a multiple of the backup block size \(request.blockSize)")
+        }
+        return try await withLock(.backupOrRestore, request.volume, progress: progress) {
+            try await backupLocked(request, source: source, progress: progress)
+        }
+    }
+
+    func backupLocked(_ request: BackupRequest, source: any BackupBlockSource,
+                      progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
+        let volume = request.volume
+        let stamp = Self.timestamp(request.now())
+        var volumeConfig: VolumeConfig
+        if let existing = try? await loadVolume(volume) {
+            volumeConfig = existing
+        } else {
+            volumeConfig = VolumeConfig(name: volume, size: source.size, createdTime: stamp, compressionMethod: request.compression.rawValue)
+            try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
+        }
+        let codec = try BlockCodec(method: volumeConfig.compressionMethod)
+        // The base: the last backup, if its snapshot is still in this chain and is not this one.
+        var base: BackupConfig?
+        if !request.full, !volumeConfig.lastBackupName.isEmpty,
+           let last = try? await loadBackup(volume, volumeConfig.lastBackupName), !last.inProgress,
+           last.snapshotName != request.snapshotName, source.contains(snapshot: last.snapshotName),
+           last.blockSize == request.blockSize {
+            base = last
+        }
+        var config = BackupConfig(name: request.backupName, volumeName: volume, compressionMethod: codec.rawValue)
+        try await driver.write(StoreLayout.backupConfig(volume, request.backupName), config.encoded())  // the in-progress marker
+
+        let offsets = try source.changedBlocks(blockSize: request.blockSize, since: base?.snapshotName)
+        let tracker = ProgressTracker(total: offsets.count, report: progress)
+        let uploaded = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
+        let driver = self.driver
+        try await forEachConcurrently(offsets, concurrency: concurrency) { offset in
+            let data = try source.read(offset: offset, length: Int(request.blockSize))
+            let checksum = BackupHash.of(data)
+            let path = StoreLayout.block(volume, checksum)
+            // Blocks with equal content in one run go up once; blocks already stored not at all.
+            let first = uploaded.withLockedValue { state -> Bool in
+                state.mappings[offset] = checksum
+                return state.inFlight.insert(checksum).inserted
+            }
+            var sent: Int64 = 0
+            let needed = first ? (request.full ? true : !(try await driver.exists(path))) : false
+            if needed {
+                let packed = try codec.compress(data)
+                try await driver.write(path, packed)
+                sent = Int64(packed.count)
+                uploaded.withLockedValue { $0.newBlocks += 1 }
+            }
+            tracker.blockDone(uploaded: sent)
+        }
+        let state = uploaded.withLockedValue { $0 }
+        var merged = Dictionary(uniqueKeysWithValues: (base?.blocks ?? []).map { ($0.offset, $0.checksum) })
+        for (offset, checksum) in state.mappings { merged[offset] = checksum }
+        config.blocks = merged.map { BlockMapping(offset: $0.key, checksum: $0.value) }.sorted { $0.offset < $1.offset }
+        config.snapshotName = request.snapshotName
+        config.snapshotCreatedAt = stamp
+        config.createdTime = Self.timestamp(request.now())
+        config.size = Int64(config.blocks.count) * request.blockSize
+        config.labels = request.labels
+        config.parameters = ["backup-block-size": String(request.blockSize), "backup-mode": request.full ? "full" : "incremental"]
+        config.isIncremental = base != nil
+        config.newlyUploadedDataSize = request.full ? 0 : tracker.current.bytesUploaded
+        config.reUploadedDataSize = request.full ? tracker.current.bytesUploaded : 0
+        try await driver.write(StoreLayout.backupConfig(volume, request.backupName), config.encoded())
+
+        volumeConfig = try await loadVolume(volume)
+        volumeConfig.lastBackupName = request.backupName
+        volumeConfig.lastBackupAt = config.snapshotCreatedAt
+        volumeConfig.blockCount += state.newBlocks
+        volumeConfig.size = source.size
+        volumeConfig.labels = request.labels
+        try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
+        return config
+    }
+
+    // MARK: Restore
+
+    /// Writes every block of the backup to the sink, each verified against its checksum after
+    /// decompression. Transient read errors are retried; a checksum mismatch is not.
+    public func restore(volume: String, backup: String, to sink: any BackupBlockSink,
+                        progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws -> BackupConfig {
+        try await withLock(.backupOrRestore, volume, progress: progress) {
+            try await restoreLocked(volume: volume, backup: backup, to: sink, progress: progress)
+        }
+    }
+
+    func restoreLocked(volume: String, backup: String, to sink: any BackupBlockSink,
+                       progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
+        let volumeConfig = try await loadVolume(volume)
+        let config = try await loadBackup(volume, backup)
+        guard !config.inProgress else { throw BackupStoreError.invalid("backup \(backup) of \(volume) is still in progress; wait for it or delete it") }
+        let codec = try BlockCodec(method: config.compressionMethod.isEmpty ? volumeConfig.compressionMethod : config.compressionMethod)
+        let blockSize = config.blockSize
+        let tracker = ProgressTracker(total: config.blocks.count, report: progress)
+        let driver = self.driver
+        try await forEachConcurrently(config.blocks, concurrency: concurrency) { mapping in
+            let path = StoreLayout.block(volume, mapping.checksum)
+            var attempt = 0
+            while true {
+                do {
+                    let packed = try await driver.read(path)
+                    let data = try codec.decompress(packed, size: Int(blockSize))
+                    let actual = BackupHash.of(data)
+                    guard actual == mapping.checksum else {
+                        throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: actual)
+                    }
+                    try await sink.write(data, at: mapping.offset)
+                    break
+                } catch let error as BackupStoreError {
+                    if case .checksumMismatch = error { throw error }
+                    if case .notFound = error { throw error }
+                    attempt += 1
+                    if attempt >= 4 { throw error }
+                    try await Task.sleep(for: .milliseconds(200 << attempt))
+                }
+            }
+            tracker.blockDone(uploaded: 0)
+        }
+        return config
+    }
+
+    // MARK: Delete and garbage collection
+
+    /// Deletes a backup, then the blocks no remaining backup uses, unless a backup is in progress
+    /// or a remaining backup cannot be read (then the blocks stay; nothing is lost).
+    public func deleteBackup(volume: String, backup: String, progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws {
+        try await withLock(.deletion, volume, progress: progress) {
+            try await deleteLocked(volume: volume, backup: backup)
+        }
+    }
+
+    func deleteLocked(volume: String, backup: String) async throws {
+        guard try await driver.exists(StoreLayout.backupConfig(volume, backup)) else {
+            throw BackupStoreError.notFound("backup \(backup) of volume \(volume)")
+        }
+        try await driver.remove(StoreLayout.backupConfig(volume, backup))
+        var volumeConfig = try await loadVolume(volume)
+        let wasLast = volumeConfig.lastBackupName == backup
+        if wasLast { volumeConfig.lastBackupName = ""; volumeConfig.lastBackupAt = "" }
+        let remainingNames = try await listBackups(volume)
+        var references: [String: Int] = [:]
+        var newest: BackupConfig?
+        var collectable = true
+        for name in remainingNames {
+            guard let other = try? await loadBackup(volume, name), !other.inProgress else { collectable = false; break }
+            for mapping in other.blocks { references[mapping.checksum, default: 0] += 1 }
+            if newest == nil || other.snapshotCreatedAt > newest!.snapshotCreatedAt { newest = other }
+        }
+        if wasLast, collectable, let newest {
+            volumeConfig.lastBackupName = newest.name
+            volumeConfig.lastBackupAt = newest.snapshotCreatedAt
+        }
+        try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
+        guard collectable, try await listBackups(volume) == remainingNames else { return }
+        var present = 0
+        for checksum in try await allBlocks(volume) {
+            if references[checksum] == nil {
+                try await driver.remove(StoreLayout.block(volume, checksum))
+            } else {
+                present += 1
+            }
+        }
+        volumeConfig.blockCount = Int64(present)
+        try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
+    }
+
+    /// Removes a whole backup volume: every backup, block and lock.
+    public func deleteVolume(_ volume: String) async throws {
+        guard try await listVolumes().contains(volume) else { throw BackupStoreError.notFound("backup volume \(volume)") }
+        // The lock lives inside the directory it removes; the removal takes its file too.
+        try await withLock(.deletion, volume, progress: { _ in }) {
+            try await driver.remove(StoreLayout.volumeDirectory(volume))
+        }
+    }
+
+    // MARK: Listing
+
+    public func listVolumes() async throws -> [String] {
+        var names: [String] = []
+        for first in try await driver.list(StoreLayout.volumes) {
+            for second in try await driver.list("\(StoreLayout.volumes)/\(first)") {
+                names += try await driver.list("\(StoreLayout.volumes)/\(first)/\(second)")
+            }
+        }
+        return names.sorted()
+    }
+
+    public func listBackups(_ volume: String) async throws -> [String] {
+        StoreLayout.backupNames(in: try await driver.list(StoreLayout.backupsDirectory(volume)))
+    }
+
+    public func loadVolume(_ volume: String) async throws -> VolumeConfig {
+        try VolumeConfig.decode(try await driver.read(StoreLayout.volumeConfig(volume)))
+    }
+
+    public func loadBackup(_ volume: String, _ backup: String) async throws -> BackupConfig {
+        try BackupConfig.decode(try await driver.read(StoreLayout.backupConfig(volume, backup)))
+    }
+
+    func allBlocks(_ volume: String) async throws -> [String] {
+        var checksums: [String] = []
+        let root = StoreLayout.blocksDirectory(volume)
+        for first in try await driver.list(root) {
+            for second in try await driver.list("\(root)/\(first)") {
+                checksums += try await driver.list("\(root)/\(first)/\(second)").filter { $0.hasSuffix(".blk") }.map { String($0.dropLast(4)) }
+            }
+        }
+        return checksums
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,77 @@
+import CorralStore
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Where a backup reads a snapshot's blocks.
+public protocol BackupBlockSource: Sendable {
+    var size: Int64 { get }
+    /// Offsets of backup blocks holding data newer than `base` (all data when nil).
+    func changedBlocks(blockSize: Int64, since base: String?) throws -> [Int64]
+    func read(offset: Int64, length: Int) throws -> Data
+    /// Whether the chain read still contains the snapshot (an incremental base).
+    func contains(snapshot: String) -> Bool
+}
+
+/// Where a restore writes blocks.
+public protocol BackupBlockSink: Sendable {
+    func write(_ data: Data, at offset: Int64) async throws
+}
+
+/// A frozen snapshot of a replica directory as a backup source. The reader is immutable after it
+/// opened and reads with pread, so workers may read in parallel.
+public final class ReplicaSnapshotSource: BackupBlockSource, @unchecked Sendable {
+    let reader: SnapshotReader
+
+    public init(directory: String, snapshot: String) throws {
+        do {
+            reader = try SnapshotReader(directory: try PosixDirectory(path: directory, create: false), snapshot: snapshot)
+        } catch {
+            throw BackupStoreError.notFound("snapshot \(snapshot) in \(directory) (\(error))")
+        }
+    }
+
+    public var size: Int64 { reader.size }
+
+    public func contains(snapshot: String) -> Bool { reader.chainNames.contains(snapshot) }
+
+    public func changedBlocks(blockSize: Int64, since base: String?) throws -> [Int64] {
+        var offsets = Set<Int64>()
+        for range in reader.changedRanges(since: base) {
+            var block = range.offset / blockSize
+            while block * blockSize < range.offset + range.length {
+                offsets.insert(block * blockSize)
+                block += 1
+            }
+        }
+        return offsets.sorted()
+    }
+
+    public func read(offset: Int64, length: Int) throws -> Data {
+        var data = Data(count: length)
+        try data.withUnsafeMutableBytes { try reader.read(into: $0, at: offset) }
+        return data
+    }
+}
+
+/// A regular file as a restore target (tests, and restores to a file).
+public final class FileSink: BackupBlockSink, @unchecked Sendable {
+    let descriptor: Int32
+
+    public init(path: String, size: Int64) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0, ftruncate(descriptor, off_t(size)) == 0 else {
+            throw BackupStoreError.io("cannot prepare \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    public func write(_ data: Data, at offset: Int64) async throws {
+        let written = data.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, data.count, off_t(offset)) }
+        guard written == data.count else { throw BackupStoreError.io("restore write failed: \(String(cString: strerror(errno)))") }
+    }
+
+    public func sync() throws {
+        guard fsync(descriptor) == 0 else { throw BackupStoreError.io("restore sync failed: \(String(cString: strerror(errno)))") }
+    }
+}

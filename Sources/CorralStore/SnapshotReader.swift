@@ -1,0 +1,72 @@
+import CorralCore
+
+/// Reads one frozen snapshot of a replica without opening the replica: the manifest is read,
+/// the chain's layer files are opened for reading, nothing on disk changes. A backup uses it
+/// while the replica server keeps serving the same directory (frozen layers never change; the
+/// caller keeps the snapshot from being purged while it reads).
+public final class SnapshotReader {
+    public let size: Int64
+    public let snapshot: String
+    let chain: [LayerRecord]
+    let files: [StorageFile]
+    let map: ExtentMap
+    let extentsByLayer: [[BlockRange]]
+    static let block = Int64(Limits.blockSize)
+
+    public init(directory: StorageDirectory, snapshot: String) throws {
+        guard let manifest = try ManifestFile.load(directory) else {
+            throw StoreError.notFound("no replica in \(directory); nothing to read")
+        }
+        guard let record = manifest.snapshot(named: snapshot), record.kind != .head else {
+            throw StoreError.notFound("snapshot \(snapshot) does not exist in this replica")
+        }
+        size = manifest.size
+        self.snapshot = snapshot
+        chain = manifest.chain(endingAt: record)
+        files = try chain.map { try directory.openFile($0.fileName, create: false) }
+        let sizeBlocks = manifest.size / Self.block
+        var extents: [[BlockRange]] = []
+        for file in files {
+            extents.append(try file.dataExtents().compactMap { extent in
+                let range = BlockRange(start: extent.offset / Self.block, end: (extent.offset + extent.length + Self.block - 1) / Self.block)
+                let clamped = range.clamped(to: BlockRange(start: 0, end: sizeBlocks))
+                return clamped.isEmpty ? nil : clamped
+            })
+        }
+        extentsByLayer = extents
+        map = ExtentMap.overlayAll(extents.enumerated().map { ExtentMap(extents: $1, layer: Int32($0)) })
+    }
+
+    deinit { for file in files { file.close() } }
+
+    /// Names of the snapshots in this snapshot's chain, oldest first.
+    public var chainNames: [String] { chain.map(\.name) }
+
+    /// Byte ranges whose newest data lies in a layer newer than `base` (all data when `base` is
+    /// nil or not in this chain): what an incremental backup must look at.
+    public func changedRanges(since base: String?) -> [(offset: Int64, length: Int64)] {
+        let start = base.flatMap { name in chain.firstIndex { $0.name == name }.map { $0 + 1 } } ?? 0
+        let newer = (start..<chain.count).map { ExtentMap(extents: extentsByLayer[$0], layer: Int32($0)) }
+        let union = ExtentMap.overlayAll(newer)
+        return union.segments(in: BlockRange(start: 0, end: size / Self.block)).compactMap { segment in
+            segment.layer == nil ? nil : (segment.range.start * Self.block, segment.range.count * Self.block)
+        }
+    }
+
+    /// Reads the snapshot's view; unwritten blocks read as zeros. Offset and length are whole blocks.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        guard offset >= 0, offset % Self.block == 0, Int64(buffer.count) % Self.block == 0, offset + Int64(buffer.count) <= size else {
+            throw StoreError.invalidArgument("snapshot reads are whole blocks inside the volume")
+        }
+        let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)
+        for segment in map.segments(in: range) {
+            let start = Int((segment.range.start - range.start) * Self.block)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + Int(segment.range.count * Self.block))])
+            if let layer = segment.layer {
+                try files[Int(layer)].read(into: slice, at: segment.range.start * Self.block)
+            } else {
+                slice.initializeMemory(as: UInt8.self, repeating: 0)
+            }
+        }
+    }
+}
