@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C shims: hardware CRC32C (SSE4.2, portable fallback) and fallocate hole punching.
@@ -56,6 +57,7 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
         // Control-plane core: resources, settings, the scheduler and the controllers' decisions. Pure.
@@ -86,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "corral",
             dependencies: [
-                "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode",
+                "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

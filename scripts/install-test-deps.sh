@@ -13,7 +13,10 @@ fi
 # Python tools: schemathesis fuzzes the manager's API against its OpenAPI document.
 python3 -m pip --version >/dev/null 2>&1 || { echo "install-test-deps: pip is missing" >&2; exit 1; }
 command -v schemathesis >/dev/null || python3 -m pip install -q --root-user-action=ignore "schemathesis>=4,<5"
-for tool in schemathesis qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 losetup; do
+# moto_server is the S3 server backups are tested against; botocore signs the reference SigV4 requests.
+command -v moto_server >/dev/null || python3 -m pip install -q --root-user-action=ignore "moto[server]>=5,<6"
+python3 -c 'import boto3, botocore' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore boto3 botocore
+for tool in schemathesis moto_server qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is still missing after install" >&2; exit 1; }
 done
 echo "install-test-deps: all test tools present"

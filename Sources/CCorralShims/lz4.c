@@ -3,6 +3,7 @@
 // without it gets a clear error instead of a link failure. The structs below mirror the library's
 // documented ABI (lz4frame.h, v1.9): LZ4F_frameInfo_t and LZ4F_preferences_t.
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include "corral_shims.h"
@@ -34,16 +35,15 @@ typedef size_t (*free_dctx_fn)(void *);
 typedef size_t (*decompress_fn)(void *, void *, size_t *, const void *, size_t *, const void *);
 
 static struct {
-    int tried, ok;
+    int ok;
     bound_fn bound; compress_fn compress; is_error_fn is_error; error_name_fn error_name;
     create_dctx_fn create_dctx; free_dctx_fn free_dctx; decompress_fn decompress;
 } lz4;
 
-static int load(void) {
-    if (lz4.tried) return lz4.ok;
-    lz4.tried = 1;
+// Runs once for the whole process, whichever thread asks first (workers compress in parallel).
+static void load_once(void) {
     void *lib = dlopen("liblz4.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return 0;
+    if (!lib) return;
     lz4.bound = (bound_fn)dlsym(lib, "LZ4F_compressFrameBound");
     lz4.compress = (compress_fn)dlsym(lib, "LZ4F_compressFrame");
     lz4.is_error = (is_error_fn)dlsym(lib, "LZ4F_isError");
@@ -52,6 +52,12 @@ static int load(void) {
     lz4.free_dctx = (free_dctx_fn)dlsym(lib, "LZ4F_freeDecompressionContext");
     lz4.decompress = (decompress_fn)dlsym(lib, "LZ4F_decompress");
     lz4.ok = lz4.bound && lz4.compress && lz4.is_error && lz4.error_name && lz4.create_dctx && lz4.free_dctx && lz4.decompress;
+}
+
+static pthread_once_t loaded = PTHREAD_ONCE_INIT;
+
+static int load(void) {
+    pthread_once(&loaded, load_once);
     return lz4.ok;
 }
 
