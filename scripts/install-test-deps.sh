@@ -16,6 +16,8 @@ command -v schemathesis >/dev/null || python3 -m pip install -q --root-user-acti
 # moto_server is the S3 server backups are tested against; botocore signs the reference SigV4 requests.
 command -v moto_server >/dev/null || python3 -m pip install -q --root-user-action=ignore "moto[server]>=5,<6"
 python3 -c 'import boto3, botocore' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore boto3 botocore
+# python lz4 writes the Longhorn-format golden stores (an independent model of the format).
+python3 -c 'import lz4.frame' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "lz4>=4,<5"
 for tool in schemathesis moto_server qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 losetup; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is still missing after install" >&2; exit 1; }
 done
