@@ -161,7 +161,11 @@ public struct BackupStore: Sendable {
             while true {
                 do {
                     let packed = try await driver.read(path)
-                    let data = try codec.decompress(packed, size: Int(blockSize))
+                    let data: Data
+                    do { data = try codec.decompress(packed, size: Int(blockSize)) } catch let error as BackupStoreError {
+                        // Damage is not transient: name the block and stop.
+                        throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: "undecodable (\(error))")
+                    }
                     let actual = BackupHash.of(data)
                     guard actual == mapping.checksum else {
                         throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: actual)

@@ -18,8 +18,16 @@ public struct S3StoreDriver: BackupStoreDriver {
     let endpoint: URL
     let pathStyle: Bool
     let signer: SigV4Signer
-    static let attemptsMax = 5
+    /// Tries per request before giving up (5xx and network errors only).
+    public var attempts = 5
     static let objectBytesMax = 64 << 20
+    /// One client for the process: a connection that cannot be made fails after 5 s (then the
+    /// request is retried here), instead of the pool retrying until the request's deadline.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         guard url.hasPrefix("s3://") else { throw BackupStoreError.invalid("\(url) is not an s3:// URL") }
@@ -76,10 +84,10 @@ public struct S3StoreDriver: BackupStoreDriver {
             request.headers.add(name: "Host", value: hostHeader)
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                let response = try await Self.client.execute(request, timeout: .seconds(60))
                 let collected = try await response.body.collect(upTo: Self.objectBytesMax)
                 let result = Response(status: response.status.code, headers: response.headers, body: Data(collected.readableBytesView))
-                if result.status >= 500 && attempt < Self.attemptsMax {
+                if result.status >= 500 && attempt < attempts {
                     try await Task.sleep(for: .milliseconds(200 << attempt))
                     continue
                 }
@@ -87,7 +95,7 @@ public struct S3StoreDriver: BackupStoreDriver {
             } catch let error as CancellationError {
                 throw error
             } catch {
-                guard attempt < Self.attemptsMax else { throw BackupStoreError.io("\(method) \(key) on \(url) failed after \(attempt) attempts: \(error)") }
+                guard attempt < attempts else { throw BackupStoreError.io("\(method) \(key) on \(url) failed after \(attempt) attempts: \(error)") }
                 try await Task.sleep(for: .milliseconds(200 << attempt))
             }
         }

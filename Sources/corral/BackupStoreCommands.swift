@@ -41,9 +41,17 @@ struct BackupStoreCommand: AsyncParsableCommand {
             let (target, volume, backup) = try StoreLayout.parseBackupURL(url)
             let store = BackupStore(driver: try BackupTargets.driver(for: target))
             let size = try await store.loadVolume(volume).size
+            let existed = FileManager.default.fileExists(atPath: to)
             let sink = try FileSink(path: to, size: size)
-            let config = try await store.restore(volume: volume, backup: backup, to: sink, progress: ProgressPrinter.show)
-            try sink.sync()
+            let config: BackupConfig
+            do {
+                config = try await store.restore(volume: volume, backup: backup, to: sink, progress: ProgressPrinter.show)
+                try sink.sync()
+            } catch {
+                // Never leave a file that looks like a restored volume but holds wrong data.
+                if !existed { try? FileManager.default.removeItem(atPath: to) }
+                throw error
+            }
             ProgressPrinter.done()
             FileHandle.standardError.write(Data("restored \(config.blocks.count) blocks of \(volume) into \(to)\n".utf8))
         }
