@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "CorralManager",
             dependencies: [
-                "CorralControl", "CorralCore",
+                "CorralControl", "CorralCore", "CorralBackup",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "CorralNode",
             dependencies: [
-                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire",
+                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -31,6 +31,7 @@ extension Kind {
         case .nodes: Node.self
         case .settings: Setting.self
         case .events: Event.self
+        case .backups: Backup.self
         }
     }
 
@@ -38,7 +39,7 @@ extension Kind {
     public var deletionIsTwoPhase: Bool {
         switch self {
         case .volumes, .replicas, .engines: true
-        case .nodes, .settings, .events: false
+        case .nodes, .settings, .events, .backups: false
         }
     }
 }

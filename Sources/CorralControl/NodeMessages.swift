@@ -30,9 +30,11 @@ public enum NodeMessages {
         public var node: Node?
         public var replicas: [Replica]
         public var engines: [Engine]
+        /// Backups this node should run now (InProgress and assigned here).
+        public var backups: [Backup]
 
-        public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine]) {
-            self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines
+        public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine], backups: [Backup] = []) {
+            self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines; self.backups = backups
         }
     }
 }

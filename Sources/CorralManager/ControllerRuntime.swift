@@ -6,7 +6,7 @@ import Logging
 /// Level-triggered: a pass always starts from what is stored now, so a missed change or a crash
 /// costs one more pass, never a wrong one.
 public final class ControllerRuntime: Sendable {
-    enum Key: Hashable, Sendable { case volume(String), node(String) }
+    enum Key: Hashable, Sendable { case volume(String), node(String), backup(String) }
 
     let store: ResourceStore
     let logger: Logger
@@ -63,6 +63,8 @@ public final class ControllerRuntime: Sendable {
                 }
             case .settings:
                 await enqueueAllVolumes()
+            case .backups:
+                await queue.add(.backup(change.name))
             case .events:
                 break
             }
@@ -88,6 +90,9 @@ public final class ControllerRuntime: Sendable {
     func resyncPeriodically() async {
         while !Task.isCancelled {
             for node in await store.list(Node.self) { await queue.add(.node(node.name)) }
+            for backup in await store.list(Backup.self) where backup.status.state == .pending || backup.status.state == .inProgress {
+                await queue.add(.backup(backup.name))
+            }
             await enqueueAllVolumes()
             try? await Task.sleep(for: resyncInterval)
         }
@@ -99,6 +104,7 @@ public final class ControllerRuntime: Sendable {
                 switch key {
                 case .volume(let name): try await reconcileVolume(name)
                 case .node(let name): try await reconcileNode(name)
+                case .backup(let name): try await reconcileBackup(name)
                 }
                 await queue.succeeded(key)
             } catch {
@@ -128,6 +134,25 @@ public final class ControllerRuntime: Sendable {
                 try await recordEvent(severity, reason: reason, message: message, about: "nodes/\(name)", now: now)
             }
         }
+    }
+
+    /// Assigns a pending backup to a healthy replica; sends one whose node went down back to pending
+    /// (the next attempt reuses the blocks already uploaded).
+    func reconcileBackup(_ name: String) async throws {
+        guard var backup = await store.get(Backup.self, name) else { return }
+        let nodes = await store.list(Node.self)
+        if backup.status.state == .inProgress, !(nodes.first { $0.name == backup.status.nodeID }?.status.ready ?? false) {
+            backup.status.state = .pending
+            backup.status.message = "node \(backup.status.nodeID) went down during the backup; trying again"
+            backup.status.nodeID = ""
+            backup.metadata.resourceVersion = 0
+            try await store.updateStatus(backup)
+            return
+        }
+        guard let status = BackupReconciler.assign(backup, replicas: await store.list(Replica.self), nodes: nodes) else { return }
+        backup.status = status
+        backup.metadata.resourceVersion = 0
+        try await store.updateStatus(backup)
     }
 
     func reconcileVolume(_ name: String) async throws {

@@ -57,7 +57,8 @@ extension ManagerAPI {
             return try json(NodeMessages.Assignments(
                 revision: revision, node: await store.get(Node.self, name),
                 replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
-                engines: await store.list(Engine.self).filter { $0.spec.nodeID == name }))
+                engines: await store.list(Engine.self).filter { $0.spec.nodeID == name },
+                backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.status.state == .inProgress }))
         }
     }
 
@@ -76,6 +77,9 @@ extension ManagerAPI {
         }
         router.put("/v1/engines/:name/status") { request, context in
             try await putStatus(Engine.self, request: request, context: context)
+        }
+        router.put("/v1/backups/:name/status") { request, context in
+            try await putStatus(Backup.self, request: request, context: context)
         }
         router.post("/v1/replicas/:name/finalize") { _, context in try await finalize(.replicas, context) }
         router.post("/v1/engines/:name/finalize") { _, context in try await finalize(.engines, context) }

@@ -33,6 +33,7 @@ struct ManagerAPI: Sendable {
         addNodeRoutes(router)
         addInstanceRoutes(router)
         addSettingRoutes(router)
+        addBackupRoutes(router)
         router.get("/v1/events") { _, _ in
             try json(APIResponse.List(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))
         }

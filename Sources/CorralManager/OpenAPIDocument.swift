@@ -74,7 +74,7 @@ enum OpenAPIDocument {
 
     static func action(_ id: String, _ summary: String, body: JSON = ref("Empty"), answer: JSON = ref("Volume")) -> JSON {
         // Actions whose fields are all optional may be posted without a body.
-        let optional = ["Empty", "Attach", "SnapshotCreate"].contains { (body["$ref"] as? String)?.hasSuffix("/" + $0) == true }
+        let optional = ["Empty", "Attach", "SnapshotCreate", "SnapshotBackup"].contains { (body["$ref"] as? String)?.hasSuffix("/" + $0) == true }
         return named(["post": operation(id, summary, body: body, answer: answer, errors: ["400", "404", "409", "413", "422", "502"], bodyRequired: !optional)])
     }
 
@@ -100,6 +100,15 @@ enum OpenAPIDocument {
         "/v1/volumes/{name}/snapshots": named([
             "get": operation("listSnapshots", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")], errors: ["404", "409", "502"]),
         ]),
+        "/v1/volumes/{name}/snapshotBackup": action("snapshotBackup", "Back up a snapshot (a new one by default) to the backup target",
+                                                    body: ref("SnapshotBackup"), answer: ref("Backup")),
+        "/v1/backups": ["get": operation("listBackups", "List backups (?volume= for one volume)", answer: list("Backup"), errors: [],
+                                         query: [["name": "volume", "in": "query", "required": false, "schema": ["type": "string"]]])],
+        "/v1/backups/{name}": named([
+            "get": operation("getBackup", "Show a backup", answer: ref("Backup"), errors: ["404"]),
+            "delete": operation("deleteBackup", "Delete a backup from the target and its record", errors: ["404", "409", "502"]),
+        ]),
+        "/v1/backups/{name}/status": named(["put": operation("putBackupStatus", "A node agent reports a backup", body: ref("BackupStatus"), answer: ref("Backup"))]),
         "/v1/nodes": ["get": operation("listNodes", "List nodes", answer: list("Node"), errors: [])],
         "/v1/nodes/{name}": named([
             "get": operation("getNode", "Show a node", answer: ref("Node"), errors: ["404"]),
@@ -202,6 +211,18 @@ enum OpenAPIDocument {
         "ReplicaCount": closed(["replicaCount": ["type": "integer", "minimum": 1, "maximum": 20]], required: ["replicaCount"]),
         "SnapshotCreate": closed(["name": nameSchema, "labels": stringMap]),
         "SnapshotName": closed(["name": nameSchema], required: ["name"]),
+        "Backup": resource(spec: ["type": "object", "required": ["volumeName", "snapshotName", "backupTargetURL"]], status: [
+            "type": "object", "required": ["state", "progress"],
+            "properties": ["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error"]],
+                           "progress": ["type": "integer", "minimum": 0, "maximum": 100], "url": ["type": "string"]]]),
+        "SnapshotBackup": closed(["snapshot": nameSchema, "labels": stringMap]),
+        "BackupStatus": closed(["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error"]],
+                                "progress": ["type": "integer", "minimum": 0, "maximum": 100],
+                                "nodeID": ["type": "string"], "replicaName": ["type": "string"], "dataDirectoryName": ["type": "string"],
+                                "url": ["type": "string"], "error": ["type": "string"], "message": ["type": "string"],
+                                "size": counter, "newlyUploadedDataSize": counter],
+                               required: ["state", "progress", "nodeID", "replicaName", "dataDirectoryName", "url", "error", "message",
+                                          "size", "newlyUploadedDataSize"]),
         "SettingValue": closed(["value": ["type": "string"]], required: ["value"]),
         "Heartbeat": closed(["address": ["type": "string", "minLength": 1], "replicaPort": port, "nbdPort": port, "controlPort": port,
                              "disks": ["type": "object", "additionalProperties": closed(

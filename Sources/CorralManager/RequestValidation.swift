@@ -43,3 +43,9 @@ enum RequestValidation {
 protocol ValidatedBody { func validate() throws }
 extension EngineKind.Status: ValidatedBody { func validate() throws { try RequestValidation.check(self) } }
 extension ReplicaKind.Status: ValidatedBody { func validate() throws { try RequestValidation.check(self) } }
+extension BackupKind.Status: ValidatedBody {
+    func validate() throws {
+        guard (0...100).contains(progress) else { throw RequestValidation.fail("progress must lie in 0...100") }
+        guard size >= 0, newlyUploadedDataSize >= 0 else { throw RequestValidation.fail("sizes must not be negative") }
+    }
+}

@@ -31,6 +31,10 @@ struct ManagerClient: Sendable {
         _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
     }
 
+    func reportBackup(_ name: String, _ status: Backup.Status) async throws {
+        _ = try await call("PUT", "backups/\(name)/status", body: status, timeout: 5)
+    }
+
     /// Idempotent: a record the manager already removed counts as finalized.
     func finalize(_ kind: Kind, _ name: String) async throws {
         do {

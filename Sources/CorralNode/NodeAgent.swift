@@ -34,6 +34,7 @@ public final class NodeAgent: Sendable {
     let engineGroup: MultiThreadedEventLoopGroup
     let table = EngineTable()
     let instances: NodeInstances
+    let backups: NodeBackups
     let channels = NIOLockedValueBoxChannels()
 
     public init(options: NodeAgentOptions, logger: Logger) throws {
@@ -45,6 +46,7 @@ public final class NodeAgent: Sendable {
         engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer,
                                   table: table, eventLoop: engineGroup.next())
+        backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger)
     }
 
     /// Binds the replica server, NBD and the control API.
@@ -112,6 +114,7 @@ public final class NodeAgent: Sendable {
                 let assignments = try await manager.assignments(after: revision, wait: 10)
                 revision = assignments.revision
                 await instances.apply(assignments)
+                await backups.apply(assignments.backups)
                 backoff = .milliseconds(200)
             } catch {
                 logger.debug("assignments: \(error)")

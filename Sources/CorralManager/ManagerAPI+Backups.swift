@@ -1,0 +1,63 @@
+import CorralBackup
+import CorralControl
+import Foundation
+import Hummingbird
+
+/// Backups through the manager: `snapshotBackup` records a Backup; the backup controller assigns
+/// it to a node holding a healthy replica, whose agent uploads the snapshot's blocks.
+extension ManagerAPI {
+    struct SnapshotBackup: Codable { var snapshot: String?; var labels: [String: String]? }
+
+    func addBackupRoutes(_ router: Router<APIContext>) {
+        router.post("/v1/volumes/:name/snapshotBackup") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(SnapshotBackup.self, context: context)
+            let volume = try await volume(context)
+            let settings = Settings(await store.list(Setting.self))
+            guard !settings.backupTarget.isEmpty else {
+                throw APIError(.conflict, "no backup target is set; `corral setting set backup-target file:///path` (or s3://bucket@region/path/)")
+            }
+            var snapshot = body.snapshot ?? ""
+            if snapshot.isEmpty {
+                // No snapshot named: take one now, through the engine of the attached volume.
+                snapshot = "backup-snap-\(ControllerRuntime.randomSuffix())"
+                let payload = try JSONSerialization.data(withJSONObject: ["name": snapshot, "labels": [String: String]()])
+                _ = try await forward(context, "POST", "snapshots", body: payload)
+            } else if let problem = NameRule.problem(snapshot) {
+                throw APIError(.unprocessableContent, "snapshot: \(problem)")
+            }
+            let name = "backup-" + ControllerRuntime.randomSuffix() + ControllerRuntime.randomSuffix()
+            var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: settings.backupTarget)
+            spec.labels = body.labels
+            let created = try await store.create(Backup(metadata: ObjectMeta(name: name, owner: "volumes/\(volume.name)"), spec: spec, status: .init()), now: now)
+            return try json(created, status: .created)
+        }
+        router.get("/v1/backups") { request, _ in
+            let volume = request.uri.queryParameters.get("volume")
+            return try json(APIResponse.List(items: await store.list(Backup.self).filter { volume == nil || $0.spec.volumeName == volume }))
+        }
+        router.get("/v1/backups/:name") { _, context in try json(try await backup(context)) }
+        router.delete("/v1/backups/:name") { _, context in
+            let backup = try await backup(context)
+            if backup.status.state == .inProgress || backup.status.state == .pending {
+                throw APIError(.conflict, "backup \(backup.name) is \(backup.status.state.rawValue); wait for it to finish before deleting it")
+            }
+            if backup.status.state == .completed {
+                let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
+                do {
+                    try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name)
+                } catch let error as BackupStoreError {
+                    if case .notFound = error {} else { throw APIError(.badGateway, "the backup target refused the deletion: \(error)") }
+                }
+            }
+            try await self.store.remove(.backups, backup.name)
+            return try json(APIResponse.Done())
+        }
+    }
+
+    func backup(_ context: APIContext) async throws -> Backup {
+        let name = try context.parameters.require("name")
+        guard let backup = await store.get(Backup.self, name) else { throw StoreError.notFound(.backups, name) }
+        return backup
+    }
+}

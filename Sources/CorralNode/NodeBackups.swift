@@ -1,0 +1,77 @@
+import CorralBackup
+import CorralControl
+import Foundation
+import Logging
+
+/// Runs the backups the manager assigned to this node: reads the snapshot's frozen layers from
+/// the replica's directory (never through the engine) and uploads them; reports progress.
+actor NodeBackups {
+    let manager: ManagerClient
+    let replicaRoot: String
+    let logger: Logger
+    var running: Set<String> = []
+    /// Progress reports go at most this often; the final state always goes.
+    static let reportInterval: TimeInterval = 1
+
+    init(manager: ManagerClient, replicaRoot: String, logger: Logger) {
+        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger
+    }
+
+    func apply(_ backups: [Backup]) {
+        for backup in backups where !running.contains(backup.name) {
+            running.insert(backup.name)
+            Task { await self.run(backup) }
+        }
+    }
+
+    func run(_ backup: Backup) async {
+        var status = backup.status
+        do {
+            let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
+            let source = try ReplicaSnapshotSource(directory: replicaRoot + "/" + backup.status.dataDirectoryName, snapshot: backup.spec.snapshotName)
+            var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)
+            request.labels = backup.spec.labels
+            let reporter = ProgressReporter(manager: manager, backup: backup)
+            let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
+            status.state = .completed
+            status.progress = 100
+            status.url = StoreLayout.backupURL(target: backup.spec.backupTargetURL, volume: backup.spec.volumeName, backup: config.name)
+            status.size = config.size
+            status.newlyUploadedDataSize = config.newlyUploadedDataSize
+            status.message = ""
+            logger.info("backup \(backup.name) of \(backup.spec.volumeName) completed: \(status.url)")
+        } catch {
+            status.state = .error
+            status.error = "\(error)"
+            logger.warning("backup \(backup.name) failed: \(error)")
+        }
+        try? await manager.reportBackup(backup.name, status)
+        running.remove(backup.name)
+    }
+}
+
+/// Throttled progress reports to the manager from the backup's worker threads.
+final class ProgressReporter: @unchecked Sendable {
+    let manager: ManagerClient
+    let backup: Backup
+    private let lock = NSLock()
+    private var last = Date.distantPast
+    private var lastPercent = -1
+
+    init(manager: ManagerClient, backup: Backup) { self.manager = manager; self.backup = backup }
+
+    func report(_ progress: BackupProgress) {
+        let due: Bool = lock.withLock {
+            guard progress.percent != lastPercent || !progress.message.isEmpty,
+                  Date().timeIntervalSince(last) >= NodeBackups.reportInterval || progress.percent == 100 else { return false }
+            last = Date(); lastPercent = progress.percent
+            return true
+        }
+        guard due else { return }
+        var status = backup.status
+        status.progress = min(progress.percent, 99)
+        status.message = progress.message.isEmpty ? "\(progress.blocksDone) of \(progress.blocksTotal) blocks" : progress.message
+        let manager = self.manager, name = backup.name
+        Task { try? await manager.reportBackup(name, status) }
+    }
+}
