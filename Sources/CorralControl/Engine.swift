@@ -15,6 +15,8 @@ public enum EngineKind: ResourceKind {
         public var replicaAddressMap: [String: String] = [:]
         /// Start even if a replica that may hold newer writes is missing (auto-salvage).
         public var salvageRequested = false
+        /// Fill the volume from this backup before serving it.
+        public var restoreFrom: String?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID
@@ -34,6 +36,10 @@ public enum EngineKind: ResourceKind {
         public var readOps: Int64 = 0
         public var writeOps: Int64 = 0
         public var message: String = ""
+        /// The backup restored into this engine's replicas, once complete.
+        public var restoredBackup: String?
+        public var restoreProgress: Int?
+        public var restoreError: String?
         public init() {}
     }
 }

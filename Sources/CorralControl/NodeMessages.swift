@@ -31,7 +31,8 @@ public enum NodeMessages {
         public var replicas: [Replica]
         public var engines: [Engine]
         /// Backups this node should run now (InProgress and assigned here).
-        public var backups: [Backup]
+        /// Optional so a node and a manager of different versions still understand each other.
+        public var backups: [Backup]?
 
         public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine], backups: [Backup] = []) {
             self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines; self.backups = backups

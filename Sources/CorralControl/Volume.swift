@@ -24,6 +24,9 @@ public enum VolumeKind: ResourceKind {
         /// Node and disk tags every replica's node and disk must carry.
         public var nodeSelector: [String] = []
         public var diskSelector: [String] = []
+        /// A backup URL to fill the new volume from; it is usable once the restore completed.
+        /// Optional so records and clients from before it existed still decode.
+        public var fromBackup: String?
 
         public init(size: Int64, numberOfReplicas: Int) {
             self.size = size; self.numberOfReplicas = numberOfReplicas
@@ -41,6 +44,9 @@ public enum VolumeKind: ResourceKind {
         public var lastDegradedAt: Date?
         /// Rebuild progress per replica name, in percent.
         public var rebuildProgress: [String: Int] = [:]
+        /// The backup the volume was last filled from; equal to spec.fromBackup once restored.
+        public var lastRestoredBackup: String?
+        public var restoreProgress: Int?
         public init() {}
     }
 }

@@ -202,8 +202,18 @@ struct Pass {
 
     // MARK: Engine
 
+    /// A volume created from a backup is filled before anyone may use it.
+    var fromBackup: String { volume.spec.fromBackup ?? "" }
+    var needsRestore: Bool { !fromBackup.isEmpty && volume.status.lastRestoredBackup != fromBackup }
+
+    /// Where the engine runs: the attach node, or, to restore a detached volume, a replica's node.
+    func engineNode(_ live: [Replica]) -> String {
+        if !volume.spec.nodeID.isEmpty || !needsRestore { return volume.spec.nodeID }
+        return live.filter { !$0.isFailed && !$0.status.address.isEmpty && nodeUp($0.spec.nodeID) }.map(\.spec.nodeID).sorted().first ?? ""
+    }
+
     mutating func manageEngine(_ live: [Replica]) {
-        let target = volume.spec.nodeID
+        let target = engineNode(live)
         if let engine, engine.isDeleting {
             if !nodeUp(engine.spec.nodeID) || engine.status.currentState == .stopped { actions.append(.finalizeEngine(engine.name)) }
             return
@@ -219,6 +229,7 @@ struct Pass {
             var updated = engine
             updated.spec.replicaAddressMap = addresses
             updated.spec.volumeSize = volume.spec.size
+            updated.spec.restoreFrom = needsRestore ? fromBackup : nil
             if updated != engine { actions.append(.updateEngine(updated)) }
             return
         }
@@ -229,6 +240,7 @@ struct Pass {
         meta.createdAt = world.now
         var spec = Engine.Spec(volumeName: volume.name, volumeSize: volume.spec.size, nodeID: target)
         spec.replicaAddressMap = addresses
+        spec.restoreFrom = needsRestore ? fromBackup : nil
         actions.append(.createEngine(Engine(metadata: meta, spec: spec, status: .init())))
     }
 
@@ -237,6 +249,25 @@ struct Pass {
     mutating func publishStatus(_ live: [Replica]) {
         let target = volume.spec.nodeID
         let running = engine.map { $0.status.currentState == .running && !$0.isDeleting && nodeUp($0.spec.nodeID) } ?? false
+        if let engine, running, needsRestore {
+            status.restoreProgress = engine.status.restoreProgress
+            if engine.status.restoredBackup == fromBackup {
+                status.lastRestoredBackup = fromBackup
+                status.restoreProgress = 100
+            }
+        }
+        if needsRestore && status.lastRestoredBackup != fromBackup {
+            // Not usable until the restore completed.
+            let message = engine?.status.restoreError.flatMap { $0.isEmpty ? nil : $0 } ?? "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"
+            status.conditions.set(Condition(type: "Restore", status: false, reason: "RestoreInProgress", message: message))
+            status.state = target.isEmpty ? .creating : .attaching
+            status.endpoint = ""
+            status.currentNodeID = ""
+            status.robustness = robustness(live, running: running)
+            if status != volume.status { actions.append(.updateVolumeStatus(status)) }
+            return
+        }
+        if !fromBackup.isEmpty { status.conditions.set(Condition(type: "Restore", status: true, reason: "Restored")) }
         if !target.isEmpty {
             status.state = running && engine?.spec.nodeID == target ? .attached : .attaching
         } else if engine != nil {

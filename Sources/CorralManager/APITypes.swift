@@ -5,7 +5,9 @@ import Foundation
 enum APIRequest {
     struct VolumeCreate: Codable {
         var name: String
-        var size: SizeValue
+        /// Required unless fromBackup is given (then the backup's volume size).
+        var size: SizeValue?
+        var fromBackup: String?
         var numberOfReplicas: Int?
         var nodeSelector: [String]?
         var diskSelector: [String]?

@@ -61,3 +61,19 @@ extension ManagerAPI {
         return backup
     }
 }
+
+/// Checks a backup URL before a volume is created from it.
+enum BackupCheck {
+    static func volumeSize(ofBackup url: String) async throws -> Int64 {
+        let parsed: (target: String, volume: String, backup: String)
+        do { parsed = try StoreLayout.parseBackupURL(url) } catch { throw APIError(.unprocessableContent, "\(error)") }
+        do {
+            let store = BackupStore(driver: try BackupTargets.driver(for: parsed.target))
+            let config = try await store.loadBackup(parsed.volume, parsed.backup)
+            guard !config.inProgress else { throw APIError(.conflict, "backup \(parsed.backup) is still in progress") }
+            return try await store.loadVolume(parsed.volume).size
+        } catch let error as BackupStoreError {
+            throw APIError(.unprocessableContent, "cannot restore from \(url): \(error)")
+        }
+    }
+}

@@ -48,7 +48,14 @@ struct ManagerAPI: Sendable {
             var request = request
             let body = try await request.decodeStrict(APIRequest.VolumeCreate.self, context: context)
             let settings = Settings(await store.list(Setting.self))
-            var spec = Volume.Spec(size: body.size.bytes, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
+            var size = body.size?.bytes
+            if let url = body.fromBackup {
+                let backupSize = try await BackupCheck.volumeSize(ofBackup: url)
+                size = max(size ?? 0, backupSize)
+            }
+            guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
+            var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
+            spec.fromBackup = body.fromBackup
             spec.nodeSelector = body.nodeSelector ?? []
             spec.diskSelector = body.diskSelector ?? []
             spec.staleReplicaTimeout = body.staleReplicaTimeout ?? spec.staleReplicaTimeout
@@ -203,6 +210,9 @@ enum VolumeValidation {
             throw APIError(.unprocessableContent, "staleReplicaTimeout is in minutes and must lie in 1...\(APILimits.staleReplicaTimeoutMinutesMax)")
         }
         if let problem = spec.nodeID.isEmpty ? nil : NameRule.problem(spec.nodeID) { throw APIError(.unprocessableContent, problem) }
+        if let old, spec.fromBackup != old.fromBackup {
+            throw APIError(.unprocessableContent, "fromBackup is set when a volume is created and cannot change")
+        }
         if let old, spec.size < old.size {
             throw APIError(.unprocessableContent, "a volume cannot shrink (from \(old.size) to \(spec.size) bytes); create a smaller one and copy")
         }

@@ -152,7 +152,7 @@ enum OpenAPIDocument {
                        "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                        "nodeID": ["type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$"],
                        "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax],
-                       "nodeSelector": stringList, "diskSelector": stringList],
+                       "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"]],
     ]
 
     nonisolated(unsafe) static let diskSpec: JSON = closed(["path": ["type": "string", "minLength": 1], "allowScheduling": ["type": "boolean"],
@@ -199,11 +199,11 @@ enum OpenAPIDocument {
         "Assignments": ["type": "object", "required": ["revision", "replicas", "engines"],
                         "properties": ["revision": ["type": "integer"], "node": ref("Node"),
                                        "replicas": ["type": "array", "items": ref("Replica")], "engines": ["type": "array", "items": ref("Engine")]]],
-        "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema,
+        "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema, "fromBackup": ["type": "string", "minLength": 1],
                                 "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                                 "nodeSelector": stringList, "diskSelector": stringList,
                                 "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax], "labels": stringMap],
-                               required: ["name", "size"]),
+                               required: ["name"]),
         "VolumeUpdate": update(volumeSpec),
         "NodeUpdate": update(nodeSpec),
         "Attach": closed(["nodeID": nameSchema]),
@@ -235,7 +235,8 @@ enum OpenAPIDocument {
                                 "replicaModeMap": ["type": "object", "additionalProperties": ["type": "string", "enum": ["RW", "WO", "ERR"]]],
                                 "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer", "minimum": 0, "maximum": 100]],
                                 "readBytes": counter, "writeBytes": counter, "readOps": counter, "writeOps": counter,
-                                "message": ["type": "string"]],
+                                "message": ["type": "string"], "restoredBackup": ["type": "string"],
+                                "restoreProgress": ["type": "integer", "minimum": 0, "maximum": 100], "restoreError": ["type": "string"]],
                                required: ["currentState", "endpoint", "currentSize", "replicaModeMap", "rebuildProgress",
                                           "readBytes", "writeBytes", "readOps", "writeOps", "message"]),
     ]

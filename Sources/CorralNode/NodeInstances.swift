@@ -1,3 +1,4 @@
+import CorralBackup
 import CorralControl
 import CorralCore
 import CorralRuntime
@@ -13,6 +14,11 @@ actor NodeInstances {
         var local: NodePlan.LocalEngine
         var lastReported: CorralControl.Engine.Status?
         var faultedSince: Date?
+        /// A volume created from a backup is filled before its export appears.
+        var restoring = false
+        var restoreProgress = 0
+        var restoredBackup: String?
+        var restoreError: String?
     }
 
     let options: NodeAgentOptions
@@ -107,14 +113,60 @@ actor NodeInstances {
         }
         running[volume] = Running(engine: engine, local: .init(resourceName: record.name, replicaAddresses: Set(addresses),
                                                                size: record.spec.volumeSize, starting: true))
+        let restoreFrom = record.spec.restoreFrom ?? ""
+        let alreadyRestored = record.status.restoredBackup ?? ""
         Task {
             do {
                 try await engine.start()
-                self.engineStarted(volume, engine)
+                if !restoreFrom.isEmpty && restoreFrom != alreadyRestored {
+                    self.restore(volume, engine, from: restoreFrom)
+                } else {
+                    self.engineStarted(volume, engine)
+                }
             } catch {
                 await self.engineFailedToStart(volume, engine, error)
             }
         }
+    }
+
+    /// Fills the volume from a backup through the engine (so every replica gets each block), then
+    /// serves it. A failed restore is reported and the export never appears.
+    func restore(_ volume: String, _ engine: CorralRuntime.Engine, from url: String) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.local.starting = false
+        running[volume]?.restoring = true
+        Task {
+            do {
+                let (target, backupVolume, backup) = try StoreLayout.parseBackupURL(url)
+                let store = BackupStore(driver: try BackupTargets.driver(for: target))
+                _ = try await store.restore(volume: backupVolume, backup: backup, to: EngineSink(engine: engine)) { progress in
+                    Task { await self.restoreProgressed(volume, engine, progress.percent) }
+                }
+                try await engine.eventLoop.flatSubmit { engine.flush() }.get()
+                self.restoreFinished(volume, engine, url: url, error: nil)
+            } catch {
+                self.restoreFinished(volume, engine, url: url, error: "\(error)")
+            }
+        }
+    }
+
+    func restoreProgressed(_ volume: String, _ engine: CorralRuntime.Engine, _ percent: Int) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.restoreProgress = percent
+    }
+
+    func restoreFinished(_ volume: String, _ engine: CorralRuntime.Engine, url: String, error: String?) {
+        guard running[volume]?.engine === engine else { return }
+        running[volume]?.restoring = false
+        if let error {
+            logger.warning("restore of \(volume) from \(url) failed: \(error)")
+            running[volume]?.restoreError = error
+            return
+        }
+        running[volume]?.restoredBackup = url
+        running[volume]?.restoreProgress = 100
+        logger.info("volume \(volume) restored from \(url)")
+        engineStarted(volume, engine)
     }
 
     func engineStarted(_ volume: String, _ engine: CorralRuntime.Engine) {
@@ -161,7 +213,11 @@ actor NodeInstances {
             let names = Dictionary(record.spec.replicaAddressMap.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
             var status = CorralControl.Engine.Status()
             status.currentState = .running
-            status.endpoint = "nbd://\(options.host):\(options.nbdPort)/\(volume)"
+            let serving = table.engine(named: volume) === entry.engine
+            status.endpoint = serving ? "nbd://\(options.host):\(options.nbdPort)/\(volume)" : ""
+            status.restoredBackup = entry.restoredBackup ?? record.status.restoredBackup
+            status.restoreProgress = entry.restoreProgress
+            status.restoreError = entry.restoreError
             status.currentSize = observed.size
             for replica in observed.replicas {
                 guard let name = names[replica.address] else { continue }
@@ -191,5 +247,15 @@ actor NodeInstances {
                 running[volume]?.faultedSince = nil
             }
         }
+    }
+}
+
+/// Restored blocks go through the engine, so every replica receives them.
+struct EngineSink: BackupBlockSink {
+    let engine: CorralRuntime.Engine
+
+    func write(_ data: Data, at offset: Int64) async throws {
+        let engine = self.engine
+        try await engine.eventLoop.flatSubmit { engine.write(offset: offset, data: ByteBuffer(bytes: data), fua: false) }.get()
     }
 }

@@ -12,13 +12,17 @@ struct VolumeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a volume.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
-        @Option(help: "Size, e.g. 10Gi.") var size: String
+        @Option(help: "Size, e.g. 10Gi (default with --from-backup: the backup's volume size).") var size: String?
+        @Option(help: "Fill the volume from this backup URL; it is usable once the restore completed.") var fromBackup: String?
         @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
         @Option(help: "Node tags every replica's node must carry, comma-separated.") var nodeSelector: String?
         @Option(help: "Disk tags every replica's disk must carry, comma-separated.") var diskSelector: String?
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            var body: [String: Any] = ["name": name, "size": size]
+            var body: [String: Any] = ["name": name]
+            if let size { body["size"] = size }
+            if let fromBackup { body["fromBackup"] = fromBackup }
+            guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
             if let replicas { body["numberOfReplicas"] = replicas }
             if let nodeSelector { body["nodeSelector"] = nodeSelector.split(separator: ",").map(String.init) }
             if let diskSelector { body["diskSelector"] = diskSelector.split(separator: ",").map(String.init) }

@@ -14,6 +14,8 @@ struct ClusterSim {
     var now = Date(timeIntervalSince1970: 10_000)
     var counter = 0
     var events: [String] = []
+    /// Whether simulated node agents finish a requested restore at once.
+    var restoreDone = true
 
     init(nodes: [Node], settings: Settings = CorralControl.Settings()) {
         self.nodes = nodes; self.settings = settings
@@ -64,6 +66,7 @@ struct ClusterSim {
                 modes[replicaName] = replicas[replicaName].map { up($0.spec.nodeID) ? .rw : .err } ?? .err
             }
             engines[name]?.status.replicaModeMap = modes
+            if restoreDone { engines[name]?.status.restoredBackup = engine.spec.restoreFrom }
         }
     }
 
@@ -211,6 +214,26 @@ struct VolumeReconcilerTests {
         sim.settle()
         #expect(sim.volumes["v1"] == nil)
         #expect(sim.replicas.isEmpty && sim.engines.isEmpty)
+    }
+
+    @Test func volumeFromBackupIsRestoredBeforeUseEvenWhenDetached() {
+        var sim = cluster()
+        sim.volumes["v1"]?.spec.fromBackup = "file:///b?backup=b1&volume=v"
+        sim.restoreDone = false
+        sim.settle()
+        let engine = sim.engines["v1-e"]
+        #expect(engine?.spec.restoreFrom == "file:///b?backup=b1&volume=v", "a detached volume gets an engine to restore into")
+        #expect(sim.volumes["v1"]?.status.state == .creating)
+        #expect(sim.volumes["v1"]?.status.endpoint == "")
+        #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.status == false)
+        sim.volumes["v1"]?.spec.nodeID = "n2"
+        sim.settle(rounds: 10)
+        #expect(sim.volumes["v1"]?.status.state == .attaching, "not usable while restoring, even when attach is asked")
+        sim.restoreDone = true
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.lastRestoredBackup == "file:///b?backup=b1&volume=v")
+        #expect(sim.volumes["v1"]?.status.state == .attached)
+        #expect(sim.engines["v1-e"]?.spec.restoreFrom == nil)
     }
 
     @Test func staleFailedReplicaIsDeleted() {

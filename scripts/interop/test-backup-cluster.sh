@@ -32,5 +32,17 @@ name1=$(corral backup ls v1 -o json | python3 -c 'import json,sys; print([b["met
 corral backup rm "$name1" >/dev/null
 "$CORRAL" backupstore ls --target "file://$WORK/target" v1 | grep -q "$name1" && fail "backup 1 is still in the target"
 "$CORRAL" backupstore restore "$url2" --to "$WORK/again.img" 2>/dev/null && cmp -s "$WORK/again.img" "$WORK/two.img" || fail "backup 2 broke when backup 1 was deleted"
-log "two backups through the manager, one while detached; both restore exactly; delete works"
+# Restore into new volumes: usable only once filled, with exactly the backup's data.
+corral volume create r2 --from-backup "$url2" --replicas 1 >/dev/null
+uri_r2=$(corral volume attach r2 --timeout 120) || fail "attach of the restored volume failed: $uri_r2"
+qemu-img convert -f raw -O raw "$uri_r2" "$WORK/r2.img"
+cmp -s "$WORK/r2.img" "$WORK/two.img" || fail "volume r2 restored from backup 2 differs from the data"
+corral volume create r3 --from-backup "$url2" --replicas 1 >/dev/null   # restored while detached
+wait_for 120 "r3 to be restored while detached" bash -c "\"$CORRAL\" volume get r3 -o json | grep -q '\"lastRestoredBackup\" : \"$url2\"'"
+wait_for 60 "r3 detached after its restore" volume_state_is r3 detached
+uri_r3=$(corral volume attach r3)
+qemu-img convert -f raw -O raw "$uri_r3" "$WORK/r3.img"
+cmp -s "$WORK/r3.img" "$WORK/two.img" || fail "volume r3 restored while detached differs from the data"
+out=$(corral volume create bad --from-backup "file://$WORK/target?backup=nosuch&volume=v1" 2>&1) && fail "a volume from a missing backup was created"
+log "two backups through the manager, one while detached; restores into new volumes (attached and detached) equal the data; delete works"
 pass
