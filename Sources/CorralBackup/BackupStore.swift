@@ -68,51 +68,17 @@ public struct BackupStore: Sendable {
                       progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
         let volume = request.volume
         let stamp = Self.timestamp(request.now())
-        var volumeConfig: VolumeConfig
-        if let existing = try? await loadVolume(volume) {
-            volumeConfig = existing
-        } else {
-            volumeConfig = VolumeConfig(name: volume, size: source.size, createdTime: stamp, compressionMethod: request.compression.rawValue)
-            try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
-        }
+        var volumeConfig = try await ensureVolume(request, size: source.size, stamp: stamp)
         let codec = try BlockCodec(method: volumeConfig.compressionMethod)
-        // The base: the last backup, if its snapshot is still in this chain and is not this one.
-        var base: BackupConfig?
-        if !request.full, !volumeConfig.lastBackupName.isEmpty,
-           let last = try? await loadBackup(volume, volumeConfig.lastBackupName), !last.inProgress,
-           last.snapshotName != request.snapshotName, source.contains(snapshot: last.snapshotName),
-           last.blockSize == request.blockSize {
-            base = last
-        }
+        let base = await incrementalBase(request, volumeConfig: volumeConfig, source: source)
         var config = BackupConfig(name: request.backupName, volumeName: volume, compressionMethod: codec.rawValue)
         try await driver.write(StoreLayout.backupConfig(volume, request.backupName), config.encoded())  // the in-progress marker
 
         let offsets = try source.changedBlocks(blockSize: request.blockSize, since: base?.snapshotName)
         let tracker = ProgressTracker(total: offsets.count, report: progress)
-        let uploaded = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
-        let driver = self.driver
-        try await forEachConcurrently(offsets, concurrency: concurrency) { offset in
-            let data = try source.read(offset: offset, length: Int(request.blockSize))
-            let checksum = BackupHash.of(data)
-            let path = StoreLayout.block(volume, checksum)
-            // Blocks with equal content in one run go up once; blocks already stored not at all.
-            let first = uploaded.withLockedValue { state -> Bool in
-                state.mappings[offset] = checksum
-                return state.inFlight.insert(checksum).inserted
-            }
-            var sent: Int64 = 0
-            let needed = first ? (request.full ? true : !(try await driver.exists(path))) : false
-            if needed {
-                let packed = try codec.compress(data)
-                try await driver.write(path, packed)
-                sent = Int64(packed.count)
-                uploaded.withLockedValue { $0.newBlocks += 1 }
-            }
-            tracker.blockDone(uploaded: sent)
-        }
-        let state = uploaded.withLockedValue { $0 }
+        let uploaded = try await uploadBlocks(offsets, request: request, codec: codec, source: source, tracker: tracker)
         var merged = Dictionary(uniqueKeysWithValues: (base?.blocks ?? []).map { ($0.offset, $0.checksum) })
-        for (offset, checksum) in state.mappings { merged[offset] = checksum }
+        for (offset, checksum) in uploaded.mappings { merged[offset] = checksum }
         config.blocks = merged.map { BlockMapping(offset: $0.key, checksum: $0.value) }.sorted { $0.offset < $1.offset }
         config.snapshotName = request.snapshotName
         config.snapshotCreatedAt = stamp
@@ -128,11 +94,56 @@ public struct BackupStore: Sendable {
         volumeConfig = try await loadVolume(volume)
         volumeConfig.lastBackupName = request.backupName
         volumeConfig.lastBackupAt = config.snapshotCreatedAt
-        volumeConfig.blockCount += state.newBlocks
+        volumeConfig.blockCount += uploaded.newBlocks
         volumeConfig.size = source.size
         volumeConfig.labels = request.labels
         try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
         return config
+    }
+
+    /// The backup volume's `volume.cfg`, written first if the volume has no backup yet.
+    func ensureVolume(_ request: BackupRequest, size: Int64, stamp: String) async throws -> VolumeConfig {
+        if let existing = try? await loadVolume(request.volume) { return existing }
+        let created = VolumeConfig(name: request.volume, size: size, createdTime: stamp, compressionMethod: request.compression.rawValue)
+        try await driver.write(StoreLayout.volumeConfig(request.volume), created.encoded())
+        return created
+    }
+
+    /// The last backup, if it completed, used the same block size, and its snapshot is still in the
+    /// chain being read and is not this one; otherwise nil (a full scan).
+    func incrementalBase(_ request: BackupRequest, volumeConfig: VolumeConfig, source: any BackupBlockSource) async -> BackupConfig? {
+        guard !request.full, !volumeConfig.lastBackupName.isEmpty,
+              let last = try? await loadBackup(request.volume, volumeConfig.lastBackupName), !last.inProgress,
+              last.snapshotName != request.snapshotName, source.contains(snapshot: last.snapshotName),
+              last.blockSize == request.blockSize else { return nil }
+        return last
+    }
+
+    /// Hashes the blocks at `offsets` in parallel; uploads those the store lacks (equal blocks of
+    /// one run go up once). Returns every offset's checksum and how many blocks were new.
+    func uploadBlocks(_ offsets: [Int64], request: BackupRequest, codec: BlockCodec, source: any BackupBlockSource,
+                      tracker: ProgressTracker) async throws -> (mappings: [Int64: String], newBlocks: Int64) {
+        let state = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
+        let driver = self.driver, volume = request.volume
+        try await forEachConcurrently(offsets, concurrency: concurrency) { offset in
+            let data = try source.read(offset: offset, length: Int(request.blockSize))
+            let checksum = BackupHash.of(data)
+            let path = StoreLayout.block(volume, checksum)
+            let first = state.withLockedValue { state -> Bool in
+                state.mappings[offset] = checksum
+                return state.inFlight.insert(checksum).inserted
+            }
+            var sent: Int64 = 0
+            let needed = first ? (request.full ? true : !(try await driver.exists(path))) : false
+            if needed {
+                let packed = try codec.compress(data)
+                try await driver.write(path, packed)
+                sent = Int64(packed.count)
+                state.withLockedValue { $0.newBlocks += 1 }
+            }
+            tracker.blockDone(uploaded: sent)
+        }
+        return state.withLockedValue { ($0.mappings, $0.newBlocks) }
     }
 
     // MARK: Restore

@@ -81,6 +81,10 @@ struct ManagerAPI: Sendable {
             try await store.requestDeletion(.volumes, volume.name, now: now)
             return try json(await store.get(Volume.self, volume.name) ?? volume, status: .accepted)
         }
+        addVolumeActionRoutes(router)
+    }
+
+    func addVolumeActionRoutes(_ router: Router<APIContext>) {
         router.post("/v1/volumes/:name/attach") { request, context in
             var request = request
             let body = try await request.decodeStrict(APIRequest.Attach.self, context: context)
