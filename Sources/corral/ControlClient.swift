@@ -65,7 +65,7 @@ func printMachine(_ data: Data, _ format: OutputFormat) throws -> Bool {
     switch format {
     case .table: return false
     case .json: printJSON(data)
-    case .yaml: print(try Yams.dump(object: try JSONSerialization.jsonObject(with: data)), terminator: "")
+    case .yaml: print(try Yams.dump(object: try JSONDecoder().decode(JSONValue.self, from: data).native, sortKeys: true), terminator: "")
     }
     return true
 }
@@ -76,5 +76,33 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     for row in all {
         print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+}
+
+/// JSON as plain Swift values (Yams cannot represent Foundation's NSNumber).
+enum JSONValue: Decodable {
+    case bool(Bool), integer(Int64), number(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    var native: Any {
+        switch self {
+        case .bool(let value): value
+        case .integer(let value): Int(value)
+        case .number(let value): value
+        case .string(let value): value
+        case .array(let values): values.map(\.native)
+        case .object(let values): values.mapValues(\.native)
+        case .null: NSNull()
+        }
     }
 }

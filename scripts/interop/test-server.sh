@@ -36,6 +36,7 @@ for name in before after; do
     python3 -c 'import json,sys; names=[s["name"] for s in json.load(sys.stdin)]; sys.exit(0 if sys.argv[1] in names else 1)' "$name" <<<"$snapshots" \
         || fail "snapshot $name is gone after the restart"
 done
+corral volume get v1 -o yaml | grep -q "^  numberOfReplicas: 1$" || fail "volume get -o yaml does not show the spec: $(corral volume get v1 -o yaml 2>&1 | head -5)"
 corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
 
 # Wrong calls get a clear error and change nothing.
