@@ -32,14 +32,19 @@ public final class Manager: Sendable {
             logger: apiLogger)
         // The HTTP server stops gracefully (open requests finish) when this task is cancelled.
         let services = ServiceGroup(configuration: .init(services: [app], logger: apiLogger))
+        // Unstructured, so cancelling us does not cut the server: it stops gracefully instead.
+        let server = Task { try await services.run() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runtime.run() }
-            group.addTask { try await services.run() }
+            group.addTask { try await server.value }
             // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
             let failure: Error? = await withTaskCancellationHandler {
                 do { try await group.next(); return nil } catch { return error }
             } onCancel: {
-                Task { await services.triggerGracefulShutdown() }
+                Task {
+                    await self.store.stopWaiting()
+                    await services.triggerGracefulShutdown()
+                }
             }
             group.cancelAll()
             if let failure { throw failure }

@@ -18,6 +18,8 @@ public actor ResourceStore {
     public private(set) var revision: Int64
     private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
+    /// Set when the manager stops: long polls answer at once, so shutdown does not wait on them.
+    private var stopping = false
     /// Events kept; the oldest go first. Events are for people, not a log of record.
     static let eventCountMax = 1000
 
@@ -159,7 +161,7 @@ public actor ResourceStore {
 
     /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.
     public func waitForChange(after: Int64, timeout: Duration) async -> Int64 {
-        guard revision <= after else { return revision }
+        guard revision <= after, !stopping else { return revision }
         let id = UUID()
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
@@ -170,6 +172,13 @@ public actor ResourceStore {
         }
         timer.cancel()
         return revision
+    }
+
+    /// Answers every long poll now and every later one at once (the manager is stopping).
+    public func stopWaiting() {
+        stopping = true
+        for waiter in waiters.values { waiter.continuation.resume() }
+        waiters.removeAll()
     }
 
     private func wake(_ id: UUID) {
