@@ -1,3 +1,4 @@
+import CorralControl
 import Foundation
 import Hummingbird
 import NIOCore
@@ -34,11 +35,6 @@ extension Request {
 
 /// JSON responses in the control plane's dialect.
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-    let data = try CorralControlJSON.encode(value)
+    let data = try JSONCoding.encoder(pretty: true).encode(value)
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-}
-
-import CorralControl
-enum CorralControlJSON {
-    static func encode<T: Encodable>(_ value: T) throws -> Data { try JSONCoding.encoder(pretty: true).encode(value) }
 }

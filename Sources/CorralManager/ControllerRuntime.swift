@@ -46,12 +46,8 @@ public final class ControllerRuntime: Sendable {
             switch change.kind {
             case .volumes:
                 await queue.add(.volume(change.name))
-            case .replicas:
-                if let owner = await store.get(Replica.self, change.name)?.spec.volumeName { await queue.add(.volume(owner)) }
-                else if let volume = Self.volumeName(ofOwned: change.name, suffix: "-r-") { await queue.add(.volume(volume)) }
-            case .engines:
-                if let owner = await store.get(Engine.self, change.name)?.spec.volumeName { await queue.add(.volume(owner)) }
-                else if let volume = Self.volumeName(ofOwned: change.name, suffix: "-e") { await queue.add(.volume(volume)) }
+            case .replicas, .engines:
+                if let owner = change.owner, owner.hasPrefix("volumes/") { await queue.add(.volume(String(owner.dropFirst("volumes/".count)))) }
             case .nodes:
                 await queue.add(.node(change.name))
                 // Heartbeats change a node every few seconds; only a change that matters to
@@ -76,11 +72,6 @@ public final class ControllerRuntime: Sendable {
         var spec: Node.Spec
         var address: String
         init(_ node: Node) { ready = node.status.ready; spec = node.spec; address = node.status.address }
-    }
-
-    static func volumeName(ofOwned name: String, suffix: String) -> String? {
-        guard let range = name.range(of: suffix, options: .backwards) else { return nil }
-        return String(name[..<range.lowerBound])
     }
 
     func enqueueAllVolumes() async {

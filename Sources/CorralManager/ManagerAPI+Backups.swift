@@ -55,11 +55,7 @@ extension ManagerAPI {
         }
     }
 
-    func backup(_ context: APIContext) async throws -> Backup {
-        let name = try context.parameters.require("name")
-        guard let backup = await store.get(Backup.self, name) else { throw StoreError.notFound(.backups, name) }
-        return backup
-    }
+    func backup(_ context: APIContext) async throws -> Backup { try await named(Backup.self, context) }
 }
 
 /// Checks a backup URL before a volume is created from it.

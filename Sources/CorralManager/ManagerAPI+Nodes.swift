@@ -62,11 +62,7 @@ extension ManagerAPI {
         }
     }
 
-    func node(_ context: APIContext) async throws -> Node {
-        let name = try context.parameters.require("name")
-        guard let node = await store.get(Node.self, name) else { throw StoreError.notFound(.nodes, name) }
-        return node
-    }
+    func node(_ context: APIContext) async throws -> Node { try await named(Node.self, context) }
 
     /// Replica and engine records: read by anyone, status written by their node agent.
     func addInstanceRoutes(_ router: Router<APIContext>) {
@@ -87,10 +83,9 @@ extension ManagerAPI {
 
     func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext) async throws -> Response where R.Status: ValidatedBody {
         var request = request
-        let name = try context.parameters.require("name")
         let status = try await request.decodeStrict(R.Status.self, context: context)
         try status.validate()
-        guard var resource = await store.get(R.self, name) else { throw StoreError.notFound(R.kind, name) }
+        var resource = try await named(R.self, context)
         resource.status = status
         resource.metadata.resourceVersion = 0
         return try json(try await store.updateStatus(resource))
@@ -99,9 +94,7 @@ extension ManagerAPI {
     /// The node finished deleting an instance (data removed, engine stopped): drop the record.
     func finalize(_ kind: Kind, _ context: APIContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        guard let object = await (kind == .replicas ? store.get(Replica.self, name) as (any Resource)? : store.get(Engine.self, name)) else {
-            throw StoreError.notFound(kind, name)
-        }
+        guard let object = await store.object(kind, name) else { throw StoreError.notFound(kind, name) }
         guard object.metadata.deletionRequestedAt != nil else {
             throw APIError(.conflict, "\(kind.rawValue.dropLast()) \(name) is not being deleted")
         }

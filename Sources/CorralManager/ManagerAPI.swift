@@ -123,11 +123,14 @@ struct ManagerAPI: Sendable {
         }
     }
 
-    func volume(_ context: APIContext) async throws -> Volume {
+    /// The resource the route's {name} names, or a 404.
+    func named<R: Resource>(_ type: R.Type, _ context: APIContext) async throws -> R {
         let name = try context.parameters.require("name")
-        guard let volume = await store.get(Volume.self, name) else { throw StoreError.notFound(.volumes, name) }
-        return volume
+        guard let resource = await store.get(R.self, name) else { throw StoreError.notFound(R.kind, name) }
+        return resource
     }
+
+    func volume(_ context: APIContext) async throws -> Volume { try await named(Volume.self, context) }
 
     /// Read, change, write with the version read: a concurrent change makes this a 409, not a lost update.
     func changeVolume(_ context: APIContext, _ change: (inout Volume) async throws -> Void) async throws -> Response {

@@ -7,6 +7,8 @@ public struct Change: Sendable, Equatable, Codable {
     public var name: String
     public var revision: Int64
     public var deleted: Bool
+    /// The owning resource ("volumes/v1"), also for a removal, so watchers need not look it up.
+    public var owner: String?
 }
 
 /// The control plane's state: every resource in memory, each change committed to `Persistence`
@@ -49,6 +51,9 @@ public actor ResourceStore {
     }
 
     public func count(_ kind: Kind) -> Int { objects[kind]?.count ?? 0 }
+
+    /// Any stored object of a kind, for code that handles several kinds alike.
+    public func object(_ kind: Kind, _ name: String) -> (any Resource)? { objects[kind]?[name] }
 
     // MARK: Writing
 
@@ -103,14 +108,14 @@ public actor ResourceStore {
 
     /// Removes the record for good (the end of a two-phase deletion).
     public func remove(_ kind: Kind, _ name: String) throws {
-        guard objects[kind]?[name] != nil else { throw StoreError.notFound(kind, name) }
+        guard let removed = objects[kind]?[name] else { throw StoreError.notFound(kind, name) }
         let next = revision + 1
         do {
             try persistence.commit(upserts: [], deletes: [(kind, name)], revision: next)
         } catch { throw StoreError.persistence("\(error)") }
         revision = next
         objects[kind]?[name] = nil
-        announce(Change(kind: kind, name: name, revision: next, deleted: true))
+        announce(Change(kind: kind, name: name, revision: next, deleted: true, owner: removed.metadata.owner))
     }
 
     private func current<R: Resource>(_ resource: R) throws -> R {
@@ -135,7 +140,7 @@ public actor ResourceStore {
         revision = next
         for (removedKind, name) in removing { objects[removedKind]?[name] = nil }
         objects[kind, default: [:]][object.name] = object
-        announce(Change(kind: kind, name: object.name, revision: next, deleted: false))
+        announce(Change(kind: kind, name: object.name, revision: next, deleted: false, owner: object.metadata.owner))
     }
 
     // MARK: Watching

@@ -17,9 +17,7 @@ final class ReplicaRegistry: @unchecked Sendable {
 
     func open(_ request: OpenRequest) throws -> Replica {
         eventLoop.preconditionInEventLoop()
-        guard !request.volume.isEmpty, request.volume.utf8.count <= Limits.nameBytesMax,
-              request.volume.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }),
-              !request.volume.hasPrefix(".") else {
+        guard DataName.isValid(request.volume), !request.volume.hasPrefix(".") else {
             throw StoreError.invalidArgument("volume name \"\(request.volume)\" must be letters, digits, '-', '_' or '.', not starting with '.'")
         }
         if let replica = replicas[request.volume] {

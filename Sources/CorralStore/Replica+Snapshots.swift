@@ -4,8 +4,7 @@ import CorralCore
 /// and synced first, then one atomic manifest write makes the change, then unreferenced files go.
 extension Replica {
     public func validateName(_ name: String) throws {
-        guard !name.isEmpty, name.utf8.count <= Limits.nameBytesMax, name != LayerRecord.headName,
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+        guard DataName.isValid(name), name != LayerRecord.headName else {
             throw StoreError.invalidArgument("snapshot name \"\(name)\" must be 1-\(Limits.nameBytesMax) letters, digits, '-', '_' or '.', and not \(LayerRecord.headName)")
         }
     }

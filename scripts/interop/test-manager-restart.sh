@@ -37,7 +37,7 @@ while i < len(text):
 print(json.dumps(sorted(out)))'
 }
 before=$(snapshot_state)
-events_before=$(curl -sf "$CORRAL_API/v1/events" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+curl -sf "$CORRAL_API/v1/events" >"$WORK/events-before.json"
 starts_before=$(grep -c "engine of v1 serving" "$WORK/n1.log")
 
 fio --name=during --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k --iodepth=8 --size=128m --time_based --runtime=20 \
@@ -61,7 +61,10 @@ after=$(snapshot_state)
 [ "$before" = "$after" ] || fail "resources changed after the manager restart:
 before: $before
 after:  $after"
-new_events=$(curl -sf "$CORRAL_API/v1/events" | python3 -c 'import json,sys; items=json.load(sys.stdin)["items"]; print("\n".join(e["spec"]["reason"]+": "+e["spec"]["message"] for e in items))' | head -n $(( $(curl -sf "$CORRAL_API/v1/events" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))') - events_before )))
+# Events recorded since the first snapshot (by name), as "reason: message".
+new_events=$(curl -sf "$CORRAL_API/v1/events" | python3 -c 'import json,sys
+before = {e["metadata"]["name"] for e in json.load(open(sys.argv[1]))["items"]}
+print("\n".join(e["spec"]["reason"] + ": " + e["spec"]["message"] for e in json.load(sys.stdin)["items"] if e["metadata"]["name"] not in before))' "$WORK/events-before.json")
 if grep -qE "ReplicaFailed|ReplicaRemoved|NodeDown" <<<"$new_events"; then fail "spurious actions after the restart: $new_events"; fi
 [ "$(grep -c "engine of v1 serving" "$WORK/n1.log")" = "$starts_before" ] || fail "the engine restarted"
 log "store intact, v1 served throughout, no spurious action"

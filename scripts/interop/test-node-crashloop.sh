@@ -28,7 +28,7 @@ wait_for 60 "v1 healthy" volume_is v1 healthy
 WRITER=$!
 PIDS+=($!)
 serves() { nbdinfo --size "$uri" >/dev/null 2>&1 || /usr/bin/python3 -c 'import nbd,sys; h=nbd.NBD(); h.connect_uri(sys.argv[1]); h.pread(4096, 0)' "$uri"; }
-wait_for 20 "the writer to write" bash -c "kill -0 $WRITER"
+wait_for 20 "the writer's first acknowledged writes" grep -q "writer: writing" "$WORK/writer.log"
 times=()
 for round in $(seq 1 "$ROUNDS"); do
     kill -9 "$NODE"

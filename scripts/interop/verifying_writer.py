@@ -74,6 +74,8 @@ while True:
             h.pwrite(stamp(block, sequence), block * BLOCK)
             acked[block] = sequence
             del uncertain[block]
+        if sequence == 64:
+            print("writer: writing", flush=True)
     except nbd.Error:
         reconnects += 1
         try:
