@@ -6,8 +6,9 @@ CORRAL="${CORRAL:-$ROOT/.build/debug/corral}"
 WORK="$(mktemp -d /tmp/corral-interop.XXXXXX)"
 PIDS=()
 TEST_NAME="$(basename "$0" .sh)"
-# Ports are spread per test so runs never collide with a leftover process.
-BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 20000))}"
+# Ports are spread per test so runs never collide with a leftover process, and stay below Linux's
+# ephemeral range (32768+), where outgoing connections would take them.
+BASE_PORT="${BASE_PORT:-$((10000 + RANDOM % 20000))}"
 
 log() { echo "[$TEST_NAME] $*" >&2; }
 fail() { echo "[$TEST_NAME] FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
@@ -36,6 +37,9 @@ wait_for() {
         sleep 0.1
     done
 }
+
+# kill_wait PID...: kill -9 and wait until they are gone, so their ports are free again.
+kill_wait() { kill -9 "$@" 2>/dev/null || true; for pid in "$@"; do wait "$pid" 2>/dev/null || true; done; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
