@@ -184,8 +184,7 @@ public struct BackupStore: Sendable {
                     try await sink.write(data, at: mapping.offset)
                     break
                 } catch let error as BackupStoreError {
-                    if case .checksumMismatch = error { throw error }
-                    if case .notFound = error { throw error }
+                    if !error.isTransient { throw error }
                     attempt += 1
                     if attempt >= 4 { throw error }
                     try await Task.sleep(for: .milliseconds(200 << attempt))

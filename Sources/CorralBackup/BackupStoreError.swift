@@ -6,6 +6,8 @@ public enum BackupStoreError: Error, Equatable, CustomStringConvertible {
     case checksumMismatch(path: String, expected: String, actual: String)
     case locked(String)
     case invalid(String)
+    /// The target refused our credentials; retrying will not help.
+    case denied(String)
     case unsupported(String)
 
     public var description: String {
@@ -17,7 +19,16 @@ public enum BackupStoreError: Error, Equatable, CustomStringConvertible {
             return "block \(path) does not match its checksum (expected \(expected), got \(actual)); the store is damaged, restore from another backup"
         case .locked(let what): return what
         case .invalid(let what): return what
+        case .denied(let what): return what
         case .unsupported(let what): return what
         }
+    }
+}
+
+extension BackupStoreError {
+    /// Whether trying the same read again may succeed (I/O trouble), unlike damage or refusal.
+    public var isTransient: Bool {
+        if case .io = self { return true }
+        return false
     }
 }

@@ -105,8 +105,20 @@ public struct S3StoreDriver: BackupStoreDriver {
         guard (200..<300).contains(response.status) else {
             if response.status == 404 { throw BackupStoreError.notFound(what) }
             let text = String(decoding: response.body.prefix(300), as: UTF8.self)
+            if response.status == 401 || response.status == 403 {
+                let code = Self.errorCode(response.body) ?? "HTTP \(response.status)"
+                throw BackupStoreError.denied("S3 at \(endpoint) refused \(what) in bucket \(bucket) (\(code)): "
+                    + "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and that the key may use the bucket")
+            }
             throw BackupStoreError.io("S3 answered \(response.status) to \(what): \(text)")
         }
+    }
+
+    /// The `<Code>` of an S3 error document (InvalidAccessKeyId, SignatureDoesNotMatch, ...).
+    static func errorCode(_ body: Data) -> String? {
+        let text = String(decoding: body.prefix(2048), as: UTF8.self)
+        guard let start = text.range(of: "<Code>"), let end = text.range(of: "</Code>", range: start.upperBound..<text.endIndex) else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
     }
 
     public func read(_ path: String) async throws -> Data {
