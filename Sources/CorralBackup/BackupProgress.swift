@@ -41,6 +41,7 @@ func forEachConcurrently<T: Sendable>(_ items: [T], concurrency: Int, _ work: @e
             group.addTask { try await work(item) }
         }
         while try await group.next() != nil {
+            try Task.checkCancellation()
             if let item = iterator.next() { group.addTask { try await work(item) } }
         }
     }

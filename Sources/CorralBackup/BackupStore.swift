@@ -42,12 +42,13 @@ public struct BackupStore: Sendable {
         let lock = try await BackupLock.acquire(type, volume: volume, driver: driver, checkWait: lockCheckWait) { message in
             progress(BackupProgress(message: message))
         }
+        // Released from a fresh task: a cancelled operation must still remove its lock.
         do {
             let result = try await body()
-            await lock.release()
+            await Task { await lock.release() }.value
             return result
         } catch {
-            await lock.release()
+            await Task { await lock.release() }.value
             throw error
         }
     }
@@ -148,25 +149,47 @@ public struct BackupStore: Sendable {
 
     // MARK: Restore
 
+    /// What a restore wrote: every block of a full restore; for an incremental one only the
+    /// blocks that differ from the backup restored before, and zeros where that one had data
+    /// this one has not.
+    public struct RestoreSummary: Sendable, Equatable {
+        public var backup: BackupConfig
+        public var blocksWritten: Int
+        public var blocksZeroed: Int
+        public var incremental: Bool
+    }
+
     /// Writes every block of the backup to the sink, each verified against its checksum after
     /// decompression. Transient read errors are retried; a checksum mismatch is not.
     public func restore(volume: String, backup: String, to sink: any BackupBlockSink,
                         progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws -> BackupConfig {
+        try await restore(volume: volume, backup: backup, over: nil, to: sink, progress: progress).backup
+    }
+
+    /// Restores `backup` onto a sink that holds `previous` (a DR standby volume following its
+    /// backup volume): only the differences are written. With `previous` nil, a full restore.
+    public func restore(volume: String, backup: String, over previous: String?, to sink: any BackupBlockSink,
+                        progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws -> RestoreSummary {
         try await withLock(.backupOrRestore, volume, progress: progress) {
-            try await restoreLocked(volume: volume, backup: backup, to: sink, progress: progress)
+            let volumeConfig = try await loadVolume(volume)
+            let config = try await loadBackup(volume, backup)
+            guard !config.inProgress else { throw BackupStoreError.invalid("backup \(backup) of \(volume) is still in progress; wait for it or delete it") }
+            var base: BackupConfig?
+            if let previous, previous != backup { base = try await loadBackup(volume, previous) }
+            let plan = RestorePlan(target: config, base: base)
+            for offset in plan.zeroed { try await sink.zero(at: offset, length: plan.zeroLength) }
+            let codec = try BlockCodec(method: config.compressionMethod.isEmpty ? volumeConfig.compressionMethod : config.compressionMethod)
+            try await fetchBlocks(plan.written, volume: volume, blockSize: config.blockSize, codec: codec, to: sink, progress: progress)
+            return RestoreSummary(backup: config, blocksWritten: plan.written.count, blocksZeroed: plan.zeroed.count, incremental: base != nil)
         }
     }
 
-    func restoreLocked(volume: String, backup: String, to sink: any BackupBlockSink,
-                       progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
-        let volumeConfig = try await loadVolume(volume)
-        let config = try await loadBackup(volume, backup)
-        guard !config.inProgress else { throw BackupStoreError.invalid("backup \(backup) of \(volume) is still in progress; wait for it or delete it") }
-        let codec = try BlockCodec(method: config.compressionMethod.isEmpty ? volumeConfig.compressionMethod : config.compressionMethod)
-        let blockSize = config.blockSize
-        let tracker = ProgressTracker(total: config.blocks.count, report: progress)
+    /// Fetches, verifies and writes blocks in parallel.
+    func fetchBlocks(_ blocks: [BlockMapping], volume: String, blockSize: Int64, codec: BlockCodec, to sink: any BackupBlockSink,
+                     progress: @escaping @Sendable (BackupProgress) -> Void) async throws {
+        let tracker = ProgressTracker(total: blocks.count, report: progress)
         let driver = self.driver
-        try await forEachConcurrently(config.blocks, concurrency: concurrency) { mapping in
+        try await forEachConcurrently(blocks, concurrency: concurrency) { mapping in
             let path = StoreLayout.block(volume, mapping.checksum)
             var attempt = 0
             while true {
@@ -192,7 +215,6 @@ public struct BackupStore: Sendable {
             }
             tracker.blockDone(uploaded: 0)
         }
-        return config
     }
 
     // MARK: Delete and garbage collection

@@ -15,6 +15,8 @@ public protocol BackupBlockSource: Sendable {
 /// Where a restore writes blocks.
 public protocol BackupBlockSink: Sendable {
     func write(_ data: Data, at offset: Int64) async throws
+    /// Makes a range read as zeros (an incremental restore over a block that is a hole now).
+    func zero(at offset: Int64, length: Int64) async throws
 }
 
 /// A frozen snapshot of a replica directory as a backup source. The reader is immutable after it
@@ -69,6 +71,10 @@ public final class FileSink: BackupBlockSink, @unchecked Sendable {
     public func write(_ data: Data, at offset: Int64) async throws {
         let written = data.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, data.count, off_t(offset)) }
         guard written == data.count else { throw BackupStoreError.io("restore write failed: \(String(cString: strerror(errno)))") }
+    }
+
+    public func zero(at offset: Int64, length: Int64) async throws {
+        try await write(Data(count: Int(length)), at: offset)
     }
 
     public func sync() throws {

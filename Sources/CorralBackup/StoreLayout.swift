@@ -1,3 +1,4 @@
+import CorralCore
 /// Where things live in a backup store (docs/formats/backupstore.md, "Layout").
 public enum StoreLayout {
     public static let base = "backupstore"
@@ -28,22 +29,12 @@ public enum StoreLayout {
 
     /// `<target>?backup=<name>&volume=<volume>`, keys sorted as Longhorn encodes it.
     public static func backupURL(target: String, volume: String, backup: String) -> String {
-        "\(target)?backup=\(backup)&volume=\(volume)"
+        BackupURL(target: target, volume: volume, backup: backup).description
     }
 
     public static func parseBackupURL(_ url: String) throws -> (target: String, volume: String, backup: String) {
-        guard let question = url.firstIndex(of: "?") else {
-            throw BackupStoreError.invalid("\(url) is not a backup URL (TARGET?backup=NAME&volume=VOLUME)")
-        }
-        var query: [String: String] = [:]
-        for pair in url[url.index(after: question)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { query[String(parts[0])] = String(parts[1]).removingPercentEncoding ?? String(parts[1]) }
-        }
-        guard let backup = query["backup"], let volume = query["volume"], !backup.isEmpty, !volume.isEmpty else {
-            throw BackupStoreError.invalid("\(url) names no backup and volume (TARGET?backup=NAME&volume=VOLUME)")
-        }
-        return (String(url[..<question]), volume, backup)
+        guard let parsed = BackupURL(url) else { throw BackupStoreError.invalid("\(url) is not a backup URL (\(BackupURL.shape))") }
+        return (parsed.target, parsed.volume, parsed.backup)
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Longhorn's backup states.
 public enum BackupState: String, Codable, Sendable {
-    case pending = "Pending", inProgress = "InProgress", completed = "Completed", error = "Error"
+    case pending = "Pending", inProgress = "InProgress", completed = "Completed", error = "Error", deleting = "Deleting"
 }
 
 /// A backup of one snapshot of a volume to the backup target. The manager picks a node holding a
@@ -15,9 +15,13 @@ public enum BackupKind: ResourceKind {
     public struct Spec: Codable, Sendable, Equatable {
         public var volumeName: String
         public var snapshotName: String
-        /// The target URL at creation (the `backup-target` setting then).
+        /// The target's URL when the backup was made.
         public var backupTargetURL: String
         public var labels: [String: String]?
+        /// The BackupTarget it went to; nil (records from before targets were resources) is `default`.
+        public var backupTargetName: String?
+
+        public var targetName: String { backupTargetName ?? BackupTargetKind.defaultName }
 
         public init(volumeName: String, snapshotName: String, backupTargetURL: String) {
             self.volumeName = volumeName; self.snapshotName = snapshotName; self.backupTargetURL = backupTargetURL
@@ -40,11 +44,90 @@ public enum BackupKind: ResourceKind {
     }
 }
 
-/// The backup controller's decision: assign a pending backup to a healthy replica on a ready node.
+/// The backup controller's decisions. Operations on one backup volume (a backup running, a
+/// deletion running) are serialised here, before they reach the store, so within one cluster no
+/// operation ever waits on another's lock (incident 1). Deletions go first; a backup waits for them.
 public enum BackupReconciler {
-    public static func assign(_ backup: Backup, replicas: [Replica], nodes: [Node]) -> Backup.Status? {
-        guard backup.status.state == .pending, !backup.isDeleting else { return nil }
-        let ready = Set(nodes.filter(\.status.ready).map(\.name))
+    public enum Action: Sendable, Equatable {
+        case updateStatus(Backup.Status)
+        /// Delete the backup from its target, then its record.
+        case deleteFromTarget
+        case removeRecord
+        /// List the target now: a new backup there (standby volumes follow it).
+        case requestSync
+    }
+
+    public struct World: Sendable {
+        public var backup: Backup
+        public var backups: [Backup]
+        public var replicas: [Replica]
+        public var nodes: [Node]
+        public var backupVolume: BackupVolume?
+        public init(backup: Backup, backups: [Backup], replicas: [Replica], nodes: [Node], backupVolume: BackupVolume?) {
+            self.backup = backup; self.backups = backups; self.replicas = replicas; self.nodes = nodes; self.backupVolume = backupVolume
+        }
+    }
+
+    public static func reconcile(_ world: World) -> [Action] {
+        let backup = world.backup
+        var status = backup.status
+        let ready = Set(world.nodes.filter(\.status.ready).map(\.name))
+        let siblings = world.backups.filter {
+            $0.name != backup.name && $0.spec.volumeName == backup.spec.volumeName && $0.spec.targetName == backup.spec.targetName
+        }
+        let active = siblings.first { $0.status.state == .inProgress || $0.status.state == .deleting }
+
+        if status.state == .inProgress && !ready.contains(status.nodeID) {
+            status.state = backup.isDeleting ? .error : .pending
+            status.message = "node \(status.nodeID) went down during the backup" + (backup.isDeleting ? "" : "; trying again")
+            status.nodeID = ""
+            return [.updateStatus(status)]
+        }
+        if backup.isDeleting {
+            switch status.state {
+            case .inProgress:
+                // The node sees the deletion, stops the upload and reports; then the deletion runs.
+                return message("cancelling: waiting for \(status.nodeID) to stop the upload", status, backup)
+            case .deleting:
+                return [.deleteFromTarget]
+            case .pending where status.url.isEmpty && status.progress == 0:
+                return [.removeRecord]
+            case .pending, .completed, .error:
+                if let active { return message(waiting(for: active), status, backup) }
+                status.state = .deleting
+                status.message = "deleting from backup target \(backup.spec.targetName)"
+                return [.updateStatus(status), .deleteFromTarget]
+            }
+        }
+        switch status.state {
+        case .pending:
+            if let active { return message(waiting(for: active), status, backup) }
+            if let deletion = siblings.first(where: { $0.isDeleting && $0.status.state != .inProgress }) {
+                return message(waiting(for: deletion), status, backup)
+            }
+            return assign(backup, replicas: world.replicas, ready: ready).map { [.updateStatus($0)] } ?? []
+        case .completed:
+            let newest = siblings.filter { $0.status.state == .completed }.allSatisfy { ($0.metadata.createdAt ?? .distantPast) <= (backup.metadata.createdAt ?? .distantPast) }
+            return newest && world.backupVolume?.status.lastBackupName != backup.name ? [.requestSync] : []
+        case .inProgress, .error, .deleting:
+            return []
+        }
+    }
+
+    static func waiting(for other: Backup) -> String {
+        let what = other.isDeleting || other.status.state == .deleting ? "the deletion of \(other.name)" : "backup \(other.name)"
+        return "waiting for \(what) of \(other.spec.volumeName) to finish"
+    }
+
+    static func message(_ text: String, _ status: Backup.Status, _ backup: Backup) -> [Action] {
+        guard status.message != text else { return [] }
+        var status = status
+        status.message = text
+        return [.updateStatus(status)]
+    }
+
+    /// A pending backup goes to a healthy replica on a ready node.
+    static func assign(_ backup: Backup, replicas: [Replica], ready: Set<String>) -> Backup.Status? {
         let candidates = replicas.filter {
             $0.spec.volumeName == backup.spec.volumeName && !$0.isFailed && !$0.isDeleting
                 && $0.spec.healthyAt != nil && ready.contains($0.spec.nodeID)

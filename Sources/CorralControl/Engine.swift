@@ -17,6 +17,8 @@ public enum EngineKind: ResourceKind {
         public var salvageRequested = false
         /// Fill the volume from this backup before serving it.
         public var restoreFrom: String?
+        /// A standby volume's engine: it restores but serves no NBD export.
+        public var standby: Bool?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID
@@ -40,6 +42,7 @@ public enum EngineKind: ResourceKind {
         public var restoredBackup: String?
         public var restoreProgress: Int?
         public var restoreError: String?
+        public var lastRestore: RestoreReport?
         public init() {}
     }
 }

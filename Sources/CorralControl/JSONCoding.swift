@@ -32,14 +32,16 @@ extension Kind {
         case .settings: Setting.self
         case .events: Event.self
         case .backups: Backup.self
+        case .backuptargets: BackupTarget.self
+        case .backupvolumes: BackupVolume.self
         }
     }
 
-    /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines).
+    /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines, backups).
     public var deletionIsTwoPhase: Bool {
         switch self {
-        case .volumes, .replicas, .engines: true
-        case .nodes, .settings, .events, .backups: false
+        case .volumes, .replicas, .engines, .backups: true
+        case .nodes, .settings, .events, .backuptargets, .backupvolumes: false
         }
     }
 }

@@ -17,13 +17,12 @@ public enum SettingKind: ResourceKind {
 /// Names and defaults follow Longhorn's where it has the same knob.
 public struct SettingDefinition: Sendable {
     public enum ValueType: Sendable, Equatable {
-        case bool, int, url
+        case bool, int
         case choice([String])
         public var rawValue: String {
             switch self {
             case .bool: "bool"
             case .int: "int"
-            case .url: "url"
             case .choice(let values): values.joined(separator: "|")
             }
         }
@@ -53,8 +52,6 @@ public struct SettingDefinition: Sendable {
               description: "Seconds without a heartbeat after which a node is down and its replicas failed."),
         .init(name: "auto-salvage", type: .bool, defaultValue: "true",
               description: "When every replica failed, restart the volume from those that hold every acknowledged write."),
-        .init(name: "backup-target", type: .url, defaultValue: "",
-              description: "Where backups go: file:///path or s3://bucket@region/path/ (empty: no target)."),
         .init(name: "backup-compression-method", type: .choice(["lz4", "gzip", "none"]), defaultValue: "lz4",
               description: "Compression of a new backup volume's blocks."),
         .init(name: "concurrent-replica-rebuild-per-node-limit", type: .int, defaultValue: "5", range: 0...100,
@@ -74,9 +71,6 @@ public struct SettingDefinition: Sendable {
                 return "setting \(name) must lie in \(range.lowerBound)...\(range.upperBound), not \(number)"
             }
             return nil
-        case .url:
-            let schemes = ["file:///", "s3://"]
-            return value.isEmpty || schemes.contains(where: value.hasPrefix) ? nil : "setting \(name) takes file:///path or s3://bucket@region/path/, not \"\(value)\""
         case .choice(let values):
             return values.contains(value) ? nil : "setting \(name) takes one of \(values.joined(separator: ", ")), not \"\(value)\""
         }
@@ -107,6 +101,5 @@ public struct Settings: Sendable, Equatable {
     public var replenishmentWait: TimeInterval { TimeInterval(int("replica-replenishment-wait-interval")) }
     public var nodeDownTimeout: TimeInterval { TimeInterval(int("node-down-timeout")) }
     public var autoSalvage: Bool { bool("auto-salvage") }
-    public var backupTarget: String { values["backup-target"] ?? "" }
     public var backupCompression: String { values["backup-compression-method"] ?? "lz4" }
 }

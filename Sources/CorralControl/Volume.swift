@@ -3,6 +3,8 @@ import Foundation
 
 public enum VolumeState: String, Codable, Sendable {
     case creating, attached, detached, attaching, detaching, deleting
+    /// A DR volume following its backup volume: restored, not attachable until activated.
+    case standby
 }
 
 public enum VolumeRobustness: String, Codable, Sendable {
@@ -27,6 +29,11 @@ public enum VolumeKind: ResourceKind {
         /// A backup URL to fill the new volume from; it is usable once the restore completed.
         /// Optional so records and clients from before it existed still decode.
         public var fromBackup: String?
+        /// A DR standby volume: it follows fromBackup's backup volume, restoring each new backup
+        /// incrementally, and cannot be attached until activated.
+        public var standby: Bool?
+
+        public var isStandby: Bool { standby ?? false }
 
         public init(size: Int64, numberOfReplicas: Int) {
             self.size = size; self.numberOfReplicas = numberOfReplicas
@@ -47,6 +54,31 @@ public enum VolumeKind: ResourceKind {
         /// The backup the volume was last filled from; equal to spec.fromBackup once restored.
         public var lastRestoredBackup: String?
         public var restoreProgress: Int?
+        /// What the last restore wrote (a standby volume's incremental restores write only changes).
+        public var lastRestore: RestoreReport?
         public init() {}
+    }
+}
+
+/// What one restore wrote into a volume.
+public struct RestoreReport: Codable, Sendable, Equatable {
+    public var backup: String
+    public var blocksWritten: Int
+    public var blocksZeroed: Int
+    public var incremental: Bool
+    public init(backup: String, blocksWritten: Int, blocksZeroed: Int, incremental: Bool) {
+        self.backup = backup; self.blocksWritten = blocksWritten; self.blocksZeroed = blocksZeroed; self.incremental = incremental
+    }
+}
+
+/// The backup a standby volume should hold: the newest one of the backup volume it follows, as
+/// the last listing of its target found it; nil while that is not known.
+public enum StandbyFollow {
+    public static func latest(_ volume: Volume, targets: [BackupTarget], backupVolumes: [BackupVolume]) -> String? {
+        guard volume.spec.isStandby, let from = volume.spec.fromBackup.flatMap(BackupURL.init),
+              let target = targets.first(where: { $0.spec.url == from.target }),
+              let followed = backupVolumes.first(where: { $0.name == BackupVolumeKind.name(target: target.name, volume: from.volume) }),
+              !followed.status.lastBackupName.isEmpty else { return nil }
+        return BackupURL(target: from.target, volume: from.volume, backup: followed.status.lastBackupName).description
     }
 }

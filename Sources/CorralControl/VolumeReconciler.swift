@@ -12,10 +12,13 @@ public struct VolumeWorld: Sendable {
     public var now: Date
     /// A fresh suffix for a replica created in this pass (the runtime supplies randomness).
     public var nameSuffix: String
+    /// For a standby volume: the newest backup of the backup volume it follows (StandbyFollow).
+    public var latestBackup: String?
 
-    public init(volume: Volume, replicas: [Replica], engine: Engine?, nodes: [Node], settings: Settings, now: Date, nameSuffix: String) {
+    public init(volume: Volume, replicas: [Replica], engine: Engine?, nodes: [Node], settings: Settings, now: Date, nameSuffix: String,
+                latestBackup: String? = nil) {
         self.volume = volume; self.replicas = replicas; self.engine = engine; self.nodes = nodes
-        self.settings = settings; self.now = now; self.nameSuffix = nameSuffix
+        self.settings = settings; self.now = now; self.nameSuffix = nameSuffix; self.latestBackup = latestBackup
     }
 }
 
@@ -202,13 +205,18 @@ struct Pass {
 
     // MARK: Engine
 
-    /// A volume created from a backup is filled before anyone may use it.
-    var fromBackup: String { volume.spec.fromBackup ?? "" }
+    /// A volume created from a backup is filled before anyone may use it; a standby volume
+    /// follows its backup volume's newest backup.
+    var fromBackup: String {
+        if volume.spec.isStandby, let latest = world.latestBackup { return latest }
+        return volume.spec.fromBackup ?? ""
+    }
     var needsRestore: Bool { !fromBackup.isEmpty && volume.status.lastRestoredBackup != fromBackup }
 
-    /// Where the engine runs: the attach node, or, to restore a detached volume, a replica's node.
+    /// Where the engine runs: the attach node, or, to restore a detached volume or keep a standby
+    /// one following, a replica's node.
     func engineNode(_ live: [Replica]) -> String {
-        if !volume.spec.nodeID.isEmpty || !needsRestore { return volume.spec.nodeID }
+        if !volume.spec.nodeID.isEmpty || !(needsRestore || volume.spec.isStandby) { return volume.spec.nodeID }
         return live.filter { !$0.isFailed && !$0.status.address.isEmpty && nodeUp($0.spec.nodeID) }.map(\.spec.nodeID).sorted().first ?? ""
     }
 
@@ -230,6 +238,7 @@ struct Pass {
             updated.spec.replicaAddressMap = addresses
             updated.spec.volumeSize = volume.spec.size
             updated.spec.restoreFrom = needsRestore ? fromBackup : nil
+            updated.spec.standby = volume.spec.isStandby ? true : nil
             if updated != engine { actions.append(.updateEngine(updated)) }
             return
         }
@@ -241,6 +250,7 @@ struct Pass {
         var spec = Engine.Spec(volumeName: volume.name, volumeSize: volume.spec.size, nodeID: target)
         spec.replicaAddressMap = addresses
         spec.restoreFrom = needsRestore ? fromBackup : nil
+        spec.standby = volume.spec.isStandby ? true : nil
         actions.append(.createEngine(Engine(metadata: meta, spec: spec, status: .init())))
     }
 
@@ -254,13 +264,14 @@ struct Pass {
             if engine.status.restoredBackup == fromBackup {
                 status.lastRestoredBackup = fromBackup
                 status.restoreProgress = 100
+                status.lastRestore = engine.status.lastRestore
             }
         }
         if needsRestore && status.lastRestoredBackup != fromBackup {
             // Not usable until the restore completed.
             let message = engine?.status.restoreError.flatMap { $0.isEmpty ? nil : $0 } ?? "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"
             status.conditions.set(Condition(type: "Restore", status: false, reason: "RestoreInProgress", message: message))
-            status.state = target.isEmpty ? .creating : .attaching
+            status.state = volume.spec.isStandby ? .standby : target.isEmpty ? .creating : .attaching
             status.endpoint = ""
             status.currentNodeID = ""
             status.robustness = robustness(live, running: running)
@@ -268,6 +279,14 @@ struct Pass {
             return
         }
         if !fromBackup.isEmpty { status.conditions.set(Condition(type: "Restore", status: true, reason: "Restored")) }
+        if volume.spec.isStandby {
+            status.state = .standby
+            status.endpoint = ""
+            status.currentNodeID = ""
+            status.robustness = robustness(live, running: running)
+            if status != volume.status { actions.append(.updateVolumeStatus(status)) }
+            return
+        }
         if !target.isEmpty {
             status.state = running && engine?.spec.nodeID == target ? .attached : .attaching
         } else if engine != nil {

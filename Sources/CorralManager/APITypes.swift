@@ -8,6 +8,8 @@ enum APIRequest {
         /// Required unless fromBackup is given (then the backup's volume size).
         var size: SizeValue?
         var fromBackup: String?
+        /// With fromBackup: a DR standby volume that follows the backup volume.
+        var standby: Bool?
         var numberOfReplicas: Int?
         var nodeSelector: [String]?
         var diskSelector: [String]?

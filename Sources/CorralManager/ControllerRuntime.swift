@@ -12,6 +12,7 @@ public final class ControllerRuntime: Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
     let queue = WorkQueue<Key>()
+    let deletions = BackupDeletions()
     /// How often every object is looked at again, for decisions that depend on time passing
     /// (heartbeats, replenishment wait, stale replicas).
     let resyncInterval: Duration
@@ -61,7 +62,10 @@ public final class ControllerRuntime: Sendable {
                 await enqueueAllVolumes()
             case .backups:
                 await queue.add(.backup(change.name))
-            case .events:
+            case .backupvolumes:
+                // A new backup on a target: standby volumes follow it.
+                await enqueueAllVolumes()
+            case .events, .backuptargets:
                 break
             }
         }
@@ -81,7 +85,7 @@ public final class ControllerRuntime: Sendable {
     func resyncPeriodically() async {
         while !Task.isCancelled {
             for node in await store.list(Node.self) { await queue.add(.node(node.name)) }
-            for backup in await store.list(Backup.self) where backup.status.state == .pending || backup.status.state == .inProgress {
+            for backup in await store.list(Backup.self) where backup.status.state != .completed || backup.isDeleting {
                 await queue.add(.backup(backup.name))
             }
             await enqueueAllVolumes()
@@ -127,23 +131,32 @@ public final class ControllerRuntime: Sendable {
         }
     }
 
-    /// Assigns a pending backup to a healthy replica; sends one whose node went down back to pending
-    /// (the next attempt reuses the blocks already uploaded).
+    /// Runs BackupReconciler's decisions. A deletion from the target runs in its own task (it may
+    /// wait for a foreign lock); the record shows Deleting meanwhile.
     func reconcileBackup(_ name: String) async throws {
-        guard var backup = await store.get(Backup.self, name) else { return }
-        let nodes = await store.list(Node.self)
-        if backup.status.state == .inProgress, !(nodes.first { $0.name == backup.status.nodeID }?.status.ready ?? false) {
-            backup.status.state = .pending
-            backup.status.message = "node \(backup.status.nodeID) went down during the backup; trying again"
-            backup.status.nodeID = ""
-            backup.metadata.resourceVersion = 0
-            try await store.updateStatus(backup)
-            return
+        guard let backup = await store.get(Backup.self, name) else { return }
+        let world = BackupReconciler.World(
+            backup: backup, backups: await store.list(Backup.self), replicas: await store.list(Replica.self), nodes: await store.list(Node.self),
+            backupVolume: await store.get(BackupVolume.self, BackupVolumeKind.name(target: backup.spec.targetName, volume: backup.spec.volumeName)))
+        for action in BackupReconciler.reconcile(world) {
+            switch action {
+            case .updateStatus(let status):
+                var updated = backup
+                updated.status = status
+                updated.metadata.resourceVersion = 0
+                try await store.updateStatus(updated)
+            case .deleteFromTarget:
+                await deletions.start(backup, runtime: self)
+            case .removeRecord:
+                try await store.remove(.backups, name)
+            case .requestSync:
+                guard var target = await store.get(BackupTarget.self, backup.spec.targetName),
+                      (target.spec.syncRequestedAt ?? .distantPast) <= (target.status.lastSyncedAt ?? .distantPast) else { continue }
+                target.spec.syncRequestedAt = JSONCoding.wholeSeconds(clock())
+                target.metadata.resourceVersion = 0
+                try await store.update(target)
+            }
         }
-        guard let status = BackupReconciler.assign(backup, replicas: await store.list(Replica.self), nodes: nodes) else { return }
-        backup.status = status
-        backup.metadata.resourceVersion = 0
-        try await store.updateStatus(backup)
     }
 
     func reconcileVolume(_ name: String) async throws {
@@ -152,7 +165,9 @@ public final class ControllerRuntime: Sendable {
         let world = VolumeWorld(
             volume: volume, replicas: await store.list(Replica.self), engine: await store.get(Engine.self, "\(name)-e"),
             nodes: await store.list(Node.self), settings: Settings(await store.list(Setting.self)), now: now,
-            nameSuffix: Self.randomSuffix())
+            nameSuffix: Self.randomSuffix(),
+            latestBackup: volume.spec.isStandby
+                ? StandbyFollow.latest(volume, targets: await store.list(BackupTarget.self), backupVolumes: await store.list(BackupVolume.self)) : nil)
         for action in VolumeReconciler.reconcile(world) {
             try await perform(action, volume: volume, now: now)
         }

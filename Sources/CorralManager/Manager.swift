@@ -22,6 +22,7 @@ public final class Manager: Sendable {
 
     /// Serves the API and runs the controllers until cancelled. `onListening` gets the bound port.
     public func run(host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await ensureDefaultBackupTarget()
         let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: clock, metrics: MetricsExporter())
         var apiLogger = logger
         apiLogger.logLevel = .warning
@@ -36,6 +37,7 @@ public final class Manager: Sendable {
         let server = Task { try await services.run() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runtime.run() }
+            group.addTask { await BackupTargetSync(store: self.store, logger: self.logger, clock: self.clock).run() }
             group.addTask { try await server.value }
             // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
             let failure: Error? = await withTaskCancellationHandler {
@@ -58,5 +60,11 @@ extension Manager {
     public func seedSingleNodeDefaults() async throws {
         guard await store.revision == 0 else { return }
         try await store.create(Setting(metadata: ObjectMeta(name: "default-replica-count"), spec: .init(value: "1"), status: .init()), now: clock())
+    }
+
+    /// The `default` backup target always exists; its URL stays empty until set.
+    func ensureDefaultBackupTarget() async throws {
+        guard await store.get(BackupTarget.self, BackupTargetKind.defaultName) == nil else { return }
+        try await store.create(BackupTarget(metadata: ObjectMeta(name: BackupTargetKind.defaultName), spec: .init(url: ""), status: .init()), now: clock())
     }
 }

@@ -1,22 +1,21 @@
 import CorralBackup
 import CorralControl
+import CorralCore
 import Foundation
 import Hummingbird
 
 /// Backups through the manager: `snapshotBackup` records a Backup; the backup controller assigns
 /// it to a node holding a healthy replica, whose agent uploads the snapshot's blocks.
 extension ManagerAPI {
-    struct SnapshotBackup: Codable { var snapshot: String?; var labels: [String: String]? }
+    struct SnapshotBackup: Codable { var snapshot: String?; var labels: [String: String]?; var backupTarget: String? }
 
     func addBackupRoutes(_ router: Router<APIContext>) {
         router.post("/v1/volumes/:name/snapshotBackup") { request, context in
             var request = request
             let body = try await request.decodeStrict(SnapshotBackup.self, context: context)
             let volume = try await volume(context)
-            let settings = Settings(await store.list(Setting.self))
-            guard !settings.backupTarget.isEmpty else {
-                throw APIError(.conflict, "no backup target is set; `corral setting set backup-target file:///path` (or s3://bucket@region/path/)")
-            }
+            let targetName = body.backupTarget ?? BackupTargetKind.defaultName
+            let targetURL = try await backupTargetURL(targetName)
             var snapshot = body.snapshot ?? ""
             if snapshot.isEmpty {
                 // No snapshot named: take one now, through the engine of the attached volume.
@@ -27,9 +26,10 @@ extension ManagerAPI {
                 throw APIError(.unprocessableContent, "snapshot: \(problem)")
             }
             let name = "backup-" + ControllerRuntime.randomSuffix() + ControllerRuntime.randomSuffix()
-            var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: settings.backupTarget)
+            var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: targetURL)
             spec.labels = body.labels
-            let created = try await store.create(Backup(metadata: ObjectMeta(name: name, owner: "volumes/\(volume.name)"), spec: spec, status: .init()), now: now)
+            spec.backupTargetName = targetName
+            let created = try await store.create(Backup(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
             return try json(created, status: .created)
         }
         router.get("/v1/backups") { request, _ in
@@ -38,20 +38,11 @@ extension ManagerAPI {
         }
         router.get("/v1/backups/:name") { _, context in try json(try await backup(context)) }
         router.delete("/v1/backups/:name") { _, context in
+            // The backup controller deletes it from the target (cancelling a running upload
+            // first) and then removes the record; GET shows Deleting meanwhile.
             let backup = try await backup(context)
-            if backup.status.state == .inProgress || backup.status.state == .pending {
-                throw APIError(.conflict, "backup \(backup.name) is \(backup.status.state.rawValue); wait for it to finish before deleting it")
-            }
-            if backup.status.state == .completed {
-                let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
-                do {
-                    try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name)
-                } catch let error as BackupStoreError {
-                    if case .notFound = error {} else { throw APIError(.badGateway, "the backup target refused the deletion: \(error)") }
-                }
-            }
-            try await self.store.remove(.backups, backup.name)
-            return try json(APIResponse.Done())
+            try await self.store.requestDeletion(.backups, backup.name, now: now)
+            return try json(try await self.backup(context), status: .accepted)
         }
     }
 
@@ -70,6 +61,18 @@ enum BackupCheck {
             return try await store.loadVolume(parsed.volume).size
         } catch let error as BackupStoreError {
             throw APIError(.unprocessableContent, "cannot restore from \(url): \(error)")
+        }
+    }
+
+    /// The URL of the newest completed backup of the backup volume `followed` belongs to.
+    static func latestBackup(of followed: BackupURL) async throws -> String {
+        do {
+            let store = BackupStore(driver: try BackupTargets.driver(for: followed.target))
+            let last = try await store.loadVolume(followed.volume).lastBackupName
+            guard !last.isEmpty else { throw APIError(.conflict, "backup volume \(followed.volume) has no completed backup") }
+            return BackupURL(target: followed.target, volume: followed.volume, backup: last).description
+        } catch let error as BackupStoreError {
+            throw APIError(.badGateway, "cannot read backup volume \(followed.volume) on \(followed.target): \(error)")
         }
     }
 }

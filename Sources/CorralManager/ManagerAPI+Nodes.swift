@@ -58,7 +58,7 @@ extension ManagerAPI {
                 revision: revision, node: await store.get(Node.self, name),
                 replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
                 engines: await store.list(Engine.self).filter { $0.spec.nodeID == name },
-                backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.status.state == .inProgress }))
+                backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.status.state == .inProgress && !$0.isDeleting }))
         }
     }
 

@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 import Hummingbird
 import Logging
@@ -34,6 +35,7 @@ struct ManagerAPI: Sendable {
         addInstanceRoutes(router)
         addSettingRoutes(router)
         addBackupRoutes(router)
+        addBackupTargetRoutes(router)
         router.get("/v1/events") { _, _ in
             try json(APIResponse.List(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))
         }
@@ -56,6 +58,7 @@ struct ManagerAPI: Sendable {
             guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
             var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
             spec.fromBackup = body.fromBackup
+            spec.standby = body.standby == true ? true : nil
             spec.nodeSelector = body.nodeSelector ?? []
             spec.diskSelector = body.diskSelector ?? []
             spec.staleReplicaTimeout = body.staleReplicaTimeout ?? spec.staleReplicaTimeout
@@ -89,6 +92,9 @@ struct ManagerAPI: Sendable {
             var request = request
             let body = try await request.decodeStrict(APIRequest.Attach.self, context: context)
             return try await changeVolume(context) { volume in
+                if volume.spec.isStandby {
+                    throw APIError(.conflict, "volume \(volume.name) is a standby volume following its backups; `corral volume activate \(volume.name)` makes it usable")
+                }
                 let nodeID = try await attachNode(body.nodeID)
                 if !volume.spec.nodeID.isEmpty && volume.spec.nodeID != nodeID {
                     throw APIError(.conflict, "volume \(volume.name) is attached to \(volume.spec.nodeID); detach it first")
@@ -100,6 +106,20 @@ struct ManagerAPI: Sendable {
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
             return try await changeVolume(context) { $0.spec.nodeID = "" }
+        }
+        router.post("/v1/volumes/:name/activate") { request, context in
+            var request = request
+            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
+            let current = try await volume(context)
+            guard current.spec.isStandby, let followed = current.spec.fromBackup.flatMap(BackupURL.init) else {
+                throw APIError(.conflict, "volume \(current.name) is not a standby volume")
+            }
+            // The newest backup now, read from the target: the last incremental restore goes to it.
+            let latest = try await BackupCheck.latestBackup(of: followed)
+            return try await changeVolume(context) { volume in
+                volume.spec.standby = nil
+                volume.spec.fromBackup = latest
+            }
         }
         router.post("/v1/volumes/:name/expand") { request, context in
             var request = request
@@ -217,6 +237,15 @@ enum VolumeValidation {
             throw APIError(.unprocessableContent, "staleReplicaTimeout is in minutes and must lie in 1...\(APILimits.staleReplicaTimeoutMinutesMax)")
         }
         if let problem = spec.nodeID.isEmpty ? nil : NameRule.problem(spec.nodeID) { throw APIError(.unprocessableContent, problem) }
+        if spec.isStandby && (spec.fromBackup ?? "").isEmpty {
+            throw APIError(.unprocessableContent, "a standby volume follows a backup volume: give fromBackup")
+        }
+        if spec.isStandby && !spec.nodeID.isEmpty {
+            throw APIError(.unprocessableContent, "a standby volume cannot be attached; activate it first")
+        }
+        if let old, spec.isStandby != old.isStandby {
+            throw APIError(.unprocessableContent, "standby is set at creation and ends with `activate`")
+        }
         if let old, spec.fromBackup != old.fromBackup {
             throw APIError(.unprocessableContent, "fromBackup is set when a volume is created and cannot change")
         }

@@ -9,7 +9,7 @@ actor NodeBackups {
     let manager: ManagerClient
     let replicaRoot: String
     let logger: Logger
-    var running: Set<String> = []
+    var running: [String: Task<Void, Never>] = [:]
     /// Progress reports go at most this often; the final state always goes.
     static let reportInterval: TimeInterval = 1
 
@@ -17,10 +17,15 @@ actor NodeBackups {
         self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger
     }
 
+    /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
     func apply(_ backups: [Backup]) {
-        for backup in backups where !running.contains(backup.name) {
-            running.insert(backup.name)
-            Task { await self.run(backup) }
+        let assigned = Set(backups.map(\.name))
+        for (name, task) in running where !assigned.contains(name) {
+            logger.info("backup \(name) is no longer assigned here; cancelling its upload")
+            task.cancel()
+        }
+        for backup in backups where running[backup.name] == nil {
+            running[backup.name] = Task { await self.run(backup) }
         }
     }
 
@@ -40,13 +45,19 @@ actor NodeBackups {
             status.newlyUploadedDataSize = config.newlyUploadedDataSize
             status.message = ""
             logger.info("backup \(backup.name) of \(backup.spec.volumeName) completed: \(status.url)")
+        } catch is CancellationError {
+            status.state = .error
+            status.error = "cancelled"
+            logger.info("backup \(backup.name) cancelled")
         } catch {
             status.state = .error
             status.error = "\(error)"
             logger.warning("backup \(backup.name) failed: \(error)")
         }
-        try? await manager.reportBackup(backup.name, status)
-        running.remove(backup.name)
+        // Reported from a fresh task: this one may be cancelled, and the report must still go.
+        let manager = self.manager, final = status
+        await Task { try? await manager.reportBackup(backup.name, final) }.value
+        running[backup.name] = nil
     }
 }
 

@@ -19,6 +19,8 @@ actor NodeInstances {
         var restoreProgress = 0
         var restoredBackup: String?
         var restoreError: String?
+        var restoreFailedAt: Date?
+        var lastRestore: RestoreReport?
     }
 
     let options: NodeAgentOptions
@@ -50,6 +52,7 @@ actor NodeInstances {
                 logger.warning("\(action) failed: \(error)")
             }
         }
+        followRestores()
     }
 
     func perform(_ action: NodePlan.Action) async throws {
@@ -119,7 +122,8 @@ actor NodeInstances {
             do {
                 try await engine.start()
                 if !restoreFrom.isEmpty && restoreFrom != alreadyRestored {
-                    self.restore(volume, engine, from: restoreFrom)
+                    // Replicas that hold a completed restore need only the differences.
+                    self.restore(volume, engine, from: restoreFrom, over: alreadyRestored.isEmpty ? nil : alreadyRestored)
                 } else {
                     self.engineStarted(volume, engine)
                 }
@@ -129,52 +133,22 @@ actor NodeInstances {
         }
     }
 
-    /// Fills the volume from a backup through the engine (so every replica gets each block), then
-    /// serves it. A failed restore is reported and the export never appears.
-    func restore(_ volume: String, _ engine: CorralRuntime.Engine, from url: String) {
-        guard running[volume]?.engine === engine else { return }
-        running[volume]?.local.starting = false
-        running[volume]?.restoring = true
-        Task {
-            do {
-                let (target, backupVolume, backup) = try StoreLayout.parseBackupURL(url)
-                let store = BackupStore(driver: try BackupTargets.driver(for: target))
-                _ = try await store.restore(volume: backupVolume, backup: backup, to: EngineSink(engine: engine)) { progress in
-                    Task { await self.restoreProgressed(volume, engine, progress.percent) }
-                }
-                try await engine.eventLoop.flatSubmit { engine.flush() }.get()
-                self.restoreFinished(volume, engine, url: url, error: nil)
-            } catch {
-                self.restoreFinished(volume, engine, url: url, error: "\(error)")
-            }
-        }
-    }
-
-    func restoreProgressed(_ volume: String, _ engine: CorralRuntime.Engine, _ percent: Int) {
-        guard running[volume]?.engine === engine else { return }
-        running[volume]?.restoreProgress = percent
-    }
-
-    func restoreFinished(_ volume: String, _ engine: CorralRuntime.Engine, url: String, error: String?) {
-        guard running[volume]?.engine === engine else { return }
-        running[volume]?.restoring = false
-        if let error {
-            logger.warning("restore of \(volume) from \(url) failed: \(error)")
-            running[volume]?.restoreError = error
-            return
-        }
-        running[volume]?.restoredBackup = url
-        running[volume]?.restoreProgress = 100
-        logger.info("volume \(volume) restored from \(url)")
-        engineStarted(volume, engine)
-    }
-
     func engineStarted(_ volume: String, _ engine: CorralRuntime.Engine) {
         guard running[volume]?.engine === engine else { return }
         running[volume]?.local.starting = false
         startFailures[volume] = nil
-        table.set(volume, engine)
-        logger.info("engine of \(volume) serving at nbd://\(options.host):\(options.nbdPort)/\(volume)")
+        updateExport(volume)
+    }
+
+    /// An engine is exported once its restore (if any) completed, unless it is a standby's.
+    func updateExport(_ volume: String) {
+        guard let entry = running[volume], !entry.local.starting, !entry.restoring else { return }
+        let wanted = records[volume]?.spec.restoreFrom ?? ""
+        let serve = (wanted.isEmpty || wanted == entry.restoredBackup) && !(records[volume]?.spec.standby ?? false)
+        let serving = table.engine(named: volume) === entry.engine
+        guard serve != serving else { return }
+        table.set(volume, serve ? entry.engine : nil)
+        logger.info(serve ? "engine of \(volume) serving at nbd://\(options.host):\(options.nbdPort)/\(volume)" : "engine of \(volume) not exported (standby)")
     }
 
     func engineFailedToStart(_ volume: String, _ engine: CorralRuntime.Engine, _ error: Error) async {
@@ -218,6 +192,7 @@ actor NodeInstances {
             status.restoredBackup = entry.restoredBackup ?? record.status.restoredBackup
             status.restoreProgress = entry.restoreProgress
             status.restoreError = entry.restoreError
+            status.lastRestore = entry.lastRestore ?? record.status.lastRestore
             status.currentSize = observed.size
             for replica in observed.replicas {
                 guard let name = names[replica.address] else { continue }
@@ -247,15 +222,5 @@ actor NodeInstances {
                 running[volume]?.faultedSince = nil
             }
         }
-    }
-}
-
-/// Restored blocks go through the engine, so every replica receives them.
-struct EngineSink: BackupBlockSink {
-    let engine: CorralRuntime.Engine
-
-    func write(_ data: Data, at offset: Int64) async throws {
-        let engine = self.engine
-        try await engine.eventLoop.flatSubmit { engine.write(offset: offset, data: ByteBuffer(bytes: data), fua: false) }.get()
     }
 }

@@ -2,22 +2,24 @@ import ArgumentParser
 import CorralControl
 import Foundation
 
-/// `corral backup`: backups of volumes through the manager (the target is the `backup-target` setting).
+/// `corral backup`: backups of volumes through the manager, to a backup target (`default` unless named).
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Back up volumes to the backup target; list, show and delete backups.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self])
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Restore.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Back up a volume (a new snapshot, or --snapshot); shows progress until it completes.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
         @Option(help: "Snapshot to back up (default: take one now).") var snapshot: String?
+        @Option(help: "Backup target to use.") var target: String?
         @Flag(help: "Return at once instead of following the backup.") var noWait = false
         @Option(help: "Seconds to follow the backup.") var timeout: Int = 3600
         func run() async throws {
             var body: [String: Any] = [:]
             if let snapshot { body["snapshot"] = snapshot }
+            if let target { body["backupTarget"] = target }
             let created = try JSONCoding.decoder().decode(Backup.self, from: try await api.client.call("POST", "volumes/\(volume)/snapshotBackup", body: body))
             guard !noWait else { return print(created.name) }
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
@@ -62,12 +64,37 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a backup from the target (blocks no other backup uses go too).")
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Delete a backup from the target (blocks no other backup uses go too); waits until it is gone.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
+        @Flag(help: "Return at once; the deletion goes on.") var noWait = false
+        @Option(help: "Seconds to wait.") var timeout: Int = 600
         func run() async throws {
             _ = try await api.client.call("DELETE", "backups/\(name)")
-            print("backup \(name) deleted")
+            guard !noWait else { return print("backup \(name) is being deleted") }
+            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+            var last = ""
+            while Date() < deadline {
+                guard let backup = try await api.client.getIfPresent("backups/\(name)", as: Backup.self) else { return print("backup \(name) deleted") }
+                if backup.status.message != last { FileHandle.standardError.write(Data("\(name): \(backup.status.message)\n".utf8)); last = backup.status.message }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            throw CLIError("backup \(name) is still being deleted after \(timeout) s; `corral backup get \(name)` says why")
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore a backup into a new volume (the same as `volume create NAME --from-backup URL`).")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The backup URL (`corral backup ls` shows it).") var url: String
+        @Option(help: "The new volume's name.") var to: String
+        @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
+        func run() async throws {
+            var body: [String: Any] = ["name": to, "fromBackup": url]
+            if let replicas { body["numberOfReplicas"] = replicas }
+            _ = try await api.client.call("POST", "volumes", body: body)
+            print("volume \(to) is being restored from \(url); `corral volume get \(to) --watch` follows it")
         }
     }
 }

@@ -39,7 +39,7 @@ struct APIClient {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
-            throw CLIError(message ?? "\(base) answered HTTP \(status)")
+            throw CLIError(message ?? "\(base) answered HTTP \(status)", status: status)
         }
         return data
     }
@@ -47,11 +47,18 @@ struct APIClient {
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
         try JSONCoding.decoder().decode(type, from: try await call("GET", path))
     }
+
+    /// nil when the server answers 404 (the object is gone).
+    func getIfPresent<T: Decodable>(_ path: String, as type: T.Type) async throws -> T? {
+        do { return try await get(path, as: type) } catch let error as CLIError where error.status == 404 { return nil }
+    }
 }
 
 struct CLIError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// The HTTP status when the error is a server's answer.
+    var status: Int?
+    init(_ description: String, status: Int? = nil) { self.description = description; self.status = status }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, yaml }

@@ -6,5 +6,6 @@ struct Corral: AsyncParsableCommand {
         commandName: "corral",
         abstract: "Replicated block storage served over NBD.",
         subcommands: [ServerCommand.self, ManagerCommand.self, NodeCommand.self, VolumeCommand.self, VolumeSnapshotCommand.self,
-                      SettingCommand.self, BackupCommand.self, BackupStoreCommand.self, ReplicaCommand.self, EngineCommand.self])
+                      SettingCommand.self, BackupCommand.self, BackupTargetCommand.self, BackupVolumeCommand.self,
+                      BackupStoreCommand.self, ReplicaCommand.self, EngineCommand.self])
 }

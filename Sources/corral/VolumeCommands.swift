@@ -6,7 +6,7 @@ import Foundation
 struct VolumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volume", abstract: "Volumes: create, list, attach, detach, expand, scale, delete.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self])
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self, Activate.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a volume.")
@@ -14,6 +14,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Size, e.g. 10Gi (default with --from-backup: the backup's volume size).") var size: String?
         @Option(help: "Fill the volume from this backup URL; it is usable once the restore completed.") var fromBackup: String?
+        @Flag(help: "With --from-backup: a DR standby volume that restores each new backup of that backup volume until activated.") var standby = false
         @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
         @Option(help: "Node tags every replica's node must carry, comma-separated.") var nodeSelector: String?
         @Option(help: "Disk tags every replica's disk must carry, comma-separated.") var diskSelector: String?
@@ -23,6 +24,10 @@ struct VolumeCommand: AsyncParsableCommand {
             if let size { body["size"] = size }
             if let fromBackup { body["fromBackup"] = fromBackup }
             guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
+            if standby {
+                guard fromBackup != nil else { throw ValidationError("--standby follows a backup volume: give --from-backup URL") }
+                body["standby"] = true
+            }
             if let replicas { body["numberOfReplicas"] = replicas }
             if let nodeSelector { body["nodeSelector"] = nodeSelector.split(separator: ",").map(String.init) }
             if let diskSelector { body["diskSelector"] = diskSelector.split(separator: ",").map(String.init) }
@@ -89,6 +94,27 @@ struct VolumeCommand: AsyncParsableCommand {
             _ = try await api.client.call("POST", "volumes/\(name)/attach", body: body)
             let volume = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to attach") { $0.status.state == .attached && !$0.status.endpoint.isEmpty }
             print(volume.status.endpoint)
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn a standby volume into a normal one: a last incremental restore to the newest backup, then it may be attached.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Seconds to wait for the last restore.") var timeout: Int = 600
+        func run() async throws {
+            let activated = try JSONCoding.decoder().decode(Volume.self, from: try await api.client.call("POST", "volumes/\(name)/activate"))
+            let target = activated.spec.fromBackup ?? ""
+            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+            while Date() < deadline {
+                let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+                if volume.status.lastRestoredBackup == target && volume.status.state != .standby {
+                    return print("volume \(name) activated at \(target); attach it with `corral volume attach \(name)`")
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            throw CLIError("volume \(name) has not finished its last restore after \(timeout) s; `corral volume get \(name)` says why")
         }
     }
 

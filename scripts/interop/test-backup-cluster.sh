@@ -29,9 +29,9 @@ round() {  # KIND TARGET
     local uri; uri=$(corral volume attach "$v")
     if [ "$kind" = file ]; then
         out=$(corral backup create "$v" 2>&1) && fail "a backup without a target succeeded"
-        grep -q "no backup target" <<<"$out" || fail "no clear error without a target: $out"
+        grep -q "has no URL" <<<"$out" || fail "no clear error without a target: $out"
     fi
-    corral setting set backup-target "$target" >/dev/null
+    corral backup-target set default "$target" >/dev/null
     qemu-io -f raw -c "write -P 0x11 0 8M" -c "write -P 0x22 30M 1M" -c "write -P 0 40M 2M" "$uri" >/dev/null
     qemu-img convert -f raw -O raw "$uri" "$WORK/one.img"
     local url1; url1=$(corral backup create "$v" 2>"$WORK/b1.log") || fail "backup 1: $(cat "$WORK/b1.log")"

@@ -1,0 +1,47 @@
+import CorralBackup
+import CorralControl
+import Foundation
+
+/// Deletions of backups from their targets, one task each. In memory only: after a manager
+/// restart the record still says Deleting and the controller starts the deletion again (deleting
+/// is idempotent: a backup already gone counts as deleted).
+actor BackupDeletions {
+    var running: Set<String> = []
+
+    func start(_ backup: Backup, runtime: ControllerRuntime) {
+        guard running.insert(backup.name).inserted else { return }
+        Task {
+            let failure = await Self.delete(backup)
+            await self.finished(backup, failure: failure, runtime: runtime)
+        }
+    }
+
+    static func delete(_ backup: Backup) async -> String? {
+        do {
+            let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
+            try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name)
+            return nil
+        } catch let error as BackupStoreError {
+            if case .notFound = error { return nil }
+            return "\(error)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func finished(_ backup: Backup, failure: String?, runtime: ControllerRuntime) async {
+        running.remove(backup.name)
+        let store = runtime.store
+        guard var current = await store.get(Backup.self, backup.name) else { return }
+        if let failure {
+            current.status.message = "deleting from backup target \(backup.spec.targetName) failed, trying again: \(failure)"
+            current.metadata.resourceVersion = 0
+            _ = try? await store.updateStatus(current)
+            runtime.logger.warning("deletion of backup \(backup.name) failed: \(failure)")
+            try? await Task.sleep(for: .seconds(5))
+            await runtime.queue.add(.backup(backup.name))
+            return
+        }
+        try? await store.remove(.backups, backup.name)
+    }
+}

@@ -1,0 +1,83 @@
+import CorralBackup
+import CorralControl
+import Foundation
+import Logging
+
+/// Lists each backup target when due (its poll interval, or a `sync` request) and applies
+/// BackupSync's plan to the records. I/O only; the decisions are BackupSync's.
+struct BackupTargetSync: Sendable {
+    let store: ResourceStore
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    /// How often due targets are looked for; a `sync` request waits at most this long.
+    static let checkInterval: Duration = .seconds(1)
+
+    func run() async {
+        while !Task.isCancelled {
+            await syncDueTargets()
+            try? await Task.sleep(for: Self.checkInterval)
+        }
+    }
+
+    func syncDueTargets() async {
+        let now = JSONCoding.wholeSeconds(clock())
+        for target in await store.list(BackupTarget.self) where BackupSync.isDue(target, now: now) {
+            await sync(target, now: now)
+        }
+    }
+
+    func sync(_ target: BackupTarget, now: Date) async {
+        let recorded = BackupSync.recordedBackups(target, await store.list(Backup.self))
+        let listing = await Self.list(target.spec.url, skipping: recorded)
+        // Read the records after listing, so a backup recorded meanwhile is seen as running.
+        let actions = BackupSync.plan(target: target, listing: listing, volumes: await store.list(BackupVolume.self),
+                                      backups: await store.list(Backup.self), now: now)
+        for action in actions {
+            do { try await apply(action, target: target.name) } catch {
+                logger.warning("backup target \(target.name): \(action) failed: \(error)")
+            }
+        }
+        if case .failure(let failure) = listing { logger.warning("backup target \(target.name): \(failure.message)") }
+    }
+
+    func apply(_ action: BackupSync.Action, target: String) async throws {
+        switch action {
+        case .createBackupVolume(let volume): try await store.create(volume, now: clock())
+        case .updateBackupVolume(let volume): try await store.updateStatus(volume)
+        case .removeBackupVolume(let name): try await store.remove(.backupvolumes, name)
+        case .createBackup(let backup): try await store.create(backup, now: clock())
+        case .removeBackup(let name): try await store.remove(.backups, name)
+        case .updateTarget(let status):
+            guard var stored = await store.get(BackupTarget.self, target) else { return }
+            stored.status = status
+            stored.metadata.resourceVersion = 0
+            try await store.updateStatus(stored)
+        }
+    }
+
+    /// Every backup volume on the target with its backups; the configs of backups not yet
+    /// recorded are read. Any failure fails the whole listing (and so removes nothing).
+    static func list(_ url: String, skipping recorded: Set<String>) async -> Result<[String: BackupSync.VolumeEntry], BackupSync.SyncFailure> {
+        do {
+            let store = BackupStore(driver: try BackupTargets.driver(for: url))
+            var entries: [String: BackupSync.VolumeEntry] = [:]
+            for volume in try await store.listVolumes() {
+                let config = try await store.loadVolume(volume)
+                let names = Set(try await store.listBackups(volume))
+                var entry = BackupSync.VolumeEntry(size: config.size, lastBackupName: config.lastBackupName,
+                                                   lastBackupAt: config.lastBackupAt, backupNames: names)
+                for name in names.subtracting(recorded) {
+                    // An unreadable backup config is left unrecorded; restoring it would fail anyway.
+                    guard let backup = try? await store.loadBackup(volume, name) else { continue }
+                    entry.details[name] = .init(snapshotName: backup.snapshotName, createdAt: backup.snapshotCreatedAt, size: backup.size,
+                                                newlyUploadedDataSize: backup.newlyUploadedDataSize, inProgress: backup.inProgress,
+                                                url: StoreLayout.backupURL(target: url, volume: volume, backup: name))
+                }
+                entries[volume] = entry
+            }
+            return .success(entries)
+        } catch {
+            return .failure(.init("\(error)"))
+        }
+    }
+}

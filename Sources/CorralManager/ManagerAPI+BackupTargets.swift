@@ -1,0 +1,79 @@
+import CorralBackup
+import CorralControl
+import Foundation
+import Hummingbird
+
+/// Backup targets and the backup volumes found on them (kept in step by BackupTargetSync).
+extension ManagerAPI {
+    struct TargetBody: Codable { var url: String; var pollInterval: Int? }
+
+    func addBackupTargetRoutes(_ router: Router<APIContext>) {
+        router.get("/v1/backuptargets") { _, _ in try json(APIResponse.List(items: await store.list(BackupTarget.self))) }
+        router.get("/v1/backuptargets/:name") { _, context in try json(try await named(BackupTarget.self, context)) }
+        router.put("/v1/backuptargets/:name") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(TargetBody.self, context: context)
+            let name = try context.parameters.require("name")
+            if let problem = BackupTargetKind.problem(url: body.url) { throw APIError(.unprocessableContent, problem) }
+            if let interval = body.pollInterval, !BackupTargetKind.pollIntervalRange.contains(interval) {
+                throw APIError(.unprocessableContent, "pollInterval must lie in \(BackupTargetKind.pollIntervalRange) seconds, not \(interval)")
+            }
+            guard var target = await store.get(BackupTarget.self, name) else {
+                var spec = BackupTarget.Spec(url: body.url)
+                spec.pollInterval = body.pollInterval ?? BackupTargetKind.defaultPollInterval
+                return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now), status: .created)
+            }
+            target.spec.url = body.url
+            target.spec.pollInterval = body.pollInterval ?? target.spec.pollInterval
+            target.metadata.resourceVersion = 0
+            return try json(try await store.update(target))
+        }
+        router.post("/v1/backuptargets/:name/sync") { _, context in
+            var target = try await named(BackupTarget.self, context)
+            guard !target.spec.url.isEmpty else { throw APIError(.conflict, "backup target \(target.name) has no URL; `corral backup-target set \(target.name) URL`") }
+            target.spec.syncRequestedAt = now
+            target.metadata.resourceVersion = 0
+            return try json(try await store.update(target))
+        }
+        router.delete("/v1/backuptargets/:name") { _, context in
+            let target = try await named(BackupTarget.self, context)
+            guard target.name != BackupTargetKind.defaultName else {
+                throw APIError(.conflict, "the default backup target stays; `corral backup-target set default \"\"` turns it off")
+            }
+            for volume in await store.list(BackupVolume.self) where volume.spec.backupTargetName == target.name {
+                try await store.remove(.backupvolumes, volume.name)
+            }
+            try await store.remove(.backuptargets, target.name)
+            return try json(APIResponse.Done())
+        }
+        router.get("/v1/backupvolumes") { _, _ in try json(APIResponse.List(items: await store.list(BackupVolume.self))) }
+        router.get("/v1/backupvolumes/:name") { _, context in try json(try await named(BackupVolume.self, context)) }
+        router.delete("/v1/backupvolumes/:name") { _, context in
+            let volume = try await named(BackupVolume.self, context)
+            let backups = await store.list(Backup.self).filter { $0.spec.targetName == volume.spec.backupTargetName && $0.spec.volumeName == volume.spec.volumeName }
+            if let running = backups.first(where: { $0.status.state == .pending || $0.status.state == .inProgress }) {
+                throw APIError(.conflict, "backup \(running.name) of \(volume.spec.volumeName) is \(running.status.state.rawValue); wait for it before deleting the backup volume")
+            }
+            let target = try await backupTargetURL(volume.spec.backupTargetName)
+            do {
+                try await BackupStore(driver: try BackupTargets.driver(for: target)).deleteVolume(volume.spec.volumeName)
+            } catch let error as BackupStoreError {
+                if case .notFound = error {} else { throw APIError(.badGateway, "the backup target refused the deletion: \(error)") }
+            }
+            for backup in backups { try await store.remove(.backups, backup.name) }
+            try await store.remove(.backupvolumes, volume.name)
+            return try json(APIResponse.Done())
+        }
+    }
+
+    /// The URL of a target, or a 409 that says how to set it.
+    func backupTargetURL(_ name: String) async throws -> String {
+        guard let target = await store.get(BackupTarget.self, name) else {
+            throw APIError(.notFound, "backup target \(name) does not exist; `corral backup-target set \(name) URL` creates it")
+        }
+        guard !target.spec.url.isEmpty else {
+            throw APIError(.conflict, "backup target \(name) has no URL; `corral backup-target set \(name) file:///path` (or s3://bucket@region/path/)")
+        }
+        return target.spec.url
+    }
+}
