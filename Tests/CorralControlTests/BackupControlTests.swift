@@ -1,0 +1,164 @@
+import CorralCore
+import Foundation
+import Testing
+@testable import CorralControl
+
+/// The backup store sync never loses records on a bad listing (Longhorn #10740, #9530), and the
+/// backup controller serialises operations on one backup volume (incident 1).
+struct BackupSyncTests {
+    let now = Date(timeIntervalSince1970: 10_000)
+    var target: BackupTarget {
+        var target = BackupTarget(metadata: ObjectMeta(name: "default"), spec: .init(url: "file:///b"), status: .init())
+        target.status.lastSyncedAt = Date(timeIntervalSince1970: 9_000)
+        target.status.syncedURL = "file:///b"
+        return target
+    }
+
+    func completed(_ name: String, volume: String = "v1", state: BackupState = .completed) -> Backup {
+        var spec = Backup.Spec(volumeName: volume, snapshotName: "s", backupTargetURL: "file:///b")
+        spec.backupTargetName = "default"
+        var status = Backup.Status()
+        status.state = state
+        return Backup(metadata: ObjectMeta(name: name), spec: spec, status: status)
+    }
+
+    func backupVolume(_ volume: String) -> BackupVolume {
+        BackupVolume(metadata: ObjectMeta(name: volume), spec: .init(backupTargetName: "default", volumeName: volume), status: .init())
+    }
+
+    func entry(_ names: [String], details: [String: BackupSync.BackupEntry] = [:]) -> BackupSync.VolumeEntry {
+        .init(size: 1 << 30, lastBackupName: names.last ?? "", lastBackupAt: "t", backupNames: Set(names), details: details)
+    }
+
+    @Test func failedListingRemovesNothing() {
+        let actions = BackupSync.plan(target: target, listing: .failure(.init("connection refused")),
+                                      volumes: [backupVolume("v1")], backups: [completed("b1")], now: now)
+        #expect(actions.count == 1)
+        guard case .updateTarget(let status) = actions.first else { Issue.record("expected a status update"); return }
+        #expect(!status.available && status.message.contains("records kept"))
+    }
+
+    @Test func emptyListingRemovesOnlyWhenASecondAgrees() {
+        var target = self.target
+        let first = BackupSync.plan(target: target, listing: .success([:]), volumes: [backupVolume("v1")], backups: [completed("b1")], now: now)
+        #expect(first.count == 1, "only the pending mark: \(first)")
+        guard case .updateTarget(let status) = first.first else { Issue.record("expected a status update"); return }
+        #expect(status.emptyListingPending)
+        target.status = status
+        let second = BackupSync.plan(target: target, listing: .success([:]), volumes: [backupVolume("v1")], backups: [completed("b1")], now: now)
+        #expect(second.contains(.removeBackupVolume("v1")) && second.contains(.removeBackup("b1")))
+    }
+
+    @Test func aNonEmptyListingClearsThePendingEmptyMark() {
+        var target = self.target
+        target.status.emptyListingPending = true
+        let actions = BackupSync.plan(target: target, listing: .success(["v1": entry(["b1"])]), volumes: [backupVolume("v1")],
+                                      backups: [completed("b1")], now: now)
+        #expect(!actions.contains { if case .removeBackup = $0 { true } else { false } })
+        #expect(actions.contains { if case .updateTarget(let status) = $0 { !status.emptyListingPending } else { false } })
+    }
+
+    @Test func runningBackupsStayAndNewOnesAreDiscovered() {
+        let detail = BackupSync.BackupEntry(snapshotName: "s9", createdAt: "t", size: 4096, newlyUploadedDataSize: 4096, inProgress: false, url: "file:///b?backup=b9&volume=v2")
+        let unfinished = BackupSync.BackupEntry(snapshotName: "s8", createdAt: "t", size: 0, newlyUploadedDataSize: 0, inProgress: true, url: "u")
+        let actions = BackupSync.plan(
+            target: target, listing: .success(["v2": entry(["b8", "b9"], details: ["b9": detail, "b8": unfinished])]),
+            volumes: [backupVolume("v1")], backups: [completed("b1", state: .inProgress), completed("b2", volume: "v3")], now: now)
+        #expect(!actions.contains(.removeBackupVolume("v1")), "v1 has a backup running here")
+        #expect(!actions.contains(.removeBackup("b1")), "a running backup is never removed")
+        #expect(actions.contains(.removeBackup("b2")), "a completed backup the target no longer lists goes")
+        let created = actions.compactMap { if case .createBackup(let backup) = $0 { backup } else { nil } }
+        #expect(created.map(\.name) == ["b9"], "a backup still in progress elsewhere is not recorded")
+        #expect(created.first?.status.state == .completed && created.first?.status.url == detail.url)
+        #expect(actions.contains { if case .createBackupVolume(let volume) = $0 { volume.name == "v2" && volume.status.backupCount == 2 } else { false } })
+    }
+
+    @Test func dueOnIntervalRequestOrNewURL() {
+        var target = self.target
+        #expect(!BackupSync.isDue(target, now: Date(timeIntervalSince1970: 9_100)))
+        #expect(BackupSync.isDue(target, now: Date(timeIntervalSince1970: 9_300)))
+        target.spec.syncRequestedAt = Date(timeIntervalSince1970: 9_050)
+        #expect(BackupSync.isDue(target, now: Date(timeIntervalSince1970: 9_100)))
+        target.spec.syncRequestedAt = nil
+        target.spec.url = "file:///other"
+        #expect(BackupSync.isDue(target, now: Date(timeIntervalSince1970: 9_100)))
+        target.spec.url = ""
+        #expect(!BackupSync.isDue(target, now: Date(timeIntervalSince1970: 99_999)))
+    }
+}
+
+struct BackupReconcilerTests {
+    let nodes = [makeNode("n1")]
+    let replicas = [makeReplica("r1", node: "n1")]
+
+    func backup(_ name: String, _ state: BackupState, deleting: Bool = false, node: String = "n1") -> Backup {
+        var spec = Backup.Spec(volumeName: "v1", snapshotName: "s", backupTargetURL: "file:///b")
+        spec.backupTargetName = "default"
+        var meta = ObjectMeta(name: name)
+        if deleting { meta.deletionRequestedAt = Date(timeIntervalSince1970: 1) }
+        var status = Backup.Status()
+        status.state = state
+        if state == .inProgress || state == .deleting { status.nodeID = node }
+        return Backup(metadata: meta, spec: spec, status: status)
+    }
+
+    func decide(_ subject: Backup, others: [Backup]) -> [BackupReconciler.Action] {
+        BackupReconciler.reconcile(.init(backup: subject, backups: [subject] + others, replicas: replicas, nodes: nodes, backupVolume: nil))
+    }
+
+    @Test func aPendingBackupWaitsForARunningOneOfTheSameVolume() {
+        let actions = decide(backup("b2", .pending), others: [backup("b1", .inProgress)])
+        guard case .updateStatus(let status) = actions.first else { Issue.record("expected a message"); return }
+        #expect(status.state == .pending && status.message.contains("b1"))
+    }
+
+    @Test func aPendingBackupWaitsForADeletionAndTheDeletionForARunningBackup() {
+        let waiting = decide(backup("b2", .pending), others: [backup("b0", .completed, deleting: true)])
+        guard case .updateStatus(let status) = waiting.first else { Issue.record("expected a message"); return }
+        #expect(status.state == .pending && status.message.contains("deletion of b0"))
+        let deletion = decide(backup("b0", .completed, deleting: true), others: [backup("b1", .inProgress)])
+        guard case .updateStatus(let held) = deletion.first else { Issue.record("expected a message"); return }
+        #expect(held.state == .completed && held.message.contains("b1"))
+    }
+
+    @Test func aDeletionStartsWhenNothingElseRuns() {
+        let actions = decide(backup("b0", .completed, deleting: true), others: [backup("b2", .pending)])
+        #expect(actions.count == 2 && actions.last == .deleteFromTarget)
+        guard case .updateStatus(let status) = actions.first else { Issue.record("expected Deleting"); return }
+        #expect(status.state == .deleting)
+        #expect(decide(backup("b0", .deleting, deleting: true), others: []) == [.deleteFromTarget], "after a restart the deletion resumes")
+    }
+
+    @Test func aRunningBackupAskedToGoIsCancelledFirst() {
+        let actions = decide(backup("b1", .inProgress, deleting: true), others: [])
+        #expect(!actions.contains(.deleteFromTarget))
+        let neverStarted = decide(backup("b1", .pending, deleting: true), others: [])
+        #expect(neverStarted == [.removeRecord])
+    }
+
+    @Test func aBackupOnADownNodeGoesBackToPending() {
+        let actions = decide(backup("b1", .inProgress, node: "gone"), others: [])
+        guard case .updateStatus(let status) = actions.first else { Issue.record("expected pending"); return }
+        #expect(status.state == .pending && status.nodeID.isEmpty)
+    }
+
+    @Test func otherVolumesDoNotWait() {
+        var other = backup("x", .inProgress)
+        other.spec.volumeName = "v2"
+        let actions = decide(backup("b2", .pending), others: [other])
+        guard case .updateStatus(let status) = actions.first else { Issue.record("expected an assignment"); return }
+        #expect(status.state == .inProgress && status.replicaName == "r1")
+    }
+
+    @Test func aStandbyFollowsTheNewestBackupOfItsBackupVolume() {
+        var volume = makeVolume()
+        volume.spec.fromBackup = "file:///b?backup=b1&volume=src"
+        volume.spec.standby = true
+        let target = BackupTarget(metadata: ObjectMeta(name: "default"), spec: .init(url: "file:///b"), status: .init())
+        var followed = BackupVolume(metadata: ObjectMeta(name: "src"), spec: .init(backupTargetName: "default", volumeName: "src"), status: .init())
+        followed.status.lastBackupName = "b5"
+        #expect(StandbyFollow.latest(volume, targets: [target], backupVolumes: [followed]) == "file:///b?backup=b5&volume=src")
+        volume.spec.standby = nil
+        #expect(StandbyFollow.latest(volume, targets: [target], backupVolumes: [followed]) == nil, "only standby volumes follow")
+    }
+}
