@@ -23,10 +23,18 @@ public final class BackupLock: Sendable {
             var mine = LockRecord(name: String(name), type: type, acquired: false)
             let path = StoreLayout.lock(volume, mine.name)
             try await driver.write(path, mine.encoded())
-            mine.serverTime = try await driver.modificationTime(path)
-            // Store times have second precision and clocks differ: let concurrent writers show up.
-            try await Task.sleep(for: checkWait)
-            let others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+            let others: [LockRecord]
+            do {
+                mine.serverTime = try await driver.modificationTime(path)
+                // Store times have second precision and clocks differ: let concurrent writers show up.
+                try await Task.sleep(for: checkWait)
+                others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+            } catch {
+                // Cancelled or failed before deciding: our file must not stay behind and block
+                // others until it expires. Removed from a fresh task, which no cancellation reaches.
+                await Task { try? await driver.remove(path) }.value
+                throw error
+            }
             let now = Date()
             switch LockArbiter.decide(mine: mine, others: others, now: now) {
             case .granted:

@@ -239,8 +239,16 @@ public struct BackupStore: Sendable {
         var references: [String: Int] = [:]
         var newest: BackupConfig?
         var collectable = true
+        var discarded: Set<String> = []
         for name in remainingNames {
-            guard let other = try? await loadBackup(volume, name), !other.inProgress else { collectable = false; break }
+            guard let other = try? await loadBackup(volume, name) else { collectable = false; break }
+            if other.inProgress {
+                // We hold the deletion lock, which no running backup's lock allows: this one's
+                // writer died. Discard it; its blocks go unless a finished backup uses them.
+                try await driver.remove(StoreLayout.backupConfig(volume, name))
+                discarded.insert(name)
+                continue
+            }
             for mapping in other.blocks { references[mapping.checksum, default: 0] += 1 }
             if newest == nil || other.snapshotCreatedAt > newest!.snapshotCreatedAt { newest = other }
         }
@@ -249,7 +257,7 @@ public struct BackupStore: Sendable {
             volumeConfig.lastBackupAt = newest.snapshotCreatedAt
         }
         try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
-        guard collectable, try await listBackups(volume) == remainingNames else { return }
+        guard collectable, try await listBackups(volume) == remainingNames.filter({ !discarded.contains($0) }) else { return }
         var present = 0
         for checksum in try await allBlocks(volume) {
             if references[checksum] == nil {

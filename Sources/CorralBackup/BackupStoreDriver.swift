@@ -30,7 +30,15 @@ public struct FileStoreDriver: BackupStoreDriver {
         guard path.hasPrefix("/") else { throw BackupStoreError.invalid("backup target \(url) must be file:///absolute/path") }
         self.url = url.hasPrefix("file://") ? url : "file://" + url
         root = path.hasSuffix("/") ? String(path.dropLast()) : path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    /// The target's directory must exist: creating it would put backups meant for a mounted
+    /// share on the local disk when the share is not mounted.
+    func checkRoot() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BackupStoreError.invalid("backup target directory \(root) does not exist: create it, or mount the share there")
+        }
     }
 
     func full(_ path: String) throws -> String {
@@ -47,6 +55,7 @@ public struct FileStoreDriver: BackupStoreDriver {
     public func write(_ path: String, _ data: Data) async throws {
         let file = try full(path)
         let directory = (file as NSString).deletingLastPathComponent
+        try checkRoot()
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let temporary = "\(file).tmp.\(DispatchTime.now().uptimeNanoseconds)"
@@ -72,7 +81,8 @@ public struct FileStoreDriver: BackupStoreDriver {
     public func exists(_ path: String) async throws -> Bool { FileManager.default.fileExists(atPath: try full(path)) }
 
     public func list(_ directory: String) async throws -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: try full(directory))) ?? []).filter { !$0.contains(".tmp.") }.sorted()
+        try checkRoot()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: try full(directory))) ?? []).filter { !$0.contains(".tmp.") }.sorted()
     }
 
     public func modificationTime(_ path: String) async throws -> Date? {

@@ -20,6 +20,9 @@ public enum BackupKind: ResourceKind {
         public var labels: [String: String]?
         /// The BackupTarget it went to; nil (records from before targets were resources) is `default`.
         public var backupTargetName: String?
+        /// The compression of a new backup volume (the setting backup-compression-method when it
+        /// was made); an existing backup volume keeps its own.
+        public var compressionMethod: String?
 
         public var targetName: String { backupTargetName ?? BackupTargetKind.defaultName }
 

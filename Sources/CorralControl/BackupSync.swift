@@ -26,6 +26,9 @@ public enum BackupSync {
         public var backupNames: Set<String>
         /// The configs read for backups not yet recorded (the others need no read).
         public var details: [String: BackupEntry]
+        /// The directory exists but has no volume.cfg yet (its first backup is starting): its
+        /// records are neither made nor removed this time.
+        public var incomplete = false
         public init(size: Int64, lastBackupName: String, lastBackupAt: String, backupNames: Set<String>, details: [String: BackupEntry] = [:]) {
             self.size = size; self.lastBackupName = lastBackupName; self.lastBackupAt = lastBackupAt
             self.backupNames = backupNames; self.details = details
@@ -84,7 +87,7 @@ public enum BackupSync {
 
         var actions: [Action] = []
         let running = Set(ours.filter { $0.status.state == .pending || $0.status.state == .inProgress }.map(\.spec.volumeName))
-        for (volumeName, entry) in entries.sorted(by: { $0.key < $1.key }) {
+        for (volumeName, entry) in entries.sorted(by: { $0.key < $1.key }) where !entry.incomplete {
             actions += volumeActions(target: target, volumeName: volumeName, entry: entry, existing: known.first { $0.spec.volumeName == volumeName })
             let recorded = Set(ours.filter { $0.spec.volumeName == volumeName }.map(\.name))
             for name in entry.backupNames.subtracting(recorded).sorted() {
@@ -95,7 +98,7 @@ public enum BackupSync {
         for volume in known where entries[volume.spec.volumeName] == nil && !running.contains(volume.spec.volumeName) {
             actions.append(.removeBackupVolume(volume.name))
         }
-        for backup in ours where backup.status.state == .completed && !backup.isDeleting {
+        for backup in ours where backup.status.state == .completed && !backup.isDeleting && entries[backup.spec.volumeName]?.incomplete != true {
             let listed = entries[backup.spec.volumeName]?.backupNames.contains(backup.name) ?? false
             if !listed { actions.append(.removeBackup(backup.name)) }
         }

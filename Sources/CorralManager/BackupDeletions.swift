@@ -10,16 +10,27 @@ actor BackupDeletions {
 
     func start(_ backup: Backup, runtime: ControllerRuntime) {
         guard running.insert(backup.name).inserted else { return }
+        let store = runtime.store
         Task {
-            let failure = await Self.delete(backup)
+            let failure = await Self.delete(backup) { message in
+                // Say what the deletion waits for (a lock held outside this cluster).
+                Task {
+                    guard var current = await store.get(Backup.self, backup.name), current.status.message != message else { return }
+                    current.status.message = message
+                    current.metadata.resourceVersion = 0
+                    _ = try? await store.updateStatus(current)
+                }
+            }
             await self.finished(backup, failure: failure, runtime: runtime)
         }
     }
 
-    static func delete(_ backup: Backup) async -> String? {
+    static func delete(_ backup: Backup, waiting: @escaping @Sendable (String) -> Void) async -> String? {
         do {
             let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
-            try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name)
+            try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name) { progress in
+                if !progress.message.isEmpty { waiting(progress.message) }
+            }
             return nil
         } catch let error as BackupStoreError {
             if case .notFound = error { return nil }

@@ -62,8 +62,14 @@ struct BackupTargetSync: Sendable {
             let store = BackupStore(driver: try BackupTargets.driver(for: url))
             var entries: [String: BackupSync.VolumeEntry] = [:]
             for volume in try await store.listVolumes() {
-                let config = try await store.loadVolume(volume)
                 let names = Set(try await store.listBackups(volume))
+                let config: VolumeConfig
+                do { config = try await store.loadVolume(volume) } catch BackupStoreError.notFound {
+                    var entry = BackupSync.VolumeEntry(size: 0, lastBackupName: "", lastBackupAt: "", backupNames: names)
+                    entry.incomplete = true
+                    entries[volume] = entry
+                    continue
+                }
                 var entry = BackupSync.VolumeEntry(size: config.size, lastBackupName: config.lastBackupName,
                                                    lastBackupAt: config.lastBackupAt, backupNames: names)
                 for name in names.subtracting(recorded) {

@@ -29,6 +29,7 @@ extension ManagerAPI {
             var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: targetURL)
             spec.labels = body.labels
             spec.backupTargetName = targetName
+            spec.compressionMethod = Settings(await store.list(Setting.self)).backupCompression
             let created = try await store.create(Backup(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
             return try json(created, status: .created)
         }

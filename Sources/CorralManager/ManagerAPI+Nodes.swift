@@ -75,7 +75,18 @@ extension ManagerAPI {
             try await putStatus(Engine.self, request: request, context: context)
         }
         router.put("/v1/backups/:name/status") { request, context in
-            try await putStatus(Backup.self, request: request, context: context)
+            var request = request
+            let status = try await request.decodeStrict(Backup.Status.self, context: context)
+            try status.validate()
+            var backup = try await named(Backup.self, context)
+            // Only the node running the backup reports on it, and only while it runs: a progress
+            // report that arrives after the final one must not bring a finished backup back.
+            guard backup.status.state == .inProgress, backup.status.nodeID == status.nodeID else {
+                throw APIError(.conflict, "backup \(backup.name) is \(backup.status.state.rawValue) on \(backup.status.nodeID.isEmpty ? "no node" : backup.status.nodeID); this report from \(status.nodeID) is stale")
+            }
+            backup.status = status
+            backup.metadata.resourceVersion = 0
+            return try json(try await store.updateStatus(backup))
         }
         router.post("/v1/replicas/:name/finalize") { _, context in try await finalize(.replicas, context) }
         router.post("/v1/engines/:name/finalize") { _, context in try await finalize(.engines, context) }

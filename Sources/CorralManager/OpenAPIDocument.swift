@@ -1,3 +1,4 @@
+import CorralControl
 import Foundation
 
 /// Constants below are immutable dictionaries built once; `nonisolated(unsafe)` because `Any` is not Sendable.
@@ -106,9 +107,23 @@ enum OpenAPIDocument {
                                          query: [["name": "volume", "in": "query", "required": false, "schema": ["type": "string"]]])],
         "/v1/backups/{name}": named([
             "get": operation("getBackup", "Show a backup", answer: ref("Backup"), errors: ["404"]),
-            "delete": operation("deleteBackup", "Delete a backup from the target and its record", errors: ["404", "409", "502"]),
+            "delete": operation("deleteBackup", "Delete a backup: from the target, then its record (the backup shows Deleting meanwhile)",
+                                answer: ref("Backup"), success: "202", errors: ["404"]),
         ]),
         "/v1/backups/{name}/status": named(["put": operation("putBackupStatus", "A node agent reports a backup", body: ref("BackupStatus"), answer: ref("Backup"))]),
+        "/v1/backuptargets": ["get": operation("listBackupTargets", "List backup targets", answer: list("BackupTarget"), errors: [])],
+        "/v1/backuptargets/{name}": named([
+            "get": operation("getBackupTarget", "Show a backup target", answer: ref("BackupTarget"), errors: ["404"]),
+            "put": operation("setBackupTarget", "Set (or create) a backup target", body: ref("BackupTargetSet"), answer: ref("BackupTarget")),
+            "delete": operation("deleteBackupTarget", "Remove a backup target (not default) and its records; the store stays", errors: ["404", "409"]),
+        ]),
+        "/v1/backuptargets/{name}/sync": action("syncBackupTarget", "List the target now", answer: ref("BackupTarget")),
+        "/v1/backupvolumes": ["get": operation("listBackupVolumes", "List backup volumes found on the targets", answer: list("BackupVolume"), errors: [])],
+        "/v1/backupvolumes/{name}": named([
+            "get": operation("getBackupVolume", "Show a backup volume", answer: ref("BackupVolume"), errors: ["404"]),
+            "delete": operation("deleteBackupVolume", "Delete a backup volume from its target: every backup and block", errors: ["404", "409", "502"]),
+        ]),
+        "/v1/volumes/{name}/activate": action("activateVolume", "Turn a standby volume into a normal one after a last incremental restore"),
         "/v1/nodes": ["get": operation("listNodes", "List nodes", answer: list("Node"), errors: [])],
         "/v1/nodes/{name}": named([
             "get": operation("getNode", "Show a node", answer: ref("Node"), errors: ["404"]),
@@ -152,7 +167,7 @@ enum OpenAPIDocument {
                        "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                        "nodeID": ["type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$"],
                        "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax],
-                       "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"]],
+                       "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"], "standby": ["type": "boolean"]],
     ]
 
     nonisolated(unsafe) static let diskSpec: JSON = closed(["path": ["type": "string", "minLength": 1], "allowScheduling": ["type": "boolean"],
@@ -180,7 +195,7 @@ enum OpenAPIDocument {
                                       "createdAt": time, "deletionRequestedAt": time, "labels": stringMap, "owner": ["type": "string"]]],
         "Volume": resource(spec: volumeSpec, status: [
             "type": "object", "required": ["state", "robustness"],
-            "properties": ["state": ["type": "string", "enum": ["creating", "attached", "detached", "attaching", "detaching", "deleting"]],
+            "properties": ["state": ["type": "string", "enum": ["creating", "attached", "detached", "attaching", "detaching", "deleting", "standby"]],
                            "robustness": ["type": "string", "enum": ["unknown", "healthy", "degraded", "faulted"]],
                            "endpoint": ["type": "string"], "currentNodeID": ["type": "string"],
                            "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer"]],
@@ -199,7 +214,7 @@ enum OpenAPIDocument {
         "Assignments": ["type": "object", "required": ["revision", "replicas", "engines"],
                         "properties": ["revision": ["type": "integer"], "node": ref("Node"),
                                        "replicas": ["type": "array", "items": ref("Replica")], "engines": ["type": "array", "items": ref("Engine")]]],
-        "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema, "fromBackup": ["type": "string", "minLength": 1],
+        "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema, "fromBackup": ["type": "string", "minLength": 1], "standby": ["type": "boolean"],
                                 "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                                 "nodeSelector": stringList, "diskSelector": stringList,
                                 "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax], "labels": stringMap],
@@ -213,10 +228,20 @@ enum OpenAPIDocument {
         "SnapshotName": closed(["name": nameSchema], required: ["name"]),
         "Backup": resource(spec: ["type": "object", "required": ["volumeName", "snapshotName", "backupTargetURL"]], status: [
             "type": "object", "required": ["state", "progress"],
-            "properties": ["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error"]],
+            "properties": ["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error", "Deleting"]],
                            "progress": ["type": "integer", "minimum": 0, "maximum": 100], "url": ["type": "string"]]]),
-        "SnapshotBackup": closed(["snapshot": nameSchema, "labels": stringMap]),
-        "BackupStatus": closed(["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error"]],
+        "SnapshotBackup": closed(["snapshot": nameSchema, "labels": stringMap, "backupTarget": nameSchema]),
+        "BackupTarget": resource(spec: ["type": "object", "required": ["url", "pollInterval"]], status: [
+            "type": "object", "required": ["available", "message"],
+            "properties": ["available": ["type": "boolean"], "message": ["type": "string"], "lastSyncedAt": time]]),
+        "BackupTargetSet": closed(["url": ["type": "string", "pattern": "^(|file:///.*|s3://.*)$"],
+                                   "pollInterval": ["type": "integer", "minimum": BackupTargetKind.pollIntervalRange.lowerBound,
+                                                    "maximum": BackupTargetKind.pollIntervalRange.upperBound]], required: ["url"]),
+        "BackupVolume": resource(spec: ["type": "object", "required": ["backupTargetName", "volumeName"]], status: [
+            "type": "object", "required": ["size", "lastBackupName", "backupCount"],
+            "properties": ["size": ["type": "integer"], "lastBackupName": ["type": "string"], "lastBackupAt": ["type": "string"],
+                           "backupCount": ["type": "integer"]]]),
+        "BackupStatus": closed(["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error", "Deleting"]],
                                 "progress": ["type": "integer", "minimum": 0, "maximum": 100],
                                 "nodeID": ["type": "string"], "replicaName": ["type": "string"], "dataDirectoryName": ["type": "string"],
                                 "url": ["type": "string"], "error": ["type": "string"], "message": ["type": "string"],

@@ -36,8 +36,10 @@ actor NodeBackups {
             let source = try ReplicaSnapshotSource(directory: replicaRoot + "/" + backup.status.dataDirectoryName, snapshot: backup.spec.snapshotName)
             var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)
             request.labels = backup.spec.labels
+            if let method = backup.spec.compressionMethod { request.compression = try BlockCodec(method: method) }
             let reporter = ProgressReporter(manager: manager, backup: backup)
             let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
+            reporter.finish()
             status.state = .completed
             status.progress = 100
             status.url = StoreLayout.backupURL(target: backup.spec.backupTargetURL, volume: backup.spec.volumeName, backup: config.name)
@@ -71,8 +73,14 @@ final class ProgressReporter: @unchecked Sendable {
 
     init(manager: ManagerClient, backup: Backup) { self.manager = manager; self.backup = backup }
 
+    private var finished = false
+
+    /// No progress goes out after this (the final state is reported by the caller).
+    func finish() { lock.withLock { finished = true } }
+
     func report(_ progress: BackupProgress) {
         let due: Bool = lock.withLock {
+            guard !finished else { return false }
             guard progress.percent != lastPercent || !progress.message.isEmpty,
                   Date().timeIntervalSince(last) >= NodeBackups.reportInterval || progress.percent == 100 else { return false }
             last = Date(); lastPercent = progress.percent

@@ -12,7 +12,8 @@ struct BackupRoundTripTests {
 
     final class Scratch {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("corral-backup-\(UUID())").path
-        init() { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        /// Also makes `target`, the file backup target the tests use.
+        init() { try? FileManager.default.createDirectory(atPath: path + "/target", withIntermediateDirectories: true) }
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 

@@ -53,6 +53,7 @@ curl -sf -X PUT http://127.0.0.1:32704/bench >/dev/null
 export AWS_ENDPOINTS=http://127.0.0.1:32704 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 
 rows=()
+mkdir -p "$WORK/target"
 for target in "file://$WORK/target" "s3://bench@us-east-1/corral/"; do
     t0=$(now); url=$("$CORRAL" backupstore backup --target "$target" --replica-dir "$WORK/replicas/bench" --snapshot s1 --volume bench 2>/dev/null); t1=$(now)
     "$CORRAL" backupstore backup --target "$target" --replica-dir "$WORK/replicas/bench" --snapshot s2 --volume bench >/dev/null 2>"$WORK/inc.log"; t2=$(now)

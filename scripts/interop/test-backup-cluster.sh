@@ -13,6 +13,7 @@ wait_for 30 "moto_server" port_open "$S3_PORT"
 curl -sf -X PUT "http://127.0.0.1:$S3_PORT/corral-backups" >/dev/null || fail "cannot create the bucket"
 export AWS_ENDPOINTS="http://127.0.0.1:$S3_PORT" AWS_ACCESS_KEY_ID=corral AWS_SECRET_ACCESS_KEY=corral-secret
 start_server
+mkdir -p "$WORK/target"   # a file target must exist (an unmounted share is not created)
 out=$(corral backup create nosuch 2>&1) && fail "a backup of a missing volume succeeded"
 
 count_blocks() {

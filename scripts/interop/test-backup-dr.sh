@@ -7,6 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 setup qemu-io qemu-img python3
 start_server
+mkdir -p "$WORK/target"   # a file target must exist (an unmounted share is not created)
 target="file://$WORK/target"
 corral backup-target set default "$target" >/dev/null
 corral volume create src --size 64Mi --replicas 1 >/dev/null

@@ -21,6 +21,7 @@ curl -sf -X PUT "http://127.0.0.1:$S3_PORT/corral-backups" >/dev/null || fail "c
 export AWS_ENDPOINTS="http://127.0.0.1:$S3_PORT" AWS_ACCESS_KEY_ID=corral AWS_SECRET_ACCESS_KEY=corral-secret
 
 start_server
+mkdir -p "$WORK/target"   # a file target must exist (an unmounted share is not created)
 corral volume create v1 --size 64Mi --replicas 1 >/dev/null
 uri=$(corral volume attach v1)
 dir="$WORK/server/node/replicas/$(curl -sf "$CORRAL_API/v1/replicas" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["spec"]["dataDirectoryName"])')"

@@ -49,6 +49,7 @@ qemu-img convert -n -f raw -O raw "$WORK/img2" "nbd://127.0.0.1:$NBD_PORT/vol-a"
 engine snapshot create s2 >/dev/null
 for method in lz4 gzip; do
     target="file://$WORK/corral-$method"
+    mkdir -p "$WORK/corral-$method"
     for s in s1 s2; do
         "$CORRAL" backupstore backup --target "$target" --replica-dir "$WORK/replicas/vol-a" --snapshot $s --volume vol-a --compression $method >/dev/null 2>"$WORK/b.log" \
             || fail "backup: $(cat "$WORK/b.log")"
