@@ -21,7 +21,7 @@ extension ManagerAPI {
             guard var target = await store.get(BackupTarget.self, name) else {
                 var spec = BackupTarget.Spec(url: body.url)
                 spec.pollInterval = body.pollInterval ?? BackupTargetKind.defaultPollInterval
-                return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now), status: .created)
+                return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now))
             }
             target.spec.url = body.url
             target.spec.pollInterval = body.pollInterval ?? target.spec.pollInterval
