@@ -103,4 +103,8 @@ public enum BackupLimits {
     /// After writing a lock file, wait this long before reading the others: store times have
     /// second precision and clocks differ (LOCK_CHECK_WAIT_TIME).
     public static let lockCheckWaitSeconds: TimeInterval = 2
+    /// The fast path (no conflicting lock when we listed) holds only if our lock reads
+    /// Acquired:true before any later writer looks, which Longhorn does lockCheckWaitSeconds after
+    /// its write; half of that leaves room for clock rates and a slow listing.
+    public static let lockFastPathSeconds: TimeInterval = 1
 }

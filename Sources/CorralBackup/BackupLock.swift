@@ -23,24 +23,20 @@ public final class BackupLock: Sendable {
             var mine = LockRecord(name: String(name), type: type, acquired: false)
             let path = StoreLayout.lock(volume, mine.name)
             try await driver.write(path, mine.encoded())
-            let others: [LockRecord]
+            let verdict: LockArbiter.Verdict
+            var others: [LockRecord]
             do {
                 mine.serverTime = try await driver.modificationTime(path)
-                // Store times have second precision and clocks differ: let concurrent writers show up.
-                try await Task.sleep(for: checkWait)
-                others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+                (verdict, others) = try await decide(&mine, path: path, volume: volume, driver: driver, checkWait: checkWait)
             } catch {
                 // Cancelled or failed before deciding: our file must not stay behind and block
                 // others until it expires. Removed from a fresh task, which no cancellation reaches.
                 await Task { try? await driver.remove(path) }.value
                 throw error
             }
-            let now = Date()
-            switch LockArbiter.decide(mine: mine, others: others, now: now) {
+            switch verdict {
             case .granted:
-                mine.acquired = true
-                try await driver.write(path, mine.encoded())
-                await removeExpired(others, volume: volume, driver: driver, now: now)
+                await removeExpired(others, volume: volume, driver: driver, now: Date())
                 let refresher = Task { [mine] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(BackupLimits.lockRefreshSeconds))
@@ -57,6 +53,34 @@ public final class BackupLock: Sendable {
                 backoff = min(backoff * 2, .seconds(30))
             }
         }
+    }
+
+    /// Decides whether our written lock (`Acquired:false`) is granted; on a grant it is rewritten
+    /// `Acquired:true`.
+    ///
+    /// Fast path: when the first listing shows no live conflicting lock, ours is marked acquired at
+    /// once. A writer whose lock came after our listing looks only after Longhorn's check wait
+    /// (2 s) and then sees ours acquired, which has priority; one whose lock came before it we would
+    /// have seen (the stores we support list what was written). If marking took longer than
+    /// `lockFastPathSeconds`, that argument does not hold and Longhorn's rule decides after all.
+    /// Otherwise Longhorn's rule: wait the check wait, list, and the lock with priority wins.
+    static func decide(_ mine: inout LockRecord, path: String, volume: String, driver: any BackupStoreDriver,
+                       checkWait: Duration) async throws -> (LockArbiter.Verdict, [LockRecord]) {
+        let listed = ContinuousClock.now
+        var others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+        if LockArbiter.conflicting(mine: mine, others: others, now: Date()).isEmpty {
+            mine.acquired = true
+            try await driver.write(path, mine.encoded())
+            if ContinuousClock.now - listed < .seconds(BackupLimits.lockFastPathSeconds) { return (.granted, others) }
+        }
+        try await Task.sleep(for: checkWait)
+        others = try await readLocks(volume: volume, driver: driver, except: mine.name)
+        let verdict = LockArbiter.decide(mine: mine, others: others, now: Date())
+        if verdict == .granted && !mine.acquired {
+            mine.acquired = true
+            try await driver.write(path, mine.encoded())
+        }
+        return (verdict, others)
     }
 
     static func readLocks(volume: String, driver: any BackupStoreDriver, except: String) async throws -> [LockRecord] {

@@ -39,11 +39,18 @@ public enum LockArbiter {
     }
 
     public static func decide(mine: LockRecord, others: [LockRecord], now: Date) -> Verdict {
-        for other in others.sorted(by: { $0.name < $1.name }) where other.name != mine.name && other.type != mine.type {
-            guard let time = other.serverTime, now.timeIntervalSince(time) <= BackupLimits.lockExpirySeconds else { continue }
-            if hasPriority(other, over: mine) { return .wait(holder: other.name, type: other.type) }
+        for other in conflicting(mine: mine, others: others, now: now) where hasPriority(other, over: mine) {
+            return .wait(holder: other.name, type: other.type)
         }
         return .granted
+    }
+
+    /// The live locks of the other type, by name: the ones that could stop us.
+    public static func conflicting(mine: LockRecord, others: [LockRecord], now: Date) -> [LockRecord] {
+        others.sorted { $0.name < $1.name }.filter { other in
+            guard other.name != mine.name, other.type != mine.type, let time = other.serverTime else { return false }
+            return now.timeIntervalSince(time) <= BackupLimits.lockExpirySeconds
+        }
     }
 
     static func hasPriority(_ left: LockRecord, over right: LockRecord) -> Bool {

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import CorralBackup
+
+/// The lock's fast path: with no live conflicting lock, ours is marked acquired at once instead of
+/// after Longhorn's check wait; with one, Longhorn's rule (wait, list, priority) decides.
+struct LockTests {
+    func scratchDriver() throws -> (BackupRoundTripTests.Scratch, FileStoreDriver) {
+        let scratch = BackupRoundTripTests.Scratch()
+        return (scratch, try FileStoreDriver(url: "file://" + scratch.path + "/target"))
+    }
+
+    /// Acquires with a check wait far longer than the bound: it returns in time only by the fast path.
+    func acquireWithin(_ bound: Duration, _ type: LockRecord.LockType, driver: FileStoreDriver) async throws -> BackupLock {
+        try await withThrowingTaskGroup(of: BackupLock?.self) { group in
+            group.addTask { try await BackupLock.acquire(type, volume: "v1", driver: driver, checkWait: .seconds(60)) }
+            group.addTask { try await Task.sleep(for: bound); return nil }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let lock = first else { throw BackupStoreError.locked("the lock was not granted within \(bound): the fast path did not apply") }
+            return lock
+        }
+    }
+
+    @Test func aLoneLockIsAcquiredWithoutTheCheckWait() async throws {
+        let (scratch, driver) = try scratchDriver()
+        let lock = try await acquireWithin(.seconds(20), .backupOrRestore, driver: driver)
+        let stored = try LockRecord.decode(try await driver.read(StoreLayout.lock("v1", lock.record.name)), serverTime: nil)
+        #expect(stored.acquired, "a Longhorn client looking later sees our lock acquired, which has priority")
+        await lock.release()
+        #expect(try await driver.list(StoreLayout.locksDirectory("v1")).isEmpty)
+        _ = scratch
+    }
+
+    @Test func aLiveForeignLockOfTheOtherTypeMeansLonghornsRule() async throws {
+        let (scratch, driver) = try scratchDriver()
+        // A Longhorn deletion that holds the volume.
+        let foreign = LockRecord(name: "lock-0123456789abcdef", type: .deletion, acquired: true)
+        try await driver.write(StoreLayout.lock("v1", foreign.name), foreign.encoded())
+        let messages = MessageBox()
+        let attempt = Task {
+            try await BackupLock.acquire(.backupOrRestore, volume: "v1", driver: driver, checkWait: .milliseconds(10)) { messages.add($0) }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while messages.all.isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(messages.all.first?.contains("lock-0123456789abcdef") == true, "it waits for the foreign lock and names it")
+        try await driver.remove(StoreLayout.lock("v1", foreign.name))
+        let lock = try await attempt.value
+        await lock.release()
+        _ = scratch
+    }
+
+    @Test func conflictingIgnoresTheSameTypeAndExpiredLocks() {
+        let now = Date(timeIntervalSince1970: 1_000)
+        let mine = LockRecord(name: "lock-m", type: .backupOrRestore, acquired: false, serverTime: now)
+        let others = [LockRecord(name: "lock-a", type: .backupOrRestore, acquired: true, serverTime: now),
+                      LockRecord(name: "lock-b", type: .deletion, acquired: false, serverTime: now.addingTimeInterval(-200)),
+                      LockRecord(name: "lock-c", type: .deletion, acquired: false, serverTime: now)]
+        #expect(LockArbiter.conflicting(mine: mine, others: others, now: now).map(\.name) == ["lock-c"])
+    }
+}
+
+final class MessageBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func add(_ message: String) { lock.withLock { messages.append(message) } }
+    var all: [String] { lock.withLock { messages } }
+}
