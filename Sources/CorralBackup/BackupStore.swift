@@ -189,31 +189,57 @@ public struct BackupStore: Sendable {
                      progress: @escaping @Sendable (BackupProgress) -> Void) async throws {
         let tracker = ProgressTracker(total: blocks.count, report: progress)
         let driver = self.driver
-        try await forEachConcurrently(blocks, concurrency: concurrency) { mapping in
-            let path = StoreLayout.block(volume, mapping.checksum)
-            var attempt = 0
-            while true {
-                do {
-                    let packed = try await driver.read(path)
-                    let data: Data
-                    do { data = try codec.decompress(packed, size: Int(blockSize)) } catch let error as BackupStoreError {
-                        // Damage is not transient: name the block and stop.
-                        throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: "undecodable (\(error))")
+        // A block of zeros has a known name: it is zeroed (a hole where the sink can make one), not fetched.
+        let zeroChecksum = BackupHash.of(Data(count: Int(blockSize)))
+        let next = NIOLockedValueBox(0)
+        // Workers, each with buffers it reuses for every block it restores.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, concurrency) {
+                group.addTask {
+                    var packed = Data(), data = Data()
+                    while true {
+                        try Task.checkCancellation()
+                        let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
+                        guard index < blocks.count else { return }
+                        let mapping = blocks[index]
+                        if mapping.checksum == zeroChecksum {
+                            try await sink.zero(at: mapping.offset, length: blockSize)
+                        } else {
+                            try await Self.fetch(mapping, volume: volume, blockSize: blockSize, codec: codec, driver: driver, packed: &packed, data: &data)
+                            try await sink.write(data, at: mapping.offset)
+                        }
+                        tracker.blockDone(uploaded: 0)
                     }
-                    let actual = BackupHash.of(data)
-                    guard actual == mapping.checksum else {
-                        throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: actual)
-                    }
-                    try await sink.write(data, at: mapping.offset)
-                    break
-                } catch let error as BackupStoreError {
-                    if !error.isTransient { throw error }
-                    attempt += 1
-                    if attempt >= 4 { throw error }
-                    try await Task.sleep(for: .milliseconds(200 << attempt))
                 }
             }
-            tracker.blockDone(uploaded: 0)
+            try await group.waitForAll()
+        }
+    }
+
+    /// One block, read and verified against its checksum after decompression. Transient read
+    /// errors are retried; damage and refusals are not.
+    static func fetch(_ mapping: BlockMapping, volume: String, blockSize: Int64, codec: BlockCodec, driver: any BackupStoreDriver,
+                      packed: inout Data, data: inout Data) async throws {
+        let path = StoreLayout.block(volume, mapping.checksum)
+        var attempt = 0
+        while true {
+            do {
+                try await driver.read(path, into: &packed)
+                do { try codec.decompress(packed, size: Int(blockSize), into: &data) } catch let error as BackupStoreError {
+                    // Damage is not transient: name the block and stop.
+                    throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: "undecodable (\(error))")
+                }
+                let actual = BackupHash.of(data)
+                guard actual == mapping.checksum else {
+                    throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: actual)
+                }
+                return
+            } catch let error as BackupStoreError {
+                if !error.isTransient { throw error }
+                attempt += 1
+                if attempt >= 4 { throw error }
+                try await Task.sleep(for: .milliseconds(200 << attempt))
+            }
         }
     }
 

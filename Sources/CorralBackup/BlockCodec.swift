@@ -39,27 +39,33 @@ public enum BlockCodec: String, Sendable, CaseIterable {
     /// Decompresses a block of `size` bytes; the magic decides between gzip and lz4 whatever the
     /// method says (Longhorn's fallback for volumes whose method changed).
     public func decompress(_ data: Data, size: Int) throws -> Data {
+        var output = Data()
+        try decompress(data, size: size, into: &output)
+        return output
+    }
+
+    /// As `decompress`, into a buffer whose storage is reused.
+    public func decompress(_ data: Data, size: Int, into output: inout Data) throws {
         let gzipMagic = data.starts(with: [0x1f, 0x8b])
         let lz4Magic = data.starts(with: [0x04, 0x22, 0x4d, 0x18])
         let codec: BlockCodec = gzipMagic ? .gzip : lz4Magic ? .lz4 : self == .none ? .none : self
         switch codec {
-        case .none: return data
+        case .none: output = data
         case .gzip:
             var buffer = ByteBuffer(bytes: data)
-            var output = ByteBufferAllocator().buffer(capacity: size)
-            do { try buffer.decompress(to: &output, with: .gzip()) } catch {
+            var decoded = ByteBufferAllocator().buffer(capacity: size)
+            do { try buffer.decompress(to: &decoded, with: .gzip()) } catch {
                 throw BackupStoreError.corrupt("a gzip block does not decompress: \(error)")
             }
-            return Data(output.readableBytesView)
+            output = Data(decoded.readableBytesView)
         case .lz4:
             guard corral_lz4_available() != 0 else { throw BlockCodec.lz4Missing }
-            var output = Data(count: size)
+            output.count = size
             let produced = output.withUnsafeMutableBytes { out in
                 data.withUnsafeBytes { corral_lz4_decompress($0.baseAddress, data.count, out.baseAddress, size) }
             }
             guard produced >= 0 else { throw BackupStoreError.corrupt("an lz4 block does not decompress (damaged or larger than \(size) bytes)") }
             output.count = produced
-            return output
         }
     }
 

@@ -1,3 +1,4 @@
+import CCorralShims
 import CorralStore
 import Foundation
 import NIOConcurrencyHelpers
@@ -73,7 +74,9 @@ public final class FileSink: BackupBlockSink, @unchecked Sendable {
         guard written == data.count else { throw BackupStoreError.io("restore write failed: \(String(cString: strerror(errno)))") }
     }
 
+    /// A hole: it reads as zeros and takes no space (file systems without hole punching get zeros written).
     public func zero(at offset: Int64, length: Int64) async throws {
+        if corral_punch_hole(descriptor, offset, length) == 0 { return }
         try await write(Data(count: Int(length)), at: offset)
     }
 
