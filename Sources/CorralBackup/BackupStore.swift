@@ -68,6 +68,9 @@ public struct BackupStore: Sendable {
     func backupLocked(_ request: BackupRequest, source: any BackupBlockSource,
                       progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
         let volume = request.volume
+        // Idempotent: a backup of this name that already completed is the answer (a rerun after a
+        // lost report must not turn it back into an unfinished one).
+        if let done = try? await loadBackup(volume, request.backupName), !done.inProgress { return done }
         let stamp = Self.timestamp(request.now())
         var volumeConfig = try await ensureVolume(request, size: source.size, stamp: stamp)
         let codec = try BlockCodec(method: volumeConfig.compressionMethod)

@@ -10,6 +10,10 @@ actor NodeBackups {
     let replicaRoot: String
     let logger: Logger
     var running: [String: Task<Void, Never>] = [:]
+    /// Backups this agent finished, with when: an assignments answer computed before the final
+    /// report landed must not start them again.
+    var finished: [String: (at: Date, status: Backup.Status)] = [:]
+    static let finishedMemorySeconds: TimeInterval = 600
     /// Progress reports go at most this often; the final state always goes.
     static let reportInterval: TimeInterval = 1
 
@@ -24,7 +28,14 @@ actor NodeBackups {
             logger.info("backup \(name) is no longer assigned here; cancelling its upload")
             task.cancel()
         }
+        finished = finished.filter { Date().timeIntervalSince($0.value.at) < Self.finishedMemorySeconds }
         for backup in backups where running[backup.name] == nil {
+            if let done = finished[backup.name] {
+                // Still assigned after it finished: the final report was lost; send it again.
+                let manager = self.manager
+                Task { try? await manager.reportBackup(backup.name, done.status) }
+                continue
+            }
             running[backup.name] = Task { await self.run(backup) }
         }
     }
@@ -60,6 +71,7 @@ actor NodeBackups {
         let manager = self.manager, final = status
         await Task { try? await manager.reportBackup(backup.name, final) }.value
         running[backup.name] = nil
+        if status.state == .completed { finished[backup.name] = (Date(), final) }
     }
 }
 

@@ -107,6 +107,25 @@ struct BackupRoundTripTests {
         }
     }
 
+    /// A backup run again under the same name (its report was lost, or a stale assignment
+    /// restarted it) finds it completed and leaves it so.
+    @Test func aCompletedBackupIsNotRedone() async throws {
+        let scratch = Scratch()
+        let replicaDir = scratch.path + "/replica"
+        let replica = try Replica.openOrCreate(directory: try PosixDirectory(path: replicaDir, create: true), volume: "v1", size: Self.size, now: { "t" })
+        try write(replica, pattern(9, count: 4096, random: true), at: 0)
+        try replica.createSnapshot(name: "s1", userCreated: true)
+        replica.close()
+        let store = BackupStore(driver: try FileStoreDriver(url: "file://" + scratch.path + "/target")).withLockCheckWait(.milliseconds(10))
+        let request = BackupStore.BackupRequest(volume: "v1", backupName: "b", snapshotName: "s1")
+        let first = try await store.createBackup(request, source: try ReplicaSnapshotSource(directory: replicaDir, snapshot: "s1"))
+        let counter = UploadCounter()
+        let again = try await store.createBackup(request, source: try ReplicaSnapshotSource(directory: replicaDir, snapshot: "s1")) { counter.record($0) }
+        #expect(again == first)
+        #expect(counter.total == 0, "nothing was read or uploaded again")
+        #expect(!(try await store.loadBackup("v1", "b")).inProgress)
+    }
+
     /// Incident 1: a backup meeting a deletion lock waits and says so, then runs.
     @Test func backupWaitsForADeletionLockInsteadOfFailing() async throws {
         let scratch = Scratch()
