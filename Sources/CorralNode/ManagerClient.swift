@@ -1,8 +1,6 @@
+import CorralBackup
 import CorralControl
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The node agent's calls to the manager's API.
 struct ManagerClient: Sendable {
@@ -45,16 +43,9 @@ struct ManagerClient: Sendable {
     }
 
     func call<Body: Encodable>(_ method: String, _ path: String, body: Body?, timeout: TimeInterval) async throws -> Data {
-        guard let url = URL(string: base + "/v1/" + path) else { throw Failure(description: "bad manager URL \(base)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = timeout
-        if let body {
-            request.httpBody = try JSONCoding.encoder().encode(body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = try body.map { try JSONCoding.encoder().encode($0) }
+        let answer = try await HTTPTransport.send(method, base + "/v1/" + path, json: json, timeout: timeout)
+        let status = answer.status, data = answer.body
         guard (200..<300).contains(status) else {
             let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
             throw Failure(description: "manager answered \(status) to \(method) \(path): \(message ?? "")", status: status)

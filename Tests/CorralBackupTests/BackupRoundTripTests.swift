@@ -21,6 +21,16 @@ struct BackupRoundTripTests {
         try data.withUnsafeBytes { try replica.write($0, at: offset, fua: false) }
     }
 
+    /// A replica directory in `scratch` with `data` at offset 0 and snapshot s1 over it.
+    func replicaWithSnapshot(_ scratch: Scratch, random data: Data) throws -> String {
+        let replicaDir = scratch.path + "/replica"
+        let replica = try Replica.openOrCreate(directory: try PosixDirectory(path: replicaDir, create: true), volume: "v1", size: Self.size, now: { "t" })
+        try write(replica, data, at: 0)
+        try replica.createSnapshot(name: "s1", userCreated: true)
+        replica.close()
+        return replicaDir
+    }
+
     func pattern(_ seed: UInt8, count: Int, random: Bool) -> Data {
         var generator = SeededGenerator(seed: UInt64(seed))
         return Data((0..<count).map { index in random ? UInt8.random(in: 0...255, using: &generator) : UInt8(truncatingIfNeeded: index / 512) &+ seed })
@@ -92,11 +102,7 @@ struct BackupRoundTripTests {
 
     @Test func corruptBlockFailsTheRestoreWithItsName() async throws {
         let scratch = Scratch()
-        let replicaDir = scratch.path + "/replica"
-        let replica = try Replica.openOrCreate(directory: try PosixDirectory(path: replicaDir, create: true), volume: "v1", size: Self.size, now: { "t" })
-        try write(replica, pattern(9, count: Self.block, random: true), at: 0)
-        try replica.createSnapshot(name: "s1", userCreated: true)
-        replica.close()
+        let replicaDir = try replicaWithSnapshot(scratch, random: pattern(9, count: Self.block, random: true))
         let target = try FileStoreDriver(url: "file://" + scratch.path + "/target")
         let store = BackupStore(driver: target).withLockCheckWait(.milliseconds(10))
         let backup = try await store.createBackup(.init(volume: "v1", backupName: "b", snapshotName: "s1"), source: try ReplicaSnapshotSource(directory: replicaDir, snapshot: "s1"))
@@ -111,11 +117,7 @@ struct BackupRoundTripTests {
     /// restarted it) finds it completed and leaves it so.
     @Test func aCompletedBackupIsNotRedone() async throws {
         let scratch = Scratch()
-        let replicaDir = scratch.path + "/replica"
-        let replica = try Replica.openOrCreate(directory: try PosixDirectory(path: replicaDir, create: true), volume: "v1", size: Self.size, now: { "t" })
-        try write(replica, pattern(9, count: 4096, random: true), at: 0)
-        try replica.createSnapshot(name: "s1", userCreated: true)
-        replica.close()
+        let replicaDir = try replicaWithSnapshot(scratch, random: pattern(9, count: 4096, random: true))
         let store = BackupStore(driver: try FileStoreDriver(url: "file://" + scratch.path + "/target")).withLockCheckWait(.milliseconds(10))
         let request = BackupStore.BackupRequest(volume: "v1", backupName: "b", snapshotName: "s1")
         let first = try await store.createBackup(request, source: try ReplicaSnapshotSource(directory: replicaDir, snapshot: "s1"))
@@ -129,11 +131,7 @@ struct BackupRoundTripTests {
     /// Incident 1: a backup meeting a deletion lock waits and says so, then runs.
     @Test func backupWaitsForADeletionLockInsteadOfFailing() async throws {
         let scratch = Scratch()
-        let replicaDir = scratch.path + "/replica"
-        let replica = try Replica.openOrCreate(directory: try PosixDirectory(path: replicaDir, create: true), volume: "v1", size: Self.size, now: { "t" })
-        try write(replica, pattern(7, count: 4096, random: true), at: 0)
-        try replica.createSnapshot(name: "s1", userCreated: true)
-        replica.close()
+        let replicaDir = try replicaWithSnapshot(scratch, random: pattern(7, count: 4096, random: true))
         let target = try FileStoreDriver(url: "file://" + scratch.path + "/target")
         let store = BackupStore(driver: target).withLockCheckWait(.milliseconds(10))
         let deletion = try await BackupLock.acquire(.deletion, volume: "v1", driver: target, checkWait: .milliseconds(10))
