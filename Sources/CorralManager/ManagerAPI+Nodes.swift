@@ -75,28 +75,26 @@ extension ManagerAPI {
             try await putStatus(Engine.self, request: request, context: context)
         }
         router.put("/v1/backups/:name/status") { request, context in
-            var request = request
-            let status = try await request.decodeStrict(Backup.Status.self, context: context)
-            try status.validate()
-            var backup = try await named(Backup.self, context)
-            // Only the node running the backup reports on it, and only while it runs: a progress
-            // report that arrives after the final one must not bring a finished backup back.
-            guard backup.status.state == .inProgress, backup.status.nodeID == status.nodeID else {
-                throw APIError(.conflict, "backup \(backup.name) is \(backup.status.state.rawValue) on \(backup.status.nodeID.isEmpty ? "no node" : backup.status.nodeID); this report from \(status.nodeID) is stale")
+            try await putStatus(Backup.self, request: request, context: context) { backup, status in
+                // Only the node running the backup reports on it, and only while it runs: a progress
+                // report that arrives after the final one must not bring a finished backup back.
+                guard backup.status.state == .inProgress, backup.status.nodeID == status.nodeID else {
+                    throw APIError(.conflict, "backup \(backup.name) is \(backup.status.state.rawValue) on \(backup.status.nodeID.isEmpty ? "no node" : backup.status.nodeID); this report from \(status.nodeID) is stale")
+                }
             }
-            backup.status = status
-            backup.metadata.resourceVersion = 0
-            return try json(try await store.updateStatus(backup))
         }
         router.post("/v1/replicas/:name/finalize") { _, context in try await finalize(.replicas, context) }
         router.post("/v1/engines/:name/finalize") { _, context in try await finalize(.engines, context) }
     }
 
-    func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext) async throws -> Response where R.Status: ValidatedBody {
+    /// A node agent's report; `accept` may refuse it given what is stored.
+    func putStatus<R: Resource>(_ type: R.Type, request: Request, context: APIContext,
+                                accept: (R, R.Status) throws -> Void = { _, _ in }) async throws -> Response where R.Status: ValidatedBody {
         var request = request
         let status = try await request.decodeStrict(R.Status.self, context: context)
         try status.validate()
         var resource = try await named(R.self, context)
+        try accept(resource, status)
         resource.status = status
         resource.metadata.resourceVersion = 0
         return try json(try await store.updateStatus(resource))

@@ -16,7 +16,7 @@ extension NodeInstances {
         for (volume, entry) in running where !entry.local.starting && !entry.restoring {
             guard let record = records[volume] else { continue }
             let wanted = record.spec.restoreFrom ?? ""
-            let restored = entry.restoredBackup ?? record.status.restoredBackup
+            let restored = restoredBackup(volume)
             if !wanted.isEmpty && wanted != restored {
                 if let failed = entry.restoreFailedAt, Date().timeIntervalSince(failed) < Self.restoreRetrySeconds { continue }
                 restore(volume, entry.engine, from: wanted, over: restored)
@@ -24,6 +24,12 @@ extension NodeInstances {
                 updateExport(volume)
             }
         }
+    }
+
+    /// The backup the volume's replicas hold completely: restored by this engine, or, after a
+    /// restart, as last reported.
+    func restoredBackup(_ volume: String) -> String? {
+        running[volume]?.restoredBackup ?? records[volume]?.status.restoredBackup
     }
 
     /// Fills the volume through the engine (so every replica gets each block): all of the backup,

@@ -116,17 +116,11 @@ actor NodeInstances {
         }
         running[volume] = Running(engine: engine, local: .init(resourceName: record.name, replicaAddresses: Set(addresses),
                                                                size: record.spec.volumeSize, starting: true))
-        let restoreFrom = record.spec.restoreFrom ?? ""
-        let alreadyRestored = record.status.restoredBackup ?? ""
         Task {
             do {
                 try await engine.start()
-                if !restoreFrom.isEmpty && restoreFrom != alreadyRestored {
-                    // Replicas that hold a completed restore need only the differences.
-                    self.restore(volume, engine, from: restoreFrom, over: alreadyRestored.isEmpty ? nil : alreadyRestored)
-                } else {
-                    self.engineStarted(volume, engine)
-                }
+                self.engineStarted(volume, engine)
+                self.followRestores()  // a restore the record asks for starts now, not at the next assignments
             } catch {
                 await self.engineFailedToStart(volume, engine, error)
             }
@@ -144,7 +138,7 @@ actor NodeInstances {
     func updateExport(_ volume: String) {
         guard let entry = running[volume], !entry.local.starting, !entry.restoring else { return }
         let wanted = records[volume]?.spec.restoreFrom ?? ""
-        let serve = (wanted.isEmpty || wanted == entry.restoredBackup) && !(records[volume]?.spec.standby ?? false)
+        let serve = (wanted.isEmpty || wanted == restoredBackup(volume)) && !(records[volume]?.spec.standby ?? false)
         let serving = table.engine(named: volume) === entry.engine
         guard serve != serving else { return }
         table.set(volume, serve ? entry.engine : nil)
@@ -189,7 +183,7 @@ actor NodeInstances {
             status.currentState = .running
             let serving = table.engine(named: volume) === entry.engine
             status.endpoint = serving ? "nbd://\(options.host):\(options.nbdPort)/\(volume)" : ""
-            status.restoredBackup = entry.restoredBackup ?? record.status.restoredBackup
+            status.restoredBackup = restoredBackup(volume)
             status.restoreProgress = entry.restoreProgress
             status.restoreError = entry.restoreError
             status.lastRestore = entry.lastRestore ?? record.status.lastRestore
