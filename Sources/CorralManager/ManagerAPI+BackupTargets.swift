@@ -28,7 +28,9 @@ extension ManagerAPI {
             target.metadata.resourceVersion = 0
             return try json(try await store.update(target))
         }
-        router.post("/v1/backuptargets/:name/sync") { _, context in
+        router.post("/v1/backuptargets/:name/sync") { request, context in
+            var request = request
+            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
             var target = try await named(BackupTarget.self, context)
             guard !target.spec.url.isEmpty else { throw APIError(.conflict, "backup target \(target.name) has no URL; `corral backup-target set \(target.name) URL`") }
             target.spec.syncRequestedAt = now

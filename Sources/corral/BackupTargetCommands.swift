@@ -52,7 +52,7 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @Argument var name: String = BackupTargetKind.defaultName
         @Option(help: "Seconds to wait.") var timeout: Int = 120
         func run() async throws {
-            let requested = try JSONCoding.decoder().decode(BackupTarget.self, from: try await api.client.call("POST", "backuptargets/\(name)/sync"))
+            let requested = try JSONCoding.decoder().decode(BackupTarget.self, from: try await api.client.call("POST", "backuptargets/\(name)/sync", body: [:]))
             let asked = requested.spec.syncRequestedAt ?? Date()
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             while Date() < deadline {
