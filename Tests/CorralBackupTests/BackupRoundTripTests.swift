@@ -141,9 +141,8 @@ struct BackupRoundTripTests {
                 counter.record($0)
             }
         }
-        let deadline = Date().addingTimeInterval(10)
-        while counter.messages.isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(counter.messages.first?.contains("waiting for a deletion") == true, "the backup says what it waits for")
+        let first = try await counter.texts.first(within: .seconds(120))
+        #expect(first.contains("waiting for a deletion"), "the backup says what it waits for")
         await deletion.release()
         let done = try await backup.value
         #expect(done.blocks.count == 1)
@@ -154,14 +153,11 @@ struct BackupRoundTripTests {
 final class UploadCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var blocks = 0
-    private var texts: [String] = []
+    let texts = MessageBox()
     func record(_ progress: BackupProgress) {
-        lock.withLock {
-            if progress.message.isEmpty { blocks = max(blocks, progress.blocksTotal) } else { texts.append(progress.message) }
-        }
+        if progress.message.isEmpty { lock.withLock { blocks = max(blocks, progress.blocksTotal) } } else { texts.add(progress.message) }
     }
     var total: Int { lock.withLock { blocks } }
-    var messages: [String] { lock.withLock { texts } }
 }
 
 struct SeededGenerator: RandomNumberGenerator {

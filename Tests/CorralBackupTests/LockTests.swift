@@ -41,9 +41,8 @@ struct LockTests {
         let attempt = Task {
             try await BackupLock.acquire(.backupOrRestore, volume: "v1", driver: driver, checkWait: .milliseconds(10)) { messages.add($0) }
         }
-        let deadline = Date().addingTimeInterval(10)
-        while messages.all.isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(messages.all.first?.contains("lock-0123456789abcdef") == true, "it waits for the foreign lock and names it")
+        let first = try await messages.first(within: .seconds(120))
+        #expect(first.contains("lock-0123456789abcdef"), "it waits for the foreign lock and names it")
         try await driver.remove(StoreLayout.lock("v1", foreign.name))
         let lock = try await attempt.value
         await lock.release()
@@ -60,9 +59,36 @@ struct LockTests {
     }
 }
 
+/// Collects messages from the code under test; a test awaits the first one instead of polling,
+/// so a loaded machine (parallel tests on two cores) slows it down but does not fail it.
 final class MessageBox: @unchecked Sendable {
     private let lock = NSLock()
     private var messages: [String] = []
-    func add(_ message: String) { lock.withLock { messages.append(message) } }
+    private let stream: AsyncStream<String>
+    private let continuation: AsyncStream<String>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream(of: String.self) }
+
+    func add(_ message: String) {
+        lock.withLock { messages.append(message) }
+        continuation.yield(message)
+    }
     var all: [String] { lock.withLock { messages } }
+
+    struct NoMessage: Error, CustomStringConvertible {
+        let bound: Duration
+        var description: String { "no message arrived within \(bound)" }
+    }
+
+    /// The first message, or `NoMessage` after `bound`.
+    func first(within bound: Duration) async throws -> String {
+        let stream = self.stream
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { await stream.first { _ in true } }
+            group.addTask { try await Task.sleep(for: bound); return nil }
+            defer { group.cancelAll() }
+            guard let message = try await group.next() ?? nil else { throw NoMessage(bound: bound) }
+            return message
+        }
+    }
 }
