@@ -41,9 +41,10 @@ public final class NodeAgent: Sendable {
         self.options = options
         self.logger = logger
         manager = ManagerClient(base: options.managerURL.hasPrefix("http") ? options.managerURL : "http://\(options.managerURL)", node: options.name)
-        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger)
-        // One loop for every engine and the NBD connections: the data path makes no thread hops.
+        // One loop for every engine, the NBD connections and the replica server: the data path
+        // makes no thread hops, and engines reach this node's replicas in-process.
         engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoop: engineGroup.next())
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer,
                                   table: table, eventLoop: engineGroup.next())
         backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger)

@@ -109,6 +109,7 @@ actor NodeInstances {
         var engineOptions = EngineOptions(volume: volume, size: record.spec.volumeSize, replicas: addresses)
         engineOptions.salvage = record.spec.salvageRequested
         engineOptions.preferredReplica = addresses.first { $0.hasPrefix(replicaEndpoint + "/") }
+        engineOptions.inProcessReplicas = (replicaEndpoint, replicaServer)
         let engine: CorralRuntime.Engine
         do { engine = try CorralRuntime.Engine(options: engineOptions, eventLoop: eventLoop, logger: logger) } catch {
             startFailures[volume] = (Date(), "\(error)")

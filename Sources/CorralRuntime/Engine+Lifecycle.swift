@@ -49,12 +49,10 @@ extension Engine {
     func connectReplica(_ address: String, create: Bool) -> EventLoopFuture<ReplicaReport> {
         replicas[address]?.close()
         let replica: any ReplicaEndpoint
-        if address.hasPrefix(LocalReplica.prefix) {
-            let directory = String(address.dropFirst(LocalReplica.prefix.count))
-            guard let local = localRegistries[directory] else {
-                return eventLoop.makeFailedFuture(EngineError("no local replica directory \(directory) was configured"))
-            }
-            replica = LocalReplica(address: address, volume: volume, registry: local, syncPool: syncPool)
+        if let local = inProcessReplica(address) {
+            replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry, syncPool: syncPool)
+        } else if address.hasPrefix(LocalReplica.prefix) {
+            return eventLoop.makeFailedFuture(EngineError("no local replica directory \(address.dropFirst(LocalReplica.prefix.count)) was configured"))
         } else {
             replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
         }

@@ -16,6 +16,10 @@ public struct EngineOptions: Sendable {
     public var salvage = false
     /// Retry failed replicas and rebuild them when they answer again.
     public var autoRecover = true
+    /// The replica server of the engine's own process (a node agent's): replicas addressed
+    /// `HOST:PORT/DIR` at its endpoint are reached in-process, with no socket in between.
+    /// It must run on the engine's event loop.
+    public var inProcessReplicas: (endpoint: String, server: ReplicaServer)?
 
     public init(volume: String, size: Int64, replicas: [String]) {
         self.volume = volume; self.size = size; self.replicas = replicas
@@ -54,6 +58,9 @@ public final class Engine: @unchecked Sendable {
     public internal(set) var counters = IOCounters()
 
     public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) throws {
+        if let server = options.inProcessReplicas?.server, server.eventLoop !== eventLoop {
+            throw EngineError("the in-process replica server must run on the engine's event loop")
+        }
         var registries: [String: ReplicaRegistry] = [:]
         for address in options.replicas where address.hasPrefix(LocalReplica.prefix) {
             let path = String(address.dropFirst(LocalReplica.prefix.count))
@@ -74,7 +81,16 @@ public final class Engine: @unchecked Sendable {
 
     /// Reads go first to the named replica, else to one kept in this process: no hop at all.
     var preferredReplica: String? {
-        options.preferredReplica ?? options.replicas.first { $0.hasPrefix(LocalReplica.prefix) }
+        options.preferredReplica ?? options.replicas.first { inProcessReplica($0) != nil }
+    }
+
+    /// The registry and directory of a replica this process keeps, or nil for a remote one.
+    func inProcessReplica(_ address: String) -> (registry: ReplicaRegistry, directory: String?)? {
+        if address.hasPrefix(LocalReplica.prefix) {
+            return localRegistries[String(address.dropFirst(LocalReplica.prefix.count))].map { ($0, nil) }
+        }
+        guard let (endpoint, server) = options.inProcessReplicas, address.hasPrefix(endpoint + "/") else { return nil }
+        return (server.registry, String(address.dropFirst(endpoint.count + 1)))
     }
 
     // MARK: Failure handling

@@ -33,11 +33,13 @@ extension ReplicaEndpoint {
 }
 
 /// A replica kept in the engine's own process: requests run on the engine's event loop with no
-/// socket in between. Used for the replica on the engine's node (`--replica local:/dir`).
+/// socket in between. Used for `--replica local:/dir` and for the replicas of a node agent's own
+/// replica server.
 final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     static let prefix = "local:"
     let address: String
-    let volume: String
+    /// The replica's directory in the registry.
+    let directory: String
     let eventLoop: EventLoop
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
@@ -45,15 +47,15 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
 
-    init(address: String, volume: String, registry: ReplicaRegistry, syncPool: NIOThreadPool) {
+    init(address: String, directory: String, registry: ReplicaRegistry, syncPool: NIOThreadPool) {
         self.address = address
-        self.volume = volume
+        self.directory = directory
         eventLoop = registry.eventLoop
         executor = ReplicaRequestExecutor(registry: registry, syncPool: syncPool)
     }
 
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
-        let open = OpenRequest(volume: volume, size: size, create: create, writer: writer)
+        let open = OpenRequest(volume: directory, size: size, create: create, writer: writer)
         var payload = ByteBuffer()
         payload.writeBytes(try! JSONEncoder().encode(open))
         return send(.open, payload: payload).flatMapThrowing { reply in

@@ -7,23 +7,36 @@ import NIOPosix
 
 /// `corral replica serve`: serves every replica kept under one directory over TCP.
 public final class ReplicaServer: Sendable {
-    public let group: MultiThreadedEventLoopGroup
+    /// The server's own loop group; nil when it runs on a loop it was given.
+    let ownGroup: MultiThreadedEventLoopGroup?
     let registry: ReplicaRegistry
     let syncPool: NIOThreadPool
     let logger: Logger
 
-    /// One event loop: replicas are confined to it, so no locks on the data path.
-    public init(directory: String, logger: Logger) throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// One event loop: replicas are confined to it, so no locks on the data path. A node agent
+    /// passes its engines' loop, so its engines reach their local replicas in-process
+    /// (`EngineOptions.inProcessReplicas`); `corral replica serve` gets a loop of its own.
+    public init(directory: String, logger: Logger, eventLoop: EventLoop? = nil) throws {
+        let loop: EventLoop
+        if let eventLoop {
+            ownGroup = nil
+            loop = eventLoop
+        } else {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            ownGroup = group
+            loop = group.next()
+        }
         syncPool = NIOThreadPool(numberOfThreads: 2)
         syncPool.start()
-        registry = ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: group.next())
+        registry = ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop)
         self.logger = logger
     }
 
+    public var eventLoop: EventLoop { registry.eventLoop }
+
     public func bind(host: String, port: Int) async throws -> Channel {
         let registry = self.registry, syncPool = self.syncPool
-        return try await ServerBootstrap(group: group)
+        return try await ServerBootstrap(group: registry.eventLoop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -53,6 +66,6 @@ public final class ReplicaServer: Sendable {
     public func shutdown() async {
         try? await syncPool.shutdownGracefully()
         try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
-        try? await group.shutdownGracefully()
+        try? await ownGroup?.shutdownGracefully()
     }
 }

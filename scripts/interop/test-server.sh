@@ -12,6 +12,10 @@ uri=$(corral volume attach v1)
 [[ "$uri" == nbd://* ]] || fail "volume attach printed \"$uri\", not an nbd:// URI"
 log "attached at $uri"
 io -c "write -P 0x5a 0 4M" -c "write -P 0x33 100M 1M" -c "write -z 200M 1M" "$uri"
+# The engine reaches the replica on its own node in-process: nothing connects to the replica port.
+connections=$(ss -Htn state established "( dport = :$((BASE_PORT + 62)) )" | wc -l)
+[ "$connections" -eq 0 ] || fail "the engine reached its node's own replica over $connections TCP connection(s), not in-process"
+log "the engine reaches its local replica in-process (no replica connection)"
 io -c "read -P 0x5a 0 4M" -c "read -P 0x33 100M 1M" -c "read -P 0 200M 1M" "$uri"
 corral snapshot create v1 before
 io -c "write -P 0x77 0 4M" "$uri"
