@@ -40,8 +40,10 @@ public final class Engine: @unchecked Sendable {
     let options: EngineOptions
     let logger: Logger
     public internal(set) var size: Int64
-    var set: ReplicaSet
-    var replicas: [String: any ReplicaEndpoint] = [:]
+    var set: ReplicaSet { didSet { routes = nil } }
+    var replicas: [String: any ReplicaEndpoint] = [:] { didSet { routes = nil } }
+    /// Where I/O goes, derived from `set` and `replicas` once per change instead of per request.
+    var routes: Routes?
     /// Replica directories kept in this process (`local:/dir`), by directory.
     let localRegistries: [String: ReplicaRegistry]
     /// fsync of local replicas runs here, off the event loop.
@@ -49,6 +51,8 @@ public final class Engine: @unchecked Sendable {
     var gate = WriteGate()
     /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
     var epochBarrier: EventLoopFuture<Void>
+    /// Epoch changes not yet durable; at 0 a write acknowledges without waiting on `epochBarrier`.
+    var epochChangesPending = 0
     var readTurn = 0
     var rebuilds: [String: RebuildProgress] = [:]
     var lastRebuild: [String: RebuildProgress] = [:]
@@ -72,6 +76,10 @@ public final class Engine: @unchecked Sendable {
         self.options = options
         self.eventLoop = eventLoop
         self.logger = logger
+        let inProcessPrefix = options.inProcessReplicas.map { $0.endpoint + "/" }
+        preferredReplica = options.preferredReplica ?? options.replicas.first { address in
+            address.hasPrefix(LocalReplica.prefix) || inProcessPrefix.map { address.hasPrefix($0) } == true
+        }
         size = options.size
         set = ReplicaSet(addresses: options.replicas, epoch: 0)
         epochBarrier = eventLoop.makeSucceededVoidFuture()
@@ -80,9 +88,7 @@ public final class Engine: @unchecked Sendable {
     public var volume: String { options.volume }
 
     /// Reads go first to the named replica, else to one kept in this process: no hop at all.
-    var preferredReplica: String? {
-        options.preferredReplica ?? options.replicas.first { inProcessReplica($0) != nil }
-    }
+    let preferredReplica: String?
 
     /// The registry and directory of a replica this process keeps, or nil for a remote one.
     func inProcessReplica(_ address: String) -> (registry: ReplicaRegistry, directory: String?)? {
@@ -122,112 +128,8 @@ public final class Engine: @unchecked Sendable {
                 }
                 let previous = epochBarrier
                 epochBarrier = previous.and(EventLoopFuture.andAllComplete(writes, on: eventLoop)).map { _ in }
-            }
-        }
-    }
-
-    // MARK: Data path
-
-    /// Runs I/O through the gate, counting it in flight so a coordinated operation can drain it.
-    func gated<T: Sendable>(_ body: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
-        eventLoop.preconditionInEventLoop()
-        if gate.paused {
-            let promise = eventLoop.makePromise(of: T.self)
-            gate.enqueue { promise.completeWith(self.gated(body)) }
-            return promise.futureResult
-        }
-        gate.started()
-        let future = body()
-        future.whenComplete { _ in self.gate.finished()?.succeed() }
-        return future
-    }
-
-    /// Issues `request` to every write target; succeeds when all healthy ones have it.
-    func fanOut(_ make: @escaping (any ReplicaEndpoint) -> EventLoopFuture<ReplicaFrame>) -> EventLoopFuture<Void> {
-        let targets = set.writeTargets.compactMap { replicas[$0] }
-        guard !targets.isEmpty else {
-            return eventLoop.makeFailedFuture(EngineError("volume \(volume) has no healthy replica"))
-        }
-        let sent = targets.map { replica in
-            make(replica).map { _ in Optional<String>.none }.flatMapError { error -> EventLoopFuture<String?> in
-                // A refusal of the request itself (bad range) is the client's error, not the replica's.
-                if let refusal = error as? ReplicaError, refusal.status == .invalidArgument {
-                    return self.eventLoop.makeFailedFuture(refusal)
-                }
-                self.replicaFailed(replica.address, reason: "\(error)")
-                return self.eventLoop.makeSucceededFuture(replica.address)
-            }
-        }
-        return EventLoopFuture.whenAllSucceed(sent, on: eventLoop).flatMap { failed in
-            if failed.allSatisfy({ $0 != nil }) {
-                return self.eventLoop.makeFailedFuture(EngineError("every replica failed the request"))
-            }
-            return self.epochBarrier
-        }
-    }
-
-    public func write(offset: Int64, data: ByteBuffer, fua: Bool) -> EventLoopFuture<Void> {
-        gated {
-            self.counters.writes += 1
-            self.counters.bytesWritten += Int64(data.readableBytes)
-            return self.fanOut { $0.send(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), payload: data) }
-        }
-    }
-
-    public func writeZeroes(offset: Int64, length: Int64, fua: Bool) -> EventLoopFuture<Void> {
-        gated {
-            self.fanOut { $0.send(.writeZeroes, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: UInt32(length)) }
-        }
-    }
-
-    public func flush() -> EventLoopFuture<Void> {
-        gated {
-            self.counters.flushes += 1
-            return self.fanOut { $0.send(.flush) }
-        }
-    }
-
-    public func read(offset: Int64, length: Int) -> EventLoopFuture<ByteBuffer> {
-        gated {
-            self.counters.reads += 1
-            self.counters.bytesRead += Int64(length)
-            self.readTurn &+= 1
-            return self.read(offset: offset, length: length, order: self.set.readOrder(turn: self.readTurn, preferred: self.preferredReplica))
-        }
-    }
-
-    /// Tries replicas in order; one that errs is marked ERR and the next is asked.
-    private func read(offset: Int64, length: Int, order: [String]) -> EventLoopFuture<ByteBuffer> {
-        guard let first = order.first, let replica = replicas[first] else {
-            return eventLoop.makeFailedFuture(EngineError("volume \(volume) has no readable replica"))
-        }
-        return replica.send(.read, offset: UInt64(offset), count: UInt32(length)).map(\.payload).flatMapError { error in
-            if let replicaError = error as? ReplicaError, replicaError.status == .invalidArgument {
-                return self.eventLoop.makeFailedFuture(error)
-            }
-            self.replicaFailed(first, reason: "\(error)")
-            return self.read(offset: offset, length: length, order: Array(order.dropFirst()))
-        }
-    }
-
-    /// Allocation runs (length, hole) from one readable replica.
-    public func blockStatus(offset: Int64, length: Int64) -> EventLoopFuture<[(length: Int64, hole: Bool)]> {
-        gated {
-            guard let address = self.set.readOrder(turn: self.readTurn, preferred: self.preferredReplica).first,
-                  let replica = self.replicas[address] else {
-                return self.eventLoop.makeFailedFuture(EngineError("volume \(self.volume) has no readable replica"))
-            }
-            return replica.send(.allocation, offset: UInt64(offset), count: UInt32(length)).flatMapThrowing { reply in
-                var payload = reply.payload
-                guard let count = payload.readInteger(as: UInt32.self) else { throw EngineError("malformed allocation reply") }
-                var runs: [(length: Int64, hole: Bool)] = []
-                for _ in 0..<count {
-                    guard let length = payload.readInteger(as: UInt64.self), let hole = payload.readInteger(as: UInt8.self) else {
-                        throw EngineError("malformed allocation reply")
-                    }
-                    runs.append((Int64(length), hole == 1))
-                }
-                return runs
+                epochChangesPending += 1
+                epochBarrier.whenComplete { _ in self.epochChangesPending -= 1 }
             }
         }
     }

@@ -98,7 +98,7 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
         case .read:
             guard inRange else { return replyError(request, .invalid, "read beyond the end of the volume (\(size) bytes)") }
             guard length <= Limits.requestBytesMax else { return replyError(request, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
-            track(engine.read(offset: offset, length: Int(length))) { result in
+            track(engine.submitRead(offset: offset, length: Int(length))) { result in
                 switch result {
                 case .success(let data): self.replyRead(request, data: data)
                 case .failure(let error): self.replyError(request, .io, "\(error)")
@@ -106,17 +106,17 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         case .write:
             guard inRange else { return replyError(request, .noSpace, "write beyond the end of the volume (\(size) bytes)") }
-            track(engine.write(offset: offset, data: request.payload ?? ByteBuffer(), fua: fua)) { self.replyDone(request, $0) }
+            track(engine.submitWrite(offset: offset, data: request.payload ?? ByteBuffer(), fua: fua)) { self.replyDone(request, $0) }
         case .flush:
-            track(engine.flush()) { self.replyDone(request, $0) }
+            track(engine.submitFlush()) { self.replyDone(request, $0) }
         case .trim, .writeZeroes:
             guard inRange else { return replyError(request, .noSpace, "range beyond the end of the volume (\(size) bytes)") }
             guard length > 0 else { return replyDone(request, .success(())) }
-            track(engine.writeZeroes(offset: offset, length: length, fua: fua)) { self.replyDone(request, $0) }
+            track(engine.submitWriteZeroes(offset: offset, length: length, fua: fua)) { self.replyDone(request, $0) }
         case .blockStatus:
             guard handshake.baseAllocation else { return replyError(request, .invalid, "negotiate base:allocation first") }
             guard inRange, length > 0 else { return replyError(request, .invalid, "block status beyond the end of the volume") }
-            track(engine.blockStatus(offset: offset, length: length)) { result in
+            track(.later(engine.blockStatus(offset: offset, length: length))) { result in
                 switch result {
                 case .success(let runs): self.replyBlockStatus(request, runs: runs, reqOne: request.flags & NBD.CommandFlag.reqOne != 0)
                 case .failure(let error): self.replyError(request, .io, "\(error)")
@@ -127,11 +127,16 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func track<T>(_ future: EventLoopFuture<T>, _ done: @escaping (Result<T, Error>) -> Void) {
-        inFlight += 1
-        future.assumeIsolated().whenComplete { result in
-            self.inFlight -= 1
+    private func track<T>(_ io: EngineIO<T>, _ done: @escaping (Result<T, Error>) -> Void) {
+        switch io {
+        case .now(let result):
             done(result)
+        case .later(let future):
+            inFlight += 1
+            future.assumeIsolated().whenComplete { result in
+                self.inFlight -= 1
+                done(result)
+            }
         }
     }
 

@@ -139,7 +139,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
             let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
                 var payload = ByteBuffer()
                 payload.writeBytes(try! JSONEncoder().encode(open))
-                return self.send(.open, flags: 0, offset: 0, count: 0, payload: payload, on: index)
+                return self.send(.open, payload: payload, on: index)
             }
             return EventLoopFuture.whenAllSucceed(bodies, on: self.eventLoop)
         }.flatMapThrowing { replies in
@@ -163,11 +163,11 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         for (channel, _) in connections { channel.close(promise: nil) }
     }
 
-    /// Sends one request; the future fails with a ReplicaError on an error reply or a lost connection.
-    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
-              payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame> {
+    /// Sends one request; the answer comes later, over the connection.
+    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
+                payload: ByteBuffer, on index: Int?) -> ReplicaReply {
         guard !closed, !connections.isEmpty else {
-            return eventLoop.makeFailedFuture(ReplicaError(address: address, status: nil, message: "not connected"))
+            return .now(.failure(ReplicaError(address: address, status: nil, message: "not connected")))
         }
         let chosen = index ?? { turn &+= 1; return turn % connections.count }()
         let (channel, handler) = connections[chosen]
@@ -186,7 +186,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
                 channel.flush()
             }
         }
-        return promise.futureResult
+        return .later(promise.futureResult)
     }
 
     /// Closes the replica's connections if a request has waited longer than `timeout`.

@@ -8,19 +8,30 @@ import NIOPosix
 /// controller cannot tell a local backend from a remote one.
 protocol ReplicaEndpoint: AnyObject, Sendable {
     var address: String { get }
+    var eventLoop: EventLoop { get }
     var closed: Bool { get }
     /// Called once when the endpoint fails on its own (connection lost).
     var onFailure: ((String) -> Void)? { get set }
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus>
-    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame>
+    /// Sends one request; an error reply or a lost connection is a failure with a `ReplicaError`.
+    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> ReplicaReply
     func close()
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
 }
 
+/// A replica's answer: at once (in-process, no fsync needed) or later (over TCP, or after an fsync).
+enum ReplicaReply {
+    case now(Result<ReplicaFrame, Error>)
+    case later(EventLoopFuture<ReplicaFrame>)
+}
+
 extension ReplicaEndpoint {
     func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
-              payload: ByteBuffer = ByteBuffer()) -> EventLoopFuture<ReplicaFrame> {
-        send(op, flags: flags, offset: offset, count: count, payload: payload, on: nil)
+              payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
+        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, on: index) {
+        case .now(let result): eventLoop.makeCompletedFuture(result)
+        case .later(let future): future
+        }
     }
 
     func control<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type) -> EventLoopFuture<T> {
@@ -63,24 +74,27 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         }
     }
 
-    func send(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> EventLoopFuture<ReplicaFrame> {
+    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> ReplicaReply {
         eventLoop.preconditionInEventLoop()
-        guard !closed else {
-            return eventLoop.makeFailedFuture(ReplicaError(address: address, status: nil, message: "closed"))
-        }
+        guard !closed else { return .now(.failure(ReplicaError(address: address, status: nil, message: "closed"))) }
         let id = nextID
         nextID &+= 1
         let request = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        let address = self.address
-        let future: EventLoopFuture<ReplicaFrame>
-        switch executor.execute(request, session: &session, allocator: ByteBufferAllocator()) {
-        case .reply(let frame): future = eventLoop.makeSucceededFuture(frame)
-        case .later(let pending): future = pending
+        switch executor.execute(request, session: &session, allocator: Self.allocator) {
+        case .reply(let frame):
+            return .now(checked(frame))
+        case .later(let pending):
+            return .later(pending.flatMapThrowing { try self.checked($0).get() })
         }
-        return future.flatMapThrowing { frame in
-            guard frame.status == .ok else { throw ReplicaError(address: address, status: frame.status, message: frame.errorMessage) }
-            return frame
+    }
+
+    private static let allocator = ByteBufferAllocator()
+
+    private func checked(_ frame: ReplicaFrame) -> Result<ReplicaFrame, Error> {
+        guard frame.status == .ok else {
+            return .failure(ReplicaError(address: address, status: frame.status, message: frame.errorMessage))
         }
+        return .success(frame)
     }
 
     func close() {
