@@ -132,21 +132,24 @@ extension Engine {
         gated {
             self.counters.writes += 1
             self.counters.bytesWritten += Int64(data.readableBytes)
-            return self.fanOut { $0.submit(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: 0, payload: data, on: nil) }
+            // One CRC for every replica over TCP (an in-process one needs none).
+            let crc = self.currentRoutes.writeTargets.count > 1 ? data.withUnsafeReadableBytes { CRC32C.checksum($0) } : nil
+            return self.fanOut { $0.submit(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: 0,
+                                           payload: data, payloadCRC: crc, on: nil) }
         }
     }
 
     public func submitWriteZeroes(offset: Int64, length: Int64, fua: Bool) -> EngineIO<Void> {
         gated {
             self.fanOut { $0.submit(.writeZeroes, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: UInt32(length),
-                                    payload: ByteBuffer(), on: nil) }
+                                    payload: ByteBuffer(), payloadCRC: nil, on: nil) }
         }
     }
 
     public func submitFlush() -> EngineIO<Void> {
         gated {
             self.counters.flushes += 1
-            return self.fanOut { $0.submit(.flush, flags: 0, offset: 0, count: 0, payload: ByteBuffer(), on: nil) }
+            return self.fanOut { $0.submit(.flush, flags: 0, offset: 0, count: 0, payload: ByteBuffer(), payloadCRC: nil, on: nil) }
         }
     }
 
@@ -162,7 +165,7 @@ extension Engine {
                 return .now(.failure(EngineError("volume \(self.volume) has no readable replica")))
             }
             let first = routes.readable[routes.preferred ?? self.readTurn % routes.readable.count]
-            switch first.submit(.read, flags: 0, offset: UInt64(offset), count: UInt32(length), payload: ByteBuffer(), on: nil) {
+            switch first.submit(.read, flags: 0, offset: UInt64(offset), count: UInt32(length), payload: ByteBuffer(), payloadCRC: nil, on: nil) {
             case .now(.success(let frame)):
                 return .now(.success(frame.payload))
             case .now(.failure(let error)):

@@ -10,11 +10,11 @@ enum ReplicaChannel {
         AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20)
     }
 
-    /// Adds the frame decoder, the encoder and `handler` to a new channel.
+    /// Adds the frame decoder and `handler` to a new channel; handlers write frames as bytes
+    /// (`ReplicaFrame.write(to:)`).
     static func configure(_ channel: Channel, handler: ChannelHandler) throws {
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(ReplicaFrameDecoder()),
-            MessageToByteHandler(ReplicaFrameEncoder()),
             handler,
         ])
     }

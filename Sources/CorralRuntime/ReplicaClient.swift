@@ -28,8 +28,21 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     var pending: [UInt64: Pending] = [:]
     var onClose: ((String) -> Void)?
     private var closeReason: String?
+    private var context: ChannelHandlerContext?
 
     init(address: String) { self.address = address }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Writes a request straight from this handler (no pipeline walk, no boxing); the caller flushes.
+    func send(_ frame: ReplicaFrame, payloadCRC: UInt32?, promise: EventLoopPromise<ReplicaFrame>, long: Bool) {
+        guard let context, closeReason == nil else {
+            return promise.fail(ReplicaError(address: address, status: nil, message: closeReason ?? "connection closed"))
+        }
+        pending[frame.id] = .init(promise: promise, sent: .now(), long: long)
+        frame.write(to: context, payloadCRC: payloadCRC, promise: nil)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -165,7 +178,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
 
     /// Sends one request; the answer comes later, over the connection.
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
-                payload: ByteBuffer, on index: Int?) -> ReplicaReply {
+                payload: ByteBuffer, payloadCRC: UInt32?, on index: Int?) -> ReplicaReply {
         guard !closed, !connections.isEmpty else {
             return .now(.failure(ReplicaError(address: address, status: nil, message: "not connected")))
         }
@@ -175,9 +188,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         nextID &+= 1
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
         let long = op == .control || op == .readLayer || op == .writeLayer || op == .open
-        handler.pending[id] = .init(promise: promise, sent: .now(), long: long)
         let frame = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        channel.write(frame, promise: nil)
+        handler.send(frame, payloadCRC: payloadCRC, promise: promise, long: long)
         // One flush per event-loop turn: requests decoded from one NBD read leave in one writev.
         let key = ObjectIdentifier(channel)
         if flushPending.insert(key).inserted {

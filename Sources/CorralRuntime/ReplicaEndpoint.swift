@@ -14,7 +14,9 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     var onFailure: ((String) -> Void)? { get set }
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus>
     /// Sends one request; an error reply or a lost connection is a failure with a `ReplicaError`.
-    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> ReplicaReply
+    /// `payloadCRC`, when given, is the payload's CRC32C, computed once for all replicas.
+    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
+                payloadCRC: UInt32?, on index: Int?) -> ReplicaReply
     func close()
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
 }
@@ -28,7 +30,7 @@ enum ReplicaReply {
 extension ReplicaEndpoint {
     func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
               payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
-        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, on: index) {
+        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: nil, on: index) {
         case .now(let result): eventLoop.makeCompletedFuture(result)
         case .later(let future): future
         }
@@ -74,7 +76,8 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         }
     }
 
-    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer, on index: Int?) -> ReplicaReply {
+    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
+                payloadCRC: UInt32?, on index: Int?) -> ReplicaReply {
         eventLoop.preconditionInEventLoop()
         guard !closed else { return .now(.failure(ReplicaError(address: address, status: nil, message: "closed"))) }
         let id = nextID

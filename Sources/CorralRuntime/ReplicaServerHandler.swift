@@ -6,8 +6,7 @@ import NIOPosix
 /// writes run inline on the event loop (page-cache speed, cheaper than a thread hop).
 final class ReplicaServerHandler: ChannelDuplexHandler {
     typealias InboundIn = ReplicaFrame
-    typealias OutboundIn = ReplicaFrame
-    typealias OutboundOut = ReplicaFrame
+    typealias OutboundIn = ByteBuffer
 
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
@@ -25,12 +24,12 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
         }
         switch executor.execute(request, session: &session, allocator: context.channel.allocator) {
         case .reply(let frame):
-            context.write(wrapOutboundOut(frame), promise: nil)
+            frame.write(to: context, promise: nil)
         case .later(let future):
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             future.whenSuccess { frame in
-                let (handler, context) = bound.value
-                context.writeAndFlush(handler.wrapOutboundOut(frame), promise: nil)
+                frame.write(to: bound.value, promise: nil)
+                bound.value.flush()
             }
         }
     }

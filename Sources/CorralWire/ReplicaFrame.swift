@@ -36,7 +36,9 @@ public struct ReplicaFrame: Equatable, Sendable {
     }
 
     /// Writes header and payload; the payload checksum is computed here.
-    public func encode(into buffer: inout ByteBuffer) {
+    /// Writes the header (which carries the payload's CRC) without the payload. A caller sending
+    /// one payload to several replicas passes its CRC, computed once.
+    public func encodeHeader(into buffer: inout ByteBuffer, payloadCRC: UInt32? = nil) {
         let start = buffer.writerIndex
         buffer.writeInteger(Self.magic)
         buffer.writeInteger(kind.rawValue)
@@ -47,11 +49,15 @@ public struct ReplicaFrame: Equatable, Sendable {
         buffer.writeInteger(offset)
         buffer.writeInteger(count)
         buffer.writeInteger(UInt32(payload.readableBytes))
-        buffer.writeInteger(payload.withUnsafeReadableBytes { CRC32C.checksum($0) })
+        buffer.writeInteger(payloadCRC ?? payload.withUnsafeReadableBytes { CRC32C.checksum($0) })
         let headerCRC = buffer.withUnsafeReadableBytes { raw in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex)..<(start - buffer.readerIndex + 40)]))
         }
         buffer.writeInteger(headerCRC)
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        encodeHeader(into: &buffer)
         var body = payload
         buffer.writeBuffer(&body)
     }
@@ -146,10 +152,24 @@ public struct ReplicaFrameDecoder: ByteToMessageDecoder {
 }
 
 /// Encodes outbound frames for the pipeline.
-public final class ReplicaFrameEncoder: MessageToByteEncoder, Sendable {
-    public typealias OutboundIn = ReplicaFrame
-    public init() {}
-    public func encode(data: ReplicaFrame, out: inout ByteBuffer) throws {
-        data.encode(into: &out)
+extension ReplicaFrame {
+    /// Payloads up to this size are copied behind the header: one buffer is cheaper than two.
+    static let copyPayloadBelow = 512
+
+    /// Writes the frame to `context` as bytes: the header into a small buffer and a large payload
+    /// as a buffer of its own, so a 4 KiB write leaves in the same writev as its header without
+    /// being copied (a write to N replicas shares one payload buffer). Handlers write bytes rather
+    /// than frames because a frame does not fit `NIOAny` inline: each would be boxed on the heap.
+    public func write(to context: ChannelHandlerContext, payloadCRC: UInt32? = nil, promise: EventLoopPromise<Void>?) {
+        let inline = payload.readableBytes <= Self.copyPayloadBelow
+        var header = context.channel.allocator.buffer(capacity: Self.headerBytes + (inline ? payload.readableBytes : 0))
+        if inline {
+            encode(into: &header)
+            context.write(NIOAny(header), promise: promise)
+        } else {
+            encodeHeader(into: &header, payloadCRC: payloadCRC)
+            context.write(NIOAny(header), promise: nil)
+            context.write(NIOAny(payload), promise: promise)
+        }
     }
 }
