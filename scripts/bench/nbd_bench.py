@@ -7,6 +7,14 @@ SIZE = os.environ.get("SIZE", "1g")
 ROUNDS = int(os.environ.get("ROUNDS", "1"))
 CORRAL = os.environ["CORRAL"]
 WORK = tempfile.mkdtemp(prefix="corral-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+# PIN=1: servers on CPU 1, fio on CPU 0. On this 2-vCPU VM a wake-up across vCPUs costs ~40 us, and
+# where the scheduler puts a server's threads decides QD1 latency more than the server does
+# (nbdkit QD1 read: 8 us sharing fio's vCPU, 83 us on the other); pinning holds placement fixed.
+PIN = os.environ.get("PIN") == "1"
+SERVER_CPU = ["taskset", "-c", "1"] if PIN else []
+CLIENT_CPU = ["taskset", "-c", "0"] if PIN else []
+FS = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", WORK], capture_output=True, text=True).stdout.split()[0]
+LABEL = f"{FS}{'-pinned' if PIN else ''}"
 JOBS = [  # name, rw, bs, iodepth, metric
     ("rand-read-iops", "randread", "4k", 64, "iops"),
     ("rand-write-iops", "randwrite", "4k", 64, "iops"),
@@ -47,7 +55,7 @@ class Target:
                 p.kill()
 
 def start(cmd, log):
-    return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(SERVER_CPU + cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
 def start_nbdkit(port):
     path = os.path.join(WORK, "nbdkit.img")
@@ -89,7 +97,7 @@ def start_corral_processes(port, replicas, local, procs):
     return Target(f"Corral, {replicas} replica{'s' if replicas > 1 else ''}{where}", f"nbd://127.0.0.1:{port}/bench", procs)
 
 def fio(uri, name, rw, bs, depth, runtime, ramp):
-    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={rw}", f"--bs={bs}",
+    cmd = CLIENT_CPU + ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={rw}", f"--bs={bs}",
            f"--iodepth={depth}", "--numjobs=1", f"--size={SIZE}", "--time_based", f"--runtime={runtime}",
            f"--ramp_time={ramp}", "--randrepeat=0", "--output-format=json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -101,7 +109,7 @@ def fio(uri, name, rw, bs, depth, runtime, ramp):
 def run_target(target):
     pids = [p.pid for p in target.procs]
     subprocess.run(
-        ["fio", "--name=fill", "--ioengine=nbd", f"--uri={target.uri}", "--rw=write", "--bs=1m", "--iodepth=8",
+        CLIENT_CPU + ["fio", "--name=fill", "--ioengine=nbd", f"--uri={target.uri}", "--rw=write", "--bs=1m", "--iodepth=8",
          f"--size={SIZE}", "--output-format=json"], capture_output=True, check=True)
     results = {}
     for name, rw, bs, depth, metric in JOBS:
@@ -152,12 +160,14 @@ def write_report(table):
     report = "\n".join(lines)
     print(report)
     path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "benchmarks.md")
-    marker_start, marker_end = "<!-- nbd-bench:start -->", "<!-- nbd-bench:end -->"
+    marker_start, marker_end = f"<!-- nbd-bench-{LABEL}:start -->", f"<!-- nbd-bench-{LABEL}:end -->"
     text = open(path).read() if os.path.exists(path) else ""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    block = (f"{marker_start}\nMeasured {stamp}, `RUNTIME={RUNTIME} RAMP={RAMP} SIZE={SIZE} ROUNDS={ROUNDS} scripts/bench/nbd.sh`, "
+    command = f"BENCH_DIR={os.path.dirname(WORK)} {'PIN=1 ' if PIN else ''}RUNTIME={RUNTIME} RAMP={RAMP} SIZE={SIZE} ROUNDS={ROUNDS} scripts/bench/nbd.sh"
+    placement = "servers pinned to CPU 1, fio to CPU 0" if PIN else "no pinning"
+    block = (f"{marker_start}\nMeasured {stamp}, `{command}`, "
              f"fio {subprocess.run(['fio', '--version'], capture_output=True, text=True).stdout.strip()}, nbd engine, 1 job, "
-             f"1 connection; backing files on the same file system, page-cached.\n\n{report}\n{marker_end}")
+             f"1 connection; backing files on {FS}, page-cached; {placement}.\n\n{report}\n{marker_end}")
     if marker_start in text:
         text = text[:text.index(marker_start)] + block + text[text.index(marker_end) + len(marker_end):]
     else:
