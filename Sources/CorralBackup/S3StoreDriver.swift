@@ -43,7 +43,7 @@ public struct S3StoreDriver: BackupStoreDriver {
         guard !bucket.isEmpty else { throw BackupStoreError.invalid("\(url) names no bucket") }
         prefix = path.isEmpty ? "" : (path.hasSuffix("/") ? String(path) : String(path) + "/")
         guard let accessKey = environment["AWS_ACCESS_KEY_ID"], let secretKey = environment["AWS_SECRET_ACCESS_KEY"] else {
-            throw BackupStoreError.invalid("S3 target \(url) needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            throw BackupStoreError.invalid("S3 target \(url) needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set them in the environment or in the target's credential secret (`corral backup-target set NAME URL --credential-secret SECRET`)")
         }
         signer = SigV4Signer(accessKey: accessKey, secretKey: secretKey, sessionToken: environment["AWS_SESSION_TOKEN"], region: region)
         if let custom = environment["AWS_ENDPOINTS"], !custom.isEmpty {
@@ -225,8 +225,12 @@ final class ListingParser: NSObject, XMLParserDelegate {
 
 /// Opens the driver a target URL names: `file:///path` or `s3://bucket@region/path/`.
 public enum BackupTargets {
-    public static func driver(for url: String) throws -> any BackupStoreDriver {
-        if url.hasPrefix("s3://") { return try S3StoreDriver(url: url) }
+    /// `credentials` (a target's credential secret) override the process environment's.
+    public static func driver(for url: String, credentials: [String: String] = [:]) throws -> any BackupStoreDriver {
+        if url.hasPrefix("s3://") {
+            let environment = ProcessInfo.processInfo.environment.merging(credentials) { _, secret in secret }
+            return try S3StoreDriver(url: url, environment: environment)
+        }
         if url.hasPrefix("file://") || url.hasPrefix("/") { return try FileStoreDriver(url: url) }
         throw BackupStoreError.invalid("backup target \(url) is not supported; use file:///path or s3://bucket@region/path/")
     }

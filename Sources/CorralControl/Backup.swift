@@ -11,6 +11,8 @@ public typealias Backup = Object<BackupKind>
 
 public enum BackupKind: ResourceKind {
     public static let kind = Kind.backups
+    /// The error of a cancelled backup. Its uploaded blocks stay in the store for the next one.
+    public static let cancelledMessage = "cancelled; the blocks it uploaded are reused by the next backup of the volume"
 
     public struct Spec: Codable, Sendable, Equatable {
         public var volumeName: String
@@ -23,6 +25,8 @@ public enum BackupKind: ResourceKind {
         /// The compression of a new backup volume (the setting backup-compression-method when it
         /// was made); an existing backup volume keeps its own.
         public var compressionMethod: String?
+        /// `backup cancel`: stop a pending or running backup; it ends in Error ("cancelled").
+        public var cancelRequested: Bool?
 
         public var targetName: String { backupTargetName ?? BackupTargetKind.defaultName }
 
@@ -45,6 +49,14 @@ public enum BackupKind: ResourceKind {
         public var newlyUploadedDataSize: Int64 = 0
         public init() {}
     }
+}
+
+extension Object where Definition == BackupKind {
+    public var isCancelRequested: Bool { spec.cancelRequested == true }
+    /// What a node should be running: in progress, neither deleted nor cancelled.
+    public var isRunnable: Bool { status.state == .inProgress && !isDeleting && !isCancelRequested }
+    /// A cancel applies to a backup that has not ended.
+    public var canBeCancelled: Bool { status.state == .pending || status.state == .inProgress }
 }
 
 /// The backup controller's decisions. Operations on one backup volume (a backup running, a
@@ -80,9 +92,11 @@ public enum BackupReconciler {
         }
         let active = siblings.first { $0.status.state == .inProgress || $0.status.state == .deleting }
 
+        let stopping = backup.isDeleting || backup.isCancelRequested
         if status.state == .inProgress && !ready.contains(status.nodeID) {
-            status.state = backup.isDeleting ? .error : .pending
-            status.message = "node \(status.nodeID) went down during the backup" + (backup.isDeleting ? "" : "; trying again")
+            status.state = stopping ? .error : .pending
+            status.message = "node \(status.nodeID) went down during the backup" + (stopping ? "" : "; trying again")
+            if backup.isCancelRequested { status.error = BackupKind.cancelledMessage }
             status.nodeID = ""
             return [.updateStatus(status)]
         }
@@ -100,6 +114,20 @@ public enum BackupReconciler {
                 status.state = .deleting
                 status.message = "deleting from backup target \(backup.spec.targetName)"
                 return [.updateStatus(status), .deleteFromTarget]
+            }
+        }
+        if backup.isCancelRequested {
+            switch status.state {
+            case .pending:
+                status.state = .error
+                status.error = BackupKind.cancelledMessage
+                status.message = ""
+                return [.updateStatus(status)]
+            case .inProgress:
+                // The backup leaves the node's assignments; the node stops the upload and reports.
+                return message("cancelling: waiting for \(status.nodeID) to stop the upload", status, backup)
+            case .completed, .error, .deleting:
+                return []
             }
         }
         switch status.state {

@@ -68,6 +68,7 @@ public enum BackupSync {
             status.available = false
             status.message = "cannot list \(target.spec.url): \(failure.message); records kept"
             status.conditions.set(Condition(type: "Available", status: false, reason: "ListingFailed", message: failure.message))
+            status.failedSyncRequest = target.spec.syncRequestedAt
             return status == target.status ? [] : [.updateTarget(status)]
         case .success(let listed):
             entries = listed

@@ -25,6 +25,9 @@ public enum BackupTargetKind: ResourceKind {
         public var pollInterval: Int = BackupTargetKind.defaultPollInterval
         /// Set by `sync`: the next pass lists the target at once.
         public var syncRequestedAt: Date?
+        /// The Secret holding this target's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+        /// AWS_ENDPOINTS, ...), as Longhorn's credentialSecret; nil: the process environment's.
+        public var credentialSecret: String?
 
         public init(url: String) { self.url = url }
     }
@@ -33,6 +36,9 @@ public enum BackupTargetKind: ResourceKind {
         public var available = false
         public var message = ""
         public var lastSyncedAt: Date?
+        /// The `sync` request (its syncRequestedAt) a failed listing answered: that request fails
+        /// at once. Only a listing that started after a request can answer it.
+        public var failedSyncRequest: Date?
         /// The URL the last listing read; a new URL starts the records afresh.
         public var syncedURL = ""
         /// The last listing was empty while records existed: removal waits for a second one.

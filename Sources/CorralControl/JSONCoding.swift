@@ -34,6 +34,7 @@ extension Kind {
         case .backups: Backup.self
         case .backuptargets: BackupTarget.self
         case .backupvolumes: BackupVolume.self
+        case .secrets: Secret.self
         }
     }
 
@@ -41,7 +42,7 @@ extension Kind {
     public var deletionIsTwoPhase: Bool {
         switch self {
         case .volumes, .replicas, .engines, .backups: true
-        case .nodes, .settings, .events, .backuptargets, .backupvolumes: false
+        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets: false
         }
     }
 }

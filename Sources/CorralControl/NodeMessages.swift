@@ -33,6 +33,9 @@ public enum NodeMessages {
         /// Backups this node should run now (InProgress and assigned here).
         /// Optional so a node and a manager of different versions still understand each other.
         public var backups: [Backup]?
+        /// Target URL → credentials, for targets whose record names a credential secret (the
+        /// node's backups and restores reach those targets with them).
+        public var backupCredentials: [String: [String: String]]?
 
         public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine], backups: [Backup] = []) {
             self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines; self.backups = backups

@@ -12,7 +12,7 @@ actor BackupDeletions {
         guard running.insert(backup.name).inserted else { return }
         let store = runtime.store
         Task {
-            let failure = await Self.delete(backup) { message in
+            let failure = await Self.delete(backup, driver: { try await store.backupDriver(for: backup.spec.backupTargetURL) }) { message in
                 // Say what the deletion waits for (a lock held outside this cluster).
                 Task {
                     guard var current = await store.get(Backup.self, backup.name), current.status.message != message else { return }
@@ -25,9 +25,10 @@ actor BackupDeletions {
         }
     }
 
-    static func delete(_ backup: Backup, waiting: @escaping @Sendable (String) -> Void) async -> String? {
+    static func delete(_ backup: Backup, driver: () async throws -> any BackupStoreDriver,
+                       waiting: @escaping @Sendable (String) -> Void) async -> String? {
         do {
-            let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
+            let store = BackupStore(driver: try await driver())
             try await store.deleteBackup(volume: backup.spec.volumeName, backup: backup.name) { progress in
                 if !progress.message.isEmpty { waiting(progress.message) }
             }

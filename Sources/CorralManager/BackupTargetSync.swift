@@ -28,7 +28,12 @@ struct BackupTargetSync: Sendable {
 
     func sync(_ target: BackupTarget, now: Date) async {
         let recorded = BackupSync.recordedBackups(target, await store.list(Backup.self))
-        let listing = await Self.list(target.spec.url, skipping: recorded)
+        let listing: Result<[String: BackupSync.VolumeEntry], BackupSync.SyncFailure>
+        if let problem = BackupCredentials.problem(target, secrets: await store.list(Secret.self)) {
+            listing = .failure(.init(problem))
+        } else {
+            listing = await Self.list(target.spec.url, driver: { try await store.backupDriver(for: target.spec.url) }, skipping: recorded)
+        }
         // Read the records after listing, so a backup recorded meanwhile is seen as running.
         let actions = BackupSync.plan(target: target, listing: listing, volumes: await store.list(BackupVolume.self),
                                       backups: await store.list(Backup.self), now: now)
@@ -57,9 +62,10 @@ struct BackupTargetSync: Sendable {
 
     /// Every backup volume on the target with its backups; the configs of backups not yet
     /// recorded are read. Any failure fails the whole listing (and so removes nothing).
-    static func list(_ url: String, skipping recorded: Set<String>) async -> Result<[String: BackupSync.VolumeEntry], BackupSync.SyncFailure> {
+    static func list(_ url: String, driver: () async throws -> any BackupStoreDriver,
+                     skipping recorded: Set<String>) async -> Result<[String: BackupSync.VolumeEntry], BackupSync.SyncFailure> {
         do {
-            let store = BackupStore(driver: try BackupTargets.driver(for: url))
+            let store = BackupStore(driver: try await driver())
             var entries: [String: BackupSync.VolumeEntry] = [:]
             for volume in try await store.listVolumes() {
                 let names = Set(try await store.listBackups(volume))

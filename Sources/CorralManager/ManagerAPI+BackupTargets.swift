@@ -5,7 +5,7 @@ import Hummingbird
 
 /// Backup targets and the backup volumes found on them (kept in step by BackupTargetSync).
 extension ManagerAPI {
-    struct TargetBody: Codable { var url: String; var pollInterval: Int? }
+    struct TargetBody: Codable { var url: String; var pollInterval: Int?; var credentialSecret: String? }
 
     func addBackupTargetRoutes(_ router: Router<APIContext>) {
         router.get("/v1/backuptargets") { _, _ in try json(APIResponse.List(items: await store.list(BackupTarget.self))) }
@@ -18,13 +18,19 @@ extension ManagerAPI {
             if let interval = body.pollInterval, !BackupTargetKind.pollIntervalRange.contains(interval) {
                 throw APIError(.unprocessableContent, "pollInterval must lie in \(BackupTargetKind.pollIntervalRange) seconds, not \(interval)")
             }
+            if let secret = body.credentialSecret, !secret.isEmpty, let problem = NameRule.problem(secret) {
+                throw APIError(.unprocessableContent, "credentialSecret: \(problem)")
+            }
             guard var target = await store.get(BackupTarget.self, name) else {
                 var spec = BackupTarget.Spec(url: body.url)
                 spec.pollInterval = body.pollInterval ?? BackupTargetKind.defaultPollInterval
+                spec.credentialSecret = body.credentialSecret.flatMap { $0.isEmpty ? nil : $0 }
                 return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now))
             }
             target.spec.url = body.url
             target.spec.pollInterval = body.pollInterval ?? target.spec.pollInterval
+            // Absent keeps the secret; "" removes it.
+            if let secret = body.credentialSecret { target.spec.credentialSecret = secret.isEmpty ? nil : secret }
             target.metadata.resourceVersion = 0
             return try json(try await store.update(target))
         }
@@ -58,7 +64,7 @@ extension ManagerAPI {
             }
             let target = try await backupTargetURL(volume.spec.backupTargetName)
             do {
-                try await BackupStore(driver: try BackupTargets.driver(for: target)).deleteVolume(volume.spec.volumeName)
+                try await BackupStore(driver: try await store.backupDriver(for: target)).deleteVolume(volume.spec.volumeName)
             } catch let error as BackupStoreError {
                 if case .notFound = error {} else { throw APIError(.badGateway, "the backup target refused the deletion: \(error)") }
             }

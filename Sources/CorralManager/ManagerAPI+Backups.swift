@@ -45,6 +45,18 @@ extension ManagerAPI {
             try await self.store.requestDeletion(.backups, backup.name, now: now)
             return try json(try await self.backup(context), status: .accepted)
         }
+        router.post("/v1/backups/:name/cancel") { request, context in
+            var request = request
+            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
+            var backup = try await backup(context)
+            guard backup.canBeCancelled, !backup.isDeleting else {
+                throw APIError(.conflict, "backup \(backup.name) is \(backup.isDeleting ? "being deleted" : backup.status.state.rawValue); only a Pending or InProgress backup can be cancelled (`corral backup rm \(backup.name)` deletes it)")
+            }
+            guard !backup.isCancelRequested else { return try json(backup, status: .accepted) }
+            backup.spec.cancelRequested = true
+            backup.metadata.resourceVersion = 0
+            return try json(try await store.update(backup), status: .accepted)
+        }
     }
 
     func backup(_ context: APIContext) async throws -> Backup { try await named(Backup.self, context) }
@@ -52,11 +64,11 @@ extension ManagerAPI {
 
 /// Checks a backup URL before a volume is created from it.
 enum BackupCheck {
-    static func volumeSize(ofBackup url: String) async throws -> Int64 {
+    static func volumeSize(ofBackup url: String, resources: ResourceStore) async throws -> Int64 {
         let parsed: (target: String, volume: String, backup: String)
         do { parsed = try StoreLayout.parseBackupURL(url) } catch { throw APIError(.unprocessableContent, "\(error)") }
         do {
-            let store = BackupStore(driver: try BackupTargets.driver(for: parsed.target))
+            let store = BackupStore(driver: try await resources.backupDriver(for: parsed.target))
             let config = try await store.loadBackup(parsed.volume, parsed.backup)
             guard !config.inProgress else { throw APIError(.conflict, "backup \(parsed.backup) is still in progress") }
             return try await store.loadVolume(parsed.volume).size
@@ -66,9 +78,9 @@ enum BackupCheck {
     }
 
     /// The URL of the newest completed backup of the backup volume `followed` belongs to.
-    static func latestBackup(of followed: BackupURL) async throws -> String {
+    static func latestBackup(of followed: BackupURL, resources: ResourceStore) async throws -> String {
         do {
-            let store = BackupStore(driver: try BackupTargets.driver(for: followed.target))
+            let store = BackupStore(driver: try await resources.backupDriver(for: followed.target))
             let last = try await store.loadVolume(followed.volume).lastBackupName
             guard !last.isEmpty else { throw APIError(.conflict, "backup volume \(followed.volume) has no completed backup") }
             return BackupURL(target: followed.target, volume: followed.volume, backup: last).description

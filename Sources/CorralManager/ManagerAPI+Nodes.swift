@@ -54,11 +54,13 @@ extension ManagerAPI {
             let after = try request.queryInteger("after", default: 0, range: 0...Int64(Int32.max))
             let wait = try request.queryInteger("wait", default: 0, range: 0...Int64(APILimits.longPollSecondsMax))
             let revision = await store.waitForChange(after: after, timeout: .seconds(wait))
-            return try json(NodeMessages.Assignments(
+            var assignments = NodeMessages.Assignments(
                 revision: revision, node: await store.get(Node.self, name),
                 replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
                 engines: await store.list(Engine.self).filter { $0.spec.nodeID == name },
-                backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.status.state == .inProgress && !$0.isDeleting }))
+                backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.isRunnable })
+            assignments.backupCredentials = await store.backupCredentialTable()
+            return try json(assignments)
         }
     }
 

@@ -36,6 +36,7 @@ struct ManagerAPI: Sendable {
         addSettingRoutes(router)
         addBackupRoutes(router)
         addBackupTargetRoutes(router)
+        addSecretRoutes(router)
         router.get("/v1/events") { _, _ in
             try json(APIResponse.List(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))
         }
@@ -52,7 +53,7 @@ struct ManagerAPI: Sendable {
             let settings = Settings(await store.list(Setting.self))
             var size = body.size?.bytes
             if let url = body.fromBackup {
-                let backupSize = try await BackupCheck.volumeSize(ofBackup: url)
+                let backupSize = try await BackupCheck.volumeSize(ofBackup: url, resources: store)
                 size = max(size ?? 0, backupSize)
             }
             guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
@@ -115,7 +116,7 @@ struct ManagerAPI: Sendable {
                 throw APIError(.conflict, "volume \(current.name) is not a standby volume")
             }
             // The newest backup now, read from the target: the last incremental restore goes to it.
-            let latest = try await BackupCheck.latestBackup(of: followed)
+            let latest = try await BackupCheck.latestBackup(of: followed, resources: store)
             return try await changeVolume(context) { volume in
                 volume.spec.standby = nil
                 volume.spec.fromBackup = latest

@@ -110,6 +110,13 @@ enum OpenAPIDocument {
             "delete": operation("deleteBackup", "Delete a backup: from the target, then its record (the backup shows Deleting meanwhile)",
                                 answer: ref("Backup"), success: "202", errors: ["404"]),
         ]),
+        "/v1/backups/{name}/cancel": action("cancelBackup", "Stop a Pending or InProgress backup (it ends in Error, cancelled)", answer: ref("Backup")),
+        "/v1/secrets": ["get": operation("listSecrets", "List secrets (keys only; values are never shown)", answer: list("Secret"), errors: [])],
+        "/v1/secrets/{name}": named([
+            "get": operation("getSecret", "Show a secret's keys", answer: ref("Secret"), errors: ["404"]),
+            "put": operation("setSecret", "Create or replace a secret", body: ref("SecretSet"), answer: ref("Secret")),
+            "delete": operation("deleteSecret", "Remove a secret no backup target names", errors: ["404", "409"]),
+        ]),
         "/v1/backups/{name}/status": named(["put": operation("putBackupStatus", "A node agent reports a backup", body: ref("BackupStatus"), answer: ref("Backup"))]),
         "/v1/backuptargets": ["get": operation("listBackupTargets", "List backup targets", answer: list("BackupTarget"), errors: [])],
         "/v1/backuptargets/{name}": named([
@@ -234,7 +241,9 @@ enum OpenAPIDocument {
         "BackupTarget": resource(spec: ["type": "object", "required": ["url", "pollInterval"]], status: [
             "type": "object", "required": ["available", "message"],
             "properties": ["available": ["type": "boolean"], "message": ["type": "string"], "lastSyncedAt": time]]),
-        "BackupTargetSet": closed(["url": ["type": "string", "pattern": "^(|file:///.*|s3://.*)$"],
+        "Secret": resource(spec: ["type": "object", "required": ["data"], "properties": ["data": stringMap]]),
+        "SecretSet": closed(["data": stringMap], required: ["data"]),
+        "BackupTargetSet": closed(["url": ["type": "string", "pattern": "^(|file:///.*|s3://.*)$"], "credentialSecret": ["type": "string"],
                                    "pollInterval": ["type": "integer", "minimum": BackupTargetKind.pollIntervalRange.lowerBound,
                                                     "maximum": BackupTargetKind.pollIntervalRange.upperBound]], required: ["url"]),
         "BackupVolume": resource(spec: ["type": "object", "required": ["backupTargetName", "volumeName"]], status: [

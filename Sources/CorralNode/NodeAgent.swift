@@ -115,7 +115,7 @@ public final class NodeAgent: Sendable {
                 let assignments = try await manager.assignments(after: revision, wait: 10)
                 revision = assignments.revision
                 await instances.apply(assignments)
-                await backups.apply(assignments.backups ?? [])
+                await backups.apply(assignments.backups ?? [], credentials: assignments.backupCredentials ?? [:])
                 backoff = .milliseconds(200)
             } catch {
                 logger.debug("assignments: \(error)")

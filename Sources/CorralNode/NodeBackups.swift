@@ -10,6 +10,8 @@ actor NodeBackups {
     let replicaRoot: String
     let logger: Logger
     var running: [String: Task<Void, Never>] = [:]
+    /// Target URL → credentials, as of the last assignments.
+    var credentials: [String: [String: String]] = [:]
     /// Backups this agent finished, with when: an assignments answer computed before the final
     /// report landed must not start them again.
     var finished: [String: (at: Date, status: Backup.Status)] = [:]
@@ -22,7 +24,8 @@ actor NodeBackups {
     }
 
     /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
-    func apply(_ backups: [Backup]) {
+    func apply(_ backups: [Backup], credentials: [String: [String: String]]) {
+        self.credentials = credentials
         let assigned = Set(backups.map(\.name))
         for (name, task) in running where !assigned.contains(name) {
             logger.info("backup \(name) is no longer assigned here; cancelling its upload")
@@ -43,7 +46,8 @@ actor NodeBackups {
     func run(_ backup: Backup) async {
         var status = backup.status
         do {
-            let store = BackupStore(driver: try BackupTargets.driver(for: backup.spec.backupTargetURL))
+            let url = backup.spec.backupTargetURL
+            let store = BackupStore(driver: try BackupTargets.driver(for: url, credentials: BackupCredentials.lookup(url, in: credentials)))
             let source = try ReplicaSnapshotSource(directory: replicaRoot + "/" + backup.status.dataDirectoryName, snapshot: backup.spec.snapshotName)
             var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)
             request.labels = backup.spec.labels
@@ -60,7 +64,7 @@ actor NodeBackups {
             logger.info("backup \(backup.name) of \(backup.spec.volumeName) completed: \(status.url)")
         } catch is CancellationError {
             status.state = .error
-            status.error = "cancelled"
+            status.error = BackupKind.cancelledMessage
             logger.info("backup \(backup.name) cancelled")
         } catch {
             status.state = .error

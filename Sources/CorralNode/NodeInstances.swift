@@ -30,6 +30,8 @@ actor NodeInstances {
     let table: EngineTable
     let eventLoop: EventLoop
     var running: [String: Running] = [:]
+    /// Target URL → credentials, as of the last assignments (restores read targets with them).
+    var backupCredentials: [String: [String: String]] = [:]
     /// Engine records as last assigned, by volume: the replica names behind the addresses.
     var records: [String: CorralControl.Engine] = [:]
     var startFailures: [String: (at: Date, message: String)] = [:]
@@ -45,6 +47,7 @@ actor NodeInstances {
     var replicaEndpoint: String { "\(options.host):\(options.replicaPort)" }
 
     func apply(_ assignments: NodeMessages.Assignments) async {
+        backupCredentials = assignments.backupCredentials ?? [:]
         records = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
         let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint)
         for action in plan {

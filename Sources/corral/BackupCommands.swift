@@ -6,7 +6,7 @@ import Foundation
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Back up volumes to the backup target; list, show and delete backups.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self, Restore.self])
+        subcommands: [Create.self, List.self, Get.self, Cancel.self, Remove.self, Restore.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Back up a volume (a new snapshot, or --snapshot); shows progress until it completes.")
@@ -81,6 +81,24 @@ struct BackupCommand: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(200))
             }
             throw CLIError("backup \(name) is still being deleted after \(timeout) s; `corral backup get \(name)` says why")
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a pending or running backup; waits until it has stopped (it ends in Error, its uploaded blocks kept for the next backup).")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Seconds to wait.") var timeout: Int = 120
+        func run() async throws {
+            _ = try await api.client.call("POST", "backups/\(name)/cancel", body: [:])
+            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+            while Date() < deadline {
+                let backup = try await api.client.get("backups/\(name)", as: Backup.self)
+                if !backup.canBeCancelled { return print("backup \(name) cancelled") }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            throw CLIError("backup \(name) has not stopped after \(timeout) s; `corral backup get \(name)` says what it waits for")
         }
     }
 

@@ -38,9 +38,11 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @Argument var name: String
         @Argument var url: String
         @Option(help: "Seconds between listings of the target (default 300).") var pollInterval: Int?
+        @Option(help: "The secret holding the target's credentials (AWS_ACCESS_KEY_ID, ...); \"\" removes it.") var credentialSecret: String?
         func run() async throws {
             var body: [String: Any] = ["url": url]
             if let pollInterval { body["pollInterval"] = pollInterval }
+            if let credentialSecret { body["credentialSecret"] = credentialSecret }
             _ = try await api.client.call("PUT", "backuptargets/\(name)", body: body)
             print("backup target \(name) is \(url.isEmpty ? "off" : url)")
         }
@@ -58,7 +60,7 @@ struct BackupTargetCommand: AsyncParsableCommand {
             while Date() < deadline {
                 let target = try await api.client.get("backuptargets/\(name)", as: BackupTarget.self)
                 if let synced = target.status.lastSyncedAt, synced >= asked { return print("backup target \(name) synced") }
-                if !target.status.available && !target.status.message.isEmpty { throw CLIError("backup target \(name): \(target.status.message)") }
+                if target.status.failedSyncRequest == requested.spec.syncRequestedAt { throw CLIError("backup target \(name): \(target.status.message)") }
                 try await Task.sleep(for: .milliseconds(250))
             }
             throw CLIError("backup target \(name) was not listed within \(timeout) s; `corral backup-target get \(name)` shows why")

@@ -136,6 +136,24 @@ struct BackupReconcilerTests {
         #expect(neverStarted == [.removeRecord])
     }
 
+    @Test func aCancelledBackupStopsAndEndsInError() {
+        var pending = backup("b1", .pending)
+        pending.spec.cancelRequested = true
+        guard case .updateStatus(let stopped) = decide(pending, others: []).first else { Issue.record("expected Error"); return }
+        #expect(stopped.state == .error && stopped.error == BackupKind.cancelledMessage)
+        var running = backup("b2", .inProgress)
+        #expect(running.isRunnable)
+        running.spec.cancelRequested = true
+        #expect(!running.isRunnable, "a cancelled backup leaves its node's assignments")
+        guard case .updateStatus(let waiting) = decide(running, others: []).first else { Issue.record("expected a message"); return }
+        #expect(waiting.state == .inProgress && waiting.message.contains("cancelling"))
+        var orphaned = backup("b3", .inProgress, node: "gone")
+        orphaned.spec.cancelRequested = true
+        guard case .updateStatus(let ended) = decide(orphaned, others: []).first else { Issue.record("expected Error"); return }
+        #expect(ended.state == .error, "a cancelled backup whose node died does not start again")
+        #expect(!backup("b4", .completed).canBeCancelled && !backup("b5", .error).canBeCancelled)
+    }
+
     @Test func aBackupOnADownNodeGoesBackToPending() {
         let actions = decide(backup("b1", .inProgress, node: "gone"), others: [])
         guard case .updateStatus(let status) = actions.first else { Issue.record("expected pending"); return }
@@ -160,5 +178,33 @@ struct BackupReconcilerTests {
         #expect(StandbyFollow.latest(volume, targets: [target], backupVolumes: [followed]) == "file:///b?backup=b5&volume=src")
         volume.spec.standby = nil
         #expect(StandbyFollow.latest(volume, targets: [target], backupVolumes: [followed]) == nil, "only standby volumes follow")
+    }
+}
+
+struct BackupCredentialsTests {
+    func target(_ name: String, _ url: String, secret: String?) -> BackupTarget {
+        var spec = BackupTarget.Spec(url: url)
+        spec.credentialSecret = secret
+        return BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init())
+    }
+    let secrets = [Secret(metadata: ObjectMeta(name: "s3-creds"), spec: .init(data: ["AWS_ACCESS_KEY_ID": "k"]), status: .init())]
+
+    @Test func aTargetsSecretReachesItsURLsAndNoOthers() {
+        let targets = [target("default", "s3://b@us-east-1/x/", secret: "s3-creds"), target("plain", "s3://b@us-east-1/y/", secret: nil),
+                       target("broken", "s3://c@us-east-1/", secret: "missing")]
+        let table = BackupCredentials.table(targets: targets, secrets: secrets)
+        #expect(table.keys.sorted() == ["s3://b@us-east-1/x/"])
+        #expect(BackupCredentials.lookup("s3://b@us-east-1/x/?backup=b1&volume=v", in: table) == ["AWS_ACCESS_KEY_ID": "k"])
+        #expect(BackupCredentials.lookup("s3://b@us-east-1/y/", in: table).isEmpty)
+        #expect(BackupCredentials.problem(targets[0], secrets: secrets) == nil)
+        #expect(BackupCredentials.problem(targets[2], secrets: secrets)?.contains("missing") == true)
+    }
+
+    @Test func secretKeysAreEnvironmentNamesAndValuesStayHidden() {
+        #expect(SecretKind.problem(data: ["AWS_ACCESS_KEY_ID": "k", "_X1": ""]) == nil)
+        #expect(SecretKind.problem(data: [:]) != nil)
+        #expect(SecretKind.problem(data: ["1ABC": "x"]) != nil)
+        #expect(SecretKind.problem(data: ["A-B": "x"]) != nil)
+        #expect(SecretKind.redacted(secrets[0]).spec.data == ["AWS_ACCESS_KEY_ID": SecretKind.hiddenValue])
     }
 }

@@ -4,15 +4,20 @@
 # (progress shown); a second, incremental backup uploads only the changed blocks (counted); one
 # backup runs while the volume detaches; each backup restores into a new volume (attached, and
 # detached) equal to the data it was taken from; `corral backup rm` deletes from the target.
+# The server runs without S3 credentials in its environment: the s3 target takes endpoint and keys
+# from a named secret. A backup stuck on a frozen S3 server is cancelled and a later one completes.
 source "$(dirname "$0")/lib.sh"
 setup qemu-io qemu-img moto_server curl python3
 S3_PORT=$((BASE_PORT + 90))
 moto_server -H 127.0.0.1 -p "$S3_PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
 PIDS+=($!)
 wait_for 30 "moto_server" port_open "$S3_PORT"
 curl -sf -X PUT "http://127.0.0.1:$S3_PORT/corral-backups" >/dev/null || fail "cannot create the bucket"
-export AWS_ENDPOINTS="http://127.0.0.1:$S3_PORT" AWS_ACCESS_KEY_ID=corral AWS_SECRET_ACCESS_KEY=corral-secret
+unset AWS_ENDPOINTS AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 start_server
+# From here on only this shell (the CLI's own store checks) has the credentials.
+export AWS_ENDPOINTS="http://127.0.0.1:$S3_PORT" AWS_ACCESS_KEY_ID=corral AWS_SECRET_ACCESS_KEY=corral-secret
 mkdir -p "$WORK/target"   # a file target must exist (an unmounted share is not created)
 out=$(corral backup create nosuch 2>&1) && fail "a backup of a missing volume succeeded"
 
@@ -24,15 +29,15 @@ print(sum(1 for p in s3.get_paginator("list_objects_v2").paginate(Bucket="corral
     esac
 }
 
-round() {  # KIND TARGET
-    local kind=$1 target=$2 v="v-$1"
+round() {  # KIND TARGET [backup-target set options]
+    local kind=$1 target=$2 v="v-$1"; shift 2
     corral volume create "$v" --size 64Mi --replicas 1 >/dev/null
     local uri; uri=$(corral volume attach "$v")
     if [ "$kind" = file ]; then
         out=$(corral backup create "$v" 2>&1) && fail "a backup without a target succeeded"
         grep -q "has no URL" <<<"$out" || fail "no clear error without a target: $out"
     fi
-    corral backup-target set default "$target" >/dev/null
+    corral backup-target set default "$target" "$@" >/dev/null
     qemu-io -f raw -c "write -P 0x11 0 8M" -c "write -P 0x22 30M 1M" -c "write -P 0 40M 2M" "$uri" >/dev/null
     qemu-img convert -f raw -O raw "$uri" "$WORK/one.img"
     local url1; url1=$(corral backup create "$v" 2>"$WORK/b1.log") || fail "backup 1: $(cat "$WORK/b1.log")"
@@ -67,6 +72,33 @@ round() {  # KIND TARGET
     log "$kind: full and incremental (+2 blocks) backups through the manager, one while detached; restores into new volumes equal their snapshots; delete works"
 }
 round file "file://$WORK/target"
-round s3 "s3://corral-backups@us-east-1/manager/"
+
+# A target naming a secret that does not exist says so; once the secret exists the target works.
+corral backup-target set default "s3://corral-backups@us-east-1/manager/" --credential-secret s3-creds >/dev/null
+target_says() { corral backup-target get default -o json | json_field status.message | grep -q "$1"; }
+wait_for 30 "the target to say its secret is missing" target_says "credential secret s3-creds, which does not exist"
+corral secret set s3-creds --from-env AWS_ENDPOINTS --from-env AWS_ACCESS_KEY_ID --from-env AWS_SECRET_ACCESS_KEY >/dev/null
+corral secret ls -o json | grep -q "corral-secret" && fail "secret ls shows a secret value"
+corral secret ls | grep -q "AWS_SECRET_ACCESS_KEY" || fail "secret ls does not list the secret's keys: $(corral secret ls)"
+out=$(corral secret rm s3-creds 2>&1) && fail "a secret in use by a target was removed"
+grep -q "uses secret s3-creds" <<<"$out" || fail "no clear error removing a secret in use: $out"
+corral backup-target sync default >/dev/null || fail "the s3 target did not list with its secret: $(corral backup-target get default)"
+round s3 "s3://corral-backups@us-east-1/manager/" --credential-secret s3-creds
+
+# Cancel: a backup stuck on a frozen S3 server stops when asked; a later backup completes.
+corral volume create v-cancel --size 64Mi --replicas 1 >/dev/null
+uri=$(corral volume attach v-cancel)
+qemu-io -f raw -c "write -P 0x55 0 16M" "$uri" >/dev/null
+kill -STOP "$MOTO_PID"
+name=$(corral backup create v-cancel --no-wait)
+backup_state_is() { [ "$(corral backup get "$1" -o json | json_field status.state)" = "$2" ]; }
+wait_for 60 "backup $name to start" backup_state_is "$name" InProgress
+corral backup cancel "$name" --timeout 60 >/dev/null || { kill -CONT "$MOTO_PID"; fail "backup $name did not stop: $(corral backup get "$name")"; }
+kill -CONT "$MOTO_PID"
+corral backup get "$name" -o json | grep -q "cancelled" || fail "a cancelled backup does not say so: $(corral backup get "$name")"
+out=$(corral backup cancel "$name" 2>&1) && fail "a cancelled backup was cancelled again"
+grep -q "only a Pending or InProgress backup" <<<"$out" || fail "no clear error cancelling a finished backup: $out"
+corral backup create v-cancel >/dev/null 2>"$WORK/b3.log" || fail "the backup after a cancel failed: $(cat "$WORK/b3.log")"
+log "a named secret supplies the s3 target's endpoint and keys; a backup on a frozen S3 server is cancelled and the next completes"
 out=$(corral volume create bad --from-backup "file://$WORK/target?backup=nosuch&volume=v-file" 2>&1) && fail "a volume from a missing backup was created"
 pass
