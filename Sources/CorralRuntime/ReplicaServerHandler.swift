@@ -11,6 +11,8 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
     private var readPending = false
+    /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
+    private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
 
     init(registry: ReplicaRegistry, syncPool: NIOThreadPool) {
         executor = ReplicaRequestExecutor(registry: registry, syncPool: syncPool)
@@ -24,7 +26,7 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
         }
         switch executor.execute(request, session: &session, allocator: context.channel.allocator) {
         case .reply(let frame):
-            frame.write(to: context, promise: nil)
+            batch.add(frame, context: context)
         case .later(let future):
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             future.whenSuccess { frame in
@@ -35,6 +37,7 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        batch.write(to: context)
         context.flush()
     }
 

@@ -154,7 +154,7 @@ public struct ReplicaFrameDecoder: ByteToMessageDecoder {
 /// Encodes outbound frames for the pipeline.
 extension ReplicaFrame {
     /// Payloads up to this size are copied behind the header: one buffer is cheaper than two.
-    static let copyPayloadBelow = 512
+    public static let copyPayloadBelow = 512
 
     /// Writes the frame to `context` as bytes: the header into a small buffer and a large payload
     /// as a buffer of its own, so a 4 KiB write leaves in the same writev as its header without
