@@ -129,9 +129,10 @@ public struct BackupStore: Sendable {
                       tracker: ProgressTracker) async throws -> (mappings: [Int64: String], newBlocks: Int64) {
         let state = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
         let driver = self.driver, volume = request.volume
+        let zeroChecksum = BackupHash.of(Data(count: Int(request.blockSize)))
         try await forEachConcurrently(offsets, concurrency: concurrency) { offset in
             let data = try source.read(offset: offset, length: Int(request.blockSize))
-            let checksum = BackupHash.of(data)
+            let checksum = BackupHash.isAllZero(data) ? zeroChecksum : BackupHash.of(data)
             let path = StoreLayout.block(volume, checksum)
             let first = state.withLockedValue { state -> Bool in
                 state.mappings[offset] = checksum

@@ -13,6 +13,17 @@ struct FormatTests {
         #expect(BackupHash.of(Data(count: 16 << 20)) == "7e208b53e5c541b23906ef8ed8f5e12e4f1b470fbd0d3e907b1fc0c0b8d78eb1")
     }
 
+    @Test func zeroBlocksAreRecognisedWithoutHashing() {
+        #expect(BackupHash.isAllZero(Data(count: 2 << 20)))
+        #expect(BackupHash.isAllZero(Data()))
+        for position in [0, 1, 4095, (2 << 20) - 1] {
+            var data = Data(count: 2 << 20)
+            data[position] = 1
+            #expect(!BackupHash.isAllZero(data), "a non-zero byte at \(position)")
+        }
+        #expect(!BackupHash.isAllZero(Data(repeating: 7, count: 4096)), "equal bytes that are not zero")
+    }
+
     static let volumeCfg = #"{"Name":"pvc-0123abcd-test","Size":"10737418240","Labels":{"RecurringJob":"daily","longhorn.io/volume-access-mode":"rwo"},"CreatedTime":"2026-08-20T10:00:03Z","LastBackupName":"backup-5c1e0a3f9b7d4e21","LastBackupAt":"2026-08-21T10:00:02Z","BlockCount":"1337","BackingImageName":"\"\"","BackingImageChecksum":"\"\"","CompressionMethod":"\"lz4\"","StorageClassName":"\"longhorn\"","DataEngine":"\"v1\""}"#
 
     static let backupCfg = #"{"Name":"backup-5c1e0a3f9b7d4e21","VolumeName":"pvc-0123abcd-test","SnapshotName":"3017665e-0b3c-469d-a4e3-f6762d68ab45","SnapshotCreatedAt":"2026-08-21T10:00:02Z","CreatedTime":"2026-08-21T10:00:09Z","Size":"4194304","Labels":{"RecurringJob":"daily"},"Parameters":{"backup-block-size":"2097152","backup-mode":"incremental"},"IsIncremental":true,"CompressionMethod":"lz4","NewlyUploadedDataSize":"2097171","ReUploadedDataSize":"0","ProcessingBlocks":null,"Blocks":[{"Offset":0,"BlockChecksum":"731859029215873fdac1c9f2f8bd25a334abf0f3a9e1b057cf2cacc2826d86b0"},{"Offset":2097152,"BlockChecksum":"bb9d1ff59852efbef9cb0f8c7c97052b455a2520a3b91ae2b8f17765d234fc58"}],"SingleFile":{"FilePath":""}}"#
