@@ -67,6 +67,15 @@ public struct S3StoreDriver: BackupStoreDriver {
 
     /// One signed request, retried on 5xx and network errors.
     func send(_ method: HTTPMethod, key: String, query: [(String, String)] = [], body: Data? = nil) async throws -> Response {
+        var received = Data()
+        let (status, headers) = try await send(method, key: key, query: query, body: body, into: &received)
+        return Response(status: status, headers: headers, body: received)
+    }
+
+    /// As `send`, with the response body streamed into `received` (its capacity kept: a restore
+    /// worker reuses one buffer for every block instead of mapping fresh memory for each).
+    func send(_ method: HTTPMethod, key: String, query: [(String, String)] = [], body: Data? = nil,
+              into received: inout Data) async throws -> (status: UInt, headers: HTTPHeaders) {
         let host = pathStyle ? endpoint.host! : "\(bucket).\(endpoint.host!)"
         let hostHeader = endpoint.port.map { "\(host):\($0)" } ?? host
         let encodedKey = SigV4Signer.encode(key, keepSlash: true)
@@ -85,13 +94,12 @@ public struct S3StoreDriver: BackupStoreDriver {
             if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             do {
                 let response = try await Self.client.execute(request, timeout: .seconds(60))
-                let collected = try await response.body.collect(upTo: Self.objectBytesMax)
-                let result = Response(status: response.status.code, headers: response.headers, body: Data(collected.readableBytesView))
-                if result.status >= 500 && attempt < attempts {
+                try await Self.receive(response, into: &received)
+                if response.status.code >= 500 && attempt < attempts {
                     try await Task.sleep(for: .milliseconds(200 << attempt))
                     continue
                 }
-                return result
+                return (response.status.code, response.headers)
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -125,6 +133,27 @@ public struct S3StoreDriver: BackupStoreDriver {
         let response = try await send(.GET, key: key(path))
         try check(response, path)
         return response.body
+    }
+
+    public func read(_ path: String, into buffer: inout Data) async throws {
+        let (status, headers) = try await send(.GET, key: key(path), into: &buffer)
+        try check(Response(status: status, headers: headers, body: buffer), path)
+    }
+
+    /// Appends the body to `data` after emptying it (capacity kept), up to `objectBytesMax`.
+    static func receive(_ response: HTTPClientResponse, into data: inout Data) async throws {
+        data.removeAll(keepingCapacity: true)
+        if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length <= objectBytesMax {
+            data.reserveCapacity(length)
+        }
+        for try await chunk in response.body {
+            guard data.count + chunk.readableBytes <= objectBytesMax else {
+                throw BackupStoreError.invalid("an object larger than \(objectBytesMax >> 20) MiB; backup store objects are blocks and small configs")
+            }
+            chunk.withUnsafeReadableBytes { raw in
+                if let base = raw.baseAddress { data.append(base.assumingMemoryBound(to: UInt8.self), count: raw.count) }
+            }
+        }
     }
 
     public func write(_ path: String, _ data: Data) async throws {
