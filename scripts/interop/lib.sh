@@ -16,7 +16,8 @@ pass() { echo "[$TEST_NAME] PASS" >&2; }
 
 cleanup() {
     set +e
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    # CONT after TERM: a test may have stopped a process (SIGSTOP) to freeze it; it must still end.
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; kill -CONT "$pid" 2>/dev/null; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
     [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
