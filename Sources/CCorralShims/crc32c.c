@@ -34,12 +34,50 @@ static uint32_t crc_soft(uint32_t crc, const unsigned char *p, size_t n) {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2")))
-static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n) {
+static uint32_t crc_hw_serial(uint32_t crc, const unsigned char *p, size_t n) {
     uint64_t c = crc;
     while (n >= 8) { uint64_t w; memcpy(&w, p, 8); c = __builtin_ia32_crc32di(c, w); p += 8; n -= 8; }
     uint32_t c32 = (uint32_t)c;
     while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
     return c32;
+}
+
+// The crc32 instruction takes 3 cycles but can start one per cycle: three independent streams of
+// STRIDE bytes run about three times faster than one chain (a 4 KiB payload is one round). The
+// streams' registers are then joined: the register after A||B is A's register carried over |B|
+// zero bytes, XOR B's register from zero. Carrying over STRIDE zero bytes is linear in the
+// register, so it is four table lookups (shift_table, built once from the serial code).
+#define STRIDE 1344
+static uint32_t shift_table[4][256];
+static int shift_ready = 0;
+
+__attribute__((target("sse4.2")))
+static void build_shift_table(void) {
+    static const unsigned char zeros[STRIDE];
+    for (int byte = 0; byte < 4; byte++)
+        for (uint32_t value = 0; value < 256; value++)
+            shift_table[byte][value] = crc_hw_serial(value << (8 * byte), zeros, STRIDE);
+    __atomic_store_n(&shift_ready, 1, __ATOMIC_RELEASE);
+}
+
+static inline uint32_t shift_stride(uint32_t c) {
+    return shift_table[0][c & 0xff] ^ shift_table[1][(c >> 8) & 0xff] ^ shift_table[2][(c >> 16) & 0xff] ^ shift_table[3][c >> 24];
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n) {
+    if (n >= 3 * STRIDE && !__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE)) build_shift_table();
+    while (n >= 3 * STRIDE) {
+        uint64_t a = crc, b = 0, c = 0;
+        for (size_t i = 0; i < STRIDE; i += 8) {
+            uint64_t wa, wb, wc;
+            memcpy(&wa, p + i, 8); memcpy(&wb, p + STRIDE + i, 8); memcpy(&wc, p + 2 * STRIDE + i, 8);
+            a = __builtin_ia32_crc32di(a, wa); b = __builtin_ia32_crc32di(b, wb); c = __builtin_ia32_crc32di(c, wc);
+        }
+        crc = shift_stride(shift_stride((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+        p += 3 * STRIDE; n -= 3 * STRIDE;
+    }
+    return crc_hw_serial(crc, p, n);
 }
 #endif
 
@@ -50,4 +88,8 @@ uint32_t corral_crc32c(uint32_t crc, const void *data, size_t length) {
     if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(crc, p, length);
 #endif
     return ~crc_soft(crc, p, length);
+}
+
+uint32_t corral_crc32c_portable(uint32_t crc, const void *data, size_t length) {
+    return ~crc_soft(~crc, (const unsigned char *)data, length);
 }

@@ -9,6 +9,8 @@ int corral_punch_hole(int fd, int64_t offset, int64_t length);
 
 /// CRC32C (Castagnoli), as used by iSCSI and ext4. `crc` is the running value, 0 to start.
 uint32_t corral_crc32c(uint32_t crc, const void *data, size_t length);
+/// The same without the CPU's crc32 instruction (the reference the tests compare against).
+uint32_t corral_crc32c_portable(uint32_t crc, const void *data, size_t length);
 
 
 
