@@ -2,8 +2,10 @@ import CorralCore
 
 /// Reads one frozen snapshot of a replica without opening the replica: the manifest is read,
 /// the chain's layer files are opened for reading, nothing on disk changes. A backup uses it
-/// while the replica server keeps serving the same directory (frozen layers never change; the
-/// caller keeps the snapshot from being purged while it reads).
+/// while the replica server keeps serving the same directory. Frozen layers never change, and a
+/// purge meanwhile does not disturb it: every layer file is opened and the block map computed
+/// here, an unlinked file stays readable through its descriptor, and a fold only adds blocks to
+/// the upper layer where this map reads the lower one.
 public final class SnapshotReader {
     public let size: Int64
     public let snapshot: String
