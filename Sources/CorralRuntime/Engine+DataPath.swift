@@ -2,46 +2,6 @@ import CorralCore
 import CorralWire
 import NIOCore
 
-/// The outcome of one I/O through the engine: ready at once, or later. A request served entirely
-/// by a replica in this process (no fsync, no epoch change pending) completes at once, with no
-/// future, promise or closure allocated: at 100k+ requests a second those were a quarter of the
-/// engine's CPU (retain/release and malloc in `perf`).
-public enum EngineIO<T: Sendable>: Sendable {
-    case now(Result<T, Error>)
-    case later(EventLoopFuture<T>)
-
-    public func future(on eventLoop: EventLoop) -> EventLoopFuture<T> {
-        switch self {
-        case .now(let result): eventLoop.makeCompletedFuture(result)
-        case .later(let future): future
-        }
-    }
-
-    public func whenComplete(_ body: @escaping (Result<T, Error>) -> Void) {
-        switch self {
-        case .now(let result): body(result)
-        case .later(let future): future.assumeIsolated().whenComplete(body)
-        }
-    }
-}
-
-/// The answers to one fanned-out request, gathered on the engine's event loop.
-final class FanOutJoin {
-    let total: Int
-    var waiting = 0
-    var failed = 0
-    var refusal: Error?
-    /// Made only when some replica answers later.
-    var promise: EventLoopPromise<Void>?
-
-    init(total: Int) { self.total = total }
-
-    var failure: Error? {
-        if let refusal { return refusal }
-        return failed == total ? EngineError("every replica failed the request") : nil
-    }
-}
-
 /// Where I/O goes under the current replica set: derived when the set or the endpoints change.
 struct Routes {
     /// RW and WO replicas: every write goes to each.
@@ -62,65 +22,73 @@ extension Engine {
         return made
     }
 
-    /// Runs I/O through the gate, counting what completes later as in flight so a coordinated
-    /// operation can drain it. I/O that completed at once has nothing left to drain.
-    func gated<T: Sendable>(_ body: @escaping () -> EngineIO<T>) -> EngineIO<T> {
+    /// Runs `body` through the gate (for the rare control-path I/O that answers a future),
+    /// counting it as in flight so a coordinated operation can drain it.
+    func gated<T: Sendable>(_ body: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         eventLoop.preconditionInEventLoop()
         if gate.paused {
             let promise = eventLoop.makePromise(of: T.self)
-            gate.enqueue { promise.completeWith(self.gated(body).future(on: self.eventLoop)) }
-            return .later(promise.futureResult)
+            gate.enqueue { promise.completeWith(self.gated(body)) }
+            return promise.futureResult
         }
-        let io = body()
-        if case .later(let future) = io {
-            gate.started()
-            future.whenComplete { _ in self.gate.finished()?.succeed() }
-        }
-        return io
+        let future = body()
+        gate.started()
+        future.whenComplete { _ in self.gate.finished()?.succeed() }
+        return future
     }
 
-    /// Issues a request to every write target; succeeds when all healthy ones have it and the
-    /// latest epoch change is durable. One join object and one promise per request, whatever the
-    /// number of replicas: chains of futures per replica cost more CPU than the replication itself.
-    func fanOut(_ make: (any ReplicaEndpoint) -> ReplicaReply) -> EngineIO<Void> {
+    /// Holds an I/O while the gate is paused; `retry` submits it again when the gate reopens and
+    /// the listener hears its outcome then.
+    private func held(_ listener: any EngineIOListener, _ tag: EngineIOTag, _ retry: @escaping () -> IOOutcome) -> IOOutcome {
+        gate.enqueue {
+            if case .finished(let result) = retry() { listener.ioFinished(result, tag: tag) }
+        }
+        return .pending
+    }
+
+    /// Ends an I/O that was counted in flight: the gate lets it go, then its listener hears.
+    func finishPending(_ result: Result<ByteBuffer, Error>, _ listener: any EngineIOListener, _ tag: EngineIOTag) {
+        gate.finished()?.succeed()
+        listener.ioFinished(result, tag: tag)
+    }
+
+    /// Issues a request to every write target; done when all healthy ones have it and the latest
+    /// epoch change is durable. One join object per request, whatever the number of replicas.
+    private func fanOut(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
+                        payloadCRC: UInt32?, listener: any EngineIOListener, tag: EngineIOTag) -> IOOutcome {
         let targets = currentRoutes.writeTargets
-        guard !targets.isEmpty else { return .now(.failure(EngineError("volume \(volume) has no healthy replica"))) }
-        let join = FanOutJoin(total: targets.count)
-        for replica in targets {
-            switch make(replica) {
+        guard !targets.isEmpty else { return .finished(.failure(EngineError("volume \(volume) has no healthy replica"))) }
+        let join = FanOutJoin(engine: self, targets: targets, listener: listener, tag: tag)
+        for (slot, replica) in targets.enumerated() {
+            join.waiting += 1
+            switch replica.submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: payloadCRC,
+                                  on: nil, sink: (join, slot)) {
             case .now(let result):
-                arrived(result, from: replica, join)
+                join.waiting -= 1
+                join.record(result, from: replica)
+            case .sent:
+                break
             case .later(let future):
-                join.waiting += 1
-                future.assumeIsolated().whenComplete { result in
-                    join.waiting -= 1
-                    self.arrived(result, from: replica, join)
-                    if join.waiting == 0, let promise = join.promise { self.finish(join, promise: promise) }
-                }
+                future.assumeIsolated().whenComplete { join.answered($0, slot: slot) }
             }
         }
-        guard join.waiting > 0 else {
-            if let failure = join.failure { return .now(.failure(failure)) }
-            return epochChangesPending == 0 ? .now(.success(())) : .later(epochBarrier)
+        join.sending = false
+        guard join.waiting == 0 else {
+            gate.started()
+            return .pending
         }
-        let promise = eventLoop.makePromise(of: Void.self)
-        join.promise = promise
-        return .later(promise.futureResult)
+        if let failure = join.failure { return .finished(.failure(failure)) }
+        guard epochChangesPending > 0 else { return .finished(.success(ByteBuffer())) }
+        gate.started()
+        epochBarrier.assumeIsolated().whenComplete { self.finishPending($0.map { ByteBuffer() }, listener, tag) }
+        return .pending
     }
 
-    private func arrived(_ result: Result<ReplicaFrame, Error>, from replica: any ReplicaEndpoint, _ join: FanOutJoin) {
-        guard case .failure(let error) = result else { return }
-        if Self.isRefusal(error) {
-            join.refusal = error
-        } else {
-            replicaFailed(replica.address, reason: "\(error)")
-            join.failed += 1
-        }
-    }
-
-    private func finish(_ join: FanOutJoin, promise: EventLoopPromise<Void>) {
-        if let failure = join.failure { return promise.fail(failure) }
-        if epochChangesPending == 0 { promise.succeed() } else { promise.completeWith(epochBarrier) }
+    /// Every target answered a request that was counted in flight.
+    func fanOutEnded(_ join: FanOutJoin) {
+        if let failure = join.failure { return finishPending(.failure(failure), join.listener, join.tag) }
+        guard epochChangesPending > 0 else { return finishPending(.success(ByteBuffer()), join.listener, join.tag) }
+        epochBarrier.assumeIsolated().whenComplete { self.finishPending($0.map { ByteBuffer() }, join.listener, join.tag) }
     }
 
     /// A refusal of the request itself (bad range) is the client's error, not the replica's.
@@ -128,60 +96,79 @@ extension Engine {
         (error as? ReplicaError)?.status == .invalidArgument
     }
 
-    public func submitWrite(offset: Int64, data: ByteBuffer, fua: Bool) -> EngineIO<Void> {
-        gated {
-            self.counters.writes += 1
-            self.counters.bytesWritten += Int64(data.readableBytes)
-            // One CRC for every replica over TCP (an in-process one needs none).
-            let crc = self.currentRoutes.writeTargets.count > 1 ? data.withUnsafeReadableBytes { CRC32C.checksum($0) } : nil
-            return self.fanOut { $0.submit(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: 0,
-                                           payload: data, payloadCRC: crc, on: nil) }
-        }
+    public func submitWrite(offset: Int64, data: ByteBuffer, fua: Bool, listener: any EngineIOListener, tag: EngineIOTag) -> IOOutcome {
+        eventLoop.preconditionInEventLoop()
+        if gate.paused { return held(listener, tag) { self.submitWrite(offset: offset, data: data, fua: fua, listener: listener, tag: tag) } }
+        counters.writes += 1
+        counters.bytesWritten += Int64(data.readableBytes)
+        // One CRC for every replica over TCP (an in-process one needs none).
+        let crc = currentRoutes.writeTargets.count > 1 ? data.withUnsafeReadableBytes { CRC32C.checksum($0) } : nil
+        return fanOut(.write, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: 0, payload: data,
+                      payloadCRC: crc, listener: listener, tag: tag)
     }
 
-    public func submitWriteZeroes(offset: Int64, length: Int64, fua: Bool) -> EngineIO<Void> {
-        gated {
-            self.fanOut { $0.submit(.writeZeroes, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: UInt32(length),
-                                    payload: ByteBuffer(), payloadCRC: nil, on: nil) }
-        }
+    public func submitWriteZeroes(offset: Int64, length: Int64, fua: Bool, listener: any EngineIOListener, tag: EngineIOTag) -> IOOutcome {
+        eventLoop.preconditionInEventLoop()
+        if gate.paused { return held(listener, tag) { self.submitWriteZeroes(offset: offset, length: length, fua: fua, listener: listener, tag: tag) } }
+        return fanOut(.writeZeroes, flags: fua ? ReplicaFrame.Flag.fua : 0, offset: UInt64(offset), count: UInt32(length),
+                      payload: ByteBuffer(), payloadCRC: nil, listener: listener, tag: tag)
     }
 
-    public func submitFlush() -> EngineIO<Void> {
-        gated {
-            self.counters.flushes += 1
-            return self.fanOut { $0.submit(.flush, flags: 0, offset: 0, count: 0, payload: ByteBuffer(), payloadCRC: nil, on: nil) }
-        }
+    public func submitFlush(listener: any EngineIOListener, tag: EngineIOTag) -> IOOutcome {
+        eventLoop.preconditionInEventLoop()
+        if gate.paused { return held(listener, tag) { self.submitFlush(listener: listener, tag: tag) } }
+        counters.flushes += 1
+        return fanOut(.flush, flags: 0, offset: 0, count: 0, payload: ByteBuffer(), payloadCRC: nil, listener: listener, tag: tag)
     }
 
     /// Reads from the preferred replica, else round robin; a replica that errs is marked ERR and
     /// the next is asked.
-    public func submitRead(offset: Int64, length: Int) -> EngineIO<ByteBuffer> {
-        gated {
-            self.counters.reads += 1
-            self.counters.bytesRead += Int64(length)
-            self.readTurn &+= 1
-            let routes = self.currentRoutes
-            guard !routes.readable.isEmpty else {
-                return .now(.failure(EngineError("volume \(self.volume) has no readable replica")))
+    public func submitRead(offset: Int64, length: Int, listener: any EngineIOListener, tag: EngineIOTag) -> IOOutcome {
+        eventLoop.preconditionInEventLoop()
+        if gate.paused { return held(listener, tag) { self.submitRead(offset: offset, length: length, listener: listener, tag: tag) } }
+        counters.reads += 1
+        counters.bytesRead += Int64(length)
+        readTurn &+= 1
+        let routes = currentRoutes
+        guard !routes.readable.isEmpty else {
+            return .finished(.failure(EngineError("volume \(volume) has no readable replica")))
+        }
+        let first = routes.readable[routes.preferred ?? readTurn % routes.readable.count]
+        let waiter = first.answersAtOnce ? nil : ReadWaiter(engine: self, replica: first, listener: listener, tag: tag, length: length)
+        let reply = first.submit(.read, flags: 0, offset: UInt64(offset), count: UInt32(length), payload: ByteBuffer(),
+                                 payloadCRC: nil, on: nil, sink: waiter.map { ($0, 0) })
+        switch reply {
+        case .now(.success(let frame)):
+            return .finished(.success(frame.payload))
+        case .now(.failure(let error)):
+            gate.started()
+            readFailed(first, error, listener: listener, tag: tag, length: length)
+        case .sent:
+            gate.started()
+        case .later(let future):
+            gate.started()
+            future.assumeIsolated().whenComplete { result in
+                self.readAnswered(result, ReadWaiter(engine: self, replica: first, listener: listener, tag: tag, length: length))
             }
-            let first = routes.readable[routes.preferred ?? self.readTurn % routes.readable.count]
-            switch first.submit(.read, flags: 0, offset: UInt64(offset), count: UInt32(length), payload: ByteBuffer(), payloadCRC: nil, on: nil) {
-            case .now(.success(let frame)):
-                return .now(.success(frame.payload))
-            case .now(.failure(let error)):
-                return .later(self.readFailed(first, error, offset: offset, length: length))
-            case .later(let future):
-                return .later(future.map(\.payload).flatMapError { self.readFailed(first, $0, offset: offset, length: length) })
-            }
+        }
+        return .pending
+    }
+
+    /// The answer to a read counted in flight.
+    func readAnswered(_ result: Result<ReplicaFrame, Error>, _ waiter: ReadWaiter) {
+        switch result {
+        case .success(let frame): finishPending(.success(frame.payload), waiter.listener, waiter.tag)
+        case .failure(let error): readFailed(waiter.replica, error, listener: waiter.listener, tag: waiter.tag, length: waiter.length)
         }
     }
 
     /// The replica `failed` could not read: unless the request itself was refused, it is marked
     /// ERR and the remaining readable replicas are tried in order.
-    private func readFailed(_ failed: any ReplicaEndpoint, _ error: Error, offset: Int64, length: Int) -> EventLoopFuture<ByteBuffer> {
-        if Self.isRefusal(error) { return eventLoop.makeFailedFuture(error) }
+    private func readFailed(_ failed: any ReplicaEndpoint, _ error: Error, listener: any EngineIOListener, tag: EngineIOTag, length: Int) {
+        if Self.isRefusal(error) { return finishPending(.failure(error), listener, tag) }
         replicaFailed(failed.address, reason: "\(error)")
-        return read(offset: offset, length: length, order: set.readOrder(turn: readTurn, preferred: preferredReplica))
+        read(offset: Int64(tag.offset), length: length, order: set.readOrder(turn: readTurn, preferred: preferredReplica))
+            .assumeIsolated().whenComplete { self.finishPending($0, listener, tag) }
     }
 
     private func read(offset: Int64, length: Int, order: [String]) -> EventLoopFuture<ByteBuffer> {
@@ -195,20 +182,30 @@ extension Engine {
         }
     }
 
+    // MARK: Futures, for callers off the hot path (rebuild, restore, tests)
+
+    private static let untagged = EngineIOTag(handle: 0, offset: 0, command: 0)
+
     public func write(offset: Int64, data: ByteBuffer, fua: Bool) -> EventLoopFuture<Void> {
-        submitWrite(offset: offset, data: data, fua: fua).future(on: eventLoop)
+        PromiseListener.future(on: eventLoop) {
+            submitWrite(offset: offset, data: data, fua: fua, listener: $0, tag: Self.untagged)
+        }.map { _ in }
     }
 
     public func writeZeroes(offset: Int64, length: Int64, fua: Bool) -> EventLoopFuture<Void> {
-        submitWriteZeroes(offset: offset, length: length, fua: fua).future(on: eventLoop)
+        PromiseListener.future(on: eventLoop) {
+            submitWriteZeroes(offset: offset, length: length, fua: fua, listener: $0, tag: Self.untagged)
+        }.map { _ in }
     }
 
     public func flush() -> EventLoopFuture<Void> {
-        submitFlush().future(on: eventLoop)
+        PromiseListener.future(on: eventLoop) { submitFlush(listener: $0, tag: Self.untagged) }.map { _ in }
     }
 
     public func read(offset: Int64, length: Int) -> EventLoopFuture<ByteBuffer> {
-        submitRead(offset: offset, length: length).future(on: eventLoop)
+        PromiseListener.future(on: eventLoop) {
+            submitRead(offset: offset, length: length, listener: $0, tag: EngineIOTag(handle: 0, offset: UInt64(offset), command: 0))
+        }
     }
 
     /// Allocation runs (length, hole) from one readable replica.
@@ -216,9 +213,9 @@ extension Engine {
         gated {
             guard let address = self.set.readOrder(turn: self.readTurn, preferred: self.preferredReplica).first,
                   let replica = self.replicas[address] else {
-                return .now(.failure(EngineError("volume \(self.volume) has no readable replica")))
+                return self.eventLoop.makeFailedFuture(EngineError("volume \(self.volume) has no readable replica"))
             }
-            return .later(replica.send(.allocation, offset: UInt64(offset), count: UInt32(length)).flatMapThrowing { reply in
+            return replica.send(.allocation, offset: UInt64(offset), count: UInt32(length)).flatMapThrowing { reply in
                 var payload = reply.payload
                 guard let count = payload.readInteger(as: UInt32.self) else { throw EngineError("malformed allocation reply") }
                 var runs: [(length: Int64, hole: Bool)] = []
@@ -229,7 +226,7 @@ extension Engine {
                     runs.append((Int64(length), hole == 1))
                 }
                 return runs
-            })
-        }.future(on: eventLoop)
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ struct SingleExport: NBDExportDirectory {
     func engine(named name: String) -> Engine? { name == engine.volume ? engine : nil }
 }
 
-final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
+final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecked Sendable {
     typealias InboundIn = NBDClientMessage
     typealias OutboundOut = ByteBuffer
 
@@ -82,9 +82,10 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func handle(_ request: NBDRequest, context: ChannelHandlerContext) {
-        guard let engine else { return replyError(request, .io, "the export is no longer served") }
+        let tag = EngineIOTag(handle: request.handle, offset: request.offset, command: request.command)
+        guard let engine else { return replyError(tag, .io, "the export is no longer served") }
         guard let command = NBD.Command(rawValue: request.command) else {
-            return replyError(request, .invalid, "unknown command \(request.command)")
+            return replyError(tag, .invalid, "unknown command \(request.command)")
         }
         let offset = Int64(clamping: request.offset)
         let length = Int64(request.length)
@@ -96,47 +97,55 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
             disconnectRequested = true
             if inFlight == 0 { context.close(promise: nil) }
         case .read:
-            guard inRange else { return replyError(request, .invalid, "read beyond the end of the volume (\(size) bytes)") }
-            guard length <= Limits.requestBytesMax else { return replyError(request, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
-            track(engine.submitRead(offset: offset, length: Int(length))) { result in
-                switch result {
-                case .success(let data): self.replyRead(request, data: data)
-                case .failure(let error): self.replyError(request, .io, "\(error)")
-                }
-            }
+            guard inRange else { return replyError(tag, .invalid, "read beyond the end of the volume (\(size) bytes)") }
+            guard length <= Limits.requestBytesMax else { return replyError(tag, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
+            inFlight += 1
+            ended(engine.submitRead(offset: offset, length: Int(length), listener: self, tag: tag), tag)
         case .write:
-            guard inRange else { return replyError(request, .noSpace, "write beyond the end of the volume (\(size) bytes)") }
-            track(engine.submitWrite(offset: offset, data: request.payload ?? ByteBuffer(), fua: fua)) { self.replyDone(request, $0) }
+            guard inRange else { return replyError(tag, .noSpace, "write beyond the end of the volume (\(size) bytes)") }
+            inFlight += 1
+            ended(engine.submitWrite(offset: offset, data: request.payload ?? ByteBuffer(), fua: fua, listener: self, tag: tag), tag)
         case .flush:
-            track(engine.submitFlush()) { self.replyDone(request, $0) }
+            inFlight += 1
+            ended(engine.submitFlush(listener: self, tag: tag), tag)
         case .trim, .writeZeroes:
-            guard inRange else { return replyError(request, .noSpace, "range beyond the end of the volume (\(size) bytes)") }
-            guard length > 0 else { return replyDone(request, .success(())) }
-            track(engine.submitWriteZeroes(offset: offset, length: length, fua: fua)) { self.replyDone(request, $0) }
+            guard inRange else { return replyError(tag, .noSpace, "range beyond the end of the volume (\(size) bytes)") }
+            guard length > 0 else { return reply(.success(ByteBuffer()), tag) }
+            inFlight += 1
+            ended(engine.submitWriteZeroes(offset: offset, length: length, fua: fua, listener: self, tag: tag), tag)
         case .blockStatus:
-            guard handshake.baseAllocation else { return replyError(request, .invalid, "negotiate base:allocation first") }
-            guard inRange, length > 0 else { return replyError(request, .invalid, "block status beyond the end of the volume") }
-            track(.later(engine.blockStatus(offset: offset, length: length))) { result in
+            guard handshake.baseAllocation else { return replyError(tag, .invalid, "negotiate base:allocation first") }
+            guard inRange, length > 0 else { return replyError(tag, .invalid, "block status beyond the end of the volume") }
+            inFlight += 1
+            engine.blockStatus(offset: offset, length: length).assumeIsolated().whenComplete { result in
+                self.inFlight -= 1
                 switch result {
                 case .success(let runs): self.replyBlockStatus(request, runs: runs, reqOne: request.flags & NBD.CommandFlag.reqOne != 0)
-                case .failure(let error): self.replyError(request, .io, "\(error)")
+                case .failure(let error): self.replyError(tag, .io, "\(error)")
                 }
             }
         case .cache:
-            replyError(request, .invalid, "CACHE is not offered")
+            replyError(tag, .invalid, "CACHE is not offered")
         }
     }
 
-    private func track<T>(_ io: EngineIO<T>, _ done: @escaping (Result<T, Error>) -> Void) {
-        switch io {
-        case .now(let result):
-            done(result)
-        case .later(let future):
-            inFlight += 1
-            future.assumeIsolated().whenComplete { result in
-                self.inFlight -= 1
-                done(result)
-            }
+    /// An I/O that finished at once is answered now; a pending one in `ioFinished`.
+    private func ended(_ outcome: IOOutcome, _ tag: EngineIOTag) {
+        guard case .finished(let result) = outcome else { return }
+        inFlight -= 1
+        reply(result, tag)
+    }
+
+    func ioFinished(_ result: Result<ByteBuffer, Error>, tag: EngineIOTag) {
+        inFlight -= 1
+        reply(result, tag)
+    }
+
+    private func reply(_ result: Result<ByteBuffer, Error>, _ tag: EngineIOTag) {
+        switch result {
+        case .success(let data) where tag.command == NBD.Command.read.rawValue: replyRead(tag, data: data)
+        case .success: replyDone(tag)
+        case .failure(let error): replyError(tag, .io, "\(error)")
         }
     }
 
@@ -146,19 +155,14 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
         scheduleFlush()
     }
 
-    private func replyDone(_ request: NBDRequest, _ result: Result<Void, Error>) {
-        switch result {
-        case .success:
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(16)
-            NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: .ok)
-            send(buffer)
-        case .failure(let error):
-            replyError(request, .io, "\(error)")
-        }
+    private func replyDone(_ request: EngineIOTag) {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(16)
+        NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: .ok)
+        send(buffer)
     }
 
-    private func replyRead(_ request: NBDRequest, data: ByteBuffer) {
+    private func replyRead(_ request: EngineIOTag, data: ByteBuffer) {
         var header = ByteBuffer()
         if handshake.structuredReplies {
             header.reserveCapacity(28)
@@ -192,7 +196,7 @@ final class NBDServerHandler: ChannelInboundHandler, @unchecked Sendable {
         send(buffer)
     }
 
-    private func replyError(_ request: NBDRequest, _ error: NBD.Errno, _ message: String) {
+    private func replyError(_ request: EngineIOTag, _ error: NBD.Errno, _ message: String) {
         var buffer = ByteBuffer()
         let structured = handshake.structuredReplies
             && (request.command == NBD.Command.read.rawValue || request.command == NBD.Command.blockStatus.rawValue)

@@ -17,8 +17,21 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
 final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ReplicaFrame
 
+    /// Who hears the answer: a future's promise (control path) or a sink (the data path).
+    enum Waiter {
+        case promise(EventLoopPromise<ReplicaFrame>)
+        case sink(any ReplicaAnswerSink, slot: Int)
+
+        func answer(_ result: Result<ReplicaFrame, Error>) {
+            switch self {
+            case .promise(let promise): promise.completeWith(result)
+            case .sink(let sink, let slot): sink.answered(result, slot: slot)
+            }
+        }
+    }
+
     struct Pending {
-        var promise: EventLoopPromise<ReplicaFrame>
+        var waiter: Waiter
         var sent: NIODeadline
         /// Control and layer operations (checksums, purge, layer copies) may legitimately take long.
         var long: Bool
@@ -38,12 +51,14 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     /// Queues a request from this handler (no pipeline walk, no boxing); `flush` sends it.
-    func send(_ frame: ReplicaFrame, payloadCRC: UInt32?, promise: EventLoopPromise<ReplicaFrame>, long: Bool) {
+    /// Answers the error instead when the connection is closed.
+    func send(_ frame: ReplicaFrame, payloadCRC: UInt32?, waiter: Waiter, long: Bool) -> ReplicaError? {
         guard let context, closeReason == nil else {
-            return promise.fail(ReplicaError(address: address, status: nil, message: closeReason ?? "connection closed"))
+            return ReplicaError(address: address, status: nil, message: closeReason ?? "connection closed")
         }
-        pending[frame.id] = .init(promise: promise, sent: .now(), long: long)
+        pending[frame.id] = .init(waiter: waiter, sent: .now(), long: long)
         batch.add(frame, payloadCRC: payloadCRC, context: context)
+        return nil
     }
 
     /// Sends what this turn queued.
@@ -60,9 +75,9 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         if frame.status == .ok {
-            entry.promise.succeed(frame)
+            entry.waiter.answer(.success(frame))
         } else {
-            entry.promise.fail(ReplicaError(address: address, status: frame.status, message: frame.errorMessage))
+            entry.waiter.answer(.failure(ReplicaError(address: address, status: frame.status, message: frame.errorMessage)))
         }
     }
 
@@ -80,7 +95,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
         let error = ReplicaError(address: address, status: nil, message: reason)
         let all = pending
         pending.removeAll()
-        for entry in all.values { entry.promise.fail(error) }
+        for entry in all.values { entry.waiter.answer(.failure(error)) }
         onClose?(reason)
         onClose = nil
         context.fireChannelInactive()
@@ -103,6 +118,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     private var turn = 0
     private var flushPending: Set<ObjectIdentifier> = []
     private(set) var closed = false
+    var answersAtOnce: Bool { false }
     /// Called once, when any connection drops: the engine then marks the replica ERR.
     var onFailure: ((String) -> Void)?
 
@@ -187,7 +203,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
 
     /// Sends one request; the answer comes later, over the connection.
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
-                payload: ByteBuffer, payloadCRC: UInt32?, on index: Int?) -> ReplicaReply {
+                payload: ByteBuffer, payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply {
         guard !closed, !connections.isEmpty else {
             return .now(.failure(ReplicaError(address: address, status: nil, message: "not connected")))
         }
@@ -195,10 +211,14 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         let (channel, handler) = connections[chosen]
         let id = nextID
         nextID &+= 1
-        let promise = eventLoop.makePromise(of: ReplicaFrame.self)
+        let promise = sink == nil ? eventLoop.makePromise(of: ReplicaFrame.self) : nil
+        let waiter: ReplicaClientHandler.Waiter = sink.map { .sink($0.0, slot: $0.1) } ?? .promise(promise!)
         let long = op == .control || op == .readLayer || op == .writeLayer || op == .open
         let frame = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        handler.send(frame, payloadCRC: payloadCRC, promise: promise, long: long)
+        if let error = handler.send(frame, payloadCRC: payloadCRC, waiter: waiter, long: long) {
+            promise?.fail(error)
+            return .now(.failure(error))
+        }
         // One flush per event-loop turn: requests decoded from one NBD read leave in one write.
         let key = ObjectIdentifier(channel)
         if flushPending.insert(key).inserted {
@@ -207,7 +227,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
                 handler.flush()
             }
         }
-        return .later(promise.futureResult)
+        return promise.map { .later($0.futureResult) } ?? .sent
     }
 
     /// Closes the replica's connections if a request has waited longer than `timeout`.

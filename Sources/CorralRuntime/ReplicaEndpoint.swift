@@ -10,29 +10,35 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     var address: String { get }
     var eventLoop: EventLoop { get }
     var closed: Bool { get }
+    /// True when requests are served in this process and answered before `submit` returns.
+    var answersAtOnce: Bool { get }
     /// Called once when the endpoint fails on its own (connection lost).
     var onFailure: ((String) -> Void)? { get set }
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus>
     /// Sends one request; an error reply or a lost connection is a failure with a `ReplicaError`.
-    /// `payloadCRC`, when given, is the payload's CRC32C, computed once for all replicas.
+    /// `payloadCRC`, when given, is the payload's CRC32C, computed once for all replicas. With a
+    /// `sink`, an answer that comes later goes to it (`.sent`) instead of to a future.
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
-                payloadCRC: UInt32?, on index: Int?) -> ReplicaReply
+                payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply
     func close()
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
 }
 
-/// A replica's answer: at once (in-process, no fsync needed) or later (over TCP, or after an fsync).
+/// A replica's answer: at once (in-process, no fsync needed) or later (over TCP, or after an
+/// fsync), to a future or, when one was given, to the sink.
 enum ReplicaReply {
     case now(Result<ReplicaFrame, Error>)
     case later(EventLoopFuture<ReplicaFrame>)
+    case sent
 }
 
 extension ReplicaEndpoint {
     func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
               payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
-        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: nil, on: index) {
+        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: nil, on: index, sink: nil) {
         case .now(let result): eventLoop.makeCompletedFuture(result)
         case .later(let future): future
+        case .sent: preconditionFailure("a request sent without a sink answers to a future")
         }
     }
 
@@ -57,6 +63,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
     private(set) var closed = false
+    var answersAtOnce: Bool { true }
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
 
@@ -77,7 +84,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
-                payloadCRC: UInt32?, on index: Int?) -> ReplicaReply {
+                payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply {
         eventLoop.preconditionInEventLoop()
         guard !closed else { return .now(.failure(ReplicaError(address: address, status: nil, message: "closed"))) }
         let id = nextID
