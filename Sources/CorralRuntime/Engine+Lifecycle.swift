@@ -57,7 +57,9 @@ extension Engine {
             replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
         }
         replicas[address] = replica
-        replica.onFailure = { [weak self] reason in self?.replicaFailed(address, reason: reason) }
+        // A strong capture: `close()` drops the callback, so the cycle ends with the replica. A weak
+        // one would give the engine a side table and slow every retain on the data path.
+        replica.onFailure = { reason in self.replicaFailed(address, reason: reason) }
         return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).map { status in
             ReplicaReport(address: address, epoch: status.epoch, members: status.members, clean: status.clean,
                           rebuilding: status.rebuilding || status.failure != nil, size: status.size)

@@ -52,7 +52,7 @@ final class PromiseListener: EngineIOListener {
 /// The answers to one request sent to every write target, gathered on the engine's event loop.
 /// The one object a replicated write allocates.
 final class FanOutJoin: ReplicaAnswerSink {
-    unowned let engine: Engine
+    let engine: Engine
     let targets: [any ReplicaEndpoint]
     let listener: any EngineIOListener
     let tag: EngineIOTag
@@ -90,7 +90,7 @@ final class FanOutJoin: ReplicaAnswerSink {
 
 /// A read sent to a replica over TCP: on failure the next readable replica is asked.
 final class ReadWaiter: ReplicaAnswerSink {
-    unowned let engine: Engine
+    let engine: Engine
     let replica: any ReplicaEndpoint
     let listener: any EngineIOListener
     let tag: EngineIOTag

@@ -171,7 +171,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).flatMap { connections in
             self.connections = connections
             for (_, handler) in connections {
-                handler.onClose = { [weak self] reason in self?.connectionLost(reason) }
+                // Strong: the handler drops it when its channel closes (see `onFailure` in the engine).
+                handler.onClose = { reason in self.connectionLost(reason) }
             }
             let open = OpenRequest(volume: target.directory ?? self.volume, size: size, create: create, writer: writer)
             let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
@@ -190,14 +191,15 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
 
     private func connectionLost(_ reason: String) {
         guard !closed else { return }
+        let failure = onFailure
         close()
-        onFailure?(reason)
-        onFailure = nil
+        failure?(reason)
     }
 
     func close() {
         guard !closed else { return }
         closed = true
+        onFailure = nil
         for (channel, _) in connections { channel.close(promise: nil) }
     }
 

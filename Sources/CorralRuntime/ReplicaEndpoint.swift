@@ -109,6 +109,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
 
     func close() {
         closed = true
+        onFailure = nil
         session.replica = nil
     }
 
