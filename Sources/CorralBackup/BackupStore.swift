@@ -80,7 +80,12 @@ public struct BackupStore: Sendable {
 
         let offsets = try source.changedBlocks(blockSize: request.blockSize, since: base?.snapshotName)
         let tracker = ProgressTracker(total: offsets.count, report: progress)
-        let uploaded = try await uploadBlocks(offsets, request: request, codec: codec, source: source, tracker: tracker)
+        // Which blocks the store already has: one listing when that is fewer requests than a
+        // check per block. The lock keeps deletions (and their garbage collection) out meanwhile;
+        // a block another backup adds after the listing is uploaded again, under the same name.
+        let stored = request.full || !Self.listingIsCheaper(candidates: offsets.count, storedBlocks: volumeConfig.blockCount)
+            ? nil : Set(try await allBlocks(volume))
+        let uploaded = try await uploadBlocks(offsets, request: request, codec: codec, source: source, stored: stored, tracker: tracker)
         var merged = Dictionary(uniqueKeysWithValues: (base?.blocks ?? []).map { ($0.offset, $0.checksum) })
         for (offset, checksum) in uploaded.mappings { merged[offset] = checksum }
         config.blocks = merged.map { BlockMapping(offset: $0.key, checksum: $0.value) }.sorted { $0.offset < $1.offset }
@@ -124,9 +129,10 @@ public struct BackupStore: Sendable {
     }
 
     /// Hashes the blocks at `offsets` in parallel; uploads those the store lacks (equal blocks of
-    /// one run go up once). Returns every offset's checksum and how many blocks were new.
+    /// one run go up once). `stored`, when known, names the blocks the store has; otherwise each
+    /// is asked for. Returns every offset's checksum and how many blocks were new.
     func uploadBlocks(_ offsets: [Int64], request: BackupRequest, codec: BlockCodec, source: any BackupBlockSource,
-                      tracker: ProgressTracker) async throws -> (mappings: [Int64: String], newBlocks: Int64) {
+                      stored: Set<String>?, tracker: ProgressTracker) async throws -> (mappings: [Int64: String], newBlocks: Int64) {
         let state = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
         let driver = self.driver, volume = request.volume
         let zeroChecksum = BackupHash.of(Data(count: Int(request.blockSize)))
@@ -139,7 +145,14 @@ public struct BackupStore: Sendable {
                 return state.inFlight.insert(checksum).inserted
             }
             var sent: Int64 = 0
-            let needed = first ? (request.full ? true : !(try await driver.exists(path))) : false
+            let needed: Bool
+            if !first || request.full {
+                needed = first
+            } else if let stored {
+                needed = !stored.contains(checksum)
+            } else {
+                needed = !(try await driver.exists(path))
+            }
             if needed {
                 let packed = try codec.compress(data)
                 try await driver.write(path, packed)
@@ -188,13 +201,15 @@ public struct BackupStore: Sendable {
         }
     }
 
-    /// Fetches, verifies and writes blocks in parallel.
+    /// Fetches, verifies and writes blocks in parallel. A block stored once and used at several
+    /// offsets (equal blocks of a volume share one name) is fetched, decompressed and verified once.
     func fetchBlocks(_ blocks: [BlockMapping], volume: String, blockSize: Int64, codec: BlockCodec, to sink: any BackupBlockSink,
                      progress: @escaping @Sendable (BackupProgress) -> Void) async throws {
         let tracker = ProgressTracker(total: blocks.count, report: progress)
         let driver = self.driver
         // A block of zeros has a known name: it is zeroed (a hole where the sink can make one), not fetched.
         let zeroChecksum = BackupHash.of(Data(count: Int(blockSize)))
+        let groups = Self.groupedByChecksum(blocks)
         let next = NIOLockedValueBox(0)
         // Workers, each with buffers it reuses for every block it restores.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -204,15 +219,19 @@ public struct BackupStore: Sendable {
                     while true {
                         try Task.checkCancellation()
                         let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
-                        guard index < blocks.count else { return }
-                        let mapping = blocks[index]
-                        if mapping.checksum == zeroChecksum {
-                            try await sink.zero(at: mapping.offset, length: blockSize)
-                        } else {
-                            try await Self.fetch(mapping, volume: volume, blockSize: blockSize, codec: codec, driver: driver, packed: &packed, data: &data)
-                            try await sink.write(data, at: mapping.offset)
+                        guard index < groups.count else { return }
+                        let (checksum, offsets) = groups[index]
+                        if checksum != zeroChecksum {
+                            try await Self.fetch(checksum, volume: volume, blockSize: blockSize, codec: codec, driver: driver, packed: &packed, data: &data)
                         }
-                        tracker.blockDone(uploaded: 0)
+                        for offset in offsets {
+                            if checksum == zeroChecksum {
+                                try await sink.zero(at: offset, length: blockSize)
+                            } else {
+                                try await sink.write(data, at: offset)
+                            }
+                            tracker.blockDone(uploaded: 0)
+                        }
                     }
                 }
             }
@@ -220,22 +239,37 @@ public struct BackupStore: Sendable {
         }
     }
 
+    /// The blocks grouped by checksum, each group where its checksum first appears.
+    static func groupedByChecksum(_ blocks: [BlockMapping]) -> [(checksum: String, offsets: [Int64])] {
+        var groups: [(checksum: String, offsets: [Int64])] = []
+        var index: [String: Int] = [:]
+        for block in blocks {
+            if let at = index[block.checksum] {
+                groups[at].offsets.append(block.offset)
+            } else {
+                index[block.checksum] = groups.count
+                groups.append((block.checksum, [block.offset]))
+            }
+        }
+        return groups
+    }
+
     /// One block, read and verified against its checksum after decompression. Transient read
     /// errors are retried; damage and refusals are not.
-    static func fetch(_ mapping: BlockMapping, volume: String, blockSize: Int64, codec: BlockCodec, driver: any BackupStoreDriver,
+    static func fetch(_ checksum: String, volume: String, blockSize: Int64, codec: BlockCodec, driver: any BackupStoreDriver,
                       packed: inout Data, data: inout Data) async throws {
-        let path = StoreLayout.block(volume, mapping.checksum)
+        let path = StoreLayout.block(volume, checksum)
         var attempt = 0
         while true {
             do {
                 try await driver.read(path, into: &packed)
                 do { try codec.decompress(packed, size: Int(blockSize), into: &data) } catch let error as BackupStoreError {
                     // Damage is not transient: name the block and stop.
-                    throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: "undecodable (\(error))")
+                    throw BackupStoreError.checksumMismatch(path: path, expected: checksum, actual: "undecodable (\(error))")
                 }
                 let actual = BackupHash.of(data)
-                guard actual == mapping.checksum else {
-                    throw BackupStoreError.checksumMismatch(path: path, expected: mapping.checksum, actual: actual)
+                guard actual == checksum else {
+                    throw BackupStoreError.checksumMismatch(path: path, expected: checksum, actual: actual)
                 }
                 return
             } catch let error as BackupStoreError {
@@ -333,15 +367,18 @@ public struct BackupStore: Sendable {
         try BackupConfig.decode(try await driver.read(StoreLayout.backupConfig(volume, backup)))
     }
 
+    /// The checksums of every block the backup volume holds, from one listing of its blocks.
     func allBlocks(_ volume: String) async throws -> [String] {
-        var checksums: [String] = []
-        let root = StoreLayout.blocksDirectory(volume)
-        for first in try await driver.list(root) {
-            for second in try await driver.list("\(root)/\(first)") {
-                checksums += try await driver.list("\(root)/\(first)/\(second)").filter { $0.hasSuffix(".blk") }.map { String($0.dropLast(4)) }
-            }
+        try await driver.listTree(StoreLayout.blocksDirectory(volume)).compactMap { path in
+            let name = path.split(separator: "/").last.map(String.init) ?? ""
+            return name.hasSuffix(".blk") ? String(name.dropLast(4)) : nil
         }
-        return checksums
+    }
+
+    /// Whether one listing of the volume's blocks takes fewer requests than asking for each of
+    /// `candidates` blocks in turn (a listing page holds 1,000 names on S3).
+    static func listingIsCheaper(candidates: Int, storedBlocks: Int64) -> Bool {
+        Int64(candidates) > 2 * (storedBlocks / 1000 + 1)
     }
 
     static func timestamp(_ date: Date) -> String {

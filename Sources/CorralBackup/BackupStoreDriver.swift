@@ -12,6 +12,9 @@ public protocol BackupStoreDriver: Sendable {
     func exists(_ path: String) async throws -> Bool
     /// Names directly under a directory (files and subdirectories); empty when it does not exist.
     func list(_ directory: String) async throws -> [String]
+    /// Paths, relative to `directory`, of every object below it at any depth; empty when it does
+    /// not exist. One request per 1,000 objects on S3, where `list` takes one per directory.
+    func listTree(_ directory: String) async throws -> [String]
     /// The store's modification time of an object (lock expiry is judged by the store's clock).
     func modificationTime(_ path: String) async throws -> Date?
     /// Removes an object or a whole directory.
@@ -114,6 +117,17 @@ public struct FileStoreDriver: BackupStoreDriver {
     public func list(_ directory: String) async throws -> [String] {
         try checkRoot()
         return ((try? FileManager.default.contentsOfDirectory(atPath: try full(directory))) ?? []).filter { !$0.contains(".tmp.") }.sorted()
+    }
+
+    public func listTree(_ directory: String) async throws -> [String] {
+        try checkRoot()
+        let base = try full(directory)
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        var paths: [String] = []
+        while let path = walker.nextObject() as? String {
+            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular && !path.contains(".tmp.") { paths.append(path) }
+        }
+        return paths.sorted()
     }
 
     public func modificationTime(_ path: String) async throws -> Date? {

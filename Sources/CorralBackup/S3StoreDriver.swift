@@ -197,19 +197,33 @@ public struct S3StoreDriver: BackupStoreDriver {
         return names.sorted()
     }
 
-    public func remove(_ path: String) async throws {
-        var keys = [key(path)]
+    public func listTree(_ directory: String) async throws -> [String] {
+        let base = key(directory.hasSuffix("/") ? directory : directory + "/")
+        return try await keys(under: base, describing: directory)
+            .map { String($0.dropFirst(base.count)) }
+            .filter { !$0.isEmpty && !$0.contains(".tmp.") }
+            .sorted()
+    }
+
+    /// Every key that starts with `prefix`, page by page.
+    func keys(under prefix: String, describing path: String) async throws -> [String] {
+        var keys: [String] = []
         var token: String?
         repeat {
-            var query = [("list-type", "2"), ("prefix", key(path) + "/")]
+            var query = [("list-type", "2"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
             let response = try await send(.GET, key: "", query: query)
             try check(response, "list \(path)")
             let page = ListingParser.parse(response.body)
-            keys += page.keys
+            keys += page.keys.filter { $0.hasPrefix(prefix) }
             token = page.nextToken
         } while token != nil
-        for key in keys {
+        return keys
+    }
+
+    public func remove(_ path: String) async throws {
+        let objects = [key(path)] + (try await keys(under: key(path) + "/", describing: path))
+        for key in objects {
             let response = try await send(.DELETE, key: key)
             if response.status != 404 { try check(response, "DELETE \(key)") }
         }
