@@ -85,7 +85,7 @@ public final class BackupLock: Sendable {
 
     static func readLocks(volume: String, driver: any BackupStoreDriver, except: String) async throws -> [LockRecord] {
         var locks: [LockRecord] = []
-        for file in try await driver.list(StoreLayout.locksDirectory(volume)) where file.hasSuffix(".lck") {
+        for file in try await driver.list(StoreLayout.locksDirectory(volume)) where file.hasSuffix(".lck") && file != except + ".lck" {
             let path = StoreLayout.locksDirectory(volume) + "/" + file
             // An unreadable or vanished lock file is skipped, as Longhorn does.
             guard let data = try? await driver.read(path), let time = try? await driver.modificationTime(path),

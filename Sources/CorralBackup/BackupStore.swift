@@ -339,7 +339,7 @@ public struct BackupStore: Sendable {
         guard try await listVolumes().contains(volume) else { throw BackupStoreError.notFound("backup volume \(volume)") }
         // The lock lives inside the directory it removes; the removal takes its file too.
         try await withLock(.deletion, volume, progress: { _ in }) {
-            try await driver.remove(StoreLayout.volumeDirectory(volume))
+            try await driver.removeTree(StoreLayout.volumeDirectory(volume))
         }
     }
 
@@ -375,10 +375,12 @@ public struct BackupStore: Sendable {
         }
     }
 
-    /// Whether one listing of the volume's blocks takes fewer requests than asking for each of
-    /// `candidates` blocks in turn (a listing page holds 1,000 names on S3).
+    /// Whether one listing of the volume's blocks costs less than asking for each of `candidates`
+    /// blocks (`HEAD`). A listing costs about one HEAD per 20 names it returns (moto: 50 ms for
+    /// 450 names against 2 ms a HEAD; S3: ~100 ms a 1,000-name page against 10-20 ms a HEAD), and
+    /// it comes before the workers start while their HEADs overlap with hashing.
     static func listingIsCheaper(candidates: Int, storedBlocks: Int64) -> Bool {
-        Int64(candidates) > 2 * (storedBlocks / 1000 + 1)
+        Int64(candidates) > storedBlocks / 20 + 2
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -17,8 +17,10 @@ public protocol BackupStoreDriver: Sendable {
     func listTree(_ directory: String) async throws -> [String]
     /// The store's modification time of an object (lock expiry is judged by the store's clock).
     func modificationTime(_ path: String) async throws -> Date?
-    /// Removes an object or a whole directory.
+    /// Removes one object; nothing happens when it is absent.
     func remove(_ path: String) async throws
+    /// Removes a directory and everything below it.
+    func removeTree(_ directory: String) async throws
     /// The object's bytes into `buffer`, reusing its storage where the driver can (restores read
     /// thousands of 2 MiB blocks; fresh buffers cost a page fault per 4 KiB).
     func read(_ path: String, into buffer: inout Data) async throws
@@ -138,4 +140,6 @@ public struct FileStoreDriver: BackupStoreDriver {
         let file = try full(path)
         if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
     }
+
+    public func removeTree(_ directory: String) async throws { try await remove(directory) }
 }

@@ -221,11 +221,16 @@ public struct S3StoreDriver: BackupStoreDriver {
         return keys
     }
 
+    /// One DELETE: removing a file needs no listing.
     public func remove(_ path: String) async throws {
-        let objects = [key(path)] + (try await keys(under: key(path) + "/", describing: path))
-        for key in objects {
-            let response = try await send(.DELETE, key: key)
-            if response.status != 404 { try check(response, "DELETE \(key)") }
+        let response = try await send(.DELETE, key: key(path))
+        if response.status != 404 { try check(response, "DELETE \(key(path))") }
+    }
+
+    public func removeTree(_ directory: String) async throws {
+        for object in try await keys(under: key(directory) + "/", describing: directory) {
+            let response = try await send(.DELETE, key: object)
+            if response.status != 404 { try check(response, "DELETE \(object)") }
         }
     }
 }

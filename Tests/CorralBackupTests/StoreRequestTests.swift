@@ -60,10 +60,11 @@ struct StoreRequestTests {
     }
 
     @Test func listingIsChosenOnlyWhenItTakesFewerRequests() {
-        #expect(BackupStore.listingIsCheaper(candidates: 600, storedBlocks: 0))
+        #expect(BackupStore.listingIsCheaper(candidates: 600, storedBlocks: 0), "a first backup lists")
         #expect(!BackupStore.listingIsCheaper(candidates: 2, storedBlocks: 0))
-        #expect(!BackupStore.listingIsCheaper(candidates: 20, storedBlocks: 100_000), "a small incremental asks per block")
-        #expect(BackupStore.listingIsCheaper(candidates: 2_000, storedBlocks: 100_000))
+        #expect(!BackupStore.listingIsCheaper(candidates: 20, storedBlocks: 625), "a small incremental asks per block")
+        #expect(BackupStore.listingIsCheaper(candidates: 1_300, storedBlocks: 625), "a full scan lists")
+        #expect(!BackupStore.listingIsCheaper(candidates: 2_000, storedBlocks: 100_000))
     }
 }
 
@@ -90,4 +91,5 @@ final class CountingDriver: BackupStoreDriver, @unchecked Sendable {
     func listTree(_ directory: String) async throws -> [String] { note(.listTree, directory); return try await inner.listTree(directory) }
     func modificationTime(_ path: String) async throws -> Date? { try await inner.modificationTime(path) }
     func remove(_ path: String) async throws { try await inner.remove(path) }
+    func removeTree(_ directory: String) async throws { try await inner.removeTree(directory) }
 }
