@@ -30,6 +30,9 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     private var disconnectRequested = false
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
+    /// Replies of one event-loop turn; a read's data goes out as a buffer of its own (copying 4 KiB
+    /// into the batch measured slower for random reads).
+    private var batch = OutboundBatch(copyPayloadMax: 512, capacity: 4096)
 
     init(directory: any NBDExportDirectory) {
         self.directory = directory
@@ -76,7 +79,10 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
-            self.context?.flush()
+            if let context = self.context {
+                self.batch.write(to: context)
+                context.flush()
+            }
             if self.disconnectRequested && self.inFlight == 0 { self.context?.close(promise: nil) }
         }
     }
@@ -95,7 +101,11 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
         switch command {
         case .disconnect:
             disconnectRequested = true
-            if inFlight == 0 { context.close(promise: nil) }
+            if inFlight == 0 {
+                batch.write(to: context)
+                context.flush()
+                context.close(promise: nil)
+            }
         case .read:
             guard inRange else { return replyError(tag, .invalid, "read beyond the end of the volume (\(size) bytes)") }
             guard length <= Limits.requestBytesMax else { return replyError(tag, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
@@ -149,32 +159,31 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
         }
     }
 
-    private func send(_ buffer: ByteBuffer) {
+    /// Queues one reply: `header` bytes, then `payload`; sent at the end of the turn.
+    private func send(headerBytes: Int, payload: ByteBuffer = ByteBuffer(), header: (inout ByteBuffer) -> Void) {
         guard let context else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        batch.add(headerBytes: headerBytes, payload: payload, context: context, header: header)
         scheduleFlush()
     }
 
+    private func send(_ buffer: ByteBuffer) {
+        send(headerBytes: 0, payload: buffer) { _ in }
+    }
+
     private func replyDone(_ request: EngineIOTag) {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(16)
-        NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: .ok)
-        send(buffer)
+        send(headerBytes: 16) { NBDReply.simpleHeader(into: &$0, handle: request.handle, error: .ok) }
     }
 
     private func replyRead(_ request: EngineIOTag, data: ByteBuffer) {
-        var header = ByteBuffer()
         if handshake.structuredReplies {
-            header.reserveCapacity(28)
-            NBDReply.chunkHeader(into: &header, handle: request.handle, type: .offsetData, flags: NBD.ReplyFlag.done,
-                                 length: UInt32(8 + data.readableBytes))
-            header.writeInteger(request.offset)
+            send(headerBytes: 28, payload: data) {
+                NBDReply.chunkHeader(into: &$0, handle: request.handle, type: .offsetData, flags: NBD.ReplyFlag.done,
+                                     length: UInt32(8 + data.readableBytes))
+                $0.writeInteger(request.offset)
+            }
         } else {
-            header.reserveCapacity(16)
-            NBDReply.simpleHeader(into: &header, handle: request.handle, error: .ok)
+            send(headerBytes: 16, payload: data) { NBDReply.simpleHeader(into: &$0, handle: request.handle, error: .ok) }
         }
-        send(header)
-        send(data)
     }
 
     private func replyBlockStatus(_ request: NBDRequest, runs: [(length: Int64, hole: Bool)], reqOne: Bool) {
