@@ -10,12 +10,20 @@ enum ReplicaChannel {
         AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 * 1024, maximum: 4 << 20)
     }
 
-    /// Adds the frame decoder and `handler` to a new channel; handlers write frames as bytes
-    /// (`ReplicaFrame.write(to:)`).
+    /// Adds `handler` to a new channel. Handlers frame what they read themselves
+    /// (`ReplicaFrameReader`) and write frames as bytes (`FrameBatch`).
     static func configure(_ channel: Channel, handler: ChannelHandler) throws {
-        try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(ReplicaFrameDecoder()),
-            handler,
-        ])
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+}
+
+/// Frames replica-protocol bytes inside the handler that reads them: a frame reaches its handler
+/// with no pipeline hop and no heap box in `NIOAny` (a frame does not fit one inline).
+struct ReplicaFrameReader {
+    private var processor = NIOSingleStepByteToMessageProcessor(ReplicaFrameDecoder())
+
+    /// Calls `body` with each whole frame in `bytes` (and what earlier reads left over).
+    mutating func read(_ bytes: ByteBuffer, _ body: (ReplicaFrame) throws -> Void) throws {
+        try processor.process(buffer: bytes, body)
     }
 }

@@ -15,7 +15,7 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
 /// Matches replies to requests on one connection by id; requests are pipelined.
 /// Confined to its channel's event loop.
 final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ReplicaFrame
+    typealias InboundIn = ByteBuffer
 
     /// Who hears the answer: a future's promise (control path) or a sink (the data path).
     enum Waiter {
@@ -42,6 +42,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     var onClose: ((String) -> Void)?
     private var closeReason: String?
     private var context: ChannelHandlerContext?
+    private var reader = ReplicaFrameReader()
     /// Requests of one event-loop turn; 4 KiB writes are copied in (cheaper than a buffer each).
     private var batch = FrameBatch(copyPayloadMax: 8 * 1024, capacity: 64 * 1024)
 
@@ -69,11 +70,20 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard frame.kind == .reply, let entry = pending.removeValue(forKey: frame.id) else {
-            fail(context: context, reason: "sent a reply to no request (id \(frame.id))")
-            return
+        do {
+            try reader.read(unwrapInboundIn(data)) { try received($0) }
+        } catch {
+            fail(context: context, reason: "\(error)")
         }
+    }
+
+    private struct UnexpectedReply: Error, CustomStringConvertible {
+        var id: UInt64
+        var description: String { "sent a reply to no request (id \(id))" }
+    }
+
+    private func received(_ frame: ReplicaFrame) throws {
+        guard frame.kind == .reply, let entry = pending.removeValue(forKey: frame.id) else { throw UnexpectedReply(id: frame.id) }
         if frame.status == .ok {
             entry.waiter.answer(.success(frame))
         } else {

@@ -5,12 +5,13 @@ import NIOPosix
 /// Serves one replica-protocol connection: frames in, the executor decides, replies out. Reads and
 /// writes run inline on the event loop (page-cache speed, cheaper than a thread hop).
 final class ReplicaServerHandler: ChannelDuplexHandler {
-    typealias InboundIn = ReplicaFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
 
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
     private var readPending = false
+    private var reader = ReplicaFrameReader()
     /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
     private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
 
@@ -19,11 +20,18 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let request = unwrapInboundIn(data)
-        guard request.kind == .request else {
+        do {
+            try reader.read(unwrapInboundIn(data)) { try received($0, context: context) }
+        } catch {
+            // A malformed frame: this connection is out of sync; others go on.
             context.close(promise: nil)
-            return
         }
+    }
+
+    private struct NotARequest: Error {}
+
+    private func received(_ request: ReplicaFrame, context: ChannelHandlerContext) throws {
+        guard request.kind == .request else { throw NotARequest() }
         switch executor.execute(request, session: &session, allocator: context.channel.allocator) {
         case .reply(let frame):
             batch.add(frame, context: context)

@@ -99,7 +99,7 @@ public enum ReplicaDecodeError: Error, Equatable, CustomStringConvertible {
 
 /// Frames both directions of a replica connection. Any damage closes the connection: after a bad
 /// header nothing that follows can be trusted to be a frame boundary.
-public struct ReplicaFrameDecoder: ByteToMessageDecoder {
+public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = ReplicaFrame
 
     public init() {}
@@ -113,6 +113,12 @@ public struct ReplicaFrameDecoder: ByteToMessageDecoder {
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         try decode(context: context, buffer: &buffer)
     }
+
+    /// Single-step form: a handler runs the decoder itself (`NIOSingleStepByteToMessageProcessor`),
+    /// so a frame reaches it without a pipeline hop or a heap box in `NIOAny`.
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ReplicaFrame? { try Self.next(from: &buffer) }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ReplicaFrame? { try Self.next(from: &buffer) }
 
     public static func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? {
         guard buffer.readableBytes >= ReplicaFrame.headerBytes else {
