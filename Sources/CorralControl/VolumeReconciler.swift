@@ -267,6 +267,11 @@ struct Pass {
                 status.lastRestore = engine.status.lastRestore
             }
         }
+        // The engine's report of the restore it finished stays authoritative after the volume
+        // recorded it (a report that arrived half-updated is corrected by the next one).
+        if let engine, running, engine.status.restoredBackup == fromBackup, let report = engine.status.lastRestore {
+            status.lastRestore = report
+        }
         if needsRestore && status.lastRestoredBackup != fromBackup {
             // Not usable until the restore completed.
             let message = engine?.status.restoreError.flatMap { $0.isEmpty ? nil : $0 } ?? "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"

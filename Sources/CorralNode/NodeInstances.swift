@@ -180,8 +180,11 @@ actor NodeInstances {
 
     /// Reports each engine's status when it changed; restarts an engine that stayed faulted.
     func reportStatus() async {
-        for (volume, entry) in running where !entry.local.starting {
-            guard let record = records[volume], let observed = try? await entry.engine.status() else { continue }
+        for (volume, started) in running where !started.local.starting {
+            guard let record = records[volume], let observed = try? await started.engine.status() else { continue }
+            // The actor ran other work during that await (a restore may have finished): read the
+            // entry again, so restore fields reported together belong together.
+            guard let entry = running[volume], entry.engine === started.engine else { continue }
             let names = Dictionary(record.spec.replicaAddressMap.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
             var status = CorralControl.Engine.Status()
             status.currentState = .running
