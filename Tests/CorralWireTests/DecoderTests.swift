@@ -79,6 +79,21 @@ struct ReplicaFrameDecoderTests {
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(input, Self.frames())]) { ReplicaFrameDecoder() }
     }
 
+    /// The header layout of docs/protocols/replica.md, byte for byte (big-endian fields).
+    @Test func headerBytesFollowTheDocumentedLayout() {
+        let frame = ReplicaFrame(kind: .request, op: .write, flags: 1, status: .ok, id: 0x0102_0304_0506_0708,
+                                 offset: 0x1122_3344_5566_7788, count: 0xA0B0_C0D0, payload: ByteBuffer(bytes: [9, 9, 9]))
+        var header = ByteBuffer()
+        frame.encodeHeader(into: &header, payloadCRC: 0xCAFE_F00D)
+        let bytes = Array(header.readableBytesView)
+        #expect(bytes.count == ReplicaFrame.headerBytes)
+        #expect(Array(bytes[0..<40]) == [0x43, 0x52, 0x4c, 0x31, 0, 3, 0, 1, 0, 0, 0, 0,
+                                         1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                                         0xA0, 0xB0, 0xC0, 0xD0, 0, 0, 0, 3, 0xCA, 0xFE, 0xF0, 0x0D])
+        let headerCRC = bytes[0..<40].withUnsafeBytes { CRC32C.checksum($0) }
+        #expect(Array(bytes[40..<44]) == [UInt8(headerCRC >> 24), UInt8(headerCRC >> 16 & 0xff), UInt8(headerCRC >> 8 & 0xff), UInt8(headerCRC & 0xff)])
+    }
+
     @Test func everySingleBitFlipIsCaught() throws {
         var clean = ByteBuffer()
         Self.frames()[0].encode(into: &clean)
