@@ -73,15 +73,16 @@ final class CountingDriver: BackupStoreDriver, @unchecked Sendable {
     enum Kind { case read, write, exists, list, listTree }
     let inner: FileStoreDriver
     private let lock = NSLock()
-    private var calls: [(Kind, Bool)] = []
+    private var calls: [(Kind, String)] = []
 
     init(_ inner: FileStoreDriver) { self.inner = inner }
 
     var url: String { inner.url }
 
-    func count(_ kind: Kind, blocks: Bool) -> Int { lock.withLock { calls.filter { $0.0 == kind && $0.1 == blocks }.count } }
+    func count(_ kind: Kind, blocks: Bool) -> Int { lock.withLock { calls.filter { $0.0 == kind && $0.1.contains("/blocks") == blocks }.count } }
+    func count(_ kind: Kind, path: String) -> Int { lock.withLock { calls.filter { $0.0 == kind && $0.1 == path }.count } }
     func reset() { lock.withLock { calls.removeAll() } }
-    private func note(_ kind: Kind, _ path: String) { lock.withLock { calls.append((kind, path.contains("/blocks"))) } }
+    private func note(_ kind: Kind, _ path: String) { lock.withLock { calls.append((kind, path)) } }
 
     func read(_ path: String) async throws -> Data { note(.read, path); return try await inner.read(path) }
     func read(_ path: String, into buffer: inout Data) async throws { note(.read, path); try await inner.read(path, into: &buffer) }
