@@ -46,10 +46,7 @@ public enum NBDListener {
                     if case .tcp = address {
                         try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
                     }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(NBDServerDecoder()),
-                        NBDServerHandler(directory: directory),
-                    ])
+                    try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory))
                 }
             }
         return try await address.bind(bootstrap)

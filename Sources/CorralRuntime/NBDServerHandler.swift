@@ -19,13 +19,15 @@ struct SingleExport: NBDExportDirectory {
 }
 
 final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecked Sendable {
-    typealias InboundIn = NBDClientMessage
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let directory: any NBDExportDirectory
     /// The engine of the export the client chose; set when transmission starts.
     private var engine: Engine?
     private var handshake: NBDHandshake
+    /// Frames what the socket reads, here rather than in a decoder handler: see `FrameReader`.
+    private var reader = FrameReader(NBDServerFraming())
     private var inFlight = 0
     private var disconnectRequested = false
     private var flushScheduled = false
@@ -55,7 +57,15 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let message = unwrapInboundIn(data)
+        do {
+            try reader.read(unwrapInboundIn(data)) { received($0, context: context) }
+        } catch {
+            // Out of step with the client: nothing after this can be trusted to be a message.
+            context.close(promise: nil)
+        }
+    }
+
+    private func received(_ message: NBDClientMessage, context: ChannelHandlerContext) {
         if handshake.phase == .transmission, case .request(let request) = message {
             handle(request, context: context)
             return

@@ -16,14 +16,3 @@ enum ReplicaChannel {
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 }
-
-/// Frames replica-protocol bytes inside the handler that reads them: a frame reaches its handler
-/// with no pipeline hop and no heap box in `NIOAny` (a frame does not fit one inline).
-struct ReplicaFrameReader {
-    private var processor = NIOSingleStepByteToMessageProcessor(ReplicaFrameDecoder())
-
-    /// Calls `body` with each whole frame in `bytes` (and what earlier reads left over).
-    mutating func read(_ bytes: ByteBuffer, _ body: (ReplicaFrame) throws -> Void) throws {
-        try processor.process(buffer: bytes, body)
-    }
-}

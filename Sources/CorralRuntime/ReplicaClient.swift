@@ -42,7 +42,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     var onClose: ((String) -> Void)?
     private var closeReason: String?
     private var context: ChannelHandlerContext?
-    private var reader = ReplicaFrameReader()
+    private var reader = ReplicaFrameReader(ReplicaFraming())
     /// Requests of one event-loop turn; 4 KiB writes are copied in (cheaper than a buffer each).
     private var batch = FrameBatch(copyPayloadMax: 8 * 1024, capacity: 64 * 1024)
 

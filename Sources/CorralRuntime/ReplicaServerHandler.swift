@@ -11,7 +11,7 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     private let executor: ReplicaRequestExecutor
     private var session = ReplicaRequestExecutor.Session()
     private var readPending = false
-    private var reader = ReplicaFrameReader()
+    private var reader = ReplicaFrameReader(ReplicaFraming())
     /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
     private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
 

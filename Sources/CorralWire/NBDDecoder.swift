@@ -94,3 +94,33 @@ public struct NBDServerDecoder: ByteToMessageDecoder {
         return .option(code: code, data: data)
     }
 }
+
+/// The client side of an NBD connection for a `FrameReader`: the server handler frames what it
+/// reads itself, so a write's payload stays a slice of the socket's buffer.
+public struct NBDServerFraming: MessageFraming {
+    private var sawClientFlags: Bool
+
+    public init(expectClientFlags: Bool = true) { sawClientFlags = !expectClientFlags }
+
+    public func extent(at buffer: ByteBuffer) throws -> MessageExtent {
+        if !sawClientFlags { return .whole(4) }
+        guard let magic32 = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .atLeast(4) }
+        if magic32 == NBD.requestMagic {
+            guard buffer.readableBytes >= NBD.requestHeaderBytes else { return .atLeast(NBD.requestHeaderBytes) }
+            let command = buffer.getInteger(at: buffer.readerIndex + 6, as: UInt16.self)!
+            guard command == NBD.Command.write.rawValue else { return .whole(NBD.requestHeaderBytes) }
+            let length = buffer.getInteger(at: buffer.readerIndex + 24, as: UInt32.self)!
+            guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
+            return .whole(NBD.requestHeaderBytes + Int(length))
+        }
+        guard let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self) else { return .atLeast(8) }
+        guard magic == NBD.optionMagic else { throw NBDDecodeError.badMagic(magic) }
+        guard let length = buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) else { return .atLeast(16) }
+        guard length <= Limits.nbdOptionBytesMax else { throw NBDDecodeError.optionTooLong(length) }
+        return .whole(16 + Int(length))
+    }
+
+    public mutating func next(from buffer: inout ByteBuffer) throws -> NBDClientMessage? {
+        try NBDServerDecoder.next(from: &buffer, sawClientFlags: &sawClientFlags)
+    }
+}

@@ -123,7 +123,9 @@ public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ReplicaFrame? { try Self.next(from: &buffer) }
 
-    public static func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? {
+    /// The whole length of the frame starting at `buffer`'s reader index, header included, once
+    /// its header is readable and sound; nil while the header is incomplete.
+    static func frameBytes(at buffer: ByteBuffer) throws -> Int? {
         guard buffer.readableBytes >= ReplicaFrame.headerBytes else {
             if let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self), magic != ReplicaFrame.magic {
                 throw ReplicaDecodeError.badMagic(magic)
@@ -136,17 +138,23 @@ public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
         let headerCRC = buffer.getInteger(at: s + 40, as: UInt32.self)!
         let actualCRC = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<40])) }
         guard headerCRC == actualCRC else { throw ReplicaDecodeError.badHeaderChecksum }
+        let length = buffer.getInteger(at: s + 32, as: UInt32.self)!
+        guard length <= Limits.replicaFrameBytesMax else { throw ReplicaDecodeError.tooLong(length) }
+        return ReplicaFrame.headerBytes + Int(length)
+    }
+
+    public static func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? {
+        guard let total = try frameBytes(at: buffer), buffer.readableBytes >= total else { return nil }
+        let s = buffer.readerIndex
         let kindRaw = buffer.getInteger(at: s + 4, as: UInt8.self)!
         let opRaw = buffer.getInteger(at: s + 5, as: UInt8.self)!
         let statusRaw = buffer.getInteger(at: s + 8, as: UInt32.self)!
         guard let kind = ReplicaFrame.Kind(rawValue: kindRaw) else { throw ReplicaDecodeError.unknownKind(kindRaw) }
         guard let op = ReplicaFrame.Op(rawValue: opRaw) else { throw ReplicaDecodeError.unknownOp(opRaw) }
         guard let status = ReplicaFrame.Status(rawValue: statusRaw) else { throw ReplicaDecodeError.unknownStatus(statusRaw) }
-        let length = buffer.getInteger(at: s + 32, as: UInt32.self)!
-        guard length <= Limits.replicaFrameBytesMax else { throw ReplicaDecodeError.tooLong(length) }
-        guard buffer.readableBytes >= ReplicaFrame.headerBytes + Int(length) else { return nil }
+        let length = total - ReplicaFrame.headerBytes
         let id = buffer.getInteger(at: s + 12, as: UInt64.self)!
-        let payload = buffer.getSlice(at: s + ReplicaFrame.headerBytes, length: Int(length))!
+        let payload = buffer.getSlice(at: s + ReplicaFrame.headerBytes, length: length)!
         let payloadCRC = buffer.getInteger(at: s + 36, as: UInt32.self)!
         guard payload.withUnsafeReadableBytes({ CRC32C.checksum($0) }) == payloadCRC else {
             throw ReplicaDecodeError.badPayloadChecksum(id: id)
@@ -155,10 +163,25 @@ public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
             kind: kind, op: op, flags: buffer.getInteger(at: s + 6, as: UInt16.self)!, status: status, id: id,
             offset: buffer.getInteger(at: s + 20, as: UInt64.self)!, count: buffer.getInteger(at: s + 28, as: UInt32.self)!,
             payload: payload)
-        buffer.moveReaderIndex(forwardBy: ReplicaFrame.headerBytes + Int(length))
+        buffer.moveReaderIndex(forwardBy: total)
         return frame
     }
 }
+
+/// Replica frames for a `FrameReader`: the header (fixed size) tells the frame's length.
+public struct ReplicaFraming: MessageFraming {
+    public init() {}
+
+    public func extent(at buffer: ByteBuffer) throws -> MessageExtent {
+        try ReplicaFrameDecoder.frameBytes(at: buffer).map(MessageExtent.whole) ?? .atLeast(ReplicaFrame.headerBytes)
+    }
+
+    public func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? { try ReplicaFrameDecoder.next(from: &buffer) }
+}
+
+/// Reads the frames of one replica connection inside the handler that uses them: no pipeline
+/// hop, and no heap box in `NIOAny` (a frame does not fit one inline).
+public typealias ReplicaFrameReader = FrameReader<ReplicaFraming>
 
 /// Encodes outbound frames for the pipeline.
 extension ReplicaFrame {

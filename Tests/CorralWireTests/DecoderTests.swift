@@ -4,6 +4,25 @@ import NIOTestUtils
 import Testing
 @testable import CorralWire
 
+/// Feeds `stream` to a `FrameReader` in pieces as a socket might cut it: pieces of `trial + 1`
+/// bytes for the first 100 trials (one byte, inside headers, inside payloads), random sizes after.
+/// Checks that no more than one cut-off message (`largest` bytes) is ever held.
+func readInPieces<F: MessageFraming>(_ stream: ByteBuffer, trial: Int, _ framing: F, largest: Int) throws -> [F.Message] {
+    let bytes = Array(stream.readableBytesView)
+    var reader = FrameReader(framing)
+    var decoded: [F.Message] = []
+    var position = 0
+    while position < bytes.count {
+        let step = trial < 100 ? trial + 1 : Int.random(in: 1...9000)
+        let end = min(bytes.count, position + step)
+        try reader.read(ByteBuffer(bytes: bytes[position..<end])) { decoded.append($0) }
+        #expect(reader.pendingBytes <= largest)
+        position = end
+    }
+    #expect(reader.pendingBytes == 0)
+    return decoded
+}
+
 struct NBDDecoderTests {
     static func option(_ code: UInt32, _ data: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
@@ -49,6 +68,28 @@ struct NBDDecoderTests {
         #expect(try NBDServerDecoder.next(from: &flags, sawClientFlags: &seen) == .clientFlags(3))
     }
 
+    /// The server handler's own framing yields the same messages however the socket cuts them.
+    @Test func frameReaderYieldsTheSameMessagesForAnySplit() throws {
+        var stream = ByteBuffer(bytes: [0, 0, 0, 3])
+        var option = Self.option(NBD.Option.go.rawValue, [0, 0, 0, 2, 0x76, 0x31, 0, 0])
+        stream.writeBuffer(&option)
+        let payload = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for handle in 0..<6 {
+            var write = Self.request(.write, handle: UInt64(handle), offset: 4096, length: 4096, payload: payload)
+            stream.writeBuffer(&write)
+            var read = Self.request(.read, handle: UInt64(100 + handle), offset: 0, length: 4096)
+            stream.writeBuffer(&read)
+        }
+        var whole = stream
+        var seen = false
+        var expected: [NBDClientMessage] = []
+        while let message = try NBDServerDecoder.next(from: &whole, sawClientFlags: &seen) { expected.append(message) }
+        for trial in 0..<200 {
+            let decoded = try readInPieces(stream, trial: trial, NBDServerFraming(), largest: 4096 + NBD.requestHeaderBytes)
+            #expect(decoded == expected, "trial \(trial)")
+        }
+    }
+
     @Test func rejectsGarbageAndOversizedFrames() {
         var flagsSeen = true
         var garbage = ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
@@ -77,6 +118,29 @@ struct ReplicaFrameDecoderTests {
         var input = ByteBuffer()
         for frame in Self.frames() { frame.encode(into: &input) }
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(input, Self.frames())]) { ReplicaFrameDecoder() }
+    }
+
+    /// However the socket cuts the stream, the reader yields the same frames, and it copies no
+    /// more than the frame a read cut off.
+    @Test func readerYieldsTheSameFramesForAnySplit() throws {
+        var stream = ByteBuffer()
+        for frame in Self.frames() + Self.frames() { frame.encode(into: &stream) }
+        for trial in 0..<300 {
+            let decoded = try readInPieces(stream, trial: trial, ReplicaFraming(), largest: 4096 + ReplicaFrame.headerBytes)
+            #expect(decoded == Self.frames() + Self.frames(), "trial \(trial)")
+        }
+    }
+
+    @Test func readerRejectsDamageInACutOffFrame() {
+        var stream = ByteBuffer()
+        Self.frames()[0].encode(into: &stream)
+        var bytes = Array(stream.readableBytesView)
+        bytes[ReplicaFrame.headerBytes + 100] ^= 1
+        var reader = ReplicaFrameReader(ReplicaFraming())
+        #expect(throws: ReplicaDecodeError.self) {
+            try reader.read(ByteBuffer(bytes: bytes[0..<30])) { _ in }
+            try reader.read(ByteBuffer(bytes: bytes[30...])) { _ in }
+        }
     }
 
     /// The header layout of docs/protocols/replica.md, byte for byte (big-endian fields).
