@@ -67,11 +67,10 @@ public struct NBDServerDecoder: ByteToMessageDecoder {
         if magic32 == NBD.requestMagic {
             guard buffer.readableBytes >= NBD.requestHeaderBytes else { return nil }
             let start = buffer.readerIndex
-            let flags = buffer.getInteger(at: start + 4, as: UInt16.self)!
-            let command = buffer.getInteger(at: start + 6, as: UInt16.self)!
-            let handle = buffer.getInteger(at: start + 8, as: UInt64.self)!
-            let offset = buffer.getInteger(at: start + 16, as: UInt64.self)!
-            let length = buffer.getInteger(at: start + 24, as: UInt32.self)!
+            let (flags, command, handle, offset, length) = buffer.withUnsafeReadableBytes { raw in
+                (raw.bigEndian(at: 4, as: UInt16.self), raw.bigEndian(at: 6, as: UInt16.self), raw.bigEndian(at: 8, as: UInt64.self),
+                 raw.bigEndian(at: 16, as: UInt64.self), raw.bigEndian(at: 24, as: UInt32.self))
+            }
             var payload: ByteBuffer? = nil
             if command == NBD.Command.write.rawValue {
                 guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
