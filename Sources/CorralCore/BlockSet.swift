@@ -19,23 +19,26 @@ public struct BlockSet: Sendable, Equatable {
     }
 
     public mutating func insert(_ range: BlockRange) {
-        update(range) { $0 | $1 }
+        // One hash lookup per word, in place: every write to the head lands here.
+        Self.forEachWord(of: range) { group, mask in words[group, default: 0] |= mask }
     }
 
     public mutating func remove(_ range: BlockRange) {
-        update(range) { $0 & ~$1 }
+        Self.forEachWord(of: range) { group, mask in
+            guard let word = words[group] else { return }
+            words[group] = word & ~mask == 0 ? nil : word & ~mask
+        }
     }
 
-    private mutating func update(_ range: BlockRange, _ apply: (UInt64, UInt64) -> UInt64) {
+    /// Calls `body` with each 64-block word `range` touches and the mask of its blocks there.
+    private static func forEachWord(of range: BlockRange, _ body: (_ group: Int64, _ mask: UInt64) -> Void) {
         var block = range.start
         while block < range.end {
             let group = block >> 6
             let first = block & 63
             let last = min(range.end - (group << 6), 64)  // exclusive bit index within the word
             let width = last - first
-            let mask: UInt64 = width == 64 ? ~0 : ((1 << UInt64(width)) - 1) << UInt64(first)
-            let updated = apply(words[group] ?? 0, mask)
-            words[group] = updated == 0 ? nil : updated
+            body(group, width == 64 ? ~0 : ((1 << UInt64(width)) - 1) << UInt64(first))
             block = (group + 1) << 6
         }
     }

@@ -3,18 +3,24 @@ import NIOCore
 /// Encoders for transmission-phase replies.
 public enum NBDReply {
     public static func simpleHeader(into buffer: inout ByteBuffer, handle: UInt64, error: NBD.Errno) {
-        buffer.writeInteger(NBD.simpleReplyMagic)
-        buffer.writeInteger(error.rawValue)
-        buffer.writeInteger(handle)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { raw in
+            raw.storeBigEndian(NBD.simpleReplyMagic, at: 0)
+            raw.storeBigEndian(error.rawValue, at: 4)
+            raw.storeBigEndian(handle, at: 8)
+            return 16
+        }
     }
 
     /// Header of one structured chunk; `length` counts the bytes that follow it.
     public static func chunkHeader(into buffer: inout ByteBuffer, handle: UInt64, type: NBD.ReplyType, flags: UInt16, length: UInt32) {
-        buffer.writeInteger(NBD.structuredReplyMagic)
-        buffer.writeInteger(flags)
-        buffer.writeInteger(type.rawValue)
-        buffer.writeInteger(handle)
-        buffer.writeInteger(length)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { raw in
+            raw.storeBigEndian(NBD.structuredReplyMagic, at: 0)
+            raw.storeBigEndian(flags, at: 4)
+            raw.storeBigEndian(type.rawValue, at: 6)
+            raw.storeBigEndian(handle, at: 8)
+            raw.storeBigEndian(length, at: 16)
+            return 20
+        }
     }
 
     public static func structuredError(into buffer: inout ByteBuffer, handle: UInt64, error: NBD.Errno, message: String) {
