@@ -26,7 +26,8 @@ public struct BlockSet: Sendable, Equatable {
     public mutating func remove(_ range: BlockRange) {
         Self.forEachWord(of: range) { group, mask in
             guard let word = words[group] else { return }
-            words[group] = word & ~mask == 0 ? nil : word & ~mask
+            let kept = word & ~mask
+            words[group] = kept == 0 ? nil : kept
         }
     }
 

@@ -6,6 +6,13 @@ public enum MessageExtent: Equatable {
     case whole(Int)
     /// Its length shows once this many bytes are buffered.
     case atLeast(Int)
+
+    /// The bytes to gather before asking again (or, for `.whole`, at all).
+    var bytes: Int {
+        switch self {
+        case .whole(let bytes), .atLeast(let bytes): return bytes
+        }
+    }
 }
 
 /// A wire format a `FrameReader` can cut: how long the next message is, and how to decode it.
@@ -47,10 +54,7 @@ public struct FrameReader<Framing: MessageFraming> {
             try body(message)
         }
         guard input.readableBytes > 0 else { return }
-        let expected: Int
-        switch try framing.extent(at: input) {
-        case .whole(let bytes), .atLeast(let bytes): expected = bytes
-        }
+        let expected = try framing.extent(at: input).bytes
         var held = ByteBufferAllocator().buffer(capacity: max(expected, input.readableBytes))
         held.writeImmutableBuffer(input)
         partial = held
@@ -60,10 +64,7 @@ public struct FrameReader<Framing: MessageFraming> {
     private func complete(_ held: inout ByteBuffer, from input: inout ByteBuffer) throws -> Bool {
         while true {
             let extent = try framing.extent(at: held)
-            let wanted: Int
-            switch extent {
-            case .whole(let bytes), .atLeast(let bytes): wanted = bytes
-            }
+            let wanted = extent.bytes
             if held.readableBytes < wanted {
                 held.reserveCapacity(wanted)
                 let slice = input.readSlice(length: min(wanted - held.readableBytes, input.readableBytes))!

@@ -56,41 +56,50 @@ public struct NBDServerDecoder: ByteToMessageDecoder {
         try decode(context: context, buffer: &buffer)
     }
 
+    /// How long the message at the reader index is, as far as the buffered bytes tell: the one
+    /// place that knows NBD's framing and its limits (`next` and `NBDServerFraming` use it).
+    public static func extent(at buffer: ByteBuffer, sawClientFlags: Bool) throws -> MessageExtent {
+        if !sawClientFlags { return .whole(4) }
+        guard let magic32 = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .atLeast(4) }
+        if magic32 == NBD.requestMagic {
+            guard buffer.readableBytes >= NBD.requestHeaderBytes else { return .atLeast(NBD.requestHeaderBytes) }
+            let (command, length) = buffer.withUnsafeReadableBytes { raw in
+                (raw.bigEndian(at: 6, as: UInt16.self), raw.bigEndian(at: 24, as: UInt32.self))
+            }
+            guard command == NBD.Command.write.rawValue else { return .whole(NBD.requestHeaderBytes) }
+            guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
+            return .whole(NBD.requestHeaderBytes + Int(length))
+        }
+        guard let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self) else { return .atLeast(8) }
+        guard magic == NBD.optionMagic else { throw NBDDecodeError.badMagic(magic) }
+        guard let length = buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) else { return .atLeast(16) }
+        guard length <= Limits.nbdOptionBytesMax else { throw NBDDecodeError.optionTooLong(length) }
+        return .whole(16 + Int(length))
+    }
+
     /// Pure framing step, shared with tests: a message when a whole one is buffered, else nil.
     public static func next(from buffer: inout ByteBuffer, sawClientFlags: inout Bool) throws -> NBDClientMessage? {
-        if !sawClientFlags {
-            guard let flags = buffer.readInteger(as: UInt32.self) else { return nil }
-            sawClientFlags = true
-            return .clientFlags(flags)
+        guard case .whole(let total) = try extent(at: buffer, sawClientFlags: sawClientFlags), buffer.readableBytes >= total else {
+            return nil
         }
-        guard let magic32 = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
-        if magic32 == NBD.requestMagic {
-            guard buffer.readableBytes >= NBD.requestHeaderBytes else { return nil }
-            let start = buffer.readerIndex
+        if !sawClientFlags {
+            sawClientFlags = true
+            return .clientFlags(buffer.readInteger(as: UInt32.self)!)
+        }
+        let start = buffer.readerIndex
+        defer { buffer.moveReaderIndex(forwardBy: total) }
+        if buffer.getInteger(at: start, as: UInt32.self) == NBD.requestMagic {
             let (flags, command, handle, offset, length) = buffer.withUnsafeReadableBytes { raw in
                 (raw.bigEndian(at: 4, as: UInt16.self), raw.bigEndian(at: 6, as: UInt16.self), raw.bigEndian(at: 8, as: UInt64.self),
                  raw.bigEndian(at: 16, as: UInt64.self), raw.bigEndian(at: 24, as: UInt32.self))
             }
-            var payload: ByteBuffer? = nil
-            if command == NBD.Command.write.rawValue {
-                guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
-                guard buffer.readableBytes >= NBD.requestHeaderBytes + Int(length) else { return nil }
-                payload = buffer.getSlice(at: start + NBD.requestHeaderBytes, length: Int(length))
-                buffer.moveReaderIndex(forwardBy: NBD.requestHeaderBytes + Int(length))
-            } else {
-                buffer.moveReaderIndex(forwardBy: NBD.requestHeaderBytes)
-            }
+            // A write's data is sliced from the receive buffer, not copied.
+            let payload = command == NBD.Command.write.rawValue
+                ? buffer.getSlice(at: start + NBD.requestHeaderBytes, length: total - NBD.requestHeaderBytes) : nil
             return .request(NBDRequest(flags: flags, command: command, handle: handle, offset: offset, length: length, payload: payload))
         }
-        guard let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self) else { return nil }
-        guard magic == NBD.optionMagic else { throw NBDDecodeError.badMagic(magic) }
-        guard let length = buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) else { return nil }
-        guard length <= Limits.nbdOptionBytesMax else { throw NBDDecodeError.optionTooLong(length) }
-        guard buffer.readableBytes >= 16 + Int(length) else { return nil }
-        let code = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt32.self)!
-        let data = buffer.getSlice(at: buffer.readerIndex + 16, length: Int(length))!
-        buffer.moveReaderIndex(forwardBy: 16 + Int(length))
-        return .option(code: code, data: data)
+        let code = buffer.getInteger(at: start + 8, as: UInt32.self)!
+        return .option(code: code, data: buffer.getSlice(at: start + 16, length: total - 16)!)
     }
 }
 
@@ -102,21 +111,7 @@ public struct NBDServerFraming: MessageFraming {
     public init(expectClientFlags: Bool = true) { sawClientFlags = !expectClientFlags }
 
     public func extent(at buffer: ByteBuffer) throws -> MessageExtent {
-        if !sawClientFlags { return .whole(4) }
-        guard let magic32 = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .atLeast(4) }
-        if magic32 == NBD.requestMagic {
-            guard buffer.readableBytes >= NBD.requestHeaderBytes else { return .atLeast(NBD.requestHeaderBytes) }
-            let command = buffer.getInteger(at: buffer.readerIndex + 6, as: UInt16.self)!
-            guard command == NBD.Command.write.rawValue else { return .whole(NBD.requestHeaderBytes) }
-            let length = buffer.getInteger(at: buffer.readerIndex + 24, as: UInt32.self)!
-            guard length <= Limits.requestBytesMax else { throw NBDDecodeError.writeTooLong(length) }
-            return .whole(NBD.requestHeaderBytes + Int(length))
-        }
-        guard let magic = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self) else { return .atLeast(8) }
-        guard magic == NBD.optionMagic else { throw NBDDecodeError.badMagic(magic) }
-        guard let length = buffer.getInteger(at: buffer.readerIndex + 12, as: UInt32.self) else { return .atLeast(16) }
-        guard length <= Limits.nbdOptionBytesMax else { throw NBDDecodeError.optionTooLong(length) }
-        return .whole(16 + Int(length))
+        try NBDServerDecoder.extent(at: buffer, sawClientFlags: sawClientFlags)
     }
 
     public mutating func next(from buffer: inout ByteBuffer) throws -> NBDClientMessage? {

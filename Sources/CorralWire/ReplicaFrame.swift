@@ -155,12 +155,6 @@ public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
         return header
     }
 
-    /// The whole length of the frame starting at `buffer`'s reader index, header included, once
-    /// its header is readable and sound; nil while the header is incomplete.
-    static func frameBytes(at buffer: ByteBuffer) throws -> Int? {
-        try header(at: buffer).map { ReplicaFrame.headerBytes + $0.length }
-    }
-
     public static func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? {
         guard let header = try header(at: buffer), buffer.readableBytes >= ReplicaFrame.headerBytes + header.length else { return nil }
         guard let kind = ReplicaFrame.Kind(rawValue: header.kindRaw) else { throw ReplicaDecodeError.unknownKind(header.kindRaw) }
@@ -181,7 +175,7 @@ public struct ReplicaFraming: MessageFraming {
     public init() {}
 
     public func extent(at buffer: ByteBuffer) throws -> MessageExtent {
-        try ReplicaFrameDecoder.frameBytes(at: buffer).map(MessageExtent.whole) ?? .atLeast(ReplicaFrame.headerBytes)
+        try ReplicaFrameDecoder.header(at: buffer).map { .whole(ReplicaFrame.headerBytes + $0.length) } ?? .atLeast(ReplicaFrame.headerBytes)
     }
 
     public func next(from buffer: inout ByteBuffer) throws -> ReplicaFrame? { try ReplicaFrameDecoder.next(from: &buffer) }

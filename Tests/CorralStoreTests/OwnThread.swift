@@ -1,7 +1,7 @@
 import Foundation
 
-/// At most this many CPU-bound test bodies run at once (one per core of the 2-vCPU CI machine).
-private let ownThreadSlots = DispatchSemaphore(value: 2)
+/// At most one CPU-bound test body per core runs at once.
+private let ownThreadSlots = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
 /// Runs CPU-bound test work on a dedicated thread and awaits it, instead of blocking one of the
 /// cooperative pool's few threads (one per core) for the whole run: the async tests beside it keep
