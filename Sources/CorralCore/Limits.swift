@@ -30,6 +30,10 @@ public enum Limits {
     public static let nameBytesMax = 200
     /// Bytes moved per step of a rebuild; bounds memory used by one transfer.
     public static let rebuildChunkBytes = 4 * 1024 * 1024
+    /// Reads up to this size that an in-process replica serves are read straight into the NBD
+    /// connection's reply batch. Larger ones keep a buffer of their own, so a turn of 128 KiB
+    /// sequential reads does not gather into one multi-megabyte buffer.
+    public static let nbdInPlaceReadBytesMax = 64 * 1024
 
     static func check() {
         precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")

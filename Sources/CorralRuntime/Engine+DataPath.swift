@@ -154,6 +154,24 @@ extension Engine {
         return .pending
     }
 
+    /// Reads into `buffer`'s writable bytes when the preferred replica is in this process and no
+    /// coordinated operation holds I/O: no buffer, no request, nothing in flight. False, with
+    /// `buffer` unchanged, when the read must take `submitRead` (which also handles a failure).
+    public func readInPlace(offset: Int64, length: Int, appendingTo buffer: inout ByteBuffer) -> Bool {
+        eventLoop.preconditionInEventLoop()
+        guard !gate.paused else { return false }
+        let routes = currentRoutes
+        guard let preferred = routes.preferred else { return false }
+        let replica = routes.readable[preferred]
+        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+            replica.readInPlace(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<length]), at: offset) ? length : 0
+        }
+        guard read == length else { return false }
+        counters.reads += 1
+        counters.bytesRead += Int64(length)
+        return true
+    }
+
     /// The answer to a read counted in flight.
     func readAnswered(_ result: Result<ReplicaFrame, Error>, _ waiter: ReadWaiter) {
         switch result {

@@ -32,8 +32,9 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     private var disconnectRequested = false
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
-    /// Replies of one event-loop turn; a read's data goes out as a buffer of its own (copying 4 KiB
-    /// into the batch measured slower for random reads).
+    /// Replies of one event-loop turn. An in-process replica reads a read's data straight into it;
+    /// other read data goes out as a buffer of its own (copying 4 KiB into the batch measured
+    /// slower for random reads).
     private var batch = OutboundBatch(copyPayloadMax: 512, capacity: 4096)
 
     init(directory: any NBDExportDirectory) {
@@ -119,6 +120,7 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
         case .read:
             guard inRange else { return replyError(tag, .invalid, "read beyond the end of the volume (\(size) bytes)") }
             guard length <= Limits.requestBytesMax else { return replyError(tag, .overflow, "read longer than \(Limits.requestBytesMax) bytes") }
+            if length <= Limits.nbdInPlaceReadBytesMax && replyReadInPlace(tag, engine: engine, length: Int(length)) { return }
             inFlight += 1
             ended(engine.submitRead(offset: offset, length: Int(length), listener: self, tag: tag), tag)
         case .write:
@@ -185,14 +187,31 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     }
 
     private func replyRead(_ request: EngineIOTag, data: ByteBuffer) {
+        let length = data.readableBytes
+        send(headerBytes: readHeaderBytes, payload: data) { readHeader(into: &$0, request, length: length) }
+    }
+
+    /// Answers a read with data that an in-process replica reads straight into the reply batch;
+    /// false when the engine cannot (the read then takes `submitRead`).
+    private func replyReadInPlace(_ request: EngineIOTag, engine: Engine, length: Int) -> Bool {
+        guard let context else { return false }
+        let added = batch.addInPlace(headerBytes: readHeaderBytes, payloadBytes: length, context: context,
+                                     header: { readHeader(into: &$0, request, length: length) },
+                                     payload: { engine.readInPlace(offset: Int64(request.offset), length: length, appendingTo: &$0) })
+        if added { scheduleFlush() }
+        return added
+    }
+
+    private var readHeaderBytes: Int { handshake.structuredReplies ? 28 : 16 }
+
+    /// The header before a read's data: one offset-data chunk, or a simple reply.
+    private func readHeader(into buffer: inout ByteBuffer, _ request: EngineIOTag, length: Int) {
         if handshake.structuredReplies {
-            send(headerBytes: 28, payload: data) {
-                NBDReply.chunkHeader(into: &$0, handle: request.handle, type: .offsetData, flags: NBD.ReplyFlag.done,
-                                     length: UInt32(8 + data.readableBytes))
-                $0.writeInteger(request.offset)
-            }
+            NBDReply.chunkHeader(into: &buffer, handle: request.handle, type: .offsetData, flags: NBD.ReplyFlag.done,
+                                 length: UInt32(8 + length))
+            buffer.writeInteger(request.offset)
         } else {
-            send(headerBytes: 16, payload: data) { NBDReply.simpleHeader(into: &$0, handle: request.handle, error: .ok) }
+            NBDReply.simpleHeader(into: &buffer, handle: request.handle, error: .ok)
         }
     }
 

@@ -33,6 +33,21 @@ struct OutboundBatch {
         buffer!.writeImmutableBuffer(payload)
     }
 
+    /// Adds one message whose `payloadBytes` are produced in place by `payload`, straight into the
+    /// batch. When `payload` declines, the message's header is taken back and nothing is added.
+    mutating func addInPlace(headerBytes: Int, payloadBytes: Int, context: ChannelHandlerContext,
+                             header: (inout ByteBuffer) -> Void, payload: (inout ByteBuffer) -> Bool) -> Bool {
+        if buffer == nil { buffer = context.channel.allocator.buffer(capacity: max(capacity, headerBytes + payloadBytes)) }
+        let start = buffer!.writerIndex
+        header(&buffer!)
+        guard payload(&buffer!) else {
+            buffer!.moveWriterIndex(to: start)
+            if start == 0 { buffer = nil }
+            return false
+        }
+        return true
+    }
+
     /// Writes what was gathered (the caller flushes).
     mutating func write(to context: ChannelHandlerContext) {
         guard let gathered = buffer else { return }

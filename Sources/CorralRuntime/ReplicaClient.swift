@@ -129,6 +129,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     private var flushPending: Set<ObjectIdentifier> = []
     private(set) var closed = false
     var answersAtOnce: Bool { false }
+    func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool { false }
     /// Called once, when any connection drops: the engine then marks the replica ERR.
     var onFailure: ((String) -> Void)?
 

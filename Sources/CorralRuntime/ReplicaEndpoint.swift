@@ -20,6 +20,9 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     /// `sink`, an answer that comes later goes to it (`.sent`) instead of to a future.
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
                 payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply
+    /// Reads straight into `buffer` when the replica is in this process; false when it is not or
+    /// the read failed (the caller then takes `submit`, which reports the failure).
+    func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool
     func close()
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
 }
@@ -105,6 +108,16 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
             return .failure(ReplicaError(address: address, status: frame.status, message: frame.errorMessage))
         }
         return .success(frame)
+    }
+
+    func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
+        guard !closed, let replica = session.replica else { return false }
+        do {
+            try replica.read(into: buffer, at: offset)
+            return true
+        } catch {
+            return false
+        }
     }
 
     func close() {
