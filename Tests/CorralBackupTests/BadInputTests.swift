@@ -70,7 +70,7 @@ struct BadInputTests {
     }
 
     @Test func corruptBlockNamesItsPathAndIsNotRetried() async throws {
-        let (store, driver, config) = try await makeStore()
+        let (_, driver, config) = try await makeStore()
         let path = StoreLayout.block("v1", config.blocks[0].checksum)
         var bytes = try await driver.read(path)
         bytes[bytes.count / 2] ^= 0xff

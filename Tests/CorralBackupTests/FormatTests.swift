@@ -13,6 +13,23 @@ struct FormatTests {
         #expect(BackupHash.of(Data(count: 16 << 20)) == "7e208b53e5c541b23906ef8ed8f5e12e4f1b470fbd0d3e907b1fc0c0b8d78eb1")
     }
 
+    /// Block names come from the system libcrypto when it is present, else from swift-crypto: both
+    /// must give the same name for every length (FIPS 180-2's "abc" vector, then random inputs
+    /// around SHA-512's 128-byte block and padding boundaries, and a whole 2 MiB block).
+    @Test func systemAndPortableSHA512Agree() {
+        let abc = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+        #expect(BackupHash.of("abc") == abc)
+        #expect(BackupHash.portable(Data("abc".utf8)) == abc)
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 111, 112, 113, 127, 128, 129, 255, 256, 4096, 2 << 20] {
+            let data = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            #expect(BackupHash.of(data) == BackupHash.portable(data), "\(length) bytes")
+        }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(BackupHash.usesSystemLibrary, "libcrypto.so.3 (libssl3) should be present: the Swift toolchain needs it")
+        }
+    }
+
     @Test func zeroBlocksAreRecognisedWithoutHashing() {
         #expect(BackupHash.isAllZero(Data(count: 2 << 20)))
         #expect(BackupHash.isAllZero(Data()))

@@ -18,7 +18,6 @@ uint32_t corral_crc32c_portable(uint32_t crc, const void *data, size_t length);
 /// Returns the number filled (0 = none left) or -1 with errno set; `*last` is 1 when the final
 /// extent of the file was returned.
 int corral_fiemap(int fd, uint64_t start, uint64_t *pairs, uint32_t max, int *last);
-#endif
 
 /// LZ4 frames through the system liblz4 (loaded at first use). Returns 0 when it is missing.
 int corral_lz4_available(void);
@@ -27,3 +26,8 @@ size_t corral_lz4_bound(size_t length);
 long corral_lz4_compress(const void *source, size_t length, void *destination, size_t capacity);
 /// Bytes produced; -1 for a damaged or truncated frame, -2 when the output does not fit.
 long corral_lz4_decompress(const void *source, size_t length, void *destination, size_t capacity);
+
+/// SHA-512 of `length` bytes into `digest` through the system libcrypto (loaded at first use).
+/// Returns 0, writing nothing, when the library is missing.
+int corral_sha512(const void *data, size_t length, unsigned char digest[64]);
+#endif
