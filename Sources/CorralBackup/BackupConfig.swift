@@ -62,7 +62,15 @@ public struct BackupConfig: Equatable, Sendable {
     }
 
     public static func decode(_ data: Data) throws -> BackupConfig {
-        let json = try GoJSONReader(data, what: "backup cfg")
+        let document: BackupConfigDocument
+        do {
+            document = try JSONDecoder().decode(BackupConfigDocument.self, from: data)
+        } catch let error as BackupStoreError {
+            throw error
+        } catch {
+            throw BackupStoreError.corrupt("backup cfg is not a JSON object with a list of Blocks")
+        }
+        let json = GoJSONReader(fields: document.fields)
         var config = BackupConfig(name: json.string("Name"), volumeName: json.string("VolumeName"), compressionMethod: json.string("CompressionMethod"))
         if config.compressionMethod.isEmpty { config.compressionMethod = "gzip" }
         config.snapshotName = json.string("SnapshotName")
@@ -74,19 +82,59 @@ public struct BackupConfig: Equatable, Sendable {
         config.isIncremental = json.bool("IsIncremental")
         config.newlyUploadedDataSize = try json.integer("NewlyUploadedDataSize")
         config.reUploadedDataSize = try json.integer("ReUploadedDataSize")
-        for entry in json.array("Blocks") {
-            var folded: [String: Any] = [:]
-            for (key, value) in entry { folded[key.lowercased()] = value }
-            guard let checksum = folded["blockchecksum"] as? String, checksum.count == 64, checksum.allSatisfy(\.isHexDigit) else {
+        config.blocks.reserveCapacity(document.blocks.count)
+        for entry in document.blocks {
+            guard let checksum = entry.checksum, checksum.utf8.count == 64, checksum.utf8.allSatisfy(Self.isHex) else {
                 throw BackupStoreError.corrupt("backup \(config.name) has a block without a valid BlockChecksum")
             }
-            let offset = (folded["offset"] as? NSNumber)?.int64Value ?? (folded["offset"] as? String).flatMap { Int64($0) }
-            guard let offset, offset >= 0 else { throw BackupStoreError.corrupt("backup \(config.name) has a block without a valid Offset") }
+            guard let offset = entry.offset, offset >= 0 else { throw BackupStoreError.corrupt("backup \(config.name) has a block without a valid Offset") }
             config.blocks.append(BlockMapping(offset: offset, checksum: checksum))
         }
         config.blocks.sort { $0.offset < $1.offset }
         guard !config.name.isEmpty else { throw BackupStoreError.corrupt("backup cfg has no Name") }
         return config
+    }
+
+    private static func isHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+    }
+}
+
+/// A backup cfg as parsed: its Blocks typed (there may be thousands), every other field generic.
+private struct BackupConfigDocument: Decodable {
+    var fields: [String: JSONValue] = [:]
+    var blocks: [Entry] = []
+
+    struct Entry: Decodable {
+        var offset: Int64?
+        var checksum: String?
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            for key in container.allKeys {
+                switch key.stringValue.lowercased() {
+                case "offset":
+                    offset = (try? container.decode(Int64.self, forKey: key)) ?? (try? container.decode(String.self, forKey: key)).flatMap { Int64($0) }
+                case "blockchecksum":
+                    checksum = try? container.decode(String.self, forKey: key)
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        for key in container.allKeys {
+            let name = key.stringValue.lowercased()
+            if name == "blocks" {
+                if try !container.decodeNil(forKey: key) { blocks = try container.decode([Entry].self, forKey: key) }
+            } else {
+                fields[name] = try container.decode(JSONValue.self, forKey: key)
+            }
+        }
     }
 }
 

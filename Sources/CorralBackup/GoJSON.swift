@@ -58,31 +58,39 @@ public struct GoJSONWriter {
 
 /// Reads what Go wrote, and what other writers might: unknown fields ignored, numbers as JSON
 /// numbers or strings, `,string` strings double-encoded or plain, field names in any case.
+/// Parsed by JSONDecoder into typed values: JSONSerialization's `Any` values cost a dynamic cast
+/// each, which made decoding a backup cfg of 1,300 blocks a tenth of an incremental backup.
 public struct GoJSONReader {
-    let object: [String: Any]
+    /// Fields by lower-cased name: Go matches field names case-insensitively; so do we.
+    let object: [String: JSONValue]
 
     public init(_ data: Data, what: String) throws {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        do {
+            object = try JSONDecoder().decode(GoJSONObject.self, from: data).fields
+        } catch let error as BackupStoreError {
+            throw error
+        } catch {
             throw BackupStoreError.corrupt("\(what) is not a JSON object")
         }
-        // Go matches field names case-insensitively; so do we.
-        var folded: [String: Any] = [:]
-        for (key, value) in object { folded[key.lowercased()] = value }
-        self.object = folded
     }
 
-    func value(_ name: String) -> Any? {
+    init(fields: [String: JSONValue]) { object = fields }
+
+    func value(_ name: String) -> JSONValue? {
         let value = object[name.lowercased()]
-        return value is NSNull ? nil : value
+        if case .null = value { return nil }
+        return value
     }
 
-    public func string(_ name: String) -> String { value(name) as? String ?? "" }
+    public func string(_ name: String) -> String {
+        guard case .string(let text) = value(name) else { return "" }
+        return text
+    }
 
     /// A string that Go double-encodes; a plain one is accepted too.
     public func doubleEncoded(_ name: String) -> String {
         let text = string(name)
-        if text.hasPrefix("\""), let data = text.data(using: .utf8),
-           let inner = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? String {
+        if text.hasPrefix("\""), let inner = try? JSONDecoder().decode(String.self, from: Data(text.utf8)) {
             return inner
         }
         return text
@@ -91,21 +99,64 @@ public struct GoJSONReader {
     public func integer(_ name: String) throws -> Int64 {
         switch value(name) {
         case nil: return 0
-        case let text as String:
+        case .string(let text):
             if text.isEmpty { return 0 }
             guard let number = Int64(text) else { throw BackupStoreError.corrupt("field \(name) is \"\(text)\", not a whole number") }
             return number
-        case let number as NSNumber: return number.int64Value
+        case .integer(let number): return number
+        case .number(let number):
+            guard let whole = Int64(exactly: number) else { throw BackupStoreError.corrupt("field \(name) is \(number), not a whole number") }
+            return whole
         default: throw BackupStoreError.corrupt("field \(name) is not a number")
         }
     }
 
-    public func bool(_ name: String) -> Bool { (value(name) as? Bool) ?? false }
-
-    public func stringMap(_ name: String) -> [String: String]? {
-        guard let map = value(name) as? [String: Any] else { return nil }
-        return map.compactMapValues { $0 as? String }
+    public func bool(_ name: String) -> Bool {
+        guard case .bool(let flag) = value(name) else { return false }
+        return flag
     }
 
-    public func array(_ name: String) -> [[String: Any]] { value(name) as? [[String: Any]] ?? [] }
+    public func stringMap(_ name: String) -> [String: String]? {
+        guard case .object(let map) = value(name) else { return nil }
+        return map.compactMapValues { value in
+            guard case .string(let text) = value else { return nil }
+            return text
+        }
+    }
+}
+
+/// One JSON value. Integers are kept apart from other numbers so 64-bit sizes stay exact.
+indirect enum JSONValue: Decodable {
+    case null, bool(Bool), integer(Int64), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let text = try? container.decode(String.self) { self = .string(text) }
+        else if let flag = try? container.decode(Bool.self) { self = .bool(flag) }
+        else if let number = try? container.decode(Int64.self) { self = .integer(number) }
+        else if let number = try? container.decode(Double.self) { self = .number(number) }
+        else if let array = try? container.decode([JSONValue].self) { self = .array(array) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+}
+
+/// Any field name, for objects read key by key.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// A top-level JSON object, field names lower-cased.
+struct GoJSONObject: Decodable {
+    var fields: [String: JSONValue] = [:]
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        for key in container.allKeys {
+            fields[key.stringValue.lowercased()] = try container.decode(JSONValue.self, forKey: key)
+        }
+    }
 }

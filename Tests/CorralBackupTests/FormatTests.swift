@@ -74,6 +74,13 @@ struct FormatTests {
         #expect(throws: BackupStoreError.self) { try VolumeConfig.decode(Data("[1]".utf8)) }
         #expect(throws: BackupStoreError.self) { try VolumeConfig.decode(Data(#"{"Name":"v","Size":"ten"}"#.utf8)) }
         #expect(throws: BackupStoreError.self) { try BackupConfig.decode(Data(#"{"Name":"b","Blocks":[{"Offset":0,"BlockChecksum":"zz"}]}"#.utf8)) }
+        let checksum = String(repeating: "ab", count: 32)
+        let blocks = try BackupConfig.decode(Data(#"{"name":"b","Size":1e3,"blocks":[{"offset":"4096","blockchecksum":"\#(checksum)","X":[1]},{"Offset":0,"BlockChecksum":"\#(checksum)"}]}"#.utf8))
+        #expect(blocks.size == 1000 && blocks.blocks.map(\.offset) == [0, 4096], "names in any case, offsets as strings, whole numbers as floats")
+        // A list of Blocks that is not a list of objects is damage, not an empty backup.
+        #expect(throws: BackupStoreError.self) { try BackupConfig.decode(Data(#"{"Name":"b","Blocks":[1,2]}"#.utf8)) }
+        #expect(throws: BackupStoreError.self) { try BackupConfig.decode(Data(#"{"Name":"b","Blocks":{"Offset":0}}"#.utf8)) }
+        #expect(throws: BackupStoreError.self) { try BackupConfig.decode(Data(#"{"Name":"b","Size":2.5}"#.utf8)) }
     }
 
     @Test func lockFileAsLonghornWritesIt() throws {
