@@ -126,10 +126,10 @@ public struct GoJSONReader {
 }
 
 /// One JSON value. Integers are kept apart from other numbers so 64-bit sizes stay exact.
-indirect enum JSONValue: Decodable {
+public indirect enum JSONValue: Decodable, Sendable {
     case null, bool(Bool), integer(Int64), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let text = try? container.decode(String.self) { self = .string(text) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralBackup
 import CorralControl
 import Foundation
 import Yams
@@ -87,20 +88,7 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 }
 
 /// JSON as plain Swift values (Yams cannot represent Foundation's NSNumber).
-enum JSONValue: Decodable {
-    case bool(Bool), integer(Int64), number(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
+extension JSONValue {
     var native: Any {
         switch self {
         case .bool(let value): value
