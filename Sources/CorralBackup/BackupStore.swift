@@ -136,8 +136,9 @@ public struct BackupStore: Sendable {
         let state = NIOLockedValueBox<(mappings: [Int64: String], inFlight: Set<String>, newBlocks: Int64)>(([:], [], 0))
         let driver = self.driver, volume = request.volume
         let zeroChecksum = BackupHash.of(Data(count: Int(request.blockSize)))
-        try await forEachConcurrently(offsets, concurrency: concurrency) { offset in
-            let data = try source.read(offset: offset, length: Int(request.blockSize))
+        try await forEachConcurrently(offsets, concurrency: concurrency, state: { (data: Data(), packed: Data()) }) { offset, buffers in
+            try source.read(offset: offset, length: Int(request.blockSize), into: &buffers.data)
+            let data = buffers.data
             let checksum = BackupHash.isAllZero(data) ? zeroChecksum : BackupHash.of(data)
             let path = StoreLayout.block(volume, checksum)
             let first = state.withLockedValue { state -> Bool in
@@ -154,7 +155,7 @@ public struct BackupStore: Sendable {
                 needed = !(try await driver.exists(path))
             }
             if needed {
-                let packed = try codec.compress(data)
+                let packed = try codec.compress(data, into: &buffers.packed)
                 try await driver.write(path, packed)
                 sent = Int64(packed.count)
                 state.withLockedValue { $0.newBlocks += 1 }
@@ -210,32 +211,20 @@ public struct BackupStore: Sendable {
         // A block of zeros has a known name: it is zeroed (a hole where the sink can make one), not fetched.
         let zeroChecksum = BackupHash.of(Data(count: Int(blockSize)))
         let groups = Self.groupedByChecksum(blocks)
-        let next = NIOLockedValueBox(0)
-        // Workers, each with buffers it reuses for every block it restores.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<max(1, concurrency) {
-                group.addTask {
-                    var packed = Data(), data = Data()
-                    while true {
-                        try Task.checkCancellation()
-                        let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
-                        guard index < groups.count else { return }
-                        let (checksum, offsets) = groups[index]
-                        if checksum != zeroChecksum {
-                            try await Self.fetch(checksum, volume: volume, blockSize: blockSize, codec: codec, driver: driver, packed: &packed, data: &data)
-                        }
-                        for offset in offsets {
-                            if checksum == zeroChecksum {
-                                try await sink.zero(at: offset, length: blockSize)
-                            } else {
-                                try await sink.write(data, at: offset)
-                            }
-                            tracker.blockDone(uploaded: 0)
-                        }
-                    }
-                }
+        try await forEachConcurrently(groups, concurrency: concurrency, state: { (packed: Data(), data: Data()) }) { group, buffers in
+            let (checksum, offsets) = group
+            if checksum != zeroChecksum {
+                try await Self.fetch(checksum, volume: volume, blockSize: blockSize, codec: codec, driver: driver,
+                                     packed: &buffers.packed, data: &buffers.data)
             }
-            try await group.waitForAll()
+            for offset in offsets {
+                if checksum == zeroChecksum {
+                    try await sink.zero(at: offset, length: blockSize)
+                } else {
+                    try await sink.write(buffers.data, at: offset)
+                }
+                tracker.blockDone(uploaded: 0)
+            }
         }
     }
 

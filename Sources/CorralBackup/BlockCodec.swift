@@ -17,22 +17,30 @@ public enum BlockCodec: String, Sendable, CaseIterable {
     }
 
     public func compress(_ data: Data) throws -> Data {
+        var output = Data()
+        return try compress(data, into: &output)
+    }
+
+    /// As `compress`, into a buffer whose storage is reused; returns the packed block (`data`
+    /// itself when the method is none).
+    public func compress(_ data: Data, into output: inout Data) throws -> Data {
         switch self {
         case .none: return data
         case .gzip:
             var buffer = ByteBuffer(bytes: data)
             let compressed = try buffer.compress(with: .gzip())
-            return Data(compressed.readableBytesView)
+            output = Data(compressed.readableBytesView)
+            return output
         case .lz4:
             guard corral_lz4_available() != 0 else { throw BlockCodec.lz4Missing }
-            var output = Data(count: corral_lz4_bound(data.count))
-            let capacity = output.count
+            // The buffer keeps its full length so that the next block does not zero-fill it again.
+            let capacity = corral_lz4_bound(data.count)
+            if output.count < capacity { output.count = capacity }
             let written = output.withUnsafeMutableBytes { out in
                 data.withUnsafeBytes { corral_lz4_compress($0.baseAddress, data.count, out.baseAddress, capacity) }
             }
             guard written >= 0 else { throw BackupStoreError.io("lz4 compression failed") }
-            output.count = written
-            return output
+            return output.prefix(written)
         }
     }
 

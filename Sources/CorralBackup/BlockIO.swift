@@ -8,9 +8,18 @@ public protocol BackupBlockSource: Sendable {
     var size: Int64 { get }
     /// Offsets of backup blocks holding data newer than `base` (all data when nil).
     func changedBlocks(blockSize: Int64, since base: String?) throws -> [Int64]
-    func read(offset: Int64, length: Int) throws -> Data
+    /// Reads `length` bytes at `offset` into `data`, reusing its storage.
+    func read(offset: Int64, length: Int, into data: inout Data) throws
     /// Whether the chain read still contains the snapshot (an incremental base).
     func contains(snapshot: String) -> Bool
+}
+
+extension BackupBlockSource {
+    public func read(offset: Int64, length: Int) throws -> Data {
+        var data = Data()
+        try read(offset: offset, length: length, into: &data)
+        return data
+    }
 }
 
 /// Where a restore writes blocks.
@@ -49,10 +58,9 @@ public final class ReplicaSnapshotSource: BackupBlockSource, @unchecked Sendable
         return offsets.sorted()
     }
 
-    public func read(offset: Int64, length: Int) throws -> Data {
-        var data = Data(count: length)
+    public func read(offset: Int64, length: Int, into data: inout Data) throws {
+        if data.count != length { data.count = length }
         try data.withUnsafeMutableBytes { try reader.read(into: $0, at: offset) }
-        return data
     }
 }
 
