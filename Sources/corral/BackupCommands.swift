@@ -9,7 +9,7 @@ struct BackupCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Get.self, Cancel.self, Remove.self, Restore.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Back up a volume (a new snapshot, or --snapshot); shows progress until it completes.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Back up a volume (a new snapshot, or --snapshot); shows progress until it completes.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
         @Option(help: "Snapshot to back up (default: take one now).") var snapshot: String?
@@ -56,7 +56,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a backup.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a backup.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
@@ -85,7 +85,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "cancel",
             abstract: "Stop a pending or running backup; waits until it has stopped (it ends in Error, its uploaded blocks kept for the next backup).")
         @OptionGroup var api: APIOptions
         @Argument var name: String
@@ -103,7 +103,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore a backup into a new volume (the same as `volume create NAME --from-backup URL`).")
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup into a new volume (the same as `volume create NAME --from-backup URL`).")
         @OptionGroup var api: APIOptions
         @Argument(help: "The backup URL (`corral backup ls` shows it).") var url: String
         @Option(help: "The new volume's name.") var to: String

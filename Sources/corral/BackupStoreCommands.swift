@@ -11,7 +11,7 @@ struct BackupStoreCommand: AsyncParsableCommand {
         subcommands: [Backup.self, Restore.self, List.self, Remove.self, SigV4Check.self])
 
     struct Backup: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Back up one snapshot of a replica directory (incremental against the last backup).")
+        static let configuration = CommandConfiguration(commandName: "backup", abstract: "Back up one snapshot of a replica directory (incremental against the last backup).")
         @Option(help: "Backup target: file:///path or s3://bucket@region/path/.") var target: String
         @Option(help: "The replica's directory.") var replicaDir: String
         @Option(help: "Snapshot to back up.") var snapshot: String
@@ -34,7 +34,7 @@ struct BackupStoreCommand: AsyncParsableCommand {
     }
 
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore a backup (TARGET?backup=NAME&volume=VOLUME) into a file; every block is verified.")
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup (TARGET?backup=NAME&volume=VOLUME) into a file; every block is verified.")
         @Argument(help: "Backup URL.") var url: String
         @Option(help: "File to write the volume into.") var to: String
         func run() async throws {

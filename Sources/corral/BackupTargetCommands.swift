@@ -25,7 +25,7 @@ struct BackupTargetCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a backup target.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a backup target.")
         @OptionGroup var api: APIOptions
         @Argument var name: String = BackupTargetKind.defaultName
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
@@ -33,7 +33,7 @@ struct BackupTargetCommand: AsyncParsableCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set (or create) a target: file:///path or s3://bucket@region/path/; \"\" turns it off.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Set (or create) a target: file:///path or s3://bucket@region/path/; \"\" turns it off.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Argument var url: String
@@ -49,7 +49,7 @@ struct BackupTargetCommand: AsyncParsableCommand {
     }
 
     struct Sync: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a target now and wait until its records are up to date.")
+        static let configuration = CommandConfiguration(commandName: "sync", abstract: "List a target now and wait until its records are up to date.")
         @OptionGroup var api: APIOptions
         @Argument var name: String = BackupTargetKind.defaultName
         @Option(help: "Seconds to wait.") var timeout: Int = 120
@@ -90,7 +90,7 @@ struct BackupVolumeCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a backup volume.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a backup volume.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml

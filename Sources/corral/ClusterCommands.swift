@@ -127,7 +127,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one node.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one node.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
@@ -138,7 +138,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Cordon: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop placing new replicas on a node.")
+        static let configuration = CommandConfiguration(commandName: "cordon", abstract: "Stop placing new replicas on a node.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         func run() async throws {
@@ -148,7 +148,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Uncordon: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Allow new replicas on a node again.")
+        static let configuration = CommandConfiguration(commandName: "uncordon", abstract: "Allow new replicas on a node again.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         func run() async throws {
@@ -158,7 +158,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     struct Evict: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Move every replica off a node (or one disk): each is rebuilt elsewhere first.")
+        static let configuration = CommandConfiguration(commandName: "evict", abstract: "Move every replica off a node (or one disk): each is rebuilt elsewhere first.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Evict only this disk.") var disk: String?

@@ -14,6 +14,7 @@ struct EngineCommand: AsyncParsableCommand {
         subcommands: [EngineServe.self, Status.self, SnapshotCommand.self, ReplicaAdmin.self, Expand.self, Checksums.self])
 
     struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "status")
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
@@ -26,6 +27,7 @@ struct EngineCommand: AsyncParsableCommand {
     }
 
     struct Expand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "expand")
         @OptionGroup var options: ControlOptions
         @Option(help: "New size, e.g. 20Gi.") var size: String
         func run() async throws {
@@ -35,7 +37,7 @@ struct EngineCommand: AsyncParsableCommand {
     }
 
     struct Checksums: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Whole-layer checksums of every snapshot, per replica.")
+        static let configuration = CommandConfiguration(commandName: "checksums", abstract: "Whole-layer checksums of every snapshot, per replica.")
         @OptionGroup var options: ControlOptions
         func run() async throws { printJSON(try await options.client.call("GET", "checksums")) }
     }
@@ -54,6 +56,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Remove.self, Purge.self, Revert.self, Verify.self])
 
     struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create")
         @OptionGroup var options: ControlOptions
         @Argument(help: "Snapshot name.") var name: String
         @Option(name: .customLong("label"), help: "KEY=VALUE; repeatable.") var labels: [String] = []
@@ -91,11 +94,13 @@ struct SnapshotCommand: AsyncParsableCommand {
     }
 
     struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "purge")
         @OptionGroup var options: ControlOptions
         func run() async throws { printJSON(try await options.client.call("POST", "snapshots/purge")) }
     }
 
     struct Revert: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revert")
         @OptionGroup var options: ControlOptions
         @Argument var name: String
         func run() async throws {
@@ -105,6 +110,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "verify")
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
@@ -137,7 +143,7 @@ struct ReplicaAdmin: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a replica and rebuild it, showing progress.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a replica and rebuild it, showing progress.")
         @OptionGroup var options: ControlOptions
         @Argument(help: "Replica server HOST:PORT.") var address: String
         func run() async throws {

@@ -6,7 +6,7 @@ import Foundation
 extension ReplicaCommand {
     /// Opens a replica directory the way a server does and reports what it found and what it cost.
     struct Inspect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "inspect",
             abstract: "Open one replica directory and report its chain, open time and memory.")
         @Argument(help: "A replica's directory (DIR/<volume> under `replica serve`).") var path: String
 

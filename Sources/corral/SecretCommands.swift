@@ -9,7 +9,7 @@ struct SecretCommand: AsyncParsableCommand {
         subcommands: [Set.self, List.self, Remove.self])
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "set",
             abstract: "Create or replace a secret: KEY=VALUE pairs, or --from-env KEY to take a value from this shell (kept out of the process list).")
         @OptionGroup var api: APIOptions
         @Argument var name: String

@@ -15,7 +15,7 @@ struct ReplicaCommand: AsyncParsableCommand {
         commandName: "replica", abstract: "Replica servers.", subcommands: [Serve.self, Inspect.self])
 
     struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve every replica kept under a directory.")
+        static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve every replica kept under a directory.")
         @Option(help: "Directory holding one subdirectory per volume.") var dir: String
         @Option(help: "HOST:PORT to listen on.") var listen: String
 

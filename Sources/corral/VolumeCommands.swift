@@ -9,7 +9,7 @@ struct VolumeCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self, Activate.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a volume.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a volume.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Size, e.g. 10Gi (default with --from-backup: the backup's volume size).") var size: String?
@@ -53,7 +53,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a volume; --watch follows it (rebuild progress) until it is healthy.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a volume; --watch follows it (rebuild progress) until it is healthy.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .table
@@ -83,7 +83,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Attach: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Attach a volume to a node and print its NBD URI once it serves.")
+        static let configuration = CommandConfiguration(commandName: "attach", abstract: "Attach a volume to a node and print its NBD URI once it serves.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Node to attach to (default: the only node).") var node: String?
@@ -98,7 +98,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Activate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "activate",
             abstract: "Turn a standby volume into a normal one: a last incremental restore to the newest backup, then it may be attached.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
@@ -119,7 +119,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Detach: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Detach a volume: its engine flushes and stops.")
+        static let configuration = CommandConfiguration(commandName: "detach", abstract: "Detach a volume: its engine flushes and stops.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Seconds to wait for the detach.") var timeout: Int = 120
@@ -131,7 +131,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Expand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Grow a volume.")
+        static let configuration = CommandConfiguration(commandName: "expand", abstract: "Grow a volume.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "New size, e.g. 20Gi.") var size: String
@@ -142,7 +142,7 @@ struct VolumeCommand: AsyncParsableCommand {
     }
 
     struct Scale: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a volume's replica count.")
+        static let configuration = CommandConfiguration(commandName: "scale", abstract: "Change a volume's replica count.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Number of replicas.") var replicas: Int
@@ -209,7 +209,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Remove.self, Revert.self, Purge.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take a snapshot.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Take a snapshot.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
         @Argument(help: "Snapshot name (default: generated).") var name: String?
@@ -249,7 +249,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
     }
 
     struct Revert: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revert the volume to a snapshot.")
+        static let configuration = CommandConfiguration(commandName: "revert", abstract: "Revert the volume to a snapshot.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
         @Argument var name: String
@@ -260,7 +260,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
     }
 
     struct Purge: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fold removed snapshots into their neighbours and free their space.")
+        static let configuration = CommandConfiguration(commandName: "purge", abstract: "Fold removed snapshots into their neighbours and free their space.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
         func run() async throws {
@@ -287,7 +287,7 @@ struct SettingCommand: AsyncParsableCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a setting.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Change a setting.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Argument var value: String
