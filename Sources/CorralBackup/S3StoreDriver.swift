@@ -82,16 +82,18 @@ public struct S3StoreDriver: BackupStoreDriver {
         let path = pathStyle ? "/\(bucket)/\(encodedKey)" : "/\(encodedKey)"
         let queryString = query.map { "\(SigV4Signer.encode($0.0))=\(SigV4Signer.encode($0.1))" }.joined(separator: "&")
         let target = "\(endpoint.scheme ?? "https")://\(hostHeader)\(path)\(queryString.isEmpty ? "" : "?" + queryString)"
+        // Hashed and copied once for every attempt.
+        let payloadHash = SigV4Signer.payloadHash(body ?? Data())
+        let payload = body.map { ByteBuffer(bytes: $0) }
         var attempt = 0
         while true {
             attempt += 1
-            let payloadHash = SigV4Signer.payloadHash(body ?? Data())
             let signed = signer.sign(.init(method: method.rawValue, host: hostHeader, path: path, query: query, payloadHash: payloadHash), at: Date())
             var request = HTTPClientRequest(url: target)
             request.method = method
             for (name, value) in signed { request.headers.add(name: name, value: value) }
             request.headers.add(name: "Host", value: hostHeader)
-            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+            if let payload { request.body = .bytes(payload) }
             do {
                 let response = try await Self.client.execute(request, timeout: .seconds(60))
                 try await Self.receive(response, into: &received)
