@@ -30,6 +30,8 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     private var reader = FrameReader(NBDServerFraming())
     private var inFlight = 0
     private var disconnectRequested = false
+    /// Set when the handshake ends the connection: the rest of what the client sent is ignored.
+    private var closing = false
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
     /// Replies of one event-loop turn. An in-process replica reads a read's data straight into it;
@@ -67,6 +69,7 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     }
 
     private func received(_ message: NBDClientMessage, context: ChannelHandlerContext) {
+        guard !closing else { return }
         if handshake.phase == .transmission, case .request(let request) = message {
             handle(request, context: context)
             return
@@ -76,10 +79,16 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
             case .send(let buffer): context.write(wrapOutboundOut(buffer), promise: nil)
             case .startTransmission(let export):
                 engine = directory.engine(named: export.name)
-                if engine == nil { context.close(promise: nil) }
+                if engine == nil {
+                    closing = true
+                    context.close(promise: nil)
+                    return
+                }
             case .close:
+                closing = true
                 context.flush()
                 context.close(promise: nil)
+                return
             }
         }
         context.flush()

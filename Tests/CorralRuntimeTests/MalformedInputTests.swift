@@ -99,6 +99,27 @@ struct MalformedInputTests {
         await cluster.stop()
     }
 
+    /// NBD_OPT_ABORT is acknowledged and ends the connection: options sent behind it in the same
+    /// write get no answer.
+    @Test func nothingIsAnsweredAfterAnAbort() async throws {
+        let cluster = try await Cluster()
+        let socket = try RawSocket(port: cluster.nbdPort)
+        _ = try socket.receive(18)
+        var bytes: [UInt8] = []
+        bytes.append(bigEndian: UInt32(3))
+        for option in [NBD.Option.abort, .list] {
+            bytes.append(bigEndian: NBD.optionMagic); bytes.append(bigEndian: option.rawValue); bytes.append(bigEndian: UInt32(0))
+        }
+        socket.send(bytes)
+        let ack = try socket.receive(20)
+        #expect(readBigEndian(ack, at: 0, as: UInt64.self) == NBD.optionReplyMagic)
+        #expect(readBigEndian(ack, at: 8, as: UInt32.self) == NBD.Option.abort.rawValue)
+        #expect(readBigEndian(ack, at: 12, as: UInt32.self) == NBD.OptionReply.ack.rawValue)
+        #expect(throws: RawSocket.SocketError.closed, "the connection ends after the abort's reply") { try socket.receive(1) }
+        try Self.wellBehavedRoundTrip(port: cluster.nbdPort, seed: 1)
+        await cluster.stop()
+    }
+
     @Test func replicaServerSurvivesGarbage() async throws {
         let cluster = try await Cluster()
         var generator = SystemRandomNumberGenerator()

@@ -22,7 +22,7 @@ final class RawSocket {
 
     deinit { close(fd) }
 
-    enum SocketError: Error { case connect(Int32), closed, timeout }
+    enum SocketError: Error, Equatable { case connect(Int32), closed, timeout }
 
     func send(_ bytes: [UInt8]) {
         var sent = 0
