@@ -47,9 +47,22 @@ public enum BackupSync {
     /// Whether the target should be listed now.
     public static func isDue(_ target: BackupTarget, now: Date) -> Bool {
         guard !target.spec.url.isEmpty else { return false }
+        if let failures = target.status.listingFailures, failures.url == target.spec.url {
+            // A failing target is retried with backoff, not on every pass; a `sync` request made
+            // since the last attempt is tried at once.
+            if let requested = target.spec.syncRequestedAt, requested > failures.lastAt { return true }
+            return now.timeIntervalSince(failures.lastAt) >= retryDelay(afterFailures: failures.count)
+        }
         guard let last = target.status.lastSyncedAt, target.status.syncedURL == target.spec.url else { return true }
         if let requested = target.spec.syncRequestedAt, requested >= last { return true }
         return now.timeIntervalSince(last) >= TimeInterval(target.spec.pollInterval)
+    }
+
+    /// Seconds before a target whose listings failed `count` times in a row is listed again:
+    /// 2, 4, 8 ... up to a minute (an unreachable target was listed, and its failure logged,
+    /// every second).
+    public static func retryDelay(afterFailures count: Int) -> TimeInterval {
+        min(TimeInterval(1 << min(max(count, 1), 6)), 60)
     }
 
     /// The backups of this target that are recorded here: their configs need not be read again.
@@ -69,11 +82,14 @@ public enum BackupSync {
             status.message = "cannot list \(target.spec.url): \(failure.message); records kept"
             status.conditions.set(Condition(type: "Available", status: false, reason: "ListingFailed", message: failure.message))
             status.failedSyncRequest = target.spec.syncRequestedAt
-            return status == target.status ? [] : [.updateTarget(status)]
+            let previous = target.status.listingFailures.flatMap { $0.url == target.spec.url ? $0.count : nil } ?? 0
+            status.listingFailures = .init(count: previous + 1, lastAt: now, url: target.spec.url)
+            return [.updateTarget(status)]
         case .success(let listed):
             entries = listed
         }
         status.available = true
+        status.listingFailures = nil
         status.conditions.set(Condition(type: "Available", status: true))
         let recordsExisted = !known.isEmpty || ours.contains { $0.status.state == .completed }
         if entries.isEmpty && recordsExisted && !status.emptyListingPending {

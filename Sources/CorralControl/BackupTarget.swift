@@ -43,8 +43,17 @@ public enum BackupTargetKind: ResourceKind {
         public var syncedURL = ""
         /// The last listing was empty while records existed: removal waits for a second one.
         public var emptyListingPending = false
+        /// Listings of this URL that failed in a row, for the retry backoff; nil once one succeeds.
+        public var listingFailures: ListingFailures?
         public var conditions: [Condition] = []
         public init() {}
+    }
+
+    public struct ListingFailures: Codable, Sendable, Equatable {
+        public var count: Int
+        public var lastAt: Date
+        public var url: String
+        public init(count: Int, lastAt: Date, url: String) { self.count = count; self.lastAt = lastAt; self.url = url }
     }
 }
 

@@ -87,6 +87,37 @@ struct BackupSyncTests {
     }
 }
 
+extension BackupSyncTests {
+    /// A target whose listing fails is listed again after 2, 4, 8 ... seconds, at most a minute
+    /// apart; a new `sync` request goes at once; a success ends the backoff; a new URL is not held
+    /// back by the old one's failures.
+    @Test func failingTargetIsRetriedWithBackoff() {
+        var target = self.target
+        var attempt = now
+        var delays: [TimeInterval] = []
+        for _ in 0..<8 {
+            let actions = BackupSync.plan(target: target, listing: .failure(.init("unreachable")), volumes: [], backups: [], now: attempt)
+            guard case .updateTarget(let status)? = actions.first else { Issue.record("a failed listing updates the target"); return }
+            target.status = status
+            let delay = (1...120).first { BackupSync.isDue(target, now: attempt + TimeInterval($0)) } ?? 0
+            delays.append(TimeInterval(delay))
+            attempt += TimeInterval(delay)
+        }
+        #expect(delays == [2, 4, 8, 16, 32, 60, 60, 60])
+        #expect(target.status.listingFailures?.count == 8 && !target.status.available)
+        #expect(!BackupSync.isDue(target, now: attempt - 59))
+        target.spec.syncRequestedAt = attempt - 50
+        #expect(BackupSync.isDue(target, now: attempt - 49), "a sync request after the last attempt goes at once")
+        target.spec.syncRequestedAt = nil
+        var moved = target
+        moved.spec.url = "file:///elsewhere"
+        #expect(BackupSync.isDue(moved, now: attempt - 59), "a new URL is listed at once")
+        let actions = BackupSync.plan(target: target, listing: .success([:]), volumes: [], backups: [], now: attempt)
+        guard case .updateTarget(let status)? = actions.last else { Issue.record("a listing that succeeds updates the target"); return }
+        #expect(status.listingFailures == nil && status.available)
+    }
+}
+
 struct BackupReconcilerTests {
     let nodes = [makeNode("n1")]
     let replicas = [makeReplica("r1", node: "n1")]
