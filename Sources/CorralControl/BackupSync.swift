@@ -48,9 +48,10 @@ public enum BackupSync {
     public static func isDue(_ target: BackupTarget, now: Date) -> Bool {
         guard !target.spec.url.isEmpty else { return false }
         if let failures = target.status.listingFailures, failures.url == target.spec.url {
-            // A failing target is retried with backoff, not on every pass; a `sync` request made
-            // since the last attempt is tried at once.
-            if let requested = target.spec.syncRequestedAt, requested > failures.lastAt { return true }
+            // A failing target is retried with backoff, not on every pass; a `sync` request that
+            // no failed listing has answered yet is tried at once.
+            if let requested = target.spec.syncRequestedAt, requested >= failures.lastAt,
+               target.status.failedSyncRequest != requested { return true }
             return now.timeIntervalSince(failures.lastAt) >= retryDelay(afterFailures: failures.count)
         }
         guard let last = target.status.lastSyncedAt, target.status.syncedURL == target.spec.url else { return true }

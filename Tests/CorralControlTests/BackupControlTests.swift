@@ -106,8 +106,11 @@ extension BackupSyncTests {
         #expect(delays == [2, 4, 8, 16, 32, 60, 60, 60])
         #expect(target.status.listingFailures?.count == 8 && !target.status.available)
         #expect(!BackupSync.isDue(target, now: attempt - 59))
-        target.spec.syncRequestedAt = attempt - 50
-        #expect(BackupSync.isDue(target, now: attempt - 49), "a sync request after the last attempt goes at once")
+        let lastAttempt = target.status.listingFailures!.lastAt
+        target.spec.syncRequestedAt = lastAttempt
+        #expect(BackupSync.isDue(target, now: lastAttempt + 1), "a sync request no listing has answered goes at once")
+        target.status.failedSyncRequest = lastAttempt
+        #expect(!BackupSync.isDue(target, now: lastAttempt + 1), "a request a failed listing answered waits for the backoff")
         target.spec.syncRequestedAt = nil
         var moved = target
         moved.spec.url = "file:///elsewhere"
