@@ -44,6 +44,10 @@ func forEachConcurrently<T: Sendable, State>(_ items: [T], concurrency: Int, sta
                 var state = makeState()
                 while true {
                     try Task.checkCancellation()
+                    // A block's work may never suspend (a file target's writes are synchronous):
+                    // without this a worker keeps its pool thread from block to block, and the
+                    // node agent's heartbeats and I/O that share the pool starve.
+                    await Task.yield()
                     let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
                     guard index < items.count else { return }
                     try await work(items[index], &state)

@@ -13,6 +13,7 @@ import os, random, struct, sys, time
 import nbd
 
 BLOCK = 4096
+HANDSHAKE_SECONDS = 5
 uri, stop_file = sys.argv[1], sys.argv[2]
 region_blocks = int(sys.argv[3] if len(sys.argv) > 3 else 64) * 1024 * 1024 // BLOCK
 reconnect_limit = float(sys.argv[4] if len(sys.argv) > 4 else 120)
@@ -24,14 +25,31 @@ reconnects = 0
 def stamp(block, seq):
     return b"\0" * BLOCK if seq == 0 else struct.pack("<QQ", block, seq) * (BLOCK // 16)
 
+class HandshakeTimeout(Exception):
+    pass
+
 def connect():
+    """Connects, retrying until reconnect_limit. Each handshake gets HANDSHAKE_SECONDS: a connection
+    that a dying server's listener took in but never accepted is answered by nothing, not even a
+    reset, and a blocking connect_uri waited on it forever (clean-clone CI, test-node-crashloop)."""
     deadline = time.monotonic() + reconnect_limit
     while True:
+        h = nbd.NBD()
         try:
-            h = nbd.NBD()
-            h.connect_uri(uri)
+            h.aio_connect_uri(uri)
+            handshake_end = time.monotonic() + HANDSHAKE_SECONDS
+            while not h.aio_is_ready():
+                if h.aio_is_dead() or h.aio_is_closed():
+                    raise HandshakeTimeout("the connection ended during the handshake")
+                if time.monotonic() > handshake_end:
+                    raise HandshakeTimeout(f"no handshake within {HANDSHAKE_SECONDS} s")
+                h.poll(200)
             return h
-        except nbd.Error as error:
+        except (nbd.Error, HandshakeTimeout) as error:
+            try:
+                h.close()
+            except Exception:
+                pass
             if time.monotonic() > deadline:
                 sys.exit(f"writer: could not reconnect within {reconnect_limit} s: {error}")
             time.sleep(0.1)
