@@ -62,14 +62,8 @@ public struct BackupConfig: Equatable, Sendable {
     }
 
     public static func decode(_ data: Data) throws -> BackupConfig {
-        let document: BackupConfigDocument
-        do {
-            document = try JSONDecoder().decode(BackupConfigDocument.self, from: data)
-        } catch let error as BackupStoreError {
-            throw error
-        } catch {
-            throw BackupStoreError.corrupt("backup cfg is not a JSON object with a list of Blocks")
-        }
+        let document = try GoJSONReader.decode(BackupConfigDocument.self, from: data,
+                                               what: "backup cfg is not a JSON object with a list of Blocks")
         let json = GoJSONReader(fields: document.fields)
         var config = BackupConfig(name: json.string("Name"), volumeName: json.string("VolumeName"), compressionMethod: json.string("CompressionMethod"))
         if config.compressionMethod.isEmpty { config.compressionMethod = "gzip" }
@@ -103,7 +97,7 @@ public struct BackupConfig: Equatable, Sendable {
 
 /// A backup cfg as parsed: its Blocks typed (there may be thousands), every other field generic.
 private struct BackupConfigDocument: Decodable {
-    var fields: [String: JSONValue] = [:]
+    var fields: [String: JSONValue]
     var blocks: [Entry] = []
 
     struct Entry: Decodable {
@@ -127,13 +121,9 @@ private struct BackupConfigDocument: Decodable {
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
-        for key in container.allKeys {
-            let name = key.stringValue.lowercased()
-            if name == "blocks" {
-                if try !container.decodeNil(forKey: key) { blocks = try container.decode([Entry].self, forKey: key) }
-            } else {
-                fields[name] = try container.decode(JSONValue.self, forKey: key)
-            }
+        fields = try GoJSONReader.fields(of: container, skipping: ["blocks"])
+        if let key = container.allKeys.first(where: { $0.stringValue.lowercased() == "blocks" }), try !container.decodeNil(forKey: key) {
+            blocks = try container.decode([Entry].self, forKey: key)
         }
     }
 }

@@ -14,14 +14,6 @@ public protocol BackupBlockSource: Sendable {
     func contains(snapshot: String) -> Bool
 }
 
-extension BackupBlockSource {
-    public func read(offset: Int64, length: Int) throws -> Data {
-        var data = Data()
-        try read(offset: offset, length: length, into: &data)
-        return data
-    }
-}
-
 /// Where a restore writes blocks.
 public protocol BackupBlockSink: Sendable {
     func write(_ data: Data, at offset: Int64) async throws

@@ -65,16 +65,30 @@ public struct GoJSONReader {
     let object: [String: JSONValue]
 
     public init(_ data: Data, what: String) throws {
-        do {
-            object = try JSONDecoder().decode(GoJSONObject.self, from: data).fields
-        } catch let error as BackupStoreError {
-            throw error
-        } catch {
-            throw BackupStoreError.corrupt("\(what) is not a JSON object")
-        }
+        object = try Self.decode(GoJSONObject.self, from: data, what: "\(what) is not a JSON object").fields
     }
 
     init(fields: [String: JSONValue]) { object = fields }
+
+    /// Decodes a store document; anything but the store's own errors becomes `notWhat`.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, what notWhat: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch let error as BackupStoreError {
+            throw error
+        } catch {
+            throw BackupStoreError.corrupt(notWhat)
+        }
+    }
+
+    /// Every field of the object but those in `skipping`, by lower-cased name.
+    static func fields(of container: KeyedDecodingContainer<AnyKey>, skipping: Set<String> = []) throws -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        for key in container.allKeys where !skipping.contains(key.stringValue.lowercased()) {
+            fields[key.stringValue.lowercased()] = try container.decode(JSONValue.self, forKey: key)
+        }
+        return fields
+    }
 
     func value(_ name: String) -> JSONValue? {
         let value = object[name.lowercased()]
@@ -151,12 +165,9 @@ struct AnyKey: CodingKey {
 
 /// A top-level JSON object, field names lower-cased.
 struct GoJSONObject: Decodable {
-    var fields: [String: JSONValue] = [:]
+    var fields: [String: JSONValue]
 
     init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
-        for key in container.allKeys {
-            fields[key.stringValue.lowercased()] = try container.decode(JSONValue.self, forKey: key)
-        }
+        fields = try GoJSONReader.fields(of: decoder.container(keyedBy: AnyKey.self))
     }
 }

@@ -111,9 +111,9 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
-        guard !closed, let replica = session.replica else { return false }
+        guard !closed else { return false }
         do {
-            try replica.read(into: buffer, at: offset)
+            try executor.opened(session).read(into: buffer, at: offset)
             return true
         } catch {
             return false

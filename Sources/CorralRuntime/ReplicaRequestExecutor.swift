@@ -35,11 +35,15 @@ struct ReplicaRequestExecutor {
         ReplicaFrame(kind: .reply, op: request.op, id: request.id, payload: payload)
     }
 
+    /// The replica a session opened; requests before an open are refused. The in-process
+    /// replica's in-place reads go through here too.
+    func opened(_ session: Session) throws -> Replica {
+        guard let replica = session.replica else { throw ReplicaFrame.Status.notOpen }
+        return replica
+    }
+
     private func handle(_ request: ReplicaFrame, session: inout Session, allocator: ByteBufferAllocator) throws -> Outcome {
-        func opened() throws -> Replica {
-            guard let replica = session.replica else { throw ReplicaFrame.Status.notOpen }
-            return replica
-        }
+        func opened() throws -> Replica { try self.opened(session) }
         switch request.op {
         case .ping:
             return .reply(reply(request))

@@ -42,7 +42,9 @@ struct BackupRoundTripTests {
 
     func snapshotSHA(_ directory: String, _ snapshot: String) throws -> String {
         let source = try ReplicaSnapshotSource(directory: directory, snapshot: snapshot)
-        return SHA256.hash(data: try source.read(offset: 0, length: Int(Self.size))).map { String(format: "%02x", $0) }.joined()
+        var data = Data()
+        try source.read(offset: 0, length: Int(Self.size), into: &data)
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     @Test(arguments: [BlockCodec.lz4, .gzip, .none])
