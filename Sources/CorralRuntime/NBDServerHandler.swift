@@ -33,6 +33,11 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     /// Set when the handshake ends the connection: the rest of what the client sent is ignored.
     private var closing = false
     private var flushScheduled = false
+    /// Between `channelRead` and `channelReadComplete`: replies made meanwhile go out in
+    /// `channelReadComplete`, without a task of their own.
+    private var reading = false
+    /// Replies were queued since the last flush.
+    private var repliesPending = false
     private var context: ChannelHandlerContext?
     /// Replies of one event-loop turn. An in-process replica reads a read's data straight into it;
     /// other read data goes out as a buffer of its own (copying 4 KiB into the batch measured
@@ -60,6 +65,7 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         do {
             try reader.read(unwrapInboundIn(data)) { received($0, context: context) }
         } catch {
@@ -94,17 +100,31 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
         context.flush()
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if repliesPending { flushReplies() }
+        context.fireChannelReadComplete()
+    }
+
+    /// Replies made outside a read (an answer from a remote replica) go out at the end of the
+    /// event-loop turn, together.
     private func scheduleFlush() {
-        guard !flushScheduled, let context else { return }
+        repliesPending = true
+        guard !reading, !flushScheduled, let context else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
-            if let context = self.context {
-                self.batch.write(to: context)
-                context.flush()
-            }
-            if self.disconnectRequested && self.inFlight == 0 { self.context?.close(promise: nil) }
+            self.flushReplies()
         }
+    }
+
+    private func flushReplies() {
+        repliesPending = false
+        if let context {
+            batch.write(to: context)
+            context.flush()
+        }
+        if disconnectRequested && inFlight == 0 { context?.close(promise: nil) }
     }
 
     private func handle(_ request: NBDRequest, context: ChannelHandlerContext) {
