@@ -40,7 +40,7 @@ public final class ReplicaSnapshotSource: BackupBlockSource, @unchecked Sendable
 
     public func changedBlocks(blockSize: Int64, since base: String?) throws -> [Int64] {
         var offsets = Set<Int64>()
-        for range in reader.changedRanges(since: base) {
+        for range in try reader.changedRanges(since: base) {
             var block = range.offset / blockSize
             while block * blockSize < range.offset + range.length {
                 offsets.insert(block * blockSize)
