@@ -43,6 +43,8 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "round $round: serving again after ${recovered}s" >&2
 done
 touch "$WORK/stop"
+writer_stopped() { ! kill -0 "$WRITER" 2>/dev/null; }
+wait_for 60 "the writer to finish its last writes and stop" writer_stopped
 wait "$WRITER" || fail "the writer found lost data: $(tail -3 "$WORK/writer.log")"
 log "$(tail -1 "$WORK/writer.log")"
 starts=$(grep -c "engine of v1 serving" "$WORK/n1.log")
