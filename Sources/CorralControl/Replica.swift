@@ -28,6 +28,10 @@ public enum ReplicaKind: ResourceKind {
         public var healthyAt: Date?
         /// Asked to move off its node or disk: a replacement is built first, then this one goes.
         public var evictionRequested = false
+        /// Set when the volume controller hands the replica to a running engine to be built from
+        /// its peers; cleared once it is healthy, fails, or leaves the engine. The per-node rebuild
+        /// limit counts these.
+        public var rebuildingSince: Date?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String, diskID: String, dataDirectoryName: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID

@@ -99,6 +99,8 @@ public struct Settings: Sendable, Equatable {
     public var minimalAvailablePercentage: Int { int("storage-minimal-available-percentage") }
     public var defaultReplicaCount: Int { int("default-replica-count") }
     public var replenishmentWait: TimeInterval { TimeInterval(int("replica-replenishment-wait-interval")) }
+    /// Rebuilds a node runs at once; 0: no limit.
+    public var rebuildsPerNodeLimit: Int { int("concurrent-replica-rebuild-per-node-limit") }
     public var nodeDownTimeout: TimeInterval { TimeInterval(int("node-down-timeout")) }
     public var autoSalvage: Bool { bool("auto-salvage") }
     public var backupCompression: String { values["backup-compression-method"] ?? "lz4" }

@@ -136,10 +136,14 @@ struct Pass {
                 } else if mode == .rw && replica.spec.healthyAt == nil {
                     updated.spec.healthyAt = world.now
                 }
+                if updated.isFailed || mode == .rw || engine?.spec.replicaAddressMap[replica.name] == nil {
+                    updated.spec.rebuildingSince = nil
+                }
             } else if mode == .rw {
                 // It came back and the engine rebuilt it (delta): healthy again.
                 updated.spec.failedAt = nil
                 updated.spec.healthyAt = world.now
+                updated.spec.rebuildingSince = nil
                 actions.append(.event(.normal, reason: "ReplicaRecovered", message: "replica \(replica.name) of \(volume.name) is healthy again"))
             } else if let failedAt = replica.spec.failedAt,
                       world.now.timeIntervalSince(failedAt) > TimeInterval(volume.spec.staleReplicaTimeout) * 60 {
@@ -235,7 +239,7 @@ struct Pass {
         for replica in live where !replica.status.address.isEmpty { addresses[replica.name] = replica.status.address }
         if let engine {
             var updated = engine
-            updated.spec.replicaAddressMap = addresses
+            updated.spec.replicaAddressMap = admitRebuilds(addresses, engine: engine, live: live)
             updated.spec.volumeSize = volume.spec.size
             updated.spec.restoreFrom = needsRestore ? fromBackup : nil
             updated.spec.standby = volume.spec.isStandby ? true : nil
