@@ -168,6 +168,7 @@ extension Engine {
         }
         guard read == length else { return false }
         counters.reads += 1
+        counters.readsInPlace = (counters.readsInPlace ?? 0) + 1
         counters.bytesRead += Int64(length)
         return true
     }

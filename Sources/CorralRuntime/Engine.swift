@@ -139,6 +139,9 @@ struct AnyDone: Codable, Sendable { var ok: Bool?; var purged: [String]? }
 
 public struct IOCounters: Codable, Sendable {
     public var reads: Int64 = 0
+    /// Of `reads`, those the in-process replica read straight into the NBD reply (optional: newer
+    /// than the rest).
+    public var readsInPlace: Int64?
     public var writes: Int64 = 0
     public var flushes: Int64 = 0
     public var bytesRead: Int64 = 0

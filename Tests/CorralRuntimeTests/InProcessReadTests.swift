@@ -43,9 +43,12 @@ struct InProcessReadTests {
             #expect(try read(offset, length, handle: UInt64(10 + number)) == Array(expected[offset..<(offset + length)]),
                     "in-place read at \(offset), \(length) bytes")
         }
+        let engine = engineServer.engine
+        func inPlaceReads() async throws -> Int64 { try await engine.status().counters.readsInPlace ?? 0 }
+        let small = Int64(spans.filter { $0.1 <= Limits.nbdInPlaceReadBytesMax }.count)
+        #expect(try await inPlaceReads() == small, "reads up to \(Limits.nbdInPlaceReadBytesMax) bytes are read in place, larger ones are not")
 
         // The in-process replica's store fails its reads from now on.
-        let engine = engineServer.engine
         try await engine.eventLoop.submit {
             let (registry, name) = engine.inProcessReplica(local)!
             let replica = try registry.open(OpenRequest(volume: name ?? "v1", size: 16 << 20, create: false, writer: false))
@@ -55,6 +58,7 @@ struct InProcessReadTests {
         let status = try await engine.status()
         #expect(status.replicas.first { $0.address == local }?.mode != .rw, "the failed in-process replica no longer serves reads")
         #expect(try read(3000, 5000, handle: 21) == Array(expected[3000..<8000]), "later reads go to the remote replica")
+        #expect(try await inPlaceReads() == small, "no read after the failure was answered in place")
 
         await engineServer.shutdown()
         await replicaServer.shutdown()
