@@ -68,11 +68,14 @@ public struct BackupStore: Sendable {
     func backupLocked(_ request: BackupRequest, source: any BackupBlockSource,
                       progress: @escaping @Sendable (BackupProgress) -> Void) async throws -> BackupConfig {
         let volume = request.volume
+        let stamp = Self.timestamp(request.now())
+        // Both reads go at once (one round trip): the volume's config, and this backup's own cfg.
+        async let ensured = ensureVolume(request, size: source.size, stamp: stamp)
+        async let earlier = try? loadBackup(volume, request.backupName)
         // Idempotent: a backup of this name that already completed is the answer (a rerun after a
         // lost report must not turn it back into an unfinished one).
-        if let done = try? await loadBackup(volume, request.backupName), !done.inProgress { return done }
-        let stamp = Self.timestamp(request.now())
-        var volumeConfig = try await ensureVolume(request, size: source.size, stamp: stamp)
+        if let done = await earlier, !done.inProgress { return done }
+        var volumeConfig = try await ensured
         let codec = try BlockCodec(method: volumeConfig.compressionMethod)
         let base = await incrementalBase(request, volumeConfig: volumeConfig, source: source)
         var config = BackupConfig(name: request.backupName, volumeName: volume, compressionMethod: codec.rawValue)
