@@ -8,9 +8,8 @@ struct RebuildLimitTests {
     let now = Date(timeIntervalSince1970: 20_000)
     let nodes = ["n1", "n2", "n3"].map { makeNode($0) }
 
-    /// A volume attached on n1 whose engine runs over `inEngine`; `joining` is served on n3 and
-    /// not yet in the engine.
-    func attached(_ name: String, inEngine: [Replica], joining: Replica) -> (Volume, Engine) {
+    /// A volume attached on n1 whose engine runs over `inEngine`.
+    func attached(_ name: String, inEngine: [Replica]) -> (Volume, Engine) {
         var volume = makeVolume(name, replicas: inEngine.count + 1)
         volume.spec.nodeID = "n1"
         var spec = Engine.Spec(volumeName: name, volumeSize: volume.spec.size, nodeID: "n1")
@@ -39,7 +38,7 @@ struct RebuildLimitTests {
         // v2 gets a new replica on n3 too.
         let joining = makeReplica("v2-r3", volume: "v2", node: "n3", healthy: false)
         let v2 = [makeReplica("v2-r1", volume: "v2", node: "n1"), makeReplica("v2-r2", volume: "v2", node: "n2")]
-        let (volume, engine) = attached("v2", inEngine: v2, joining: joining)
+        let (volume, engine) = attached("v2", inEngine: v2)
 
         let held = pass(volume, engine, v1 + v2 + [joining], limit: "1")
         #expect(engineUpdate(held) == nil, "v2's engine must not take the replica while n3 runs its one allowed rebuild")
@@ -55,7 +54,7 @@ struct RebuildLimitTests {
         // v1's rebuild ends: the mark is cleared by v1's own pass...
         var v1Volume = makeVolume("v1", replicas: 3)
         v1Volume.spec.nodeID = "n1"
-        var (_, v1Engine) = attached("v1", inEngine: v1, joining: rebuilding)
+        var (_, v1Engine) = attached("v1", inEngine: v1)
         v1Engine.status.replicaModeMap["v1-r3"] = .rw
         let finished = pass(v1Volume, v1Engine, v1 + v2 + [joining], limit: "1")
         let cleared = try #require(finished.lazy.compactMap { if case .updateReplica(let replica) = $0, replica.name == "v1-r3" { replica } else { nil } }.first)
@@ -74,7 +73,7 @@ struct RebuildLimitTests {
         let own = [makeReplica("v2-r1", volume: "v2", node: "n1"), makeReplica("v2-r2", volume: "v2", node: "n2"),
                    makeReplica("v2-r3", volume: "v2", node: "n3", healthy: false)]
         // v2-r3 is already in the engine (its rebuild started before the limit was lowered).
-        let (volume, engine) = attached("v2", inEngine: own, joining: own[2])
+        let (volume, engine) = attached("v2", inEngine: own)
         let actions = pass(volume, engine, [busy] + own, limit: "1")
         #expect(engineUpdate(actions) == nil, "nothing to change: every replica stays in the engine")
     }
