@@ -105,6 +105,9 @@ public final class BackupLock: Sendable {
 
     public func release() async {
         refresher.cancel()
+        // A refresh already writing would recreate the file after our removal and leave a lock
+        // that blocks others until it expires: wait for the refresher to end first.
+        await refresher.value
         try? await driver.remove(StoreLayout.lock(volume, record.name))
     }
 }
