@@ -77,9 +77,12 @@ public struct BackupStore: Sendable {
         if let done = await earlier, !done.inProgress { return done }
         var volumeConfig = try await ensured
         let codec = try BlockCodec(method: volumeConfig.compressionMethod)
-        let base = await incrementalBase(request, volumeConfig: volumeConfig, source: source)
         var config = BackupConfig(name: request.backupName, volumeName: volume, compressionMethod: codec.rawValue)
-        try await driver.write(StoreLayout.backupConfig(volume, request.backupName), config.encoded())  // the in-progress marker
+        // The in-progress marker goes up while the last backup's cfg is read: neither needs the other.
+        let marker = config.encoded(), configs = volumeConfig
+        async let marked: Void = driver.write(StoreLayout.backupConfig(volume, request.backupName), marker)
+        let base = await incrementalBase(request, volumeConfig: configs, source: source)
+        try await marked
 
         let offsets = try source.changedBlocks(blockSize: request.blockSize, since: base?.snapshotName)
         let tracker = ProgressTracker(total: offsets.count, report: progress)
@@ -101,9 +104,13 @@ public struct BackupStore: Sendable {
         config.isIncremental = base != nil
         config.newlyUploadedDataSize = request.full ? 0 : tracker.current.bytesUploaded
         config.reUploadedDataSize = request.full ? tracker.current.bytesUploaded : 0
-        try await driver.write(StoreLayout.backupConfig(volume, request.backupName), config.encoded())
-
-        volumeConfig = try await loadVolume(volume)
+        // The finished cfg goes up while volume.cfg is read again (a concurrent backup of the
+        // volume may have changed it); volume.cfg names this backup only after both.
+        let finished = config.encoded()
+        async let written: Void = driver.write(StoreLayout.backupConfig(volume, request.backupName), finished)
+        async let reread = loadVolume(volume)
+        try await written
+        volumeConfig = try await reread
         volumeConfig.lastBackupName = request.backupName
         volumeConfig.lastBackupAt = config.snapshotCreatedAt
         volumeConfig.blockCount += uploaded.newBlocks
