@@ -11,14 +11,30 @@ struct LockTests {
     }
 
     /// Acquires with a check wait far longer than the bound: it returns in time only by the fast path.
+    /// The fast path also needs the store to mark the lock within `lockFastPathSeconds` of listing;
+    /// a loaded test machine can miss that once (an fsync of more than 1 s), so three attempts.
     func acquireWithin(_ bound: Duration, _ type: LockRecord.LockType, driver: FileStoreDriver) async throws -> BackupLock {
+        for _ in 1..<3 {
+            if let lock = try await attempt(within: bound, type, driver: driver) { return lock }
+        }
+        guard let lock = try await attempt(within: bound, type, driver: driver) else {
+            throw BackupStoreError.locked("the lock was not granted within \(bound) in three attempts: the fast path did not apply")
+        }
+        return lock
+    }
+
+    /// One acquisition, cancelled (its lock file removed) if it takes longer than `bound`.
+    func attempt(within bound: Duration, _ type: LockRecord.LockType, driver: FileStoreDriver) async throws -> BackupLock? {
         try await withThrowingTaskGroup(of: BackupLock?.self) { group in
             group.addTask { try await BackupLock.acquire(type, volume: "v1", driver: driver, checkWait: .seconds(60)) }
             group.addTask { try await Task.sleep(for: bound); return nil }
             let first = try await group.next()!
             group.cancelAll()
-            guard let lock = first else { throw BackupStoreError.locked("the lock was not granted within \(bound): the fast path did not apply") }
-            return lock
+            // A grant that raced the timer is released, so that no lock outlives the attempt.
+            while let late = await group.nextResult() {
+                if first == nil, case .success(let lock?) = late { await lock.release() }
+            }
+            return first
         }
     }
 
