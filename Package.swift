@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",
-            dependencies: ["CorralRuntime", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["CorralRuntime", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict),
     ]
 )
