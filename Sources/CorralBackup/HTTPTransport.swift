@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Plain HTTP for the control plane's own calls (node agent → manager, manager → node agent), on
+/// Plain HTTP for the control plane's own calls (node agent → manager, manager → node agent, the CLI), on
 /// the process's one AsyncHTTPClient. Not URLSession: on Linux its async `data(for:)` can deadlock
 /// when the awaiting task is cancelled as the response completes (seen at shutdown: the node agent
 /// hung on SIGTERM). Lives here because this module owns the HTTP client (S3 uses it too).

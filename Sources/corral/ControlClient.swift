@@ -3,9 +3,6 @@ import CorralBackup
 import CorralControl
 import Foundation
 import Yams
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// JSON over HTTP to Corral's APIs: the manager's (`--api`) and an engine's (`--control`).
 struct APIClient {
@@ -22,27 +19,22 @@ struct APIClient {
         self.init(address: control, unreachableHint: "is `corral engine serve` running with --control \(control)?")
     }
 
+    /// Through the same HTTP client as the rest of Corral (`HTTPTransport`), not URLSession: that
+    /// keeps FoundationNetworking (and libcurl) out of the binary.
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        guard let url = URL(string: base + "/v1/" + path) else { throw ValidationError("bad address \(base)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = 3600
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response): (Data, URLResponse)
+        guard URL(string: base + "/v1/" + path) != nil else { throw ValidationError("bad address \(base)") }
+        let json = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let answer: HTTPTransport.Answer
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            answer = try await HTTPTransport.send(method, base + "/v1/" + path, json: json, timeout: 3600)
         } catch {
-            throw CLIError("cannot reach \(base) (\(error.localizedDescription)); \(unreachableHint)")
+            throw CLIError("cannot reach \(base): \(error); \(unreachableHint)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
-            throw CLIError(message ?? "\(base) answered HTTP \(status)", status: status)
+        guard (200..<300).contains(answer.status) else {
+            let message = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["error"] as? String
+            throw CLIError(message ?? "\(base) answered HTTP \(answer.status)", status: answer.status)
         }
-        return data
+        return answer.body
     }
 
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
