@@ -79,9 +79,9 @@ public struct BackupStore: Sendable {
         let codec = try BlockCodec(method: volumeConfig.compressionMethod)
         var config = BackupConfig(name: request.backupName, volumeName: volume, compressionMethod: codec.rawValue)
         // The in-progress marker goes up while the last backup's cfg is read: neither needs the other.
-        let marker = config.encoded(), configs = volumeConfig
+        let marker = config.encoded()
         async let marked: Void = driver.write(StoreLayout.backupConfig(volume, request.backupName), marker)
-        let base = await incrementalBase(request, volumeConfig: configs, source: source)
+        let base = await incrementalBase(request, volumeConfig: volumeConfig, source: source)
         try await marked
 
         let offsets = try source.changedBlocks(blockSize: request.blockSize, since: base?.snapshotName)

@@ -22,11 +22,12 @@ struct APIClient {
     /// Through the same HTTP client as the rest of Corral (`HTTPTransport`), not URLSession: that
     /// keeps FoundationNetworking (and libcurl) out of the binary.
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        guard URL(string: base + "/v1/" + path) != nil else { throw ValidationError("bad address \(base)") }
+        let url = base + "/v1/" + path
+        guard URL(string: url) != nil else { throw ValidationError("bad address \(base)") }
         let json = try body.map { try JSONSerialization.data(withJSONObject: $0) }
         let answer: HTTPTransport.Answer
         do {
-            answer = try await HTTPTransport.send(method, base + "/v1/" + path, json: json, timeout: 3600)
+            answer = try await HTTPTransport.send(method, url, json: json, timeout: 3600)
         } catch {
             throw CLIError("cannot reach \(base): \(error); \(unreachableHint)")
         }

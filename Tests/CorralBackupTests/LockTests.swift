@@ -14,13 +14,10 @@ struct LockTests {
     /// The fast path also needs the store to mark the lock within `lockFastPathSeconds` of listing;
     /// a loaded test machine can miss that once (an fsync of more than 1 s), so three attempts.
     func acquireWithin(_ bound: Duration, _ type: LockRecord.LockType, driver: FileStoreDriver) async throws -> BackupLock {
-        for _ in 1..<3 {
+        for _ in 1...3 {
             if let lock = try await attempt(within: bound, type, driver: driver) { return lock }
         }
-        guard let lock = try await attempt(within: bound, type, driver: driver) else {
-            throw BackupStoreError.locked("the lock was not granted within \(bound) in three attempts: the fast path did not apply")
-        }
-        return lock
+        throw BackupStoreError.locked("the lock was not granted within \(bound) in three attempts: the fast path did not apply")
     }
 
     /// One acquisition, cancelled (its lock file removed) if it takes longer than `bound`.

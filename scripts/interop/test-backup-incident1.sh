@@ -43,16 +43,20 @@ backup_loop() {
         sleep 1
     done
 }
+# completed_oldest_first VOLUME: the names of VOLUME's completed backups not being deleted, oldest first.
+completed_oldest_first() {
+    "$CORRAL" backup ls "$1" -o json | python3 -c '
+import json, sys
+done = sorted((b["metadata"]["createdAt"], b["metadata"]["name"]) for b in json.load(sys.stdin)["items"]
+              if b["status"]["state"] == "Completed" and not b["metadata"].get("deletionRequestedAt"))
+for _, name in done: print(name)'
+}
 # One retention loop per volume, as a recurring job would: keep the newest two completed backups.
 retention_loop() {
     set +e
     local v=$1 end=$2 name
     while [ "$(date +%s)" -lt "$end" ]; do
-        for name in $("$CORRAL" backup ls "$v" -o json | python3 -c '
-import json, sys
-done = sorted((b["metadata"]["createdAt"], b["metadata"]["name"]) for b in json.load(sys.stdin)["items"]
-              if b["status"]["state"] == "Completed" and not b["metadata"].get("deletionRequestedAt"))
-for _, name in done[:-2]: print(name)'); do
+        for name in $(completed_oldest_first "$v" | head -n -2); do
             "$CORRAL" backup rm "$name" >/dev/null 2>>"$WORK/retention-$v.log" \
                 || echo "deletion of $name failed: $(tail -2 "$WORK/retention-$v.log")" >>"$WORK/failures"
             echo "$name" >>"$WORK/deleted"
@@ -104,12 +108,9 @@ fi
 # an unfinished backup it sees cannot be running). If v3's last retention deletion came before the
 # dead lock expired, delete v3's oldest completed backup now, as the next retention pass would.
 if [ -f "$v3_dir/backups/backup_backup-killed.cfg" ]; then
-    oldest=$("$CORRAL" backup ls v3 -o json | python3 -c '
-import json, sys
-done = sorted((b["metadata"]["createdAt"], b["metadata"]["name"]) for b in json.load(sys.stdin)["items"]
-              if b["status"]["state"] == "Completed" and not b["metadata"].get("deletionRequestedAt"))
-print(done[0][1] if len(done) > 1 else "")')
-    [ -n "$oldest" ] || fail "v3 has fewer than two completed backups left to delete one of"
+    completed=$(completed_oldest_first v3)
+    [ "$(echo "$completed" | grep -c .)" -ge 2 ] || fail "v3 has fewer than two completed backups left to delete one of"
+    oldest=$(echo "$completed" | head -1)
     "$CORRAL" backup rm "$oldest" >/dev/null 2>>"$WORK/retention-v3.log" \
         || fail "deleting $oldest after the dead lock expired failed: $(tail -2 "$WORK/retention-v3.log")"
     echo "$oldest" >>"$WORK/deleted"
