@@ -105,7 +105,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
         .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
-        .testTarget(name: "CorralManagerTests", dependencies: ["CorralManager"], swiftSettings: strict),
+        .testTarget(
+            name: "CorralManagerTests",
+            dependencies: ["CorralManager", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",

@@ -14,12 +14,7 @@ actor BackupDeletions {
         Task {
             let failure = await Self.delete(backup, driver: { try await store.backupDriver(for: backup.spec.backupTargetURL) }) { message in
                 // Say what the deletion waits for (a lock held outside this cluster).
-                Task {
-                    guard var current = await store.get(Backup.self, backup.name), current.status.message != message else { return }
-                    current.status.message = message
-                    current.metadata.resourceVersion = 0
-                    _ = try? await store.updateStatus(current)
-                }
+                Task { _ = try? await store.modifyStatus(Backup.self, backup.name) { $0.message = message } }
             }
             await self.finished(backup, failure: failure, runtime: runtime)
         }
@@ -44,11 +39,9 @@ actor BackupDeletions {
     func finished(_ backup: Backup, failure: String?, runtime: ControllerRuntime) async {
         running.remove(backup.name)
         let store = runtime.store
-        guard var current = await store.get(Backup.self, backup.name) else { return }
         if let failure {
-            current.status.message = "deleting from backup target \(backup.spec.targetName) failed, trying again: \(failure)"
-            current.metadata.resourceVersion = 0
-            _ = try? await store.updateStatus(current)
+            let message = "deleting from backup target \(backup.spec.targetName) failed, trying again: \(failure)"
+            guard (try? await store.modifyStatus(Backup.self, backup.name) { $0.message = message }) != nil else { return }
             runtime.logger.warning("deletion of backup \(backup.name) failed: \(failure)")
             try? await Task.sleep(for: .seconds(5))
             await runtime.queue.add(.backup(backup.name))

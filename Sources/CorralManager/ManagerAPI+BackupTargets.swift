@@ -21,27 +21,27 @@ extension ManagerAPI {
             if let secret = body.credentialSecret, !secret.isEmpty, let problem = NameRule.problem(secret) {
                 throw APIError(.unprocessableContent, "credentialSecret: \(problem)")
             }
-            guard var target = await store.get(BackupTarget.self, name) else {
+            guard await store.get(BackupTarget.self, name) != nil else {
                 var spec = BackupTarget.Spec(url: body.url)
                 spec.pollInterval = body.pollInterval ?? BackupTargetKind.defaultPollInterval
                 spec.credentialSecret = body.credentialSecret.flatMap { $0.isEmpty ? nil : $0 }
-                return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now))
+                return try json(try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now), status: .created)
             }
-            target.spec.url = body.url
-            target.spec.pollInterval = body.pollInterval ?? target.spec.pollInterval
-            // Absent keeps the secret; "" removes it.
-            if let secret = body.credentialSecret { target.spec.credentialSecret = secret.isEmpty ? nil : secret }
-            target.metadata.resourceVersion = 0
-            return try json(try await store.update(target))
+            return try json(try await store.modify(BackupTarget.self, name) { target in
+                target.spec.url = body.url
+                target.spec.pollInterval = body.pollInterval ?? target.spec.pollInterval
+                // Absent keeps the secret; "" removes it.
+                if let secret = body.credentialSecret { target.spec.credentialSecret = secret.isEmpty ? nil : secret }
+            })
         }
         router.post("/v1/backuptargets/:name/sync") { request, context in
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            var target = try await named(BackupTarget.self, context)
-            guard !target.spec.url.isEmpty else { throw APIError(.conflict, "backup target \(target.name) has no URL; `corral backup-target set \(target.name) URL`") }
-            target.spec.syncRequestedAt = now
-            target.metadata.resourceVersion = 0
-            return try json(try await store.update(target))
+            let requestedAt = now
+            return try json(try await store.modify(BackupTarget.self, try context.parameters.require("name")) { target in
+                guard !target.spec.url.isEmpty else { throw APIError(.conflict, "backup target \(target.name) has no URL; `corral backup-target set \(target.name) URL`") }
+                target.spec.syncRequestedAt = requestedAt
+            })
         }
         router.delete("/v1/backuptargets/:name") { _, context in
             let target = try await named(BackupTarget.self, context)

@@ -48,14 +48,14 @@ extension ManagerAPI {
         router.post("/v1/backups/:name/cancel") { request, context in
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            var backup = try await backup(context)
-            guard backup.canBeCancelled, !backup.isDeleting else {
-                throw APIError(.conflict, "backup \(backup.name) is \(backup.isDeleting ? "being deleted" : backup.status.state.rawValue); only a Pending or InProgress backup can be cancelled (`corral backup rm \(backup.name)` deletes it)")
+            let name = try context.parameters.require("name")
+            let cancelled = try await store.modify(Backup.self, name) { backup in
+                guard backup.canBeCancelled, !backup.isDeleting else {
+                    throw APIError(.conflict, "backup \(backup.name) is \(backup.isDeleting ? "being deleted" : backup.status.state.rawValue); only a Pending or InProgress backup can be cancelled (`corral backup rm \(backup.name)` deletes it)")
+                }
+                backup.spec.cancelRequested = true
             }
-            guard !backup.isCancelRequested else { return try json(backup, status: .accepted) }
-            backup.spec.cancelRequested = true
-            backup.metadata.resourceVersion = 0
-            return try json(try await store.update(backup), status: .accepted)
+            return try json(cancelled, status: .accepted)
         }
     }
 

@@ -38,15 +38,16 @@ extension ManagerAPI {
                 for (id, disk) in body.disks { spec.disks[id] = DiskSpec(path: disk.path) }
                 try await store.create(Node(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
             }
-            guard var node = await store.get(Node.self, name) else { throw StoreError.notFound(.nodes, name) }
-            node.status.address = body.address
-            node.status.replicaPort = body.replicaPort
-            node.status.nbdPort = body.nbdPort
-            node.status.controlPort = body.controlPort
-            node.status.lastHeartbeat = now
-            node.status.diskStatus = body.disks.mapValues { DiskStatus(storageMaximum: $0.storageMaximum, storageAvailable: $0.storageAvailable) }
-            node.metadata.resourceVersion = 0
-            return try json(try await store.updateStatus(node))
+            let heartbeat = now
+            // Only the fields the agent reports: readiness and conditions are the node controller's.
+            return try json(try await store.modifyStatus(Node.self, name) { status in
+                status.address = body.address
+                status.replicaPort = body.replicaPort
+                status.nbdPort = body.nbdPort
+                status.controlPort = body.controlPort
+                status.lastHeartbeat = heartbeat
+                status.diskStatus = body.disks.mapValues { DiskStatus(storageMaximum: $0.storageMaximum, storageAvailable: $0.storageAvailable) }
+            })
         }
         // What the node should run, answered when the store passes `after` (a long poll).
         router.get("/v1/nodes/:name/assignments") { request, context in

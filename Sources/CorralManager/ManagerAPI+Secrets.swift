@@ -17,13 +17,11 @@ extension ManagerAPI {
             if let problem = NameRule.problem(name) { throw APIError(.unprocessableContent, "secret name: \(problem)") }
             let body = try await request.decodeStrict(SecretBody.self, context: context)
             if let problem = SecretKind.problem(data: body.data) { throw APIError(.unprocessableContent, problem) }
-            guard var secret = await store.get(Secret.self, name) else {
+            guard await store.get(Secret.self, name) != nil else {
                 let created = try await store.create(Secret(metadata: ObjectMeta(name: name), spec: .init(data: body.data), status: .init()), now: now)
                 return try json(SecretKind.redacted(created), status: .created)
             }
-            secret.spec.data = body.data
-            secret.metadata.resourceVersion = 0
-            return try json(SecretKind.redacted(try await store.update(secret)))
+            return try json(SecretKind.redacted(try await store.modify(Secret.self, name) { $0.spec.data = body.data }))
         }
         router.delete("/v1/secrets/:name") { _, context in
             let secret = try await named(Secret.self, context)

@@ -92,11 +92,11 @@ struct ManagerAPI: Sendable {
         router.post("/v1/volumes/:name/attach") { request, context in
             var request = request
             let body = try await request.decodeStrict(APIRequest.Attach.self, context: context)
+            let nodeID = try await attachNode(body.nodeID)
             return try await changeVolume(context) { volume in
                 if volume.spec.isStandby {
                     throw APIError(.conflict, "volume \(volume.name) is a standby volume following its backups; `corral volume activate \(volume.name)` makes it usable")
                 }
-                let nodeID = try await attachNode(body.nodeID)
                 if !volume.spec.nodeID.isEmpty && volume.spec.nodeID != nodeID {
                     throw APIError(.conflict, "volume \(volume.name) is attached to \(volume.spec.nodeID); detach it first")
                 }
@@ -153,12 +153,15 @@ struct ManagerAPI: Sendable {
 
     func volume(_ context: APIContext) async throws -> Volume { try await named(Volume.self, context) }
 
-    /// Read, change, write with the version read: a concurrent change makes this a 409, not a lost update.
-    func changeVolume(_ context: APIContext, _ change: (inout Volume) async throws -> Void) async throws -> Response {
-        var volume = try await volume(context)
-        if volume.isDeleting { throw APIError(.conflict, "volume \(volume.name) is being deleted") }
-        try await change(&volume)
-        return try json(try await store.update(volume))
+    /// An action's change to a volume, applied by the store in one step. The caller sent no
+    /// resourceVersion, so a controller writing status in between must not make it a conflict; and
+    /// the checks run against the volume as it is written, so two concurrent actions cannot both win.
+    func changeVolume(_ context: APIContext, _ change: @escaping @Sendable (inout Volume) throws -> Void) async throws -> Response {
+        let name = try context.parameters.require("name")
+        return try json(try await store.modify(Volume.self, name) { volume in
+            if volume.isDeleting { throw APIError(.conflict, "volume \(volume.name) is being deleted") }
+            try change(&volume)
+        })
     }
 
     /// The node to attach to: the one named, else the only node there is.
@@ -196,10 +199,8 @@ struct ManagerAPI: Sendable {
             }
             let body = try await request.decodeStrict(APIRequest.SettingValue.self, context: context)
             if let problem = definition.problem(with: body.value) { throw APIError(.unprocessableContent, problem) }
-            if var setting = await store.get(Setting.self, name) {
-                setting.spec.value = body.value
-                setting.metadata.resourceVersion = 0
-                try await store.update(setting)
+            if await store.get(Setting.self, name) != nil {
+                try await store.modify(Setting.self, name) { $0.spec.value = body.value }
             } else {
                 try await store.create(Setting(metadata: ObjectMeta(name: name), spec: .init(value: body.value), status: .init()), now: now)
             }

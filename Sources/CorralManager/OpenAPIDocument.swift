@@ -48,8 +48,10 @@ enum OpenAPIDocument {
     /// An operation: its summary, body, answer and the error statuses it may give.
     static func operation(_ id: String, _ summary: String, body: JSON? = nil, answer: JSON = ref("Done"),
                           success: String = "200", errors: [String] = ["400", "404", "409", "413", "422"],
-                          query: [JSON] = [], bodyRequired: Bool = true) -> JSON {
+                          query: [JSON] = [], bodyRequired: Bool = true, createsWith201: Bool = false) -> JSON {
         var responses: JSON = [success: ["description": "done", "content": ["application/json": ["schema": answer]]]]
+        // A PUT that creates what it names answers 201 then, 200 when it replaced.
+        if createsWith201 { responses["201"] = ["description": "created", "content": ["application/json": ["schema": answer]]] }
         for code in errors {
             responses[code] = ["description": "refused; the body says why", "content": ["application/json": ["schema": ref("Error")]]]
         }
@@ -114,14 +116,14 @@ enum OpenAPIDocument {
         "/v1/secrets": ["get": operation("listSecrets", "List secrets (keys only; values are never shown)", answer: list("Secret"), errors: [])],
         "/v1/secrets/{name}": named([
             "get": operation("getSecret", "Show a secret's keys", answer: ref("Secret"), errors: ["404"]),
-            "put": operation("setSecret", "Create or replace a secret", body: ref("SecretSet"), answer: ref("Secret")),
+            "put": operation("setSecret", "Create or replace a secret", body: ref("SecretSet"), answer: ref("Secret"), createsWith201: true),
             "delete": operation("deleteSecret", "Remove a secret no backup target names", errors: ["404", "409"]),
         ]),
         "/v1/backups/{name}/status": named(["put": operation("putBackupStatus", "A node agent reports a backup", body: ref("BackupStatus"), answer: ref("Backup"))]),
         "/v1/backuptargets": ["get": operation("listBackupTargets", "List backup targets", answer: list("BackupTarget"), errors: [])],
         "/v1/backuptargets/{name}": named([
             "get": operation("getBackupTarget", "Show a backup target", answer: ref("BackupTarget"), errors: ["404"]),
-            "put": operation("setBackupTarget", "Set (or create) a backup target", body: ref("BackupTargetSet"), answer: ref("BackupTarget")),
+            "put": operation("setBackupTarget", "Set (or create) a backup target", body: ref("BackupTargetSet"), answer: ref("BackupTarget"), createsWith201: true),
             "delete": operation("deleteBackupTarget", "Remove a backup target (not default) and its records; the store stays", errors: ["404", "409"]),
         ]),
         "/v1/backuptargets/{name}/sync": action("syncBackupTarget", "List the target now", answer: ref("BackupTarget")),

@@ -87,6 +87,24 @@ public actor ResourceStore {
         return objects[R.kind]![resource.name] as! R
     }
 
+    /// Reads, changes and writes one resource's spec and labels in one step, so no other write lands
+    /// between the read and the write: for changes that name no resourceVersion (API actions).
+    @discardableResult
+    public func modify<R: Resource>(_ type: R.Type, _ name: String, _ change: @Sendable (inout R) throws -> Void) throws -> R {
+        guard var resource = objects[R.kind]?[name] as? R else { throw StoreError.notFound(R.kind, name) }
+        try change(&resource)
+        return try update(resource)
+    }
+
+    /// Changes part of one resource's status in one step, so a concurrent status writer's other
+    /// fields are not overwritten with what was read before it wrote.
+    @discardableResult
+    public func modifyStatus<R: Resource>(_ type: R.Type, _ name: String, _ change: @Sendable (inout R.Status) -> Void) throws -> R {
+        guard var resource = objects[R.kind]?[name] as? R else { throw StoreError.notFound(R.kind, name) }
+        change(&resource.status)
+        return try updateStatus(resource)
+    }
+
     /// Replaces the status only. Status writers own their field, so the version is checked only when given.
     @discardableResult
     public func updateStatus<R: Resource>(_ resource: R) throws -> R {
