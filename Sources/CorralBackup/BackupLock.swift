@@ -15,6 +15,7 @@ public final class BackupLock: Sendable {
 
     public static func acquire(_ type: LockRecord.LockType, volume: String, driver: any BackupStoreDriver,
                                checkWait: Duration = .seconds(BackupLimits.lockCheckWaitSeconds),
+                               refreshEvery: Duration = .seconds(BackupLimits.lockRefreshSeconds),
                                waiting: @Sendable (String) -> Void = { _ in }) async throws -> BackupLock {
         var backoff: Duration = checkWait
         while true {
@@ -39,7 +40,7 @@ public final class BackupLock: Sendable {
                 await removeExpired(others, volume: volume, driver: driver, now: Date())
                 let refresher = Task { [mine] in
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(BackupLimits.lockRefreshSeconds))
+                        try? await Task.sleep(for: refreshEvery)
                         if Task.isCancelled { return }
                         try? await driver.write(path, mine.encoded())
                     }

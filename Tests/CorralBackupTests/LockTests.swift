@@ -105,3 +105,64 @@ final class MessageBox: @unchecked Sendable {
         }
     }
 }
+
+/// Releasing while a refresh is in flight: the refresh must not recreate the lock file after its
+/// removal, where it would block every other client until it expired (150 s).
+struct LockReleaseTests {
+    /// A file store whose next lock write, once armed, stays in flight until the same path's
+    /// removal is asked for (or two seconds pass) and then lands, as an S3 PUT already sent when
+    /// its caller gave up does.
+    final class InFlightRefreshDriver: BackupStoreDriver, @unchecked Sendable {
+        let inner: FileStoreDriver
+        let refreshes = MessageBox()
+        let landings = MessageBox()
+        let removals = MessageBox()
+        private let lock = NSLock()
+        private var armed = false
+
+        init(_ inner: FileStoreDriver) { self.inner = inner }
+        var url: String { inner.url }
+        func arm() { lock.withLock { armed = true } }
+
+        func write(_ path: String, _ data: Data) async throws {
+            let hold = lock.withLock { () -> Bool in
+                defer { if path.hasSuffix(".lck") { armed = false } }
+                return armed && path.hasSuffix(".lck")
+            }
+            if hold {
+                refreshes.add(path)
+                // Unstructured tasks: cancelling the writer must not cut the flight short.
+                let removals = self.removals
+                await Task { _ = try? await removals.first(within: .seconds(2)) }.value
+            }
+            let inner = self.inner
+            try await Task { try await inner.write(path, data) }.value
+            if hold { landings.add(path) }
+        }
+        func remove(_ path: String) async throws {
+            removals.add(path)
+            try await inner.remove(path)
+        }
+        func read(_ path: String) async throws -> Data { try await inner.read(path) }
+        func exists(_ path: String) async throws -> Bool { try await inner.exists(path) }
+        func list(_ directory: String) async throws -> [String] { try await inner.list(directory) }
+        func listTree(_ directory: String) async throws -> [String] { try await inner.listTree(directory) }
+        func modificationTime(_ path: String) async throws -> Date? { try await inner.modificationTime(path) }
+        func removeTree(_ directory: String) async throws { try await inner.removeTree(directory) }
+    }
+
+    @Test func aRefreshInFlightDoesNotOutliveTheRelease() async throws {
+        let scratch = BackupRoundTripTests.Scratch()
+        let driver = InFlightRefreshDriver(try FileStoreDriver(url: "file://" + scratch.path + "/target"))
+        let lock = try await BackupLock.acquire(.backupOrRestore, volume: "v1", driver: driver, checkWait: .milliseconds(10),
+                                                refreshEvery: .milliseconds(10))
+        driver.arm()
+        let refreshed = try await driver.refreshes.first(within: .seconds(30))
+        #expect(refreshed == StoreLayout.lock("v1", lock.record.name))
+        await lock.release()
+        _ = try await driver.landings.first(within: .seconds(30))
+        let left = try await driver.list(StoreLayout.locksDirectory("v1"))
+        #expect(left.isEmpty, "the refresh in flight recreated the released lock: \(left)")
+        _ = scratch
+    }
+}
