@@ -50,7 +50,7 @@ extension Engine {
         replicas[address]?.close()
         let replica: any ReplicaEndpoint
         if let local = inProcessReplica(address) {
-            replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry, syncPool: syncPool)
+            replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry, pools: pools)
         } else if address.hasPrefix(LocalReplica.prefix) {
             return eventLoop.makeFailedFuture(EngineError("no local replica directory \(address.dropFirst(LocalReplica.prefix.count)) was configured"))
         } else {
@@ -104,7 +104,7 @@ extension Engine {
         }.get()) ?? []
         for future in closing { _ = try? await future.get() }
         try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
-        try? await syncPool.shutdownGracefully()  // running fsyncs finish before local files close
+        await pools.shutdown()  // running fsyncs finish before local files close
         try? await eventLoop.submit { for registry in self.localRegistries.values { registry.closeAll() } }.get()
     }
 }

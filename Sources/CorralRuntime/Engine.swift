@@ -46,8 +46,8 @@ public final class Engine: @unchecked Sendable {
     var routes: Routes?
     /// Replica directories kept in this process (`local:/dir`), by directory.
     let localRegistries: [String: ReplicaRegistry]
-    /// fsync of local replicas runs here, off the event loop.
-    let syncPool: NIOThreadPool
+    /// fsync and layer hashing of local replicas run here, off the event loop.
+    let pools: ReplicaPools
     var gate = WriteGate()
     /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
     var epochBarrier: EventLoopFuture<Void>
@@ -71,8 +71,7 @@ public final class Engine: @unchecked Sendable {
             registries[path] = ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop)
         }
         localRegistries = registries
-        syncPool = NIOThreadPool(numberOfThreads: 2)
-        syncPool.start()
+        pools = ReplicaPools.started()
         self.options = options
         self.eventLoop = eventLoop
         self.logger = logger

@@ -70,11 +70,11 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
 
-    init(address: String, directory: String, registry: ReplicaRegistry, syncPool: NIOThreadPool) {
+    init(address: String, directory: String, registry: ReplicaRegistry, pools: ReplicaPools) {
         self.address = address
         self.directory = directory
         eventLoop = registry.eventLoop
-        executor = ReplicaRequestExecutor(registry: registry, syncPool: syncPool)
+        executor = ReplicaRequestExecutor(registry: registry, pools: pools)
     }
 
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {

@@ -7,10 +7,10 @@ import NIOPosix
 
 /// Executes replica-protocol requests against the replicas of a registry: the one place that maps
 /// a request to store calls. The TCP server and the engine's in-process (local) replica share it.
-/// Runs on the registry's event loop; fsync goes to a thread pool.
+/// Runs on the registry's event loop; fsync and layer hashing go to thread pools.
 struct ReplicaRequestExecutor {
     let registry: ReplicaRegistry
-    let syncPool: NIOThreadPool
+    let pools: ReplicaPools
 
     /// What a connection has opened.
     struct Session {
@@ -102,8 +102,36 @@ struct ReplicaRequestExecutor {
             return .reply(reply(request))
         case .control:
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
+            if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
             return .reply(reply(request, payload: try ReplicaControl.run(control, on: try opened())))
         }
+    }
+
+    /// Layer checksums and verify read whole layers (about a second a GiB): on the event loop they
+    /// would stall the I/O of every volume it serves, so the hashing runs on its own pool and only
+    /// the bookkeeping before and after it on the loop.
+    private func hashingControl(_ control: ControlRequest, replica: Replica, request: ReplicaFrame) throws -> Outcome? {
+        let eventLoop = registry.eventLoop
+        let bound = NIOLoopBound(replica, eventLoop: eventLoop)
+        let answer: EventLoopFuture<ByteBuffer>
+        switch control.op {
+        case .checksums:
+            guard let name = control.name, case .compute(let job) = try replica.checksumWork(ofLayer: name) else { return nil }
+            answer = pools.hashing.runIfActive(eventLoop: eventLoop) { try job.compute() }
+                .flatMapThrowing { try jsonBuffer(try bound.value.storeChecksums($0, of: job)) }
+        case .verify:
+            let jobs = try replica.verifyJobs()
+            answer = pools.hashing.runIfActive(eventLoop: eventLoop) { try jobs.map { try $0.compute() } }
+                .flatMapThrowing { try jsonBuffer(try bound.value.finishVerify(jobs, computed: $0)) }
+        default:
+            return nil
+        }
+        let ok = reply(request)
+        return .later(answer.map { payload in
+            var frame = ok
+            frame.payload = payload
+            return frame
+        }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
     }
 
     private func syncIfFUA(_ request: ReplicaFrame, replica: Replica) -> Outcome {
@@ -117,7 +145,7 @@ struct ReplicaRequestExecutor {
         let eventLoop = registry.eventLoop
         let bound = NIOLoopBound(replica, eventLoop: eventLoop)
         let okReply = reply(request)
-        return syncPool.runIfActive(eventLoop: eventLoop) { try file.sync() }.map { okReply }.flatMapErrorThrowing { error in
+        return pools.sync.runIfActive(eventLoop: eventLoop) { try file.sync() }.map { okReply }.flatMapErrorThrowing { error in
             bound.value.markFailed("\(error)")
             return .errorReply(to: request, status: .io, message: "\(error)")
         }

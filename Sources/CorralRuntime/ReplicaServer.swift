@@ -10,7 +10,7 @@ public final class ReplicaServer: Sendable {
     /// The server's own loop group; nil when it runs on a loop it was given.
     let ownGroup: MultiThreadedEventLoopGroup?
     let registry: ReplicaRegistry
-    let syncPool: NIOThreadPool
+    let pools: ReplicaPools
     let logger: Logger
 
     /// One event loop: replicas are confined to it, so no locks on the data path. A node agent
@@ -26,8 +26,7 @@ public final class ReplicaServer: Sendable {
             ownGroup = group
             loop = group.next()
         }
-        syncPool = NIOThreadPool(numberOfThreads: 2)
-        syncPool.start()
+        pools = ReplicaPools.started()
         registry = ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop)
         self.logger = logger
     }
@@ -35,7 +34,7 @@ public final class ReplicaServer: Sendable {
     public var eventLoop: EventLoop { registry.eventLoop }
 
     public func bind(host: String, port: Int) async throws -> Channel {
-        let registry = self.registry, syncPool = self.syncPool
+        let registry = self.registry, pools = self.pools
         return try await ServerBootstrap(group: registry.eventLoop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -44,7 +43,7 @@ public final class ReplicaServer: Sendable {
             .childChannelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry, syncPool: syncPool))
+                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry, pools: pools))
                 }
             }
             .bind(host: host, port: port).get()
@@ -64,7 +63,7 @@ public final class ReplicaServer: Sendable {
 
     /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {
-        try? await syncPool.shutdownGracefully()
+        await pools.shutdown()
         try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
         try? await ownGroup?.shutdownGracefully()
     }

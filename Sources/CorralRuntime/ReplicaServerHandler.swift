@@ -15,8 +15,8 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
     private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
 
-    init(registry: ReplicaRegistry, syncPool: NIOThreadPool) {
-        executor = ReplicaRequestExecutor(registry: registry, syncPool: syncPool)
+    init(registry: ReplicaRegistry, pools: ReplicaPools) {
+        executor = ReplicaRequestExecutor(registry: registry, pools: pools)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -22,6 +22,7 @@ extension Replica {
     }
 
     func removeChecksum(of layer: LayerRecord) throws {
+        frozenGeneration &+= 1  // its content is about to change: checksums being computed are void
         if directory.fileExists(layer.checksumFileName) {
             try directory.removeFile(layer.checksumFileName)
             try directory.sync()
@@ -29,16 +30,46 @@ extension Replica {
     }
 
     /// Checksums of a layer: the stored ones for a frozen layer, computed (and stored) if missing.
-    /// The head's are always computed afresh and never stored, since it changes.
+    /// The head's are always computed afresh and never stored, since it changes. This computes on
+    /// the caller's thread; a server uses `checksumWork` to keep long hashing off its event loop.
     public func checksums(ofLayer name: String) throws -> LayerChecksums {
-        let record = try layerRecord(named: name)
-        if let stored = try loadChecksums(of: record) { return stored }
-        let sums = try computeChecksums(of: record)
-        if record.id != manifest.head.id {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            try directory.writeFileAtomically(record.checksumFileName, [UInt8](try encoder.encode(sums)))
+        switch try checksumWork(ofLayer: name) {
+        case .ready(let sums): return sums
+        case .compute(let job): return try storeChecksums(try job.compute(), of: job)
         }
+    }
+
+    /// A layer's checksums at once (stored, or the head's), or the job that computes them.
+    public enum ChecksumWork {
+        case ready(LayerChecksums)
+        case compute(ChecksumJob)
+    }
+
+    public func checksumWork(ofLayer name: String) throws -> ChecksumWork {
+        let record = try layerRecord(named: name)
+        if record.id == manifest.head.id { return .ready(try computeChecksums(of: record)) }
+        if let stored = try loadChecksums(of: record) { return .ready(stored) }
+        return .compute(try checksumJob(of: record))
+    }
+
+    func checksumJob(of record: LayerRecord) throws -> ChecksumJob {
+        ChecksumJob(record: record, directory: directory, extents: try extents(ofLayer: record.id), size: manifest.size,
+                    generation: frozenGeneration)
+    }
+
+    /// Stores what a job computed, stamped now, if its layer is still the one it read: a purge fold
+    /// or a rebuild write meanwhile (`frozenGeneration` moved) makes the result void.
+    @discardableResult
+    public func storeChecksums(_ computed: LayerChecksums, of job: ChecksumJob) throws -> LayerChecksums {
+        guard job.generation == frozenGeneration, manifest.snapshot(named: job.record.name)?.id == job.record.id,
+              manifest.size == job.size else {
+            throw StoreError.conflict("layer \(job.record.name) changed (purge, rebuild or expand) while its checksums were computed; ask again")
+        }
+        var sums = computed
+        sums.computedAt = now()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try directory.writeFileAtomically(job.record.checksumFileName, [UInt8](try encoder.encode(sums)))
         return sums
     }
 
@@ -53,25 +84,60 @@ extension Replica {
     /// Recomputes every snapshot's checksum and compares it with the stored one: a difference is
     /// data that changed after the layer froze (bit rot or outside tampering).
     public func verify() throws -> [VerifyResult] {
-        try manifest.snapshots.map { record in
-            let actual = try computeChecksums(of: record)
-            guard let stored = try loadChecksums(of: record) else {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
-                try directory.writeFileAtomically(record.checksumFileName, [UInt8](try encoder.encode(actual)))
-                return VerifyResult(layer: record.name, ok: true, stored: nil, actual: actual.layer,
+        let jobs = try verifyJobs()
+        return try finishVerify(jobs, computed: try jobs.map { try $0.compute() })
+    }
+
+    /// One job per snapshot, for `finishVerify` once computed (off the event loop on a server).
+    public func verifyJobs() throws -> [ChecksumJob] {
+        try manifest.snapshots.map { try checksumJob(of: $0) }
+    }
+
+    public func finishVerify(_ jobs: [ChecksumJob], computed: [LayerChecksums]) throws -> [VerifyResult] {
+        try zip(jobs, computed).map { job, actual in
+            guard let stored = try loadChecksums(of: job.record) else {
+                let sums = try storeChecksums(actual, of: job)
+                return VerifyResult(layer: job.record.name, ok: true, stored: nil, actual: sums.layer,
                                     message: "no checksum was stored; computed and stored now")
+            }
+            guard job.generation == frozenGeneration else {
+                throw StoreError.conflict("layer \(job.record.name) changed (purge, rebuild or expand) while it was verified; verify again")
             }
             let ok = stored.layer == actual.layer
             let bad = RangeDiff.differing(source: stored.ranges, target: actual.ranges)
             let message = ok ? "intact" : "changed since \(stored.computedAt) in \(bad.count) range(s) of \(Limits.checksumRangeBytes) bytes, first at byte \(Int64(bad.first ?? 0) * Int64(Limits.checksumRangeBytes)); rebuild this replica from a healthy peer"
-            return VerifyResult(layer: record.name, ok: ok, stored: stored.layer, actual: actual.layer, message: message)
+            return VerifyResult(layer: job.record.name, ok: ok, stored: stored.layer, actual: actual.layer, message: message)
         }
     }
 
     func computeChecksums(of record: LayerRecord) throws -> LayerChecksums {
-        let file = try self.file(id: record.id)
-        let extents = try self.extents(ofLayer: record.id)
+        var sums = try ChecksumJob.compute(file: try file(id: record.id), extents: try extents(ofLayer: record.id), size: manifest.size)
+        sums.computedAt = now()
+        return sums
+    }
+}
+
+/// A frozen layer's checksums, computed away from the replica's event loop: hashing a large layer
+/// takes seconds to minutes, and that loop serves every volume's I/O. The job opens the layer's
+/// file for itself, so a purge that closes or removes the layer meanwhile cannot pull a shared
+/// handle from under it; `Replica.storeChecksums` then refuses the result.
+public struct ChecksumJob: @unchecked Sendable {  // opening a file by name is safe from any thread
+    let record: LayerRecord
+    let directory: StorageDirectory
+    let extents: [BlockRange]
+    let size: Int64
+    let generation: UInt64
+
+    public var layerName: String { record.name }
+
+    /// Reads and hashes the layer through a handle of its own.
+    public func compute() throws -> LayerChecksums {
+        let file = try directory.openFile(record.fileName, create: false)
+        defer { file.close() }
+        return try Self.compute(file: file, extents: extents, size: size)
+    }
+
+    static func compute(file: StorageFile, extents: [BlockRange], size: Int64) throws -> LayerChecksums {
         let rangeBlocks = Int64(Limits.checksumRangeBytes / Limits.blockSize)
         var touched: [Int64] = []
         for extent in extents {
@@ -85,7 +151,7 @@ extension Replica {
         var buffer = [UInt8](repeating: 0, count: Limits.checksumRangeBytes)
         var ranges: [Int: String] = [:]
         var whole = SHA256()
-        let sizeBlocks = manifest.size / Self.block
+        let sizeBlocks = size / Replica.block
         for index in touched {
             let range = BlockRange(start: index * rangeBlocks, end: min((index + 1) * rangeBlocks, sizeBlocks))
             let digest = try digestOfRange(range, file: file, allocation: allocation, buffer: &buffer)
@@ -93,22 +159,21 @@ extension Replica {
             whole.update(data: Array("\(index):\(digest);".utf8))
         }
         let layerDigest = whole.finalize().map { String(format: "%02x", $0) }.joined()
-        return LayerChecksums(rangeBytes: Limits.checksumRangeBytes, size: manifest.size, ranges: ranges,
-                              layer: layerDigest, computedAt: now())
+        return LayerChecksums(rangeBytes: Limits.checksumRangeBytes, size: size, ranges: ranges, layer: layerDigest, computedAt: "")
     }
 
     /// SHA-256 over each block's allocation flag and, if allocated, its data; truncated to 128 bits.
     /// Only allocated blocks are read: a sparse layer costs what it holds, not what it spans.
-    func digestOfRange(_ range: BlockRange, file: StorageFile, allocation: BlockSet, buffer: inout [UInt8]) throws -> String {
+    static func digestOfRange(_ range: BlockRange, file: StorageFile, allocation: BlockSet, buffer: inout [UInt8]) throws -> String {
         var hasher = SHA256()
         for piece in allocation.segments(in: range) {
             withUnsafeBytes(of: piece.range.count.littleEndian) { hasher.update(bufferPointer: $0) }
             withUnsafeBytes(of: UInt8(piece.present ? 1 : 0)) { hasher.update(bufferPointer: $0) }
             guard piece.present else { continue }
-            let bytes = Int(piece.range.count * Self.block)
+            let bytes = Int(piece.range.count * Replica.block)
             try buffer.withUnsafeMutableBytes { raw in
                 let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
-                try file.read(into: slice, at: piece.range.start * Self.block)
+                try file.read(into: slice, at: piece.range.start * Replica.block)
                 hasher.update(bufferPointer: UnsafeRawBufferPointer(slice))
             }
         }

@@ -19,6 +19,9 @@ public final class Replica {
     /// Extents of frozen layers: their files change only by purge folds and rebuild writes, which
     /// drop the entry.
     var frozenExtents: [Int: [BlockRange]] = [:]
+    /// Moves whenever a frozen layer's content may change (a purge fold, a rebuild), so that
+    /// checksums computed off the event loop (`ChecksumJob`) are stored only if nothing moved.
+    var frozenGeneration: UInt64 = 0
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?
