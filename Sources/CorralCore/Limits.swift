@@ -34,6 +34,12 @@ public enum Limits {
     /// connection's reply batch. Larger ones keep a buffer of their own, so a turn of 128 KiB
     /// sequential reads does not gather into one multi-megabyte buffer.
     public static let nbdInPlaceReadBytesMax = 64 * 1024
+    /// Bytes a purge copies per turn of the replica's event loop (a few ms on a page-cached disk), so
+    /// the other volumes that loop serves keep their I/O while a large layer folds.
+    public static let purgeStepBytes = 8 * 1024 * 1024
+    /// The pause between two purge steps, in nanoseconds: long enough that the loop polls its sockets
+    /// in between, short against a step's few milliseconds.
+    public static let purgeStepPauseNanoseconds: Int64 = 50_000
 
     static func check() {
         precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")

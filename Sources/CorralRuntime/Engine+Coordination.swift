@@ -8,8 +8,8 @@ extension Engine {
     /// Pauses I/O, runs `body`, resumes I/O; one such operation at a time.
     func coordinated<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            guard !self.gate.paused else {
-                return self.eventLoop.makeFailedFuture(EngineError("another operation is changing the volume; retry \(what) in a moment"))
+            guard !self.gate.paused, !self.purging else {
+                return self.eventLoop.makeFailedFuture(EngineError("another operation (\(self.purging ? "a purge" : "a snapshot, revert, expand or rebuild start")) is changing the volume; retry \(what) when it ends"))
             }
             return self.gate.pause(on: self.eventLoop)
         }.get()
@@ -82,12 +82,24 @@ extension Engine {
         }
     }
 
+    /// Purge does not pause I/O: each replica folds in steps between requests (a fold into the head
+    /// skips blocks written meanwhile) and refuses chain changes until it ends; so does the engine.
     public func purge() async throws -> [String] {
         try await refuseDuringRebuild("purge")
-        let answers = try await coordinated("purge") {
-            try await self.broadcast(ControlRequest(op: .purge), as: AnyDone.self)
+        try await eventLoop.submit {
+            guard !self.gate.paused, !self.purging else {
+                throw EngineError("another operation is changing the volume; retry the purge when it ends")
+            }
+            self.purging = true
+        }.get()
+        do {
+            let answers = try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)
+            try await eventLoop.submit { self.purging = false }.get()
+            return answers.first?.1.purged ?? []
+        } catch {
+            try? await eventLoop.submit { self.purging = false }.get()
+            throw error
         }
-        return answers.first?.1.purged ?? []
     }
 
     public func revert(to name: String) async throws {

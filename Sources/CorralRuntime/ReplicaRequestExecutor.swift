@@ -103,6 +103,7 @@ struct ReplicaRequestExecutor {
         case .control:
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
             if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
+            if control.op == .purge { return .later(purgeInSteps(try opened(), request: request)) }
             return .reply(reply(request, payload: try ReplicaControl.run(control, on: try opened())))
         }
     }
@@ -132,6 +133,35 @@ struct ReplicaRequestExecutor {
             frame.payload = payload
             return frame
         }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
+    }
+
+    /// A purge copies `Limits.purgeStepBytes` per turn of the loop, so the other volumes it serves
+    /// keep their I/O while a large layer folds (the engine holds this volume's I/O meanwhile).
+    private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
+        let eventLoop = registry.eventLoop
+        let promise = eventLoop.makePromise(of: ReplicaFrame.self)
+        let job = PurgeJob(replica: replica)
+        let ok = reply(request)
+        func step() {
+            do {
+                guard try job.step(budgetBytes: Limits.purgeStepBytes) else {
+                    // Not `execute`: a loop runs tasks until none is left before it polls its
+                    // sockets again, so a chain of them would starve I/O as one long call does.
+                    // A task due a moment later ends the tick; sockets are polled before it runs.
+                    eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Limits.purgeStepPauseNanoseconds)) { step() }
+                    return
+                }
+                var frame = ok
+                frame.payload = try jsonBuffer(ReplicaControl.Done(purged: job.purged))
+                promise.succeed(frame)
+                let removal = job.layerFileRemoval()
+                pools.sync.submit { _ in try? removal.run() }
+            } catch {
+                promise.succeed(.errorReply(to: request, status: .init(error), message: "\(error)"))
+            }
+        }
+        step()
+        return promise.futureResult
     }
 
     private func syncIfFUA(_ request: ReplicaFrame, replica: Replica) -> Outcome {

@@ -8,6 +8,11 @@ extension Replica {
         if let failure { throw StoreError.conflict("replica failed earlier (\(failure)); reopen it or rebuild it") }
     }
 
+    /// Changes to the chain wait for a running purge, which folds layers between other I/O.
+    func checkNoPurge(_ what: String) throws {
+        if purgeRunning { throw StoreError.conflict("a purge is folding this replica's snapshots; retry \(what) when it ends") }
+    }
+
     func checkRange(offset: Int64, length: Int64) throws {
         guard offset >= 0, length >= 0, offset + length <= manifest.size else {
             throw StoreError.invalidArgument("range \(offset)+\(length) lies outside the volume of \(manifest.size) bytes")

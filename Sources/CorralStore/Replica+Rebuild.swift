@@ -68,6 +68,7 @@ extension Replica {
     /// already here by name are kept for a delta copy; the stale head is reused for the first new
     /// layer (it holds most of that layer's data); a new empty head takes writes from now on.
     public func beginRebuild(layers: [LayerRecord], size: Int64) throws {
+        try checkNoPurge("the rebuild")
         frozenGeneration &+= 1
         try guarded {
             if size > manifest.size { try expand(to: size) }

@@ -12,6 +12,7 @@ extension Replica {
     /// Freezes the head as snapshot `name` and starts a new empty head above it. No data is copied.
     public func createSnapshot(name: String, userCreated: Bool, labels: [String: String] = [:], created: String? = nil) throws {
         try checkUsable()
+        try checkNoPurge("the snapshot")
         try validateName(name)
         if let existing = manifest.snapshot(named: name) {
             // A retried create after the manifest write is done already.
@@ -72,32 +73,67 @@ extension Replica {
 
     /// Removes every removed snapshot that has at most one child: a leaf goes, one with a child is
     /// folded into it (its blocks the child lacks are copied up). Returns the names purged.
+    /// All at once; a server runs a `PurgeJob` in steps instead.
     @discardableResult
     public func purge() throws -> [String] {
-        try checkUsable()
-        var purged: [String] = []
-        var progress = true
-        while progress {
-            progress = false
-            for record in manifest.snapshots where record.removed {
-                let children = manifest.children(of: record.id)
-                guard children.count <= 1 else { continue }
-                try guarded { try purge(record, into: children.first) }
-                purged.append(record.name)
-                progress = true
-                break
-            }
-        }
-        if !purged.isEmpty { try loadIndexes() }
-        return purged
+        let job = PurgeJob(replica: self)
+        while try !job.step(budgetBytes: .max) {}
+        try job.removeLayerFiles()
+        return job.purged
     }
 
-    private func purge(_ record: LayerRecord, into child: LayerRecord?) throws {
-        if let child {
-            // The child's checksum goes first: a crash mid-fold leaves no stale checksum behind.
-            try removeChecksum(of: child)
-            try fold(record, into: child)
+    /// The next removed snapshot a purge can take (a leaf, or one with a single child), and that child.
+    func nextPurgeCandidate() -> (record: LayerRecord, child: LayerRecord?)? {
+        for record in manifest.snapshots where record.removed {
+            let children = manifest.children(of: record.id)
+            if children.count <= 1 { return (record, children.first) }
         }
+        return nil
+    }
+
+    /// Starts folding `lower` into `upper`: returns the block ranges to copy, in chunks.
+    func beginFold(_ lower: LayerRecord, into upper: LayerRecord) throws -> [BlockRange] {
+        // The child's checksum goes first: a crash mid-fold leaves no stale checksum behind.
+        try removeChecksum(of: upper)
+        let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try extents(ofLayer: upper.id))
+        frozenExtents[upper.id] = nil
+        let chunkBlocks = Int64(Limits.rebuildChunkBytes / Limits.blockSize)
+        var pending: [BlockRange] = []
+        for extent in try extents(ofLayer: lower.id) {
+            for piece in upperBlocks.segments(in: extent) where !piece.present {
+                var start = piece.range.start
+                while start < piece.range.end {
+                    let end = min(piece.range.end, start + chunkBlocks)
+                    pending.append(BlockRange(start: start, end: end))
+                    start = end
+                }
+            }
+        }
+        return pending
+    }
+
+    /// Copies one range of `lower` into `upper`, skipping blocks the head gained since the fold began.
+    /// Reads of `upper`'s chain are unchanged at every step, so a crash here loses nothing.
+    func copyFoldChunk(_ range: BlockRange, from lower: LayerRecord, into upper: LayerRecord, buffer: inout [UInt8]) throws {
+        let source = try file(id: lower.id)
+        let target = try file(id: upper.id)
+        let isHead = upper.id == manifest.head.id
+        let pieces = isHead ? headBlocks.segments(in: range).filter { !$0.present }.map(\.range) : [range]
+        for piece in pieces {
+            let bytes = Int(piece.count * Self.block)
+            try buffer.withUnsafeMutableBytes { raw in
+                let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
+                try source.read(into: slice, at: piece.start * Self.block)
+                try target.write(UnsafeRawBufferPointer(slice), at: piece.start * Self.block)
+            }
+            if isHead { headBlocks.insert(piece) }
+        }
+    }
+
+    /// Ends the purge of `record`: syncs the child it was folded into, then one manifest write drops
+    /// the record, then its checksum goes. Its layer file is left for `PurgeJob.removeLayerFiles`.
+    func finishPurge(_ record: LayerRecord, into child: LayerRecord?) throws {
+        if let child { try file(id: child.id).sync() }
         var updated = manifest
         updated.snapshots.removeAll { $0.id == record.id }
         if let child {
@@ -109,42 +145,14 @@ extension Replica {
         }
         try commit(updated)
         closeFile(id: record.id)
-        try directory.removeFile(record.fileName)
         try directory.removeFile(record.checksumFileName)
         try directory.sync()
-    }
-
-    /// Copies the blocks of `lower` that `upper` does not hold into `upper`, then syncs `upper`.
-    /// Reads of `upper`'s chain are unchanged at every step, so a crash here loses nothing.
-    private func fold(_ lower: LayerRecord, into upper: LayerRecord) throws {
-        let source = try file(id: lower.id)
-        let target = try file(id: upper.id)
-        let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try extents(ofLayer: upper.id))
-        frozenExtents[upper.id] = nil
-        var buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes)
-        let chunkBlocks = Int64(Limits.rebuildChunkBytes / Limits.blockSize)
-        for extent in try extents(ofLayer: lower.id) {
-            for piece in upperBlocks.segments(in: extent) where !piece.present {
-                var start = piece.range.start
-                while start < piece.range.end {
-                    let end = min(piece.range.end, start + chunkBlocks)
-                    let bytes = Int((end - start) * Self.block)
-                    try buffer.withUnsafeMutableBytes { raw in
-                        let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
-                        try source.read(into: slice, at: start * Self.block)
-                        try target.write(UnsafeRawBufferPointer(slice), at: start * Self.block)
-                    }
-                    if upper.id == manifest.head.id { headBlocks.insert(BlockRange(start: start, end: end)) }
-                    start = end
-                }
-            }
-        }
-        try target.sync()
     }
 
     /// Starts a new empty head on `name`; the old head's data is discarded.
     public func revert(to name: String) throws {
         try checkUsable()
+        try checkNoPurge("the revert")
         guard let record = manifest.snapshot(named: name) else {
             throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
         }
@@ -171,6 +179,7 @@ extension Replica {
     /// Grows the volume. Layer files are sparse, so nothing is written but the manifest.
     public func expand(to newSize: Int64) throws {
         try checkUsable()
+        try checkNoPurge("the expansion")
         guard newSize >= manifest.size, newSize % Self.block == 0, newSize <= Limits.volumeBytesMax else {
             throw StoreError.invalidArgument("new size \(newSize) must be a multiple of \(Limits.blockSize), at least the current \(manifest.size) and at most \(Limits.volumeBytesMax)")
         }

@@ -22,6 +22,8 @@ public final class Replica {
     /// Moves whenever a frozen layer's content may change (a purge fold, a rebuild), so that
     /// checksums computed off the event loop (`ChecksumJob`) are stored only if nothing moved.
     var frozenGeneration: UInt64 = 0
+    /// Set while a `PurgeJob` runs: I/O goes on between its steps, but the chain must stay as it is.
+    public internal(set) var purgeRunning = false
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?

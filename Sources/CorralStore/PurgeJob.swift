@@ -1,0 +1,85 @@
+import CorralCore
+
+/// A purge in steps. Each `step` copies at most a budget of bytes, so a server can run a purge on
+/// its event loop between other volumes' I/O instead of in one stretch: a fold copies what the
+/// removed layer holds and its child lacks, seconds per GiB. Every step keeps the crash-safety of
+/// the whole (docs/formats/replica-store.md): the child's checksum goes first, copies only add
+/// blocks the child lacks, and one manifest write ends each snapshot's purge.
+/// Reads and writes may run between steps; changes to the chain (snapshot, revert, expand, rebuild,
+/// another purge) are refused until it ends (`Replica.purgeRunning`).
+public final class PurgeJob {
+    let replica: Replica
+    public private(set) var purged: [String] = []
+    /// Files of purged layers, which no manifest names any more. Unlinking a large file takes
+    /// hundreds of milliseconds (its pages are freed), so a server does it off its event loop; a
+    /// crash before that leaves leftovers that the next open removes.
+    public private(set) var layerFiles: [String] = []
+    private var started = false
+    private var folding: (record: LayerRecord, child: LayerRecord?, pending: ArraySlice<BlockRange>)?
+    private var buffer: [UInt8] = []
+
+    public init(replica: Replica) { self.replica = replica }
+
+    /// Does up to `budgetBytes` of copying (at least one chunk); true once the purge is complete.
+    public func step(budgetBytes: Int) throws -> Bool {
+        if !started {
+            try replica.checkUsable()
+            try replica.checkNoPurge("the purge")
+            replica.purgeRunning = true
+            started = true
+        }
+        do {
+            let done = try fold(budgetBytes: budgetBytes)
+            if done { replica.purgeRunning = false }
+            return done
+        } catch {
+            replica.purgeRunning = false
+            throw error
+        }
+    }
+
+    private func fold(budgetBytes: Int) throws -> Bool {
+        try replica.checkUsable()
+        var budget = budgetBytes
+        while true {
+            if folding == nil {
+                guard let next = replica.nextPurgeCandidate() else { return true }
+                let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child) } } ?? []
+                folding = (next.record, next.child, pending[...])
+            }
+            guard let current = folding else { continue }
+            let (record, child, pending) = (current.record, current.child, current.pending)
+            if let child, let range = pending.first {
+                if budget <= 0 { return false }
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes) }
+                try replica.guarded { try replica.copyFoldChunk(range, from: record, into: child, buffer: &buffer) }
+                folding?.pending = pending.dropFirst()
+                budget -= Int(range.count) * Limits.blockSize
+                continue
+            }
+            try replica.guarded { try replica.finishPurge(record, into: child) }
+            // Before any other request runs: the read index must not name the removed layer's file.
+            try replica.loadIndexes()
+            purged.append(record.name)
+            layerFiles.append(record.fileName)
+            folding = nil
+        }
+    }
+
+    /// Removes the purged layers' files, once the purge is complete.
+    public func removeLayerFiles() throws { try layerFileRemoval().run() }
+
+    /// The removal of the purged layers' files, to run on another thread.
+    public func layerFileRemoval() -> LayerFileRemoval { LayerFileRemoval(directory: replica.directory, names: layerFiles) }
+}
+
+/// Files no manifest names any more, removed away from the replica's event loop.
+public struct LayerFileRemoval: @unchecked Sendable {  // removing files by name is safe from any thread
+    let directory: StorageDirectory
+    let names: [String]
+
+    public func run() throws {
+        for name in names { try directory.removeFile(name) }
+        if !names.isEmpty { try directory.sync() }
+    }
+}
