@@ -22,8 +22,6 @@ enum ReplicaControl {
         case .snapshotDelete:
             try replica.deleteSnapshot(name: try need(request.name, "name"))
             return try jsonBuffer(Done())
-        case .purge:
-            return try jsonBuffer(Done(purged: try replica.purge()))
         case .revert:
             try replica.revert(to: try need(request.name, "name"))
             return try jsonBuffer(Done())
@@ -35,10 +33,9 @@ enum ReplicaControl {
         case .setEpoch:
             try replica.setEpoch(try need(request.epoch, "epoch"), members: try need(request.members, "members"))
             return try jsonBuffer(Done())
-        case .checksums:
-            return try jsonBuffer(try replica.checksums(ofLayer: try need(request.name, "name")))
-        case .verify:
-            return try jsonBuffer(try replica.verify())
+        case .checksums, .verify, .purge:
+            // Long work: the executor runs it off the request path (hashing pool, purge steps).
+            throw StoreError.invalidArgument("control \(request.op.rawValue) is not answered inline")
         case .chain:
             return try jsonBuffer(Array(replica.manifest.activeChain.dropLast()))
         case .rebuildBegin:

@@ -117,7 +117,12 @@ struct ReplicaRequestExecutor {
         let answer: EventLoopFuture<ByteBuffer>
         switch control.op {
         case .checksums:
-            guard let name = control.name, case .compute(let job) = try replica.checksumWork(ofLayer: name) else { return nil }
+            guard let name = control.name else { throw StoreError.invalidArgument("control checksums needs field name") }
+            let job: ChecksumJob
+            switch try replica.checksumWork(ofLayer: name) {
+            case .ready(let sums): return .reply(reply(request, payload: try jsonBuffer(sums)))
+            case .compute(let pending): job = pending
+            }
             answer = pools.hashing.runIfActive(eventLoop: eventLoop) { try job.compute() }
                 .flatMapThrowing { try jsonBuffer(try bound.value.storeChecksums($0, of: job)) }
         case .verify:
@@ -127,12 +132,7 @@ struct ReplicaRequestExecutor {
         default:
             return nil
         }
-        let ok = reply(request)
-        return .later(answer.map { payload in
-            var frame = ok
-            frame.payload = payload
-            return frame
-        }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
+        return .later(answer.map { reply(request, payload: $0) }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
     }
 
     /// A purge copies `Limits.purgeStepBytes` per turn of the loop, so the other volumes it serves
@@ -141,7 +141,6 @@ struct ReplicaRequestExecutor {
         let eventLoop = registry.eventLoop
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
         let job = PurgeJob(replica: replica)
-        let ok = reply(request)
         func step() {
             do {
                 guard try job.step(budgetBytes: Limits.purgeStepBytes) else {
@@ -151,9 +150,7 @@ struct ReplicaRequestExecutor {
                     eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Limits.purgeStepPauseNanoseconds)) { step() }
                     return
                 }
-                var frame = ok
-                frame.payload = try jsonBuffer(ReplicaControl.Done(purged: job.purged))
-                promise.succeed(frame)
+                promise.succeed(reply(request, payload: try jsonBuffer(ReplicaControl.Done(purged: job.purged))))
                 let removal = job.layerFileRemoval()
                 pools.sync.submit { _ in try? removal.run() }
             } catch {

@@ -42,13 +42,7 @@ public final class PurgeJob {
         try replica.checkUsable()
         var budget = budgetBytes
         while true {
-            if folding == nil {
-                guard let next = replica.nextPurgeCandidate() else { return true }
-                let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child) } } ?? []
-                folding = (next.record, next.child, pending[...])
-            }
-            guard let current = folding else { continue }
-            let (record, child, pending) = (current.record, current.child, current.pending)
+            guard let (record, child, pending) = try folding ?? nextFold() else { return true }
             if let child, let range = pending.first {
                 if budget <= 0 { return false }
                 if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes) }
@@ -66,8 +60,13 @@ public final class PurgeJob {
         }
     }
 
-    /// Removes the purged layers' files, once the purge is complete.
-    public func removeLayerFiles() throws { try layerFileRemoval().run() }
+    /// Starts on the next removed snapshot a purge can take, if any.
+    private func nextFold() throws -> (record: LayerRecord, child: LayerRecord?, pending: ArraySlice<BlockRange>)? {
+        guard let next = replica.nextPurgeCandidate() else { return nil }
+        let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child) } } ?? []
+        folding = (next.record, next.child, pending[...])
+        return folding
+    }
 
     /// The removal of the purged layers' files, to run on another thread.
     public func layerFileRemoval() -> LayerFileRemoval { LayerFileRemoval(directory: replica.directory, names: layerFiles) }

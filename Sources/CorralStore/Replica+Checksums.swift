@@ -94,14 +94,14 @@ extension Replica {
     }
 
     public func finishVerify(_ jobs: [ChecksumJob], computed: [LayerChecksums]) throws -> [VerifyResult] {
-        try zip(jobs, computed).map { job, actual in
+        if let moved = jobs.first(where: { $0.generation != frozenGeneration }) {
+            throw StoreError.conflict("layer \(moved.record.name) changed (purge, rebuild or expand) while it was verified; verify again")
+        }
+        return try zip(jobs, computed).map { job, actual in
             guard let stored = try loadChecksums(of: job.record) else {
                 let sums = try storeChecksums(actual, of: job)
                 return VerifyResult(layer: job.record.name, ok: true, stored: nil, actual: sums.layer,
                                     message: "no checksum was stored; computed and stored now")
-            }
-            guard job.generation == frozenGeneration else {
-                throw StoreError.conflict("layer \(job.record.name) changed (purge, rebuild or expand) while it was verified; verify again")
             }
             let ok = stored.layer == actual.layer
             let bad = RangeDiff.differing(source: stored.ranges, target: actual.ranges)
@@ -127,8 +127,6 @@ public struct ChecksumJob: @unchecked Sendable {  // opening a file by name is s
     let extents: [BlockRange]
     let size: Int64
     let generation: UInt64
-
-    public var layerName: String { record.name }
 
     /// Reads and hashes the layer through a handle of its own.
     public func compute() throws -> LayerChecksums {

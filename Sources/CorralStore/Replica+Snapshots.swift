@@ -78,7 +78,7 @@ extension Replica {
     public func purge() throws -> [String] {
         let job = PurgeJob(replica: self)
         while try !job.step(budgetBytes: .max) {}
-        try job.removeLayerFiles()
+        try job.layerFileRemoval().run()
         return job.purged
     }
 
@@ -131,7 +131,7 @@ extension Replica {
     }
 
     /// Ends the purge of `record`: syncs the child it was folded into, then one manifest write drops
-    /// the record, then its checksum goes. Its layer file is left for `PurgeJob.removeLayerFiles`.
+    /// the record, then its checksum goes. Its layer file is left for `PurgeJob.layerFileRemoval`.
     func finishPurge(_ record: LayerRecord, into child: LayerRecord?) throws {
         if let child { try file(id: child.id).sync() }
         var updated = manifest
