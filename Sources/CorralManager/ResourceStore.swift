@@ -77,9 +77,12 @@ public actor ResourceStore {
     }
 
     /// Replaces metadata labels and spec; the status stays as stored. `generation` grows when the spec changed.
+    /// An update that changes neither writes nothing, as etcd and Kubernetes do: watchers and
+    /// controllers are not woken, and the resourceVersion a client holds stays current.
     @discardableResult
     public func update<R: Resource>(_ resource: R) throws -> R {
         var stored = try current(resource)
+        guard stored.spec != resource.spec || stored.metadata.labels != resource.metadata.labels else { return stored }
         if stored.spec != resource.spec { stored.metadata.generation += 1 }
         stored.spec = resource.spec
         stored.metadata.labels = resource.metadata.labels

@@ -8,9 +8,7 @@ extension Engine {
     /// Pauses I/O, runs `body`, resumes I/O; one such operation at a time.
     func coordinated<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            guard !self.gate.paused, !self.purging else {
-                return self.eventLoop.makeFailedFuture(EngineError("another operation (\(self.purging ? "a purge" : "a snapshot, revert, expand or rebuild start")) is changing the volume; retry \(what) when it ends"))
-            }
+            if let refusal = self.refusalWhileChanging(what) { return self.eventLoop.makeFailedFuture(refusal) }
             return self.gate.pause(on: self.eventLoop)
         }.get()
         do {
@@ -21,6 +19,13 @@ extension Engine {
             try await resumeIO()
             throw error
         }
+    }
+
+    /// The refusal for `what` while another chain change runs, nil when none does. Event loop only.
+    private func refusalWhileChanging(_ what: String) -> EngineError? {
+        guard gate.paused || purging else { return nil }
+        let other = purging ? "a purge" : "a snapshot, revert, expand or rebuild start"
+        return EngineError("another operation (\(other)) is changing the volume; retry \(what) when it ends")
     }
 
     private func resumeIO() async throws {
@@ -87,19 +92,13 @@ extension Engine {
     public func purge() async throws -> [String] {
         try await refuseDuringRebuild("purge")
         try await eventLoop.submit {
-            guard !self.gate.paused, !self.purging else {
-                throw EngineError("another operation is changing the volume; retry the purge when it ends")
-            }
+            if let refusal = self.refusalWhileChanging("the purge") { throw refusal }
             self.purging = true
         }.get()
-        do {
-            let answers = try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)
-            try await eventLoop.submit { self.purging = false }.get()
-            return answers.first?.1.purged ?? []
-        } catch {
-            try? await eventLoop.submit { self.purging = false }.get()
-            throw error
-        }
+        let outcome: Result<[(String, AnyDone)], any Error>
+        do { outcome = .success(try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)) } catch { outcome = .failure(error) }
+        try? await eventLoop.submit { self.purging = false }.get()
+        return try outcome.get().first?.1.purged ?? []
     }
 
     public func revert(to name: String) async throws {

@@ -12,6 +12,36 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
     public var description: String { "replica \(address): \(message)" }
 }
 
+/// How long a request may wait for its answer, and whether requests behind it wait as long.
+enum ReplicaPatience: Sendable {
+    /// Data-path requests and pings: the engine's replica timeout.
+    case normal
+    /// Runs on the replica server's event loop (open, snapshot changes with their fsyncs, layer
+    /// copies): the requests queued behind it on that loop wait as long as it does.
+    case longOnTheLoop
+    /// Runs off the server's loop (checksums and verify on the hashing pool, purge in steps): only
+    /// it may take long. The replica answers I/O meanwhile, so one that stops answering is still
+    /// caught within the normal timeout.
+    case longOffTheLoop
+
+    static func of(_ op: ReplicaFrame.Op) -> ReplicaPatience {
+        op == .control || op == .readLayer || op == .writeLayer || op == .open ? .longOnTheLoop : .normal
+    }
+
+    static func of(_ control: ControlRequest.Op) -> ReplicaPatience {
+        control.answeredOffTheLoop ? .longOffTheLoop : .longOnTheLoop
+    }
+
+    /// The limit a request that waited since `sent` has overrun at `now`, if any. `loopBusy`: a
+    /// request to the same replica runs on its server's loop, so everything behind it may wait.
+    static func overrun(sent: NIODeadline, patience: ReplicaPatience, loopBusy: Bool, now: NIODeadline,
+                        timeout: TimeAmount) -> TimeAmount? {
+        let mayWaitLong = patience != .normal || loopBusy
+        let limit = mayWaitLong ? max(timeout, .seconds(Limits.replicaLongOperationSecondsMax)) : timeout
+        return now - sent > limit ? limit : nil
+    }
+}
+
 /// Matches replies to requests on one connection by id; requests are pipelined.
 /// Confined to its channel's event loop.
 final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
@@ -33,8 +63,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     struct Pending {
         var waiter: Waiter
         var sent: NIODeadline
-        /// Control and layer operations (checksums, purge, layer copies) may legitimately take long.
-        var long: Bool
+        var patience: ReplicaPatience
     }
 
     let address: String
@@ -53,11 +82,11 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// Queues a request from this handler (no pipeline walk, no boxing); `flush` sends it.
     /// Answers the error instead when the connection is closed.
-    func send(_ frame: ReplicaFrame, payloadCRC: UInt32?, waiter: Waiter, long: Bool) -> ReplicaError? {
+    func send(_ frame: ReplicaFrame, payloadCRC: UInt32?, waiter: Waiter, patience: ReplicaPatience) -> ReplicaError? {
         guard let context, closeReason == nil else {
             return ReplicaError(address: address, status: nil, message: closeReason ?? "connection closed")
         }
-        pending[frame.id] = .init(waiter: waiter, sent: .now(), long: long)
+        pending[frame.id] = .init(waiter: waiter, sent: .now(), patience: patience)
         batch.add(frame, payloadCRC: payloadCRC, context: context)
         return nil
     }
@@ -111,8 +140,16 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelInactive()
     }
 
-    func oldestPending() -> NIODeadline? { pending.values.map(\.sent).min() }
-    var hasLongPending: Bool { pending.values.contains { $0.long } }
+    /// The limit some pending request has overrun, if any.
+    func overrun(now: NIODeadline, timeout: TimeAmount, loopBusy: Bool) -> TimeAmount? {
+        for entry in pending.values {
+            if let limit = ReplicaPatience.overrun(sent: entry.sent, patience: entry.patience, loopBusy: loopBusy,
+                                                   now: now, timeout: timeout) { return limit }
+        }
+        return nil
+    }
+
+    var runsOnTheLoop: Bool { pending.values.contains { $0.patience == .longOnTheLoop } }
 
     func setCloseReason(_ reason: String) { if closeReason == nil { closeReason = reason } }
 }
@@ -217,6 +254,22 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     /// Sends one request; the answer comes later, over the connection.
     func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32,
                 payload: ByteBuffer, payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply {
+        submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: payloadCRC, on: index,
+               sink: sink, patience: .of(op))
+    }
+
+    func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+        switch submit(.control, flags: 0, offset: 0, count: 0, payload: payload, payloadCRC: nil, on: nil, sink: nil,
+                      patience: .of(request.op)) {
+        case .now(let result): eventLoop.makeCompletedFuture(result)
+        case .later(let future): future
+        case .sent: preconditionFailure("a request sent without a sink answers to a future")
+        }
+    }
+
+    private func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
+                        payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?,
+                        patience: ReplicaPatience) -> ReplicaReply {
         guard !closed, !connections.isEmpty else {
             return .now(.failure(ReplicaError(address: address, status: nil, message: "not connected")))
         }
@@ -226,9 +279,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         nextID &+= 1
         let promise = sink == nil ? eventLoop.makePromise(of: ReplicaFrame.self) : nil
         let waiter: ReplicaClientHandler.Waiter = sink.map { .sink($0.0, slot: $0.1) } ?? .promise(promise!)
-        let long = op == .control || op == .readLayer || op == .writeLayer || op == .open
         let frame = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        if let error = handler.send(frame, payloadCRC: payloadCRC, waiter: waiter, long: long) {
+        if let error = handler.send(frame, payloadCRC: payloadCRC, waiter: waiter, patience: patience) {
             promise?.fail(error)
             return .now(.failure(error))
         }
@@ -243,14 +295,13 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
         return promise.map { .later($0.futureResult) } ?? .sent
     }
 
-    /// Closes the replica's connections if a request has waited longer than `timeout`.
-    /// A replica server runs long operations on the loop that also serves I/O, so while one is
-    /// outstanding every request to that replica gets `Limits.replicaLongOperationSecondsMax`.
+    /// Closes the replica's connections if a request has waited longer than its limit
+    /// (`ReplicaPatience`): `timeout`, or `Limits.replicaLongOperationSecondsMax` for long work and,
+    /// while long work runs on the server's loop, for everything queued behind it.
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {
-        let busy = connections.contains { $0.handler.hasLongPending }
-        let limit = busy ? max(timeout, .seconds(Limits.replicaLongOperationSecondsMax)) : timeout
+        let loopBusy = connections.contains { $0.handler.runsOnTheLoop }
         for (channel, handler) in connections {
-            if let oldest = handler.oldestPending(), now - oldest > limit {
+            if let limit = handler.overrun(now: now, timeout: timeout, loopBusy: loopBusy) {
                 handler.setCloseReason("no answer within \(limit.nanoseconds / 1_000_000_000) s")
                 channel.close(promise: nil)
             }

@@ -23,6 +23,9 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     /// Reads straight into `buffer` when the replica is in this process; false when it is not or
     /// the read failed (the caller then takes `submit`, which reports the failure).
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool
+    /// Sends a control request (`payload` is `request` encoded); the request's op tells a remote
+    /// replica's timeouts whether the server works on it off its event loop.
+    func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame>
     func close()
     func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
 }
@@ -48,7 +51,7 @@ extension ReplicaEndpoint {
     func control<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type) -> EventLoopFuture<T> {
         var payload = ByteBuffer()
         payload.writeBytes(try! JSONEncoder().encode(request))
-        return send(.control, payload: payload).flatMapThrowing { reply in
+        return sendControl(request, payload: payload).flatMapThrowing { reply in
             try JSONDecoder().decode(T.self, from: Data(reply.payload.readableBytesView))
         }
     }
@@ -99,6 +102,10 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         case .later(let pending):
             return .later(pending.flatMapThrowing { try self.checked($0).get() })
         }
+    }
+
+    func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+        send(.control, payload: payload)
     }
 
     private static let allocator = ByteBufferAllocator()

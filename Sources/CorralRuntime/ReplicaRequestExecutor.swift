@@ -104,6 +104,7 @@ struct ReplicaRequestExecutor {
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
             if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
             if control.op == .purge { return .later(purgeInSteps(try opened(), request: request)) }
+            assert(!control.op.answeredOffTheLoop, "\(control.op) must be dispatched off the loop above")
             return .reply(reply(request, payload: try ReplicaControl.run(control, on: try opened())))
         }
     }
@@ -135,8 +136,8 @@ struct ReplicaRequestExecutor {
         return .later(answer.map { reply(request, payload: $0) }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
     }
 
-    /// A purge copies `Limits.purgeStepBytes` per turn of the loop, so the other volumes it serves
-    /// keep their I/O while a large layer folds (the engine holds this volume's I/O meanwhile).
+    /// A purge copies `Limits.purgeStepBytes` per turn of the loop, so every volume it serves,
+    /// this one included, keeps its I/O while a large layer folds.
     private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
         let eventLoop = registry.eventLoop
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
@@ -177,4 +178,10 @@ struct ReplicaRequestExecutor {
             return .errorReply(to: request, status: .io, message: "\(error)")
         }
     }
+}
+
+extension ControlRequest.Op {
+    /// Ops the executor works on off its event loop (the hashing pool, purge in steps): engines give
+    /// only these requests long to answer, not the I/O sent meanwhile (`ReplicaPatience`).
+    var answeredOffTheLoop: Bool { self == .checksums || self == .verify || self == .purge }
 }

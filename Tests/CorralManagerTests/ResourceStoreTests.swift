@@ -29,6 +29,23 @@ struct ResourceStoreTests {
         #expect(afterStatus.metadata.generation == 2, "a status write is not a spec change")
     }
 
+    @Test func updateThatChangesNothingWritesNothing() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        let created = try await store.create(volume(), now: now)
+        let revision = await store.revision
+        let same = try await store.update(created)
+        #expect(same.metadata.resourceVersion == created.metadata.resourceVersion)
+        #expect(await store.revision == revision, "an update with the same spec and labels committed")
+        let again = try await store.modify(Volume.self, "v1") { $0.spec.numberOfReplicas = 3 }
+        #expect(again.metadata.generation == 1)
+        #expect(await store.revision == revision)
+        var labelled = created
+        labelled.metadata.labels = ["tier": "gold"]
+        let relabelled = try await store.update(labelled)
+        #expect(relabelled.metadata.generation == 1, "labels are not the spec")
+        #expect(await store.revision == revision + 1)
+    }
+
     @Test func createRefusesDuplicatesAndBadNames() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         try await store.create(volume(), now: now)

@@ -106,39 +106,47 @@ def fio(uri, name, rw, bs, depth, runtime, ramp):
     return {"iops": side["iops"], "bw": side["bw_bytes"] / 2**20, "lat": side["clat_ns"]["mean"] / 1000,
             "p99": side["clat_ns"]["percentile"].get("99.000000", 0) / 1000, "ios": side["total_ios"]}
 
-def run_target(target):
-    pids = [p.pid for p in target.procs]
+def fill(target):
     subprocess.run(
         CLIENT_CPU + ["fio", "--name=fill", "--ioengine=nbd", f"--uri={target.uri}", "--rw=write", "--bs=1m", "--iodepth=8",
          f"--size={SIZE}", "--output-format=json"], capture_output=True, check=True)
-    results = {}
-    for name, rw, bs, depth, metric in JOBS:
-        subprocess.run(["sync"])
-        before, t0 = cpu_ticks(pids), time.time()
-        r = fio(target.uri, name, rw, bs, depth, RUNTIME, RAMP)
-        ticks = cpu_ticks(pids) - before
-        ios_total = r["iops"] * (time.time() - t0)  # ramp included, as the calibration did
-        r["cpu_us_per_io"] = ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(ios_total, 1)
-        results[name] = r
-        print(f"  {target.name:18} {name:15} iops {r['iops']:9.0f}  bw {r['bw']:7.1f} MiB/s  lat {r['lat']:7.1f} us  "
-              f"cpu {r['cpu_us_per_io']:5.1f} us/io", file=sys.stderr)
-    return results
+
+def run_job(target, job):
+    name, rw, bs, depth, metric = job
+    pids = [p.pid for p in target.procs]
+    subprocess.run(["sync"])
+    before, t0 = cpu_ticks(pids), time.time()
+    r = fio(target.uri, name, rw, bs, depth, RUNTIME, RAMP)
+    ticks = cpu_ticks(pids) - before
+    ios_total = r["iops"] * (time.time() - t0)  # ramp included, as the calibration did
+    r["cpu_us_per_io"] = ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(ios_total, 1)
+    print(f"  {target.name:18} {name:15} iops {r['iops']:9.0f}  bw {r['bw']:7.1f} MiB/s  lat {r['lat']:7.1f} us  "
+          f"cpu {r['cpu_us_per_io']:5.1f} us/io", file=sys.stderr)
+    return r
 
 def main():
     starters = [("nbdkit file", lambda: start_nbdkit(31000)), ("qemu-nbd", lambda: start_qemu(31100)),
                 ("Corral, 1 replica", lambda: start_corral(31200, 1)), ("Corral, 3 replicas", lambda: start_corral(31300, 3)),
                 ("Corral, 1 replica (in-process)", lambda: start_corral(31400, 1, local=True)),
                 ("Corral, 3 replicas (1 in-process)", lambda: start_corral(31500, 3, local=True))]
-    table = {}
-    for round_index in range(ROUNDS):
+    # Every server runs for the whole bench and each job runs on all of them back to back, so a job's
+    # servers are measured within a minute of each other. This VM's speed drifts over minutes to hours
+    # (nbdkit's own random read moved 42k -> 46k between runs); measuring one server after another
+    # gave whichever server ran in a slow stretch a lower ratio. Each round starts with another server.
+    targets = []
+    try:
         for name, starter in starters:
-            target = starter()
-            try:
-                r = run_target(target)
-            finally:
-                target.stop()
-            for job, values in r.items():
-                table.setdefault(name, {}).setdefault(job, []).append(values)
+            targets.append(starter())
+            fill(targets[-1])
+        table = {t.name: {} for t in targets}
+        for round_index in range(ROUNDS):
+            for job in JOBS:
+                shift = round_index % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    table[target.name].setdefault(job[0], []).append(run_job(target, job))
+    finally:
+        for target in targets:
+            target.stop()
     shutil.rmtree(WORK, ignore_errors=True)
     write_report(table)
 
