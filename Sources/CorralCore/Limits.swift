@@ -21,9 +21,14 @@ public enum Limits {
     public static let replicaConnectionCount = 1
     /// Default time a replica may take to answer before the engine marks it ERR.
     public static let replicaTimeoutSecondsDefault: Int64 = 8
-    /// Time a replica may take while it runs a long operation (checksums, purge, a layer copy) on
-    /// the loop that also serves its I/O. Ten minutes covers a checksum of a few hundred GiB.
+    /// Time a replica may take while it runs a long operation on the loop that also serves its I/O
+    /// (open, snapshot changes with their fsyncs, a layer copy); what is queued behind it waits as long.
     public static let replicaLongOperationSecondsMax: Int64 = 600
+    /// Time a replica may take for work it does off that loop (checksums, verify, purge): a checksum
+    /// of a 64 TiB layer at 0.5 GB/s takes 37 hours. Meanwhile the engine probes the replica with a
+    /// status request every second, so one that stops answering is caught within the I/O timeout;
+    /// this limit only ends a wait for a reply the server lost.
+    public static let replicaBackgroundWorkSecondsMax: Int64 = 48 * 3600
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
     /// Names of volumes, snapshots and labels: NBD allows 4 KiB, file names 255 bytes; be stricter.

@@ -70,7 +70,7 @@ extension Engine {
     func tick() {
         let now = NIODeadline.now()
         for replica in replicas.values where !replica.closed {
-            replica.checkTimeouts(timeout: options.replicaTimeout, now: now)
+            replica.supervise(timeout: options.replicaTimeout, now: now)
         }
         guard options.autoRecover else { return }
         for member in set.members where member.mode == .err && !recovering.contains(member.address) {

@@ -29,15 +29,20 @@ enum ReplicaPatience: Sendable {
     }
 
     static func of(_ control: ControlRequest.Op) -> ReplicaPatience {
-        control.answeredOffTheLoop ? .longOffTheLoop : .longOnTheLoop
+        if control == .status { return .normal }  // answered from memory: the liveness probe
+        return control.answeredOffTheLoop ? .longOffTheLoop : .longOnTheLoop
     }
 
     /// The limit a request that waited since `sent` has overrun at `now`, if any. `loopBusy`: a
     /// request to the same replica runs on its server's loop, so everything behind it may wait.
     static func overrun(sent: NIODeadline, patience: ReplicaPatience, loopBusy: Bool, now: NIODeadline,
                         timeout: TimeAmount) -> TimeAmount? {
-        let mayWaitLong = patience != .normal || loopBusy
-        let limit = mayWaitLong ? max(timeout, .seconds(Limits.replicaLongOperationSecondsMax)) : timeout
+        let limit: TimeAmount
+        switch patience {
+        case .longOffTheLoop: limit = .seconds(Limits.replicaBackgroundWorkSecondsMax)
+        case .longOnTheLoop: limit = max(timeout, .seconds(Limits.replicaLongOperationSecondsMax))
+        case .normal: limit = loopBusy ? max(timeout, .seconds(Limits.replicaLongOperationSecondsMax)) : timeout
+        }
         return now - sent > limit ? limit : nil
     }
 }
@@ -150,6 +155,7 @@ final class ReplicaClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     var runsOnTheLoop: Bool { pending.values.contains { $0.patience == .longOnTheLoop } }
+    var worksOffTheLoop: Bool { pending.values.contains { $0.patience == .longOffTheLoop } }
 
     func setCloseReason(_ reason: String) { if closeReason == nil { closeReason = reason } }
 }
@@ -164,7 +170,10 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var turn = 0
     private var flushPending: Set<ObjectIdentifier> = []
+    private var probing = false
     private(set) var closed = false
+    /// A request the server works on off its loop is outstanding (a checksum, verify or purge).
+    var hasBackgroundWork: Bool { connections.contains { $0.handler.worksOffTheLoop } }
     var answersAtOnce: Bool { false }
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool { false }
     /// Called once, when any connection drops: the engine then marks the replica ERR.
@@ -296,9 +305,17 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     /// Closes the replica's connections if a request has waited longer than its limit
-    /// (`ReplicaPatience`): `timeout`, or `Limits.replicaLongOperationSecondsMax` for long work and,
-    /// while long work runs on the server's loop, for everything queued behind it.
-    func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {
+    /// (`ReplicaPatience`): `timeout`, or longer for long work and, while long work runs on the
+    /// server's loop, for everything queued behind it. While the server works off its loop, a
+    /// status probe goes out each call: a server that stopped answering is caught within `timeout`
+    /// even when no I/O is sent.
+    func supervise(timeout: TimeAmount, now: NIODeadline) {
+        if !probing, hasBackgroundWork {
+            probing = true
+            let request = ControlRequest(op: .status)
+            sendControl(request, payload: ByteBuffer(bytes: try! JSONEncoder().encode(request)))
+                .assumeIsolated().whenComplete { _ in self.probing = false }
+        }
         let loopBusy = connections.contains { $0.handler.runsOnTheLoop }
         for (channel, handler) in connections {
             if let limit = handler.overrun(now: now, timeout: timeout, loopBusy: loopBusy) {

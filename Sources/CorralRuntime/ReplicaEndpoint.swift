@@ -27,7 +27,8 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     /// replica's timeouts whether the server works on it off its event loop.
     func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame>
     func close()
-    func checkTimeouts(timeout: TimeAmount, now: NIODeadline)
+    /// Fails the endpoint when a request overran its limit; probes it while it works in the background.
+    func supervise(timeout: TimeAmount, now: NIODeadline)
 }
 
 /// A replica's answer: at once (in-process, no fsync needed) or later (over TCP, or after an
@@ -133,5 +134,5 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         session.replica = nil
     }
 
-    func checkTimeouts(timeout: TimeAmount, now: NIODeadline) {}
+    func supervise(timeout: TimeAmount, now: NIODeadline) {}
 }
