@@ -29,11 +29,14 @@ extension ManagerAPI {
             let body = try await request.decodeStrict(APIRequest.SnapshotName.self, context: context)
             return try await forward(context, "POST", "snapshots/\(try escaped(body.name))/revert")
         }
+        // A purge copies the removed snapshots' data, hours for large ones: the action starts it
+        // and answers; GET follows it (running, percent, then the purged names or the error).
         router.post("/v1/volumes/:name/snapshotPurge") { request, context in
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            return try await forward(context, "POST", "snapshots/purge")
+            return try await forward(context, "POST", "snapshots/purge?wait=false")
         }
+        router.get("/v1/volumes/:name/snapshotPurge") { _, context in try await forward(context, "GET", "snapshots/purge") }
     }
 
     func escaped(_ name: String) throws -> String {

@@ -99,7 +99,12 @@ enum OpenAPIDocument {
         "/v1/volumes/{name}/snapshotList": action("snapshotList", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")]),
         "/v1/volumes/{name}/snapshotDelete": action("snapshotDelete", "Mark a snapshot removed", body: ref("SnapshotName"), answer: ref("Done")),
         "/v1/volumes/{name}/snapshotRevert": action("snapshotRevert", "Revert to a snapshot", body: ref("SnapshotName"), answer: ref("Done")),
-        "/v1/volumes/{name}/snapshotPurge": action("snapshotPurge", "Free the space of removed snapshots", answer: ["type": "object"]),
+        "/v1/volumes/{name}/snapshotPurge": named([
+            "post": operation("snapshotPurge", "Start freeing the space of removed snapshots; GET follows it", body: ref("Empty"),
+                              answer: ref("PurgeState"), errors: ["400", "404", "409", "413", "422", "502"], bodyRequired: false),
+            "get": operation("getSnapshotPurge", "The running or the last purge of the volume", answer: ref("PurgeState"),
+                             errors: ["404", "409", "502"]),
+        ]),
         "/v1/volumes/{name}/snapshots": named([
             "get": operation("listSnapshots", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")], errors: ["404", "409", "502"]),
         ]),
@@ -197,6 +202,9 @@ enum OpenAPIDocument {
     nonisolated(unsafe) static let schemas: JSON = [
         "Error": ["type": "object", "required": ["error"], "properties": ["error": ["type": "string"]]],
         "Done": ["type": "object", "properties": ["ok": ["type": "boolean"]]],
+        "PurgeState": ["type": "object", "required": ["running", "percent"],
+                       "properties": ["running": ["type": "boolean"], "percent": ["type": "integer", "minimum": 0, "maximum": 100],
+                                      "purged": ["type": "array", "items": ["type": "string"]], "error": ["type": "string"]]],
         "Empty": closed([:]),
         "Watch": ["type": "object", "required": ["revision"], "properties": ["revision": ["type": "integer"]]],
         "ObjectMeta": ["type": "object", "required": ["name", "generation", "resourceVersion"],

@@ -46,7 +46,11 @@ enum ControlRoutes {
             try await engine.createSnapshot(name: request.name, labels: request.labels ?? [:])
             return try encode(Done())
         case (.POST, "snapshots/purge"):
+            // `?wait=false` answers once the purge started; GET follows it. Else the answer waits.
+            if uri.hasSuffix("?wait=false") { return try encode(try await engine.startPurge()) }
             return try encode(Purged(purged: try await engine.purge()))
+        case (.GET, "snapshots/purge"):
+            return try encode(try await engine.status().purge ?? PurgeState(running: false, percent: 0))
         case (.POST, "snapshots/verify"), (.POST, "verify"):
             return try encode(try await engine.verify())
         case (.GET, "checksums"):

@@ -22,7 +22,7 @@ extension Engine {
     }
 
     /// The refusal for `what` while another chain change runs, nil when none does. Event loop only.
-    private func refusalWhileChanging(_ what: String) -> EngineError? {
+    func refusalWhileChanging(_ what: String) -> EngineError? {
         guard gate.paused || purging else { return nil }
         let other = purging ? "a purge" : "a snapshot, revert, expand or rebuild start"
         return EngineError("another operation (\(other)) is changing the volume; retry \(what) when it ends")
@@ -85,20 +85,6 @@ extension Engine {
         _ = try await coordinated("snapshot delete") {
             try await self.broadcast(ControlRequest(op: .snapshotDelete, name: name), as: AnyDone.self)
         }
-    }
-
-    /// Purge does not pause I/O: each replica folds in steps between requests (a fold into the head
-    /// skips blocks written meanwhile) and refuses chain changes until it ends; so does the engine.
-    public func purge() async throws -> [String] {
-        try await refuseDuringRebuild("purge")
-        try await eventLoop.submit {
-            if let refusal = self.refusalWhileChanging("the purge") { throw refusal }
-            self.purging = true
-        }.get()
-        let outcome: Result<[(String, AnyDone)], any Error>
-        do { outcome = .success(try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)) } catch { outcome = .failure(error) }
-        try? await eventLoop.submit { self.purging = false }.get()
-        return try outcome.get().first?.1.purged ?? []
     }
 
     public func revert(to name: String) async throws {

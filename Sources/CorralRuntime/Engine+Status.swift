@@ -15,13 +15,15 @@ public struct EngineStatus: Codable, Sendable {
     public var epoch: UInt64
     public var replicas: [ReplicaInfo]
     public var counters: IOCounters
+    /// The running or the last purge since the engine started.
+    public var purge: PurgeState?
 }
 
 extension Engine {
     public func status() async throws -> EngineStatus {
         try await eventLoop.submit {
             EngineStatus(volume: self.volume, size: self.size, robustness: self.set.robustness, epoch: self.set.epoch,
-                         replicas: self.replicaInfos(), counters: self.counters)
+                         replicas: self.replicaInfos(), counters: self.counters, purge: self.purgeState)
         }.get()
     }
 

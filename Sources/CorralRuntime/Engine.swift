@@ -51,6 +51,8 @@ public final class Engine: @unchecked Sendable {
     var gate = WriteGate()
     /// A purge runs on the replicas: I/O goes on, chain changes (`coordinated`) are refused.
     var purging = false
+    /// The running or the last purge, for status.
+    var purgeState: PurgeState?
     /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
     var epochBarrier: EventLoopFuture<Void>
     /// Epoch changes not yet durable; at 0 a write acknowledges without waiting on `epochBarrier`.

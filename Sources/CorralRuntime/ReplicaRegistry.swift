@@ -60,7 +60,8 @@ extension Replica {
     var status: ReplicaStatus {
         ReplicaStatus(volume: volume, size: size, epoch: manifest.epoch, members: manifest.members,
                       clean: manifest.clean, rebuilding: manifest.rebuilding, head: manifest.head.fileName,
-                      snapshotCount: manifest.snapshots.count, failure: failure)
+                      snapshotCount: manifest.snapshots.count, failure: failure,
+                      purgePercent: purgeRunning ? purgePercent : nil)
     }
 }
 

@@ -17,6 +17,17 @@ public final class PurgeJob {
     private var started = false
     private var folding: (record: LayerRecord, child: LayerRecord?, pending: ArraySlice<BlockRange>)?
     private var buffer: [UInt8] = []
+    /// Snapshots this purge will fold, counted when it starts; blocks of the current fold.
+    private var foldsTotal = 0
+    private var foldBlocksTotal: Int64 = 0
+    private var foldBlocksDone: Int64 = 0
+
+    /// Folds done, and the share of the current fold copied, over the folds counted at the start.
+    public var percent: Int {
+        guard foldsTotal > 0 else { return started ? 100 : 0 }
+        let current = foldBlocksTotal > 0 ? Double(foldBlocksDone) / Double(foldBlocksTotal) : 0
+        return min(100, Int((Double(purged.count) + current) / Double(foldsTotal) * 100))
+    }
 
     public init(replica: Replica) { self.replica = replica }
 
@@ -26,10 +37,12 @@ public final class PurgeJob {
             try replica.checkUsable()
             try replica.checkNoPurge("the purge")
             replica.purgeRunning = true
+            foldsTotal = replica.purgeCandidateCount()
             started = true
         }
         do {
             let done = try fold(budgetBytes: budgetBytes)
+            replica.purgePercent = percent
             if done { replica.purgeRunning = false }
             return done
         } catch {
@@ -48,6 +61,7 @@ public final class PurgeJob {
                 if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes) }
                 try replica.guarded { try replica.copyFoldChunk(range, from: record, into: child, buffer: &buffer) }
                 folding?.pending = pending.dropFirst()
+                foldBlocksDone += range.count
                 budget -= Int(range.count) * Limits.blockSize
                 continue
             }
@@ -65,6 +79,8 @@ public final class PurgeJob {
         guard let next = replica.nextPurgeCandidate() else { return nil }
         let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child) } } ?? []
         folding = (next.record, next.child, pending[...])
+        foldBlocksTotal = pending.reduce(0) { $0 + $1.count }
+        foldBlocksDone = 0
         return folding
     }
 

@@ -83,6 +83,11 @@ extension Replica {
     }
 
     /// The next removed snapshot a purge can take (a leaf, or one with a single child), and that child.
+    /// Removed snapshots a purge can fold now (those with at most one child).
+    func purgeCandidateCount() -> Int {
+        manifest.snapshots.filter { $0.removed && manifest.children(of: $0.id).count <= 1 }.count
+    }
+
     func nextPurgeCandidate() -> (record: LayerRecord, child: LayerRecord?)? {
         for record in manifest.snapshots where record.removed {
             let children = manifest.children(of: record.id)

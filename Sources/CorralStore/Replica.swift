@@ -24,6 +24,8 @@ public final class Replica {
     var frozenGeneration: UInt64 = 0
     /// Set while a `PurgeJob` runs: I/O goes on between its steps, but the chain must stay as it is.
     public internal(set) var purgeRunning = false
+    /// How far the running purge is, 0-100 (`PurgeJob.percent`).
+    public internal(set) var purgePercent = 0
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?

@@ -24,11 +24,14 @@ public struct ReplicaStatus: Codable, Sendable, Equatable {
     public var head: String
     public var snapshotCount: Int
     public var failure: String?
+    /// How far a running purge is, 0-100; absent when none runs.
+    public var purgePercent: Int?
 
     public init(volume: String, size: Int64, epoch: UInt64, members: [String], clean: Bool, rebuilding: Bool,
-                head: String, snapshotCount: Int, failure: String?) {
+                head: String, snapshotCount: Int, failure: String?, purgePercent: Int? = nil) {
         self.volume = volume; self.size = size; self.epoch = epoch; self.members = members; self.clean = clean
         self.rebuilding = rebuilding; self.head = head; self.snapshotCount = snapshotCount; self.failure = failure
+        self.purgePercent = purgePercent
     }
 }
 

@@ -96,7 +96,19 @@ struct SnapshotCommand: AsyncParsableCommand {
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "purge")
         @OptionGroup var options: ControlOptions
-        func run() async throws { printJSON(try await options.client.call("POST", "snapshots/purge")) }
+        func run() async throws {
+            let client = options.client
+            let progress = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 500_000_000)  // display cadence, not synchronisation
+                    if let state = try? await client.get("snapshots/purge", as: PurgeState.self), state.running {
+                        ProgressBar.draw(percent: Double(state.percent), label: "purging")
+                    }
+                }
+            }
+            defer { progress.cancel() }
+            printJSON(try await client.call("POST", "snapshots/purge"))
+        }
     }
 
     struct Revert: AsyncParsableCommand {

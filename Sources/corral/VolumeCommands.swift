@@ -263,9 +263,27 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "purge", abstract: "Fold removed snapshots into their neighbours and free their space.")
         @OptionGroup var api: APIOptions
         @Argument var volume: String
+        @Option(help: "Seconds to follow the purge.") var timeout: Int = 86_400
         func run() async throws {
-            printJSON(try await api.client.call("POST", "volumes/\(volume)/snapshotPurge", body: [:]))
+            let client = api.client, path = "volumes/\(volume)/snapshotPurge"
+            _ = try await client.call("POST", path, body: [:])
+            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+            while true {
+                let data = try await client.call("GET", path)
+                let state = try JSONDecoder().decode(PurgeView.self, from: data)
+                if !state.running {
+                    if let error = state.error { throw CLIError("the purge of \(volume) failed: \(error)") }
+                    FileHandle.standardError.write(Data("\r\(progressBar(100)) 100%\n".utf8))
+                    return printJSON(data)
+                }
+                FileHandle.standardError.write(Data("\r\(progressBar(state.percent)) \(state.percent)% purging".utf8))
+                guard Date() < deadline else {
+                    throw CLIError("the purge of \(volume) still runs after \(timeout) s; it goes on, and GET /v1/volumes/\(volume)/snapshotPurge follows it")
+                }
+                try await Task.sleep(nanoseconds: 500_000_000)  // poll cadence, not synchronisation
+            }
         }
+        struct PurgeView: Decodable { var running: Bool; var percent: Int; var error: String? }
     }
 }
 

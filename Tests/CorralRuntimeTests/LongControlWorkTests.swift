@@ -124,11 +124,12 @@ struct LongControlWorkTests {
         // reached yet, and a snapshot of v1, which must wait for the purge's end.
         let late = ByteBuffer(repeating: 0x77, count: 4096)
         let lateOffset = 60 << 20
-        let (purge, read, write, snapshot) = try await fixture.loop.submit {
+        let (purge, read, write, snapshot, status) = try await fixture.loop.submit {
             (fixture.execute(ControlRequest(op: .purge)),
              fixture.execute(.read, offset: 0, count: 4096, session: 1),
              fixture.execute(.write, offset: UInt64(lateOffset), payload: late),
-             fixture.execute(ControlRequest(op: .snapshotCreate, name: "s2")))
+             fixture.execute(ControlRequest(op: .snapshotCreate, name: "s2")),
+             fixture.execute(ControlRequest(op: .status)))
         }.get()
         guard case .later(let purged) = purge else {
             await fixture.tearDown()
@@ -141,8 +142,14 @@ struct LongControlWorkTests {
         } else {
             Issue.record("snapshot create did not answer at once")
         }
+        func purgePercent(_ outcome: ReplicaRequestExecutor.Outcome) throws -> Int? {
+            try JSONDecoder().decode(ReplicaStatus.self, from: Data(try answered(outcome, "status").payload.readableBytesView)).purgePercent
+        }
+        let percent = try purgePercent(status)
+        #expect(percent == 12, "after the first 8 MiB of 64 the status says 12%, not \(String(describing: percent))")
         let frame = try await purged.get()
         #expect(frame.status == .ok, "purge: \(frame.errorMessage)")
+        #expect(try purgePercent(try await fixture.control(ControlRequest(op: .status))) == nil, "no purge runs any more")
         #expect(String(buffer: frame.payload).contains("s1"), "s1 was purged: \(String(buffer: frame.payload))")
 
         // The head now holds s1's blocks, and the blocks written after the snapshot kept their new data.

@@ -40,6 +40,14 @@ for name in before after; do
     python3 -c 'import json,sys; names=[s["name"] for s in json.load(sys.stdin)]; sys.exit(0 if sys.argv[1] in names else 1)' "$name" <<<"$snapshots" \
         || fail "snapshot $name is gone after the restart"
 done
+# Purge through the control plane: the action starts it, the CLI follows it to the end.
+corral snapshot rm v1 after >/dev/null
+purged=$(corral snapshot purge v1 2>/dev/null) || fail "snapshot purge failed"
+python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["running"] is False and s["percent"] == 100 and s["purged"] == ["after"] else 1)' <<<"$purged" \
+    || fail "snapshot purge answered $purged, not the end of a purge of 'after'"
+corral snapshot ls v1 | grep -q "^after " && fail "'after' is still listed after the purge"
+io -c "read -P 0x5a 0 4M" -c "read -P 0x44 8M 1M" "$uri2"
+log "snapshot purge through the control plane removed 'after' and kept the data"
 corral volume get v1 -o yaml | grep -q "^  numberOfReplicas: 1$" || fail "volume get -o yaml does not show the spec: $(corral volume get v1 -o yaml 2>&1 | head -5)"
 corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
 

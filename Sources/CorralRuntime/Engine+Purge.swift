@@ -1,0 +1,84 @@
+import CorralCore
+import CorralWire
+import Foundation
+import NIOCore
+
+/// How far a purge is: while it runs, and what the last one did.
+public struct PurgeState: Codable, Sendable, Equatable {
+    public var running: Bool
+    /// The slowest replica's progress, 0-100.
+    public var percent: Int
+    /// Snapshots the purge removed, once it ended.
+    public var purged: [String]?
+    public var error: String?
+
+    public init(running: Bool, percent: Int, purged: [String]? = nil, error: String? = nil) {
+        self.running = running; self.percent = percent; self.purged = purged; self.error = error
+    }
+}
+
+/// Purge does not pause I/O: each replica folds in steps between requests (a fold into the head
+/// skips blocks written meanwhile) and refuses chain changes until it ends; so does the engine.
+/// A purge of large snapshots takes as long as copying their data, so it can also run in the
+/// background (`startPurge`), its progress in `status().purge`.
+extension Engine {
+    /// Purges and answers the removed snapshots' names when every replica is done.
+    public func purge() async throws -> [String] {
+        try await beginPurge()
+        return try await runPurge()
+    }
+
+    /// Starts a purge and answers at once; `status().purge` follows it. Refused, as `purge` is,
+    /// while a rebuild or another chain change runs.
+    public func startPurge() async throws -> PurgeState {
+        try await beginPurge()
+        Task { _ = try? await self.runPurge() }
+        return PurgeState(running: true, percent: 0)
+    }
+
+    private func beginPurge() async throws {
+        try await refuseDuringRebuild("purge")
+        try await eventLoop.submit {
+            if let refusal = self.refusalWhileChanging("the purge") { throw refusal }
+            self.purging = true
+            self.purgeState = PurgeState(running: true, percent: 0)
+        }.get()
+    }
+
+    private func runPurge() async throws -> [String] {
+        let progress = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))  // the cadence of progress reports
+                guard !Task.isCancelled else { return }
+                await refreshPurgePercent()
+            }
+        }
+        let outcome: Result<[(String, AnyDone)], any Error>
+        do { outcome = .success(try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)) } catch { outcome = .failure(error) }
+        progress.cancel()
+        let purged = (try? outcome.get())?.first?.1.purged ?? []
+        let failure = outcome.failure.map { "\($0)" }
+        try? await eventLoop.submit {
+            self.purging = false
+            self.purgeState = PurgeState(running: false, percent: failure == nil ? 100 : self.purgeState?.percent ?? 0,
+                                         purged: purged, error: failure)
+        }.get()
+        return try outcome.get().first?.1.purged ?? []
+    }
+
+    /// The slowest replica's progress; a replica that already finished reports none.
+    private func refreshPurgePercent() async {
+        guard let statuses = try? await broadcast(ControlRequest(op: .status), as: ReplicaStatus.self) else { return }
+        let percent = statuses.map { $0.1.purgePercent ?? 100 }.min() ?? 0
+        try? await eventLoop.submit {
+            if self.purgeState?.running == true { self.purgeState?.percent = percent }
+        }.get()
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
