@@ -33,6 +33,8 @@ public enum EngineKind: ResourceKind {
         public var replicaModeMap: [String: ReplicaMode] = [:]
         /// Replica name → rebuild progress in percent, while a rebuild runs.
         public var rebuildProgress: [String: Int] = [:]
+        /// The slowest replica's purge progress in percent, while a purge runs.
+        public var purgeProgress: Int?
         public var readBytes: Int64 = 0
         public var writeBytes: Int64 = 0
         public var readOps: Int64 = 0

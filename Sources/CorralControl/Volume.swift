@@ -51,6 +51,8 @@ public enum VolumeKind: ResourceKind {
         public var lastDegradedAt: Date?
         /// Rebuild progress per replica name, in percent.
         public var rebuildProgress: [String: Int] = [:]
+        /// Purge progress in percent, while a purge runs (`snapshotPurge`).
+        public var purgeProgress: Int?
         /// The backup the volume was last filled from; equal to spec.fromBackup once restored.
         public var lastRestoredBackup: String?
         public var restoreProgress: Int?

@@ -308,6 +308,7 @@ struct Pass {
         status.currentNodeID = running ? engine?.spec.nodeID ?? "" : ""
         status.endpoint = status.state == .attached ? engine?.status.endpoint ?? "" : ""
         status.rebuildProgress = running ? engine?.status.rebuildProgress ?? [:] : [:]
+        status.purgeProgress = running ? engine?.status.purgeProgress : nil
         let previous = status.robustness
         status.robustness = robustness(live, running: running)
         if status.robustness == .degraded && previous != .degraded { status.lastDegradedAt = world.now }

@@ -216,6 +216,7 @@ enum OpenAPIDocument {
                            "robustness": ["type": "string", "enum": ["unknown", "healthy", "degraded", "faulted"]],
                            "endpoint": ["type": "string"], "currentNodeID": ["type": "string"],
                            "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer"]],
+                           "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100],
                            "conditions": ["type": "array", "items": ["type": "object"]]]]),
         "Replica": resource(spec: ["type": "object"]),
         "Engine": resource(spec: ["type": "object"]),
@@ -280,7 +281,8 @@ enum OpenAPIDocument {
                                 "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer", "minimum": 0, "maximum": 100]],
                                 "readBytes": counter, "writeBytes": counter, "readOps": counter, "writeOps": counter,
                                 "message": ["type": "string"], "restoredBackup": ["type": "string"],
-                                "restoreProgress": ["type": "integer", "minimum": 0, "maximum": 100], "restoreError": ["type": "string"]],
+                                "restoreProgress": ["type": "integer", "minimum": 0, "maximum": 100], "restoreError": ["type": "string"],
+                                "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100]],
                                required: ["currentState", "endpoint", "currentSize", "replicaModeMap", "rebuildProgress",
                                           "readBytes", "writeBytes", "readOps", "writeOps", "message"]),
     ]

@@ -32,6 +32,7 @@ enum RequestValidation {
             throw fail("\(name) must not be negative")
         }
         if let percent = status.restoreProgress, !(0...100).contains(percent) { throw fail("restoreProgress must lie in 0...100") }
+        if let percent = status.purgeProgress, !(0...100).contains(percent) { throw fail("purgeProgress must lie in 0...100") }
         for (replica, percent) in status.rebuildProgress where !(0...100).contains(percent) {
             throw fail("rebuildProgress of \(replica) must lie in 0...100")
         }

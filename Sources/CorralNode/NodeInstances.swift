@@ -202,6 +202,7 @@ actor NodeInstances {
                     status.rebuildProgress[name] = Int(rebuild.percent)
                 }
             }
+            if let purge = observed.purge, purge.running { status.purgeProgress = purge.percent }
             status.readBytes = observed.counters.bytesRead
             status.writeBytes = observed.counters.bytesWritten
             status.readOps = observed.counters.reads

@@ -119,6 +119,19 @@ struct VolumeReconcilerTests {
         #expect(sim.replicasOf("v1").allSatisfy { $0.spec.healthyAt != nil })
     }
 
+    @Test func aRunningPurgeShowsInTheVolumesStatusUntilItEnds() {
+        var sim = cluster()
+        sim.settle()
+        sim.volumes["v1"]?.spec.nodeID = "n1"
+        sim.settle()
+        sim.engines["v1-e"]?.status.purgeProgress = 40
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.purgeProgress == 40)
+        sim.engines["v1-e"]?.status.purgeProgress = nil
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.purgeProgress == nil, "the purge ended")
+    }
+
     @Test func detachStopsTheEngineThenRemovesIt() {
         var sim = cluster()
         sim.volumes["v1"]?.spec.nodeID = "n1"
