@@ -63,7 +63,8 @@ extension Engine {
             self.purgeState = PurgeState(running: false, percent: failure == nil ? 100 : self.purgeState?.percent ?? 0,
                                          purged: purged, error: failure)
         }.get()
-        return try outcome.get().first?.1.purged ?? []
+        _ = try outcome.get()
+        return purged
     }
 
     /// The slowest replica's progress; a replica that already finished reports none.

@@ -268,12 +268,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
-        switch submit(.control, flags: 0, offset: 0, count: 0, payload: payload, payloadCRC: nil, on: nil, sink: nil,
-                      patience: .of(request.op)) {
-        case .now(let result): eventLoop.makeCompletedFuture(result)
-        case .later(let future): future
-        case .sent: preconditionFailure("a request sent without a sink answers to a future")
-        }
+        future(of: submit(.control, flags: 0, offset: 0, count: 0, payload: payload, payloadCRC: nil, on: nil, sink: nil,
+                          patience: .of(request.op)))
     }
 
     private func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,

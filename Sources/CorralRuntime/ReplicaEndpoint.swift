@@ -42,7 +42,12 @@ enum ReplicaReply {
 extension ReplicaEndpoint {
     func send(_ op: ReplicaFrame.Op, flags: UInt16 = 0, offset: UInt64 = 0, count: UInt32 = 0,
               payload: ByteBuffer = ByteBuffer(), on index: Int? = nil) -> EventLoopFuture<ReplicaFrame> {
-        switch submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: nil, on: index, sink: nil) {
+        future(of: submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: nil, on: index, sink: nil))
+    }
+
+    /// The answer to a request submitted without a sink, as a future.
+    func future(of reply: ReplicaReply) -> EventLoopFuture<ReplicaFrame> {
+        switch reply {
         case .now(let result): eventLoop.makeCompletedFuture(result)
         case .later(let future): future
         case .sent: preconditionFailure("a request sent without a sink answers to a future")
