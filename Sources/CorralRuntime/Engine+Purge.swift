@@ -40,7 +40,6 @@ extension Engine {
         try await refuseDuringRebuild("purge")
         try await eventLoop.submit {
             if let refusal = self.refusalWhileChanging("the purge") { throw refusal }
-            self.purging = true
             self.purgeState = PurgeState(running: true, percent: 0)
         }.get()
     }
@@ -59,7 +58,6 @@ extension Engine {
         let purged = (try? outcome.get())?.first?.1.purged ?? []
         let failure = outcome.failure.map { "\($0)" }
         try? await eventLoop.submit {
-            self.purging = false
             self.purgeState = PurgeState(running: false, percent: failure == nil ? 100 : self.purgeState?.percent ?? 0,
                                          purged: purged, error: failure)
         }.get()

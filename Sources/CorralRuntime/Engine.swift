@@ -49,10 +49,10 @@ public final class Engine: @unchecked Sendable {
     /// fsync and layer hashing of local replicas run here, off the event loop.
     let pools: ReplicaPools
     var gate = WriteGate()
-    /// A purge runs on the replicas: I/O goes on, chain changes (`coordinated`) are refused.
-    var purging = false
     /// The running or the last purge, for status.
     var purgeState: PurgeState?
+    /// A purge runs on the replicas: I/O goes on, chain changes (`coordinated`) are refused.
+    var purging: Bool { purgeState?.running == true }
     /// Completes when the latest epoch change is durable on the survivors; writes acknowledge after it.
     var epochBarrier: EventLoopFuture<Void>
     /// Epoch changes not yet durable; at 0 a write acknowledges without waiting on `epochBarrier`.

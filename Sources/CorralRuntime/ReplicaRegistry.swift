@@ -61,7 +61,7 @@ extension Replica {
         ReplicaStatus(volume: volume, size: size, epoch: manifest.epoch, members: manifest.members,
                       clean: manifest.clean, rebuilding: manifest.rebuilding, head: manifest.head.fileName,
                       snapshotCount: manifest.snapshots.count, failure: failure,
-                      purgePercent: purgeRunning ? purgePercent : nil)
+                      purgePercent: purgePercent)
     }
 }
 

@@ -36,17 +36,16 @@ public final class PurgeJob {
         if !started {
             try replica.checkUsable()
             try replica.checkNoPurge("the purge")
-            replica.purgeRunning = true
+            replica.purgePercent = 0
             foldsTotal = replica.purgeCandidateCount()
             started = true
         }
         do {
             let done = try fold(budgetBytes: budgetBytes)
-            replica.purgePercent = percent
-            if done { replica.purgeRunning = false }
+            replica.purgePercent = done ? nil : percent
             return done
         } catch {
-            replica.purgeRunning = false
+            replica.purgePercent = nil
             throw error
         }
     }

@@ -22,10 +22,10 @@ public final class Replica {
     /// Moves whenever a frozen layer's content may change (a purge fold, a rebuild), so that
     /// checksums computed off the event loop (`ChecksumJob`) are stored only if nothing moved.
     var frozenGeneration: UInt64 = 0
-    /// Set while a `PurgeJob` runs: I/O goes on between its steps, but the chain must stay as it is.
-    public internal(set) var purgeRunning = false
-    /// How far the running purge is, 0-100 (`PurgeJob.percent`).
-    public internal(set) var purgePercent = 0
+    /// How far the running `PurgeJob` is, 0-100; nil when none runs.
+    public internal(set) var purgePercent: Int?
+    /// While a purge runs, I/O goes on between its steps, but the chain must stay as it is.
+    public var purgeRunning: Bool { purgePercent != nil }
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?

@@ -12,17 +12,11 @@ import Testing
 /// minutes, and a checksum that took longer than that failed a healthy replica.
 struct BackgroundWorkProbeTests {
     @Test func aReplicaThatHangsDuringAChecksumIsDroppedWithinTheTimeout() async throws {
-        let directory = NSTemporaryDirectory() + "corral-probe-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logger = Logger(label: "test")
-        let replicaServer = try ReplicaServer(directory: directory + "/remote", logger: logger)
-        let remote = "127.0.0.1:\(try await replicaServer.bind(host: "127.0.0.1", port: 0).localAddress!.port!)"
-        var options = EngineOptions(volume: "v1", size: 16 << 20, replicas: ["local:\(directory)/local", remote])
-        options.replicaTimeout = .seconds(1)
-        options.autoRecover = false  // the dropped replica stays ERR for the check below
-        let engineServer = try EngineServer(options: options, logger: logger)
-        try await engineServer.start()
-        let engine = engineServer.engine
+        let cluster = try await LocalAndRemoteEngine.start("probe", size: 16 << 20) { options in
+            options.replicaTimeout = .seconds(1)
+            options.autoRecover = false  // the dropped replica stays ERR for the check below
+        }
+        let engine = cluster.engine, replicaServer = cluster.replicaServer, remote = cluster.remote
         try await engine.eventLoop.flatSubmit { engine.write(offset: 0, data: ByteBuffer(repeating: 7, count: 1 << 20), fua: false) }.get()
 
         // The remote's hashing thread is held, so the snapshot's checksum stays pending there.
@@ -33,8 +27,7 @@ struct BackgroundWorkProbeTests {
             loopHeld.signal()
             hashingHeld.signal()
             _ = try? await occupied.get()
-            await engineServer.shutdown()
-            await replicaServer.shutdown()
+            await cluster.shutdown()
         }
         try await engine.createSnapshot(name: "s1", labels: [:])
         func remoteHasBackgroundWork() async throws -> Bool {

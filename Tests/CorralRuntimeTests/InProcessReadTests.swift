@@ -11,15 +11,8 @@ import Testing
 /// remote replica while the failed one leaves the read set.
 struct InProcessReadTests {
     @Test func inPlaceReadsAndFallbackToARemoteReplica() async throws {
-        let directory = NSTemporaryDirectory() + "corral-inplace-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logger = Logger(label: "test")
-        let replicaServer = try ReplicaServer(directory: directory + "/remote", logger: logger)
-        let replicaPort = try await replicaServer.bind(host: "127.0.0.1", port: 0).localAddress!.port!
-        let local = "local:\(directory)/local"
-        let engineServer = try EngineServer(
-            options: EngineOptions(volume: "v1", size: 16 << 20, replicas: [local, "127.0.0.1:\(replicaPort)"]), logger: logger)
-        try await engineServer.start()
+        let cluster = try await LocalAndRemoteEngine.start("inplace", size: 16 << 20)
+        let engineServer = cluster.engineServer, local = cluster.local
         let nbdPort = try await engineServer.bindNBD(.tcp(host: "127.0.0.1", port: 0)).localAddress!.port!
 
         let socket = try RawSocket(port: nbdPort)
@@ -60,7 +53,6 @@ struct InProcessReadTests {
         #expect(try read(3000, 5000, handle: 21) == Array(expected[3000..<8000]), "later reads go to the remote replica")
         #expect(try await inPlaceReads() == small, "no read after the failure was answered in place")
 
-        await engineServer.shutdown()
-        await replicaServer.shutdown()
+        await cluster.shutdown()
     }
 }

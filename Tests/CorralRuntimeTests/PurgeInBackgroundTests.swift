@@ -11,15 +11,8 @@ import Testing
 /// purged snapshots, the data of the head as it was.
 struct PurgeInBackgroundTests {
     @Test func aBackgroundPurgeReportsItsOutcome() async throws {
-        let directory = NSTemporaryDirectory() + "corral-bgpurge-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logger = Logger(label: "test")
-        let replicaServer = try ReplicaServer(directory: directory + "/remote", logger: logger)
-        let remote = "127.0.0.1:\(try await replicaServer.bind(host: "127.0.0.1", port: 0).localAddress!.port!)"
-        let engineServer = try EngineServer(
-            options: EngineOptions(volume: "v1", size: 32 << 20, replicas: ["local:\(directory)/local", remote]), logger: logger)
-        try await engineServer.start()
-        let engine = engineServer.engine
+        let cluster = try await LocalAndRemoteEngine.start("bgpurge", size: 32 << 20)
+        let engine = cluster.engine, replicaServer = cluster.replicaServer
         func write(_ byte: UInt8, at offset: Int64, count: Int) async throws {
             try await engine.eventLoop.flatSubmit { engine.write(offset: offset, data: ByteBuffer(repeating: byte, count: count), fua: false) }.get()
         }
@@ -52,7 +45,6 @@ struct PurgeInBackgroundTests {
         expected.setBuffer(ByteBuffer(repeating: 0x22, count: 1 << 20), at: 4 << 20)
         #expect(head == expected, "the head reads as before the purge")
         try await engine.createSnapshot(name: "s2", labels: [:])  // chain changes are allowed again
-        await engineServer.shutdown()
-        await replicaServer.shutdown()
+        await cluster.shutdown()
     }
 }
