@@ -94,20 +94,18 @@ struct SnapshotCommand: AsyncParsableCommand {
     }
 
     struct Purge: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "purge")
+        static let configuration = CommandConfiguration(commandName: "purge", abstract: "Fold removed snapshots into their neighbours, showing progress.")
         @OptionGroup var options: ControlOptions
+        @Option(help: "Seconds to follow the purge.") var timeout: Int = 86_400
         func run() async throws {
             let client = options.client
-            let progress = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: 500_000_000)  // display cadence, not synchronisation
-                    if let state = try? await client.get("snapshots/purge", as: PurgeState.self), state.running {
-                        ProgressBar.draw(percent: Double(state.percent), label: "purging")
-                    }
-                }
-            }
-            defer { progress.cancel() }
-            printJSON(try await client.call("POST", "snapshots/purge"))
+            // Started in the background and followed: a purge of large layers takes longer than
+            // any single HTTP answer should.
+            let started = try JSONDecoder().decode(PurgeState.self, from: try await client.call("POST", "snapshots/purge?wait=false"))
+            guard started.running else { throw CLIError("the purge did not start: \(started.error ?? "no reason given")") }
+            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET snapshots/purge on the control address") {
+                try await client.call("GET", "snapshots/purge")
+            })
         }
     }
 
@@ -185,14 +183,5 @@ struct ReplicaAdmin: AsyncParsableCommand {
             _ = try await options.client.call("DELETE", "replicas/\(address)")
             print("replica \(address) removed")
         }
-    }
-}
-
-enum ProgressBar {
-    static func draw(percent: Double, label: String) {
-        let width = 30
-        let filled = Int((percent / 100) * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(String(format: "%5.1f", percent))% \(label)    ".utf8))
     }
 }

@@ -198,11 +198,6 @@ func watchVolume(_ api: APIOptions, _ name: String, timeout: Int) async throws {
     }
 }
 
-func progressBar(_ percent: Int, width: Int = 30) -> String {
-    let filled = max(0, min(width, percent * width / 100))
-    return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
-}
-
 struct VolumeSnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot", abstract: "Snapshots of an attached volume.",
@@ -267,23 +262,10 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         func run() async throws {
             let client = api.client, path = "volumes/\(volume)/snapshotPurge"
             _ = try await client.call("POST", path, body: [:])
-            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-            while true {
-                let data = try await client.call("GET", path)
-                let state = try JSONDecoder().decode(PurgeView.self, from: data)
-                if !state.running {
-                    if let error = state.error { throw CLIError("the purge of \(volume) failed: \(error)") }
-                    FileHandle.standardError.write(Data("\r\(progressBar(100)) 100%\n".utf8))
-                    return printJSON(data)
-                }
-                FileHandle.standardError.write(Data("\r\(progressBar(state.percent)) \(state.percent)% purging".utf8))
-                guard Date() < deadline else {
-                    throw CLIError("the purge of \(volume) still runs after \(timeout) s; it goes on, and GET /v1/volumes/\(volume)/snapshotPurge follows it")
-                }
-                try await Task.sleep(nanoseconds: 500_000_000)  // poll cadence, not synchronisation
-            }
+            printJSON(try await followPurge(of: volume, timeout: timeout, whereToFollow: "GET /v1/\(path)") {
+                try await client.call("GET", path)
+            })
         }
-        struct PurgeView: Decodable { var running: Bool; var percent: Int; var error: String? }
     }
 }
 
