@@ -171,6 +171,11 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     private var turn = 0
     private var flushPending: Set<ObjectIdentifier> = []
     private var probing = false
+    /// A request with the I/O timeout went out since the last `supervise`: it checks the
+    /// replica's liveness as well as a probe would.
+    private var timedRequestSinceSupervise = false
+    /// Status probes sent, for tests and diagnosis.
+    private(set) var probesSent = 0
     private(set) var closed = false
     /// A request the server works on off its loop is outstanding (a checksum, verify or purge).
     var hasBackgroundWork: Bool { connections.contains { $0.handler.worksOffTheLoop } }
@@ -289,6 +294,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
             promise?.fail(error)
             return .now(.failure(error))
         }
+        if case .normal = patience { timedRequestSinceSupervise = true }
         // One flush per event-loop turn: requests decoded from one NBD read leave in one write.
         let key = ObjectIdentifier(channel)
         if flushPending.insert(key).inserted {
@@ -302,12 +308,14 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
 
     /// Closes the replica's connections if a request has waited longer than its limit
     /// (`ReplicaPatience`): `timeout`, or longer for long work and, while long work runs on the
-    /// server's loop, for everything queued behind it. While the server works off its loop, a
-    /// status probe goes out each call: a server that stopped answering is caught within `timeout`
-    /// even when no I/O is sent.
+    /// server's loop, for everything queued behind it. While the server works off its loop and no
+    /// other request with the I/O timeout went out since the last call, a status probe goes out: a
+    /// server that stopped answering is caught within `timeout` even when no I/O is sent.
     func supervise(timeout: TimeAmount, now: NIODeadline) {
-        if !probing, hasBackgroundWork {
+        defer { timedRequestSinceSupervise = false }
+        if !probing, hasBackgroundWork, !timedRequestSinceSupervise {
             probing = true
+            probesSent += 1
             let request = ControlRequest(op: .status)
             sendControl(request, payload: ByteBuffer(bytes: try! JSONEncoder().encode(request)))
                 .assumeIsolated().whenComplete { _ in self.probing = false }

@@ -1,4 +1,5 @@
 import CorralCore
+import CorralWire
 import Dispatch
 import Foundation
 import Logging
@@ -12,42 +13,80 @@ import Testing
 /// minutes, and a checksum that took longer than that failed a healthy replica.
 struct BackgroundWorkProbeTests {
     @Test func aReplicaThatHangsDuringAChecksumIsDroppedWithinTheTimeout() async throws {
-        let cluster = try await LocalAndRemoteEngine.start("probe", size: 16 << 20) { options in
-            options.replicaTimeout = .seconds(1)
-            options.autoRecover = false  // the dropped replica stays ERR for the check below
+        let held = try await HeldChecksum.start("probe")
+        let engine = held.cluster.engine, remote = held.cluster.remote
+        // The replica server hangs: its event loop answers nothing from now on.
+        held.cluster.replicaServer.eventLoop.execute { held.loopHeld.wait() }
+        func remoteIsDropped() async throws -> Bool {
+            try await engine.status().replicas.first { $0.address == remote }?.mode == .err
         }
-        let engine = cluster.engine, replicaServer = cluster.replicaServer, remote = cluster.remote
-        try await engine.eventLoop.flatSubmit { engine.write(offset: 0, data: ByteBuffer(repeating: 7, count: 1 << 20), fua: false) }.get()
+        let dropped = try await waitUntil(seconds: 10, remoteIsDropped)
+        let reason = try await engine.status().replicas.first { $0.address == remote }?.reason ?? "none"
+        await held.release()
+        #expect(dropped, "a replica that hung during a checksum was not dropped within 10 s (timeout 1 s)")
+        #expect(reason.contains("no answer within 1 s"), "reason: \(reason)")
+    }
 
-        // The remote's hashing thread is held, so the snapshot's checksum stays pending there.
-        let hashingHeld = DispatchSemaphore(value: 0)
-        let occupied = replicaServer.pools.hashing.runIfActive(eventLoop: replicaServer.eventLoop) { hashingHeld.wait() }
+    /// Requests that carry the I/O timeout already show the replica alive: no probe goes out
+    /// beside them (a purge's progress poll would otherwise double the status requests).
+    @Test func noProbeGoesOutWhileOtherRequestsShowTheReplicaAlive() async throws {
+        let held = try await HeldChecksum.start("probe-quiet")
+        let engine = held.cluster.engine, address = held.cluster.remote
+        func probes() async throws -> Int {
+            try await engine.eventLoop.submit { (engine.replicas[address] as? RemoteReplica)?.probesSent ?? -1 }.get()
+        }
+        let before = try await probes()
+        // Three engine ticks' worth of status requests, ten a tick.
+        for _ in 0..<30 {
+            let request = ControlRequest(op: .status)
+            _ = try await engine.eventLoop.flatSubmit {
+                engine.replicas[address]!.control(request, as: ReplicaStatus.self)
+            }.get()
+            try await Task.sleep(for: .milliseconds(100))  // pacing the requests, not synchronisation
+        }
+        let during = try await probes() - before
+        // Once they stop, the probes resume.
+        let resumed = try await waitUntil(seconds: 5) { try await probes() > before + during }
+        await held.release()
+        #expect(during <= 1, "\(during) probes went out while status requests showed the replica alive")
+        #expect(resumed, "no probe went out within 5 s after the other requests stopped")
+    }
+
+    /// An engine whose remote replica has a snapshot's checksum pending: its hashing thread is
+    /// held until `release`.
+    struct HeldChecksum {
+        let cluster: LocalAndRemoteEngine
+        let hashingHeld: DispatchSemaphore
         let loopHeld = DispatchSemaphore(value: 0)
+        let occupied: EventLoopFuture<Void>
+
+        static func start(_ name: String) async throws -> Self {
+            let cluster = try await LocalAndRemoteEngine.start(name, size: 16 << 20) { options in
+                options.replicaTimeout = .seconds(1)
+                options.autoRecover = false  // a dropped replica stays ERR for the checks
+            }
+            let engine = cluster.engine, remote = cluster.remote
+            try await engine.eventLoop.flatSubmit { engine.write(offset: 0, data: ByteBuffer(repeating: 7, count: 1 << 20), fua: false) }.get()
+            let hashingHeld = DispatchSemaphore(value: 0)
+            let occupied = cluster.replicaServer.pools.hashing.runIfActive(eventLoop: cluster.replicaServer.eventLoop) { hashingHeld.wait() }
+            let held = Self(cluster: cluster, hashingHeld: hashingHeld, occupied: occupied)
+            try await engine.createSnapshot(name: "s1", labels: [:])
+            let pending = try await BackgroundWorkProbeTests().waitUntil(seconds: 10) {
+                try await engine.eventLoop.submit { (engine.replicas[remote] as? RemoteReplica)?.hasBackgroundWork ?? false }.get()
+            }
+            guard pending else {
+                await held.release()
+                throw LongControlWorkTests.TestFailure("the snapshot's checksum request never reached the remote replica")
+            }
+            return held
+        }
+
         func release() async {
             loopHeld.signal()
             hashingHeld.signal()
             _ = try? await occupied.get()
             await cluster.shutdown()
         }
-        try await engine.createSnapshot(name: "s1", labels: [:])
-        func remoteHasBackgroundWork() async throws -> Bool {
-            try await engine.eventLoop.submit { (engine.replicas[remote] as? RemoteReplica)?.hasBackgroundWork ?? false }.get()
-        }
-        guard try await waitUntil(seconds: 10, remoteHasBackgroundWork) else {
-            await release()
-            throw LongControlWorkTests.TestFailure("the snapshot's checksum request never reached the remote replica")
-        }
-
-        // The replica server hangs: its event loop answers nothing from now on.
-        replicaServer.eventLoop.execute { loopHeld.wait() }
-        func remoteIsDropped() async throws -> Bool {
-            try await engine.status().replicas.first { $0.address == remote }?.mode == .err
-        }
-        let dropped = try await waitUntil(seconds: 10, remoteIsDropped)
-        let reason = try await engine.status().replicas.first { $0.address == remote }?.reason ?? "none"
-        await release()
-        #expect(dropped, "a replica that hung during a checksum was not dropped within 10 s (timeout 1 s)")
-        #expect(reason.contains("no answer within 1 s"), "reason: \(reason)")
     }
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
