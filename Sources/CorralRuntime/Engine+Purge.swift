@@ -52,16 +52,20 @@ extension Engine {
                 await refreshPurgePercent()
             }
         }
-        let outcome: Result<[(String, AnyDone)], any Error>
-        do { outcome = .success(try await broadcast(ControlRequest(op: .purge), as: AnyDone.self)) } catch { outcome = .failure(error) }
+        var purged: [String] = []
+        var failure: (any Error)?
+        do {
+            purged = try await broadcast(ControlRequest(op: .purge), as: AnyDone.self).first?.1.purged ?? []
+        } catch {
+            failure = error
+        }
         progress.cancel()
-        let purged = (try? outcome.get())?.first?.1.purged ?? []
-        let failure = outcome.failure.map { "\($0)" }
+        let message = failure.map { "\($0)" }, names = purged
         try? await eventLoop.submit {
-            self.purgeState = PurgeState(running: false, percent: failure == nil ? 100 : self.purgeState?.percent ?? 0,
-                                         purged: purged, error: failure)
+            self.purgeState = PurgeState(running: false, percent: message == nil ? 100 : self.purgeState?.percent ?? 0,
+                                         purged: names, error: message)
         }.get()
-        _ = try outcome.get()
+        if let failure { throw failure }
         return purged
     }
 
@@ -72,12 +76,5 @@ extension Engine {
         try? await eventLoop.submit {
             if self.purgeState?.running == true { self.purgeState?.percent = percent }
         }.get()
-    }
-}
-
-extension Result {
-    var failure: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
     }
 }
