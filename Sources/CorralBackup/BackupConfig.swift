@@ -1,3 +1,4 @@
+import CorralCore
 import Foundation
 
 /// One block of a backup: where it sits in the volume and the hash of its uncompressed bytes.
@@ -130,10 +131,8 @@ private struct BackupConfigDocument: Decodable {
 
 /// Limits of backups, each with its reason.
 public enum BackupLimits {
-    /// Longhorn's default and the only size before 1.10: 2 MiB blocks.
-    public static let defaultBlockSize: Int64 = 2 << 20
-    /// The other size Longhorn allows.
-    public static let largeBlockSize: Int64 = 16 << 20
+    /// Longhorn's default and the only size before 1.10: 2 MiB blocks (`Limits.backupBlockSizes`).
+    public static let defaultBlockSize: Int64 = Limits.backupBlockSizes[0]
     /// A lock whose file was not rewritten for this long is dead (Longhorn's LOCK_DURATION).
     public static let lockExpirySeconds: TimeInterval = 150
     /// A held lock's file is rewritten this often (LOCK_REFRESH_INTERVAL).

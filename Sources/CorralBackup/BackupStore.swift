@@ -1,3 +1,4 @@
+import CorralCore
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -57,6 +58,9 @@ public struct BackupStore: Sendable {
 
     public func createBackup(_ request: BackupRequest, source: any BackupBlockSource,
                              progress: @escaping @Sendable (BackupProgress) -> Void = { _ in }) async throws -> BackupConfig {
+        guard Limits.backupBlockSizes.contains(request.blockSize) else {
+            throw BackupStoreError.invalid("backup block size \(request.blockSize) is neither 2 MiB nor 16 MiB, the sizes Longhorn's backup store allows")
+        }
         guard source.size % request.blockSize == 0 else {
             throw BackupStoreError.invalid("volume size \(source.size) is not a multiple of the backup block size \(request.blockSize)")
         }

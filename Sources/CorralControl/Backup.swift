@@ -25,6 +25,8 @@ public enum BackupKind: ResourceKind {
         /// The compression of a new backup volume (the setting backup-compression-method when it
         /// was made); an existing backup volume keeps its own.
         public var compressionMethod: String?
+        /// The volume's backup block size when the backup was made; nil is 2 MiB.
+        public var blockSize: Int64?
         /// `backup cancel`: stop a pending or running backup; it ends in Error ("cancelled").
         public var cancelRequested: Bool?
 

@@ -32,8 +32,13 @@ public enum VolumeKind: ResourceKind {
         /// A DR standby volume: it follows fromBackup's backup volume, restoring each new backup
         /// incrementally, and cannot be attached until activated.
         public var standby: Bool?
+        /// The block size of the volume's backups in bytes, 2 MiB or 16 MiB (Longhorn's
+        /// backupBlockSize): fixed at creation, as the blocks of one backup volume must not mix
+        /// sizes. nil (records from before it existed) is 2 MiB.
+        public var backupBlockSize: Int64?
 
         public var isStandby: Bool { standby ?? false }
+        public var effectiveBackupBlockSize: Int64 { backupBlockSize ?? Limits.backupBlockSizes[0] }
 
         public init(size: Int64, numberOfReplicas: Int) {
             self.size = size; self.numberOfReplicas = numberOfReplicas

@@ -46,6 +46,10 @@ public enum Limits {
     /// in between, short against a step's few milliseconds.
     public static let purgeStepPauseNanoseconds: Int64 = 50_000
 
+    /// The backup block sizes Longhorn's backup store allows: 2 MiB (its default, and the only
+    /// size before Longhorn 1.10) and 16 MiB. One backup volume's blocks never mix sizes.
+    public static let backupBlockSizes: [Int64] = [2 << 20, 16 << 20]
+
     static func check() {
         precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")
         precondition(rebuildChunkBytes % checksumRangeBytes == 0, "a rebuild chunk is whole ranges")

@@ -10,6 +10,8 @@ enum APIRequest {
         var fromBackup: String?
         /// With fromBackup: a DR standby volume that follows the backup volume.
         var standby: Bool?
+        /// 2Mi or 16Mi; else the backup's (with fromBackup) or the setting default-backup-block-size.
+        var backupBlockSize: SizeValue?
         var numberOfReplicas: Int?
         var nodeSelector: [String]?
         var diskSelector: [String]?

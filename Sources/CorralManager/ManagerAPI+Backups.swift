@@ -30,6 +30,7 @@ extension ManagerAPI {
             spec.labels = body.labels
             spec.backupTargetName = targetName
             spec.compressionMethod = Settings(await store.list(Setting.self)).backupCompression
+            spec.blockSize = volume.spec.effectiveBackupBlockSize
             let created = try await store.create(Backup(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
             return try json(created, status: .created)
         }
@@ -64,14 +65,15 @@ extension ManagerAPI {
 
 /// Checks a backup URL before a volume is created from it.
 enum BackupCheck {
-    static func volumeSize(ofBackup url: String, resources: ResourceStore) async throws -> Int64 {
+    /// The size of the volume a backup was made of, and the block size of its backups.
+    static func volume(ofBackup url: String, resources: ResourceStore) async throws -> (size: Int64, blockSize: Int64) {
         let parsed: (target: String, volume: String, backup: String)
         do { parsed = try StoreLayout.parseBackupURL(url) } catch { throw APIError(.unprocessableContent, "\(error)") }
         do {
             let store = BackupStore(driver: try await resources.backupDriver(for: parsed.target))
             let config = try await store.loadBackup(parsed.volume, parsed.backup)
             guard !config.inProgress else { throw APIError(.conflict, "backup \(parsed.backup) is still in progress") }
-            return try await store.loadVolume(parsed.volume).size
+            return (try await store.loadVolume(parsed.volume).size, config.blockSize)
         } catch let error as BackupStoreError {
             throw APIError(.unprocessableContent, "cannot restore from \(url): \(error)")
         }

@@ -52,12 +52,15 @@ struct ManagerAPI: Sendable {
             let body = try await request.decodeStrict(APIRequest.VolumeCreate.self, context: context)
             let settings = Settings(await store.list(Setting.self))
             var size = body.size?.bytes
+            var blockSize = settings.defaultBackupBlockSize
             if let url = body.fromBackup {
-                let backupSize = try await BackupCheck.volumeSize(ofBackup: url, resources: store)
-                size = max(size ?? 0, backupSize)
+                let backup = try await BackupCheck.volume(ofBackup: url, resources: store)
+                size = max(size ?? 0, backup.size)
+                blockSize = backup.blockSize
             }
             guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
             var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
+            spec.backupBlockSize = body.backupBlockSize?.bytes ?? blockSize
             spec.fromBackup = body.fromBackup
             spec.standby = body.standby == true ? true : nil
             spec.nodeSelector = body.nodeSelector ?? []
@@ -73,7 +76,9 @@ struct ManagerAPI: Sendable {
         router.put("/v1/volumes/:name") { request, context in
             var request = request
             var volume = try await volume(context)
-            let body = try await request.decodeStrict(APIRequest.SpecUpdate<Volume.Spec>.self, context: context)
+            var body = try await request.decodeStrict(APIRequest.SpecUpdate<Volume.Spec>.self, context: context)
+            // Left out of the update: unchanged (clients written before the field existed).
+            body.spec.backupBlockSize = body.spec.backupBlockSize ?? volume.spec.backupBlockSize
             try VolumeValidation.check(body.spec, replacing: volume.spec)
             volume.spec = body.spec
             volume.metadata.resourceVersion = body.metadata.resourceVersion
@@ -250,6 +255,19 @@ enum VolumeValidation {
         }
         if let old, spec.fromBackup != old.fromBackup {
             throw APIError(.unprocessableContent, "fromBackup is set when a volume is created and cannot change")
+        }
+        let blockSize = spec.effectiveBackupBlockSize
+        guard Limits.backupBlockSizes.contains(blockSize) else {
+            throw APIError(.unprocessableContent, "backupBlockSize \(blockSize) must be 2Mi or 16Mi (the sizes Longhorn's backup store allows)")
+        }
+        if let old, spec.backupBlockSize != old.backupBlockSize {
+            throw APIError(.unprocessableContent, "backupBlockSize is set when a volume is created and cannot change: its backups' blocks must not mix sizes")
+        }
+        // Checked when the size is chosen, so that volumes made before this rule keep working.
+        if spec.size % blockSize != 0, spec.size != old?.size {
+            let below = spec.size / blockSize * blockSize, above = below + blockSize
+            let smallerBlocks = blockSize > Limits.backupBlockSizes[0] ? ", or backupBlockSize 2Mi" : ""
+            throw APIError(.unprocessableContent, "size \(spec.size) must be a multiple of the backup block size \(ByteSize.format(blockSize)), as backups copy whole blocks: use \(above)\(below > 0 ? " or \(below)" : "") bytes\(smallerBlocks)")
         }
         if let old, spec.size < old.size {
             throw APIError(.unprocessableContent, "a volume cannot shrink (from \(old.size) to \(spec.size) bytes); create a smaller one and copy")

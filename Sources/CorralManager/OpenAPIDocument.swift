@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 
 /// Constants below are immutable dictionaries built once; `nonisolated(unsafe)` because `Any` is not Sendable.
@@ -181,7 +182,8 @@ enum OpenAPIDocument {
                        "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                        "nodeID": ["type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$"],
                        "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax],
-                       "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"], "standby": ["type": "boolean"]],
+                       "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"], "standby": ["type": "boolean"],
+                       "backupBlockSize": ["type": "integer", "enum": Limits.backupBlockSizes]],
     ]
 
     nonisolated(unsafe) static let diskSpec: JSON = closed(["path": ["type": "string", "minLength": 1], "allowScheduling": ["type": "boolean"],
@@ -233,6 +235,7 @@ enum OpenAPIDocument {
                         "properties": ["revision": ["type": "integer"], "node": ref("Node"),
                                        "replicas": ["type": "array", "items": ref("Replica")], "engines": ["type": "array", "items": ref("Engine")]]],
         "VolumeCreate": closed(["name": nameSchema, "size": sizeSchema, "fromBackup": ["type": "string", "minLength": 1], "standby": ["type": "boolean"],
+                                "backupBlockSize": sizeSchema,
                                 "numberOfReplicas": ["type": "integer", "minimum": 1, "maximum": 20],
                                 "nodeSelector": stringList, "diskSelector": stringList,
                                 "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax], "labels": stringMap],

@@ -52,6 +52,7 @@ actor NodeBackups {
             var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)
             request.labels = backup.spec.labels
             if let method = backup.spec.compressionMethod { request.compression = try BlockCodec(method: method) }
+            if let blockSize = backup.spec.blockSize { request.blockSize = blockSize }
             let reporter = ProgressReporter(manager: manager, backup: backup)
             let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
             reporter.finish()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralBackup
+import CorralCore
 import Foundation
 
 /// `corral backupstore`: backups straight between a replica's snapshot and a backup target, in
@@ -18,6 +19,8 @@ struct BackupStoreCommand: AsyncParsableCommand {
         @Option(help: "Backup volume name (the volume's name).") var volume: String
         @Option(help: "Backup name (default: generated).") var name: String?
         @Option(help: "Compression of a new backup volume: lz4, gzip or none.") var compression: String = "lz4"
+        @Option(help: "Block size, 2Mi or 16Mi; the volume size must be a multiple. A backup volume's earlier backups serve as a base only if they used the same size.")
+        var blockSize: String = "2Mi"
         @Flag(help: "Upload every block even if the store has it.") var full = false
         func run() async throws {
             let store = BackupStore(driver: try BackupTargets.driver(for: target))
@@ -25,6 +28,8 @@ struct BackupStoreCommand: AsyncParsableCommand {
             var request = BackupStore.BackupRequest(volume: volume, backupName: String(backupName), snapshotName: snapshot)
             request.compression = try BlockCodec(method: compression)
             request.full = full
+            guard let bytes = ByteSize.parse(blockSize) else { throw ValidationError("--block-size \(blockSize) is not a size such as 2Mi or 16Mi") }
+            request.blockSize = bytes
             let source = try ReplicaSnapshotSource(directory: replicaDir, snapshot: snapshot)
             let config = try await store.createBackup(request, source: source, progress: ProgressPrinter.show)
             ProgressPrinter.done()

@@ -18,9 +18,12 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
         @Option(help: "Node tags every replica's node must carry, comma-separated.") var nodeSelector: String?
         @Option(help: "Disk tags every replica's disk must carry, comma-separated.") var diskSelector: String?
+        @Option(help: "Block size of the volume's backups, 2Mi or 16Mi, fixed at creation (default: the backup's with --from-backup, else the setting default-backup-block-size).")
+        var backupBlockSize: String?
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
             var body: [String: Any] = ["name": name]
+            if let backupBlockSize { body["backupBlockSize"] = backupBlockSize }
             if let size { body["size"] = size }
             if let fromBackup { body["fromBackup"] = fromBackup }
             guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
@@ -154,7 +157,7 @@ struct VolumeCommand: AsyncParsableCommand {
 }
 
 func describe(_ volume: Volume, replicas: [Replica]) {
-    print("volume \(volume.name)  size \(ByteSize.format(volume.spec.size))  \(volume.status.state.rawValue)  \(volume.status.robustness.rawValue)")
+    print("volume \(volume.name)  size \(ByteSize.format(volume.spec.size))  \(volume.status.state.rawValue)  \(volume.status.robustness.rawValue)  backup blocks \(ByteSize.format(volume.spec.effectiveBackupBlockSize))")
     if !volume.status.endpoint.isEmpty { print("endpoint \(volume.status.endpoint)") }
     for condition in volume.status.conditions where !condition.status {
         print("condition \(condition.type)=false: \(condition.message)")
