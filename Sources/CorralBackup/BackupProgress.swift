@@ -8,6 +8,9 @@ public struct BackupProgress: Sendable, Equatable {
     public var bytesUploaded: Int64 = 0
     public var message = ""
     public var percent: Int { blocksTotal == 0 ? 0 : min(100, blocksDone * 100 / blocksTotal) }
+    public init(blocksDone: Int = 0, blocksTotal: Int = 0, bytesUploaded: Int64 = 0, message: String = "") {
+        self.blocksDone = blocksDone; self.blocksTotal = blocksTotal; self.bytesUploaded = bytesUploaded; self.message = message
+    }
 }
 
 /// Counters shared by parallel workers.

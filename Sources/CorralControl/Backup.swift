@@ -1,3 +1,4 @@
+import CorralCore
 import Foundation
 
 /// Longhorn's backup states.
@@ -48,8 +49,26 @@ public enum BackupKind: ResourceKind {
         public var error: String = ""
         public var message: String = ""
         public var size: Int64 = 0
+        /// Compressed bytes uploaded: so far while it runs, then of blocks the store lacked.
         public var newlyUploadedDataSize: Int64 = 0
+        /// Bytes of the snapshot read so far and to read in all (an incremental backup reads only
+        /// the blocks changed since the last one); nil until the first report.
+        public var bytesDone: Int64?
+        public var bytesTotal: Int64?
         public init() {}
+
+        /// A running backup's report: `blocksDone` of `blocksTotal` blocks of `blockSize` bytes
+        /// read, `bytesUploaded` sent; `waiting`, when not empty, says what it waits for instead.
+        public mutating func progressed(blocksDone: Int, blocksTotal: Int, blockSize: Int64, bytesUploaded: Int64, waiting: String = "") {
+            let done = Int64(blocksDone) * blockSize, total = Int64(blocksTotal) * blockSize
+            progress = blocksTotal == 0 ? 0 : min(99, blocksDone * 100 / blocksTotal)
+            bytesDone = done
+            bytesTotal = total
+            newlyUploadedDataSize = bytesUploaded
+            message = waiting.isEmpty
+                ? "\(ByteSize.format(done)) of \(ByteSize.format(total)) read (\(blocksDone)/\(blocksTotal) blocks), \(ByteSize.format(bytesUploaded)) uploaded"
+                : waiting
+        }
     }
 }
 

@@ -250,7 +250,8 @@ enum OpenAPIDocument {
         "Backup": resource(spec: ["type": "object", "required": ["volumeName", "snapshotName", "backupTargetURL"]], status: [
             "type": "object", "required": ["state", "progress"],
             "properties": ["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error", "Deleting"]],
-                           "progress": ["type": "integer", "minimum": 0, "maximum": 100], "url": ["type": "string"]]]),
+                           "progress": ["type": "integer", "minimum": 0, "maximum": 100], "url": ["type": "string"],
+                           "bytesDone": counter, "bytesTotal": counter, "newlyUploadedDataSize": counter]]),
         "SnapshotBackup": closed(["snapshot": nameSchema, "labels": stringMap, "backupTarget": nameSchema]),
         "BackupTarget": resource(spec: ["type": "object", "required": ["url", "pollInterval"]], status: [
             "type": "object", "required": ["available", "message"],

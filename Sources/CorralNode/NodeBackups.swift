@@ -53,15 +53,15 @@ actor NodeBackups {
             request.labels = backup.spec.labels
             if let method = backup.spec.compressionMethod { request.compression = try BlockCodec(method: method) }
             if let blockSize = backup.spec.blockSize { request.blockSize = blockSize }
-            let reporter = ProgressReporter(manager: manager, backup: backup)
+            let reporter = ProgressReporter(manager: manager, backup: backup, blockSize: request.blockSize)
             let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
-            reporter.finish()
+            let last = reporter.finish()
+            status.progressed(blocksDone: last.blocksTotal, blocksTotal: last.blocksTotal, blockSize: request.blockSize, bytesUploaded: last.bytesUploaded)
             status.state = .completed
             status.progress = 100
             status.url = StoreLayout.backupURL(target: backup.spec.backupTargetURL, volume: backup.spec.volumeName, backup: config.name)
             status.size = config.size
             status.newlyUploadedDataSize = config.newlyUploadedDataSize
-            status.message = ""
             logger.info("backup \(backup.name) of \(backup.spec.volumeName) completed: \(status.url)")
         } catch is CancellationError {
             status.state = .error
@@ -88,16 +88,28 @@ final class ProgressReporter: @unchecked Sendable {
     private var last = Date.distantPast
     private var lastPercent = -1
 
-    init(manager: ManagerClient, backup: Backup) { self.manager = manager; self.backup = backup }
+    let blockSize: Int64
+
+    init(manager: ManagerClient, backup: Backup, blockSize: Int64) {
+        self.manager = manager; self.backup = backup; self.blockSize = blockSize
+    }
 
     private var finished = false
+    private var latest = BackupProgress()
 
-    /// No progress goes out after this (the final state is reported by the caller).
-    func finish() { lock.withLock { finished = true } }
+    /// No progress goes out after this (the final state is reported by the caller); answers the
+    /// last progress seen.
+    func finish() -> BackupProgress {
+        lock.withLock {
+            finished = true
+            return latest
+        }
+    }
 
     func report(_ progress: BackupProgress) {
         let due: Bool = lock.withLock {
             guard !finished else { return false }
+            if progress.message.isEmpty { latest = progress }
             guard progress.percent != lastPercent || !progress.message.isEmpty,
                   Date().timeIntervalSince(last) >= NodeBackups.reportInterval || progress.percent == 100 else { return false }
             last = Date(); lastPercent = progress.percent
@@ -105,8 +117,8 @@ final class ProgressReporter: @unchecked Sendable {
         }
         guard due else { return }
         var status = backup.status
-        status.progress = min(progress.percent, 99)
-        status.message = progress.message.isEmpty ? "\(progress.blocksDone) of \(progress.blocksTotal) blocks" : progress.message
+        status.progressed(blocksDone: progress.blocksDone, blocksTotal: progress.blocksTotal, blockSize: blockSize,
+                          bytesUploaded: progress.bytesUploaded, waiting: progress.message)
         let manager = self.manager, name = backup.name
         Task { try? await manager.reportBackup(name, status) }
     }

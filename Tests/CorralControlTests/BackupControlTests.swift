@@ -122,6 +122,20 @@ extension BackupSyncTests {
 }
 
 struct BackupReconcilerTests {
+    /// Progress in percent and bytes: blocks read become bytes; a wait replaces the message.
+    @Test func progressIsReportedInPercentAndBytes() {
+        var status = Backup.Status()
+        status.progressed(blocksDone: 3, blocksTotal: 40, blockSize: 2 << 20, bytesUploaded: 1 << 20)
+        #expect(status.progress == 7)
+        #expect(status.bytesDone == 6 << 20 && status.bytesTotal == 80 << 20)
+        #expect(status.newlyUploadedDataSize == 1 << 20)
+        #expect(status.message == "6 MiB of 80 MiB read (3/40 blocks), 1 MiB uploaded")
+        status.progressed(blocksDone: 40, blocksTotal: 40, blockSize: 2 << 20, bytesUploaded: 1 << 20)
+        #expect(status.progress == 99, "100 is for a completed backup")
+        status.progressed(blocksDone: 0, blocksTotal: 0, blockSize: 2 << 20, bytesUploaded: 0, waiting: "waiting for lock-x of another cluster")
+        #expect(status.message == "waiting for lock-x of another cluster")
+    }
+
     let nodes = [makeNode("n1")]
     let replicas = [makeReplica("r1", node: "n1")]
 

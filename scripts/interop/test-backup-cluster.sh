@@ -41,7 +41,10 @@ round() {  # KIND TARGET [backup-target set options]
     qemu-io -f raw -c "write -P 0x11 0 8M" -c "write -P 0x22 30M 1M" -c "write -P 0 40M 2M" "$uri" >/dev/null
     qemu-img convert -f raw -O raw "$uri" "$WORK/one.img"
     local url1; url1=$(corral backup create "$v" 2>"$WORK/b1.log") || fail "backup 1: $(cat "$WORK/b1.log")"
-    grep -q "Completed" "$WORK/b1.log" || fail "no progress shown: $(cat "$WORK/b1.log")"
+    grep -qE "Completed .*100% [0-9.]+ MiB of [0-9.]+ MiB read \([0-9]+/[0-9]+ blocks\), .* uploaded" "$WORK/b1.log" || fail "no progress in bytes shown: $(cat "$WORK/b1.log")"
+    local name1; name1=$(corral backup ls "$v" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["name"])')
+    corral backup get "$name1" -o json | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; assert s["bytesDone"]==s["bytesTotal"]>0 and s["newlyUploadedDataSize"]>0, s' \
+        || fail "the API does not report the backup's bytes: $(corral backup get "$name1")"
     local first; first=$(count_blocks "$target")
     qemu-io -f raw -c "write -P 0x33 4M 64k" -c "write -P 0x44 50M 4k" "$uri" >/dev/null
     qemu-img convert -f raw -O raw "$uri" "$WORK/two.img"
@@ -62,7 +65,7 @@ round() {  # KIND TARGET [backup-target set options]
     qemu-img convert -f raw -O raw "$r2" "$WORK/r2.img"
     [ "$(sha256sum <"$WORK/r2.img")" = "$(sha256sum <"$WORK/two.img")" ] || fail "$v-r2 restored from backup 2 differs from its snapshot"
     corral backup ls "$v" | grep -c Completed | grep -q 2 || fail "backup ls does not show two completed backups: $(corral backup ls "$v")"
-    local name1; name1=$(corral backup ls "$v" -o json | python3 -c 'import json,sys; print([b["metadata"]["name"] for b in json.load(sys.stdin)["items"] if b["status"]["url"]==sys.argv[1]][0])' "$url1")
+    name1=$(corral backup ls "$v" -o json | python3 -c 'import json,sys; print([b["metadata"]["name"] for b in json.load(sys.stdin)["items"] if b["status"]["url"]==sys.argv[1]][0])' "$url1")
     corral backup rm "$name1" >/dev/null
     "$CORRAL" backupstore ls --target "$target" "$v" | grep -q "$name1" && fail "backup 1 is still in the target"
     corral volume create "$v-r3" --from-backup "$url2" --replicas 1 >/dev/null
