@@ -14,6 +14,12 @@ extension ManagerAPI {
             var request = request
             let body = try await request.decodeStrict(SnapshotBackup.self, context: context)
             let volume = try await volume(context)
+            let blockSize = volume.spec.effectiveBackupBlockSize
+            guard volume.spec.size % blockSize == 0 else {
+                // Only volumes made before sizes had to be whole backup blocks get here.
+                let whole = (volume.spec.size / blockSize + 1) * blockSize
+                throw APIError(.unprocessableContent, "volume \(volume.name) is \(volume.spec.size) bytes, not whole \(ByteSize.format(blockSize)) backup blocks, so it cannot be backed up; `corral volume expand \(volume.name) --size \(whole)` makes it so")
+            }
             let targetName = body.backupTarget ?? BackupTargetKind.defaultName
             let targetURL = try await backupTargetURL(targetName)
             var snapshot = body.snapshot ?? ""
@@ -30,7 +36,7 @@ extension ManagerAPI {
             spec.labels = body.labels
             spec.backupTargetName = targetName
             spec.compressionMethod = Settings(await store.list(Setting.self)).backupCompression
-            spec.blockSize = volume.spec.effectiveBackupBlockSize
+            spec.blockSize = blockSize
             let created = try await store.create(Backup(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
             return try json(created, status: .created)
         }

@@ -70,6 +70,11 @@ struct BackupBlockSizeTests {
             #expect(status == .created, "\(text)")
             let backup = try #require(await store.list(Backup.self).first)
             #expect(backup.spec.blockSize == Self.large)
+
+            // A volume made before sizes had to be whole backup blocks is told how to fix it.
+            _ = try await store.create(Volume(metadata: ObjectMeta(name: "old"), spec: .init(size: (4 << 20) + 4096, numberOfReplicas: 1), status: .init()), now: now)
+            (status, text) = try await call(client, .post, "/v1/volumes/old/snapshotBackup", #"{"snapshot":"s1"}"#)
+            #expect(status == .unprocessableContent && text.contains("corral volume expand old --size 6291456"), "\(text)")
         }
     }
 
