@@ -15,6 +15,8 @@ public typealias Volume = Object<VolumeKind>
 
 public enum VolumeKind: ResourceKind {
     public static let kind = Kind.volumes
+    /// The Restore condition's reason while the last restore attempt failed (the node retries).
+    public static let restoreFailedReason = "RestoreFailed"
 
     public struct Spec: Codable, Sendable, Equatable {
         public var size: Int64
@@ -65,6 +67,11 @@ public enum VolumeKind: ResourceKind {
         public var lastRestore: RestoreReport?
         public init() {}
     }
+}
+
+extension Object where Definition == VolumeKind {
+    /// The backup the volume is filled from has been restored (true for a volume not made from one).
+    public var isRestored: Bool { (spec.fromBackup ?? "").isEmpty || status.lastRestoredBackup == spec.fromBackup }
 }
 
 /// What one restore wrote into a volume.

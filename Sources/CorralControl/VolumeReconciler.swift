@@ -278,8 +278,13 @@ struct Pass {
         }
         if needsRestore && status.lastRestoredBackup != fromBackup {
             // Not usable until the restore completed.
-            let message = engine?.status.restoreError.flatMap { $0.isEmpty ? nil : $0 } ?? "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"
-            status.conditions.set(Condition(type: "Restore", status: false, reason: "RestoreInProgress", message: message))
+            if let error = engine?.status.restoreError, !error.isEmpty {
+                // The node retries; the condition says what failed meanwhile.
+                status.conditions.set(Condition(type: "Restore", status: false, reason: VolumeKind.restoreFailedReason, message: error))
+            } else {
+                status.conditions.set(Condition(type: "Restore", status: false, reason: "RestoreInProgress",
+                                                message: "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"))
+            }
             status.state = volume.spec.isStandby ? .standby : target.isEmpty ? .creating : .attaching
             status.endpoint = ""
             status.currentNodeID = ""

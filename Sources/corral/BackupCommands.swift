@@ -108,11 +108,17 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument(help: "The backup URL (`corral backup ls` shows it).") var url: String
         @Option(help: "The new volume's name.") var to: String
         @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
+        @Flag(help: "Return at once instead of following the restore.") var noWait = false
+        @Option(help: "Seconds to follow the restore.") var timeout: Int = 86_400
         func run() async throws {
             var body: [String: Any] = ["name": to, "fromBackup": url]
             if let replicas { body["numberOfReplicas"] = replicas }
             _ = try await api.client.call("POST", "volumes", body: body)
-            print("volume \(to) is being restored from \(url); `corral volume get \(to) --watch` follows it")
+            guard !noWait else {
+                return print("volume \(to) is being restored from \(url); `corral volume get \(to) --watch` follows it")
+            }
+            try await followRestore(api, to, timeout: timeout)
+            print("volume \(to) is restored from \(url); `corral volume attach \(to)` serves it")
         }
     }
 }

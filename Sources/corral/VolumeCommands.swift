@@ -188,17 +188,45 @@ func waitFor(_ api: APIOptions, _ name: String, timeout: Int, what: String, _ do
 struct WatchAnswer: Decodable { var revision: Int64 }
 
 /// Redraws the volume's state and a progress bar per rebuilding replica until it is healthy.
+/// Follows a volume until it is restored and healthy (or, detached, restored), with a progress bar
+/// per rebuilding replica and one for the restore.
 func watchVolume(_ api: APIOptions, _ name: String, timeout: Int) async throws {
     var last = ""
     try await waitFor(api, name, timeout: timeout, what: "volume \(name) to be healthy") { volume in
         var lines = ["\(volume.name): \(volume.status.state.rawValue), \(volume.status.robustness.rawValue)"]
+        if let restore = restoreLine(volume) { lines.append("  " + restore) }
         for (replica, percent) in volume.status.rebuildProgress.sorted(by: { $0.key < $1.key }) {
             lines.append("  rebuilding \(replica) \(progressBar(percent)) \(percent)%")
         }
         let text = lines.joined(separator: "\n")
         if text != last { print(text); last = text }
-        return volume.status.robustness == .healthy && volume.status.rebuildProgress.isEmpty
+        let settled = volume.status.state == .detached || volume.status.robustness == .healthy && volume.status.rebuildProgress.isEmpty
+        return volume.isRestored && settled
     }
+}
+
+/// Follows a volume made from a backup until the restore completed, with a progress bar on
+/// standard error; a failed attempt is shown (the node retries it) and the following goes on.
+func followRestore(_ api: APIOptions, _ name: String, timeout: Int) async throws {
+    var last = ""
+    try await waitFor(api, name, timeout: timeout, what: "the restore of volume \(name)") { volume in
+        if let line = restoreLine(volume), line != last {
+            FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
+            last = line
+        }
+        return volume.isRestored
+    }
+}
+
+/// The restore's state in one line; nil for a volume not made from a backup.
+func restoreLine(_ volume: Volume) -> String? {
+    guard let from = volume.spec.fromBackup, !from.isEmpty else { return nil }
+    if volume.isRestored { return "restored from \(from)" }
+    if let restore = volume.status.conditions["Restore"], restore.reason == VolumeKind.restoreFailedReason {
+        return "restore failed, retried every few seconds: \(restore.message)"
+    }
+    let percent = volume.status.restoreProgress ?? 0
+    return "restoring \(progressBar(percent)) \(percent)%"
 }
 
 struct VolumeSnapshotCommand: AsyncParsableCommand {

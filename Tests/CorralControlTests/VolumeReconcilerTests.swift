@@ -16,6 +16,8 @@ struct ClusterSim {
     var events: [String] = []
     /// Whether simulated node agents finish a requested restore at once.
     var restoreDone = true
+    /// What simulated node agents report of a restore attempt that failed.
+    var restoreError: String?
 
     init(nodes: [Node], settings: Settings = CorralControl.Settings()) {
         self.nodes = nodes; self.settings = settings
@@ -67,6 +69,7 @@ struct ClusterSim {
             }
             engines[name]?.status.replicaModeMap = modes
             if restoreDone { engines[name]?.status.restoredBackup = engine.spec.restoreFrom }
+            engines[name]?.status.restoreError = restoreError
         }
     }
 
@@ -239,6 +242,13 @@ struct VolumeReconcilerTests {
         #expect(sim.volumes["v1"]?.status.state == .creating)
         #expect(sim.volumes["v1"]?.status.endpoint == "")
         #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.status == false)
+        #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.reason == "RestoreInProgress")
+        sim.restoreError = "block 3f2a…: checksum mismatch"
+        sim.settle()
+        let failed = sim.volumes["v1"]?.status.conditions["Restore"]
+        #expect(failed?.reason == VolumeKind.restoreFailedReason && failed?.message == "block 3f2a…: checksum mismatch",
+                "a failed attempt is told apart from progress (the CLI shows it)")
+        sim.restoreError = nil
         sim.volumes["v1"]?.spec.nodeID = "n2"
         sim.settle(rounds: 10)
         #expect(sim.volumes["v1"]?.status.state == .attaching, "not usable while restoring, even when attach is asked")

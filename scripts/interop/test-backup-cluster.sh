@@ -58,8 +58,11 @@ round() {  # KIND TARGET [backup-target set options]
     local r1; r1=$(corral volume attach "$v-r1" --timeout 120) || fail "attach of the restored volume failed: $r1"
     qemu-img convert -f raw -O raw "$r1" "$WORK/r1.img"
     [ "$(sha256sum <"$WORK/r1.img")" = "$(sha256sum <"$WORK/one.img")" ] || fail "$v-r1 restored from backup 1 differs from its snapshot"
-    corral volume create "$v-r2" --from-backup "$url2" --replicas 1 >/dev/null
-    wait_for 120 "$v-r2 to be restored while detached" bash -c "\"$CORRAL\" volume get $v-r2 -o json | grep -q '\"lastRestoredBackup\" : \"$url2\"'"
+    # `backup restore` follows the restore (detached, on a replica's node) until it completed.
+    timeout 120 "$CORRAL" backup restore "$url2" --to "$v-r2" --replicas 1 >/dev/null 2>"$WORK/r2.log" \
+        || fail "backup restore into $v-r2: $(cat "$WORK/r2.log")"
+    grep -q "$v-r2: restored from $url2" "$WORK/r2.log" || fail "backup restore did not follow the restore: $(cat "$WORK/r2.log")"
+    corral volume get "$v-r2" -o json | grep -q "\"lastRestoredBackup\" : \"$url2\"" || fail "backup restore returned before the restore completed"
     wait_for 60 "$v-r2 detached after its restore" volume_state_is "$v-r2" detached
     local r2; r2=$(corral volume attach "$v-r2")
     qemu-img convert -f raw -O raw "$r2" "$WORK/r2.img"
