@@ -73,7 +73,7 @@ extension Engine {
                                                     labels: labels, created: created), as: AnyDone.self)
         }
         // The frozen layer's checksum is computed after the reply, off the request path.
-        Task { _ = try? await self.broadcast(ControlRequest(op: .checksums, name: name), as: LayerChecksums.self) }
+        tasks.start { _ = try? await self.broadcast(ControlRequest(op: .checksums, name: name), as: LayerChecksums.self) }
     }
 
     public func listSnapshots() async throws -> [SnapshotInfo] {

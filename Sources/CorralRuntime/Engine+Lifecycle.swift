@@ -31,7 +31,7 @@ extension Engine {
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
         logger.info("volume \(volume) serving from \(plan.sources.joined(separator: ", ")); resync \(plan.resync), rebuild \(plan.rebuild)")
         for address in plan.resync + plan.rebuild where reports.contains(where: { $0.address == address }) {
-            Task { try? await self.rebuild(address, alreadyConnected: true) }
+            tasks.start { try? await self.rebuild(address, alreadyConnected: true) }
         }
     }
 
@@ -76,7 +76,7 @@ extension Engine {
         for member in set.members where member.mode == .err && !recovering.contains(member.address) {
             if let next = nextRecoveryAttempt[member.address], next > now { continue }
             recovering.insert(member.address)
-            Task {
+            tasks.start {
                 do {
                     try await self.rebuild(member.address, alreadyConnected: false)
                     try await self.eventLoop.submit { self.nextRecoveryAttempt[member.address] = nil }.get()
@@ -104,6 +104,8 @@ extension Engine {
         }.get()) ?? []
         for future in closing { _ = try? await future.get() }
         try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
+        // With the replicas closed, what the engine started on its own ends promptly.
+        await tasks.cancelAndWait()
         await pools.shutdown()  // running fsyncs finish before local files close
         try? await eventLoop.submit { for registry in self.localRegistries.values { registry.closeAll() } }.get()
     }

@@ -32,7 +32,7 @@ extension Engine {
     /// while a rebuild or another chain change runs.
     public func startPurge() async throws -> PurgeState {
         try await beginPurge()
-        Task { _ = try? await self.runPurge() }
+        tasks.start { _ = try? await self.runPurge() }
         return PurgeState(running: true, percent: 0)
     }
 

@@ -63,6 +63,8 @@ public final class Engine: @unchecked Sendable {
     var recovering: Set<String> = []
     var nextRecoveryAttempt: [String: NIODeadline] = [:]
     var timer: RepeatedTask?
+    /// Checksums, rebuilds and background purges the engine started itself; ended by `shutdown`.
+    let tasks = EngineTasks()
     public internal(set) var counters = IOCounters()
 
     public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) throws {
