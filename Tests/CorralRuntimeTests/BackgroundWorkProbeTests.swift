@@ -36,13 +36,13 @@ struct BackgroundWorkProbeTests {
             try await engine.eventLoop.submit { (engine.replicas[address] as? RemoteReplica)?.probesSent ?? -1 }.get()
         }
         let before = try await probes()
-        // Three engine ticks' worth of status requests, ten a tick.
-        for _ in 0..<30 {
+        // Three engine ticks' worth of status requests, about fifty a tick.
+        for _ in 0..<150 {
             let request = ControlRequest(op: .status)
             _ = try await engine.eventLoop.flatSubmit {
                 engine.replicas[address]!.control(request, as: ReplicaStatus.self)
             }.get()
-            try await Task.sleep(for: .milliseconds(100))  // pacing the requests, not synchronisation
+            try await Task.sleep(for: .milliseconds(20))  // pacing the requests, not synchronisation
         }
         let during = try await probes() - before
         // Once they stop, the probes resume.
