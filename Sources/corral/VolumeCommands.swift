@@ -187,7 +187,6 @@ func waitFor(_ api: APIOptions, _ name: String, timeout: Int, what: String, _ do
 
 struct WatchAnswer: Decodable { var revision: Int64 }
 
-/// Redraws the volume's state and a progress bar per rebuilding replica until it is healthy.
 /// Follows a volume until it is restored and healthy (or, detached, restored), with a progress bar
 /// per rebuilding replica and one for the restore.
 func watchVolume(_ api: APIOptions, _ name: String, timeout: Int) async throws {
