@@ -34,10 +34,10 @@ public struct BackupConfig: Equatable, Sendable {
 
     /// Block size from the parameters: absent, empty or 0 mean 2 MiB, as Longhorn reads it.
     public var blockSize: Int64 {
-        guard let text = parameters?["backup-block-size"], !text.isEmpty else { return BackupLimits.defaultBlockSize }
+        guard let text = parameters?["backup-block-size"], !text.isEmpty else { return Limits.backupBlockSizeDefault }
         if let bytes = Int64(text), bytes > 0 { return bytes }
         if text.hasSuffix("Mi"), let mebibytes = Int64(text.dropLast(2)), mebibytes > 0 { return mebibytes << 20 }
-        return BackupLimits.defaultBlockSize
+        return Limits.backupBlockSizeDefault
     }
 
     public func encoded() -> Data {
@@ -131,8 +131,6 @@ private struct BackupConfigDocument: Decodable {
 
 /// Limits of backups, each with its reason.
 public enum BackupLimits {
-    /// Longhorn's default and the only size before 1.10: 2 MiB blocks (`Limits.backupBlockSizes`).
-    public static let defaultBlockSize: Int64 = Limits.backupBlockSizes[0]
     /// A lock whose file was not rewritten for this long is dead (Longhorn's LOCK_DURATION).
     public static let lockExpirySeconds: TimeInterval = 150
     /// A held lock's file is rewritten this often (LOCK_REFRESH_INTERVAL).

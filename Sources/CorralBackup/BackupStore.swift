@@ -25,7 +25,7 @@ public struct BackupStore: Sendable {
         public var snapshotName: String
         /// The compression of a new backup volume; an existing one keeps its own.
         public var compression: BlockCodec = .lz4
-        public var blockSize: Int64 = BackupLimits.defaultBlockSize
+        public var blockSize: Int64 = Limits.backupBlockSizeDefault
         public var labels: [String: String]?
         /// Back up every block even when the last backup's snapshot could serve as a base.
         public var full = false

@@ -17,6 +17,8 @@ public enum VolumeKind: ResourceKind {
     public static let kind = Kind.volumes
     /// The Restore condition's reason while the last restore attempt failed (the node retries).
     public static let restoreFailedReason = "RestoreFailed"
+    /// The Restore condition's reason while a restore runs (or waits to start).
+    public static let restoreInProgressReason = "RestoreInProgress"
 
     public struct Spec: Codable, Sendable, Equatable {
         public var size: Int64
@@ -40,7 +42,7 @@ public enum VolumeKind: ResourceKind {
         public var backupBlockSize: Int64?
 
         public var isStandby: Bool { standby ?? false }
-        public var effectiveBackupBlockSize: Int64 { backupBlockSize ?? Limits.backupBlockSizes[0] }
+        public var effectiveBackupBlockSize: Int64 { backupBlockSize ?? Limits.backupBlockSizeDefault }
 
         public init(size: Int64, numberOfReplicas: Int) {
             self.size = size; self.numberOfReplicas = numberOfReplicas

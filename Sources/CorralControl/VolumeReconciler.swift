@@ -282,7 +282,7 @@ struct Pass {
                 // The node retries; the condition says what failed meanwhile.
                 status.conditions.set(Condition(type: "Restore", status: false, reason: VolumeKind.restoreFailedReason, message: error))
             } else {
-                status.conditions.set(Condition(type: "Restore", status: false, reason: "RestoreInProgress",
+                status.conditions.set(Condition(type: "Restore", status: false, reason: VolumeKind.restoreInProgressReason,
                                                 message: "restoring \(fromBackup): \(status.restoreProgress ?? 0)%"))
             }
             status.state = volume.spec.isStandby ? .standby : target.isEmpty ? .creating : .attaching

@@ -48,7 +48,15 @@ public enum Limits {
 
     /// The backup block sizes Longhorn's backup store allows: 2 MiB (its default, and the only
     /// size before Longhorn 1.10) and 16 MiB. One backup volume's blocks never mix sizes.
-    public static let backupBlockSizes: [Int64] = [2 << 20, 16 << 20]
+    public static let backupBlockSizes: [Int64] = [backupBlockSizeDefault, 16 << 20]
+    public static let backupBlockSizeDefault: Int64 = 2 << 20
+
+    /// The volume sizes nearest `size` that are whole backup blocks: the one below (0 if none)
+    /// and the one above.
+    public static func wholeBackupBlockSizes(around size: Int64, blockSize: Int64) -> (below: Int64, above: Int64) {
+        let below = size / blockSize * blockSize
+        return (below, below + blockSize)
+    }
 
     static func check() {
         precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")

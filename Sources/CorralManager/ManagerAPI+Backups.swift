@@ -17,7 +17,7 @@ extension ManagerAPI {
             let blockSize = volume.spec.effectiveBackupBlockSize
             guard volume.spec.size % blockSize == 0 else {
                 // Only volumes made before sizes had to be whole backup blocks get here.
-                let whole = (volume.spec.size / blockSize + 1) * blockSize
+                let whole = Limits.wholeBackupBlockSizes(around: volume.spec.size, blockSize: blockSize).above
                 throw APIError(.unprocessableContent, "volume \(volume.name) is \(volume.spec.size) bytes, not whole \(ByteSize.format(blockSize)) backup blocks, so it cannot be backed up; `corral volume expand \(volume.name) --size \(whole)` makes it so")
             }
             let targetName = body.backupTarget ?? BackupTargetKind.defaultName

@@ -265,8 +265,8 @@ enum VolumeValidation {
         }
         // Checked when the size is chosen, so that volumes made before this rule keep working.
         if spec.size % blockSize != 0, spec.size != old?.size {
-            let below = spec.size / blockSize * blockSize, above = below + blockSize
-            let smallerBlocks = blockSize > Limits.backupBlockSizes[0] ? ", or backupBlockSize 2Mi" : ""
+            let (below, above) = Limits.wholeBackupBlockSizes(around: spec.size, blockSize: blockSize)
+            let smallerBlocks = blockSize > Limits.backupBlockSizeDefault ? ", or backupBlockSize 2Mi" : ""
             throw APIError(.unprocessableContent, "size \(spec.size) must be a multiple of the backup block size \(ByteSize.format(blockSize)), as backups copy whole blocks: use \(above)\(below > 0 ? " or \(below)" : "") bytes\(smallerBlocks)")
         }
         if let old, spec.size < old.size {

@@ -242,7 +242,7 @@ struct VolumeReconcilerTests {
         #expect(sim.volumes["v1"]?.status.state == .creating)
         #expect(sim.volumes["v1"]?.status.endpoint == "")
         #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.status == false)
-        #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.reason == "RestoreInProgress")
+        #expect(sim.volumes["v1"]?.status.conditions["Restore"]?.reason == VolumeKind.restoreInProgressReason)
         sim.restoreError = "block 3f2a…: checksum mismatch"
         sim.settle()
         let failed = sim.volumes["v1"]?.status.conditions["Restore"]
