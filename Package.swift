@@ -23,7 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        // C shims: hardware CRC32C (SSE4.2, portable fallback) and fallocate hole punching.
+        // C shims: hardware CRC32C (SSE4.2, portable fallback), fallocate hole punching, FIEMAP, and
+        // LZ4 frames and SHA-512 through the system's liblz4 and libcrypto (dlopen'd, optional).
         .target(name: "CCorralShims"),
         // Pure core: values, limits, extent maps, chain model, engine state machine. No I/O, no clock.
         .target(name: "CorralCore", dependencies: ["CCorralShims"], swiftSettings: strict),
@@ -45,6 +46,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -57,6 +59,7 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
@@ -69,6 +72,7 @@ let package = Package(
                 "CorralControl", "CorralCore", "CorralBackup",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "corral",
             dependencies: [
-                "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup",
+                "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup", "CorralStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -99,20 +103,30 @@ let package = Package(
         .testTarget(
             name: "CorralWireTests",
             dependencies: [
-                "CorralWire", .product(name: "NIOTestUtils", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "CorralWire", "CorralCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
         .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(
             name: "CorralManagerTests",
-            dependencies: ["CorralManager", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "CorralManager", "CorralControl", "CorralBackup",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict),
-        .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore"], swiftSettings: strict),
+        .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore", "CorralCore"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",
-            dependencies: ["CorralRuntime", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "CorralRuntime", "CorralCore", "CorralWire", "CorralStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
     ]
 )

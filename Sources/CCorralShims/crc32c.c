@@ -1,9 +1,11 @@
 // CRC32C with the SSE4.2 crc32 instruction where the CPU has it, else a table-driven fallback.
 #include "corral_shims.h"
+#include <pthread.h>
 #include <string.h>
 
+// Built once, on first use, by whichever thread gets there first (pthread_once: no race).
 static uint32_t table[8][256];
-static int table_ready = 0;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -15,11 +17,10 @@ static void build_table(void) {
         uint32_t c = table[0][n];
         for (int k = 1; k < 8; k++) { c = table[0][c & 0xff] ^ (c >> 8); table[k][n] = c; }
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
 static uint32_t crc_soft(uint32_t crc, const unsigned char *p, size_t n) {
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_table();
+    pthread_once(&table_once, build_table);
     while (n >= 8) {
         uint64_t w; memcpy(&w, p, 8);
         w ^= crc;
@@ -49,7 +50,7 @@ static uint32_t crc_hw_serial(uint32_t crc, const unsigned char *p, size_t n) {
 // register, so it is four table lookups (shift_table, built once from the serial code).
 #define STRIDE 1344
 static uint32_t shift_table[4][256];
-static int shift_ready = 0;
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
 __attribute__((target("sse4.2")))
 static void build_shift_table(void) {
@@ -57,7 +58,6 @@ static void build_shift_table(void) {
     for (int byte = 0; byte < 4; byte++)
         for (uint32_t value = 0; value < 256; value++)
             shift_table[byte][value] = crc_hw_serial(value << (8 * byte), zeros, STRIDE);
-    __atomic_store_n(&shift_ready, 1, __ATOMIC_RELEASE);
 }
 
 static inline uint32_t shift_stride(uint32_t c) {
@@ -66,7 +66,7 @@ static inline uint32_t shift_stride(uint32_t c) {
 
 __attribute__((target("sse4.2")))
 static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n) {
-    if (n >= 3 * STRIDE && !__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE)) build_shift_table();
+    if (n >= 3 * STRIDE) pthread_once(&shift_once, build_shift_table);
     while (n >= 3 * STRIDE) {
         uint64_t a = crc, b = 0, c = 0;
         for (size_t i = 0; i < STRIDE; i += 8) {

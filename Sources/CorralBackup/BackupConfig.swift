@@ -54,7 +54,9 @@ public struct BackupConfig: Equatable, Sendable {
         json.string("CompressionMethod", compressionMethod)
         json.stringInteger("NewlyUploadedDataSize", newlyUploadedDataSize)
         json.stringInteger("ReUploadedDataSize", reUploadedDataSize)
-        json.null("ProcessingBlocks")
+        // Longhorn's leftover of in-memory state: the empty struct it made survives only in a
+        // completed full backup; an incremental one is rebuilt without it, an in-progress one never had it.
+        if isIncremental || inProgress { json.null("ProcessingBlocks") } else { json.raw("ProcessingBlocks", "{}") }
         if !blocks.isEmpty {
             json.raw("Blocks", "[" + blocks.map { "{\"Offset\":\($0.offset),\"BlockChecksum\":\(GoJSONWriter.quote($0.checksum))}" }.joined(separator: ",") + "]")
         }

@@ -44,15 +44,6 @@ public struct BlockSet: Sendable, Equatable {
         }
     }
 
-    /// Whether every block of `range` is in the set.
-    public func containsAll(_ range: BlockRange) -> Bool {
-        var block = range.start
-        while block < range.end {
-            if !contains(block) { return false }
-            block += 1
-        }
-        return true
-    }
 
     /// The set as sorted, disjoint ranges.
     public func ranges() -> [BlockRange] {

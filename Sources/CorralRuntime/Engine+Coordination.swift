@@ -3,7 +3,8 @@ import CorralWire
 import NIOCore
 
 /// Operations that change every replica's chain together: I/O is drained first, every healthy
-/// replica is asked, and one that fails is marked ERR (it will be rebuilt), so the set stays uniform.
+/// replica checks the change, then applies it; one that fails is marked ERR (it will be rebuilt),
+/// so the set stays uniform (docs/architecture.md, "Coordinated operations").
 extension Engine {
     /// Pauses I/O, runs `body`, resumes I/O; one such operation at a time.
     func coordinated<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
@@ -32,31 +33,72 @@ extension Engine {
         try await eventLoop.submit { for work in self.gate.resume() { work() } }.get()
     }
 
-    /// Sends a control request to every write target; those that fail are marked ERR.
-    /// Fails only when no replica succeeded.
+    /// Sends a read-only control request (checksums, verify, listing) to every target of `scope`;
+    /// those that fail are marked ERR. Fails on a refusal, or when no replica answered.
     func broadcast<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type, to scope: Scope = .writeTargets) async throws -> [(String, T)] {
+        let answers = try await send(request, as: type, to: addresses(in: scope))
+        try await markFailed(answers.failures, doing: request)
+        if let refusal = answers.refusals.first { throw EngineError(refusal.message) }
+        if answers.results.isEmpty { throw EngineError(answers.failures.first?.message ?? "no replica answered") }
+        try await eventLoop.flatSubmit { self.epochBarrier }.get()
+        return answers.results
+    }
+
+    /// Changes every target's chain (snapshot create or delete, revert, expand) in two phases, so
+    /// the chains never differ: every target checks the change first, and a refusal anywhere
+    /// applies it nowhere. Once all agreed, every target applies it; one that then refuses or
+    /// fails is marked ERR (recovery rebuilds it from a healthy peer). Returns the replicas that applied it.
+    @discardableResult
+    func changeChain(_ change: ControlRequest, to scope: Scope = .writeTargets) async throws -> [String] {
+        let checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
+        try await markFailed(checked.failures, doing: change)
+        if let refusal = checked.refusals.first { throw EngineError(refusal.message) }
+        let agreed = checked.results.map(\.0)
+        guard !agreed.isEmpty else { throw EngineError(checked.failures.first?.message ?? "no replica answered") }
+        let applied = try await send(change, as: AnyDone.self, to: agreed)
+        try await markFailed(applied.failures + applied.refusals, doing: change)
+        if applied.results.isEmpty {
+            throw EngineError((applied.refusals + applied.failures).first?.message ?? "no replica applied \(change.op.rawValue)")
+        }
+        try await eventLoop.flatSubmit { self.epochBarrier }.get()
+        return applied.results.map(\.0)
+    }
+
+    private struct Answers<T: Sendable>: Sendable {
+        var results: [(String, T)] = []
+        /// Refused as the caller's error (a bad name or size, not found, a conflict).
+        var refusals: [(address: String, message: String)] = []
+        /// The replica's fault: an I/O error, a timeout, a lost connection.
+        var failures: [(address: String, message: String)] = []
+    }
+
+    private func addresses(in scope: Scope) async throws -> [String] {
+        try await eventLoop.submit { scope == .writeTargets ? self.set.writeTargets : self.set.readable }.get()
+    }
+
+    private func send<T: Decodable & Sendable>(_ request: ControlRequest, as type: T.Type, to addresses: [String]) async throws -> Answers<T> {
         let futures: [(String, EventLoopFuture<T>)] = try await eventLoop.submit {
-            let addresses = scope == .writeTargets ? self.set.writeTargets : self.set.readable
-            return addresses.compactMap { address in self.replicas[address].map { (address, $0.control(request, as: type)) } }
+            addresses.compactMap { address in self.replicas[address].map { (address, $0.control(request, as: type)) } }
         }.get()
         guard !futures.isEmpty else { throw EngineError("volume \(volume) has no healthy replica") }
-        var results: [(String, T)] = []
-        var refusals: [String] = []
-        var failures: [String] = []
+        var answers = Answers<T>()
         for (address, future) in futures {
             do {
-                results.append((address, try await future.get()))
+                answers.results.append((address, try await future.get()))
             } catch let error as ReplicaError where error.status == .invalidArgument || error.status == .notFound || error.status == .conflict {
-                refusals.append("\(error)")  // a bad name or a conflict is the caller's error, not the replica's fault
+                answers.refusals.append((address, "\(error)"))
             } catch {
-                failures.append("\(error)")
-                try await eventLoop.submit { self.replicaFailed(address, reason: "\(request.op.rawValue) failed: \(error)") }.get()
+                answers.failures.append((address, "\(error)"))
             }
         }
-        if let refusal = refusals.first { throw EngineError(refusal) }
-        if results.isEmpty { throw EngineError(failures.first ?? "no replica answered") }
-        try await eventLoop.flatSubmit { self.epochBarrier }.get()
-        return results
+        return answers
+    }
+
+    private func markFailed(_ replicas: [(address: String, message: String)], doing request: ControlRequest) async throws {
+        guard !replicas.isEmpty else { return }
+        try await eventLoop.submit {
+            for (address, message) in replicas { self.replicaFailed(address, reason: "\(request.op.rawValue) failed: \(message)") }
+        }.get()
     }
 
     enum Scope { case writeTargets, readable }
@@ -69,8 +111,8 @@ extension Engine {
     public func createSnapshot(name: String, labels: [String: String], userCreated: Bool = true) async throws {
         let created = WallClock.now()
         _ = try await coordinated("snapshot create") {
-            try await self.broadcast(ControlRequest(op: .snapshotCreate, name: name, userCreated: userCreated,
-                                                    labels: labels, created: created), as: AnyDone.self)
+            try await self.changeChain(ControlRequest(op: .snapshotCreate, name: name, userCreated: userCreated,
+                                                      labels: labels, created: created))
         }
         // The frozen layer's checksum is computed after the reply, off the request path.
         tasks.start { _ = try? await self.broadcast(ControlRequest(op: .checksums, name: name), as: LayerChecksums.self) }
@@ -83,14 +125,14 @@ extension Engine {
 
     public func deleteSnapshot(name: String) async throws {
         _ = try await coordinated("snapshot delete") {
-            try await self.broadcast(ControlRequest(op: .snapshotDelete, name: name), as: AnyDone.self)
+            try await self.changeChain(ControlRequest(op: .snapshotDelete, name: name))
         }
     }
 
     public func revert(to name: String) async throws {
         try await refuseDuringRebuild("revert")
         _ = try await coordinated("revert") {
-            try await self.broadcast(ControlRequest(op: .revert, name: name), as: AnyDone.self)
+            try await self.changeChain(ControlRequest(op: .revert, name: name))
         }
     }
 
@@ -100,9 +142,9 @@ extension Engine {
             throw EngineError("new size must be a multiple of \(Limits.blockSize), at least \(size) and at most \(Limits.volumeBytesMax)")
         }
         _ = try await coordinated("expand") {
-            let answers = try await self.broadcast(ControlRequest(op: .expand, size: newSize), as: AnyDone.self)
+            // The replicas that did not grow are ERR by now: the volume is the new size.
+            try await self.changeChain(ControlRequest(op: .expand, size: newSize))
             try await self.eventLoop.submit { self.size = newSize }.get()
-            return answers.count
         }
     }
 

@@ -48,7 +48,7 @@ extension Engine {
     /// Opens a replica and wires its failure to the replica set.
     func connectReplica(_ address: String, create: Bool) -> EventLoopFuture<ReplicaReport> {
         replicas[address]?.close()
-        let replica: any ReplicaEndpoint
+        var replica: any ReplicaEndpoint
         if let local = inProcessReplica(address) {
             replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry, pools: pools)
         } else if address.hasPrefix(LocalReplica.prefix) {
@@ -56,6 +56,7 @@ extension Engine {
         } else {
             replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
         }
+        if let wrap = options.wrapEndpoint { replica = wrap(replica) }
         replicas[address] = replica
         // A strong capture: `close()` drops the callback, so the cycle ends with the replica. A weak
         // one would give the engine a side table and slow every retain on the data path.

@@ -64,8 +64,8 @@ extension Engine {
         }
         let snapshotName = "rebuild-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let (source, target, layers) = try await coordinated("rebuild") { () -> (any ReplicaEndpoint, any ReplicaEndpoint, [LayerRecord]) in
-            _ = try await self.broadcast(ControlRequest(op: .snapshotCreate, name: snapshotName, userCreated: false,
-                                                        created: WallClock.now()), as: AnyDone.self, to: .readable)
+            try await self.changeChain(ControlRequest(op: .snapshotCreate, name: snapshotName, userCreated: false,
+                                                      created: WallClock.now()), to: .readable)
             let (source, target, size) = try await self.eventLoop.submit { () throws -> (any ReplicaEndpoint, any ReplicaEndpoint, Int64) in
                 guard let sourceAddress = self.set.readable.first, let source = self.replicas[sourceAddress] else {
                     throw EngineError("no healthy replica to rebuild from")
@@ -93,7 +93,7 @@ extension Engine {
         try await eventLoop.submit { self.perform(self.set.rebuildFinished(address)) }.get()
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
         // The system snapshot has done its job; a later purge folds it away.
-        _ = try? await broadcast(ControlRequest(op: .snapshotDelete, name: snapshotName), as: AnyDone.self)
+        _ = try? await changeChain(ControlRequest(op: .snapshotDelete, name: snapshotName))
     }
 
     /// Copies the ranges of one layer whose checksums differ, then checks the whole layer matches.

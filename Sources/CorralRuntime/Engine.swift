@@ -20,6 +20,8 @@ public struct EngineOptions: Sendable {
     /// `HOST:PORT/DIR` at its endpoint are reached in-process, with no socket in between.
     /// It must run on the engine's event loop.
     public var inProcessReplicas: (endpoint: String, server: ReplicaServer)?
+    /// Wraps each replica endpoint as it is made: the seam for fault-injecting doubles in tests.
+    var wrapEndpoint: (@Sendable (any ReplicaEndpoint) -> any ReplicaEndpoint)?
 
     public init(volume: String, size: Int64, replicas: [String]) {
         self.volume = volume; self.size = size; self.replicas = replicas

@@ -47,6 +47,15 @@ enum ReplicaControl {
         case .close:
             try replica.endWriting()
             return try jsonBuffer(Done())
+        case .check:
+            switch try need(request.change, "change") {
+            case .snapshotCreate: try replica.checkCreateSnapshot(name: try need(request.name, "name"))
+            case .snapshotDelete: try replica.checkDeleteSnapshot(name: try need(request.name, "name"))
+            case .revert: try replica.checkRevert(to: try need(request.name, "name"))
+            case .expand: try replica.checkExpand(to: try need(request.size, "size"))
+            case let other: throw StoreError.invalidArgument("control check cannot check \(other.rawValue); it checks snapshotCreate, snapshotDelete, revert and expand")
+            }
+            return try jsonBuffer(Done())
         }
     }
 }

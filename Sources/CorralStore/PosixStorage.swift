@@ -165,14 +165,10 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
     public func fileExists(_ name: String) -> Bool { access(full(name), F_OK) == 0 }
 
     public func listFiles() throws -> [String] {
-        try Self.list(path, wantDirectories: false)
+        try Self.listFiles(path)
     }
 
-    public func listDirectories() throws -> [String] {
-        try Self.list(path, wantDirectories: true)
-    }
-
-    static func list(_ path: String, wantDirectories: Bool) throws -> [String] {
+    static func listFiles(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw StoreError.io(operation: "list", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -183,8 +179,7 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
             if name == "." || name == ".." { continue }
             var info = stat()
             guard stat(path + "/" + name, &info) == 0 else { continue }
-            let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
-            if isDirectory == wantDirectories { names.append(name) }
+            if (info.st_mode & S_IFMT) != S_IFDIR { names.append(name) }
         }
         return names.sorted()
     }

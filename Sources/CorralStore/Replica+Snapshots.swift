@@ -11,17 +11,7 @@ extension Replica {
 
     /// Freezes the head as snapshot `name` and starts a new empty head above it. No data is copied.
     public func createSnapshot(name: String, userCreated: Bool, labels: [String: String] = [:], created: String? = nil) throws {
-        try checkUsable()
-        try checkNoPurge("the snapshot")
-        try validateName(name)
-        if let existing = manifest.snapshot(named: name) {
-            // A retried create after the manifest write is done already.
-            if existing.id == manifest.head.parent { return }
-            throw StoreError.conflict("snapshot \(name) already exists; pick another name")
-        }
-        guard manifest.snapshots.count < Limits.snapshotCountMax else {
-            throw StoreError.conflict("the chain has \(manifest.snapshots.count) snapshots, the most allowed; delete and purge some first")
-        }
+        guard try checkCreateSnapshot(name: name) else { return }
         try guarded {
             try head.sync()
             let newID = manifest.nextLayerID
@@ -49,6 +39,23 @@ extension Replica {
         }
     }
 
+    /// Throws the refusal a snapshot create would meet, changing nothing; false when `name` is
+    /// already the head's parent (a retried create that is done already).
+    @discardableResult
+    public func checkCreateSnapshot(name: String) throws -> Bool {
+        try checkUsable()
+        try checkNoPurge("the snapshot")
+        try validateName(name)
+        if let existing = manifest.snapshot(named: name) {
+            if existing.id == manifest.head.parent { return false }
+            throw StoreError.conflict("snapshot \(name) already exists; pick another name")
+        }
+        guard manifest.snapshots.count < Limits.snapshotCountMax else {
+            throw StoreError.conflict("the chain has \(manifest.snapshots.count) snapshots, the most allowed; delete and purge some first")
+        }
+        return true
+    }
+
     /// Creates (or resets a leftover of) an empty, synced layer file that no manifest names yet.
     func prepareEmptyLayer(id: Int) throws -> StorageFile {
         let file = try directory.openFile(LayerRecord.fileName(id: id), create: true)
@@ -61,14 +68,22 @@ extension Replica {
 
     /// Marks a snapshot removed; its data stays until purge.
     public func deleteSnapshot(name: String) throws {
-        guard let record = manifest.snapshot(named: name) else {
-            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
-        }
+        let record = try checkDeleteSnapshot(name: name)
         if record.removed { return }
         var updated = manifest
         let index = updated.snapshots.firstIndex { $0.id == record.id }!
         updated.snapshots[index].removed = true
         try commit(updated)
+    }
+
+    /// Throws the refusal a snapshot delete would meet, changing nothing; returns the snapshot.
+    @discardableResult
+    public func checkDeleteSnapshot(name: String) throws -> LayerRecord {
+        try checkUsable()
+        guard let record = manifest.snapshot(named: name) else {
+            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
+        }
+        return record
     }
 
     /// Removes every removed snapshot that has at most one child: a leaf goes, one with a child is
@@ -156,14 +171,7 @@ extension Replica {
 
     /// Starts a new empty head on `name`; the old head's data is discarded.
     public func revert(to name: String) throws {
-        try checkUsable()
-        try checkNoPurge("the revert")
-        guard let record = manifest.snapshot(named: name) else {
-            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
-        }
-        guard !record.removed else {
-            throw StoreError.conflict("snapshot \(name) is removed; revert to a snapshot that is not")
-        }
+        let record = try checkRevert(to: name)
         try guarded {
             let oldHead = manifest.head
             let newID = manifest.nextLayerID
@@ -181,13 +189,32 @@ extension Replica {
         }
     }
 
-    /// Grows the volume. Layer files are sparse, so nothing is written but the manifest.
-    public func expand(to newSize: Int64) throws {
+    /// Throws the refusal a revert would meet, changing nothing; returns the snapshot.
+    @discardableResult
+    public func checkRevert(to name: String) throws -> LayerRecord {
+        try checkUsable()
+        try checkNoPurge("the revert")
+        guard let record = manifest.snapshot(named: name) else {
+            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
+        }
+        guard !record.removed else {
+            throw StoreError.conflict("snapshot \(name) is removed; revert to a snapshot that is not")
+        }
+        return record
+    }
+
+    /// Throws the refusal an expand would meet, changing nothing.
+    public func checkExpand(to newSize: Int64) throws {
         try checkUsable()
         try checkNoPurge("the expansion")
         guard newSize >= manifest.size, newSize % Self.block == 0, newSize <= Limits.volumeBytesMax else {
             throw StoreError.invalidArgument("new size \(newSize) must be a multiple of \(Limits.blockSize), at least the current \(manifest.size) and at most \(Limits.volumeBytesMax)")
         }
+    }
+
+    /// Grows the volume. Layer files are sparse, so nothing is written but the manifest.
+    public func expand(to newSize: Int64) throws {
+        try checkExpand(to: newSize)
         if newSize == manifest.size { return }
         try guarded {
             try head.truncate(to: newSize)

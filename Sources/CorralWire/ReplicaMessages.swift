@@ -39,6 +39,9 @@ public struct ControlRequest: Codable, Sendable {
     public enum Op: String, Codable, Sendable {
         case status, snapshotCreate, snapshotDelete, purge, revert, snapshotList, expand, setEpoch
         case checksums, verify, chain, rebuildBegin, rebuildFinish, close
+        /// Whether `change` (a snapshot create, delete, revert or expand with its fields) would
+        /// apply, changing nothing: the first phase of a coordinated chain change.
+        case check
     }
 
     public var op: Op
@@ -50,11 +53,21 @@ public struct ControlRequest: Codable, Sendable {
     public var epoch: UInt64?
     public var members: [String]?
     public var layers: [LayerRecord]?
+    /// For `check`: the op to check; the other fields are its own.
+    public var change: Op?
 
     public init(op: Op, name: String? = nil, userCreated: Bool? = nil, labels: [String: String]? = nil,
                 created: String? = nil, size: Int64? = nil, epoch: UInt64? = nil, members: [String]? = nil,
-                layers: [LayerRecord]? = nil) {
+                layers: [LayerRecord]? = nil, change: Op? = nil) {
         self.op = op; self.name = name; self.userCreated = userCreated; self.labels = labels; self.created = created
-        self.size = size; self.epoch = epoch; self.members = members; self.layers = layers
+        self.size = size; self.epoch = epoch; self.members = members; self.layers = layers; self.change = change
+    }
+
+    /// The `check` request for this change.
+    public var asCheck: ControlRequest {
+        var check = self
+        check.op = .check
+        check.change = op
+        return check
     }
 }

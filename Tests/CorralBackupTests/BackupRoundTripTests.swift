@@ -82,6 +82,11 @@ struct BackupRoundTripTests {
         #expect(incremental.blocks.count == 7)
         #expect(counter.total == 2, "only the changed and the new block were read for the incremental backup")
         #expect(try await store.loadVolume("v1").lastBackupName == "backup-2")
+        // Byte for byte Longhorn's: its empty ProcessingBlocks struct stays in a completed full backup only.
+        let fullCfg = String(decoding: try await target.read(StoreLayout.backupConfig("v1", "backup-1")), as: UTF8.self)
+        let incrementalCfg = String(decoding: try await target.read(StoreLayout.backupConfig("v1", "backup-2")), as: UTF8.self)
+        #expect(fullCfg.contains(#""ProcessingBlocks":{},"#), "full backup cfg: \(fullCfg.prefix(400))")
+        #expect(incrementalCfg.contains(#""ProcessingBlocks":null,"#), "incremental backup cfg: \(incrementalCfg.prefix(400))")
 
         for (backup, snapshot) in [("backup-1", "s1"), ("backup-2", "s2")] {
             let out = scratch.path + "/\(backup).img"

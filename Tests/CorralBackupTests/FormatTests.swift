@@ -62,6 +62,12 @@ struct FormatTests {
         #expect(config.blockSize == 2 << 20)
         #expect(!config.inProgress)
         #expect(String(decoding: config.encoded(), as: UTF8.self) == Self.backupCfg)
+        var full = config
+        full.isIncremental = false
+        let fullText = String(decoding: full.encoded(), as: UTF8.self)
+        #expect(fullText == Self.backupCfg.replacingOccurrences(of: #""IsIncremental":true"#, with: #""IsIncremental":false"#)
+            .replacingOccurrences(of: #""ProcessingBlocks":null"#, with: #""ProcessingBlocks":{}"#), "a completed full backup keeps Longhorn's {}")
+        #expect(try BackupConfig.decode(Data(fullText.utf8)) == full)
         let inProgress = try BackupConfig.decode(Data(Self.inProgressCfg.utf8))
         #expect(inProgress.inProgress)
         #expect(String(decoding: inProgress.encoded(), as: UTF8.self) == Self.inProgressCfg)

@@ -4,7 +4,7 @@ import Testing
 
 /// AWS's published Signature Version 4 examples for S3 ("Examples of how to calculate signature
 /// for authorization header", credentials AKIAIOSFODNN7EXAMPLE). botocore's signer is compared
-/// on random requests by scripts/interop/test-sigv4.sh.
+/// on 300 random requests by scripts/interop/test-backup.sh (sigv4_vectors.py, `corral backupstore sigv4-check`).
 struct SigV4Tests {
     let signer = SigV4Signer(accessKey: "AKIAIOSFODNN7EXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
     let date = Date(timeIntervalSince1970: 1_369_353_600)  // 20130524T000000Z

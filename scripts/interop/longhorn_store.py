@@ -71,7 +71,8 @@ def write(root, volume, method, block_size, images):
         cfg = {"Name": name, "VolumeName": volume, "SnapshotName": "snap-%d" % index, "SnapshotCreatedAt": stamp,
                "CreatedTime": stamp.replace(":02Z", ":09Z"), "Size": str(len(blocks) * block_size), "Labels": {"RecurringJob": "daily"},
                "Parameters": {"backup-block-size": str(block_size), "backup-mode": "incremental"}, "IsIncremental": previous is not None,
-               "CompressionMethod": method, "NewlyUploadedDataSize": str(uploaded), "ReUploadedDataSize": "0", "ProcessingBlocks": None}
+               "CompressionMethod": method, "NewlyUploadedDataSize": str(uploaded), "ReUploadedDataSize": "0",
+               "ProcessingBlocks": None if previous is not None else {}}
         if blocks: cfg["Blocks"] = [{"Offset": o, "BlockChecksum": blocks[o]} for o in sorted(blocks)]
         cfg["SingleFile"] = {"FilePath": ""}
         put(os.path.join(vdir, "backups", "backup_%s.cfg" % name), go_json(cfg).encode())
@@ -128,7 +129,10 @@ def check(root):
                     cfg = json.loads(text)
                     for key in ("Size", "NewlyUploadedDataSize", "ReUploadedDataSize"):
                         if not re.fullmatch(r"[0-9]+", cfg[key]): problems.append(f"{volume}/{entry} {key} is not a string integer")
-                    if cfg["ProcessingBlocks"] is not None: problems.append(f"{volume}/{entry} ProcessingBlocks is not null")
+                    # Longhorn keeps its empty ProcessingBlocks struct in a completed full backup only.
+                    full_and_done = cfg["CreatedTime"] != "" and not cfg["IsIncremental"]
+                    wanted = {} if full_and_done else None
+                    if cfg["ProcessingBlocks"] != wanted: problems.append(f"{volume}/{entry} ProcessingBlocks is {cfg['ProcessingBlocks']!r}, Longhorn writes {wanted!r}")
                     if cfg["SingleFile"] != {"FilePath": ""}: problems.append(f"{volume}/{entry} SingleFile is wrong")
                     offsets = [b["Offset"] for b in cfg.get("Blocks", [])]
                     if offsets != sorted(offsets): problems.append(f"{volume}/{entry} Blocks are not sorted")
