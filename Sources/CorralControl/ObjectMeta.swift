@@ -84,21 +84,3 @@ extension Array where Element == Condition {
         if let index = firstIndex(where: { $0.type == condition.type }) { self[index] = condition } else { append(condition) }
     }
 }
-
-/// Names of resources: what a file name, an NBD export and a URL path segment all accept.
-public enum NameRule {
-    public static let bytesMax = 63
-
-    /// nil when valid, else what is wrong and what to do.
-    public static func problem(_ name: String) -> String? {
-        if name.isEmpty { return "a name is required" }
-        if name.utf8.count > bytesMax { return "name \"\(name)\" is longer than \(bytesMax) characters" }
-        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "." }
-        guard allowed, let first = name.unicodeScalars.first, let last = name.unicodeScalars.last,
-              ("a"..."z").contains(first) || ("0"..."9").contains(first),
-              ("a"..."z").contains(last) || ("0"..."9").contains(last) else {
-            return "name \"\(name)\" must be lower-case letters, digits, '-' or '.', starting and ending with a letter or digit"
-        }
-        return nil
-    }
-}

@@ -31,8 +31,12 @@ public enum Limits {
     public static let replicaBackgroundWorkSecondsMax: Int64 = 48 * 3600
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
-    /// Names of volumes, snapshots and labels: NBD allows 4 KiB, file names 255 bytes; be stricter.
+    /// Names a standalone replica server takes for volume directories: NBD allows 4 KiB, file
+    /// names 255 bytes; be stricter.
     public static let nameBytesMax = 200
+    /// Names of resources and snapshots (`NameRule`): a DNS label's 63, as Longhorn's and
+    /// Kubernetes' object names, so a name fits a host name, a label value and a path segment.
+    public static let resourceNameBytesMax = 63
     /// Bytes moved per step of a rebuild; bounds memory used by one transfer.
     public static let rebuildChunkBytes = 4 * 1024 * 1024
     /// Reads up to this size that an in-process replica serves are read straight into the NBD

@@ -1,5 +1,6 @@
 import CorralBackup
 import CorralControl
+import CorralCore
 import Foundation
 import Hummingbird
 

@@ -28,8 +28,8 @@ extension ManagerAPI {
                 snapshot = "backup-snap-\(ControllerRuntime.randomSuffix())"
                 let payload = try JSONSerialization.data(withJSONObject: ["name": snapshot, "labels": [String: String]()])
                 _ = try await forward(context, "POST", "snapshots", body: payload)
-            } else if let problem = NameRule.problem(snapshot) {
-                throw APIError(.unprocessableContent, "snapshot: \(problem)")
+            } else if let problem = NameRule.snapshotProblem(snapshot) {
+                throw APIError(.unprocessableContent, problem)
             }
             let name = "backup-" + ControllerRuntime.randomSuffix() + ControllerRuntime.randomSuffix()
             var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: targetURL)

@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 import Hummingbird
 

@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 import Hummingbird
 
@@ -9,7 +10,7 @@ extension ManagerAPI {
             var request = request
             let body = try await request.decodeStrict(APIRequest.SnapshotCreate.self, context: context)
             let name = body.name ?? "snap-\(Int64(now.timeIntervalSince1970))-\(ControllerRuntime.randomSuffix().prefix(4))"
-            if let problem = NameRule.problem(name) { throw APIError(.unprocessableContent, problem) }
+            if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
             let payload = try JSONSerialization.data(withJSONObject: ["name": name, "labels": body.labels ?? [:]])
             return try await forward(context, "POST", "snapshots", body: payload)
         }
@@ -34,14 +35,15 @@ extension ManagerAPI {
         router.post("/v1/volumes/:name/snapshotPurge") { request, context in
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            return try await forward(context, "POST", "snapshots/purge?wait=false")
+            return try await forward(context, "POST", "purge?wait=false")
         }
-        router.get("/v1/volumes/:name/snapshotPurge") { _, context in try await forward(context, "GET", "snapshots/purge") }
+        router.get("/v1/volumes/:name/snapshotPurge") { _, context in try await forward(context, "GET", "purge") }
     }
 
+    /// A snapshot name as one path segment of the engine's API.
     func escaped(_ name: String) throws -> String {
-        if let problem = NameRule.problem(name) { throw APIError(.unprocessableContent, problem) }
-        return name
+        if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
+        return PathSegment.encode(name)
     }
 
     /// Sends the request to the engine of an attached volume and relays the answer.

@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 
 /// Checks of request bodies beyond their JSON shape; each failure is a 422 that names the field.

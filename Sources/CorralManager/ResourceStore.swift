@@ -1,4 +1,5 @@
 import CorralControl
+import CorralCore
 import Foundation
 
 /// A change the store made: what watchers and controllers learn.

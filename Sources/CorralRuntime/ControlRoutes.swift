@@ -26,60 +26,112 @@ enum ControlRoutes {
         return (engine, uri)
     }
 
-    static func route(method: HTTPMethod, uri: String, body: Data, engine: Engine) async throws -> Data {
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        let parts = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
-        guard parts.first == "v1" else { throw HTTPFailure(status: .notFound, message: "unknown path \(path); the API lives under /v1") }
-        let rest = Array(parts.dropFirst())
-        // Name segments become "*" so each route is one string; `name` is the segment that matched.
-        let name = rest.count >= 2 ? rest[1] : ""
-        let shape = rest.enumerated().map { index, part in
-            index == 1 && !["purge", "verify"].contains(part) ? "*" : part
-        }.joined(separator: "/")
-        switch (method, shape) {
-        case (.GET, "status"), (.GET, "volume"):
-            return try encode(try await engine.status())
-        case (.GET, "snapshots"):
-            return try encode(try await engine.listSnapshots())
-        case (.POST, "snapshots"):
-            let request = try decode(SnapshotBody.self, body)
-            try await engine.createSnapshot(name: request.name, labels: request.labels ?? [:])
+    /// One request as a route sees it: the segments its pattern's `*` took (percent-decoded), the
+    /// query's `key=value` items and the body.
+    struct Call {
+        var captures: [String]
+        var query: [String]
+        var body: Data
+        var engine: Engine
+    }
+
+    struct Route: Sendable {
+        var method: HTTPMethod
+        /// Segments after `/v1/`; `*` takes any one segment.
+        var pattern: [String]
+        var handle: @Sendable (Call) async throws -> Data
+
+        init(_ method: HTTPMethod, _ pattern: String, _ handle: @escaping @Sendable (Call) async throws -> Data) {
+            self.method = method
+            self.pattern = pattern.split(separator: "/").map(String.init)
+            self.handle = handle
+        }
+
+        /// The captured segments when `segments` fit the pattern, else nil.
+        func match(_ segments: [String]) -> [String]? {
+            guard segments.count == pattern.count else { return nil }
+            var captures: [String] = []
+            for (part, segment) in zip(pattern, segments) {
+                if part == "*" { captures.append(segment) } else if part != segment { return nil }
+            }
+            return captures
+        }
+    }
+
+    /// Snapshots are addressed only as `snapshots/NAME` and `snapshots/NAME/revert`; actions on
+    /// the whole volume (purge, verify) live beside `snapshots`, so no snapshot name can be taken
+    /// for an action. The old `snapshots/purge` and `snapshots/verify` stay as aliases for the
+    /// methods no snapshot path takes (POST, GET); a DELETE of `snapshots/purge` deletes the
+    /// snapshot named purge (docs/protocols/engine-control.md).
+    static let routes: [Route] = [
+        Route(.GET, "status") { try encode(try await $0.engine.status()) },
+        Route(.GET, "volume") { try encode(try await $0.engine.status()) },
+        Route(.GET, "snapshots") { try encode(try await $0.engine.listSnapshots()) },
+        Route(.POST, "snapshots") { call in
+            let request = try decode(SnapshotBody.self, call.body)
+            try await call.engine.createSnapshot(name: request.name, labels: request.labels ?? [:])
             return try encode(Done())
-        case (.POST, "snapshots/purge"):
-            // `?wait=false` answers once the purge started; GET follows it. Else the answer waits.
-            if uri.hasSuffix("?wait=false") { return try encode(try await engine.startPurge()) }
-            return try encode(Purged(purged: try await engine.purge()))
-        case (.GET, "snapshots/purge"):
-            return try encode(try await engine.status().purge ?? PurgeState(running: false, percent: 0))
-        case (.POST, "snapshots/verify"), (.POST, "verify"):
-            return try encode(try await engine.verify())
-        case (.GET, "checksums"):
-            return try encode(try await engine.layerChecksums())
-        case (.DELETE, "snapshots/*"):
-            try await engine.deleteSnapshot(name: name)
+        },
+        Route(.DELETE, "snapshots/*") { call in
+            try await call.engine.deleteSnapshot(name: call.captures[0])
             return try encode(Done())
-        case (.POST, "snapshots/*/revert"):
-            try await engine.revert(to: name)
+        },
+        Route(.POST, "snapshots/*/revert") { call in
+            try await call.engine.revert(to: call.captures[0])
             return try encode(Done())
-        case (.GET, "replicas"):
-            return try encode(try await engine.status().replicas)
-        case (.POST, "replicas"):
-            let request = try decode(ReplicaBody.self, body)
-            try await engine.addReplica(request.address)
+        },
+        Route(.POST, "purge", startPurge), Route(.POST, "snapshots/purge", startPurge),
+        Route(.GET, "purge", purgeState), Route(.GET, "snapshots/purge", purgeState),
+        Route(.POST, "verify", verify), Route(.POST, "snapshots/verify", verify),
+        Route(.GET, "checksums") { try encode(try await $0.engine.layerChecksums()) },
+        Route(.GET, "replicas") { try encode(try await $0.engine.status().replicas) },
+        Route(.POST, "replicas") { call in
+            let request = try decode(ReplicaBody.self, call.body)
+            try await call.engine.addReplica(request.address)
             return try encode(Done())
-        case (.DELETE, "replicas/*"):
-            try await engine.removeReplica(name)
+        },
+        Route(.DELETE, "replicas/*") { call in
+            try await call.engine.removeReplica(call.captures[0])
             return try encode(Done())
-        case (.POST, "expand"):
-            let request = try decode(ExpandBody.self, body)
+        },
+        Route(.POST, "expand") { call in
+            let request = try decode(ExpandBody.self, call.body)
             guard let size = ByteSize.parse(request.size) else {
                 throw HTTPFailure(status: .badRequest, message: "size \"\(request.size)\" is not a size such as 2Gi or 2147483648")
             }
-            try await engine.expand(to: size)
+            try await call.engine.expand(to: size)
             return try encode(Done())
-        default:
-            throw HTTPFailure(status: .notFound, message: "no route for \(method) \(path); see docs/protocols/engine-control.md")
+        },
+    ]
+
+    /// `?wait=false` answers once the purge started; GET follows it. Else the answer waits.
+    @Sendable static func startPurge(_ call: Call) async throws -> Data {
+        if call.query.contains("wait=false") { return try encode(try await call.engine.startPurge()) }
+        return try encode(Purged(purged: try await call.engine.purge()))
+    }
+
+    @Sendable static func purgeState(_ call: Call) async throws -> Data {
+        try encode(try await call.engine.status().purge ?? PurgeState(running: false, percent: 0))
+    }
+
+    @Sendable static func verify(_ call: Call) async throws -> Data {
+        try encode(try await call.engine.verify())
+    }
+
+    static func route(method: HTTPMethod, uri: String, body: Data, engine: Engine) async throws -> Data {
+        let pieces = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(pieces[0])
+        let query = pieces.count > 1 ? pieces[1].split(separator: "&").map(String.init) : []
+        // Split before decoding, so an encoded '/' stays inside its segment.
+        let parts = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        guard parts.first == "v1" else { throw HTTPFailure(status: .notFound, message: "unknown path \(path); the API lives under /v1") }
+        let segments = Array(parts.dropFirst())
+        for route in routes where route.method == method {
+            if let captures = route.match(segments) {
+                return try await route.handle(Call(captures: captures, query: query, body: body, engine: engine))
+            }
         }
+        throw HTTPFailure(status: .notFound, message: "no route for \(method) \(path); see docs/protocols/engine-control.md")
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {

@@ -3,10 +3,10 @@ import CorralCore
 /// Snapshot create, delete, purge, revert and expand. Each step is crash-safe: files are prepared
 /// and synced first, then one atomic manifest write makes the change, then unreferenced files go.
 extension Replica {
+    /// New snapshots follow `NameRule`; snapshots named under an older, wider rule keep their
+    /// names and can still be listed, reverted to and deleted.
     public func validateName(_ name: String) throws {
-        guard DataName.isValid(name), name != LayerRecord.headName else {
-            throw StoreError.invalidArgument("snapshot name \"\(name)\" must be 1-\(Limits.nameBytesMax) letters, digits, '-', '_' or '.', and not \(LayerRecord.headName)")
-        }
+        if let problem = NameRule.snapshotProblem(name) { throw StoreError.invalidArgument(problem) }
     }
 
     /// Freezes the head as snapshot `name` and starts a new empty head above it. No data is copied.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralCore
 import CorralManager
 import CorralNode
 import Foundation

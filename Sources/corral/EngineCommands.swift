@@ -88,7 +88,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await options.client.call("DELETE", "snapshots/\(name)")
+            _ = try await options.client.call("DELETE", "snapshots/\(PathSegment.encode(name))")
             print("snapshot \(name) removed; run `corral engine snapshot purge` to free its space")
         }
     }
@@ -101,10 +101,10 @@ struct SnapshotCommand: AsyncParsableCommand {
             let client = options.client
             // Started in the background and followed: a purge of large layers takes longer than
             // any single HTTP answer should.
-            let started = try JSONDecoder().decode(PurgeState.self, from: try await client.call("POST", "snapshots/purge?wait=false"))
+            let started = try JSONDecoder().decode(PurgeState.self, from: try await client.call("POST", "purge?wait=false"))
             guard started.running else { throw CLIError("the purge did not start: \(started.error ?? "no reason given")") }
-            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET snapshots/purge on the control address") {
-                try await client.call("GET", "snapshots/purge")
+            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET /v1/purge on the control address") {
+                try await client.call("GET", "purge")
             })
         }
     }
@@ -114,7 +114,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await options.client.call("POST", "snapshots/\(name)/revert")
+            _ = try await options.client.call("POST", "snapshots/\(PathSegment.encode(name))/revert")
             print("reverted to \(name)")
         }
     }
@@ -124,7 +124,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await options.client.call("POST", "snapshots/verify")
+            let data = try await options.client.call("POST", "verify")
             if output == .json { return printJSON(data) }
             let results = try JSONDecoder().decode([String: [VerifyReport]].self, from: data)
             var rows: [[String]] = []
@@ -180,7 +180,7 @@ struct ReplicaAdmin: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var address: String
         func run() async throws {
-            _ = try await options.client.call("DELETE", "replicas/\(address)")
+            _ = try await options.client.call("DELETE", "replicas/\(PathSegment.encode(address))")
             print("replica \(address) removed")
         }
     }

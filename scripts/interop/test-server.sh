@@ -48,6 +48,24 @@ python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["running"] 
 corral snapshot ls v1 | grep -q "^after " && fail "'after' is still listed after the purge"
 io -c "read -P 0x5a 0 4M" -c "read -P 0x44 8M 1M" "$uri2"
 log "snapshot purge through the control plane removed 'after' and kept the data"
+# Names that were once engine routes, and the widest the rule allows, round-trip through the manager.
+widest="0$(printf 'a.-9%.0s' $(seq 1 15))yz"
+for name in purge verify a..b "$widest"; do
+    io -c "write -P 0x5e 12M 4k" "$uri2"
+    corral snapshot create v1 "$name" >/dev/null || fail "snapshot create $name through the manager"
+    io -c "write -P 0x6f 12M 4k" "$uri2"
+    corral snapshot ls v1 -o json | python3 -c 'import json,sys; assert sys.argv[1] in [s["name"] for s in json.load(sys.stdin)]' "$name" \
+        || fail "snapshot $name is not listed through the manager"
+    corral snapshot revert v1 "$name" >/dev/null || fail "revert to $name through the manager"
+    io -c "read -P 0x5e 12M 4k" "$uri2"
+    corral snapshot rm v1 "$name" >/dev/null || fail "snapshot rm $name through the manager"
+done
+out=$(corral snapshot create v1 volume-head 2>&1) && fail "a snapshot named volume-head was accepted"
+grep -q "volume-head" <<<"$out" || fail "the refusal of volume-head says: $out"
+corral snapshot purge v1 >/dev/null 2>&1 || fail "purge after the name round trips"
+corral snapshot ls v1 -o json | python3 -c 'import json,sys; left=[s["name"] for s in json.load(sys.stdin)]; assert not {"purge","verify"} & set(left), left' \
+    || fail "snapshots named purge or verify are still listed after rm and purge"
+log "snapshots named purge, verify, a..b and a 63-byte name round-trip through the manager"
 corral volume get v1 -o yaml | grep -q "^  numberOfReplicas: 1$" || fail "volume get -o yaml does not show the spec: $(corral volume get v1 -o yaml 2>&1 | head -5)"
 corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
 

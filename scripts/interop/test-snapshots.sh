@@ -41,6 +41,31 @@ sums=$(engine checksums) || fail "checksums"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); v=list(d.values()); assert len(v)==3 and all(x==v[0] for x in v), d' "$sums" \
     || fail "replicas' layer checksums differ: $sums"
 
+# Names that were once routes, and the widest the name rule allows, round-trip: create, ls, revert, rm.
+widest="0$(printf 'a.-9%.0s' $(seq 1 15))yz"   # 63 bytes of every character the rule takes
+[ ${#widest} -eq 63 ] || fail "test bug: widest name is ${#widest} bytes"
+for name in purge verify revert snapshots checksums a..b "$widest"; do
+    check -c "write -P 0x5e 0 4k"
+    engine snapshot create "$name" >/dev/null || fail "snapshot create $name"
+    check -c "write -P 0x6f 0 4k"
+    engine snapshot ls -o json | python3 -c 'import json,sys; assert sys.argv[1] in [s["name"] for s in json.load(sys.stdin)]' "$name" \
+        || fail "snapshot $name is not listed"
+    engine snapshot revert "$name" >/dev/null || fail "revert to $name"
+    check -c "read -P 0x5e 0 4k"
+    engine snapshot rm "$name" >/dev/null || fail "snapshot rm $name"
+    engine snapshot ls -o json | python3 -c 'import json,sys; assert [s["removed"] for s in json.load(sys.stdin) if s["name"] == sys.argv[1]] == [True]' "$name" \
+        || fail "snapshot $name is not marked removed"
+done
+for bad in Upper_Case volume-head "${widest}x" trail- a/b; do
+    out=$(engine snapshot create "$bad" 2>&1) && fail "snapshot name $bad was accepted"
+    grep -qiE "lower-case|volume-head|longer than" <<<"$out" || fail "refusal of $bad does not say the rule: $out"
+done
+purged=$(engine snapshot purge) || fail "purge after the name round trips"
+grep -q '"purge"' <<<"$purged" && grep -q '"verify"' <<<"$purged" || fail "purge did not fold the snapshots named purge and verify: $purged"
+log "snapshots named purge, verify, revert, snapshots, checksums, a..b and a 63-byte name round-trip; names outside the rule are refused"
+engine snapshot revert s3 >/dev/null || fail "revert to s3 after the name round trips"
+check "${state_s3[@]}"
+
 # 1,000 snapshots in one chain, a small write between every tenth.
 for i in $(seq 1 1000); do
     if [ $((i % 100)) -eq 0 ]; then check -c "write -P $((i / 100)) $((i * 64))k 4k"; fi
