@@ -21,9 +21,13 @@ public final class Manager: Sendable {
     }
 
     /// Serves the API and runs the controllers until cancelled. `onListening` gets the bound port.
-    public func run(host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// `allowedHosts`: names besides the listen host, localhost and the machine's own that a
+    /// request's Host may carry (a DNS name in front of the manager).
+    public func run(host: String, port: Int, allowedHosts: [String] = [],
+                    onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try await ensureDefaultBackupTarget()
-        let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: clock, metrics: MetricsExporter())
+        var api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: clock, metrics: MetricsExporter())
+        api.hosts = HostPolicy(listenHost: host, machineNames: HostPolicy.machineNames(), extra: allowedHosts)
         var apiLogger = logger
         apiLogger.logLevel = .warning
         let app = Application(

@@ -11,12 +11,15 @@ struct ManagerAPI: Sendable {
     let nodes: NodeControlClient
     let clock: @Sendable () -> Date
     let metrics: MetricsExporter
+    /// The names a request's Host may carry besides IP literals (`RequestGuard`).
+    var hosts = HostPolicy(listenHost: "127.0.0.1")
 
     var now: Date { JSONCoding.wholeSeconds(clock()) }
 
     func router() -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: RequestGuard(hosts: hosts))
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: OpenAPIDocument.json)))
         }

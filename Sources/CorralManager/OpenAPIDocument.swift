@@ -53,7 +53,9 @@ enum OpenAPIDocument {
         var responses: JSON = [success: ["description": "done", "content": ["application/json": ["schema": answer]]]]
         // A PUT that creates what it names answers 201 then, 200 when it replaced.
         if createsWith201 { responses["201"] = ["description": "created", "content": ["application/json": ["schema": answer]]] }
-        for code in errors {
+        // Every request may meet RequestGuard: 403 for a foreign Host or origin, 415 for a body
+        // that is not JSON.
+        for code in errors + ["403"] + (body == nil ? [] : ["415"]) {
             responses[code] = ["description": "refused; the body says why", "content": ["application/json": ["schema": ref("Error")]]]
         }
         var operation: JSON = ["operationId": id, "summary": summary, "responses": responses]

@@ -18,12 +18,15 @@ struct ManagerCommand: AsyncParsableCommand {
         commandName: "manager", abstract: "The control plane: resource store, controllers, REST API and metrics.")
     @Option(help: "Where the store lives.") var dataDir: String = "./corral-data/manager"
     @Option(help: "HOST:PORT for the API.") var listen: String = "127.0.0.1:9500"
+    @Option(name: .customLong("allowed-host"), help: allowedHostHelp) var allowedHosts: [String] = []
 
     func run() async throws {
         let (host, port) = try splitHostPort(listen)
         let logger = makeLogger("corral.manager")
         let manager = try Manager(dataDir: dataDir, logger: logger)
-        let task = Task { try await manager.run(host: host, port: port) { bound in logger.info("manager API on http://\(host):\(bound)") } }
+        let task = Task {
+            try await manager.run(host: host, port: port, allowedHosts: allowedHosts) { bound in logger.info("manager API on http://\(host):\(bound)") }
+        }
         // Ends on a signal (which cancels the manager: a graceful stop), or at once when the API cannot start.
         Task { await Signals.waitForTermination(); task.cancel() }
         if case .failure(let error) = await task.result, !(error is CancellationError) {
@@ -43,6 +46,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Port of the replica server.") var replicaPort: Int = 9502
     @Option(help: "Port of the node's engine control API.") var controlPort: Int = 9503
     @Option(help: "This node's name.") var name: String = "local"
+    @Option(name: .customLong("allowed-host"), help: allowedHostHelp) var allowedHosts: [String] = []
 
     func run() async throws {
         if let problem = NameRule.problem(name) { throw ValidationError(problem) }
@@ -53,7 +57,7 @@ struct ServerCommand: AsyncParsableCommand {
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let managerTask = Task {
             defer { readyContinuation.finish() }
-            try await manager.run(host: listen, port: apiPort) { bound in readyContinuation.yield(bound) }
+            try await manager.run(host: listen, port: apiPort, allowedHosts: allowedHosts) { bound in readyContinuation.yield(bound) }
         }
         var iterator = ready.makeAsyncIterator()
         guard let boundPort = await iterator.next() else {
@@ -202,3 +206,7 @@ func splitHostPort(_ text: String) throws -> (String, Int) {
     }
     return (String(text[..<colon]), port)
 }
+
+let allowedHostHelp = ArgumentHelp(
+    "A DNS name the API may be reached by, besides its listen address, localhost, the machine's names and any IP address; repeatable.",
+    discussion: "Requests whose Host is another name are refused, so a web page cannot reach the API through DNS rebinding.")

@@ -19,7 +19,7 @@ struct BackupBlockSizeTests {
 
     /// Sends `body` and answers the status and the body's text.
     func call(_ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, _ body: String = "{}") async throws -> (HTTPResponse.Status, String) {
-        try await client.execute(uri: uri, method: method, body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
+        try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
     }
 
     @Test func theBlockSizeIsChosenAtCreationAndKept() async throws {

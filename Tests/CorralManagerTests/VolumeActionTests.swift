@@ -41,7 +41,7 @@ struct VolumeActionTests {
         try await api(store).test(.router) { client in
             for round in 0..<rounds {
                 for action in ["attach", "detach"] {
-                    try await client.execute(uri: "/v1/volumes/v1/\(action)", method: .post, body: ByteBuffer(string: "{}")) { response in
+                    try await client.execute(uri: "/v1/volumes/v1/\(action)", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")) { response in
                         #expect(response.status == .ok, "round \(round): \(action) answered \(response.status): \(String(buffer: response.body))")
                     }
                 }
@@ -58,8 +58,8 @@ struct VolumeActionTests {
     @Test func concurrentAttachesToTwoNodesCannotBothWin() async throws {
         let store = try await storeWithVolumeAndNodes(["n1", "n2"])
         try await api(store).test(.router) { client in
-            async let first = client.execute(uri: "/v1/volumes/v1/attach", method: .post, body: ByteBuffer(string: #"{"nodeID":"n1"}"#))
-            async let second = client.execute(uri: "/v1/volumes/v1/attach", method: .post, body: ByteBuffer(string: #"{"nodeID":"n2"}"#))
+            async let first = client.execute(uri: "/v1/volumes/v1/attach", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"nodeID":"n1"}"#))
+            async let second = client.execute(uri: "/v1/volumes/v1/attach", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"nodeID":"n2"}"#))
             let answers = try await [first.status, second.status]
             #expect(answers.sorted { $0.code < $1.code } == [.ok, .conflict], "one attach wins, the other is told the volume is attached elsewhere: \(answers)")
         }

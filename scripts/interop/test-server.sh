@@ -3,7 +3,7 @@
 # through qemu-io; snapshots through the CLI; after a restart the volume, its data and its
 # snapshots are all there.
 source "$(dirname "$0")/lib.sh"
-setup qemu-io
+setup qemu-io curl
 io() { local out; out=$(qemu-io -f raw "$@" 2>&1) || fail "qemu-io: $out"; ! grep -qiE "fail|mismatch|error" <<<"$out" || fail "qemu-io: $out"; }
 
 start_server
@@ -68,6 +68,15 @@ corral snapshot ls v1 -o json | python3 -c 'import json,sys; left=[s["name"] for
 log "snapshots named purge, verify, a..b and a 63-byte name round-trip through the manager"
 corral volume get v1 -o yaml | grep -q "^  numberOfReplicas: 1$" || fail "volume get -o yaml does not show the spec: $(corral volume get v1 -o yaml 2>&1 | head -5)"
 corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
+
+# What a web page could make a browser send is refused; the CLI above went through unchanged.
+code=$(curl -s -o "$WORK/csrf.json" -w '%{http_code}' -X POST -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' \
+    --data '{"nodeID":"local"}' "$CORRAL_API/v1/volumes/v1/detach")
+[ "$code" = 403 ] || fail "a cross-site form post answered $code: $(cat "$WORK/csrf.json")"
+code=$(curl -s -o "$WORK/rebind.json" -w '%{http_code}' -H 'Host: rebind.evil.example:9500' "$CORRAL_API/v1/volumes")
+[ "$code" = 403 ] || fail "a DNS-rebinding Host answered $code: $(cat "$WORK/rebind.json")"
+volume_state_is v1 attached || fail "the refused detach changed v1"
+log "a cross-site form post and a rebinding Host get 403 and change nothing"
 
 # Wrong calls get a clear error and change nothing.
 out=$(corral volume create v1 --size 1Gi 2>&1) && fail "creating v1 twice succeeded"
