@@ -24,7 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        // C shims: hardware CRC32C (SSE4.2, portable fallback), fallocate hole punching, FIEMAP, and
+        // C shims: hardware CRC32C (SSE4.2, portable fallback), fallocate hole punching, FIEMAP, statfs, and
         // LZ4 frames and SHA-512 through the system's liblz4 and libcrypto (dlopen'd, optional).
         .target(name: "CCorralShims"),
         // Pure core: values, limits, extent maps, chain model, engine state machine. No I/O, no clock.

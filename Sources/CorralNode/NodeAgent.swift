@@ -17,6 +17,8 @@ public struct NodeAgentOptions: Sendable {
     public var nbdPort = 10809
     public var controlPort = 9503
     public var heartbeatInterval: Duration = .seconds(2)
+    /// File systems besides ext4, xfs and tmpfs its replicas may live on (`FileSystemRule`).
+    public var allowedFileSystems: [String] = []
 
     public init(name: String, managerURL: String, dataDir: String, host: String) {
         self.name = name; self.managerURL = managerURL; self.dataDir = dataDir; self.host = host
@@ -44,7 +46,8 @@ public final class NodeAgent: Sendable {
         // One loop for every engine, the NBD connections and the replica server: the data path
         // makes no thread hops, and engines reach this node's replicas in-process.
         engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoop: engineGroup.next())
+        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoop: engineGroup.next(),
+                                          allowedFileSystems: options.allowedFileSystems)
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer,
                                   table: table, eventLoop: engineGroup.next())
         backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger)

@@ -20,6 +20,8 @@ public struct EngineOptions: Sendable {
     /// `HOST:PORT/DIR` at its endpoint are reached in-process, with no socket in between.
     /// It must run on the engine's event loop.
     public var inProcessReplicas: (endpoint: String, server: ReplicaServer)?
+    /// File systems besides ext4, xfs and tmpfs that `local:` replicas may live on (`FileSystemRule`).
+    public var allowedFileSystems: [String] = []
     /// Wraps each replica endpoint as it is made: the seam for fault-injecting doubles in tests.
     var wrapEndpoint: (@Sendable (any ReplicaEndpoint) -> any ReplicaEndpoint)?
 
@@ -76,7 +78,8 @@ public final class Engine: @unchecked Sendable {
         var registries: [String: ReplicaRegistry] = [:]
         for address in options.replicas where address.hasPrefix(LocalReplica.prefix) {
             let path = String(address.dropFirst(LocalReplica.prefix.count))
-            registries[path] = ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop)
+            registries[path] = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop,
+                                                   fileSystems: FileSystemRule(alsoAllowing: options.allowedFileSystems))
         }
         localRegistries = registries
         pools = ReplicaPools.started()

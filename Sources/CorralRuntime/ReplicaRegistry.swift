@@ -8,11 +8,15 @@ import NIOCore
 final class ReplicaRegistry: @unchecked Sendable {
     let root: PosixDirectory
     let eventLoop: EventLoop
+    let fileSystems: FileSystemRule
     private var replicas: [String: Replica] = [:]
 
-    init(root: PosixDirectory, eventLoop: EventLoop) {
+    /// Refuses a root on a file system `fileSystems` does not allow: at start, not at a volume's first open.
+    init(root: PosixDirectory, eventLoop: EventLoop, fileSystems: FileSystemRule = FileSystemRule()) throws {
+        try fileSystems.check(root, what: "replica directory \(root.path)")
         self.root = root
         self.eventLoop = eventLoop
+        self.fileSystems = fileSystems
     }
 
     func open(_ request: OpenRequest) throws -> Replica {
@@ -31,10 +35,10 @@ final class ReplicaRegistry: @unchecked Sendable {
         if request.create {
             let directory = try PosixDirectory(path: path, create: true)
             replica = try Replica.openOrCreate(directory: directory, volume: request.volume, size: request.size,
-                                               repairDamaged: true, now: WallClock.now)
+                                               repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
         } else {
             let directory = try PosixDirectory(path: path, create: false)
-            guard let opened = try Replica.open(directory: directory, now: WallClock.now) else {
+            guard let opened = try Replica.open(directory: directory, fileSystems: fileSystems, now: WallClock.now) else {
                 throw StoreError.notFound("no replica of \(request.volume) under \(root.path)")
             }
             replica = opened

@@ -16,7 +16,8 @@ public final class ReplicaServer: Sendable {
     /// One event loop: replicas are confined to it, so no locks on the data path. A node agent
     /// passes its engines' loop, so its engines reach their local replicas in-process
     /// (`EngineOptions.inProcessReplicas`); `corral replica serve` gets a loop of its own.
-    public init(directory: String, logger: Logger, eventLoop: EventLoop? = nil) throws {
+    /// `allowedFileSystems`: file systems besides ext4, xfs and tmpfs replicas may live on (`FileSystemRule`).
+    public init(directory: String, logger: Logger, eventLoop: EventLoop? = nil, allowedFileSystems: [String] = []) throws {
         let loop: EventLoop
         if let eventLoop {
             ownGroup = nil
@@ -27,7 +28,8 @@ public final class ReplicaServer: Sendable {
             loop = group.next()
         }
         pools = ReplicaPools.started()
-        registry = ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop)
+        registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop,
+                                       fileSystems: FileSystemRule(alsoAllowing: allowedFileSystems))
         self.logger = logger
     }
 

@@ -147,6 +147,12 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
 
     private func full(_ name: String) -> String { path + "/" + name }
 
+    public func fileSystemType() throws -> String {
+        var magic: UInt64 = 0
+        guard corral_fs_magic(path, &magic) == 0 else { throw StoreError.io(operation: "statfs", path: path, errno: errno) }
+        return FileSystemRule.name(ofMagic: magic)
+    }
+
     /// mkdir -p.
     static func makeDirectories(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "" : "."

@@ -52,12 +52,13 @@ public final class Replica {
     /// is adopted; leftovers of a crashed create or snapshot are cleaned; a damaged replica is
     /// reported (or, with `repairDamaged`, reset to an empty replica that must be rebuilt).
     public static func openOrCreate(directory: StorageDirectory, volume: String, size: Int64,
-                                    repairDamaged: Bool = false, now: @escaping () -> String) throws -> Replica {
+                                    repairDamaged: Bool = false, fileSystems: FileSystemRule = FileSystemRule(),
+                                    now: @escaping () -> String) throws -> Replica {
         guard size > 0, size % Int64(Limits.blockSize) == 0, size <= Limits.volumeBytesMax else {
             throw StoreError.invalidArgument("size \(size) must be a positive multiple of \(Limits.blockSize) up to \(Limits.volumeBytesMax)")
         }
         do {
-            if let replica = try open(directory: directory, now: now) {
+            if let replica = try open(directory: directory, fileSystems: fileSystems, now: now) {
                 guard replica.volume == volume else {
                     throw StoreError.conflict("\(directory) holds volume \(replica.volume), not \(volume)")
                 }
@@ -70,8 +71,11 @@ public final class Replica {
         return try createFresh(directory: directory, volume: volume, size: size, rebuilding: false, now: now)
     }
 
-    /// Opens an existing replica, or returns nil when the directory has no manifest.
-    public static func open(directory: StorageDirectory, now: @escaping () -> String) throws -> Replica? {
+    /// Opens an existing replica, or returns nil when the directory has no manifest. Refuses a
+    /// directory on a file system `fileSystems` does not allow, before reading or writing anything.
+    public static func open(directory: StorageDirectory, fileSystems: FileSystemRule = FileSystemRule(),
+                            now: @escaping () -> String) throws -> Replica? {
+        try fileSystems.check(directory, what: "the replica directory")
         guard var manifest = try ManifestFile.load(directory) else { return nil }
         for snapshot in manifest.snapshots where !directory.fileExists(snapshot.fileName) {
             throw StoreError.corrupt("layer file \(snapshot.fileName) of snapshot \(snapshot.name) is missing; rebuild this replica from a healthy peer")

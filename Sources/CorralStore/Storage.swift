@@ -25,6 +25,9 @@ public protocol StorageDirectory: AnyObject {
     func renameFile(_ from: String, to: String) throws
     /// Makes creations, renames and removals in the directory stable.
     func sync() throws
+    /// The file system the directory is on, by name: "ext4", "xfs", "tmpfs", ... or
+    /// "unknown (0xMAGIC)" (`FileSystemRule` decides whether a replica may live there).
+    func fileSystemType() throws -> String
 }
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {

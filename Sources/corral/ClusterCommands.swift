@@ -47,6 +47,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Port of the node's engine control API.") var controlPort: Int = 9503
     @Option(help: "This node's name.") var name: String = "local"
     @Option(name: .customLong("allowed-host"), help: allowedHostHelp) var allowedHosts: [String] = []
+    @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
 
     func run() async throws {
         if let problem = NameRule.problem(name) { throw ValidationError(problem) }
@@ -70,6 +71,7 @@ struct ServerCommand: AsyncParsableCommand {
         options.nbdPort = nbdPort
         options.replicaPort = replicaPort
         options.controlPort = controlPort
+        options.allowedFileSystems = allowedFileSystems
         let agent = try NodeAgent(options: options, logger: logger)
         try await agent.start()
         let agentTask = Task { await agent.run() }
@@ -96,6 +98,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Port of the replica server.") var replicaPort: Int = 9502
     @Option(help: "Port of the NBD front end.") var nbdPort: Int = 10809
     @Option(help: "Port of the engine control API.") var controlPort: Int = 9503
+    @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
 
     func run() async throws {
         guard let manager else { throw ValidationError("give --manager URL to run a node agent, or a subcommand: ls, get, cordon, uncordon, evict") }
@@ -107,6 +110,7 @@ struct NodeCommand: AsyncParsableCommand {
         options.replicaPort = replicaPort
         options.nbdPort = nbdPort
         options.controlPort = controlPort
+        options.allowedFileSystems = allowedFileSystems
         let agent = try NodeAgent(options: options, logger: logger)
         try await agent.start()
         let task = Task { await agent.run() }

@@ -18,10 +18,11 @@ struct ReplicaCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve every replica kept under a directory.")
         @Option(help: "Directory holding one subdirectory per volume.") var dir: String
         @Option(help: "HOST:PORT to listen on.") var listen: String
+        @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
 
         func run() async throws {
             let logger = makeLogger("corral.replica")
-            let server = try ReplicaServer(directory: dir, logger: logger)
+            let server = try ReplicaServer(directory: dir, logger: logger, allowedFileSystems: allowedFileSystems)
             guard case .tcp(let host, let port) = try ListenAddress.parse(listen) else {
                 throw ValidationError("--listen must be HOST:PORT")
             }
@@ -45,6 +46,7 @@ struct EngineServe: AsyncParsableCommand {
     @Option(help: "Seconds a replica may take to answer before it is marked ERR.") var timeout: Int64 = Limits.replicaTimeoutSecondsDefault
     @Option(help: "Replica to read from first (a local one).") var preferReplica: String?
     @Flag(help: "Start even when a replica that may hold newer writes is missing.") var salvage = false
+    @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
 
     func run() async throws {
         guard let bytes = ByteSize.parse(size), bytes > 0, bytes % Int64(Limits.blockSize) == 0 else {
@@ -55,6 +57,7 @@ struct EngineServe: AsyncParsableCommand {
         options.replicaTimeout = .seconds(timeout)
         options.salvage = salvage
         options.preferredReplica = preferReplica
+        options.allowedFileSystems = allowedFileSystems
         let logger = makeLogger("corral.engine")
         let server = try EngineServer(options: options, logger: logger)
         try await server.start()
@@ -67,3 +70,7 @@ struct EngineServe: AsyncParsableCommand {
         await server.shutdown()
     }
 }
+
+let allowFileSystemHelp = ArgumentHelp(
+    "A file system besides ext4, xfs and tmpfs that replicas may live on (as statfs names it, e.g. btrfs); repeatable.",
+    discussion: "Replicas take a block's allocation in a layer file as the layer's index, so the file system must keep punched holes and allocate only what is written. Allow one only after checking that.")

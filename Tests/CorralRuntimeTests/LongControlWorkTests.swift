@@ -24,7 +24,7 @@ struct LongControlWorkTests {
 
         init() throws {
             loop = group.next()
-            executor = ReplicaRequestExecutor(registry: ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop),
+            executor = ReplicaRequestExecutor(registry: try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop),
                                               pools: pools)
         }
 

@@ -260,7 +260,11 @@ final class FaultyFile: StorageFile {
 
 final class FaultyDirectory: StorageDirectory {
     let fs: FaultyFileSystem
+    /// What statfs would say; the model keeps holes exactly, as tmpfs does.
+    var fileSystem = "tmpfs"
     init(fs: FaultyFileSystem) { self.fs = fs }
+
+    func fileSystemType() throws -> String { fileSystem }
 
     func openFile(_ name: String, create: Bool) throws -> StorageFile {
         if let inode = fs.liveNames[name] { return FaultyFile(fs: fs, inode: inode, name: name) }

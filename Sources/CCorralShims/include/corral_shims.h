@@ -19,6 +19,9 @@ uint32_t corral_crc32c_portable(uint32_t crc, const void *data, size_t length);
 /// extent of the file was returned.
 int corral_fiemap(int fd, uint64_t start, uint64_t *pairs, uint32_t max, int *last);
 
+// The file-system magic number (statfs f_type) of the file system `path` is on; -1 with errno.
+int corral_fs_magic(const char *path, uint64_t *magic);
+
 /// LZ4 frames through the system liblz4 (loaded at first use). Returns 0 when it is missing.
 int corral_lz4_available(void);
 size_t corral_lz4_bound(size_t length);
