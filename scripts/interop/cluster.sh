@@ -64,17 +64,19 @@ replica_nodes() {
 print(" ".join(sorted(r["spec"]["nodeID"] for r in json.load(sys.stdin)["items"] if r["spec"]["volumeName"]==sys.argv[1] and not r["metadata"].get("deletionRequestedAt"))))' "$1"
 }
 
-# A verifying writer: rounds of fio (randwrite, crc32c verify, verify_fatal) until $WORK/stop-writer
-# exists; any failed round leaves $WORK/writer-failed.
+# A verifying writer: after a fill of the first 512 MiB, rounds of fio (randwrite over one 128 MiB
+# window, each block read back and verified as it goes: verify_backlog) until $WORK/stop-writer
+# exists; any failed round leaves $WORK/writer-failed. stop_writer verifies the whole 512 MiB.
 start_writer() {
     local uri=$1 round=0
+    WRITER_URI=$uri
+    fio_fill writer-fill "$uri" 512 || fail "fio could not fill the writer's region"
     (
         while [ ! -e "$WORK/stop-writer" ]; do
             round=$((round + 1))
-            if ! fio --name="w$round" --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k --iodepth=8 --size=128m \
-                    --offset=$(( (round % 4) * 128 ))m --time_based --runtime=15 --verify=crc32c --verify_fatal=1 \
-                    --do_verify=1 --verify_state_save=0 >"$WORK/writer-$round.log" 2>&1; then
-                cp "$WORK/writer-$round.log" "$WORK/writer-failed"
+            if ! fio_verified "w$round" backlog 0 --uri="$uri" --rw=randwrite --bs=4k --iodepth=8 --size=128m \
+                    --offset=$(( (round % 4) * 128 ))m --time_based --runtime=15 "${FIO_BACKLOG[@]}" 2>"$WORK/writer-$round.check"; then
+                cp "$WORK/writer-$round.check" "$WORK/writer-failed"
                 break
             fi
             echo "$round" >"$WORK/writer-rounds"
@@ -88,5 +90,6 @@ stop_writer() {
     touch "$WORK/stop-writer"
     wait "$WRITER_PID" 2>/dev/null
     [ ! -e "$WORK/writer-failed" ] || fail "the verifying writer failed: $(tail -20 "$WORK/writer-failed")"
-    log "verifying writer: $(cat "$WORK/writer-rounds" 2>/dev/null || echo 0) rounds, all verified"
+    fio_verify_region writer-final "$WRITER_URI" 512 || fail "the writer's 512 MiB do not verify at the end"
+    log "verifying writer: $(cat "$WORK/writer-rounds" 2>/dev/null || echo 0) rounds verified as written; all 512 MiB verified at the end"
 }

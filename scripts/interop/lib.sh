@@ -84,6 +84,35 @@ robustness() { engine status -o json | python3 -c 'import json,sys; print(json.l
 is_healthy() { [ "$(robustness)" = healthy ]; }
 is_degraded() { [ "$(robustness)" = degraded ]; }
 
+# --- fio with verification ------------------------------------------------------------------
+# Every 4 KiB block fio writes carries a header (its offset, a seed) and a crc32c of its data. A
+# time_based job verifies only after a whole pass over --size, so --verify_backlog makes it read
+# back what it wrote as it goes (also across kills and rebuilds); a fill first and a read pass at
+# the end verify the whole region. fio_check.py asserts from fio's JSON that the reads happened.
+FIO_VERIFY=(--verify=crc32c --verify_fatal=1 --verify_state_save=0)
+FIO_BACKLOG=(--verify_backlog=256 --serialize_overlap=1 "${FIO_VERIFY[@]}")
+
+# fio_verified NAME MODE BYTES ARGS...: runs fio job NAME (nbd engine, JSON in $WORK/NAME.json, its
+# output in $WORK/fio-NAME.log), then fio_check.py MODE (backlog, read or write) on it.
+fio_verified() {
+    local name=$1 mode=$2 bytes=$3 status=0; shift 3
+    fio --warnings-fatal --output-format=json --output="$WORK/$name.json" --name="$name" --ioengine=nbd "$@" \
+        >"$WORK/fio-$name.log" 2>&1 || status=$?
+    python3 "$ROOT/scripts/interop/fio_check.py" "$WORK/$name.json" "$WORK/fio-$name.log" "$status" "$mode" "$bytes"
+}
+
+# fio_fill NAME URI MIB [OFFSET_MIB]: writes every block of the region once, with verify headers.
+fio_fill() {
+    fio_verified "$1" write $(($3 << 20)) --uri="$2" --rw=write --bs=1m --verify_interval=4k --iodepth=8 \
+        --offset="${4:-0}m" --size="$3m" "${FIO_VERIFY[@]}" --do_verify=0
+}
+
+# fio_verify_region NAME URI MIB [OFFSET_MIB]: reads the whole region back; every block must verify.
+fio_verify_region() {
+    fio_verified "$1" read $(($3 << 20)) --uri="$2" --rw=read --bs=64k --verify_interval=4k --iodepth=8 \
+        --offset="${4:-0}m" --size="$3m" "${FIO_VERIFY[@]}"
+}
+
 # --- control plane ---------------------------------------------------------------------------
 API_PORT=$((BASE_PORT + 60))
 export CORRAL_API="http://127.0.0.1:$API_PORT"

@@ -40,8 +40,9 @@ before=$(snapshot_state)
 curl -sf "$CORRAL_API/v1/events" >"$WORK/events-before.json"
 starts_before=$(grep -c "engine of v1 serving" "$WORK/n1.log")
 
-fio --name=during --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k --iodepth=8 --size=128m --time_based --runtime=20 \
-    --verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 >"$WORK/fio.log" 2>&1 &
+fio_fill fill "$uri" 128 || fail "fio could not fill the region with verifiable blocks"
+fio_verified during backlog 0 --uri="$uri" --rw=randwrite --bs=4k --iodepth=8 --size=128m --time_based --runtime=20 \
+    "${FIO_BACKLOG[@]}" &
 FIO=$!
 sleep 3  # pacing: let the writer run before the kill
 kill -9 "$MANAGER"
@@ -50,7 +51,8 @@ log "manager killed"
 for i in 1 2 3; do qemu-io -f raw -c "read 0 64k" "$uri" >/dev/null || fail "v1 stopped serving without the manager"; sleep 1; done
 start_manager
 log "manager restarted"
-wait "$FIO" || fail "fio failed across the manager restart: $(tail -20 "$WORK/fio.log")"
+wait "$FIO" || fail "fio's verification across the manager restart failed (above)"
+fio_verify_region after "$uri" 128 || fail "v1 does not verify after the manager restart"
 # Settle for longer than the node-down timeout: a spurious node-down would show here.
 deadline=$((SECONDS + 15))
 while [ $SECONDS -lt $deadline ]; do
