@@ -27,19 +27,18 @@ public enum NodePlan {
         case expandEngine(volume: String, size: Int64)
     }
 
-    /// - Parameter replicaEndpoint: HOST:PORT of this node's replica server.
-    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String) -> [Action] {
+    /// - Parameters:
+    ///   - replicaEndpoint: HOST:PORT of this node's replica server.
+    ///   - replicaBytes: bytes each replica's files take (by replica name), where measured.
+    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String,
+                            replicaBytes: [String: Int64] = [:]) -> [Action] {
         var actions: [Action] = []
         for replica in assignments.replicas {
             if replica.isDeleting {
                 actions.append(.removeReplicaData(name: replica.name, directory: replica.spec.dataDirectoryName))
                 continue
             }
-            var status = replica.status
-            status.currentState = .running
-            status.address = "\(replicaEndpoint)/\(replica.spec.dataDirectoryName)"
-            status.message = ""
-            if status != replica.status { actions.append(.reportReplica(replica.name, status)) }
+            actions += reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: replicaBytes[replica.name])
         }
         let wanted = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
         for (volume, local) in running.sorted(by: { $0.key < $1.key }) {
@@ -67,4 +66,17 @@ public enum NodePlan {
         }
         return actions
     }
+
+    /// The replica's status as this node serves it; a report when it differs from the stored one.
+    /// Sizes count in whole MiB, so a replica being written reports at most once per MiB it grows.
+    public static func reportIfChanged(_ replica: Replica, replicaEndpoint: String, bytes: Int64?) -> [Action] {
+        var status = replica.status
+        status.currentState = .running
+        status.address = "\(replicaEndpoint)/\(replica.spec.dataDirectoryName)"
+        status.message = ""
+        if let bytes { status.actualSize = (bytes + mebibyte - 1) / mebibyte * mebibyte }
+        return status == replica.status ? [] : [.reportReplica(replica.name, status)]
+    }
+
+    static let mebibyte: Int64 = 1 << 20
 }

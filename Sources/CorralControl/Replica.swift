@@ -44,6 +44,9 @@ public enum ReplicaKind: ResourceKind {
         /// HOST:PORT/DIR the engine connects to; set by the node agent once the replica is served.
         public var address: String = ""
         public var message: String = ""
+        /// Bytes the replica's files take on its disk (every layer: snapshots, removed ones not yet
+        /// purged, the head), in whole MiB rounded up; nil until the node agent measured it.
+        public var actualSize: Int64?
         public init() {}
     }
 }

@@ -22,6 +22,9 @@ public enum ReplicaScheduler {
         var disk: DiskSpec
         var status: DiskStatus
         var scheduled: Int64
+        /// Bytes the disk's replicas have yet to receive: a replica being built grows to its
+        /// volume's actual size, which the disk's free space does not show yet.
+        var pending: Int64 = 0
 
         var capacity: Int64 { max(0, status.storageMaximum - disk.storageReserved) }
     }
@@ -42,13 +45,15 @@ public enum ReplicaScheduler {
                                     message: "no schedulable node carries the tags \(volume.spec.nodeSelector.joined(separator: ",")); tag a node or change the volume's node selector"))
         }
         let scheduledBytes = scheduledBytesByDisk(replicas)
+        let pendingBytes = pendingBytesByDisk(replicas)
         var disks: [Candidate] = []
         for node in tagged {
             for (diskID, disk) in node.spec.disks.sorted(by: { $0.key < $1.key })
             where disk.allowScheduling && !disk.evictionRequested && Set(disk.tags).isSuperset(of: volume.spec.diskSelector) {
                 let status = node.status.diskStatus[diskID] ?? DiskStatus()
+                let key = DiskKey(node: node.name, disk: diskID)
                 disks.append(Candidate(node: node, diskID: diskID, disk: disk, status: status,
-                                       scheduled: scheduledBytes[DiskKey(node: node.name, disk: diskID)] ?? 0))
+                                       scheduled: scheduledBytes[key] ?? 0, pending: pendingBytes[key] ?? 0))
             }
         }
         guard !disks.isEmpty else {
@@ -65,12 +70,13 @@ public enum ReplicaScheduler {
 
     /// A disk takes the replica when its scheduled total stays within the over-provisioning share of
     /// its usable space, and its free space stays above the minimal-available share. Replicas are
-    /// thin, so the data a new replica needs now is the volume's actual size, not its nominal size.
+    /// thin, so the data a new replica needs now is the volume's actual size, not its nominal size;
+    /// the free space is what the disk reports less what its replicas still have to receive.
     static func fits(volume: Volume, on candidate: Candidate, settings: Settings) -> Bool {
         let ceiling = Double(candidate.capacity) * Double(settings.overProvisioningPercentage) / 100
         let floor = Double(candidate.status.storageMaximum) * Double(settings.minimalAvailablePercentage) / 100
         return Double(candidate.scheduled + volume.spec.size) <= ceiling
-            && Double(candidate.status.storageAvailable - volume.status.actualSize) > floor
+            && Double(candidate.status.storageAvailable - candidate.pending - volume.status.actualSize) > floor
     }
 
     static func pickByAntiAffinity(_ disks: [Candidate], volume: Volume, replicas: [Replica], nodes: [Node], settings: Settings) -> Result<Placement, Failure> {
@@ -109,6 +115,20 @@ public enum ReplicaScheduler {
     }
 
     struct DiskKey: Hashable { var node: String; var disk: String }
+
+    /// Per disk, what its live replicas lack of their volume's actual size (the fullest replica of
+    /// the volume, as measured): the data a rebuild or a new replica will still write there.
+    static func pendingBytesByDisk(_ replicas: [Replica]) -> [DiskKey: Int64] {
+        let live = replicas.filter { !$0.isDeleting && !$0.isFailed }
+        var fullest: [String: Int64] = [:]
+        for replica in live { fullest[replica.spec.volumeName] = max(fullest[replica.spec.volumeName] ?? 0, replica.status.actualSize ?? 0) }
+        var bytes: [DiskKey: Int64] = [:]
+        for replica in live {
+            let missing = (fullest[replica.spec.volumeName] ?? 0) - (replica.status.actualSize ?? 0)
+            if missing > 0 { bytes[DiskKey(node: replica.spec.nodeID, disk: replica.spec.diskID), default: 0] += missing }
+        }
+        return bytes
+    }
 
     static func scheduledBytesByDisk(_ replicas: [Replica]) -> [DiskKey: Int64] {
         var bytes: [DiskKey: Int64] = [:]

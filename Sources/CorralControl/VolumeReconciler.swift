@@ -261,6 +261,8 @@ struct Pass {
     // MARK: Status
 
     mutating func publishStatus(_ live: [Replica]) {
+        // What the volume takes on a disk: its fullest replica's files (one rebuilding has less).
+        if let measured = live.filter({ !$0.isFailed }).compactMap(\.status.actualSize).max() { status.actualSize = measured }
         let target = volume.spec.nodeID
         let running = engine.map { $0.status.currentState == .running && !$0.isDeleting && nodeUp($0.spec.nodeID) } ?? false
         if let engine, running, needsRestore {

@@ -221,6 +221,7 @@ enum OpenAPIDocument {
                            "endpoint": ["type": "string"], "currentNodeID": ["type": "string"],
                            "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer"]],
                            "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100],
+                           "actualSize": ["type": "integer", "minimum": 0],
                            "conditions": ["type": "array", "items": ["type": "object"]]]]),
         "Replica": resource(spec: ["type": "object"]),
         "Engine": resource(spec: ["type": "object"]),
@@ -279,7 +280,8 @@ enum OpenAPIDocument {
                              "disks": ["type": "object", "additionalProperties": closed(
                                 ["path": ["type": "string", "minLength": 1], "storageMaximum": counter, "storageAvailable": counter], required: ["path", "storageMaximum", "storageAvailable"])]],
                             required: ["address", "replicaPort", "nbdPort", "controlPort", "disks"]),
-        "ReplicaStatus": closed(["currentState": instanceState, "address": ["type": "string"], "message": ["type": "string"]],
+        "ReplicaStatus": closed(["currentState": instanceState, "address": ["type": "string"], "message": ["type": "string"],
+                                 "actualSize": counter],
                                 required: ["currentState", "address", "message"]),
         "EngineStatus": closed(["currentState": instanceState, "endpoint": ["type": "string"],
                                 "currentSize": counter,

@@ -39,7 +39,9 @@ enum RequestValidation {
         }
     }
 
-    static func check(_ status: Replica.Status) throws {}
+    static func check(_ status: Replica.Status) throws {
+        if let size = status.actualSize, size < 0 { throw APIError(.unprocessableContent, "actualSize must be 0 or more") }
+    }
 }
 
 /// Validation picked by the type of the body, for the generic status route.

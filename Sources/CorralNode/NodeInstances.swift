@@ -35,6 +35,8 @@ actor NodeInstances {
     /// Engine records as last assigned, by volume: the replica names behind the addresses.
     var records: [String: CorralControl.Engine] = [:]
     var startFailures: [String: (at: Date, message: String)] = [:]
+    /// Replica records as last assigned: their sizes are measured and reported between assignments.
+    var assignedReplicas: [Replica] = []
     /// Seconds an engine may stay faulted before it is restarted from its replicas.
     static let faultedRestartSeconds: TimeInterval = 5
     static let startRetrySeconds: TimeInterval = 2
@@ -49,13 +51,35 @@ actor NodeInstances {
     func apply(_ assignments: NodeMessages.Assignments) async {
         backupCredentials = assignments.backupCredentials ?? [:]
         records = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
-        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint)
+        assignedReplicas = assignments.replicas
+        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint,
+                                 replicaBytes: measureReplicas())
         for action in plan {
             do { try await perform(action) } catch {
                 logger.warning("\(action) failed: \(error)")
             }
         }
         followRestores()
+    }
+
+    /// Bytes each assigned replica's files take on this node's disk.
+    func measureReplicas() -> [String: Int64] {
+        var bytes: [String: Int64] = [:]
+        for replica in assignedReplicas where !replica.isDeleting {
+            bytes[replica.name] = replicaServer.allocatedBytes(directory: replica.spec.dataDirectoryName)
+        }
+        return bytes
+    }
+
+    /// Reports replicas whose size moved by a MiB or more since the stored status (writes grow
+    /// them between assignments; a purge shrinks them).
+    func reportReplicaSizes() async {
+        let bytes = measureReplicas()
+        for replica in assignedReplicas where !replica.isDeleting && replica.status.currentState == .running {
+            for action in NodePlan.reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: bytes[replica.name]) {
+                do { try await perform(action) } catch { logger.debug("reporting the size of replica \(replica.name): \(error)") }
+            }
+        }
     }
 
     func perform(_ action: NodePlan.Action) async throws {

@@ -63,6 +63,13 @@ public final class ReplicaServer: Sendable {
 
     public var directory: String { registry.root.path }
 
+    /// Bytes a replica's files take on the disk, or nil when it has no directory here (yet).
+    /// A few stat calls a layer, off the event loop: the caller's thread does them.
+    public func allocatedBytes(directory name: String) -> Int64? {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
+        return try? PosixDirectory(path: registry.root.path + "/" + name, create: false).allocatedBytes()
+    }
+
     /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {
         await pools.shutdown()

@@ -147,6 +147,16 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
 
     private func full(_ name: String) -> String { path + "/" + name }
 
+    /// Bytes the directory's files take on the disk (st_blocks), not their lengths: layer files are sparse.
+    public func allocatedBytes() throws -> Int64 {
+        var total: Int64 = 0
+        for name in try listFiles() {
+            var info = stat()
+            if stat(full(name), &info) == 0 { total += Int64(info.st_blocks) * 512 }
+        }
+        return total
+    }
+
     public func fileSystemType() throws -> String {
         var magic: UInt64 = 0
         guard corral_fs_magic(path, &magic) == 0 else { throw StoreError.io(operation: "statfs", path: path, errno: errno) }

@@ -21,17 +21,20 @@ func makeNode(_ name: String, ready: Bool = true, schedulable: Bool = true, tags
     return Node(metadata: ObjectMeta(name: name), spec: spec, status: status)
 }
 
-func makeVolume(_ name: String = "v1", size: Int64 = 10 * GiB, replicas: Int = 3) -> Volume {
-    Volume(metadata: ObjectMeta(name: name), spec: .init(size: size, numberOfReplicas: replicas), status: .init())
+func makeVolume(_ name: String = "v1", size: Int64 = 10 * GiB, replicas: Int = 3, actual: Int64 = 0) -> Volume {
+    var volume = Volume(metadata: ObjectMeta(name: name), spec: .init(size: size, numberOfReplicas: replicas), status: .init())
+    volume.status.actualSize = actual
+    return volume
 }
 
 func makeReplica(_ name: String, volume: String = "v1", node: String, disk: String = "default", size: Int64 = 10 * GiB,
-                 failed: Bool = false, healthy: Bool = true, address: Bool = true) -> Replica {
+                 failed: Bool = false, healthy: Bool = true, address: Bool = true, actual: Int64? = nil) -> Replica {
     var spec = Replica.Spec(volumeName: volume, volumeSize: size, nodeID: node, diskID: disk, dataDirectoryName: name)
     spec.failedAt = failed ? Date(timeIntervalSince1970: 1000) : nil
     spec.healthyAt = healthy ? Date(timeIntervalSince1970: 500) : nil
     var status = Replica.Status()
     if address { status.currentState = .running; status.address = "\(node):9502/\(name)" }
+    status.actualSize = actual
     return Replica(metadata: ObjectMeta(name: name, owner: "volumes/\(volume)"), spec: spec, status: status)
 }
 

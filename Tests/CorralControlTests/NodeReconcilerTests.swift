@@ -37,3 +37,21 @@ struct NodeReconcilerTests {
         #expect(NodeReconciler.reconcile(node: wasDown, settings: Settings(), now: start + 1, watchingSince: start).isEmpty, "a down node stays down until it is heard")
     }
 }
+
+/// The node agent reports a replica's size in whole MiB, and only when that changed.
+struct ReplicaSizeReportTests {
+    @Test func sizesAreReportedInWholeMebibytesWhenTheyChange() {
+        var replica = makeReplica("r1", node: "n1")
+        replica.status.address = "10.0.0.1:9502/r1"
+        var actions = NodePlan.reportIfChanged(replica, replicaEndpoint: "10.0.0.1:9502", bytes: (64 << 20) + 12288)
+        guard case .reportReplica(let name, let status) = actions.first else { Issue.record("no report: \(actions)"); return }
+        #expect(name == "r1" && status.actualSize == 65 << 20, "rounded up to whole MiB: \(String(describing: status.actualSize))")
+        replica.status = status
+        actions = NodePlan.reportIfChanged(replica, replicaEndpoint: "10.0.0.1:9502", bytes: (64 << 20) + 500_000)
+        #expect(actions.isEmpty, "the same MiB: no report")
+        actions = NodePlan.reportIfChanged(replica, replicaEndpoint: "10.0.0.1:9502", bytes: nil)
+        #expect(actions.isEmpty, "not measured: the stored size stays")
+        actions = NodePlan.reportIfChanged(replica, replicaEndpoint: "10.0.0.1:9502", bytes: 1 << 20)
+        #expect(actions.count == 1, "a purge shrank it: reported")
+    }
+}

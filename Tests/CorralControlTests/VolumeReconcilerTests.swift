@@ -135,6 +135,20 @@ struct VolumeReconcilerTests {
         #expect(sim.volumes["v1"]?.status.purgeProgress == nil, "the purge ended")
     }
 
+    @Test func theVolumesActualSizeIsItsFullestLiveReplicas() {
+        var sim = cluster()
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.actualSize == 0, "nothing measured yet")
+        let names = sim.replicasOf("v1").map(\.name)
+        for (name, size) in zip(names, [64 << 20, 64 << 20, 16 << 20] as [Int64]) { sim.replicas[name]?.status.actualSize = size }
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.actualSize == 64 << 20, "a rebuilding replica's smaller size does not count")
+        for name in names.prefix(2) { sim.replicas[name]?.spec.failedAt = Date(timeIntervalSince1970: 9) }
+        sim.replicas[names[0]]?.status.actualSize = 900 << 20
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.actualSize ?? 0 < 900 << 20, "a failed replica's size does not count")
+    }
+
     @Test func detachStopsTheEngineThenRemovesIt() {
         var sim = cluster()
         sim.volumes["v1"]?.spec.nodeID = "n1"

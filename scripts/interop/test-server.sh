@@ -69,6 +69,15 @@ log "snapshots named purge, verify, a..b and a 63-byte name round-trip through t
 corral volume get v1 -o yaml | grep -q "^  numberOfReplicas: 1$" || fail "volume get -o yaml does not show the spec: $(corral volume get v1 -o yaml 2>&1 | head -5)"
 corral volume ls | grep -q "^v1 .*attached *healthy" || fail "volume ls does not show v1 attached and healthy: $(corral volume ls)"
 
+# A volume's actualSize is what its replicas' files take: about the 64 MiB written.
+corral volume create v2 --size 256Mi --replicas 1 >/dev/null
+uri_v2=$(corral volume attach v2)
+io -c "write -P 0x64 0 32M" -c "write -P 0x65 128M 32M" -c "flush" "$uri_v2"
+actual_is_64mib() { local size; size=$(volume_field v2 status.actualSize); [ "$size" -ge $((64 << 20)) ] && [ "$size" -le $((68 << 20)) ]; }
+wait_for 30 "v2's actualSize to report about 64 MiB (it says $(volume_field v2 status.actualSize 2>/dev/null))" actual_is_64mib
+log "after writing 64 MiB, v2's actualSize is $(volume_field v2 status.actualSize) bytes"
+corral volume detach v2 >/dev/null
+
 # What a web page could make a browser send is refused; the CLI above went through unchanged.
 code=$(curl -s -o "$WORK/csrf.json" -w '%{http_code}' -X POST -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' \
     --data '{"nodeID":"local"}' "$CORRAL_API/v1/volumes/v1/detach")
