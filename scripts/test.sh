@@ -3,6 +3,7 @@
 # Needs the tools from scripts/install-test-deps.sh (a missing tool fails the test that needs it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+python3 scripts/check-imports.py || { echo "check-imports: 0 passed, 1 failed"; exit 1; }
 swift build --build-tests || { echo "build: 0 passed, 1 failed"; exit 1; }
 swift test --skip-build 2>&1 | tee /tmp/corral-swift-test.log
 swift_status=${PIPESTATUS[0]}

@@ -24,6 +24,23 @@ public enum ControlServer {
     }
 }
 
+extension ControlServer {
+    /// The control API serves the CLI and the manager, never a browser: a request that carries a
+    /// browser's `Origin` or `Sec-Fetch-Site` is refused, so no web page (cross-site, or through DNS
+    /// rebinding, where it counts as same-origin) can snapshot, revert, purge or expand a volume. A
+    /// body must be JSON, which a page cannot send without asking first.
+    static func browserRefusal(_ headers: HTTPHeaders, hasBody: Bool) -> HTTPFailure? {
+        if headers.contains(name: "Origin") || headers.contains(name: "Sec-Fetch-Site") {
+            return HTTPFailure(status: .forbidden, message: "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
+        }
+        let type = headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        if hasBody && type != "application/json" {
+            return HTTPFailure(status: .unsupportedMediaType, message: "a request body needs Content-Type: application/json")
+        }
+        return nil
+    }
+}
+
 struct HTTPFailure: Error {
     var status: HTTPResponseStatus
     var message: String
@@ -53,6 +70,10 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             self.head = nil
             if tooLarge {
                 respond(context: context, keepAlive: false, result: .failure(HTTPFailure(status: .payloadTooLarge, message: "request body over \(ControlServer.bodyBytesMax) bytes")))
+                return
+            }
+            if let refusal = ControlServer.browserRefusal(head.headers, hasBody: body.readableBytes > 0) {
+                respond(context: context, keepAlive: head.isKeepAlive, result: .failure(refusal))
                 return
             }
             let request = (method: head.method, uri: head.uri, body: Data(body.readableBytesView))

@@ -5,7 +5,9 @@ extension Replica {
     static let block = Int64(Limits.blockSize)
 
     func checkUsable() throws {
-        if let failure { throw StoreError.conflict("replica failed earlier (\(failure)); reopen it or rebuild it") }
+        // The replica's fault, not the caller's: an engine marks it ERR rather than taking this as
+        // a refusal of the request (which would hold every replica's chain change back).
+        if let failure { throw StoreError.corrupt("replica failed earlier (\(failure)); reopen it or rebuild it") }
     }
 
     /// Changes to the chain wait for a running purge, which folds layers between other I/O.

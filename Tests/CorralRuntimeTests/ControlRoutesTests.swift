@@ -51,6 +51,17 @@ struct ControlRoutesTests {
         await cluster.shutdown()
     }
 
+    @Test func requestsFromWebPagesAreRefused() {
+        let form: HTTPHeaders = ["Origin": "http://evil.example", "Content-Type": "text/plain"]
+        #expect(ControlServer.browserRefusal(form, hasBody: true)?.status == .forbidden)
+        #expect(ControlServer.browserRefusal(["Sec-Fetch-Site": "same-origin"], hasBody: false)?.status == .forbidden,
+                "a rebinding page is same-origin to its browser")
+        #expect(ControlServer.browserRefusal(["Content-Type": "application/x-www-form-urlencoded"], hasBody: true)?.status == .unsupportedMediaType)
+        #expect(ControlServer.browserRefusal([:], hasBody: true)?.status == .unsupportedMediaType)
+        #expect(ControlServer.browserRefusal(["Content-Type": "application/json; charset=utf-8"], hasBody: true) == nil, "the CLI")
+        #expect(ControlServer.browserRefusal([:], hasBody: false) == nil, "a bodiless action from the CLI")
+    }
+
     @Test func pathSegmentsKeepEveryByteInOneSegment() {
         #expect(PathSegment.encode("a..b-9") == "a..b-9")
         #expect(PathSegment.encode("Old_Name") == "Old_Name")

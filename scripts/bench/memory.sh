@@ -21,7 +21,7 @@ start=$SECONDS
 for i in $(seq 1 "$SNAPSHOTS"); do
     fio --name=w --ioengine=nbd --uri=nbd://127.0.0.1:32509/big --rw=randwrite --bs=4k --iodepth=32 --size=1T \
         --number_ios="$WRITES" --norandommap=1 --randrepeat=0 --output-format=terse >/dev/null
-    curl -sf -X POST -d "{\"name\":\"m$i\"}" http://127.0.0.1:32510/v1/snapshots >/dev/null
+    curl -sf -X POST -H 'Content-Type: application/json' -d "{\"name\":\"m$i\"}" http://127.0.0.1:32510/v1/snapshots >/dev/null
 done
 fill=$((SECONDS - start))
 kill -TERM "$ENGINE"; wait "$ENGINE" || true

@@ -63,13 +63,20 @@ done
 purged=$(engine snapshot purge) || fail "purge after the name round trips"
 grep -q '"purge"' <<<"$purged" && grep -q '"verify"' <<<"$purged" || fail "purge did not fold the snapshots named purge and verify: $purged"
 log "snapshots named purge, verify, revert, snapshots, checksums, a..b and a 63-byte name round-trip; names outside the rule are refused"
+code=$(curl -s -o "$WORK/csrf.json" -w '%{http_code}' -X POST -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' \
+    -d '{"name":"from-a-page"}' "http://$CONTROL/v1/snapshots")
+[ "$code" = 403 ] || fail "a web page's snapshot request answered $code: $(cat "$WORK/csrf.json")"
+code=$(curl -s -o "$WORK/form.json" -w '%{http_code}' -X POST -d '{"name":"form-body"}' "http://$CONTROL/v1/snapshots")
+[ "$code" = 415 ] || fail "a form-encoded body answered $code: $(cat "$WORK/form.json")"
+engine snapshot ls -o json | python3 -c 'import json,sys; assert not {"from-a-page","form-body"} & {s["name"] for s in json.load(sys.stdin)}' \
+    || fail "a refused request made a snapshot"
 engine snapshot revert s3 >/dev/null || fail "revert to s3 after the name round trips"
 check "${state_s3[@]}"
 
 # 1,000 snapshots in one chain, a small write between every tenth.
 for i in $(seq 1 1000); do
     if [ $((i % 100)) -eq 0 ]; then check -c "write -P $((i / 100)) $((i * 64))k 4k"; fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"name\":\"bulk-$i\"}" "http://$CONTROL/v1/snapshots")
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "{\"name\":\"bulk-$i\"}" "http://$CONTROL/v1/snapshots")
     [ "$code" = 200 ] || fail "snapshot bulk-$i answered HTTP $code"
 done
 count=$(engine snapshot ls -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
