@@ -12,7 +12,7 @@ SYSTEM = {"Foundation", "FoundationXML", "FoundationNetworking", "FoundationEsse
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 package = json.loads(subprocess.run(["swift", "package", "dump-package"], cwd=root, check=True,
                                     capture_output=True, text=True).stdout)
-importing = re.compile(r"^[ \t]*(?:(?:@testable|@_exported|@preconcurrency|public|internal|package|private|fileprivate)[ \t]+)*"
+importing = re.compile(r"^[ \t]*(?:(?:@testable|@_exported|@preconcurrency|@_implementationOnly|@_weakLinked|@_spi\(\w+\)|public|internal|package|private|fileprivate)[ \t]+)*"
                        r"import[ \t]+(?:(?:typealias|struct|class|enum|protocol|let|var|func)[ \t]+)?([A-Za-z_]\w*)", re.M)
 problems = []
 for target in package["targets"]:

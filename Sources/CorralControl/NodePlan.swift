@@ -27,18 +27,15 @@ public enum NodePlan {
         case expandEngine(volume: String, size: Int64)
     }
 
-    /// - Parameters:
-    ///   - replicaEndpoint: HOST:PORT of this node's replica server.
-    ///   - replicaBytes: bytes each replica's files take (by replica name), where measured.
-    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String,
-                            replicaBytes: [String: Int64] = [:]) -> [Action] {
+    /// - Parameter replicaEndpoint: HOST:PORT of this node's replica server.
+    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String) -> [Action] {
         var actions: [Action] = []
         for replica in assignments.replicas {
             if replica.isDeleting {
                 actions.append(.removeReplicaData(name: replica.name, directory: replica.spec.dataDirectoryName))
                 continue
             }
-            actions += reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: replicaBytes[replica.name])
+            actions += reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: nil)
         }
         let wanted = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
         for (volume, local) in running.sorted(by: { $0.key < $1.key }) {

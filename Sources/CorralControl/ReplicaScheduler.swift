@@ -117,14 +117,17 @@ public enum ReplicaScheduler {
     struct DiskKey: Hashable { var node: String; var disk: String }
 
     /// Per disk, what its live replicas lack of their volume's actual size (the fullest replica of
-    /// the volume, as measured): the data a rebuild or a new replica will still write there.
+    /// the volume, as measured): the data a rebuild or a new replica will still write there. A
+    /// replica not measured yet (or on a node agent too old to measure) counts as lacking nothing:
+    /// guessing it empty would make disks look full after an upgrade.
     static func pendingBytesByDisk(_ replicas: [Replica]) -> [DiskKey: Int64] {
         let live = replicas.filter { !$0.isDeleting && !$0.isFailed }
         var fullest: [String: Int64] = [:]
         for replica in live { fullest[replica.spec.volumeName] = max(fullest[replica.spec.volumeName] ?? 0, replica.status.actualSize ?? 0) }
         var bytes: [DiskKey: Int64] = [:]
         for replica in live {
-            let missing = (fullest[replica.spec.volumeName] ?? 0) - (replica.status.actualSize ?? 0)
+            guard let own = replica.status.actualSize else { continue }
+            let missing = (fullest[replica.spec.volumeName] ?? 0) - own
             if missing > 0 { bytes[DiskKey(node: replica.spec.nodeID, disk: replica.spec.diskID), default: 0] += missing }
         }
         return bytes

@@ -23,26 +23,30 @@ extension ManagerAPI {
         router.post("/v1/volumes/:name/snapshotDelete") { request, context in
             var request = request
             let body = try await request.decodeStrict(APIRequest.SnapshotName.self, context: context)
-            return try await forward(context, "DELETE", "snapshots/\(try escaped(body.name))")
+            return try await forward(context, "DELETE", "snapshots/\(try existing(body.name))")
         }
         router.post("/v1/volumes/:name/snapshotRevert") { request, context in
             var request = request
             let body = try await request.decodeStrict(APIRequest.SnapshotName.self, context: context)
-            return try await forward(context, "POST", "snapshots/\(try escaped(body.name))/revert")
+            return try await forward(context, "POST", "snapshots/\(try existing(body.name))/revert")
         }
         // A purge copies the removed snapshots' data, hours for large ones: the action starts it
         // and answers; GET follows it (running, percent, then the purged names or the error).
         router.post("/v1/volumes/:name/snapshotPurge") { request, context in
             var request = request
             _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            return try await forward(context, "POST", "purge?wait=false")
+            // The old path, an alias every engine answers, old or new: nodes upgrade one at a time.
+            return try await forward(context, "POST", "snapshots/purge?wait=false")
         }
-        router.get("/v1/volumes/:name/snapshotPurge") { _, context in try await forward(context, "GET", "purge") }
+        router.get("/v1/volumes/:name/snapshotPurge") { _, context in try await forward(context, "GET", "snapshots/purge") }
     }
 
-    /// A snapshot name as one path segment of the engine's API.
-    func escaped(_ name: String) throws -> String {
-        if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
+    /// An existing snapshot's name as one path segment of the engine's API. Not held to today's
+    /// name rule: a snapshot named under an earlier, wider rule can still be deleted and reverted to.
+    func existing(_ name: String) throws -> String {
+        guard !name.isEmpty, name.utf8.count <= Limits.nameBytesMax else {
+            throw APIError(.unprocessableContent, "snapshot name must be 1-\(Limits.nameBytesMax) bytes; list the volume's snapshots to see their names")
+        }
         return PathSegment.encode(name)
     }
 

@@ -249,7 +249,8 @@ enum OpenAPIDocument {
         "Expand": closed(["size": sizeSchema], required: ["size"]),
         "ReplicaCount": closed(["replicaCount": ["type": "integer", "minimum": 1, "maximum": 20]], required: ["replicaCount"]),
         "SnapshotCreate": closed(["name": nameSchema, "labels": stringMap]),
-        "SnapshotName": closed(["name": nameSchema], required: ["name"]),
+        // An existing snapshot: names from before the name rule applied to snapshots are wider.
+        "SnapshotName": closed(["name": ["type": "string", "minLength": 1, "maxLength": Limits.nameBytesMax]], required: ["name"]),
         "Backup": resource(spec: ["type": "object", "required": ["volumeName", "snapshotName", "backupTargetURL"]], status: [
             "type": "object", "required": ["state", "progress"],
             "properties": ["state": ["type": "string", "enum": ["Pending", "InProgress", "Completed", "Error", "Deleting"]],

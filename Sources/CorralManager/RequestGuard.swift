@@ -50,10 +50,11 @@ struct HostPolicy: Sendable {
 }
 
 /// Refuses what a web page could make a browser send to the manager (docs/api.md, "Requests from
-/// browsers"): a `Host` that is not one of the manager's (DNS rebinding), a state-changing request
-/// from another origin (`Sec-Fetch-Site`, else `Origin`), and a body that is not JSON (a form
-/// post). Clients that are not browsers (the CLI, node agents, curl) send neither `Origin` nor
-/// `Sec-Fetch-Site` and pass. Any route answers these refusals before it runs.
+/// browsers"): from a browser, a `Host` that is not one of the manager's (DNS rebinding); a
+/// state-changing request from another origin (`Sec-Fetch-Site`, else `Origin`); a body that is not
+/// JSON (a form post). Clients that are not browsers (the CLI, node agents, curl) send neither
+/// `Origin`, `Sec-Fetch-Site` nor a browser's User-Agent, and reach the manager by any name. Any
+/// route answers these refusals before it runs.
 struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     let hosts: HostPolicy
 
@@ -66,7 +67,7 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         if !request.headers[values: Self.host].isEmpty {
             throw APIError(.badRequest, "the request has more than one Host header")
         }
-        guard hosts.allows(authority) else {
+        guard !Self.fromBrowser(request) || hosts.allows(authority) else {
             let host = HostPolicy.host(of: authority ?? "")
             throw APIError(.forbidden, "Host \(host) is not a name this manager serves (a guard against DNS rebinding); use its address, or start the manager with --allowed-host \(host)")
         }
@@ -74,6 +75,14 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         if let refusal = crossOriginRefusal(request, authority: authority) { throw APIError(.forbidden, refusal) }
         if let refusal = contentTypeRefusal(request) { throw APIError(.unsupportedMediaType, refusal) }
         return try await next(request, context)
+    }
+
+    /// Whether a browser sent it: every browser since 2021 sends `Sec-Fetch-Site` on every request,
+    /// which a page's script cannot remove; older ones send `Origin` on changes and a `Mozilla/`
+    /// User-Agent. The CLI and node agents (AsyncHTTPClient) send none of them.
+    static func fromBrowser(_ request: Request) -> Bool {
+        request.headers[secFetchSite] != nil || request.headers[.origin] != nil
+            || request.headers[.userAgent]?.hasPrefix("Mozilla/") == true
     }
 
     /// Why a state-changing request is refused as cross-origin, or nil.

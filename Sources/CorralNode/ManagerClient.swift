@@ -21,8 +21,20 @@ struct ManagerClient: Sendable {
         return try JSONCoding.decoder().decode(NodeMessages.Assignments.self, from: data)
     }
 
-    func reportReplica(_ name: String, _ status: Replica.Status) async throws {
-        _ = try await call("PUT", "replicas/\(name)/status", body: status, timeout: 5)
+    /// A manager from before `actualSize` refuses the field (400, unknown field): the report goes
+    /// again without it, so a node upgraded first still reports its replicas. Returns whether the
+    /// manager took the size.
+    @discardableResult
+    func reportReplica(_ name: String, _ status: Replica.Status) async throws -> Bool {
+        do {
+            _ = try await call("PUT", "replicas/\(name)/status", body: status, timeout: 5)
+            return true
+        } catch let failure as Failure where failure.status == 400 && status.actualSize != nil && failure.description.contains("actualSize") {
+            var older = status
+            older.actualSize = nil
+            _ = try await call("PUT", "replicas/\(name)/status", body: older, timeout: 5)
+            return false
+        }
     }
 
     func reportEngine(_ name: String, _ status: CorralControl.Engine.Status) async throws {

@@ -37,6 +37,9 @@ actor NodeInstances {
     var startFailures: [String: (at: Date, message: String)] = [:]
     /// Replica records as last assigned: their sizes are measured and reported between assignments.
     var assignedReplicas: [Replica] = []
+    /// False once the manager refused a replica's size (it is older than the field): sizes are
+    /// then neither measured nor sent.
+    var managerTakesSizes = true
     /// Seconds an engine may stay faulted before it is restarted from its replicas.
     static let faultedRestartSeconds: TimeInterval = 5
     static let startRetrySeconds: TimeInterval = 2
@@ -52,8 +55,9 @@ actor NodeInstances {
         backupCredentials = assignments.backupCredentials ?? [:]
         records = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
         assignedReplicas = assignments.replicas
-        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint,
-                                 replicaBytes: measureReplicas())
+        // Sizes are measured on their own schedule (reportReplicaSizes), not on every assignment:
+        // each report is a change that wakes every node's long poll.
+        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint)
         for action in plan {
             do { try await perform(action) } catch {
                 logger.warning("\(action) failed: \(error)")
@@ -74,6 +78,7 @@ actor NodeInstances {
     /// Reports replicas whose size moved by a MiB or more since the stored status (writes grow
     /// them between assignments; a purge shrinks them).
     func reportReplicaSizes() async {
+        guard managerTakesSizes else { return }
         let bytes = measureReplicas()
         for replica in assignedReplicas where !replica.isDeleting && replica.status.currentState == .running {
             for action in NodePlan.reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: bytes[replica.name]) {
@@ -85,7 +90,10 @@ actor NodeInstances {
     func perform(_ action: NodePlan.Action) async throws {
         switch action {
         case .reportReplica(let name, let status):
-            try await manager.reportReplica(name, status)
+            if try await !manager.reportReplica(name, status) {
+                managerTakesSizes = false
+                logger.info("the manager does not take replica sizes (it is older); upgrade it to see volumes' actual sizes")
+            }
         case .removeReplicaData(let name, let directory):
             try await replicaServer.removeReplica(directory: directory)
             try await manager.finalize(.replicas, name)

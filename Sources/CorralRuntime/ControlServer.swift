@@ -34,7 +34,8 @@ extension ControlServer {
             return HTTPFailure(status: .forbidden, message: "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
         }
         let type = headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        if hasBody && type != "application/json" {
+        // Any other type is a form's, even without a body (an empty form still posts).
+        if (hasBody || type != nil) && type != "application/json" {
             return HTTPFailure(status: .unsupportedMediaType, message: "a request body needs Content-Type: application/json")
         }
         return nil

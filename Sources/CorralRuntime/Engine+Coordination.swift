@@ -50,10 +50,14 @@ extension Engine {
     /// fails is marked ERR (recovery rebuilds it from a healthy peer). Returns the replicas that applied it.
     @discardableResult
     func changeChain(_ change: ControlRequest, to scope: Scope = .writeTargets) async throws -> [String] {
-        let checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
+        var checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
         try await markFailed(checked.failures, doing: change)
+        // A replica server older than the check op cannot decode it: during a rolling upgrade it
+        // takes the change unchecked, as before, rather than stop every snapshot and rebuild.
+        let older = checked.refusals.filter { Self.cannotDecodeCheck($0.message) }
+        checked.refusals.removeAll { Self.cannotDecodeCheck($0.message) }
         if let refusal = checked.refusals.first { throw EngineError(refusal.message) }
-        let agreed = checked.results.map(\.0)
+        let agreed = checked.results.map(\.0) + older.map(\.address)
         guard !agreed.isEmpty else { throw EngineError(checked.failures.first?.message ?? "no replica answered") }
         let applied = try await send(change, as: AnyDone.self, to: agreed)
         try await markFailed(applied.failures + applied.refusals, doing: change)
@@ -62,6 +66,12 @@ extension Engine {
         }
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
         return applied.results.map(\.0)
+    }
+
+    /// What a replica server from before the check op answers it: its JSON decoder's refusal of
+    /// the op's value (status 1, docs/protocols/replica.md).
+    static func cannotDecodeCheck(_ message: String) -> Bool {
+        message.contains("invalid String value \(ControlRequest.Op.check.rawValue)")
     }
 
     private struct Answers<T: Sendable>: Sendable {

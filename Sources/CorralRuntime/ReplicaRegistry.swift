@@ -11,9 +11,11 @@ final class ReplicaRegistry: @unchecked Sendable {
     let fileSystems: FileSystemRule
     private var replicas: [String: Replica] = [:]
 
-    /// Refuses a root on a file system `fileSystems` does not allow: at start, not at a volume's first open.
+    /// Refuses a root on a file system `fileSystems` does not allow, or whose allocation is not
+    /// exact when tried: at start, not at a volume's first open.
     init(root: PosixDirectory, eventLoop: EventLoop, fileSystems: FileSystemRule = FileSystemRule()) throws {
         try fileSystems.check(root, what: "replica directory \(root.path)")
+        try fileSystems.probe(root, what: "replica directory \(root.path)")
         self.root = root
         self.eventLoop = eventLoop
         self.fileSystems = fileSystems

@@ -1,3 +1,5 @@
+import CorralCore
+
 /// Which file systems a replica may live on. The store takes a block's allocation in a layer file
 /// (SEEK_DATA, FIEMAP) to mean "this layer holds the block": the file system must allocate exactly
 /// what was written and keep punched holes as holes, or a head could read zeros over a snapshot's
@@ -22,7 +24,42 @@ public struct FileSystemRule: Sendable, Equatable {
         }
     }
 
-    /// statfs(2)'s f_type, by name (linux/magic.h). ext2, ext3 and ext4 share one number.
+    /// Checks on `directory` itself what the rule assumes of its file system: a 4 KiB write into a
+    /// sparse file is allocated as exactly that block, and punching it out leaves a hole. A file
+    /// system that allocates in larger units (ext4 with bigalloc, tmpfs with huge pages) or keeps no
+    /// holes (ramfs) fails, whatever its name. Writes and removes one small file.
+    public func probe(_ directory: StorageDirectory, what: String) throws {
+        let name = ".corral-allocation-probe"
+        let block = Int64(Limits.blockSize)
+        let file = try directory.openFile(name, create: true)
+        defer {
+            file.close()
+            try? directory.removeFile(name)
+        }
+        let type = (try? directory.fileSystemType()) ?? "its file system"
+        let advice = "replicas need exact allocation (the layer index); use ext4 without bigalloc, xfs or tmpfs without huge pages"
+        let written: [(offset: Int64, length: Int64)], punched: [(offset: Int64, length: Int64)]
+        do {
+            try file.truncate(to: 0)
+            try file.truncate(to: 64 * block)
+            try [UInt8](repeating: 0xA5, count: Int(block)).withUnsafeBytes { try file.write($0, at: 17 * block) }
+            written = try file.dataExtents()
+            try file.punchHole(at: 17 * block, length: block)
+            punched = try file.dataExtents()
+        } catch {
+            throw StoreError.invalidArgument("\(what) is on \(type), which does not allocate exactly what is written: "
+                                             + "a sparse file's 4 KiB write and hole punch failed (\(error)); \(advice)")
+        }
+        guard written.count == 1, written[0].offset == 17 * block, written[0].length == block, punched.isEmpty else {
+            throw StoreError.invalidArgument(
+                "\(what) is on \(type), which does not allocate exactly what is written: a 4 KiB write at 68 KiB of a sparse file "
+                + "shows as data at \(written.map { "\($0.offset)+\($0.length)" }), and after punching it out at "
+                + "\(punched.map { "\($0.offset)+\($0.length)" }); \(advice)")
+        }
+    }
+
+    /// statfs(2)'s f_type, by name (linux/magic.h). ext2, ext3 and ext4 share one number; an
+    /// unknown one is its number ("0xc36400"), which --allow-filesystem takes as well.
     static func name(ofMagic magic: UInt64) -> String {
         let names: [UInt64: String] = [
             0xEF53: "ext4", 0x5846_5342: "xfs", 0x0102_1994: "tmpfs", 0x9123_683E: "btrfs", 0x6969: "nfs",
@@ -30,6 +67,6 @@ public struct FileSystemRule: Sendable, Equatable {
             0x8584_58F6: "ramfs", 0xF2F5_2010: "f2fs", 0x4D44: "vfat", 0x0102_1997: "9p", 0x5346_544E: "ntfs",
             0x7371_7368: "squashfs", 0x6165_676C: "pstore", 0x0BAD_1DEA: "futexfs", 0x5265_4973: "reiserfs",
         ]
-        return names[magic] ?? "unknown (0x" + String(magic, radix: 16) + ")"
+        return names[magic] ?? "0x" + String(magic, radix: 16)
     }
 }

@@ -149,12 +149,7 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
 
     /// Bytes the directory's files take on the disk (st_blocks), not their lengths: layer files are sparse.
     public func allocatedBytes() throws -> Int64 {
-        var total: Int64 = 0
-        for name in try listFiles() {
-            var info = stat()
-            if stat(full(name), &info) == 0 { total += Int64(info.st_blocks) * 512 }
-        }
-        return total
+        try Self.files(path).reduce(0) { $0 + Int64($1.info.st_blocks) * 512 }
     }
 
     public func fileSystemType() throws -> String {
@@ -185,9 +180,14 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
     }
 
     static func listFiles(_ path: String) throws -> [String] {
+        try files(path).map(\.name).sorted()
+    }
+
+    /// The directory's entries that are not directories, each with its stat: one stat a file.
+    static func files(_ path: String) throws -> [(name: String, info: stat)] {
         guard let dir = opendir(path) else { throw StoreError.io(operation: "list", path: path, errno: errno) }
         defer { closedir(dir) }
-        var names: [String] = []
+        var files: [(name: String, info: stat)] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
@@ -195,9 +195,9 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
             if name == "." || name == ".." { continue }
             var info = stat()
             guard stat(path + "/" + name, &info) == 0 else { continue }
-            if (info.st_mode & S_IFMT) != S_IFDIR { names.append(name) }
+            if (info.st_mode & S_IFMT) != S_IFDIR { files.append((name, info)) }
         }
-        return names.sorted()
+        return files
     }
 
     public func removeFile(_ name: String) throws {

@@ -25,8 +25,8 @@ public protocol StorageDirectory: AnyObject {
     func renameFile(_ from: String, to: String) throws
     /// Makes creations, renames and removals in the directory stable.
     func sync() throws
-    /// The file system the directory is on, by name: "ext4", "xfs", "tmpfs", ... or
-    /// "unknown (0xMAGIC)" (`FileSystemRule` decides whether a replica may live there).
+    /// The file system the directory is on, by name: "ext4", "xfs", "tmpfs", ... or its statfs
+    /// magic number, "0x…", when unknown (`FileSystemRule` decides whether a replica may live there).
     func fileSystemType() throws -> String
 }
 

@@ -212,5 +212,5 @@ func splitHostPort(_ text: String) throws -> (String, Int) {
 }
 
 let allowedHostHelp = ArgumentHelp(
-    "A DNS name the API may be reached by, besides its listen address, localhost, the machine's names and any IP address; repeatable.",
-    discussion: "Requests whose Host is another name are refused, so a web page cannot reach the API through DNS rebinding.")
+    "A DNS name browsers may reach the API by, besides its listen address, localhost, the machine's names and any IP address; repeatable.",
+    discussion: "A browser's request whose Host is another name is refused, so a web page cannot reach the API through DNS rebinding. The CLI and node agents reach the manager by any name.")

@@ -9,6 +9,7 @@ extension ReplicaCommand {
         static let configuration = CommandConfiguration(commandName: "inspect",
             abstract: "Open one replica directory and report its chain, open time and memory.")
         @Argument(help: "A replica's directory (DIR/<volume> under `replica serve`).") var path: String
+        @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
 
         struct Report: Codable {
             var volume: String
@@ -25,7 +26,8 @@ extension ReplicaCommand {
         func run() async throws {
             let clock = ContinuousClock()
             let start = clock.now
-            guard let replica = try Replica.open(directory: try PosixDirectory(path: path, create: false), now: { "" }) else {
+            guard let replica = try Replica.open(directory: try PosixDirectory(path: path, create: false),
+                                                 fileSystems: FileSystemRule(alsoAllowing: allowedFileSystems), now: { "" }) else {
                 throw CLIError("\(path) holds no replica (no chain.json)")
             }
             let elapsed = clock.now - start

@@ -73,22 +73,41 @@ struct RequestGuardTests {
         }
     }
 
-    @Test func aRebindingHostIsRefusedOnEveryMethod() async throws {
+    @Test func aRebindingHostIsRefusedToBrowsersOnEveryMethod() async throws {
         let store = try emptyStore()
         try await app(store).test(.ahc(.http)) { client in
+            // Through DNS rebinding the page is same-origin to its browser: only the Host tells.
+            let browsers: [HTTPFields] = [[Self.secFetchSite: "same-origin"], [.origin: "http://rebind.evil.example:9500"],
+                                          [.userAgent: "Mozilla/5.0 (X11; Linux x86_64)"]]
             for (method, body) in [(HTTPRequest.Method.get, nil), (.post, #"{"name":"v1","size":"1Gi"}"#)] {
-                let response = try await client.execute(uri: "/v1/volumes", method: method,
-                                                        headers: [Self.host: "rebind.evil.example:9500", .contentType: "application/json"],
-                                                        body: body.map { ByteBuffer(string: $0) })
-                #expect(response.status == .forbidden, "\(method) with a rebinding Host")
-                #expect(String(buffer: response.body).contains("--allowed-host rebind.evil.example"))
+                for browser in browsers {
+                    var headers = browser
+                    headers[Self.host] = "rebind.evil.example:9500"
+                    headers[.contentType] = "application/json"
+                    let response = try await client.execute(uri: "/v1/volumes", method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+                    #expect(response.status == .forbidden, "\(method) with a rebinding Host and \(browser)")
+                    #expect(String(buffer: response.body).contains("--allowed-host rebind.evil.example"))
+                }
             }
             for host in ["127.0.0.1:9500", "[::1]:9500", "localhost:9500", "LOCALHOST.", "corral.example.net:9500", "10.1.2.3"] {
-                let response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: host])
-                #expect(response.status == .ok, "Host \(host)")
+                let response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: host, Self.secFetchSite: "none"])
+                #expect(response.status == .ok, "a browser at Host \(host)")
             }
         }
         #expect(await store.list(Volume.self).isEmpty)
+    }
+
+    @Test func theCLIAndNodeAgentsReachTheManagerByAnyName() async throws {
+        let store = try emptyStore()
+        try await app(store).test(.ahc(.http)) { client in
+            // What AsyncHTTPClient (HTTPTransport) sends for `--manager http://manager.lan:9500`.
+            var response = try await client.execute(uri: "/v1/volumes", method: .post,
+                                                    headers: [Self.host: "manager.lan:9500", .contentType: "application/json"],
+                                                    body: ByteBuffer(string: #"{"name":"v1","size":"1Gi"}"#))
+            #expect(response.status == .created)
+            response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: "manager.lan:9500"])
+            #expect(response.status == .ok)
+        }
     }
 
     @Test func theCLIsTransportIsUnaffected() async throws {

@@ -1,8 +1,11 @@
 import CorralCore
 import Foundation
+import Logging
+import NIOCore
 import NIOHTTP1
 import Testing
 @testable import CorralRuntime
+@testable import CorralStore
 
 /// The engine control API's paths: a snapshot may have any name the rule allows, those of actions
 /// included, and is created, listed, reverted to and deleted by it; the old action paths still work.
@@ -51,6 +54,37 @@ struct ControlRoutesTests {
         await cluster.shutdown()
     }
 
+    /// A replica directory as an earlier version left it, with a snapshot named under the wider
+    /// rule of then: the name still reverts and deletes, percent-encoded in the path.
+    @Test(arguments: ["Old_Náme", "UPPER.case", "..", "a b/c"])
+    func aSnapshotNamedUnderTheOldRuleStillRevertsAndDeletes(_ oldName: String) async throws {
+        let directory = NSTemporaryDirectory() + "corral-oldname-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replicaDirectory = try PosixDirectory(path: directory + "/local/v1", create: true)
+        let replica = try Replica.openOrCreate(directory: replicaDirectory, volume: "v1", size: 8 << 20, now: { "t" })
+        try [UInt8](repeating: 0xA1, count: 4096).withUnsafeBytes { try replica.write($0, at: 0, fua: true) }
+        try replica.createSnapshot(name: "old", userCreated: true)
+        try [UInt8](repeating: 0xB2, count: 4096).withUnsafeBytes { try replica.write($0, at: 0, fua: true) }
+        try replica.endWriting()
+        replica.close()
+        var manifest = try #require(try ManifestFile.load(replicaDirectory))
+        manifest.snapshots[0].name = oldName
+        try ManifestFile.store(manifest, in: replicaDirectory)
+
+        let server = try EngineServer(options: EngineOptions(volume: "v1", size: 8 << 20, replicas: ["local:\(directory)/local"]),
+                                      logger: Logger(label: "test"))
+        try await server.start()
+        let engine = server.engine
+        #expect(NameRule.snapshotProblem(oldName) != nil, "today's rule refuses \(oldName)")
+        #expect(try await names(engine)[oldName] == false, "listed")
+        _ = try await call(.POST, "/v1/snapshots/\(PathSegment.encode(oldName))/revert", on: engine)
+        let head = try await engine.eventLoop.flatSubmit { engine.read(offset: 0, length: 4096) }.get()
+        #expect(head == ByteBuffer(repeating: 0xA1, count: 4096), "the revert reads the old snapshot's data")
+        _ = try await call(.DELETE, "/v1/snapshots/\(PathSegment.encode(oldName))", on: engine)
+        #expect(try await names(engine)[oldName] == true, "marked removed")
+        await server.shutdown()
+    }
+
     @Test func requestsFromWebPagesAreRefused() {
         let form: HTTPHeaders = ["Origin": "http://evil.example", "Content-Type": "text/plain"]
         #expect(ControlServer.browserRefusal(form, hasBody: true)?.status == .forbidden)
@@ -58,6 +92,7 @@ struct ControlRoutesTests {
                 "a rebinding page is same-origin to its browser")
         #expect(ControlServer.browserRefusal(["Content-Type": "application/x-www-form-urlencoded"], hasBody: true)?.status == .unsupportedMediaType)
         #expect(ControlServer.browserRefusal([:], hasBody: true)?.status == .unsupportedMediaType)
+        #expect(ControlServer.browserRefusal(["Content-Type": "text/plain"], hasBody: false)?.status == .unsupportedMediaType, "an empty form")
         #expect(ControlServer.browserRefusal(["Content-Type": "application/json; charset=utf-8"], hasBody: true) == nil, "the CLI")
         #expect(ControlServer.browserRefusal([:], hasBody: false) == nil, "a bodiless action from the CLI")
     }

@@ -125,6 +125,45 @@ struct CoordinatedChangeTests {
     }
 
     @Test(arguments: Change.allCases)
+    func aReplicaThatFailsTheCheckIsMarkedFailedAndTheOthersApply(_ change: Change) async throws {
+        let cluster = try await Self.prepared("failcheck-\(change)")
+        cluster.faulty.inject(.failCheckOnce(Self.op(change)))
+        try await Self.apply(change, on: cluster.engine)
+        #expect(try await cluster.modes()[2] != .rw, "an I/O error is the replica's fault: it left the set")
+        try await Self.waitUntilRebuilt(cluster)
+        let chains = try await cluster.chains()
+        #expect(Set(chains.values).count == 1, "the rebuilt replica has its peers' chain: \(chains)")
+        await cluster.shutdown()
+    }
+
+    @Test(arguments: Change.allCases)
+    func aReplicaServerOlderThanTheCheckTakesTheChangeUnchecked(_ change: Change) async throws {
+        #expect(CorralRuntime.Engine.cannotDecodeCheck(FaultyEndpoint.olderServerMessage), "\(FaultyEndpoint.olderServerMessage)")
+        let cluster = try await Self.prepared("older-\(change)")
+        cluster.faulty.inject(.olderServer)
+        try await Self.apply(change, on: cluster.engine)
+        let chains = try await cluster.chains()
+        #expect(Set(chains.values).count == 1, "every replica applied it: \(chains)")
+        #expect(try await cluster.modes() == [.rw, .rw, .rw])
+        await cluster.shutdown()
+    }
+
+    /// Bounded wait until every replica is RW again after the third one's rebuild.
+    static func waitUntilRebuilt(_ cluster: Cluster) async throws {
+        let third = cluster.addresses[2]
+        let deadline = Date().addingTimeInterval(30)
+        var status = try await cluster.engine.status()
+        while status.replicas.contains(where: { $0.mode != .rw }) || status.replicas.first(where: { $0.address == third })?.rebuild?.phase != .done {
+            guard Date() < deadline else {
+                Issue.record("replica \(third) was not rebuilt within 30 s: \(status.replicas.map { "\($0.address) \($0.mode) \($0.reason ?? "")" })")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            status = try await cluster.engine.status()
+        }
+    }
+
+    @Test(arguments: Change.allCases)
     func aReplicaThatFailsAfterTheCheckIsRebuilt(_ change: Change) async throws {
         let cluster = try await Self.prepared("fail-\(change)")
         let third = cluster.addresses[2]
@@ -135,16 +174,7 @@ struct CoordinatedChangeTests {
         if change == .expand { #expect(try await cluster.engine.status().size == Self.size * 2, "the volume has the size its replicas agreed on") }
 
         // Recovery rebuilds it from a healthy peer (bounded wait).
-        let deadline = Date().addingTimeInterval(30)
-        var status = try await cluster.engine.status()
-        while status.replicas.contains(where: { $0.mode != .rw }) || status.replicas.first(where: { $0.address == third })?.rebuild?.phase != .done {
-            guard Date() < deadline else {
-                Issue.record("replica \(third) was not rebuilt within 30 s: \(status.replicas.map { "\($0.address) \($0.mode) \($0.reason ?? "")" })")
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-            status = try await cluster.engine.status()
-        }
+        try await Self.waitUntilRebuilt(cluster)
         let chains = try await cluster.chains()
         #expect(Set(chains.values).count == 1, "every replica has the same chain after the rebuild: \(chains)")
         let sums = try await cluster.engine.layerChecksums()

@@ -11,7 +11,17 @@ final class FaultyEndpoint: ReplicaEndpoint, @unchecked Sendable {
         case refuse(ControlRequest.Op)
         /// The check of `op` passes, then applying it is refused once (another change won a race).
         case refuseApplyOnce(ControlRequest.Op)
+        /// The check of `op` fails as a sick replica fails it (an I/O error), once.
+        case failCheckOnce(ControlRequest.Op)
+        /// A replica server from before the check op: its decoder refuses every check.
+        case olderServer
     }
+
+    /// What a server whose ControlRequest.Op lacks `check` answers a check: its decoder's error.
+    static let olderServerMessage: String = {
+        struct OldRequest: Decodable { enum Op: String, Decodable { case status, snapshotCreate }; var op: Op }
+        do { _ = try JSONDecoder().decode(OldRequest.self, from: Data(#"{"op":"check"}"#.utf8)); return "decoded" } catch { return "\(error)" }
+    }()
 
     private let inner: any ReplicaEndpoint
     private let lock = NSLock()
@@ -31,6 +41,11 @@ final class FaultyEndpoint: ReplicaEndpoint, @unchecked Sendable {
             case .refuseApplyOnce(let op) where request.op == op:
                 fault = nil
                 return refused
+            case .failCheckOnce(let op) where request.op == .check && request.change == op:
+                fault = nil
+                return ReplicaError(address: address, status: .io, message: "injected I/O error in the check of \(op.rawValue)")
+            case .olderServer where request.op == .check:
+                return ReplicaError(address: address, status: .invalidArgument, message: Self.olderServerMessage)
             default:
                 return nil
             }

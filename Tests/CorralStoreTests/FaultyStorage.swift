@@ -37,6 +37,8 @@ final class FaultyFileSystem {
     /// Bumped at each crash: handles from before it are dead.
     private(set) var generation = 0
     var crashes = 0
+    /// Reports every byte of a file as data, as ramfs does (FileSystemRule's probe must refuse it).
+    var keepsNoHoles = false
 
     init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
@@ -243,6 +245,7 @@ final class FaultyFile: StorageFile {
     func dataExtents() throws -> [(offset: Int64, length: Int64)] {
         try check()
         let state = fs.live[inode] ?? .init()
+        if fs.keepsNoHoles { return state.length > 0 ? [(Int64(0), state.length)] : [] }
         let block = FaultyFileSystem.block
         var result: [(offset: Int64, length: Int64)] = []
         for index in state.blocks.keys.sorted() where index * block < state.length {

@@ -89,6 +89,10 @@ is_degraded() { [ "$(robustness)" = degraded ]; }
 # time_based job verifies only after a whole pass over --size, so --verify_backlog makes it read
 # back what it wrote as it goes (also across kills and rebuilds); a fill first and a read pass at
 # the end verify the whole region. fio_check.py asserts from fio's JSON that the reads happened.
+# What fio cannot see: a time_based job checks each block's header, offset and CRC, not which of
+# its writes it holds, so a block reverted to an older write of fio's passes. Lost writes are for
+# other checks: layer checksums compared across replicas (test-fio-kill.sh), and sequence-stamped
+# blocks (verifying_writer.py).
 FIO_VERIFY=(--verify=crc32c --verify_fatal=1 --verify_state_save=0)
 FIO_BACKLOG=(--verify_backlog=256 --serialize_overlap=1 "${FIO_VERIFY[@]}")
 
