@@ -13,12 +13,17 @@ public enum HTTPTransport {
         public var body: Data
     }
 
+    /// Says the request comes from Corral's own code, not a web page: no page's script can set a
+    /// `Sec-` header, so the manager can tell (RequestGuard).
+    public static let clientHeader = "Sec-Corral-Client"
+
     /// Answers up to this size are read; the API's largest lists stay far below it.
     static let answerBytesMax = 64 << 20
 
     public static func send(_ method: String, _ url: String, json body: Data? = nil, timeout: TimeInterval) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: clientHeader, value: "1")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -118,15 +118,16 @@ public enum ReplicaScheduler {
 
     /// Per disk, what its live replicas lack of their volume's actual size (the fullest replica of
     /// the volume, as measured): the data a rebuild or a new replica will still write there. A
-    /// replica not measured yet (or on a node agent too old to measure) counts as lacking nothing:
-    /// guessing it empty would make disks look full after an upgrade.
+    /// replica not measured yet counts as empty when it was never healthy (a new one), and as
+    /// lacking nothing when it was (on a node agent too old to measure, guessing it empty would make
+    /// disks look full after an upgrade).
     static func pendingBytesByDisk(_ replicas: [Replica]) -> [DiskKey: Int64] {
         let live = replicas.filter { !$0.isDeleting && !$0.isFailed }
         var fullest: [String: Int64] = [:]
         for replica in live { fullest[replica.spec.volumeName] = max(fullest[replica.spec.volumeName] ?? 0, replica.status.actualSize ?? 0) }
         var bytes: [DiskKey: Int64] = [:]
         for replica in live {
-            guard let own = replica.status.actualSize else { continue }
+            guard let own = replica.status.actualSize ?? (replica.spec.healthyAt == nil ? 0 : nil) else { continue }
             let missing = (fullest[replica.spec.volumeName] ?? 0) - own
             if missing > 0 { bytes[DiskKey(node: replica.spec.nodeID, disk: replica.spec.diskID), default: 0] += missing }
         }

@@ -1,3 +1,4 @@
+import CorralBackup
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -50,15 +51,16 @@ struct HostPolicy: Sendable {
 }
 
 /// Refuses what a web page could make a browser send to the manager (docs/api.md, "Requests from
-/// browsers"): from a browser, a `Host` that is not one of the manager's (DNS rebinding); a
-/// state-changing request from another origin (`Sec-Fetch-Site`, else `Origin`); a body that is not
-/// JSON (a form post). Clients that are not browsers (the CLI, node agents, curl) send neither
-/// `Origin`, `Sec-Fetch-Site` nor a browser's User-Agent, and reach the manager by any name. Any
-/// route answers these refusals before it runs.
+/// browsers"): from anything that may be a browser, a `Host` that is not one of the manager's (DNS
+/// rebinding); a state-changing request from another origin (`Sec-Fetch-Site`, else `Origin`); a
+/// body that is not JSON (a form post). Corral's own clients (the CLI, node agents, the manager's
+/// calls) mark their requests with a `Sec-` header no page can set, and reach the manager by any
+/// name. Any route answers these refusals before it runs.
 struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     let hosts: HostPolicy
 
     static var secFetchSite: HTTPField.Name { HTTPField.Name("Sec-Fetch-Site")! }
+    static var corralClient: HTTPField.Name { HTTPField.Name(HTTPTransport.clientHeader)! }
     /// A second Host header; the first is the request's authority.
     static var host: HTTPField.Name { HTTPField.Name("Host")! }
 
@@ -67,7 +69,7 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         if !request.headers[values: Self.host].isEmpty {
             throw APIError(.badRequest, "the request has more than one Host header")
         }
-        guard !Self.fromBrowser(request) || hosts.allows(authority) else {
+        guard !Self.mayBeBrowser(request) || hosts.allows(authority) else {
             let host = HostPolicy.host(of: authority ?? "")
             throw APIError(.forbidden, "Host \(host) is not a name this manager serves (a guard against DNS rebinding); use its address, or start the manager with --allowed-host \(host)")
         }
@@ -77,12 +79,13 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Whether a browser sent it: every browser since 2021 sends `Sec-Fetch-Site` on every request,
-    /// which a page's script cannot remove; older ones send `Origin` on changes and a `Mozilla/`
-    /// User-Agent. The CLI and node agents (AsyncHTTPClient) send none of them.
-    static func fromBrowser(_ request: Request) -> Bool {
-        request.headers[secFetchSite] != nil || request.headers[.origin] != nil
-            || request.headers[.userAgent]?.hasPrefix("Mozilla/") == true
+    /// Whether a browser may have sent it. A page's script can set neither a `Sec-` header nor
+    /// leave out `User-Agent` (it can change its value in some browsers, and browsers send
+    /// `Sec-Fetch-*` only to HTTPS or localhost, so neither tells a browser over plain HTTP). So
+    /// a request is from no browser when it carries Corral's client header, or no User-Agent at
+    /// all (Corral's clients from before that header; AsyncHTTPClient sends none).
+    static func mayBeBrowser(_ request: Request) -> Bool {
+        request.headers[corralClient] == nil && request.headers[.userAgent] != nil
     }
 
     /// Why a state-changing request is refused as cross-origin, or nil.

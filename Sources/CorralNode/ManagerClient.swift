@@ -29,7 +29,7 @@ struct ManagerClient: Sendable {
         do {
             _ = try await call("PUT", "replicas/\(name)/status", body: status, timeout: 5)
             return true
-        } catch let failure as Failure where failure.status == 400 && status.actualSize != nil && failure.description.contains("actualSize") {
+        } catch let failure as Failure where failure.status == 400 && status.actualSize != nil && failure.description.contains("unknown field \"actualSize\"") {
             var older = status
             older.actualSize = nil
             _ = try await call("PUT", "replicas/\(name)/status", body: older, timeout: 5)

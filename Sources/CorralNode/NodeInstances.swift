@@ -37,9 +37,10 @@ actor NodeInstances {
     var startFailures: [String: (at: Date, message: String)] = [:]
     /// Replica records as last assigned: their sizes are measured and reported between assignments.
     var assignedReplicas: [Replica] = []
-    /// False once the manager refused a replica's size (it is older than the field): sizes are
-    /// then neither measured nor sent.
-    var managerTakesSizes = true
+    /// When the manager last refused a replica's size (it is older than the field): sizes are then
+    /// neither measured nor sent for a while, and tried again after, in case it was upgraded.
+    var sizesRefusedAt: Date?
+    static let sizesRetrySeconds: TimeInterval = 600
     /// Seconds an engine may stay faulted before it is restarted from its replicas.
     static let faultedRestartSeconds: TimeInterval = 5
     static let startRetrySeconds: TimeInterval = 2
@@ -78,7 +79,7 @@ actor NodeInstances {
     /// Reports replicas whose size moved by a MiB or more since the stored status (writes grow
     /// them between assignments; a purge shrinks them).
     func reportReplicaSizes() async {
-        guard managerTakesSizes else { return }
+        if let refused = sizesRefusedAt, Date().timeIntervalSince(refused) < Self.sizesRetrySeconds { return }
         let bytes = measureReplicas()
         for replica in assignedReplicas where !replica.isDeleting && replica.status.currentState == .running {
             for action in NodePlan.reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: bytes[replica.name]) {
@@ -90,9 +91,11 @@ actor NodeInstances {
     func perform(_ action: NodePlan.Action) async throws {
         switch action {
         case .reportReplica(let name, let status):
-            if try await !manager.reportReplica(name, status) {
-                managerTakesSizes = false
-                logger.info("the manager does not take replica sizes (it is older); upgrade it to see volumes' actual sizes")
+            if try await manager.reportReplica(name, status) {
+                if status.actualSize != nil { sizesRefusedAt = nil }
+            } else if sizesRefusedAt == nil {
+                sizesRefusedAt = Date()
+                logger.info("the manager does not take replica sizes (it is older than them); volumes' actualSize stays 0 until it is upgraded (asked again every \(Int(Self.sizesRetrySeconds)) s)")
             }
         case .removeReplicaData(let name, let directory):
             try await replicaServer.removeReplica(directory: directory)

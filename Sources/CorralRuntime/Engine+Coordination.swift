@@ -47,31 +47,37 @@ extension Engine {
     /// Changes every target's chain (snapshot create or delete, revert, expand) in two phases, so
     /// the chains never differ: every target checks the change first, and a refusal anywhere
     /// applies it nowhere. Once all agreed, every target applies it; one that then refuses or
-    /// fails is marked ERR (recovery rebuilds it from a healthy peer). Returns the replicas that applied it.
+    /// fails is marked ERR (recovery rebuilds it from a healthy peer). When every target refused
+    /// the change itself, no chain changed: the refusal is returned and no replica is marked.
+    /// Returns the replicas that applied it.
     @discardableResult
     func changeChain(_ change: ControlRequest, to scope: Scope = .writeTargets) async throws -> [String] {
-        var checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
+        let checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
         try await markFailed(checked.failures, doing: change)
-        // A replica server older than the check op cannot decode it: during a rolling upgrade it
-        // takes the change unchecked, as before, rather than stop every snapshot and rebuild.
-        let older = checked.refusals.filter { Self.cannotDecodeCheck($0.message) }
-        checked.refusals.removeAll { Self.cannotDecodeCheck($0.message) }
         if let refusal = checked.refusals.first { throw EngineError(refusal.message) }
-        let agreed = checked.results.map(\.0) + older.map(\.address)
+        // A replica server older than the check op cannot decode it: during a rolling upgrade it
+        // takes the change unchecked, rather than stop every snapshot, backup and rebuild.
+        let agreed = checked.results.map(\.0) + checked.older
         guard !agreed.isEmpty else { throw EngineError(checked.failures.first?.message ?? "no replica answered") }
         let applied = try await send(change, as: AnyDone.self, to: agreed)
-        try await markFailed(applied.failures + applied.refusals, doing: change)
-        if applied.results.isEmpty {
-            throw EngineError((applied.refusals + applied.failures).first?.message ?? "no replica applied \(change.op.rawValue)")
+        if applied.results.isEmpty, let refusal = applied.refusals.first {
+            try await markFailed(applied.failures, doing: change)
+            throw EngineError(refusal.message)
         }
+        try await markFailed(applied.failures + applied.refusals, doing: change)
+        if applied.results.isEmpty { throw EngineError(applied.failures.first?.message ?? "no replica applied \(change.op.rawValue)") }
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
         return applied.results.map(\.0)
     }
 
-    /// What a replica server from before the check op answers it: its JSON decoder's refusal of
-    /// the op's value (status 1, docs/protocols/replica.md).
-    static func cannotDecodeCheck(_ message: String) -> Bool {
-        message.contains("invalid String value \(ControlRequest.Op.check.rawValue)")
+    /// Whether a replica's refusal of a check is what a server from before the check op answers:
+    /// its JSON decoder's error for the op's value, as the whole message (status 1,
+    /// docs/protocols/replica.md). A refusal of this version never starts so: its messages start
+    /// with what they refuse, so no snapshot name can pass for it.
+    static func cannotDecodeCheck(_ error: ReplicaError) -> Bool {
+        guard error.status == .invalidArgument else { return false }
+        let decoderReply = error.message.hasPrefix("dataCorrupted(") || error.message.hasPrefix("DecodingError.dataCorrupted")
+        return decoderReply && error.message.contains("from invalid String value \(ControlRequest.Op.check.rawValue)")
     }
 
     private struct Answers<T: Sendable>: Sendable {
@@ -80,6 +86,8 @@ extension Engine {
         var refusals: [(address: String, message: String)] = []
         /// The replica's fault: an I/O error, a timeout, a lost connection.
         var failures: [(address: String, message: String)] = []
+        /// Replicas that could not decode a check: servers from before the check op.
+        var older: [String] = []
     }
 
     private func addresses(in scope: Scope) async throws -> [String] {
@@ -95,6 +103,8 @@ extension Engine {
         for (address, future) in futures {
             do {
                 answers.results.append((address, try await future.get()))
+            } catch let error as ReplicaError where request.op == .check && Self.cannotDecodeCheck(error) {
+                answers.older.append(address)
             } catch let error as ReplicaError where error.status == .invalidArgument || error.status == .notFound || error.status == .conflict {
                 answers.refusals.append((address, "\(error)"))
             } catch {

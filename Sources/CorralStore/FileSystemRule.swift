@@ -1,4 +1,9 @@
 import CorralCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Which file systems a replica may live on. The store takes a block's allocation in a layer file
 /// (SEEK_DATA, FIEMAP) to mean "this layer holds the block": the file system must allocate exactly
@@ -26,29 +31,30 @@ public struct FileSystemRule: Sendable, Equatable {
 
     /// Checks on `directory` itself what the rule assumes of its file system: a 4 KiB write into a
     /// sparse file is allocated as exactly that block, and punching it out leaves a hole. A file
-    /// system that allocates in larger units (ext4 with bigalloc, tmpfs with huge pages) or keeps no
-    /// holes (ramfs) fails, whatever its name. Writes and removes one small file.
+    /// system that allocates in larger units or keeps no holes (ramfs) fails, whatever its name.
+    /// Writes and removes one small file of its own. Best effort where it cannot try: a full,
+    /// read-only or over-quota directory is not refused for that (opening a replica says so).
     public func probe(_ directory: StorageDirectory, what: String) throws {
-        let name = ".corral-allocation-probe"
+        let name = ".corral-allocation-probe-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let block = Int64(Limits.blockSize)
-        let file = try directory.openFile(name, create: true)
-        defer {
-            file.close()
-            try? directory.removeFile(name)
-        }
         let type = (try? directory.fileSystemType()) ?? "its file system"
-        let advice = "replicas need exact allocation (the layer index); use ext4 without bigalloc, xfs or tmpfs without huge pages"
+        let advice = "replicas need exact allocation (the layer index); use ext4, xfs or tmpfs (without huge pages)"
         let written: [(offset: Int64, length: Int64)], punched: [(offset: Int64, length: Int64)]
         do {
-            try file.truncate(to: 0)
+            let file = try directory.openFile(name, create: true)
+            defer {
+                file.close()
+                try? directory.removeFile(name)
+            }
             try file.truncate(to: 64 * block)
             try [UInt8](repeating: 0xA5, count: Int(block)).withUnsafeBytes { try file.write($0, at: 17 * block) }
             written = try file.dataExtents()
             try file.punchHole(at: 17 * block, length: block)
             punched = try file.dataExtents()
+        } catch StoreError.io(let operation, _, let code) where code == EOPNOTSUPP || code == ENOTSUP || code == EINVAL {
+            throw StoreError.invalidArgument("\(what) is on \(type), which cannot \(operation) a sparse file (\(errnoText(code))); \(advice)")
         } catch {
-            throw StoreError.invalidArgument("\(what) is on \(type), which does not allocate exactly what is written: "
-                                             + "a sparse file's 4 KiB write and hole punch failed (\(error)); \(advice)")
+            return
         }
         guard written.count == 1, written[0].offset == 17 * block, written[0].length == block, punched.isEmpty else {
             throw StoreError.invalidArgument(

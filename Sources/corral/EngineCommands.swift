@@ -104,7 +104,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             // The old path, an alias engines old and new answer (docs/protocols/engine-control.md).
             let started = try JSONDecoder().decode(PurgeState.self, from: try await client.call("POST", "snapshots/purge?wait=false"))
             guard started.running else { throw CLIError("the purge did not start: \(started.error ?? "no reason given")") }
-            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET /v1/purge on the control address") {
+            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET /v1/snapshots/purge on the control address") {
                 try await client.call("GET", "snapshots/purge")
             })
         }

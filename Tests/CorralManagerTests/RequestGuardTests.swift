@@ -76,9 +76,11 @@ struct RequestGuardTests {
     @Test func aRebindingHostIsRefusedToBrowsersOnEveryMethod() async throws {
         let store = try emptyStore()
         try await app(store).test(.ahc(.http)) { client in
-            // Through DNS rebinding the page is same-origin to its browser: only the Host tells.
-            let browsers: [HTTPFields] = [[Self.secFetchSite: "same-origin"], [.origin: "http://rebind.evil.example:9500"],
-                                          [.userAgent: "Mozilla/5.0 (X11; Linux x86_64)"]]
+            // Through DNS rebinding the page is same-origin to its browser: only the Host tells. Over
+            // plain HTTP a browser sends no Sec-Fetch-*, and a script may change User-Agent's value
+            // (Firefox), but not leave it out.
+            let browsers: [HTTPFields] = [[.userAgent: "Mozilla/5.0 (X11; Linux x86_64)"], [.userAgent: "anything a script chose"],
+                                          [.userAgent: "", .origin: "http://rebind.evil.example:9500"]]
             for (method, body) in [(HTTPRequest.Method.get, nil), (.post, #"{"name":"v1","size":"1Gi"}"#)] {
                 for browser in browsers {
                     var headers = browser
@@ -90,7 +92,7 @@ struct RequestGuardTests {
                 }
             }
             for host in ["127.0.0.1:9500", "[::1]:9500", "localhost:9500", "LOCALHOST.", "corral.example.net:9500", "10.1.2.3"] {
-                let response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: host, Self.secFetchSite: "none"])
+                let response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: host, .userAgent: "Mozilla/5.0"])
                 #expect(response.status == .ok, "a browser at Host \(host)")
             }
         }
@@ -100,13 +102,18 @@ struct RequestGuardTests {
     @Test func theCLIAndNodeAgentsReachTheManagerByAnyName() async throws {
         let store = try emptyStore()
         try await app(store).test(.ahc(.http)) { client in
-            // What AsyncHTTPClient (HTTPTransport) sends for `--manager http://manager.lan:9500`.
+            // What HTTPTransport sends for `--manager http://manager.lan:9500`: its client header.
+            let marker = HTTPField.Name(HTTPTransport.clientHeader)!
             var response = try await client.execute(uri: "/v1/volumes", method: .post,
-                                                    headers: [Self.host: "manager.lan:9500", .contentType: "application/json"],
+                                                    headers: [Self.host: "manager.lan:9500", marker: "1", .contentType: "application/json"],
                                                     body: ByteBuffer(string: #"{"name":"v1","size":"1Gi"}"#))
             #expect(response.status == .created)
+            // A CLI or node agent from before that header: AsyncHTTPClient sends no User-Agent.
             response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: "manager.lan:9500"])
             #expect(response.status == .ok)
+            // curl with its User-Agent, by name: as a browser could, so only by an allowed name or an address.
+            response = try await client.execute(uri: "/v1/volumes", method: .get, headers: [Self.host: "manager.lan:9500", .userAgent: "curl/7.88.1"])
+            #expect(response.status == .forbidden)
         }
     }
 

@@ -14,12 +14,14 @@ struct CoordinatedChangeTests {
 
     static let size: Int64 = 8 << 20
 
-    /// An engine over three in-process replicas, each behind a `FaultyEndpoint`; the third is `faulty`.
+    /// An engine over three in-process replicas, each behind a `FaultyEndpoint` (`doubles`, by
+    /// replica); the third is `faulty`.
     struct Cluster {
         let directory: String
         let server: EngineServer
         let addresses: [String]
-        let faulty: FaultyEndpoint
+        let doubles: [FaultyEndpoint]
+        var faulty: FaultyEndpoint { doubles[2] }
         var engine: Engine { server.engine }
 
         static func start(_ name: String) async throws -> Cluster {
@@ -27,10 +29,11 @@ struct CoordinatedChangeTests {
             let addresses = (1...3).map { "local:\(directory)/r\($0)" }
             let made = Made()
             var options = EngineOptions(volume: "v1", size: CoordinatedChangeTests.size, replicas: addresses)
-            options.wrapEndpoint = { inner in made.wrap(inner, faultyAddress: addresses[2]) }
+            options.wrapEndpoint = { inner in made.wrap(inner) }
             let server = try EngineServer(options: options, logger: Logger(label: "test"))
             try await server.start()
-            return Cluster(directory: directory, server: server, addresses: addresses, faulty: try #require(made.faulty))
+            let doubles = try addresses.map { address in try #require(made.first[address]) }
+            return Cluster(directory: directory, server: server, addresses: addresses, doubles: doubles)
         }
 
         func shutdown() async {
@@ -63,16 +66,15 @@ struct CoordinatedChangeTests {
         }
     }
 
-    /// Keeps the double made for the third replica (the engine makes endpoints again on reconnect).
+    /// Keeps the first double made for each replica (the engine makes endpoints again on reconnect).
     final class Made: @unchecked Sendable {
         private let lock = NSLock()
-        private var made: FaultyEndpoint?
-        var faulty: FaultyEndpoint? { lock.withLock { made } }
+        private var made: [String: FaultyEndpoint] = [:]
+        var first: [String: FaultyEndpoint] { lock.withLock { made } }
 
-        func wrap(_ inner: any ReplicaEndpoint, faultyAddress: String) -> any ReplicaEndpoint {
-            guard inner.address == faultyAddress else { return inner }
+        func wrap(_ inner: any ReplicaEndpoint) -> any ReplicaEndpoint {
             let endpoint = FaultyEndpoint(inner)
-            lock.withLock { if made == nil { made = endpoint } }
+            lock.withLock { if made[inner.address] == nil { made[inner.address] = endpoint } }
             return endpoint
         }
     }
@@ -138,7 +140,8 @@ struct CoordinatedChangeTests {
 
     @Test(arguments: Change.allCases)
     func aReplicaServerOlderThanTheCheckTakesTheChangeUnchecked(_ change: Change) async throws {
-        #expect(CorralRuntime.Engine.cannotDecodeCheck(FaultyEndpoint.olderServerMessage), "\(FaultyEndpoint.olderServerMessage)")
+        let older = ReplicaError(address: "r", status: .invalidArgument, message: FaultyEndpoint.olderServerMessage)
+        #expect(CorralRuntime.Engine.cannotDecodeCheck(older), "\(FaultyEndpoint.olderServerMessage)")
         let cluster = try await Self.prepared("older-\(change)")
         cluster.faulty.inject(.olderServer)
         try await Self.apply(change, on: cluster.engine)
@@ -146,6 +149,29 @@ struct CoordinatedChangeTests {
         #expect(Set(chains.values).count == 1, "every replica applied it: \(chains)")
         #expect(try await cluster.modes() == [.rw, .rw, .rw])
         await cluster.shutdown()
+    }
+
+    @Test func aRefusalNoOlderServerCouldCheckChangesNothingAndFailsNoReplica() async throws {
+        let cluster = try await Self.prepared("older-refusal")
+        for double in cluster.doubles { double.inject(.olderServer) }
+        let before = try await cluster.chains()
+        await #expect(throws: EngineError.self, "every replica refuses to revert to a snapshot it lacks") {
+            try await cluster.engine.revert(to: "nosuch")
+        }
+        #expect(try await cluster.modes() == [.rw, .rw, .rw], "as before the check op: a refusal, no replica failed")
+        #expect(try await cluster.chains() == before)
+        await cluster.shutdown()
+    }
+
+    @Test func onlyADecodersOwnReplyPassesForAnOlderServer() {
+        let quoting = ["snapshot from invalid String value check does not exist; list snapshots to see their names",
+                       #"snapshot name "dataCorrupted(from invalid String value check" must be lower-case letters"#]
+        for message in quoting {
+            for status in [ReplicaFrame.Status.invalidArgument, .notFound, .conflict] {
+                #expect(!CorralRuntime.Engine.cannotDecodeCheck(ReplicaError(address: "r", status: status, message: message)), "\(message)")
+            }
+        }
+        #expect(!CorralRuntime.Engine.cannotDecodeCheck(ReplicaError(address: "r", status: .io, message: FaultyEndpoint.olderServerMessage)))
     }
 
     /// Bounded wait until every replica is RW again after the third one's rebuild.
