@@ -10,11 +10,16 @@ run() {  # run NAME ARGS...: fio on $WORK/disk; prints its exit status
         >"$WORK/$name.log" 2>&1 || status=$?
     echo "$status"
 }
+# read total_ios from a run's JSON (after the line the engine may print first).
+reads() { python3 -c 'import json,sys; t=open(sys.argv[1]).read(); t=t[t.index("{"):]; print(sum(j["read"]["total_ios"] for j in json.loads(t)["jobs"]))' "$WORK/$1.json"; }
+# On purpose without --verify_backlog: the way the tests used to run, which reads nothing back.
 status=$(run nobacklog --rw=randwrite --bs=4k --rate_iops=500 --time_based --runtime=2 "${FIO_VERIFY[@]}")
+[ "$(reads nobacklog)" -eq 0 ] || fail "test bug: the run without verify_backlog read $(reads nobacklog) blocks back"
 if check nobacklog "$status" backlog 2>"$WORK/nobacklog.check"; then fail "a verify job that read nothing back passed the check"; fi
 grep -q "read none back\|never start" "$WORK/nobacklog.check" || fail "the check did not say why: $(cat "$WORK/nobacklog.check")"
 status=$(run backlog --rw=randwrite --bs=4k --rate_iops=2000 --time_based --runtime=2 "${FIO_BACKLOG[@]}")
 check backlog "$status" backlog || fail "a backlog verify job failed the check"
+[ "$(reads backlog)" -gt 0 ] || fail "the backlog verify job read nothing back"
 status=$(run fill --rw=write --bs=1m --verify_interval=4k "${FIO_VERIFY[@]}" --do_verify=0)
 check fill "$status" write $((16 << 20)) || fail "the fill failed the check"
 printf '\xff' | dd of="$WORK/disk" bs=1 seek=$((409600 + 2000)) conv=notrunc 2>/dev/null
