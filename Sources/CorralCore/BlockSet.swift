@@ -44,7 +44,6 @@ public struct BlockSet: Sendable, Equatable {
         }
     }
 
-
     /// The set as sorted, disjoint ranges.
     public func ranges() -> [BlockRange] {
         var result: [BlockRange] = []

@@ -1,4 +1,5 @@
 import CorralBackup
+import CorralCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -75,7 +76,10 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         }
         if [.get, .head, .options].contains(request.method) { return try await next(request, context) }
         if let refusal = crossOriginRefusal(request, authority: authority) { throw APIError(.forbidden, refusal) }
-        if let refusal = contentTypeRefusal(request) { throw APIError(.unsupportedMediaType, refusal) }
+        let hasBody = (request.headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || request.headers[.transferEncoding] != nil
+        if let refusal = JSONBody.contentTypeRefusal(request.headers[.contentType], hasBody: hasBody) {
+            throw APIError(.unsupportedMediaType, refusal)
+        }
         return try await next(request, context)
     }
 
@@ -105,16 +109,5 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
             return "a request from origin \(origin) to \(authority ?? "this manager") is refused; \(advice)"
         }
         return nil
-    }
-
-    /// Bodies are JSON: a form's types (`text/plain`, `application/x-www-form-urlencoded`,
-    /// `multipart/form-data`) are what a page can send without asking first.
-    func contentTypeRefusal(_ request: Request) -> String? {
-        let hasBody = (request.headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || request.headers[.transferEncoding] != nil
-        guard let type = request.headers[.contentType] else {
-            return hasBody ? "a request body needs Content-Type: application/json" : nil
-        }
-        let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return media == "application/json" ? nil : "Content-Type \(type) is not accepted; send the body as application/json"
     }
 }

@@ -67,22 +67,13 @@ actor NodeInstances {
         followRestores()
     }
 
-    /// Bytes each assigned replica's files take on this node's disk.
-    func measureReplicas() -> [String: Int64] {
-        var bytes: [String: Int64] = [:]
-        for replica in assignedReplicas where !replica.isDeleting {
-            bytes[replica.name] = replicaServer.allocatedBytes(directory: replica.spec.dataDirectoryName)
-        }
-        return bytes
-    }
-
     /// Reports replicas whose size moved by a MiB or more since the stored status (writes grow
     /// them between assignments; a purge shrinks them).
     func reportReplicaSizes() async {
         if let refused = sizesRefusedAt, Date().timeIntervalSince(refused) < Self.sizesRetrySeconds { return }
-        let bytes = measureReplicas()
         for replica in assignedReplicas where !replica.isDeleting && replica.status.currentState == .running {
-            for action in NodePlan.reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: bytes[replica.name]) {
+            let bytes = replicaServer.allocatedBytes(directory: replica.spec.dataDirectoryName)
+            for action in NodePlan.reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: bytes) {
                 do { try await perform(action) } catch { logger.debug("reporting the size of replica \(replica.name): \(error)") }
             }
         }

@@ -33,12 +33,8 @@ extension ControlServer {
         if headers.contains(name: "Origin") || headers.contains(name: "Sec-Fetch-Site") {
             return HTTPFailure(status: .forbidden, message: "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
         }
-        let type = headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        // Any other type is a form's, even without a body (an empty form still posts).
-        if (hasBody || type != nil) && type != "application/json" {
-            return HTTPFailure(status: .unsupportedMediaType, message: "a request body needs Content-Type: application/json")
-        }
-        return nil
+        return JSONBody.contentTypeRefusal(headers.first(name: "Content-Type"), hasBody: hasBody)
+            .map { HTTPFailure(status: .unsupportedMediaType, message: $0) }
     }
 }
 

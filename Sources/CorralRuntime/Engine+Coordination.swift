@@ -49,9 +49,7 @@ extension Engine {
     /// applies it nowhere. Once all agreed, every target applies it; one that then refuses or
     /// fails is marked ERR (recovery rebuilds it from a healthy peer). When every target refused
     /// the change itself, no chain changed: the refusal is returned and no replica is marked.
-    /// Returns the replicas that applied it.
-    @discardableResult
-    func changeChain(_ change: ControlRequest, to scope: Scope = .writeTargets) async throws -> [String] {
+    func changeChain(_ change: ControlRequest, to scope: Scope = .writeTargets) async throws {
         let checked = try await send(change.asCheck, as: AnyDone.self, to: addresses(in: scope))
         try await markFailed(checked.failures, doing: change)
         if let refusal = checked.refusals.first { throw EngineError(refusal.message) }
@@ -60,14 +58,13 @@ extension Engine {
         let agreed = checked.results.map(\.0) + checked.older
         guard !agreed.isEmpty else { throw EngineError(checked.failures.first?.message ?? "no replica answered") }
         let applied = try await send(change, as: AnyDone.self, to: agreed)
-        if applied.results.isEmpty, let refusal = applied.refusals.first {
-            try await markFailed(applied.failures, doing: change)
-            throw EngineError(refusal.message)
+        // Refused by every replica that answered: no chain changed, so a refusal is no one's fault.
+        let refusedEverywhere = applied.results.isEmpty && !applied.refusals.isEmpty
+        try await markFailed(applied.failures + (refusedEverywhere ? [] : applied.refusals), doing: change)
+        if applied.results.isEmpty {
+            throw EngineError((applied.refusals + applied.failures).first?.message ?? "no replica applied \(change.op.rawValue)")
         }
-        try await markFailed(applied.failures + applied.refusals, doing: change)
-        if applied.results.isEmpty { throw EngineError(applied.failures.first?.message ?? "no replica applied \(change.op.rawValue)") }
         try await eventLoop.flatSubmit { self.epochBarrier }.get()
-        return applied.results.map(\.0)
     }
 
     /// Whether a replica's refusal of a check is what a server from before the check op answers:

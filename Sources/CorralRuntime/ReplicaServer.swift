@@ -53,9 +53,7 @@ public final class ReplicaServer: Sendable {
 
     /// Closes a replica and deletes its directory: the control plane removed it for good.
     public func removeReplica(directory name: String) async throws {
-        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
-            throw StoreError.invalidArgument("replica directory \"\(name)\" is not a plain name")
-        }
+        guard Self.isPlainName(name) else { throw StoreError.invalidArgument("replica directory \"\(name)\" is not a plain name") }
         try await registry.eventLoop.submit { self.registry.close(name) }.get()
         let path = registry.root.path + "/" + name
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
@@ -66,9 +64,12 @@ public final class ReplicaServer: Sendable {
     /// Bytes a replica's files take on the disk, or nil when it has no directory here (yet).
     /// A few stat calls a layer, off the event loop: the caller's thread does them.
     public func allocatedBytes(directory name: String) -> Int64? {
-        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
+        guard Self.isPlainName(name) else { return nil }
         return try? PosixDirectory(path: registry.root.path + "/" + name, create: false).allocatedBytes()
     }
+
+    /// A replica's directory name stays under the root: no separator, no dot entry or hidden file.
+    static func isPlainName(_ name: String) -> Bool { !name.isEmpty && !name.contains("/") && !name.hasPrefix(".") }
 
     /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {

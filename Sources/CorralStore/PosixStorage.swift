@@ -176,11 +176,7 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
     public func fileExists(_ name: String) -> Bool { access(full(name), F_OK) == 0 }
 
     public func listFiles() throws -> [String] {
-        try Self.listFiles(path)
-    }
-
-    static func listFiles(_ path: String) throws -> [String] {
-        try files(path).map(\.name).sorted()
+        try Self.files(path).map(\.name).sorted()
     }
 
     /// The directory's entries that are not directories, each with its stat: one stat a file.

@@ -76,14 +76,19 @@ extension Replica {
         try commit(updated)
     }
 
-    /// Throws the refusal a snapshot delete would meet, changing nothing; returns the snapshot.
-    @discardableResult
-    public func checkDeleteSnapshot(name: String) throws -> LayerRecord {
-        try checkUsable()
+    /// The snapshot named `name`, or the refusal that names none.
+    func existingSnapshot(_ name: String) throws -> LayerRecord {
         guard let record = manifest.snapshot(named: name) else {
             throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
         }
         return record
+    }
+
+    /// Throws the refusal a snapshot delete would meet, changing nothing; returns the snapshot.
+    @discardableResult
+    public func checkDeleteSnapshot(name: String) throws -> LayerRecord {
+        try checkUsable()
+        return try existingSnapshot(name)
     }
 
     /// Removes every removed snapshot that has at most one child: a leaf goes, one with a child is
@@ -194,9 +199,7 @@ extension Replica {
     public func checkRevert(to name: String) throws -> LayerRecord {
         try checkUsable()
         try checkNoPurge("the revert")
-        guard let record = manifest.snapshot(named: name) else {
-            throw StoreError.notFound("snapshot \(name) does not exist; list snapshots to see their names")
-        }
+        let record = try existingSnapshot(name)
         guard !record.removed else {
             throw StoreError.conflict("snapshot \(name) is removed; revert to a snapshot that is not")
         }
