@@ -120,11 +120,13 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore", "CorralCore"], swiftSettings: strict),
+        // Helpers shared by test targets (a seeded generator for the random tests).
+        .target(name: "CorralTestSupport", path: "Tests/CorralTestSupport", swiftSettings: strict),
+        .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore", "CorralCore", "CorralTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",
             dependencies: [
-                "CorralRuntime", "CorralCore", "CorralWire", "CorralStore",
+                "CorralRuntime", "CorralCore", "CorralWire", "CorralStore", "CorralTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

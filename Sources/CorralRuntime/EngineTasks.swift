@@ -25,6 +25,15 @@ final class EngineTasks: Sendable {
         }
     }
 
+    /// Waits for the work running now, and for what it starts meanwhile.
+    func waitUntilIdle() async {
+        while true {
+            let tasks = state.withLockedValue { Array($0.running.values) }
+            if tasks.isEmpty { return }
+            for task in tasks { await task.value }
+        }
+    }
+
     func cancelAndWait() async {
         let tasks = state.withLockedValue { state -> [Task<Void, Never>] in
             state.stopped = true

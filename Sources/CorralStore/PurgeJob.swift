@@ -29,7 +29,16 @@ public final class PurgeJob {
         return min(100, Int((Double(purged.count) + current) / Double(foldsTotal) * 100))
     }
 
-    public init(replica: Replica) { self.replica = replica }
+    /// The most a fold copies in one piece; tests take small ones, to crash between pieces.
+    let chunkBytes: Int
+
+    public convenience init(replica: Replica) { self.init(replica: replica, chunkBytes: Limits.rebuildChunkBytes) }
+
+    init(replica: Replica, chunkBytes: Int) {
+        precondition(chunkBytes > 0 && chunkBytes % Limits.blockSize == 0, "a fold chunk is whole blocks")
+        self.replica = replica
+        self.chunkBytes = chunkBytes
+    }
 
     /// Does up to `budgetBytes` of copying (at least one chunk); true once the purge is complete.
     public func step(budgetBytes: Int) throws -> Bool {
@@ -57,7 +66,7 @@ public final class PurgeJob {
             guard let (record, child, pending) = try folding ?? nextFold() else { return true }
             if let child, let range = pending.first {
                 if budget <= 0 { return false }
-                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Limits.rebuildChunkBytes) }
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: chunkBytes) }
                 try replica.guarded { try replica.copyFoldChunk(range, from: record, into: child, buffer: &buffer) }
                 folding?.pending = pending.dropFirst()
                 foldBlocksDone += range.count
@@ -76,7 +85,7 @@ public final class PurgeJob {
     /// Starts on the next removed snapshot a purge can take, if any.
     private func nextFold() throws -> (record: LayerRecord, child: LayerRecord?, pending: ArraySlice<BlockRange>)? {
         guard let next = replica.nextPurgeCandidate() else { return nil }
-        let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child) } } ?? []
+        let pending = try next.child.map { child in try replica.guarded { try replica.beginFold(next.record, into: child, chunkBytes: chunkBytes) } } ?? []
         folding = (next.record, next.child, pending[...])
         foldBlocksTotal = pending.reduce(0) { $0 + $1.count }
         foldBlocksDone = 0

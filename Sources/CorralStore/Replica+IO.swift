@@ -62,15 +62,20 @@ extension Replica {
                     try readLayerBlocks(head, piece.range, into: buffer, base: range.start)
                     continue
                 }
-                for segment in frozenMap.segments(in: piece.range) {
-                    if let layer = segment.layer {
-                        try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: range.start)
-                    } else {
-                        let start = Int((segment.range.start - range.start) * Self.block)
-                        let count = Int(segment.range.count * Self.block)
-                        (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
-                    }
-                }
+                try readFrozen(piece.range, into: buffer, base: range.start)
+            }
+        }
+    }
+
+    /// Reads blocks `range` of the chain below the head into `buffer`, which starts at block `base`.
+    func readFrozen(_ range: BlockRange, into buffer: UnsafeMutableRawBufferPointer, base: Int64) throws {
+        for segment in frozenMap.segments(in: range) {
+            if let layer = segment.layer {
+                try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: base)
+            } else {
+                let start = Int((segment.range.start - base) * Self.block)
+                let count = Int(segment.range.count * Self.block)
+                (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
             }
         }
     }
@@ -98,18 +103,24 @@ extension Replica {
                 }
                 UnsafeMutableRawBufferPointer(rebasing: raw[span.skip..<(span.skip + bytes.count)]).copyMemory(from: bytes)
             }
+            let edges = partialEdges(offset: offset, length: Int64(bytes.count))
             try whole.withUnsafeBytes { try write($0, at: span.offset, fua: fua) }
+            notePartialWrites(edges)
             return
         }
         try guarded {
             try head.write(bytes, at: offset)
-            headBlocks.insert(BlockRange.covering(offset: offset, length: Int64(bytes.count)))
+            let range = BlockRange.covering(offset: offset, length: Int64(bytes.count))
+            headBlocks.insert(range)
+            wholeBlocksWritten(range)
             if fua { try head.sync() }
         }
     }
 
     /// Makes the range read as zeros. Where no layer below has data the head's blocks are
     /// deallocated; elsewhere zeros are written, since a hole would let older data show through.
+    /// A rebuilding replica always writes zeros: its layers below are still being copied, so data
+    /// may arrive under a hole after it was punched (found by CrashSafetyTests).
     public func writeZeroes(at offset: Int64, length: Int64, fua: Bool) throws {
         try checkUsable()
         try checkRange(offset: offset, length: length)
@@ -132,12 +143,13 @@ extension Replica {
             for segment in frozenMap.segments(in: range) {
                 let bytesOffset = segment.range.start * Self.block
                 let bytesLength = segment.range.count * Self.block
-                if segment.layer == nil {
+                if segment.layer == nil && !manifest.rebuilding {
                     try head.punchHole(at: bytesOffset, length: bytesLength)
                     headBlocks.remove(segment.range)
                 } else {
                     try writeZeroBytes(head, at: bytesOffset, length: bytesLength)
                     headBlocks.insert(segment.range)
+                    wholeBlocksWritten(segment.range)
                 }
             }
             if fua { try head.sync() }

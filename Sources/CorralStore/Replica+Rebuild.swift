@@ -51,6 +51,7 @@ extension Replica {
         try guarded {
             try removeChecksum(of: record)
             frozenExtents[record.id] = nil
+            layerCopied(id: record.id, range: chunk.range)
             let file = try self.file(id: record.id)
             try file.punchHole(at: chunk.range.start * Self.block, length: chunk.range.count * Self.block)
             var at = 0
@@ -70,6 +71,8 @@ extension Replica {
     public func beginRebuild(layers: [LayerRecord], size: Int64) throws {
         try checkNoPurge("the rebuild")
         frozenGeneration &+= 1
+        // The copy rewrites every layer range that differs, and the head starts empty.
+        partialBlocks.removeAll()
         try guarded {
             if size > manifest.size { try expand(to: size) }
             var updated = manifest
@@ -116,6 +119,7 @@ extension Replica {
     /// Target side, last step: every layer matched its source; the replica is whole again.
     public func finishRebuild(epoch: UInt64, members: [String]) throws {
         frozenGeneration &+= 1
+        try guarded { try remergePartialBlocks() }
         var updated = manifest
         updated.rebuilding = false
         updated.epoch = epoch

@@ -117,12 +117,12 @@ extension Replica {
     }
 
     /// Starts folding `lower` into `upper`: returns the block ranges to copy, in chunks.
-    func beginFold(_ lower: LayerRecord, into upper: LayerRecord) throws -> [BlockRange] {
+    func beginFold(_ lower: LayerRecord, into upper: LayerRecord, chunkBytes: Int) throws -> [BlockRange] {
         // The child's checksum goes first: a crash mid-fold leaves no stale checksum behind.
         try removeChecksum(of: upper)
         let upperBlocks = upper.id == manifest.head.id ? headBlocks : BlockSet(ranges: try extents(ofLayer: upper.id))
         frozenExtents[upper.id] = nil
-        let chunkBlocks = Int64(Limits.rebuildChunkBytes / Limits.blockSize)
+        let chunkBlocks = Int64(chunkBytes / Limits.blockSize)
         var pending: [BlockRange] = []
         for extent in try extents(ofLayer: lower.id) {
             for piece in upperBlocks.segments(in: extent) where !piece.present {

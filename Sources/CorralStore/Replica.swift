@@ -22,6 +22,9 @@ public final class Replica {
     /// Moves whenever a frozen layer's content may change (a purge fold, a rebuild), so that
     /// checksums computed off the event loop (`ChecksumJob`) are stored only if nothing moved.
     var frozenGeneration: UInt64 = 0
+    /// While rebuilding: blocks that took writes of part of a block, by layer id, with the byte
+    /// ranges written; the rest of each was merged from layers not yet whole (`Replica+PartialBlocks`).
+    var partialBlocks: [Int: [Int64: [Range<Int>]]] = [:]
     /// How far the running `PurgeJob` is, 0-100; nil when none runs.
     public internal(set) var purgePercent: Int?
     /// While a purge runs, I/O goes on between its steps, but the chain must stay as it is.

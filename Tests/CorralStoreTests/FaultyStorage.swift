@@ -1,4 +1,5 @@
 import CorralCore
+import CorralTestSupport
 @testable import CorralStore
 
 /// An in-memory file system that models power loss, after SQLite's test6.c and LevelDB's fault
@@ -39,6 +40,26 @@ final class FaultyFileSystem {
     var crashes = 0
     /// Reports every byte of a file as data, as ramfs does (FileSystemRule's probe must refuse it).
     var keepsNoHoles = false
+    /// Storage calls that change or sync something left before the process dies (`dies(after:)`).
+    private var callsLeft: Int?
+    /// The process died inside an operation: every further call fails until `crash()`.
+    private(set) var dead = false
+
+    /// The process dies at the `calls`th change or sync from now (write, punch, truncate, sync,
+    /// create, unlink, rename, directory sync), before it takes effect: a crash inside a purge
+    /// step, a snapshot or a rebuild, not only between operations.
+    func dies(after calls: Int) { callsLeft = calls }
+
+    /// The operation ended before the planned death: the process lives on.
+    func survives() { callsLeft = nil }
+
+    /// Counts one call that changes or syncs something; throws once the process is dead.
+    func mutation() throws {
+        if let left = callsLeft {
+            if left <= 1 { dead = true; callsLeft = nil } else { callsLeft = left - 1 }
+        }
+        if dead { throw SimulatedCrash() }
+    }
 
     init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
@@ -138,6 +159,8 @@ final class FaultyFileSystem {
     func crash() {
         crashes += 1
         generation += 1
+        dead = false
+        callsLeft = nil
         for (inode, ops) in pending {
             var state = durable[inode] ?? FileState()
             for op in ops {
@@ -171,17 +194,9 @@ final class FaultyFileSystem {
     }
 }
 
-struct SeededRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func nextRaw() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(_ bound: Int) -> Int { Int(nextRaw() % UInt64(bound)) }
+/// What a call fails with once the process died inside an operation (`FaultyFileSystem.dies`).
+struct SimulatedCrash: Error, CustomStringConvertible {
+    var description: String { "the process died here (simulated)" }
 }
 
 final class FaultyFile: StorageFile {
@@ -219,21 +234,25 @@ final class FaultyFile: StorageFile {
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         try check()
+        try fs.mutation()
         fs.perform(.write(offset: offset, bytes: Array(bytes)), inode: inode)
     }
 
     func punchHole(at offset: Int64, length: Int64) throws {
         try check()
+        try fs.mutation()
         fs.perform(.punch(offset: offset, length: length), inode: inode)
     }
 
     func sync() throws {
         try check()
+        try fs.mutation()
         fs.sync(inode: inode)
     }
 
     func truncate(to length: Int64) throws {
         try check()
+        try fs.mutation()
         fs.perform(.truncate(length), inode: inode)
     }
 
@@ -272,15 +291,23 @@ final class FaultyDirectory: StorageDirectory {
     func openFile(_ name: String, create: Bool) throws -> StorageFile {
         if let inode = fs.liveNames[name] { return FaultyFile(fs: fs, inode: inode, name: name) }
         guard create else { throw StoreError.notFound("\(name) does not exist") }
+        try fs.mutation()
         return FaultyFile(fs: fs, inode: fs.create(name), name: name)
     }
 
     func fileExists(_ name: String) -> Bool { fs.liveNames[name] != nil }
     func listFiles() throws -> [String] { fs.liveNames.keys.sorted() }
-    func removeFile(_ name: String) throws { fs.unlink(name) }
+    func removeFile(_ name: String) throws {
+        try fs.mutation()
+        fs.unlink(name)
+    }
     func renameFile(_ from: String, to: String) throws {
         guard fs.liveNames[from] != nil else { throw StoreError.notFound("\(from) does not exist") }
+        try fs.mutation()
         fs.rename(from, to)
     }
-    func sync() throws { fs.syncDirectory() }
+    func sync() throws {
+        try fs.mutation()
+        fs.syncDirectory()
+    }
 }
