@@ -23,6 +23,8 @@ extension Engine {
                 _ = self.set.replicaFailed(address, reason: reports.contains { $0.address == address } ? "needs rebuild" : "unreachable at start")
                 if !reports.contains(where: { $0.address == address }) { self.replicas[address]?.close() }
             }
+            self.started = true
+            self.startEpoch = reports.filter { plan.sources.contains($0.address) }.map(\.epoch).max()
             self.set = ReplicaSet(restoring: self.set, epoch: topEpoch)
             // The new epoch names exactly the sources: anything else must be rebuilt before it counts.
             self.perform(self.set.bumpEpoch())
@@ -95,10 +97,14 @@ extension Engine {
     }
 
     /// Flushes and closes every replica cleanly, so the next start needs no resync.
+    /// After a start that failed, replicas are left as they were: marking them clean or moving
+    /// their epoch would vouch for data no start chose.
     public func shutdown() async {
-        _ = try? await eventLoop.flatSubmit { self.flush() }.get()
+        let started = (try? await eventLoop.submit { self.started }.get()) ?? false
+        if started { _ = try? await eventLoop.flatSubmit { self.flush() }.get() }
         let closing: [EventLoopFuture<Void>] = (try? await eventLoop.submit {
             self.timer?.cancel()
+            guard started else { return [] }
             return self.set.writeTargets.compactMap { self.replicas[$0] }.map {
                 $0.control(ControlRequest(op: .close), as: AnyDone.self).map { _ in }
             }

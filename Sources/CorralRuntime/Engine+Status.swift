@@ -17,13 +17,16 @@ public struct EngineStatus: Codable, Sendable {
     public var counters: IOCounters
     /// The running or the last purge since the engine started.
     public var purge: PurgeState?
+    /// The epoch of the replicas its start chose (the newest among those that answered).
+    public var startEpoch: UInt64?
 }
 
 extension Engine {
     public func status() async throws -> EngineStatus {
         try await eventLoop.submit {
             EngineStatus(volume: self.volume, size: self.size, robustness: self.set.robustness, epoch: self.set.epoch,
-                         replicas: self.replicaInfos(), counters: self.counters, purge: self.purgeState)
+                         replicas: self.replicaInfos(), counters: self.counters, purge: self.purgeState,
+                         startEpoch: self.startEpoch)
         }.get()
     }
 

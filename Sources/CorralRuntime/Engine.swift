@@ -67,6 +67,10 @@ public final class Engine: @unchecked Sendable {
     var recovering: Set<String> = []
     var nextRecoveryAttempt: [String: NIODeadline] = [:]
     var timer: RepeatedTask?
+    /// Set once `start` has chosen the replicas to serve from; until then epochs stay as they are.
+    var started = false
+    /// The epoch the replicas chosen at start held.
+    var startEpoch: UInt64?
     /// Checksums, rebuilds and background purges the engine started itself; ended by `shutdown`.
     let tasks = EngineTasks()
     public internal(set) var counters = IOCounters()
@@ -114,6 +118,13 @@ public final class Engine: @unchecked Sendable {
     /// A replica erred, timed out or dropped: it leaves the set; the survivors learn the new epoch.
     func replicaFailed(_ address: String, reason: String) {
         eventLoop.preconditionInEventLoop()
+        // Before a start has chosen its replicas no epoch may move: a failed start's shutdown would
+        // otherwise record a new epoch on a stale replica alone, and the next start would prefer it
+        // to the replica that holds newer writes (found by EpochRuleTests).
+        guard started else {
+            replicas[address]?.close()
+            return
+        }
         let actions = set.replicaFailed(address, reason: reason)
         if !actions.isEmpty { logger.warning("replica \(address) failed: \(reason); the volume goes on \(set.robustness.rawValue)") }
         perform(actions)

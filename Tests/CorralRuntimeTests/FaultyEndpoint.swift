@@ -5,7 +5,7 @@ import NIOCore
 
 /// A replica endpoint that forwards to a real one, except for the control requests a test tells it
 /// to refuse: the fault-injecting double behind `EngineOptions.wrapEndpoint`.
-final class FaultyEndpoint: ReplicaEndpoint, @unchecked Sendable {
+final class FaultyEndpoint: ForwardingEndpoint, @unchecked Sendable {
     enum Fault: Sendable {
         /// The replica would refuse `op`: its check and the change itself are refused.
         case refuse(ControlRequest.Op)
@@ -23,11 +23,8 @@ final class FaultyEndpoint: ReplicaEndpoint, @unchecked Sendable {
         do { _ = try JSONDecoder().decode(OldRequest.self, from: Data(#"{"op":"check"}"#.utf8)); return "decoded" } catch { return "\(error)" }
     }()
 
-    private let inner: any ReplicaEndpoint
     private let lock = NSLock()
     private var fault: Fault?
-
-    init(_ inner: any ReplicaEndpoint) { self.inner = inner }
 
     func inject(_ fault: Fault?) { lock.withLock { self.fault = fault } }
 
@@ -52,33 +49,9 @@ final class FaultyEndpoint: ReplicaEndpoint, @unchecked Sendable {
         }
     }
 
-    var address: String { inner.address }
-    var eventLoop: EventLoop { inner.eventLoop }
-    var closed: Bool { inner.closed }
-    var answersAtOnce: Bool { inner.answersAtOnce }
-    var onFailure: ((String) -> Void)? {
-        get { inner.onFailure }
-        set { inner.onFailure = newValue }
-    }
-
-    func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
-        inner.connect(size: size, create: create, writer: writer, connectTimeout: connectTimeout)
-    }
-
-    func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
-                payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply {
-        inner.submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: payloadCRC, on: index, sink: sink)
-    }
-
-    func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
-        inner.readInPlace(into: buffer, at: offset)
-    }
-
-    func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+    override func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
         if let refusal = refusal(for: request) { return eventLoop.makeFailedFuture(refusal) }
         return inner.sendControl(request, payload: payload)
     }
 
-    func close() { inner.close() }
-    func supervise(timeout: TimeAmount, now: NIODeadline) { inner.supervise(timeout: timeout, now: now) }
 }
