@@ -13,7 +13,7 @@ public enum EngineKind: ResourceKind {
         public var desireState: DesireState = .running
         /// The replicas the engine should run over: replica name → HOST:PORT/DIR.
         public var replicaAddressMap: [String: String] = [:]
-        /// Start even if a replica that may hold newer writes is missing (auto-salvage).
+        /// Start even if a replica that may hold newer writes is missing (`corral volume salvage`).
         public var salvageRequested = false
         /// Fill the volume from this backup before serving it.
         public var restoreFrom: String?
@@ -35,6 +35,11 @@ public enum EngineKind: ResourceKind {
         public var rebuildProgress: [String: Int] = [:]
         /// The slowest replica's purge progress in percent, while a purge runs.
         public var purgeProgress: Int?
+        /// The epoch of the replicas its start chose to serve from (docs/architecture.md, "Choosing
+        /// replicas at start"): a salvage's Event names it.
+        public var startEpoch: UInt64?
+        /// The replicas (names) its start chose to serve from; the others were rebuilt from them.
+        public var startReplicas: [String]?
         public var readBytes: Int64 = 0
         public var writeBytes: Int64 = 0
         public var readOps: Int64 = 0

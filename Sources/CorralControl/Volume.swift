@@ -41,6 +41,9 @@ public enum VolumeKind: ResourceKind {
         /// sizes. nil (records from before it existed) is 2 MiB.
         public var backupBlockSize: Int64?
 
+        /// `corral volume salvage`: start the faulted volume again; nil when never asked.
+        public var salvageRequest: SalvageRequest?
+
         public var isStandby: Bool { standby ?? false }
         public var effectiveBackupBlockSize: Int64 { backupBlockSize ?? Limits.backupBlockSizeDefault }
 
@@ -67,7 +70,31 @@ public enum VolumeKind: ResourceKind {
         public var restoreProgress: Int?
         /// What the last restore wrote (a standby volume's incremental restores write only changes).
         public var lastRestore: RestoreReport?
+        /// A salvage under way: the engine starts again from the replicas named (VolumeSalvage.swift).
+        public var salvage: SalvageState?
+        /// The salvage request last acted on (its requestedAt), so each is acted on once.
+        public var lastSalvageRequest: Date?
         public init() {}
+    }
+}
+
+/// Asks to start a faulted volume again from the replicas that are back, even when a replica that
+/// may hold newer writes is missing; with `replicas`, from those only.
+public struct SalvageRequest: Codable, Sendable, Equatable {
+    public var requestedAt: Date
+    public var replicas: [String]
+    public init(requestedAt: Date, replicas: [String]) { self.requestedAt = requestedAt; self.replicas = replicas }
+}
+
+/// A salvage under way, from its start until the volume's engine serves again.
+public struct SalvageState: Codable, Sendable, Equatable {
+    public var startedAt: Date
+    /// The replicas the new engine starts from; it serves from those with the newest epoch.
+    public var replicas: [String]
+    /// Start even if a member of the newest epoch is missing: asked for, never automatic.
+    public var force: Bool
+    public init(startedAt: Date, replicas: [String], force: Bool) {
+        self.startedAt = startedAt; self.replicas = replicas; self.force = force
     }
 }
 

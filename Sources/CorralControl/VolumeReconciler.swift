@@ -85,6 +85,7 @@ struct Pass {
         let live = mine.filter { !$0.isDeleting }
         finalizeOrphanedDeletions()
         if updateReplicaHealth(live) { return publishStatus(live) }
+        if handleFault(live) { return publishStatus(live) }
         manageReplicaCount(live)
         manageEngine(live)
         publishStatus(live)
@@ -135,6 +136,10 @@ struct Pass {
                     actions.append(.event(.warning, reason: "ReplicaFailed", message: "replica \(replica.name) of \(volume.name) failed in the engine"))
                 } else if mode == .rw && replica.spec.healthyAt == nil {
                     updated.spec.healthyAt = world.now
+                } else if mode == .wo && engineHasNoSource {
+                    // Its rebuild lost its source: it holds part of a copy, nothing to serve from.
+                    updated.spec.failedAt = world.now
+                    actions.append(.event(.warning, reason: "ReplicaFailed", message: "replica \(replica.name) of \(volume.name) failed: its rebuild lost every source"))
                 }
                 if updated.isFailed || mode == .rw || engine?.spec.replicaAddressMap[replica.name] == nil {
                     updated.spec.rebuildingSince = nil
@@ -145,7 +150,7 @@ struct Pass {
                 updated.spec.healthyAt = world.now
                 updated.spec.rebuildingSince = nil
                 actions.append(.event(.normal, reason: "ReplicaRecovered", message: "replica \(replica.name) of \(volume.name) is healthy again"))
-            } else if let failedAt = replica.spec.failedAt,
+            } else if let failedAt = replica.spec.failedAt, hasHealthyPeer(of: replica, live),
                       world.now.timeIntervalSince(failedAt) > TimeInterval(volume.spec.staleReplicaTimeout) * 60 {
                 actions.append(.deleteReplica(replica.name))
                 actions.append(.event(.normal, reason: "StaleReplica", message: "replica \(replica.name) of \(volume.name) failed over \(volume.spec.staleReplicaTimeout) minutes ago; deleting it"))
@@ -160,6 +165,17 @@ struct Pass {
         return changed
     }
 
+    /// A running engine whose replicas are none RW: nothing to rebuild from.
+    var engineHasNoSource: Bool {
+        guard let engine, engine.status.currentState == .running, nodeUp(engine.spec.nodeID) else { return false }
+        return !engine.status.replicaModeMap.values.contains(.rw)
+    }
+
+    /// Another replica has not failed: a failed one may then go for good (never the last copies).
+    func hasHealthyPeer(of replica: Replica, _ live: [Replica]) -> Bool {
+        live.contains { $0.name != replica.name && !$0.isFailed }
+    }
+
     // MARK: Replica count
 
     mutating func manageReplicaCount(_ live: [Replica]) {
@@ -171,12 +187,15 @@ struct Pass {
             guard let failedAt = replica.spec.failedAt else { return false }
             return world.now.timeIntervalSince(failedAt) < world.settings.replenishmentWait
         }
-        if healthy.count + waitingFor.count < desired {
+        // A new replica is built from a healthy one; while a salvage runs there is none yet, and an
+        // empty replica must never be a start's only choice.
+        if healthy.count + waitingFor.count < desired && status.salvage == nil {
             scheduleReplica()
         } else {
             status.conditions.set(Condition(type: "Scheduled", status: true))
         }
-        guard ready.count >= desired else { return }
+        // Nothing goes while a salvage runs: a replica not back yet may hold the newest data.
+        guard ready.count >= desired, status.salvage == nil else { return }
         // Enough replicas hold the data: failed and evicted ones can go, then extras.
         for replica in live where replica.isFailed || evicting(replica) {
             actions.append(.deleteReplica(replica.name))
@@ -236,10 +255,14 @@ struct Pass {
         }
         guard !target.isEmpty else { return }
         var addresses: [String: String] = [:]
-        for replica in live where !replica.status.address.isEmpty { addresses[replica.name] = replica.status.address }
+        // A salvage starts from the replicas it chose; the others join once the engine serves.
+        for replica in live where !replica.status.address.isEmpty && !(status.salvage != nil && replica.isFailed) {
+            addresses[replica.name] = replica.status.address
+        }
         if let engine {
             var updated = engine
             updated.spec.replicaAddressMap = admitRebuilds(addresses, engine: engine, live: live)
+            updated.spec.salvageRequested = status.salvage?.force ?? false
             updated.spec.volumeSize = volume.spec.size
             updated.spec.restoreFrom = needsRestore ? fromBackup : nil
             updated.spec.standby = volume.spec.isStandby ? true : nil
@@ -253,6 +276,7 @@ struct Pass {
         meta.createdAt = world.now
         var spec = Engine.Spec(volumeName: volume.name, volumeSize: volume.spec.size, nodeID: target)
         spec.replicaAddressMap = addresses
+        spec.salvageRequested = status.salvage?.force ?? false
         spec.restoreFrom = needsRestore ? fromBackup : nil
         spec.standby = volume.spec.isStandby ? true : nil
         actions.append(.createEngine(Engine(metadata: meta, spec: spec, status: .init())))

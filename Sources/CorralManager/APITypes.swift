@@ -23,6 +23,8 @@ enum APIRequest {
     struct Empty: Codable {}
     struct Expand: Codable { var size: SizeValue }
     struct ReplicaCount: Codable { var replicaCount: Int }
+    /// Start a faulted volume again; `replicas` (names) limits it to those.
+    struct Salvage: Codable { var replicas: [String]? }
     struct SnapshotCreate: Codable { var name: String?; var labels: [String: String]? }
     struct SnapshotName: Codable { var name: String }
     struct SettingValue: Codable { var value: String }

@@ -140,6 +140,23 @@ struct ManagerAPI: Sendable {
                 volume.spec = spec
             }
         }
+        router.post("/v1/volumes/:name/salvage") { request, context in
+            var request = request
+            let body = try await request.decodeStrict(APIRequest.Salvage.self, context: context)
+            let current = try await volume(context)
+            let names = Set(await store.list(Replica.self).filter { $0.spec.volumeName == current.name && !$0.isDeleting }.map(\.name))
+            let named = body.replicas ?? []
+            if let unknown = named.first(where: { !names.contains($0) }) {
+                throw APIError(.unprocessableContent, "\(unknown) is not a replica of volume \(current.name); its replicas are \(names.sorted().joined(separator: ", "))")
+            }
+            let now = Date()
+            return try await changeVolume(context) { volume in
+                guard volume.status.robustness == .faulted || volume.status.salvage != nil else {
+                    throw APIError(.conflict, "volume \(volume.name) is not faulted (robustness \(volume.status.robustness.rawValue)); salvage is for a volume whose every replica failed")
+                }
+                volume.spec.salvageRequest = SalvageRequest(requestedAt: now, replicas: named)
+            }
+        }
         router.post("/v1/volumes/:name/updateReplicaCount") { request, context in
             var request = request
             let body = try await request.decodeStrict(APIRequest.ReplicaCount.self, context: context)

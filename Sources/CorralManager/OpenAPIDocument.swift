@@ -80,7 +80,7 @@ enum OpenAPIDocument {
 
     static func action(_ id: String, _ summary: String, body: JSON = ref("Empty"), answer: JSON = ref("Volume")) -> JSON {
         // Actions whose fields are all optional may be posted without a body.
-        let optional = ["Empty", "Attach", "SnapshotCreate", "SnapshotBackup"].contains { (body["$ref"] as? String)?.hasSuffix("/" + $0) == true }
+        let optional = ["Empty", "Attach", "SnapshotCreate", "SnapshotBackup", "Salvage"].contains { (body["$ref"] as? String)?.hasSuffix("/" + $0) == true }
         return named(["post": operation(id, summary, body: body, answer: answer, errors: ["400", "404", "409", "413", "422", "502"], bodyRequired: !optional)])
     }
 
@@ -97,6 +97,7 @@ enum OpenAPIDocument {
         "/v1/volumes/{name}/attach": action("attachVolume", "Attach to a node", body: ref("Attach")),
         "/v1/volumes/{name}/detach": action("detachVolume", "Detach"),
         "/v1/volumes/{name}/expand": action("expandVolume", "Grow the volume", body: ref("Expand")),
+        "/v1/volumes/{name}/salvage": action("salvageVolume", "Start a faulted volume again from the replicas that are back, even if one that may hold newer writes is missing", body: ref("Salvage")),
         "/v1/volumes/{name}/updateReplicaCount": action("updateReplicaCount", "Change the replica count", body: ref("ReplicaCount")),
         "/v1/volumes/{name}/snapshotCreate": action("snapshotCreate", "Take a snapshot", body: ref("SnapshotCreate"), answer: ref("Done")),
         "/v1/volumes/{name}/snapshotList": action("snapshotList", "List snapshots", answer: ["type": "array", "items": ref("Snapshot")]),
@@ -185,7 +186,8 @@ enum OpenAPIDocument {
                        "nodeID": ["type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$"],
                        "staleReplicaTimeout": ["type": "integer", "minimum": 1, "maximum": APILimits.staleReplicaTimeoutMinutesMax],
                        "nodeSelector": stringList, "diskSelector": stringList, "fromBackup": ["type": "string"], "standby": ["type": "boolean"],
-                       "backupBlockSize": ["type": "integer", "enum": Limits.backupBlockSizes]],
+                       "backupBlockSize": ["type": "integer", "enum": Limits.backupBlockSizes],
+                       "salvageRequest": closed(["requestedAt": time, "replicas": stringList], required: ["requestedAt", "replicas"])],
     ]
 
     nonisolated(unsafe) static let diskSpec: JSON = closed(["path": ["type": "string", "minLength": 1], "allowScheduling": ["type": "boolean"],
@@ -222,6 +224,9 @@ enum OpenAPIDocument {
                            "rebuildProgress": ["type": "object", "additionalProperties": ["type": "integer"]],
                            "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100],
                            "actualSize": ["type": "integer", "minimum": 0],
+                           "salvage": ["type": "object", "required": ["startedAt", "replicas", "force"],
+                                       "properties": ["startedAt": time, "replicas": stringList, "force": ["type": "boolean"]]],
+                           "lastSalvageRequest": time,
                            "conditions": ["type": "array", "items": ["type": "object"]]]]),
         "Replica": resource(spec: ["type": "object"]),
         "Engine": resource(spec: ["type": "object"]),
@@ -247,6 +252,7 @@ enum OpenAPIDocument {
         "NodeUpdate": update(nodeSpec),
         "Attach": closed(["nodeID": nameSchema]),
         "Expand": closed(["size": sizeSchema], required: ["size"]),
+        "Salvage": closed(["replicas": ["type": "array", "items": nameSchema]]),
         "ReplicaCount": closed(["replicaCount": ["type": "integer", "minimum": 1, "maximum": 20]], required: ["replicaCount"]),
         "SnapshotCreate": closed(["name": nameSchema, "labels": stringMap]),
         // An existing snapshot: names from before the name rule applied to snapshots are wider.
@@ -291,7 +297,8 @@ enum OpenAPIDocument {
                                 "readBytes": counter, "writeBytes": counter, "readOps": counter, "writeOps": counter,
                                 "message": ["type": "string"], "restoredBackup": ["type": "string"],
                                 "restoreProgress": ["type": "integer", "minimum": 0, "maximum": 100], "restoreError": ["type": "string"],
-                                "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100]],
+                                "purgeProgress": ["type": "integer", "minimum": 0, "maximum": 100], "startEpoch": counter,
+                                "startReplicas": stringList],
                                required: ["currentState", "endpoint", "currentSize", "replicaModeMap", "rebuildProgress",
                                           "readBytes", "writeBytes", "readOps", "writeOps", "message"]),
     ]

@@ -37,8 +37,17 @@ struct ManagerClient: Sendable {
         }
     }
 
+    /// A manager from before `startEpoch` and `startReplicas` refuses them: the report goes again without.
     func reportEngine(_ name: String, _ status: CorralControl.Engine.Status) async throws {
-        _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
+        do {
+            _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
+        } catch let failure as Failure where failure.status == 400 && status.startEpoch != nil
+                    && ["startEpoch", "startReplicas"].contains(where: { failure.description.contains("unknown field \"\($0)\"") }) {
+            var older = status
+            older.startEpoch = nil
+            older.startReplicas = nil
+            _ = try await call("PUT", "engines/\(name)/status", body: older, timeout: 5)
+        }
     }
 
     func reportBackup(_ name: String, _ status: Backup.Status) async throws {

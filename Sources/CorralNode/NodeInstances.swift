@@ -13,7 +13,6 @@ actor NodeInstances {
         var engine: CorralRuntime.Engine
         var local: NodePlan.LocalEngine
         var lastReported: CorralControl.Engine.Status?
-        var faultedSince: Date?
         /// A volume created from a backup is filled before its export appears.
         var restoring = false
         var restoreProgress = 0
@@ -41,8 +40,6 @@ actor NodeInstances {
     /// neither measured nor sent for a while, and tried again after, in case it was upgraded.
     var sizesRefusedAt: Date?
     static let sizesRetrySeconds: TimeInterval = 600
-    /// Seconds an engine may stay faulted before it is restarted from its replicas.
-    static let faultedRestartSeconds: TimeInterval = 5
     static let startRetrySeconds: TimeInterval = 2
 
     init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable, eventLoop: EventLoop) {
@@ -221,6 +218,8 @@ actor NodeInstances {
             status.restoreError = entry.restoreError
             status.lastRestore = entry.lastRestore ?? record.status.lastRestore
             status.currentSize = observed.size
+            status.startEpoch = observed.startEpoch
+            status.startReplicas = observed.startSources.map { sources in sources.compactMap { names[$0] } }
             for replica in observed.replicas {
                 guard let name = names[replica.address] else { continue }
                 status.replicaModeMap[name] = replica.mode
@@ -239,16 +238,7 @@ actor NodeInstances {
                     running[volume]?.lastReported = status
                 } catch { logger.debug("engine status report failed: \(error)") }
             }
-            if observed.robustness == .faulted {
-                let since = entry.faultedSince ?? Date()
-                running[volume]?.faultedSince = since
-                if Date().timeIntervalSince(since) > Self.faultedRestartSeconds {
-                    logger.warning("engine of \(volume) has no healthy replica; restarting it from its replicas")
-                    await stopEngine(volume)
-                }
-            } else {
-                running[volume]?.faultedSince = nil
-            }
+            // A faulted engine stays as it is: the manager decides whether to salvage it (auto-salvage).
         }
     }
 }

@@ -24,6 +24,7 @@ extension Engine {
                 if !reports.contains(where: { $0.address == address }) { self.replicas[address]?.close() }
             }
             self.started = true
+            self.startSources = plan.sources
             self.startEpoch = reports.filter { plan.sources.contains($0.address) }.map(\.epoch).max()
             self.set = ReplicaSet(restoring: self.set, epoch: topEpoch)
             // The new epoch names exactly the sources: anything else must be rebuilt before it counts.

@@ -17,8 +17,9 @@ public struct EngineStatus: Codable, Sendable {
     public var counters: IOCounters
     /// The running or the last purge since the engine started.
     public var purge: PurgeState?
-    /// The epoch of the replicas its start chose (the newest among those that answered).
+    /// The epoch of the replicas its start chose (the newest among those that answered), and those replicas.
     public var startEpoch: UInt64?
+    public var startSources: [String]?
 }
 
 extension Engine {
@@ -26,7 +27,7 @@ extension Engine {
         try await eventLoop.submit {
             EngineStatus(volume: self.volume, size: self.size, robustness: self.set.robustness, epoch: self.set.epoch,
                          replicas: self.replicaInfos(), counters: self.counters, purge: self.purgeState,
-                         startEpoch: self.startEpoch)
+                         startEpoch: self.startEpoch, startSources: self.startSources)
         }.get()
     }
 

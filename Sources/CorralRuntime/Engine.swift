@@ -69,7 +69,8 @@ public final class Engine: @unchecked Sendable {
     var timer: RepeatedTask?
     /// Set once `start` has chosen the replicas to serve from; until then epochs stay as they are.
     var started = false
-    /// The epoch the replicas chosen at start held.
+    /// The replicas chosen at start to serve from, and the epoch they held.
+    var startSources: [String]?
     var startEpoch: UInt64?
     /// Checksums, rebuilds and background purges the engine started itself; ended by `shutdown`.
     let tasks = EngineTasks()

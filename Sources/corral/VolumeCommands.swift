@@ -6,7 +6,8 @@ import Foundation
 struct VolumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volume", abstract: "Volumes: create, list, attach, detach, expand, scale, delete.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self, Activate.self])
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self, Activate.self,
+                      Salvage.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a volume.")
@@ -141,6 +142,31 @@ struct VolumeCommand: AsyncParsableCommand {
         func run() async throws {
             _ = try await api.client.call("POST", "volumes/\(name)/expand", body: ["size": size])
             print("volume \(name) expands to \(size)")
+        }
+    }
+
+    struct Salvage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "salvage",
+            abstract: "Start a faulted volume again from the replicas that are back.",
+            discussion: "Every replica of the volume failed. Its new engine serves from those with the newest epoch, "
+                + "even if a replica that may hold newer writes is missing (what auto-salvage waits for). With --replica, from those only.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(name: .customLong("replica"), help: "A replica to start from (repeatable); default: every replica that is back.") var replicas: [String] = []
+        @Option(help: "Seconds to wait for an attached volume to serve again.") var timeout: Int = 120
+        func run() async throws {
+            _ = try await api.client.call("POST", "volumes/\(name)/salvage", body: replicas.isEmpty ? [:] : ["replicas": replicas])
+            let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+            guard !volume.spec.nodeID.isEmpty else {
+                print("volume \(name) will start from the replicas that are back when it is attached")
+                return
+            }
+            let serving = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to serve again") { volume in
+                volume.status.salvage == nil && volume.status.state == .attached && volume.status.robustness != .faulted
+            }
+            let how = serving.status.conditions.first { $0.type == "Salvage" }?.message ?? "serving"
+            print("volume \(name) serves again: \(how)")
         }
     }
 

@@ -18,6 +18,8 @@ struct ClusterSim {
     var restoreDone = true
     /// What simulated node agents report of a restore attempt that failed.
     var restoreError: String?
+    /// Replicas the engines cannot reach though their nodes are up (a network cut).
+    var cut: Set<String> = []
 
     init(nodes: [Node], settings: Settings = CorralControl.Settings()) {
         self.nodes = nodes; self.settings = settings
@@ -65,9 +67,11 @@ struct ClusterSim {
             engines[name]?.status.endpoint = "nbd://\(engine.spec.nodeID):10809/\(engine.spec.volumeName)"
             var modes: [String: ReplicaMode] = [:]
             for replicaName in engine.spec.replicaAddressMap.keys {
-                modes[replicaName] = replicas[replicaName].map { up($0.spec.nodeID) ? .rw : .err } ?? .err
+                modes[replicaName] = replicas[replicaName].map { up($0.spec.nodeID) && !cut.contains(replicaName) ? .rw : .err } ?? .err
             }
             engines[name]?.status.replicaModeMap = modes
+            engines[name]?.status.startEpoch = 7
+            engines[name]?.status.startReplicas = modes.filter { $0.value == .rw }.keys.sorted()
             if restoreDone { engines[name]?.status.restoredBackup = engine.spec.restoreFrom }
             engines[name]?.status.restoreError = restoreError
         }

@@ -1,0 +1,131 @@
+import CorralCore
+import Foundation
+
+/// A volume whose every replica failed (docs/resources.md, "Salvage").
+///
+/// Its engine has nothing to serve from, so it is stopped. With `auto-salvage` on, or when asked
+/// (`corral volume salvage`), the replicas that are back (their node is up and serves them) are
+/// marked healthy again and a new engine starts from them; its start rule (the epoch rule) serves
+/// from those with the newest epoch and rebuilds the rest. An automatic salvage waits while a
+/// replica that was a member of that epoch is missing, since it may hold newer writes; one asked
+/// for starts without it. With `auto-salvage` off the volume stays faulted, as it is, to inspect.
+extension Pass {
+    static let salvageCondition = "Salvage"
+
+    /// The engine runs on a live node with a replica it reads from.
+    var engineServing: Bool {
+        guard let engine, engine.status.currentState == .running, !engine.isDeleting, nodeUp(engine.spec.nodeID) else { return false }
+        return mine.contains { !$0.isDeleting && engine.status.replicaModeMap[$0.name] == .rw }
+    }
+
+    /// A salvage request not yet acted on.
+    var pendingSalvageRequest: SalvageRequest? {
+        guard let request = volume.spec.salvageRequest, request.requestedAt != status.lastSalvageRequest else { return nil }
+        return request
+    }
+
+    /// A failed replica that could serve again: its node is up and serves it.
+    func isBack(_ replica: Replica) -> Bool {
+        nodeUp(replica.spec.nodeID) && !replica.status.address.isEmpty && replica.status.currentState == .running
+    }
+
+    /// Handles a faulted volume and a salvage under way. True when the pass must not manage the
+    /// replica count or the engine further (a new replica would start from nothing).
+    mutating func handleFault(_ live: [Replica]) -> Bool {
+        let allFailed = !live.isEmpty && live.allSatisfy(\.isFailed)
+        if engineServing {
+            finishSalvage(live)
+            if let request = pendingSalvageRequest {
+                status.lastSalvageRequest = request.requestedAt
+                actions.append(.event(.normal, reason: "SalvageNotNeeded", message: "volume \(volume.name) serves from a healthy replica; the salvage request was not needed"))
+            }
+            return false
+        }
+        if status.salvage != nil && !allFailed {
+            includeReturningReplicas(live)
+            return false
+        }
+        let request = pendingSalvageRequest
+        guard allFailed || request != nil else { return false }
+        if let engine {
+            if engine.isDeleting {
+                if !nodeUp(engine.spec.nodeID) || engine.status.currentState == .stopped { actions.append(.finalizeEngine(engine.name)) }
+            } else {
+                actions.append(.deleteEngine(engine.name))
+                let next = world.settings.autoSalvage
+                    ? "auto-salvage is on: it starts again from the replicas with the newest data once they are back"
+                    : "auto-salvage is off: it stays faulted, as it is, until `corral volume salvage \(volume.name)`"
+                actions.append(.event(.warning, reason: "VolumeFaulted", message: "every replica of \(volume.name) failed; its engine stops. \(next)"))
+            }
+            return true
+        }
+        guard world.settings.autoSalvage || request != nil else {
+            setSalvageCondition(reason: "AutoSalvageOff", "every replica failed and auto-salvage is off; `corral volume salvage \(volume.name)` starts it again from the replicas that are back")
+            return true
+        }
+        var back = live.filter(isBack)
+        if let named = request?.replicas, !named.isEmpty {
+            back = back.filter { named.contains($0.name) }
+            let missing = named.filter { name in !back.contains { $0.name == name } }
+            guard missing.isEmpty else {
+                setSalvageCondition(reason: "WaitingForReplicas", "the salvage waits for \(missing.joined(separator: ", ")) to be served by a node that is up")
+                return true
+            }
+        }
+        guard !back.isEmpty else {
+            setSalvageCondition(reason: "WaitingForReplicas", "every replica failed; none is back yet (their nodes are down or do not serve them)")
+            return true
+        }
+        startSalvage(back, force: request != nil)
+        if let request { status.lastSalvageRequest = request.requestedAt }
+        return true
+    }
+
+    mutating func startSalvage(_ back: [Replica], force: Bool) {
+        for replica in back {
+            var healthy = replica
+            healthy.spec.failedAt = nil
+            healthy.spec.rebuildingSince = nil
+            actions.append(.updateReplica(healthy))
+        }
+        let names = back.map(\.name)
+        status.salvage = SalvageState(startedAt: world.now, replicas: names, force: force)
+        let rule = force
+            ? "it serves from those with the newest epoch, even if a replica that may hold newer writes is missing"
+            : "it serves from those with the newest epoch, once every replica of that epoch is back"
+        setSalvageCondition(reason: "Salvaging", "starting again from \(names.joined(separator: ", ")); \(rule)")
+        actions.append(.event(.warning, reason: "VolumeSalvaging", message: "every replica of \(volume.name) failed; starting it again from the replicas that are back (\(names.joined(separator: ", "))): \(rule)"))
+    }
+
+    /// While the salvaged engine is not serving yet, replicas that come back join the start.
+    mutating func includeReturningReplicas(_ live: [Replica]) {
+        guard var salvage = status.salvage else { return }
+        for replica in live where replica.isFailed && isBack(replica) && !salvage.replicas.contains(replica.name) {
+            var healthy = replica
+            healthy.spec.failedAt = nil
+            healthy.spec.rebuildingSince = nil
+            actions.append(.updateReplica(healthy))
+            salvage.replicas.append(replica.name)
+        }
+        status.salvage = salvage
+        if let message = engine.flatMap({ $0.status.currentState == .error ? $0.status.message : nil }), !message.isEmpty {
+            let advice = salvage.force ? "" : "; `corral volume salvage \(volume.name)` starts it without the missing replica"
+            setSalvageCondition(reason: "EngineNotStarted", "\(message)\(advice)")
+        }
+    }
+
+    /// The salvaged engine serves: say from which replicas and what may be missing.
+    mutating func finishSalvage(_ live: [Replica]) {
+        guard status.salvage != nil, let engine else { return }
+        status.salvage = nil
+        let rw = live.filter { engine.status.replicaModeMap[$0.name] == .rw }.map(\.name)
+        let serving = (engine.status.startReplicas ?? rw).joined(separator: ", ")
+        let epoch = engine.status.startEpoch.map { "epoch \($0)" } ?? "their epoch"
+        status.conditions.set(Condition(type: Self.salvageCondition, status: true, reason: "Salvaged", message: "serving from \(serving) (\(epoch))"))
+        actions.append(.event(.warning, reason: "VolumeSalvaged", message: "volume \(volume.name) serves again from \(serving): \(epoch) is the newest among the replicas that were back. Writes acknowledged after \(epoch) on replicas that were not back may be missing"))
+    }
+
+    mutating func setSalvageCondition(reason: String, _ message: String) {
+        status.conditions.set(Condition(type: Self.salvageCondition, status: false, reason: reason, message: message))
+    }
+}

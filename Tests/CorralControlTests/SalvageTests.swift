@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import CorralControl
+
+/// A volume whose every replica failed (VolumeSalvage.swift): its engine stops; with auto-salvage
+/// it starts again from the replicas that are back, with an Event; without, it stays faulted until
+/// a salvage is asked for; nothing deletes or replaces the replicas meanwhile.
+struct SalvageTests {
+    /// A 2-replica volume attached to the one node of three that holds no replica, and those two nodes.
+    func faultedCluster(_ values: [String: String] = [:]) -> (sim: ClusterSim, replicaNodes: [String]) {
+        var all = ["replica-replenishment-wait-interval": "0"]
+        all.merge(values) { $1 }
+        var sim = ClusterSim(nodes: (1...3).map { makeNode("n\($0)") }, settings: settings(all))
+        sim.volumes["v1"] = makeVolume(replicas: 2)
+        sim.settle()
+        let replicaNodes = sim.replicasOf("v1").map(\.spec.nodeID).sorted()
+        let free = ["n1", "n2", "n3"].first { !replicaNodes.contains($0) }!
+        sim.volumes["v1"]?.spec.nodeID = free
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+        for node in replicaNodes { sim.setNode(node, ready: false) }
+        sim.settle()
+        return (sim, replicaNodes)
+    }
+
+    @Test func everyReplicaFailedStopsTheEngineAndAutoSalvageStartsItAgainWhenTheyReturn() {
+        var (sim, replicaNodes) = faultedCluster()
+        #expect(sim.engines.isEmpty, "the faulted engine was stopped")
+        #expect(sim.events.contains("VolumeFaulted"))
+        #expect(sim.volumes["v1"]?.status.robustness == .faulted)
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "WaitingForReplicas")
+        sim.setNode(replicaNodes[0], ready: true)
+        sim.settle()
+        #expect(sim.events.contains("VolumeSalvaging") && sim.events.contains("VolumeSalvaged"))
+        let engine = sim.engines["v1-e"]
+        #expect(engine?.spec.salvageRequested == false, "an automatic salvage waits for a missing member of the newest epoch")
+        #expect(sim.volumes["v1"]?.status.salvage == nil, "done once the engine serves")
+        #expect(sim.volumes["v1"]?.status.state == .attached)
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy, "served again, and a replacement was built (no replenishment wait)")
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.message.contains("epoch 7") == true)
+        sim.setNode(replicaNodes[1], ready: true)
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+        #expect(sim.replicasOf("v1").count == 2)
+    }
+
+    @Test func aReplicaThatReturnsDuringTheSalvageJoinsTheStart() {
+        var (sim, replicaNodes) = faultedCluster()
+        sim.setNode(replicaNodes[0], ready: true)
+        // Only the controller runs: the new engine has not started yet when the second replica returns.
+        for _ in 0..<4 { _ = sim.reconcile("v1") }
+        sim.engines["v1-e"]?.status.currentState = .error
+        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
+        _ = sim.reconcile("v1")
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "EngineNotStarted")
+        sim.setNode(replicaNodes[1], ready: true)
+        sim.runNodes()
+        _ = sim.reconcile("v1")
+        #expect(sim.engines["v1-e"]?.spec.replicaAddressMap.count == 2, "both replicas are offered to the start")
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+    }
+
+    @Test func withAutoSalvageOffTheVolumeStaysFaultedUntilASalvageIsAskedFor() {
+        var (sim, replicaNodes) = faultedCluster(["auto-salvage": "false"])
+        for node in replicaNodes { sim.setNode(node, ready: true) }
+        sim.settle()
+        #expect(sim.engines.isEmpty)
+        #expect(sim.volumes["v1"]?.status.robustness == .faulted)
+        #expect(sim.replicasOf("v1").allSatisfy { $0.isFailed }, "kept as they are, to inspect")
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "AutoSalvageOff")
+        let asked = sim.now
+        sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: asked, replicas: [])
+        _ = sim.reconcile("v1")
+        _ = sim.reconcile("v1")
+        #expect(sim.engines["v1-e"]?.spec.salvageRequested == true, "asked for: start even without a missing member")
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.lastSalvageRequest == asked)
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+        #expect(sim.engines["v1-e"]?.spec.salvageRequested == false, "a later restart of the engine waits for members again")
+        #expect(sim.events.contains("VolumeSalvaged"))
+    }
+
+    @Test func aSalvageOfNamedReplicasStartsFromThoseOnly() {
+        var (sim, replicaNodes) = faultedCluster(["auto-salvage": "false"])
+        for node in replicaNodes { sim.setNode(node, ready: true) }
+        sim.settle()
+        let chosen = sim.replicasOf("v1")[1].name
+        sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: sim.now, replicas: [chosen])
+        _ = sim.reconcile("v1")
+        _ = sim.reconcile("v1")
+        let started = Array(sim.engines["v1-e"]?.spec.replicaAddressMap.keys ?? [:].keys)
+        #expect(started == [chosen])
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy, "the other replica joined after and was rebuilt")
+    }
+
+    @Test func aNetworkCutThatFailsEveryReplicaIsSalvagedOnceTheEngineReachesThemAgain() {
+        var sim = ClusterSim(nodes: (1...3).map { makeNode("n\($0)") })
+        sim.volumes["v1"] = makeVolume(replicas: 2)
+        sim.volumes["v1"]?.spec.nodeID = "n1"
+        sim.settle()
+        sim.cut = Set(sim.replicasOf("v1").map(\.name))
+        for _ in 0..<6 {
+            _ = sim.reconcile("v1")
+            sim.runNodes()
+        }
+        #expect(sim.events.contains("VolumeFaulted"), "the processes stay up, but every replica failed in the engine")
+        sim.cut = []
+        sim.settle()
+        #expect(sim.events.contains("VolumeSalvaged"))
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+    }
+
+    @Test func nothingDeletesOrReplacesTheReplicasOfAFaultedVolume() {
+        var (sim, _) = faultedCluster(["auto-salvage": "false"])
+        let before = sim.replicasOf("v1").map(\.name)
+        sim.volumes["v1"]?.spec.staleReplicaTimeout = 1
+        sim.now += 3600
+        sim.settle()
+        #expect(sim.replicasOf("v1").map(\.name) == before, "no stale deletion of the last copies, no empty replacement")
+        #expect(sim.replicasOf("v1").allSatisfy { !$0.isDeleting })
+    }
+}
