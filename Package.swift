@@ -101,16 +101,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "CorralCoreTests", dependencies: ["CorralCore"], swiftSettings: strict),
+        .testTarget(name: "CorralCoreTests", dependencies: ["CorralCore", "CorralTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CorralWireTests",
             dependencies: [
-                "CorralWire", "CorralCore", .product(name: "NIOCore", package: "swift-nio"),
+                "CorralWire", "CorralCore", "CorralTestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore"], swiftSettings: strict),
-        .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore", "CorralTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", "CorralTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(
             name: "CorralManagerTests",
             dependencies: [

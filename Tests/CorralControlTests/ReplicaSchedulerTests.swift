@@ -1,3 +1,4 @@
+import CorralTestSupport
 import Foundation
 import Testing
 @testable import CorralControl
@@ -118,8 +119,8 @@ struct ReplicaSchedulerTests {
     /// Random clusters: with hard anti-affinity, placing replicas one by one never puts two of a
     /// volume on one node, and a refusal happens only when every schedulable node has one.
     @Test func hardAntiAffinityNeverSharesANode() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<300 {
+        for seed in 0..<300 {
+            var generator = SeededRandom(seed: UInt64(seed))
             let nodeCount = Int.random(in: 1...6, using: &generator)
             let nodes = (0..<nodeCount).map { index in
                 makeNode("n\(index)", ready: Bool.random(using: &generator) || index == 0, schedulable: Int.random(in: 0..<5, using: &generator) > 0,
@@ -131,12 +132,12 @@ struct ReplicaSchedulerTests {
             for step in 0..<5 {
                 switch ReplicaScheduler.place(volume: volume, replicas: replicas, nodes: nodes, settings: settings()) {
                 case .success(let placement):
-                    #expect(!replicas.contains { $0.spec.nodeID == placement.nodeID }, "two replicas on \(placement.nodeID)")
+                    #expect(!replicas.contains { $0.spec.nodeID == placement.nodeID }, "seed \(seed): two replicas on \(placement.nodeID)")
                     replicas.append(makeReplica("r\(step)", node: placement.nodeID, disk: placement.diskID, size: 1 * GiB))
                 case .failure(let failure):
                     let usable = nodes.filter { $0.status.ready && $0.spec.allowScheduling }
                     if failure.reason == "ReplicaAntiAffinity" {
-                        #expect(usable.allSatisfy { node in replicas.contains { $0.spec.nodeID == node.name } })
+                        #expect(usable.allSatisfy { node in replicas.contains { $0.spec.nodeID == node.name } }, "seed \(seed): refused with a free node")
                     }
                 }
             }

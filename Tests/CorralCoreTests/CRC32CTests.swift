@@ -1,3 +1,4 @@
+import CorralTestSupport
 import CorralCore
 import Testing
 
@@ -18,13 +19,13 @@ struct CRC32CTests {
     /// The three-stream path (inputs of 4032 bytes and more) against the table-driven one, at
     /// lengths around its round size, with seeds, so every join and tail is exercised.
     @Test func streamsAgreeWithThePortableCode() {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededRandom(seed: 4032)
         let lengths = [0, 1, 7, 8, 4031, 4032, 4033, 4096, 8063, 8064, 8065, 12_096 + 5, 65_536, 1 << 20]
         for length in lengths + (0..<40).map({ _ in Int.random(in: 0...20_000, using: &generator) }) {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let seed = UInt32.random(in: 0...UInt32.max, using: &generator)
             let result = crc(bytes, seed: seed)
-            #expect(result.fast == result.portable, "length \(length)")
+            #expect(result.fast == result.portable, "length \(length), seed \(seed) (generator seeded 4032)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CorralTestSupport
 import Testing
 @testable import CorralCore
 
@@ -11,7 +12,7 @@ struct ExtentMapTests {
         return result
     }
 
-    static func randomRanges(_ generator: inout SystemRandomNumberGenerator, blocks: Int) -> [BlockRange] {
+    static func randomRanges(_ generator: inout SeededRandom, blocks: Int) -> [BlockRange] {
         var set = BlockSet()
         for _ in 0..<Int.random(in: 0...6, using: &generator) {
             let start = Int64.random(in: 0..<Int64(blocks), using: &generator)
@@ -22,17 +23,17 @@ struct ExtentMapTests {
     }
 
     @Test func overlayAllMatchesNaiveModel() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<500 {
+        for seed in 0..<500 {
+            var generator = SeededRandom(seed: UInt64(seed))
             let blocks = 200
             let layers = (0..<Int.random(in: 1...12, using: &generator)).map { _ in Self.randomRanges(&generator, blocks: blocks) }
             let map = ExtentMap.overlayAll(layers.enumerated().map { ExtentMap(extents: $1, layer: Int32($0)) })
             let expected = Self.naive(layers, blocks: blocks)
-            for block in 0..<blocks { #expect(map.layer(of: Int64(block)) == expected[block]) }
+            for block in 0..<blocks { #expect(map.layer(of: Int64(block)) == expected[block], "seed \(seed), block \(block)") }
             let segments = map.segments(in: BlockRange(start: 0, end: Int64(blocks)))
-            #expect(segments.reduce(0) { $0 + $1.range.count } == Int64(blocks))
+            #expect(segments.reduce(0) { $0 + $1.range.count } == Int64(blocks), "seed \(seed)")
             for segment in segments {
-                for b in segment.range.start..<segment.range.end { #expect(expected[Int(b)] == segment.layer) }
+                for b in segment.range.start..<segment.range.end { #expect(expected[Int(b)] == segment.layer, "seed \(seed), block \(b)") }
             }
         }
     }
@@ -46,8 +47,8 @@ struct ExtentMapTests {
     }
 
     @Test func blockSetRangesRoundTrip() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<300 {
+        for seed in 0..<300 {
+            var generator = SeededRandom(seed: UInt64(seed))
             var set = BlockSet()
             var naive = Set<Int64>()
             for _ in 0..<20 {
@@ -59,11 +60,11 @@ struct ExtentMapTests {
                     set.remove(range); naive.subtract(range.start..<range.end)
                 }
             }
-            #expect(set.count == Int64(naive.count))
+            #expect(set.count == Int64(naive.count), "seed \(seed)")
             let flattened = Set(set.ranges().flatMap { Array($0.start..<$0.end) })
-            #expect(flattened == naive)
+            #expect(flattened == naive, "seed \(seed)")
             let ranges = set.ranges()
-            for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.end < b.start, "ranges are joined and sorted") }
+            for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.end < b.start, "seed \(seed): ranges are joined and sorted") }
         }
     }
 }

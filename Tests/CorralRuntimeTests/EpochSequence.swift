@@ -98,13 +98,13 @@ final class EpochSequence: @unchecked Sendable {  // used by one task; loop work
     // MARK: Replicas
 
     func kill() async throws {
-        guard let address = addresses.filter({ !power.isDown($0) }).randomElement(using: &random) else { return }
+        guard let address = addresses.filter({ !power.isDown($0) }).pick(using: &random) else { return }
         let noisily = random.next(2) == 0
         try await bench.eventLoop.submit { self.power.kill(address, noisily: noisily) }.get()
     }
 
     func restartReplica() async throws {
-        guard let address = addresses.filter({ power.isDown($0) }).randomElement(using: &random) else { return }
+        guard let address = addresses.filter({ power.isDown($0) }).pick(using: &random) else { return }
         try await restart(address)
     }
 
@@ -117,7 +117,7 @@ final class EpochSequence: @unchecked Sendable {  // used by one task; loop work
         guard let engine else { return }
         let modes = try await engine.status().replicas
         let candidates = modes.filter { $0.mode != .rw && !power.isDown($0.address) }.map(\.address)
-        guard let address = candidates.randomElement(using: &random) else { return }
+        guard let address = candidates.pick(using: &random) else { return }
         try? await engine.rebuild(address, alreadyConnected: false)
     }
 

@@ -151,7 +151,7 @@ final class CrashSequence {
     }
 
     func delete(dies: Int?) throws {
-        guard let name = model.liveSnapshots.randomElement(using: &random) else { return }
+        guard let name = model.liveSnapshots.pick(using: &random) else { return }
         try guardedOp(dies, inFlight: .delete(name)) {
             try replica.deleteSnapshot(name: name)
             model.removed.insert(name)
@@ -177,7 +177,7 @@ final class CrashSequence {
     }
 
     func revert(dies: Int?) throws {
-        guard let name = model.liveSnapshots.randomElement(using: &random), let content = model.snapshots[name] else { return }
+        guard let name = model.liveSnapshots.pick(using: &random), let content = model.snapshots[name] else { return }
         model.mayBecome(content)
         try guardedOp(dies) {
             try replica.revert(to: name)
