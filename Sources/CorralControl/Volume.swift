@@ -74,6 +74,9 @@ public enum VolumeKind: ResourceKind {
         public var salvage: SalvageState?
         /// The salvage request last acted on (its requestedAt), so each is acted on once.
         public var lastSalvageRequest: Date?
+        /// When the last salvage started: an automatic one does not start again sooner than
+        /// `Limits.salvageRetrySeconds` after (a replica that answers, then fails at once).
+        public var lastSalvageAt: Date?
         public init() {}
     }
 }
@@ -93,8 +96,11 @@ public struct SalvageState: Codable, Sendable, Equatable {
     public var replicas: [String]
     /// Start even if a member of the newest epoch is missing: asked for, never automatic.
     public var force: Bool
-    public init(startedAt: Date, replicas: [String], force: Bool) {
+    /// The request named `replicas`: no other replica joins the start.
+    public var onlyNamed: Bool?
+    public init(startedAt: Date, replicas: [String], force: Bool, onlyNamed: Bool = false) {
         self.startedAt = startedAt; self.replicas = replicas; self.force = force
+        self.onlyNamed = onlyNamed ? true : nil
     }
 }
 

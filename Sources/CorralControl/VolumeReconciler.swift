@@ -171,9 +171,12 @@ struct Pass {
         return !engine.status.replicaModeMap.values.contains(.rw)
     }
 
-    /// Another replica has not failed: a failed one may then go for good (never the last copies).
+    /// Another replica holds the volume's data: a failed one may then go for good (never the last
+    /// copies). During a salvage none is known to yet: the replica not back may hold the newest.
     func hasHealthyPeer(of replica: Replica, _ live: [Replica]) -> Bool {
-        live.contains { $0.name != replica.name && !$0.isFailed }
+        guard status.salvage == nil else { return false }
+        let everServed = live.contains { $0.spec.healthyAt != nil }
+        return live.contains { $0.name != replica.name && !$0.isFailed && ($0.spec.healthyAt != nil || !everServed) }
     }
 
     // MARK: Replica count
@@ -256,7 +259,7 @@ struct Pass {
         guard !target.isEmpty else { return }
         var addresses: [String: String] = [:]
         // A salvage starts from the replicas it chose; the others join once the engine serves.
-        for replica in live where !replica.status.address.isEmpty && !(status.salvage != nil && replica.isFailed) {
+        for replica in live where !replica.status.address.isEmpty && salvageAllows(replica) {
             addresses[replica.name] = replica.status.address
         }
         if let engine {

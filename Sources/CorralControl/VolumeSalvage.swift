@@ -4,11 +4,12 @@ import Foundation
 /// A volume whose every replica failed (docs/resources.md, "Salvage").
 ///
 /// Its engine has nothing to serve from, so it is stopped. With `auto-salvage` on, or when asked
-/// (`corral volume salvage`), the replicas that are back (their node is up and serves them) are
-/// marked healthy again and a new engine starts from them; its start rule (the epoch rule) serves
-/// from those with the newest epoch and rebuilds the rest. An automatic salvage waits while a
-/// replica that was a member of that epoch is missing, since it may hold newer writes; one asked
-/// for starts without it. With `auto-salvage` off the volume stays faulted, as it is, to inspect.
+/// (`corral volume salvage`), the replicas that are back (their node is up and serves them) and
+/// once held the volume's data are marked healthy again and a new engine starts from them; its
+/// start rule (the epoch rule) serves from those with the newest epoch and rebuilds the rest. An
+/// automatic salvage waits while a replica that was a member of that epoch is missing, since it
+/// may hold newer writes; one asked for starts without it. With `auto-salvage` off the volume
+/// stays faulted, as it is, to inspect.
 extension Pass {
     static let salvageCondition = "Salvage"
 
@@ -24,9 +25,12 @@ extension Pass {
         return request
     }
 
-    /// A failed replica that could serve again: its node is up and serves it.
-    func isBack(_ replica: Replica) -> Bool {
-        nodeUp(replica.spec.nodeID) && !replica.status.address.isEmpty && replica.status.currentState == .running
+    /// A replica a salvage may start from: its node is up and serves it, and it held the volume's
+    /// data once (a replacement never built holds nothing, and as a fresh replica at epoch 0 it
+    /// would otherwise be a start's only choice). A volume never served holds no data anywhere.
+    func isBack(_ replica: Replica, _ live: [Replica]) -> Bool {
+        let heldData = replica.spec.healthyAt != nil || !live.contains { $0.spec.healthyAt != nil }
+        return heldData && nodeUp(replica.spec.nodeID) && !replica.status.address.isEmpty && replica.status.currentState == .running
     }
 
     /// Handles a faulted volume and a salvage under way. True when the pass must not manage the
@@ -41,21 +45,24 @@ extension Pass {
             }
             return false
         }
-        if status.salvage != nil && !allFailed {
+        let request = pendingSalvageRequest
+        if status.salvage != nil && !allFailed && request == nil {
             includeReturningReplicas(live)
             return false
         }
-        let request = pendingSalvageRequest
         guard allFailed || request != nil else { return false }
+        // A new salvage starts with a new engine: the one that faulted, or one that waits.
         if let engine {
             if engine.isDeleting {
                 if !nodeUp(engine.spec.nodeID) || engine.status.currentState == .stopped { actions.append(.finalizeEngine(engine.name)) }
             } else {
                 actions.append(.deleteEngine(engine.name))
-                let next = world.settings.autoSalvage
-                    ? "auto-salvage is on: it starts again from the replicas with the newest data once they are back"
-                    : "auto-salvage is off: it stays faulted, as it is, until `corral volume salvage \(volume.name)`"
-                actions.append(.event(.warning, reason: "VolumeFaulted", message: "every replica of \(volume.name) failed; its engine stops. \(next)"))
+                if allFailed {
+                    let next = world.settings.autoSalvage
+                        ? "auto-salvage is on: it starts again from the replicas with the newest data once they are back"
+                        : "auto-salvage is off: it stays faulted, as it is, until `corral volume salvage \(volume.name)`"
+                    actions.append(.event(.warning, reason: "VolumeFaulted", message: "every replica of \(volume.name) failed; its engine stops. \(next)"))
+                }
             }
             return true
         }
@@ -63,8 +70,13 @@ extension Pass {
             setSalvageCondition(reason: "AutoSalvageOff", "every replica failed and auto-salvage is off; `corral volume salvage \(volume.name)` starts it again from the replicas that are back")
             return true
         }
-        var back = live.filter(isBack)
-        if let named = request?.replicas, !named.isEmpty {
+        if request == nil, let last = status.lastSalvageAt, world.now.timeIntervalSince(last) < Limits.salvageRetrySeconds {
+            setSalvageCondition(reason: "Backoff", "every replica failed again soon after the salvage at \(last); the next starts \(Int(Limits.salvageRetrySeconds)) s after it")
+            return true
+        }
+        var back = live.filter { isBack($0, live) }
+        let named = request?.replicas ?? []
+        if !named.isEmpty {
             back = back.filter { named.contains($0.name) }
             let missing = named.filter { name in !back.contains { $0.name == name } }
             guard missing.isEmpty else {
@@ -73,23 +85,24 @@ extension Pass {
             }
         }
         guard !back.isEmpty else {
-            setSalvageCondition(reason: "WaitingForReplicas", "every replica failed; none is back yet (their nodes are down or do not serve them)")
+            setSalvageCondition(reason: "WaitingForReplicas", "every replica failed; none that held the volume's data is back yet (their nodes are down or do not serve them)")
             return true
         }
-        startSalvage(back, force: request != nil)
+        startSalvage(back, force: request != nil, onlyNamed: !named.isEmpty)
         if let request { status.lastSalvageRequest = request.requestedAt }
         return true
     }
 
-    mutating func startSalvage(_ back: [Replica], force: Bool) {
-        for replica in back {
+    mutating func startSalvage(_ back: [Replica], force: Bool, onlyNamed: Bool) {
+        for replica in back where replica.isFailed || replica.spec.rebuildingSince != nil {
             var healthy = replica
             healthy.spec.failedAt = nil
             healthy.spec.rebuildingSince = nil
             actions.append(.updateReplica(healthy))
         }
         let names = back.map(\.name)
-        status.salvage = SalvageState(startedAt: world.now, replicas: names, force: force)
+        status.salvage = SalvageState(startedAt: world.now, replicas: names, force: force, onlyNamed: onlyNamed)
+        status.lastSalvageAt = world.now
         let rule = force
             ? "it serves from those with the newest epoch, even if a replica that may hold newer writes is missing"
             : "it serves from those with the newest epoch, once every replica of that epoch is back"
@@ -97,17 +110,23 @@ extension Pass {
         actions.append(.event(.warning, reason: "VolumeSalvaging", message: "every replica of \(volume.name) failed; starting it again from the replicas that are back (\(names.joined(separator: ", "))): \(rule)"))
     }
 
-    /// While the salvaged engine is not serving yet, replicas that come back join the start.
+    /// While the salvaged engine is not serving yet, replicas that come back join the start
+    /// (unless the request named the replicas to start from).
     mutating func includeReturningReplicas(_ live: [Replica]) {
         guard var salvage = status.salvage else { return }
-        for replica in live where replica.isFailed && isBack(replica) && !salvage.replicas.contains(replica.name) {
-            var healthy = replica
-            healthy.spec.failedAt = nil
-            healthy.spec.rebuildingSince = nil
-            actions.append(.updateReplica(healthy))
-            salvage.replicas.append(replica.name)
+        if salvage.onlyNamed != true {
+            // Failed or not: one the salvage started without may have been cleared by an earlier one.
+            for replica in live where isBack(replica, live) && !salvage.replicas.contains(replica.name) {
+                if replica.isFailed || replica.spec.rebuildingSince != nil {
+                    var healthy = replica
+                    healthy.spec.failedAt = nil
+                    healthy.spec.rebuildingSince = nil
+                    actions.append(.updateReplica(healthy))
+                }
+                salvage.replicas.append(replica.name)
+            }
+            status.salvage = salvage
         }
-        status.salvage = salvage
         if let message = engine.flatMap({ $0.status.currentState == .error ? $0.status.message : nil }), !message.isEmpty {
             let advice = salvage.force ? "" : "; `corral volume salvage \(volume.name)` starts it without the missing replica"
             setSalvageCondition(reason: "EngineNotStarted", "\(message)\(advice)")
@@ -127,5 +146,10 @@ extension Pass {
 
     mutating func setSalvageCondition(reason: String, _ message: String) {
         status.conditions.set(Condition(type: Self.salvageCondition, status: false, reason: reason, message: message))
+    }
+
+    /// The replicas an engine may be given: during a salvage, those it starts from.
+    func salvageAllows(_ replica: Replica) -> Bool {
+        status.salvage.map { $0.replicas.contains(replica.name) } ?? true
     }
 }

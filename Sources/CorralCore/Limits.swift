@@ -39,6 +39,10 @@ public enum Limits {
     public static let resourceNameBytesMax = 63
     /// Bytes moved per step of a rebuild; bounds memory used by one transfer.
     public static let rebuildChunkBytes = 4 * 1024 * 1024
+    /// Seconds between automatic salvages of one volume: a replica that answers at start and
+    /// fails at its first write would otherwise restart the engine (and log three Events) on
+    /// every controller pass. A salvage asked for is not held back.
+    public static let salvageRetrySeconds: Double = 30
     /// Reads up to this size that an in-process replica serves are read straight into the NBD
     /// connection's reply batch. Larger ones keep a buffer of their own, so a turn of 128 KiB
     /// sequential reads does not gather into one multi-megabyte buffer.

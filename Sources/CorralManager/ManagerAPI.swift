@@ -82,6 +82,12 @@ struct ManagerAPI: Sendable {
             var body = try await request.decodeStrict(APIRequest.SpecUpdate<Volume.Spec>.self, context: context)
             // Left out of the update: unchanged (clients written before the field existed).
             body.spec.backupBlockSize = body.spec.backupBlockSize ?? volume.spec.backupBlockSize
+            // Only the salvage action sets a salvage request (it checks the volume is faulted and
+            // the replicas are its own); an update keeps the one stored.
+            if let sent = body.spec.salvageRequest, sent != volume.spec.salvageRequest {
+                throw APIError(.unprocessableContent, "salvageRequest is set by POST /v1/volumes/\(volume.name)/salvage, not by an update")
+            }
+            body.spec.salvageRequest = volume.spec.salvageRequest
             try VolumeValidation.check(body.spec, replacing: volume.spec)
             volume.spec = body.spec
             volume.metadata.resourceVersion = body.metadata.resourceVersion
@@ -149,7 +155,7 @@ struct ManagerAPI: Sendable {
             if let unknown = named.first(where: { !names.contains($0) }) {
                 throw APIError(.unprocessableContent, "\(unknown) is not a replica of volume \(current.name); its replicas are \(names.sorted().joined(separator: ", "))")
             }
-            let now = Date()
+            let now = self.now
             return try await changeVolume(context) { volume in
                 guard volume.status.robustness == .faulted || volume.status.salvage != nil else {
                     throw APIError(.conflict, "volume \(volume.name) is not faulted (robustness \(volume.status.robustness.rawValue)); salvage is for a volume whose every replica failed")

@@ -201,7 +201,7 @@ actor NodeInstances {
         for volume in running.keys { await stopEngine(volume) }
     }
 
-    /// Reports each engine's status when it changed; restarts an engine that stayed faulted.
+    /// Reports each engine's status when it changed.
     func reportStatus() async {
         for (volume, started) in running where !started.local.starting {
             guard let record = records[volume], let observed = try? await started.engine.status() else { continue }

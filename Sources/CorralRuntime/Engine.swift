@@ -139,9 +139,13 @@ public final class Engine: @unchecked Sendable {
             case .fault:
                 logger.error("volume \(volume) is faulted: no replica is left; I/O fails with EIO until one is added back")
             case .persistEpoch(let epoch, let members, let on):
-                let writes = on.compactMap { address -> EventLoopFuture<Void>? in
-                    guard let replica = replicas[address] else { return nil }
-                    return replica.control(ControlRequest(op: .setEpoch, epoch: epoch, members: members), as: AnyDone.self)
+                // Sent to every survivor before any failure is handled: a failure answered at once
+                // moves the epoch again, and no survivor may get that newer epoch before this one.
+                let sent = on.compactMap { address in
+                    replicas[address].map { (address, $0.control(ControlRequest(op: .setEpoch, epoch: epoch, members: members), as: AnyDone.self)) }
+                }
+                let writes = sent.map { address, answer -> EventLoopFuture<Void> in
+                    answer
                         .map { _ in }
                         .flatMapError { error in
                             self.replicaFailed(address, reason: "could not record epoch \(epoch): \(error)")

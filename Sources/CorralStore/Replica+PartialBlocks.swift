@@ -23,9 +23,23 @@ extension Replica {
             // A block the head holds whole from earlier writes merges with real data: nothing to redo.
             if recorded == nil && headBlocks.contains(block) { continue }
             let written = Int(start - block * Self.block)..<Int(end - block * Self.block)
-            edges.append((block, (recorded ?? []) + [written]))
+            edges.append((block, Self.coalesced((recorded ?? []) + [written])))
         }
         return edges
+    }
+
+    /// Sorted, with overlapping and touching ranges joined: a block rewritten many times keeps a
+    /// few ranges, not one per write.
+    static func coalesced(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var joined: [Range<Int>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = joined.last, range.lowerBound <= last.upperBound {
+                joined[joined.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                joined.append(range)
+            }
+        }
+        return joined
     }
 
     func notePartialWrites(_ edges: [(block: Int64, ranges: [Range<Int>])]) {
@@ -55,6 +69,8 @@ extension Replica {
         var layer = [UInt8](repeating: 0, count: Limits.blockSize)
         for record in manifest.activeChain {
             guard let blocks = partialBlocks[record.id] else { continue }
+            // Its content changes: a checksum stored over the merged stale data would not match.
+            try removeChecksum(of: record)
             let file = try self.file(id: record.id)
             for (block, ranges) in blocks.sorted(by: { $0.key < $1.key }) {
                 try below.withUnsafeMutableBytes { raw in

@@ -119,7 +119,11 @@ extension Replica {
     /// Target side, last step: every layer matched its source; the replica is whole again.
     public func finishRebuild(epoch: UInt64, members: [String]) throws {
         frozenGeneration &+= 1
-        try guarded { try remergePartialBlocks() }
+        try guarded {
+            try remergePartialBlocks()
+            // The copied layers are durable before the manifest says the replica is whole.
+            for layer in manifest.activeChain { try file(id: layer.id).sync() }
+        }
         var updated = manifest
         updated.rebuilding = false
         updated.epoch = epoch

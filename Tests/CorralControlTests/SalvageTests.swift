@@ -1,3 +1,4 @@
+import CorralCore
 import Foundation
 import Testing
 @testable import CorralControl
@@ -87,10 +88,11 @@ struct SalvageTests {
         sim.settle()
         let chosen = sim.replicasOf("v1")[1].name
         sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: sim.now, replicas: [chosen])
-        _ = sim.reconcile("v1")
-        _ = sim.reconcile("v1")
+        // Many passes before the engine starts: the other replica, back too, never joins the start.
+        for _ in 0..<8 { _ = sim.reconcile("v1") }
         let started = Array(sim.engines["v1-e"]?.spec.replicaAddressMap.keys ?? [:].keys)
         #expect(started == [chosen])
+        #expect(sim.engines["v1-e"]?.spec.salvageRequested == true)
         sim.settle()
         #expect(sim.volumes["v1"]?.status.robustness == .healthy, "the other replica joined after and was rebuilt")
     }
@@ -120,5 +122,82 @@ struct SalvageTests {
         sim.settle()
         #expect(sim.replicasOf("v1").map(\.name) == before, "no stale deletion of the last copies, no empty replacement")
         #expect(sim.replicasOf("v1").allSatisfy { !$0.isDeleting })
+    }
+
+    @Test func aReplicaThatNeverHeldTheDataIsNoSalvageCandidate() {
+        var (sim, replicaNodes) = faultedCluster()
+        // A replacement that never became healthy, failed too, on the third node.
+        let third = ["n1", "n2", "n3"].first { !replicaNodes.contains($0) }!
+        var empty = makeReplica("v1-r-new", node: third, failed: true, healthy: false)
+        empty.spec.volumeSize = sim.volumes["v1"]!.spec.size
+        sim.replicas[empty.name] = empty
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.salvage == nil)
+        #expect(sim.engines.isEmpty, "no engine starts from a replica that holds nothing")
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "WaitingForReplicas")
+        sim.setNode(replicaNodes[0], ready: true)
+        sim.settle()
+        #expect(sim.engines["v1-e"].map { $0.status.startReplicas?.contains("v1-r-new") == false } == true)
+    }
+
+    @Test func aRequestOverridesAnAutomaticSalvageThatWaitsForAMissingMember() {
+        var (sim, replicaNodes) = faultedCluster()
+        sim.setNode(replicaNodes[0], ready: true)
+        for _ in 0..<4 { _ = sim.reconcile("v1") }
+        sim.engines["v1-e"]?.status.currentState = .error
+        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
+        _ = sim.reconcile("v1")
+        #expect(sim.engines["v1-e"]?.spec.salvageRequested == false)
+        sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: sim.now, replicas: [])
+        _ = sim.reconcile("v1")
+        #expect(sim.engines["v1-e"]?.isDeleting == true, "the waiting engine stops; a forced one replaces it")
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.lastSalvageRequest == sim.volumes["v1"]?.spec.salvageRequest?.requestedAt)
+        #expect(sim.events.contains("VolumeSalvaged"))
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+    }
+
+    @Test func noStaleDeletionWhileASalvageWaits() {
+        var (sim, replicaNodes) = faultedCluster()
+        sim.volumes["v1"]?.spec.staleReplicaTimeout = 1
+        let missing = sim.replicasOf("v1").first { $0.spec.nodeID == replicaNodes[1] }!
+        sim.setNode(replicaNodes[0], ready: true)
+        for _ in 0..<4 { _ = sim.reconcile("v1") }
+        sim.engines["v1-e"]?.status.currentState = .error
+        sim.now += 3600
+        for _ in 0..<6 { _ = sim.reconcile("v1") }
+        #expect(sim.replicas[missing.name]?.isDeleting == false, "the replica not back may hold the newest writes")
+    }
+
+    @Test func anAutomaticSalvageWaitsBeforeStartingAgain() {
+        var (sim, replicaNodes) = faultedCluster()
+        for node in replicaNodes { sim.setNode(node, ready: true) }
+        sim.settle()
+        #expect(sim.events.filter { $0 == "VolumeSalvaging" }.count == 1)
+        // The replicas fail at their first write: every replica failed again at once.
+        sim.cut = Set(sim.replicasOf("v1").map(\.name))
+        for _ in 0..<8 { _ = sim.reconcile("v1"); sim.runNodes() }
+        sim.cut = []
+        for _ in 0..<8 { _ = sim.reconcile("v1"); sim.runNodes() }
+        #expect(sim.events.filter { $0 == "VolumeSalvaging" }.count == 1, "no second salvage within \(Int(Limits.salvageRetrySeconds)) s")
+        #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "Backoff")
+        sim.now += Limits.salvageRetrySeconds + 1
+        sim.settle()
+        #expect(sim.events.filter { $0 == "VolumeSalvaging" }.count == 2)
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+    }
+
+    @Test func aReplicaLeftOutOfASalvageJoinsItWhenBackEvenIfNotMarkedFailed() {
+        var (sim, replicaNodes) = faultedCluster()
+        for node in replicaNodes { sim.setNode(node, ready: true) }
+        sim.runNodes()
+        let names = sim.replicasOf("v1").map(\.name)
+        // An earlier salvage cleared both; this one started from the first alone.
+        for name in names { sim.replicas[name]?.spec.failedAt = nil }
+        sim.volumes["v1"]?.status.salvage = SalvageState(startedAt: sim.now, replicas: [names[0]], force: false)
+        _ = sim.reconcile("v1")
+        #expect(sim.volumes["v1"]?.status.salvage?.replicas.sorted() == names.sorted())
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.robustness == .healthy)
     }
 }

@@ -3,9 +3,10 @@ import Foundation
 import Testing
 @testable import CorralStore
 
-/// Thousands of random sequences (`CrashSequence`) of write, unmap, flush, snapshot, delete, a purge
-/// in small steps with writes between them, revert, expand and a rebuild of a second replica, with
-/// power lost between operations and inside them, on the source or the rebuild target, each
+/// Thousands of random sequences (`CrashSequence`) of write and write-zeroes (whole blocks and
+/// 512-byte sectors), flush, snapshot, delete, a purge in small steps with writes between them,
+/// revert, expand and a rebuild of a second replica, with power lost between operations and
+/// inside them, on the source or the rebuild target (also once it finished), each
 /// checked against `CrashModel`: no flushed write is lost, no snapshot changes, the chain always
 /// opens, reopening never fails on "exists", and a finished rebuild reads as its source.
 ///
@@ -17,10 +18,13 @@ import Testing
 ///   fails on its first seed, "seed 0: chain.json is not a valid chain manifest".
 /// - No re-merge of blocks written in part during a rebuild (`remergePartialBlocks`): "seed 74: the
 ///   rebuilt replica differs from its source" in the first batch.
+/// - No fsync of the copied layers before `finishRebuild` marks the replica whole: "seed 100210:
+///   snapshot s2 differs on the rebuilt replica after a crash".
 ///
 /// Bugs they found in the store before these were fixed: a rebuilding replica punched holes for
 /// write-zeroes where its layers, not copied yet, had no data (the copied data then showed
-/// through), and merged writes of part of a block with those layers' stale or missing data.
+/// through), merged writes of part of a block with those layers' stale or missing data, and was
+/// marked whole before the layers copied into it were on stable storage.
 struct CrashSafetyTests {
     static let sequencesPerBatch = Int(ProcessInfo.processInfo.environment["CRASH_SEQUENCES"] ?? "") ?? 300
     static let stepsPerSequence = 60

@@ -118,22 +118,31 @@ final class CrashSequence {
         let fua = random.next(5) == 0
         let bytes = CrashModel.bytes(tags: model.current[first..<(first + count)])
         try bytes.withUnsafeBytes { try replica.write($0, at: Int64(first * 512), fua: fua) }
-        try onTarget { target in try bytes.withUnsafeBytes { try target.write($0, at: Int64(first * 512), fua: fua) } }
+        try onTarget(mayDie: true) { target in try bytes.withUnsafeBytes { try target.write($0, at: Int64(first * 512), fua: fua) } }
         if fua { model.settle() }
     }
 
+    /// Whole blocks, or (one in three) sectors that start or end inside a block.
     func unmap() throws {
-        let block = random.next(model.blocks)
-        let count = 1 + random.next(min(3, model.blocks - block))
-        model.set(sectors: (block * CrashModel.sectorsPerBlock)..<((block + count) * CrashModel.sectorsPerBlock)) { _ in 0 }
-        let (offset, length) = (Int64(block * Limits.blockSize), Int64(count * Limits.blockSize))
+        let sectors = model.blocks * CrashModel.sectorsPerBlock
+        let first: Int, count: Int
+        if random.next(3) == 0 {
+            first = random.next(sectors)
+            count = 1 + random.next(min(12, sectors - first))
+        } else {
+            let block = random.next(model.blocks)
+            first = block * CrashModel.sectorsPerBlock
+            count = (1 + random.next(min(3, model.blocks - block))) * CrashModel.sectorsPerBlock
+        }
+        model.set(sectors: first..<(first + count)) { _ in 0 }
+        let (offset, length) = (Int64(first * 512), Int64(count * 512))
         try replica.writeZeroes(at: offset, length: length, fua: false)
-        try onTarget { try $0.writeZeroes(at: offset, length: length, fua: false) }
+        try onTarget(mayDie: true) { try $0.writeZeroes(at: offset, length: length, fua: false) }
     }
 
     func flush() throws {
         try replica.flush()
-        try onTarget { try $0.flush() }
+        try onTarget(mayDie: true) { try $0.flush() }
         model.settle()
     }
 
@@ -198,10 +207,23 @@ final class CrashSequence {
     // MARK: Rebuild
 
     /// Runs `body` on the rebuild target, if one takes writes; its power loss ends the rebuild.
-    func onTarget(finishing: Bool = false, _ body: (Replica) throws -> Void) throws {
+    /// With `mayDie`, power may fail inside it (one time in eight).
+    func onTarget(finishing: Bool = false, mayDie: Bool = false, _ body: (Replica) throws -> Void) throws {
         guard let target = rebuild?.target else { return }
+        if mayDie && random.next(8) == 0 { targetFS.dies(after: 1 + random.next(4)) }
+        defer { targetFS.survives() }
         do { try body(target) } catch where targetFS.dead { return try targetCrashed(finishing: finishing) }
         if targetFS.dead { try targetCrashed(finishing: finishing) }
+    }
+
+    /// Every snapshot on the target's chain reads as the model says.
+    func checkTargetSnapshots(_ target: Replica, _ what: String) throws {
+        for layer in target.manifest.activeChain.dropLast() {
+            guard let content = model.snapshots[layer.name] else { continue }
+            guard try CrashModel.readTags(target, snapshot: layer.name) == content else {
+                throw fail("snapshot \(layer.name) differs on \(what)")
+            }
+        }
     }
 
     /// Starts a rebuild (a system snapshot on the source, then `beginRebuild` on the target),
@@ -224,11 +246,16 @@ final class CrashSequence {
         formerTarget = run.target
         let expected = try CrashModel.readTags(replica)
         guard try CrashModel.readTags(run.target) == expected else { throw fail("the rebuilt replica differs from its source") }
-        for layer in run.target.manifest.activeChain.dropLast() {
-            guard let content = model.snapshots[layer.name] else { continue }
-            guard try CrashModel.readTags(run.target, snapshot: layer.name) == content else {
-                throw fail("snapshot \(layer.name) differs on the rebuilt replica")
+        try checkTargetSnapshots(run.target, "the rebuilt replica")
+        if random.next(2) == 0 {
+            // Power fails on the finished target: what it was given must have been made durable.
+            targetFS.crash()
+            guard let reopened = try Replica.open(directory: FaultyDirectory(fs: targetFS), now: { self.now() }),
+                  !reopened.manifest.rebuilding else {
+                throw fail("a finished rebuild target did not reopen whole after a crash")
             }
+            try checkTargetSnapshots(reopened, "the rebuilt replica after a crash")
+            formerTarget = reopened
         }
         try guardedOp(nil, inFlight: .delete(run.snapshot)) {
             try replica.deleteSnapshot(name: run.snapshot)

@@ -2,9 +2,10 @@
 # Issue 17, acceptance 3: a manager and three node agents, each node in its own network namespace.
 # A 2-replica volume is attached on the node that holds neither replica. One replica node dies,
 # newer data is written to the other alone, then that node dies too: the volume is faulted and its
-# engine stops. Both nodes return. With auto-salvage on, the volume serves again within 60 s with
-# the newer replica's data, and an Event says from which replica. Then, with auto-salvage off, both
-# die and return again: the volume stays faulted until `corral volume salvage`.
+# engine stops. The node with the older data returns first: the salvage waits, since the missing
+# replica may hold newer writes. When the other returns, the volume serves again within 60 s with
+# its newer data, and an Event names it. Then, with auto-salvage off, both die and return again:
+# the volume stays faulted until `corral volume salvage`.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
 setup curl ip python3 qemu-io
@@ -42,21 +43,26 @@ both_die() {
     kill_wait "${NODE_PID[$b]}"
     wait_for 60 "v1 faulted after n$b died" volume_is v1 faulted
 }
-both_return() {
-    start_node "$a"
-    start_node "$b"
-    wait_for 60 "n$a ready again" node_ready "n$a"
-    wait_for 60 "n$b ready again" node_ready "n$b"
+return_node() {
+    start_node "$1"
+    wait_for 60 "n$1 ready again" node_ready "n$1"
 }
+condition_reason() { corral volume get v1 -o json | python3 -c 'import json,sys
+print(" ".join(c.get("reason", "") for c in json.load(sys.stdin)["status"]["conditions"] if c["type"] == "Salvage"))'; }
+salvage_is() { [ "$(condition_reason)" = "$1" ]; }
 
 # Round 1: auto-salvage on (the default).
 qemu-io -f raw -c "write -P 0x11 0 4M" "$uri" >/dev/null || fail "the first write failed"
 both_die 0x22
 wait_for 30 "the VolumeFaulted event" has_event VolumeFaulted
-both_return
+return_node "$a"
+wait_for 60 "the salvage to wait for n$b's replica (a member of the newest epoch)" salvage_is EngineNotStarted
+! reads_pattern 0x11 || fail "v1 serves n$a's older data while n$b's newer replica is missing"
+log "with only n$a back: $(corral volume get v1 -o json | python3 -c 'import json,sys; print([c["message"] for c in json.load(sys.stdin)["status"]["conditions"] if c["type"] == "Salvage"][0])')"
+return_node "$b"
 start=$SECONDS
 wait_for 60 "v1 serving n$b's newer data again" reads_pattern 0x22
-log "v1 serves again $((SECONDS - start)) s after its replica nodes returned, with the newer data"
+log "v1 serves again $((SECONDS - start)) s after n$b returned, with its newer data"
 wait_for 30 "the VolumeSalvaged event" has_event VolumeSalvaged
 replica_a=$(replica_of "n$a")
 salvaged=$(reasons | grep "^VolumeSalvaged:" | tail -1)
@@ -71,9 +77,9 @@ faulted_before=$(event_count VolumeFaulted)
 both_die 0x33
 more_faulted() { [ "$(event_count VolumeFaulted)" -gt "$faulted_before" ]; }
 wait_for 30 "a second VolumeFaulted event" more_faulted
-both_return
-salvage_off() { corral volume get v1 -o json | grep -q AutoSalvageOff; }
-wait_for 30 "the Salvage condition AutoSalvageOff" salvage_off
+return_node "$a"
+return_node "$b"
+wait_for 30 "the Salvage condition AutoSalvageOff" salvage_is AutoSalvageOff
 hold_for 15 "v1 faulted with its replicas back and auto-salvage off" volume_is v1 faulted
 ! reads_pattern 0x33 || fail "v1 serves though auto-salvage is off"
 out=$(corral volume salvage v1 --timeout 90) || fail "corral volume salvage failed: $out"
