@@ -24,6 +24,16 @@ struct SalvageTests {
         return (sim, replicaNodes)
     }
 
+    /// One replica node returns; the salvaged engine refuses to start, as the epoch rule does while
+    /// a member of the newest epoch is missing.
+    func waitForMissingMember(_ sim: inout ClusterSim, back node: String) {
+        sim.setNode(node, ready: true)
+        for _ in 0..<4 { _ = sim.reconcile("v1") }
+        sim.engines["v1-e"]?.status.currentState = .error
+        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
+        _ = sim.reconcile("v1")
+    }
+
     @Test func everyReplicaFailedStopsTheEngineAndAutoSalvageStartsItAgainWhenTheyReturn() {
         var (sim, replicaNodes) = faultedCluster()
         #expect(sim.engines.isEmpty, "the faulted engine was stopped")
@@ -47,12 +57,8 @@ struct SalvageTests {
 
     @Test func aReplicaThatReturnsDuringTheSalvageJoinsTheStart() {
         var (sim, replicaNodes) = faultedCluster()
-        sim.setNode(replicaNodes[0], ready: true)
         // Only the controller runs: the new engine has not started yet when the second replica returns.
-        for _ in 0..<4 { _ = sim.reconcile("v1") }
-        sim.engines["v1-e"]?.status.currentState = .error
-        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
-        _ = sim.reconcile("v1")
+        waitForMissingMember(&sim, back: replicaNodes[0])
         #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "EngineNotStarted")
         sim.setNode(replicaNodes[1], ready: true)
         sim.runNodes()
@@ -142,11 +148,7 @@ struct SalvageTests {
 
     @Test func aRequestOverridesAnAutomaticSalvageThatWaitsForAMissingMember() {
         var (sim, replicaNodes) = faultedCluster()
-        sim.setNode(replicaNodes[0], ready: true)
-        for _ in 0..<4 { _ = sim.reconcile("v1") }
-        sim.engines["v1-e"]?.status.currentState = .error
-        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
-        _ = sim.reconcile("v1")
+        waitForMissingMember(&sim, back: replicaNodes[0])
         #expect(sim.engines["v1-e"]?.spec.salvageRequested == false)
         sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: sim.now, replicas: [])
         _ = sim.reconcile("v1")
@@ -161,9 +163,7 @@ struct SalvageTests {
         var (sim, replicaNodes) = faultedCluster()
         sim.volumes["v1"]?.spec.staleReplicaTimeout = 1
         let missing = sim.replicasOf("v1").first { $0.spec.nodeID == replicaNodes[1] }!
-        sim.setNode(replicaNodes[0], ready: true)
-        for _ in 0..<4 { _ = sim.reconcile("v1") }
-        sim.engines["v1-e"]?.status.currentState = .error
+        waitForMissingMember(&sim, back: replicaNodes[0])
         sim.now += 3600
         for _ in 0..<6 { _ = sim.reconcile("v1") }
         #expect(sim.replicas[missing.name]?.isDeleting == false, "the replica not back may hold the newest writes")

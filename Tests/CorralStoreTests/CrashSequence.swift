@@ -99,19 +99,21 @@ final class CrashSequence {
         if fs.dead { try crashAndCheck(inFlight) }
     }
 
-    /// Whole blocks, or (one write in three) 512-byte sectors that start or end inside a block,
-    /// which the replica merges with what the block holds.
-    func write() throws {
-        let sectors = model.blocks * CrashModel.sectorsPerBlock
-        let first: Int, count: Int
+    /// A range of sectors: up to `wholeBlocksMax` whole blocks, or (one time in three) up to 12
+    /// sectors that may start or end inside a block, which the replica merges with what it holds.
+    func randomSectors(wholeBlocksMax: Int) -> (first: Int, count: Int) {
         if random.next(3) == 0 {
-            first = random.next(sectors)
-            count = 1 + random.next(min(12, sectors - first))
-        } else {
-            let block = random.next(model.blocks)
-            first = block * CrashModel.sectorsPerBlock
-            count = (1 + random.next(min(4, model.blocks - block))) * CrashModel.sectorsPerBlock
+            let sectors = model.blocks * CrashModel.sectorsPerBlock
+            let first = random.next(sectors)
+            return (first, 1 + random.next(min(12, sectors - first)))
         }
+        let block = random.next(model.blocks)
+        return (block * CrashModel.sectorsPerBlock, (1 + random.next(min(wholeBlocksMax, model.blocks - block))) * CrashModel.sectorsPerBlock)
+    }
+
+    /// Whole blocks or sectors (`randomSectors`).
+    func write() throws {
+        let (first, count) = randomSectors(wholeBlocksMax: 4)
         let base = nextTag
         nextTag += UInt64(count)
         model.set(sectors: first..<(first + count)) { base + UInt64($0 - first) }
@@ -122,18 +124,9 @@ final class CrashSequence {
         if fua { model.settle() }
     }
 
-    /// Whole blocks, or (one in three) sectors that start or end inside a block.
+    /// Write-zeroes of whole blocks or sectors (`randomSectors`).
     func unmap() throws {
-        let sectors = model.blocks * CrashModel.sectorsPerBlock
-        let first: Int, count: Int
-        if random.next(3) == 0 {
-            first = random.next(sectors)
-            count = 1 + random.next(min(12, sectors - first))
-        } else {
-            let block = random.next(model.blocks)
-            first = block * CrashModel.sectorsPerBlock
-            count = (1 + random.next(min(3, model.blocks - block))) * CrashModel.sectorsPerBlock
-        }
+        let (first, count) = randomSectors(wholeBlocksMax: 3)
         model.set(sectors: first..<(first + count)) { _ in 0 }
         let (offset, length) = (Int64(first * 512), Int64(count * 512))
         try replica.writeZeroes(at: offset, length: length, fua: false)
