@@ -98,6 +98,10 @@ public struct SalvageState: Codable, Sendable, Equatable {
     public var force: Bool
     /// The request named `replicas`: no other replica joins the start.
     public var onlyNamed: Bool?
+    /// Its replicas were marked healthy. The salvage is recorded first and its replicas cleared
+    /// in the next pass, so a salvage is never half started: cleared replicas without a record
+    /// would be managed as healthy ones (an empty replacement scheduled, the missing one deleted).
+    public var replicasCleared: Bool?
     public init(startedAt: Date, replicas: [String], force: Bool, onlyNamed: Bool = false) {
         self.startedAt = startedAt; self.replicas = replicas; self.force = force
         self.onlyNamed = onlyNamed ? true : nil

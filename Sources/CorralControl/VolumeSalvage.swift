@@ -46,11 +46,23 @@ extension Pass {
             return false
         }
         let request = pendingSalvageRequest
+        if let salvage = status.salvage, salvage.replicasCleared != true {
+            clearSalvagedReplicas(live)
+            return true
+        }
         if status.salvage != nil && !allFailed && request == nil {
-            includeReturningReplicas(live)
-            return false
+            return includeReturningReplicas(live)
         }
         guard allFailed || request != nil else { return false }
+        let named = request?.replicas ?? []
+        if !named.isEmpty {
+            // Checked before the engine stops: a request that cannot start now changes nothing.
+            let missing = named.filter { name in !live.contains { $0.name == name && isBack($0, live) } }
+            guard missing.isEmpty else {
+                setSalvageCondition(reason: "WaitingForReplicas", "the salvage waits for \(missing.joined(separator: ", ")) to be served by a node that is up")
+                return true
+            }
+        }
         // A new salvage starts with a new engine: the one that faulted, or one that waits.
         if let engine {
             if engine.isDeleting {
@@ -70,20 +82,12 @@ extension Pass {
             setSalvageCondition(reason: "AutoSalvageOff", "every replica failed and auto-salvage is off; `corral volume salvage \(volume.name)` starts it again from the replicas that are back")
             return true
         }
-        if request == nil, let last = status.lastSalvageAt, world.now.timeIntervalSince(last) < Limits.salvageRetrySeconds {
+        if request == nil, let last = status.lastSalvageAt, (0..<Limits.salvageRetrySeconds).contains(world.now.timeIntervalSince(last)) {
             setSalvageCondition(reason: "Backoff", "every replica failed again soon after the salvage at \(last); the next starts \(Int(Limits.salvageRetrySeconds)) s after it")
             return true
         }
         var back = live.filter { isBack($0, live) }
-        let named = request?.replicas ?? []
-        if !named.isEmpty {
-            back = back.filter { named.contains($0.name) }
-            let missing = named.filter { name in !back.contains { $0.name == name } }
-            guard missing.isEmpty else {
-                setSalvageCondition(reason: "WaitingForReplicas", "the salvage waits for \(missing.joined(separator: ", ")) to be served by a node that is up")
-                return true
-            }
-        }
+        if !named.isEmpty { back = back.filter { named.contains($0.name) } }
         guard !back.isEmpty else {
             setSalvageCondition(reason: "WaitingForReplicas", "every replica failed; none that held the volume's data is back yet (their nodes are down or do not serve them)")
             return true
@@ -93,13 +97,8 @@ extension Pass {
         return true
     }
 
+    /// Records the salvage; its replicas are marked healthy in the next pass (`clearSalvagedReplicas`).
     mutating func startSalvage(_ back: [Replica], force: Bool, onlyNamed: Bool) {
-        for replica in back where replica.isFailed || replica.spec.rebuildingSince != nil {
-            var healthy = replica
-            healthy.spec.failedAt = nil
-            healthy.spec.rebuildingSince = nil
-            actions.append(.updateReplica(healthy))
-        }
         let names = back.map(\.name)
         status.salvage = SalvageState(startedAt: world.now, replicas: names, force: force, onlyNamed: onlyNamed)
         status.lastSalvageAt = world.now
@@ -110,27 +109,41 @@ extension Pass {
         actions.append(.event(.warning, reason: "VolumeSalvaging", message: "every replica of \(volume.name) failed; starting it again from the replicas that are back (\(names.joined(separator: ", "))): \(rule)"))
     }
 
-    /// While the salvaged engine is not serving yet, replicas that come back join the start
-    /// (unless the request named the replicas to start from).
-    mutating func includeReturningReplicas(_ live: [Replica]) {
+    /// The second step of a salvage's start: its replicas are healthy again (failed or being
+    /// rebuilt before), so the engine is made over them.
+    mutating func clearSalvagedReplicas(_ live: [Replica]) {
         guard var salvage = status.salvage else { return }
-        if salvage.onlyNamed != true {
-            // Failed or not: one the salvage started without may have been cleared by an earlier one.
-            for replica in live where isBack(replica, live) && !salvage.replicas.contains(replica.name) {
-                if replica.isFailed || replica.spec.rebuildingSince != nil {
-                    var healthy = replica
-                    healthy.spec.failedAt = nil
-                    healthy.spec.rebuildingSince = nil
-                    actions.append(.updateReplica(healthy))
-                }
-                salvage.replicas.append(replica.name)
-            }
-            status.salvage = salvage
+        markHealthy(live.filter { salvage.replicas.contains($0.name) })
+        salvage.replicasCleared = true
+        status.salvage = salvage
+    }
+
+    mutating func markHealthy(_ replicas: [Replica]) {
+        for replica in replicas where replica.isFailed || replica.spec.rebuildingSince != nil {
+            var healthy = replica
+            healthy.spec.failedAt = nil
+            healthy.spec.rebuildingSince = nil
+            actions.append(.updateReplica(healthy))
         }
+    }
+
+    /// While the salvaged engine is not serving yet, replicas that come back join the start
+    /// (unless the request named the replicas to start from). True when it changed a replica:
+    /// the engine is managed in the next pass, on the records as written.
+    mutating func includeReturningReplicas(_ live: [Replica]) -> Bool {
+        guard var salvage = status.salvage else { return false }
         if let message = engine.flatMap({ $0.status.currentState == .error ? $0.status.message : nil }), !message.isEmpty {
             let advice = salvage.force ? "" : "; `corral volume salvage \(volume.name)` starts it without the missing replica"
             setSalvageCondition(reason: "EngineNotStarted", "\(message)\(advice)")
         }
+        guard salvage.onlyNamed != true else { return false }
+        // Failed or not: one the salvage started without may have been cleared by an earlier one.
+        let returning = live.filter { isBack($0, live) && !salvage.replicas.contains($0.name) }
+        guard !returning.isEmpty else { return false }
+        salvage.replicas += returning.map(\.name)
+        status.salvage = salvage
+        markHealthy(returning)
+        return true
     }
 
     /// The salvaged engine serves: say from which replicas and what may be missing.

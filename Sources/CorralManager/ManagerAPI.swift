@@ -150,17 +150,29 @@ struct ManagerAPI: Sendable {
             var request = request
             let body = try await request.decodeStrict(APIRequest.Salvage.self, context: context)
             let current = try await volume(context)
-            let names = Set(await store.list(Replica.self).filter { $0.spec.volumeName == current.name && !$0.isDeleting }.map(\.name))
+            let replicas = await store.list(Replica.self).filter { $0.spec.volumeName == current.name && !$0.isDeleting }
             let named = body.replicas ?? []
-            if let unknown = named.first(where: { !names.contains($0) }) {
-                throw APIError(.unprocessableContent, "\(unknown) is not a replica of volume \(current.name); its replicas are \(names.sorted().joined(separator: ", "))")
+            if let unknown = named.first(where: { name in !replicas.contains { $0.name == name } }) {
+                throw APIError(.unprocessableContent, "\(unknown) is not a replica of volume \(current.name); its replicas are \(replicas.map(\.name).sorted().joined(separator: ", "))")
+            }
+            let nodes = await store.list(Node.self)
+            for replica in replicas where named.contains(replica.name) {
+                let nodeReady = nodes.first { $0.name == replica.spec.nodeID }?.status.ready ?? false
+                guard nodeReady, replica.status.currentState == .running, !replica.status.address.isEmpty else {
+                    throw APIError(.conflict, "replica \(replica.name) is not back (node \(replica.spec.nodeID) does not serve it); name replicas that are back, or leave --replica out")
+                }
+                guard replica.spec.healthyAt != nil || !replicas.contains(where: { $0.spec.healthyAt != nil }) else {
+                    throw APIError(.conflict, "replica \(replica.name) never held the volume's data (it was never healthy); name one that did")
+                }
             }
             let now = self.now
             return try await changeVolume(context) { volume in
                 guard volume.status.robustness == .faulted || volume.status.salvage != nil else {
                     throw APIError(.conflict, "volume \(volume.name) is not faulted (robustness \(volume.status.robustness.rawValue)); salvage is for a volume whose every replica failed")
                 }
-                volume.spec.salvageRequest = SalvageRequest(requestedAt: now, replicas: named)
+                // Each request is told apart by its time: a second one within the same second comes after.
+                let previous = volume.spec.salvageRequest?.requestedAt ?? .distantPast
+                volume.spec.salvageRequest = SalvageRequest(requestedAt: max(now, previous.addingTimeInterval(1)), replicas: named)
             }
         }
         router.post("/v1/volumes/:name/updateReplicaCount") { request, context in

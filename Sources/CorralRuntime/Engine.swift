@@ -149,11 +149,16 @@ public final class Engine: @unchecked Sendable {
                         .map { _ in }
                         .flatMapError { error in
                             self.replicaFailed(address, reason: "could not record epoch \(epoch): \(error)")
+                            // No survivor holds the epoch: writes waiting on it are on no durable
+                            // epoch's every member, so they fail instead of being acknowledged.
+                            if self.set.robustness == .faulted {
+                                return self.eventLoop.makeFailedFuture(EngineError("volume \(self.volume) is faulted: epoch \(epoch) could not be recorded on any replica"))
+                            }
                             return self.eventLoop.makeSucceededVoidFuture()
                         }
                 }
                 let previous = epochBarrier
-                epochBarrier = previous.and(EventLoopFuture.andAllComplete(writes, on: eventLoop)).map { _ in }
+                epochBarrier = previous.and(EventLoopFuture.andAllSucceed(writes, on: eventLoop)).map { _ in }
                 epochChangesPending += 1
                 epochBarrier.whenComplete { _ in self.epochChangesPending -= 1 }
             }

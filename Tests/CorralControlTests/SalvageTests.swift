@@ -27,11 +27,10 @@ struct SalvageTests {
     /// One replica node returns; the salvaged engine refuses to start, as the epoch rule does while
     /// a member of the newest epoch is missing.
     func waitForMissingMember(_ sim: inout ClusterSim, back node: String) {
+        sim.startRefusal = "replica n2:9502/x was a member at epoch 5 and did not answer"
         sim.setNode(node, ready: true)
-        for _ in 0..<4 { _ = sim.reconcile("v1") }
-        sim.engines["v1-e"]?.status.currentState = .error
-        sim.engines["v1-e"]?.status.message = "replica n2:9502/x was a member at epoch 5 and did not answer"
-        _ = sim.reconcile("v1")
+        sim.settle()
+        #expect(sim.engines["v1-e"]?.status.currentState == .error)
     }
 
     @Test func everyReplicaFailedStopsTheEngineAndAutoSalvageStartsItAgainWhenTheyReturn() {
@@ -57,13 +56,14 @@ struct SalvageTests {
 
     @Test func aReplicaThatReturnsDuringTheSalvageJoinsTheStart() {
         var (sim, replicaNodes) = faultedCluster()
-        // Only the controller runs: the new engine has not started yet when the second replica returns.
         waitForMissingMember(&sim, back: replicaNodes[0])
         #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "EngineNotStarted")
+        #expect(sim.engines["v1-e"]?.spec.replicaAddressMap.count == 1)
         sim.setNode(replicaNodes[1], ready: true)
-        sim.runNodes()
-        _ = sim.reconcile("v1")
-        #expect(sim.engines["v1-e"]?.spec.replicaAddressMap.count == 2, "both replicas are offered to the start")
+        sim.settle()
+        #expect(sim.volumes["v1"]?.status.salvage?.replicas.count == 2)
+        #expect(sim.engines["v1-e"]?.spec.replicaAddressMap.count == 2, "both replicas are offered to the start that waits")
+        sim.startRefusal = nil
         sim.settle()
         #expect(sim.volumes["v1"]?.status.robustness == .healthy)
     }
@@ -78,8 +78,8 @@ struct SalvageTests {
         #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "AutoSalvageOff")
         let asked = sim.now
         sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: asked, replicas: [])
-        _ = sim.reconcile("v1")
-        _ = sim.reconcile("v1")
+        // Recorded, then its replicas marked healthy, then the engine made.
+        for _ in 0..<3 { _ = sim.reconcile("v1") }
         #expect(sim.engines["v1-e"]?.spec.salvageRequested == true, "asked for: start even without a missing member")
         sim.settle()
         #expect(sim.volumes["v1"]?.status.lastSalvageRequest == asked)
@@ -142,8 +142,9 @@ struct SalvageTests {
         #expect(sim.engines.isEmpty, "no engine starts from a replica that holds nothing")
         #expect(sim.volumes["v1"]?.status.conditions.first { $0.type == "Salvage" }?.reason == "WaitingForReplicas")
         sim.setNode(replicaNodes[0], ready: true)
-        sim.settle()
-        #expect(sim.engines["v1-e"].map { $0.status.startReplicas?.contains("v1-r-new") == false } == true)
+        for _ in 0..<3 { _ = sim.reconcile("v1") }
+        #expect(sim.volumes["v1"]?.status.salvage?.replicas.contains("v1-r-new") == false)
+        #expect(sim.engines["v1-e"]?.spec.replicaAddressMap["v1-r-new"] == nil, "the start is made without it")
     }
 
     @Test func aRequestOverridesAnAutomaticSalvageThatWaitsForAMissingMember() {
@@ -153,6 +154,9 @@ struct SalvageTests {
         sim.volumes["v1"]?.spec.salvageRequest = SalvageRequest(requestedAt: sim.now, replicas: [])
         _ = sim.reconcile("v1")
         #expect(sim.engines["v1-e"]?.isDeleting == true, "the waiting engine stops; a forced one replaces it")
+        sim.settle()
+        #expect(sim.engines["v1-e"]?.spec.salvageRequested == true, "the replacement starts without the missing member")
+        sim.startRefusal = nil
         sim.settle()
         #expect(sim.volumes["v1"]?.status.lastSalvageRequest == sim.volumes["v1"]?.spec.salvageRequest?.requestedAt)
         #expect(sim.events.contains("VolumeSalvaged"))
@@ -165,8 +169,9 @@ struct SalvageTests {
         let missing = sim.replicasOf("v1").first { $0.spec.nodeID == replicaNodes[1] }!
         waitForMissingMember(&sim, back: replicaNodes[0])
         sim.now += 3600
-        for _ in 0..<6 { _ = sim.reconcile("v1") }
+        sim.settle()
         #expect(sim.replicas[missing.name]?.isDeleting == false, "the replica not back may hold the newest writes")
+        #expect(sim.replicasOf("v1").count == 2, "and no empty replacement is built meanwhile")
     }
 
     @Test func anAutomaticSalvageWaitsBeforeStartingAgain() {
@@ -194,10 +199,25 @@ struct SalvageTests {
         let names = sim.replicasOf("v1").map(\.name)
         // An earlier salvage cleared both; this one started from the first alone.
         for name in names { sim.replicas[name]?.spec.failedAt = nil }
-        sim.volumes["v1"]?.status.salvage = SalvageState(startedAt: sim.now, replicas: [names[0]], force: false)
+        var salvage = SalvageState(startedAt: sim.now, replicas: [names[0]], force: false)
+        salvage.replicasCleared = true
+        sim.volumes["v1"]?.status.salvage = salvage
         _ = sim.reconcile("v1")
         #expect(sim.volumes["v1"]?.status.salvage?.replicas.sorted() == names.sorted())
         sim.settle()
         #expect(sim.volumes["v1"]?.status.robustness == .healthy)
+    }
+
+    @Test func aSalvageIsRecordedBeforeItsReplicasAreMarkedHealthy() {
+        var (sim, replicaNodes) = faultedCluster()
+        sim.setNode(replicaNodes[0], ready: true)
+        sim.runNodes()
+        let actions = sim.reconcile("v1")
+        let updatesReplica = actions.contains { if case .updateReplica = $0 { return true } else { return false } }
+        #expect(sim.volumes["v1"]?.status.salvage != nil)
+        #expect(!updatesReplica, "a pass that fails after clearing replicas would leave them healthy with no salvage on record")
+        _ = sim.reconcile("v1")
+        #expect(sim.replicasOf("v1").filter { !$0.isFailed }.count == 1)
+        #expect(sim.volumes["v1"]?.status.salvage?.replicasCleared == true)
     }
 }

@@ -20,6 +20,8 @@ struct ClusterSim {
     var restoreError: String?
     /// Replicas the engines cannot reach though their nodes are up (a network cut).
     var cut: Set<String> = []
+    /// Why simulated engines refuse to start (the epoch rule waiting for a missing member), if they do.
+    var startRefusal: String?
 
     init(nodes: [Node], settings: Settings = CorralControl.Settings()) {
         self.nodes = nodes; self.settings = settings
@@ -63,7 +65,13 @@ struct ClusterSim {
         for (name, engine) in engines {
             guard up(engine.spec.nodeID) else { continue }
             if engine.isDeleting { engines[name]?.status.currentState = .stopped; continue }
+            if let startRefusal {
+                engines[name]?.status.currentState = .error
+                engines[name]?.status.message = startRefusal
+                continue
+            }
             engines[name]?.status.currentState = .running
+            engines[name]?.status.message = ""
             engines[name]?.status.endpoint = "nbd://\(engine.spec.nodeID):10809/\(engine.spec.volumeName)"
             var modes: [String: ReplicaMode] = [:]
             for replicaName in engine.spec.replicaAddressMap.keys {

@@ -15,9 +15,17 @@ struct SalvageActionTests {
         var volume = Volume(metadata: ObjectMeta(name: "v1"), spec: .init(size: 1 << 30, numberOfReplicas: 2), status: .init())
         volume.status.robustness = robustness
         try await store.create(volume, now: now)
-        for name in ["v1-r-a", "v1-r-b"] {
-            let spec = Replica.Spec(volumeName: "v1", volumeSize: 1 << 30, nodeID: "n1", diskID: "default", dataDirectoryName: name)
-            try await store.create(Replica(metadata: ObjectMeta(name: name, owner: "volumes/v1"), spec: spec, status: .init()), now: now)
+        var node = Node(metadata: ObjectMeta(name: "n1"), spec: .init(), status: .init())
+        node.status.ready = true
+        try await store.create(node, now: now)
+        for (name, nodeID) in [("v1-r-a", "n1"), ("v1-r-b", "n1"), ("v1-r-down", "n2")] {
+            var spec = Replica.Spec(volumeName: "v1", volumeSize: 1 << 30, nodeID: nodeID, diskID: "default", dataDirectoryName: name)
+            spec.healthyAt = now
+            spec.failedAt = now
+            var status = Replica.Status()
+            status.currentState = .running
+            status.address = "\(nodeID):9502/\(name)"
+            try await store.create(Replica(metadata: ObjectMeta(name: name, owner: "volumes/v1"), spec: spec, status: status), now: now)
         }
         return store
     }
@@ -38,7 +46,18 @@ struct SalvageActionTests {
         let request = try #require(await store.get(Volume.self, "v1")?.spec.salvageRequest)
         #expect(request.replicas == ["v1-r-b"])
         try await post(store, "{}") { status, body in #expect(status == .ok, "\(body)") }
-        #expect(await store.get(Volume.self, "v1")?.spec.salvageRequest?.replicas == [], "no names: every replica that is back")
+        let second = try #require(await store.get(Volume.self, "v1")?.spec.salvageRequest)
+        #expect(second.replicas == [], "no names: every replica that is back")
+        #expect(second.requestedAt > request.requestedAt, "a second request in the same second is a new one")
+    }
+
+    @Test func aNamedReplicaMustBeBack() async throws {
+        let store = try await store(robustness: .faulted)
+        try await post(store, #"{"replicas":["v1-r-down"]}"#) { status, body in
+            #expect(status == .conflict)
+            #expect(body.contains("is not back"), "\(body)")
+        }
+        #expect(await store.get(Volume.self, "v1")?.spec.salvageRequest == nil)
     }
 
     @Test func aHealthyVolumeOrAStrangersReplicaIsRefused() async throws {
@@ -50,7 +69,7 @@ struct SalvageActionTests {
         let faulted = try await store(robustness: .faulted)
         try await post(faulted, #"{"replicas":["v2-r-x"]}"#) { status, body in
             #expect(status == .unprocessableContent)
-            #expect(body.contains("v1-r-a, v1-r-b"), "the error names the volume's replicas: \(body)")
+            #expect(body.contains("v1-r-a, v1-r-b, v1-r-down"), "the error names the volume's replicas: \(body)")
         }
         try await post(faulted, #"{"replica":"v1-r-a"}"#) { status, _ in #expect(status == .badRequest, "unknown field") }
         #expect(await faulted.get(Volume.self, "v1")?.spec.salvageRequest == nil)

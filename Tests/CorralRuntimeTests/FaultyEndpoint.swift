@@ -15,6 +15,10 @@ final class FaultyEndpoint: ForwardingEndpoint, @unchecked Sendable {
         case failCheckOnce(ControlRequest.Op)
         /// A replica server from before the check op: its decoder refuses every check.
         case olderServer
+        /// Writes fail as on a sick disk; the replica answers everything else.
+        case failWrites
+        /// The replica refuses `op` a moment after it was asked (the request went out; its answer is a failure).
+        case refuseLater(ControlRequest.Op)
     }
 
     /// What a server whose ControlRequest.Op lacks `check` answers a check: its decoder's error.
@@ -49,7 +53,19 @@ final class FaultyEndpoint: ForwardingEndpoint, @unchecked Sendable {
         }
     }
 
+    override func submit(_ op: ReplicaFrame.Op, flags: UInt16, offset: UInt64, count: UInt32, payload: ByteBuffer,
+                         payloadCRC: UInt32?, on index: Int?, sink: (any ReplicaAnswerSink, Int)?) -> ReplicaReply {
+        let failing = lock.withLock { if case .failWrites = fault { return op == .write } else { return false } }
+        if failing { return .now(.failure(ReplicaError(address: address, status: .io, message: "injected write failure"))) }
+        return super.submit(op, flags: flags, offset: offset, count: count, payload: payload, payloadCRC: payloadCRC, on: index, sink: sink)
+    }
+
     override func sendControl(_ request: ControlRequest, payload: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+        let later = lock.withLock { if case .refuseLater(let op) = fault { return op == request.op } else { return false } }
+        if later {
+            let refused = ReplicaError(address: address, status: .io, message: "injected failure of \(request.op.rawValue)")
+            return eventLoop.scheduleTask(in: .milliseconds(5)) { throw refused }.futureResult
+        }
         if let refusal = refusal(for: request) { return eventLoop.makeFailedFuture(refusal) }
         return inner.sendControl(request, payload: payload)
     }

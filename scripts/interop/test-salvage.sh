@@ -57,7 +57,8 @@ both_die 0x22
 wait_for 30 "the VolumeFaulted event" has_event VolumeFaulted
 return_node "$a"
 wait_for 60 "the salvage to wait for n$b's replica (a member of the newest epoch)" salvage_is EngineNotStarted
-! reads_pattern 0x11 || fail "v1 serves n$a's older data while n$b's newer replica is missing"
+not_serving() { ! reads_pattern "$1"; }
+hold_for 6 "v1 not serving n$a's older data while n$b's newer replica is missing" not_serving 0x11
 log "with only n$a back: $(corral volume get v1 -o json | python3 -c 'import json,sys; print([c["message"] for c in json.load(sys.stdin)["status"]["conditions"] if c["type"] == "Salvage"][0])')"
 return_node "$b"
 start=$SECONDS
@@ -81,7 +82,7 @@ return_node "$a"
 return_node "$b"
 wait_for 30 "the Salvage condition AutoSalvageOff" salvage_is AutoSalvageOff
 hold_for 15 "v1 faulted with its replicas back and auto-salvage off" volume_is v1 faulted
-! reads_pattern 0x33 || fail "v1 serves though auto-salvage is off"
+hold_for 4 "v1 not serving while auto-salvage is off" not_serving 0x33
 out=$(corral volume salvage v1 --timeout 90) || fail "corral volume salvage failed: $out"
 log "$out"
 wait_for 30 "v1 serving the newest data after the salvage" reads_pattern 0x33
