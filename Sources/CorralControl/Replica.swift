@@ -53,4 +53,15 @@ public enum ReplicaKind: ResourceKind {
 
 extension Object where Definition == ReplicaKind {
     public var isFailed: Bool { spec.failedAt != nil }
+
+    /// It held the volume's data once (an engine reported it RW), or no replica of the volume ever
+    /// did (the volume holds no data). A replacement never built holds nothing.
+    public func heldData(among volumeReplicas: [Replica]) -> Bool {
+        spec.healthyAt != nil || !volumeReplicas.contains { $0.spec.healthyAt != nil }
+    }
+
+    /// Its node is up and serves it.
+    public func isServed(nodeReady: Bool) -> Bool {
+        nodeReady && !status.address.isEmpty && status.currentState == .running
+    }
 }

@@ -136,7 +136,7 @@ struct Pass {
                     actions.append(.event(.warning, reason: "ReplicaFailed", message: "replica \(replica.name) of \(volume.name) failed in the engine"))
                 } else if mode == .rw && replica.spec.healthyAt == nil {
                     updated.spec.healthyAt = world.now
-                } else if mode == .wo && engineHasNoSource {
+                } else if mode == .wo, engine?.status.replicaModeMap.values.contains(.rw) == false {
                     // Its rebuild lost its source: it holds part of a copy, nothing to serve from.
                     updated.spec.failedAt = world.now
                     actions.append(.event(.warning, reason: "ReplicaFailed", message: "replica \(replica.name) of \(volume.name) failed: its rebuild lost every source"))
@@ -165,18 +165,11 @@ struct Pass {
         return changed
     }
 
-    /// A running engine whose replicas are none RW: nothing to rebuild from.
-    var engineHasNoSource: Bool {
-        guard let engine, engine.status.currentState == .running, nodeUp(engine.spec.nodeID) else { return false }
-        return !engine.status.replicaModeMap.values.contains(.rw)
-    }
-
     /// Another replica holds the volume's data: a failed one may then go for good (never the last
     /// copies). During a salvage none is known to yet: the replica not back may hold the newest.
     func hasHealthyPeer(of replica: Replica, _ live: [Replica]) -> Bool {
         guard status.salvage == nil else { return false }
-        let everServed = live.contains { $0.spec.healthyAt != nil }
-        return live.contains { $0.name != replica.name && !$0.isFailed && ($0.spec.healthyAt != nil || !everServed) }
+        return live.contains { $0.name != replica.name && !$0.isFailed && $0.heldData(among: live) }
     }
 
     // MARK: Replica count

@@ -29,8 +29,7 @@ extension Pass {
     /// data once (a replacement never built holds nothing, and as a fresh replica at epoch 0 it
     /// would otherwise be a start's only choice). A volume never served holds no data anywhere.
     func isBack(_ replica: Replica, _ live: [Replica]) -> Bool {
-        let heldData = replica.spec.healthyAt != nil || !live.contains { $0.spec.healthyAt != nil }
-        return heldData && nodeUp(replica.spec.nodeID) && !replica.status.address.isEmpty && replica.status.currentState == .running
+        replica.heldData(among: live) && replica.isServed(nodeReady: nodeUp(replica.spec.nodeID))
     }
 
     /// Handles a faulted volume and a salvage under way. True when the pass must not manage the

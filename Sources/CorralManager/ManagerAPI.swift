@@ -157,11 +157,10 @@ struct ManagerAPI: Sendable {
             }
             let nodes = await store.list(Node.self)
             for replica in replicas where named.contains(replica.name) {
-                let nodeReady = nodes.first { $0.name == replica.spec.nodeID }?.status.ready ?? false
-                guard nodeReady, replica.status.currentState == .running, !replica.status.address.isEmpty else {
+                guard replica.isServed(nodeReady: nodes.first { $0.name == replica.spec.nodeID }?.status.ready ?? false) else {
                     throw APIError(.conflict, "replica \(replica.name) is not back (node \(replica.spec.nodeID) does not serve it); name replicas that are back, or leave --replica out")
                 }
-                guard replica.spec.healthyAt != nil || !replicas.contains(where: { $0.spec.healthyAt != nil }) else {
+                guard replica.heldData(among: replicas) else {
                     throw APIError(.conflict, "replica \(replica.name) never held the volume's data (it was never healthy); name one that did")
                 }
             }

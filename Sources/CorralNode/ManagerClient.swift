@@ -21,32 +21,42 @@ struct ManagerClient: Sendable {
         return try JSONCoding.decoder().decode(NodeMessages.Assignments.self, from: data)
     }
 
-    /// A manager from before `actualSize` refuses the field (400, unknown field): the report goes
-    /// again without it, so a node upgraded first still reports its replicas. Returns whether the
-    /// manager took the size.
+    /// A manager from before `actualSize` refuses it: the report goes again without it, so a node
+    /// upgraded first still reports its replicas. Returns whether the manager took the size.
     @discardableResult
     func reportReplica(_ name: String, _ status: Replica.Status) async throws -> Bool {
-        do {
-            _ = try await call("PUT", "replicas/\(name)/status", body: status, timeout: 5)
-            return true
-        } catch let failure as Failure where failure.status == 400 && status.actualSize != nil && failure.description.contains("unknown field \"actualSize\"") {
+        try await putStatus("replicas/\(name)/status", status, newerFields: ["actualSize"]) { status in
+            guard status.actualSize != nil else { return nil }
             var older = status
             older.actualSize = nil
-            _ = try await call("PUT", "replicas/\(name)/status", body: older, timeout: 5)
-            return false
+            return older
         }
     }
 
     /// A manager from before `startEpoch` and `startReplicas` refuses them: the report goes again without.
     func reportEngine(_ name: String, _ status: CorralControl.Engine.Status) async throws {
-        do {
-            _ = try await call("PUT", "engines/\(name)/status", body: status, timeout: 5)
-        } catch let failure as Failure where failure.status == 400 && status.startEpoch != nil
-                    && ["startEpoch", "startReplicas"].contains(where: { failure.description.contains("unknown field \"\($0)\"") }) {
+        try await putStatus("engines/\(name)/status", status, newerFields: ["startEpoch", "startReplicas"]) { status in
+            guard status.startEpoch != nil || status.startReplicas != nil else { return nil }
             var older = status
             older.startEpoch = nil
             older.startReplicas = nil
-            _ = try await call("PUT", "engines/\(name)/status", body: older, timeout: 5)
+            return older
+        }
+    }
+
+    /// PUTs a status. A manager older than some of its fields refuses them (400, unknown field):
+    /// the status goes again as `older` makes it (nil: it has none of them, so the refusal stands).
+    /// Returns whether the manager took the status as sent.
+    @discardableResult
+    func putStatus<Status: Encodable>(_ path: String, _ status: Status, newerFields: [String], older: (Status) -> Status?) async throws -> Bool {
+        do {
+            _ = try await call("PUT", path, body: status, timeout: 5)
+            return true
+        } catch let failure as Failure where failure.status == 400
+                    && newerFields.contains(where: { failure.description.contains("unknown field \"\($0)\"") }) {
+            guard let older = older(status) else { throw failure }
+            _ = try await call("PUT", path, body: older, timeout: 5)
+            return false
         }
     }
 

@@ -23,7 +23,6 @@ extension Engine {
                 _ = self.set.replicaFailed(address, reason: reports.contains { $0.address == address } ? "needs rebuild" : "unreachable at start")
                 if !reports.contains(where: { $0.address == address }) { self.replicas[address]?.close() }
             }
-            self.started = true
             self.startSources = plan.sources
             self.startEpoch = reports.filter { plan.sources.contains($0.address) }.map(\.epoch).max()
             self.set = ReplicaSet(restoring: self.set, epoch: topEpoch)

@@ -67,11 +67,11 @@ public final class Engine: @unchecked Sendable {
     var recovering: Set<String> = []
     var nextRecoveryAttempt: [String: NIODeadline] = [:]
     var timer: RepeatedTask?
-    /// Set once `start` has chosen the replicas to serve from; until then epochs stay as they are.
-    var started = false
-    /// The replicas chosen at start to serve from, and the epoch they held.
+    /// The replicas `start` chose to serve from, and the epoch they held; nil until it chose
+    /// (until then epochs stay as they are).
     var startSources: [String]?
     var startEpoch: UInt64?
+    var started: Bool { startSources != nil }
     /// Checksums, rebuilds and background purges the engine started itself; ended by `shutdown`.
     let tasks = EngineTasks()
     public internal(set) var counters = IOCounters()

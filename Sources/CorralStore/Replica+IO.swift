@@ -62,20 +62,15 @@ extension Replica {
                     try readLayerBlocks(head, piece.range, into: buffer, base: range.start)
                     continue
                 }
-                try readFrozen(piece.range, into: buffer, base: range.start)
-            }
-        }
-    }
-
-    /// Reads blocks `range` of the chain below the head into `buffer`, which starts at block `base`.
-    func readFrozen(_ range: BlockRange, into buffer: UnsafeMutableRawBufferPointer, base: Int64) throws {
-        for segment in frozenMap.segments(in: range) {
-            if let layer = segment.layer {
-                try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: base)
-            } else {
-                let start = Int((segment.range.start - base) * Self.block)
-                let count = Int(segment.range.count * Self.block)
-                (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+                for segment in frozenMap.segments(in: piece.range) {
+                    if let layer = segment.layer {
+                        try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: range.start)
+                    } else {
+                        let start = Int((segment.range.start - range.start) * Self.block)
+                        let count = Int(segment.range.count * Self.block)
+                        (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+                    }
+                }
             }
         }
     }

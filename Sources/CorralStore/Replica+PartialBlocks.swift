@@ -46,15 +46,14 @@ extension Replica {
         for edge in edges { partialBlocks[manifest.head.id, default: [:]][edge.block] = edge.ranges }
     }
 
-    /// Blocks written whole in the head hold only real data.
+    /// Blocks written whole in the head hold only real data. On the I/O path: one emptiness
+    /// check unless a rebuild recorded something.
     func wholeBlocksWritten(_ range: BlockRange) {
-        guard var blocks = partialBlocks[manifest.head.id] else { return }
-        for block in blocks.keys where block >= range.start && block < range.end { blocks[block] = nil }
-        partialBlocks[manifest.head.id] = blocks.isEmpty ? nil : blocks
+        if !partialBlocks.isEmpty { forgetPartialWrites(in: range, layer: manifest.head.id) }
     }
 
-    /// A copied chunk makes its layer exact there.
-    func layerCopied(id: Int, range: BlockRange) {
+    /// Blocks of layer `id` in `range` are exact now (written whole, or copied by the rebuild).
+    func forgetPartialWrites(in range: BlockRange, layer id: Int) {
         guard var blocks = partialBlocks[id] else { return }
         for block in blocks.keys where block >= range.start && block < range.end { blocks[block] = nil }
         partialBlocks[id] = blocks.isEmpty ? nil : blocks

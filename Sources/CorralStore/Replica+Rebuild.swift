@@ -51,7 +51,7 @@ extension Replica {
         try guarded {
             try removeChecksum(of: record)
             frozenExtents[record.id] = nil
-            layerCopied(id: record.id, range: chunk.range)
+            forgetPartialWrites(in: chunk.range, layer: record.id)
             let file = try self.file(id: record.id)
             try file.punchHole(at: chunk.range.start * Self.block, length: chunk.range.count * Self.block)
             var at = 0
