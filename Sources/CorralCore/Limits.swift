@@ -47,6 +47,10 @@ public enum Limits {
     /// connection's reply batch. Larger ones keep a buffer of their own, so a turn of 128 KiB
     /// sequential reads does not gather into one multi-megabyte buffer.
     public static let nbdInPlaceReadBytesMax = 64 * 1024
+    /// Threads a replica server reads from the disk with, where the page cache lacks the data. Each
+    /// waits for one read; a disk serves many at once (an NVMe drive hundreds, this VM's virtio disk
+    /// about 64), so this is the queue depth a node's cold reads can reach, shared by its volumes.
+    public static let diskReadThreads = 64
     /// Bytes a purge copies per turn of the replica's event loop (a few ms on a page-cached disk), so
     /// the other volumes that loop serves keep their I/O while a large layer folds.
     public static let purgeStepBytes = 8 * 1024 * 1024

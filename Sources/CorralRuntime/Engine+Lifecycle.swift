@@ -52,7 +52,7 @@ extension Engine {
         replicas[address]?.close()
         var replica: any ReplicaEndpoint
         if let local = inProcessReplica(address) {
-            replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry, pools: pools)
+            replica = LocalReplica(address: address, directory: local.directory ?? volume, registry: local.registry)
         } else if address.hasPrefix(LocalReplica.prefix) {
             return eventLoop.makeFailedFuture(EngineError("no local replica directory \(address.dropFirst(LocalReplica.prefix.count)) was configured"))
         } else {
@@ -113,7 +113,7 @@ extension Engine {
         try? await eventLoop.submit { for replica in self.replicas.values { replica.close() } }.get()
         // With the replicas closed, what the engine started on its own ends promptly.
         await tasks.cancelAndWait()
-        await pools.shutdown()  // running fsyncs finish before local files close
+        await ownPools?.shutdown()  // running reads and fsyncs finish before local files close
         try? await eventLoop.submit { for registry in self.localRegistries.values { registry.closeAll() } }.get()
     }
 }

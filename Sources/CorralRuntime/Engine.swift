@@ -50,8 +50,9 @@ public final class Engine: @unchecked Sendable {
     var routes: Routes?
     /// Replica directories kept in this process (`local:/dir`), by directory.
     let localRegistries: [String: ReplicaRegistry]
-    /// fsync and layer hashing of local replicas run here, off the event loop.
-    let pools: ReplicaPools
+    /// Threads for the replicas of `--replica local:` directories; a node agent's engines use its
+    /// replica server's.
+    let ownPools: ReplicaPools?
     var gate = WriteGate()
     /// The running or the last purge, for status.
     var purgeState: PurgeState?
@@ -81,13 +82,13 @@ public final class Engine: @unchecked Sendable {
             throw EngineError("the in-process replica server must run on the engine's event loop")
         }
         var registries: [String: ReplicaRegistry] = [:]
-        for address in options.replicas where address.hasPrefix(LocalReplica.prefix) {
-            let path = String(address.dropFirst(LocalReplica.prefix.count))
-            registries[path] = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop,
+        let localPaths = options.replicas.filter { $0.hasPrefix(LocalReplica.prefix) }.map { String($0.dropFirst(LocalReplica.prefix.count)) }
+        ownPools = localPaths.isEmpty ? nil : ReplicaPools.started()
+        for path in localPaths {
+            registries[path] = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop, pools: ownPools!,
                                                    fileSystems: FileSystemRule(alsoAllowing: options.allowedFileSystems))
         }
         localRegistries = registries
-        pools = ReplicaPools.started()
         self.options = options
         self.eventLoop = eventLoop
         self.logger = logger

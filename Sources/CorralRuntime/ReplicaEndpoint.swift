@@ -79,11 +79,11 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
 
-    init(address: String, directory: String, registry: ReplicaRegistry, pools: ReplicaPools) {
+    init(address: String, directory: String, registry: ReplicaRegistry) {
         self.address = address
         self.directory = directory
         eventLoop = registry.eventLoop
-        executor = ReplicaRequestExecutor(registry: registry, pools: pools)
+        executor = ReplicaRequestExecutor(registry: registry)
     }
 
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
@@ -126,8 +126,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
         guard !closed else { return false }
         do {
-            try executor.opened(session).read(into: buffer, at: offset)
-            return true
+            return try executor.opened(session).readWithoutWaiting(into: buffer, at: offset)
         } catch {
             return false
         }

@@ -1,9 +1,24 @@
+import CorralCore
 import NIOPosix
+import Synchronization
 
-/// The threads replica work leaves its event loop for: fsync, which blocks for milliseconds, and
-/// layer hashing (checksums, verify), which reads whole layers for seconds to minutes. Separate, so
-/// that a FLUSH never waits behind a hash; one hashing thread, so hashing takes one core at most.
+/// The threads replica work leaves its event loop for (docs/architecture.md, "Threads"): reads the
+/// page cache cannot answer, which wait for the disk; fsync, which waits milliseconds; and layer
+/// hashing (checksums, verify), which reads whole layers for seconds to minutes. Separate, so that
+/// a FLUSH never waits behind a cold read or a hash; one hashing thread, so hashing takes one core
+/// at most.
 struct ReplicaPools: Sendable {
+    /// One for the process, as the disk's queue is one for the node: every replica server and
+    /// engine of the process reads through it, and it lives as long as the process.
+    static let diskReads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: Limits.diskReadThreads)
+        pool.start()
+        return pool
+    }()
+
+    var reads: NIOThreadPool { Self.diskReads }
+    /// This owner's reads on the shared pool, counted until their answer reached its event loop.
+    let readsInFlight = InFlight()
     let sync: NIOThreadPool
     let hashing: NIOThreadPool
 
@@ -14,10 +29,40 @@ struct ReplicaPools: Sendable {
         return pools
     }
 
-    /// Running fsyncs finish before the caller closes files. A running hash is not waited for: it
-    /// reads through a handle of its own and may take minutes; its answer has nowhere to go.
+    /// Running reads and fsyncs finish before the caller closes files and stops its event loop. A
+    /// running hash is not waited for: it reads through a handle of its own and may take minutes;
+    /// its answer has nowhere to go.
     func shutdown() async {
+        await readsInFlight.drained()
         try? await sync.shutdownGracefully()
         hashing.shutdownGracefully { _ in }
+    }
+}
+
+/// Work in flight, and a wait for none to be left.
+final class InFlight: Sendable {
+    private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
+    func enter() { state.withLock { $0.count += 1 } }
+
+    func leave() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count -= 1
+            guard state.count == 0 else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func drained() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.count == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }

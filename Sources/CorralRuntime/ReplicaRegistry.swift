@@ -9,16 +9,25 @@ final class ReplicaRegistry: @unchecked Sendable {
     let root: PosixDirectory
     let eventLoop: EventLoop
     let fileSystems: FileSystemRule
+    /// The threads its requests leave the loop for; the registry's owner shuts them down.
+    let pools: ReplicaPools
+    let headSyncs: HeadSyncs
+    /// Opens (with `create`, makes) a replica's directory: POSIX, or a test's slow or failing double.
+    let openDirectory: (_ path: String, _ create: Bool) throws -> StorageDirectory
     private var replicas: [String: Replica] = [:]
 
     /// Refuses a root on a file system `fileSystems` does not allow, or whose allocation is not
     /// exact when tried: at start, not at a volume's first open.
-    init(root: PosixDirectory, eventLoop: EventLoop, fileSystems: FileSystemRule = FileSystemRule()) throws {
+    init(root: PosixDirectory, eventLoop: EventLoop, pools: ReplicaPools, fileSystems: FileSystemRule = FileSystemRule(),
+         openDirectory: @escaping (_ path: String, _ create: Bool) throws -> StorageDirectory = { try PosixDirectory(path: $0, create: $1) }) throws {
         try fileSystems.check(root, what: "replica directory \(root.path)")
         try fileSystems.probe(root, what: "replica directory \(root.path)")
         self.root = root
         self.eventLoop = eventLoop
+        self.pools = pools
         self.fileSystems = fileSystems
+        self.openDirectory = openDirectory
+        headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
     }
 
     func open(_ request: OpenRequest) throws -> Replica {
@@ -35,11 +44,11 @@ final class ReplicaRegistry: @unchecked Sendable {
         let path = root.path + "/" + request.volume
         let replica: Replica
         if request.create {
-            let directory = try PosixDirectory(path: path, create: true)
+            let directory = try openDirectory(path, true)
             replica = try Replica.openOrCreate(directory: directory, volume: request.volume, size: request.size,
                                                repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
         } else {
-            let directory = try PosixDirectory(path: path, create: false)
+            let directory = try openDirectory(path, false)
             guard let opened = try Replica.open(directory: directory, fileSystems: fileSystems, now: WallClock.now) else {
                 throw StoreError.notFound("no replica of \(request.volume) under \(root.path)")
             }
@@ -47,6 +56,12 @@ final class ReplicaRegistry: @unchecked Sendable {
         }
         replicas[request.volume] = replica
         return replica
+    }
+
+    /// The replica of `volume` if it is open.
+    func openReplica(_ volume: String) -> Replica? {
+        eventLoop.preconditionInEventLoop()
+        return replicas[volume]
     }
 
     /// Closes one replica if it is open, so its directory can be removed.

@@ -7,10 +7,11 @@ import NIOPosix
 
 /// Executes replica-protocol requests against the replicas of a registry: the one place that maps
 /// a request to store calls. The TCP server and the engine's in-process (local) replica share it.
-/// Runs on the registry's event loop; fsync and layer hashing go to thread pools.
+/// Runs on the registry's event loop; what may wait for a disk (reads the page cache cannot
+/// answer, fsync) and layer hashing go to the registry's thread pools.
 struct ReplicaRequestExecutor {
     let registry: ReplicaRegistry
-    let pools: ReplicaPools
+    var pools: ReplicaPools { registry.pools }
 
     /// What a connection has opened.
     struct Session {
@@ -19,7 +20,7 @@ struct ReplicaRequestExecutor {
 
     enum Outcome {
         case reply(ReplicaFrame)
-        /// Waits for an fsync; the future completes on the registry's loop.
+        /// Waits for a pool (an fsync, a read from the disk); the future completes on the registry's loop.
         case later(EventLoopFuture<ReplicaFrame>)
     }
 
@@ -59,10 +60,10 @@ struct ReplicaRequestExecutor {
             let count = Int(request.count)
             guard count <= Limits.requestBytesMax else { throw ReplicaFrame.Status.invalidArgument }
             var buffer = allocator.buffer(capacity: count)
-            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                try replica.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset))
-                return count
+            let cached = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                try replica.readWithoutWaiting(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset)) ? count : 0
             }
+            guard cached == count else { return .later(readFromDisk(replica, request: request, buffer: buffer)) }
             return .reply(reply(request, payload: buffer))
         case .write:
             let replica = try opened()
@@ -169,14 +170,36 @@ struct ReplicaRequestExecutor {
 
     /// fdatasync on the pool; writes completed before this call are covered.
     private func sync(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
-        let file = replica.headFile as! PosixFile
-        let eventLoop = registry.eventLoop
-        let bound = NIOLoopBound(replica, eventLoop: eventLoop)
         let okReply = reply(request)
-        return pools.sync.runIfActive(eventLoop: eventLoop) { try file.sync() }.map { okReply }.flatMapErrorThrowing { error in
-            bound.value.markFailed("\(error)")
-            return .errorReply(to: request, status: .io, message: "\(error)")
+        return registry.headSyncs.sync(replica).map { okReply }.recover { .errorReply(to: request, status: .io, message: "\($0)") }
+    }
+
+    /// A read the page cache could not answer, on the read pool: the loop goes on serving the
+    /// other requests (of this volume and every other) while the disk works.
+    private func readFromDisk(_ replica: Replica, request: ReplicaFrame, buffer: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+        let plan: ReadPlan
+        do {
+            plan = try replica.readPlan(offset: Int64(request.offset), length: Int(request.count))
+        } catch {
+            return registry.eventLoop.makeSucceededFuture(.errorReply(to: request, status: .init(error), message: "\(error)"))
         }
+        let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
+        let count = Int(request.count)
+        let inFlight = pools.readsInFlight
+        inFlight.enter()
+        return pools.reads.runIfActive(eventLoop: registry.eventLoop) {
+            var filled = buffer
+            filled.clear()
+            try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                try plan.run(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]))
+                return count
+            }
+            return filled
+        }.map { reply(request, payload: $0) }.recover { error in
+            // As an inline read's would: an I/O error leaves what the replica holds unknown.
+            if case .io = error as? StoreError { bound.value.markFailed("\(error)") }
+            return .errorReply(to: request, status: .init(error), message: "\(error)")
+        }.always { _ in inFlight.leave() }
     }
 }
 

@@ -28,7 +28,7 @@ public final class ReplicaServer: Sendable {
             loop = group.next()
         }
         pools = ReplicaPools.started()
-        registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop,
+        registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop, pools: pools,
                                        fileSystems: FileSystemRule(alsoAllowing: allowedFileSystems))
         self.logger = logger
     }
@@ -36,7 +36,7 @@ public final class ReplicaServer: Sendable {
     public var eventLoop: EventLoop { registry.eventLoop }
 
     public func bind(host: String, port: Int) async throws -> Channel {
-        let registry = self.registry, pools = self.pools
+        let registry = self.registry
         return try await ServerBootstrap(group: registry.eventLoop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,7 +45,7 @@ public final class ReplicaServer: Sendable {
             .childChannelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry, pools: pools))
+                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry))
                 }
             }
             .bind(host: host, port: port).get()

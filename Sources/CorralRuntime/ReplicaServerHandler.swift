@@ -2,8 +2,9 @@ import CorralWire
 import NIOCore
 import NIOPosix
 
-/// Serves one replica-protocol connection: frames in, the executor decides, replies out. Reads and
-/// writes run inline on the event loop (page-cache speed, cheaper than a thread hop).
+/// Serves one replica-protocol connection: frames in, the executor decides, replies out. Writes and
+/// reads the page cache answers run inline on the event loop (cheaper than a thread hop); the
+/// executor sends the rest to its pools, and their replies go out as they come.
 final class ReplicaServerHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -15,8 +16,8 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
     private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
 
-    init(registry: ReplicaRegistry, pools: ReplicaPools) {
-        executor = ReplicaRequestExecutor(registry: registry, pools: pools)
+    init(registry: ReplicaRegistry) {
+        executor = ReplicaRequestExecutor(registry: registry)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -1,4 +1,5 @@
 import CCorralShims
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,10 +9,17 @@ import Darwin
 private let seekData: Int32 = 3
 private let seekHole: Int32 = 4
 
-/// A file on a local file system. pread/pwrite are safe from any thread; the descriptor never changes.
+/// A file on a local file system. pread/pwrite are safe from any thread; the descriptor never
+/// changes while the file is open, and a close waits for reads that run on another thread
+/// (`holdOpen`), so a descriptor number is never reused under them.
 public final class PosixFile: StorageFile, @unchecked Sendable {
     public let path: String
     public let descriptor: Int32
+    /// Reads in flight off the owner's thread, and whether a close waits for them.
+    private let holds = Mutex<(count: Int, closing: Bool, closed: Bool)>((0, false, false))
+    /// Where the file system cannot say "would wait" (tmpfs): true when it never waits on a disk, so
+    /// reading inline is right; false when every read must go to a thread that may wait.
+    private var waitless: Bool?
 
     init(path: String, create: Bool) throws {
         self.path = path
@@ -26,9 +34,28 @@ public final class PosixFile: StorageFile, @unchecked Sendable {
 
     deinit { close() }
 
-    private var closed = false
     public func close() {
-        if !closed { closed = true; _ = Glibc.close(descriptor) }
+        let closeNow = holds.withLock { state -> Bool in
+            state.closing = true
+            guard state.count == 0, !state.closed else { return false }
+            state.closed = true
+            return true
+        }
+        if closeNow { _ = Glibc.close(descriptor) }
+    }
+
+    public func holdOpen() {
+        holds.withLock { $0.count += 1 }
+    }
+
+    public func releaseHold() {
+        let closeNow = holds.withLock { state -> Bool in
+            state.count -= 1
+            guard state.count == 0, state.closing, !state.closed else { return false }
+            state.closed = true
+            return true
+        }
+        if closeNow { _ = Glibc.close(descriptor) }
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
@@ -46,6 +73,43 @@ public final class PosixFile: StorageFile, @unchecked Sendable {
             }
             done += n
         }
+    }
+
+    /// preadv2(RWF_NOWAIT) until the buffer is full; false at the first EAGAIN (part of the range is
+    /// not in the page cache). A file system without RWF_NOWAIT is asked once what it is.
+    public func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool {
+        if let waitless {
+            guard waitless else { return false }
+            try read(into: buffer, at: offset)
+            return true
+        }
+        var done = 0
+        while done < buffer.count {
+            let n = corral_pread_nowait(descriptor, buffer.baseAddress! + done, buffer.count - done, offset + Int64(done))
+            if n < 0 {
+                switch errno {
+                case EINTR: continue
+                case EAGAIN: return false
+                case EOPNOTSUPP, EINVAL, ENOSYS:
+                    waitless = Self.neverWaits(path)
+                    return try readWithoutWaiting(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
+                default: throw StoreError.io(operation: "read", path: path, errno: errno)
+                }
+            }
+            if n == 0 {
+                (buffer.baseAddress! + done).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - done)
+                return true
+            }
+            done += n
+        }
+        return true
+    }
+
+    /// File systems kept in memory, which never wait on a disk.
+    private static func neverWaits(_ path: String) -> Bool {
+        var magic: UInt64 = 0
+        guard corral_fs_magic(path, &magic) == 0 else { return false }
+        return ["tmpfs", "ramfs"].contains(FileSystemRule.name(ofMagic: magic))
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {

@@ -40,47 +40,6 @@ extension Replica {
         }
     }
 
-    /// Reads `buffer.count` bytes at `offset`, each block from the newest layer that has it.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
-        try checkUsable()
-        try checkRange(offset: offset, length: Int64(buffer.count))
-        guard isAligned(offset: offset, length: Int64(buffer.count)) else {
-            let span = alignedSpan(offset: offset, length: Int64(buffer.count))
-            var whole = [UInt8](repeating: 0, count: Int(span.length))
-            try whole.withUnsafeMutableBytes { try readAligned(into: $0, at: span.offset) }
-            whole.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[span.skip..<(span.skip + buffer.count)])) }
-            return
-        }
-        try readAligned(into: buffer, at: offset)
-    }
-
-    func readAligned(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
-        let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)
-        try guarded {
-            for piece in headBlocks.segments(in: range) {
-                if piece.present {
-                    try readLayerBlocks(head, piece.range, into: buffer, base: range.start)
-                    continue
-                }
-                for segment in frozenMap.segments(in: piece.range) {
-                    if let layer = segment.layer {
-                        try readLayerBlocks(try file(id: chainIDs[Int(layer)]), segment.range, into: buffer, base: range.start)
-                    } else {
-                        let start = Int((segment.range.start - range.start) * Self.block)
-                        let count = Int(segment.range.count * Self.block)
-                        (buffer.baseAddress! + start).initializeMemory(as: UInt8.self, repeating: 0, count: count)
-                    }
-                }
-            }
-        }
-    }
-
-    private func readLayerBlocks(_ file: StorageFile, _ range: BlockRange, into buffer: UnsafeMutableRawBufferPointer, base: Int64) throws {
-        let start = Int((range.start - base) * Self.block)
-        let count = Int(range.count * Self.block)
-        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + count)]), at: range.start * Self.block)
-    }
-
     /// Writes into the head. With `fua`, the data is stable before this returns.
     /// Writes within a block merge with what the chain holds there (read, modify, write whole blocks).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64, fua: Bool) throws {

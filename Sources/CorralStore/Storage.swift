@@ -1,8 +1,16 @@
 /// The file-system seam of the replica store. The real one is POSIX; a fault-injecting double
 /// (Tests/CorralStoreTests/FaultyStorage.swift) models power loss the way SQLite's test6 does.
 public protocol StorageFile: AnyObject {
-    /// Fills `buffer` from `offset`; bytes past the end of the file read as zeros.
+    /// Fills `buffer` from `offset`; bytes past the end of the file read as zeros. May wait for the
+    /// disk: a server calls it off its event loop unless `readWithoutWaiting` said no.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws
+    /// `read`, where it can be done without waiting for a disk (the page cache has the range, or the
+    /// file lives in memory); false, with `buffer`'s content unspecified, where it would wait.
+    func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool
+    /// Keeps the file open for a read on another thread until `releaseHold`: a `close` meanwhile
+    /// takes effect at the release.
+    func holdOpen()
+    func releaseHold()
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
     /// Deallocates whole blocks; they read as zeros and no longer count as data.
     func punchHole(at offset: Int64, length: Int64) throws
@@ -14,6 +22,16 @@ public protocol StorageFile: AnyObject {
     /// Allocated byte ranges (SEEK_DATA/SEEK_HOLE), sorted, block-aligned.
     func dataExtents() throws -> [(offset: Int64, length: Int64)]
     func close()
+}
+
+extension StorageFile {
+    /// For doubles kept in memory: they never wait, and close nothing a reader could reuse.
+    public func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool {
+        try read(into: buffer, at: offset)
+        return true
+    }
+    public func holdOpen() {}
+    public func releaseHold() {}
 }
 
 public protocol StorageDirectory: AnyObject {

@@ -194,7 +194,7 @@ final class EpochSequence: @unchecked Sendable {  // used by one task; loop work
             for replica in engine.replicas.values { replica.close() }
         }.get()
         await engine.tasks.cancelAndWait()
-        await engine.pools.shutdown()
+        await engine.ownPools?.shutdown()
     }
 
     func stopEngine() async {

@@ -19,6 +19,10 @@ uint32_t corral_crc32c_portable(uint32_t crc, const void *data, size_t length);
 /// extent of the file was returned.
 int corral_fiemap(int fd, uint64_t start, uint64_t *pairs, uint32_t max, int *last);
 
+/// preadv2(RWF_NOWAIT): bytes read from the page cache (fewer than asked when only part is
+/// cached), or -1 with errno EAGAIN (would wait for the disk) or EOPNOTSUPP (tmpfs, older kernels).
+long corral_pread_nowait(int fd, void *buffer, size_t length, int64_t offset);
+
 // The file-system magic number (statfs f_type) of the file system `path` is on; -1 with errno.
 int corral_fs_magic(const char *path, uint64_t *magic);
 

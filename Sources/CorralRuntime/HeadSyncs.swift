@@ -1,0 +1,67 @@
+import CorralStore
+import NIOCore
+import NIOPosix
+
+/// fsyncs of replicas' heads, on the sync pool, one at a time a replica (group commit): a FLUSH or
+/// FUA write that arrives while one runs is answered by the next, which covers every write before
+/// it, and every FLUSH that waits meanwhile shares that one. At QD64 with a FLUSH every 16 writes
+/// that is one fsync in flight instead of four queued behind two threads.
+/// Confined to its registry's event loop.
+final class HeadSyncs {
+    private struct Group {
+        var running = false
+        var waiting: [EventLoopPromise<Void>] = []
+    }
+
+    private let eventLoop: EventLoop
+    private let pool: NIOThreadPool
+    private var groups: [ObjectIdentifier: Group] = [:]
+
+    init(eventLoop: EventLoop, pool: NIOThreadPool) {
+        self.eventLoop = eventLoop
+        self.pool = pool
+    }
+
+    /// Completes once every write `replica` completed before this call is stable. A failed fsync
+    /// marks the replica failed: what is on its disk is unknown.
+    func sync(_ replica: Replica) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        let promise = eventLoop.makePromise(of: Void.self)
+        let key = ObjectIdentifier(replica)
+        groups[key, default: Group()].waiting.append(promise)
+        if groups[key]?.running == false { startNext(replica) }
+        return promise.futureResult
+    }
+
+    private func startNext(_ replica: Replica) {
+        let key = ObjectIdentifier(replica)
+        guard let waiting = groups[key]?.waiting, !waiting.isEmpty else {
+            groups[key] = nil
+            return
+        }
+        groups[key] = Group(running: true, waiting: [])
+        let head = HeldFile(replica.headFile)
+        let bound = NIOLoopBound((self, replica), eventLoop: eventLoop)
+        pool.runIfActive(eventLoop: eventLoop) { try head.sync() }.assumeIsolated().whenComplete { result in
+            let (syncs, replica) = bound.value
+            if case .failure(let error) = result { replica.markFailed("\(error)") }
+            for promise in waiting { promise.completeWith(result) }
+            syncs.groups[key]?.running = false
+            syncs.startNext(replica)
+        }
+    }
+}
+
+/// A file used on another thread, held open until then (`StorageFile.holdOpen`).
+final class HeldFile: @unchecked Sendable {  // the file is only read or synced, and held open
+    private let file: StorageFile
+
+    init(_ file: StorageFile) {
+        self.file = file
+        file.holdOpen()
+    }
+
+    deinit { file.releaseHold() }
+
+    func sync() throws { try file.sync() }
+}

@@ -1,0 +1,189 @@
+"""Issue 18's rows: data not in the page cache, FLUSH every 16 writes, many volumes on one node, and
+the node's --io-threads sweep, each side by side with nbdkit's file plugin in the same run (see nbd.sh).
+
+Cold: an 8 GiB volume (COLD_SIZE) on a real disk (COLD_DIR, default /var/tmp), the page cache dropped
+before each job, --norandommap, ROUNDS interleaved rounds, the median reported. Servers run in two
+groups, each with its own nbdkit, so the 3-replica copies (24 GiB each) fit on the disk one group
+at a time.
+"""
+import os, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request, json
+sys.path.insert(0, os.path.dirname(__file__))
+import nbd_bench as nb
+
+PARTS = os.environ.get("PARTS", "cached,cold,volumes").split(",")
+SIZE = os.environ.get("COLD_SIZE", "8g")
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+RUNTIME = int(os.environ.get("COLD_RUNTIME", "10"))
+VOLUME_SIZE = os.environ.get("VOLUME_SIZE", "2g")
+# Event loops of the node agent to sweep (`--io-threads`); empty: the node's default only.
+SWEEP = [int(n) for n in os.environ.get("IO_THREADS", "").split(",") if n]
+os.rmdir(nb.WORK)
+nb.WORK = tempfile.mkdtemp(prefix="corral-cold-", dir=os.environ.get("COLD_DIR", "/var/tmp"))
+FS = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", nb.WORK], capture_output=True, text=True).stdout.split()[0]
+COLD_JOBS = [  # name, rw, bs, iodepth, metric, fio options
+    ("cold-read-qd64", "randread", "4k", 64, "iops", ["--norandommap"]),
+    ("cold-read-qd1", "randread", "4k", 1, "lat", ["--norandommap"]),
+    ("write-flush16-qd64", "randwrite", "4k", 64, "iops", ["--norandommap", "--fsync=16"]),
+]
+GROUPS = [
+    [lambda: nb.start_nbdkit(32000, SIZE), lambda: nb.start_corral(32200, 1, size=SIZE),
+     lambda: nb.start_corral(32400, 1, local=True, size=SIZE)],
+    [lambda: nb.start_nbdkit(32600, SIZE), lambda: nb.start_corral(32800, 3, size=SIZE),
+     lambda: nb.start_corral(33000, 3, local=True, size=SIZE)],
+]
+
+def drop_caches():
+    subprocess.run(["sync"], check=True)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except PermissionError:
+        raise SystemExit("the cold rows drop the page cache: run as root (echo 3 > /proc/sys/vm/drop_caches)")
+
+def cold_group(starters):
+    targets, table = [], {}
+    try:
+        for starter in starters:
+            targets.append(starter())
+            nb.fill(targets[-1], SIZE)
+        table = {t.name: {} for t in targets}
+        for round_index in range(ROUNDS):
+            for name, rw, bs, depth, metric, extra in COLD_JOBS:
+                shift = round_index % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    drop_caches()
+                    r = nb.fio(target.uri, name, rw, bs, depth, RUNTIME, 0, SIZE, extra)
+                    print(f"  {target.name:34} {name:20} iops {r['iops']:9.0f}  lat {r['lat']:8.1f} us", file=sys.stderr)
+                    table[target.name].setdefault(name, []).append(r)
+    finally:
+        for target in targets:
+            target.stop()
+        for entry in os.listdir(nb.WORK):
+            shutil.rmtree(os.path.join(nb.WORK, entry), ignore_errors=True) if os.path.isdir(os.path.join(nb.WORK, entry)) \
+                else os.remove(os.path.join(nb.WORK, entry))
+    return table
+
+def median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+def cold_report(tables):
+    lines = ["| server | cold 4k QD64 rand read IOPS (×nbdkit) | cold 4k QD1 rand read lat µs (×nbdkit) | 4k QD64 rand write, FLUSH every 16, IOPS (×nbdkit) |",
+             "|---|---|---|---|"]
+    for index, table in enumerate(tables):
+        base = next(v for k, v in table.items() if k.startswith("nbdkit"))
+        for name, jobs in table.items():
+            def cell(job, key, fmt):
+                v, b = median(jobs[job], key), median(base[job], key)
+                return f"{v:{fmt}} ({v / b:.2f})"
+            label = f"{name} (group {index + 1})" if name.startswith("nbdkit") else name
+            lines.append(f"| {label} | {cell('cold-read-qd64', 'iops', ',.0f')} | {cell('cold-read-qd1', 'lat', ',.0f')} | "
+                         f"{cell('write-flush16-qd64', 'iops', ',.0f')} |")
+    return "\n".join(lines)
+
+# --- many volumes on one node ---
+
+class Node:
+    """A single-node `corral server` with `io_threads` event loops and `count` volumes attached."""
+    def __init__(self, io_threads, count, port):
+        self.dir = os.path.join(nb.WORK, f"node{port}")
+        self.api = f"http://127.0.0.1:{port}"
+        args = [nb.CORRAL, "server", "--data-dir", self.dir, "--api-port", str(port), "--nbd-port", str(port + 1),
+                "--replica-port", str(port + 2), "--control-port", str(port + 3)]
+        if io_threads:
+            args += ["--io-threads", str(io_threads)]
+        self.proc = nb.start(args, os.path.join(nb.WORK, f"node{port}.log"))
+        nb.wait_port(port)
+        self.uris = []
+        for i in range(count):
+            self.cli("volume", "create", f"v{i}", "--size", VOLUME_SIZE.upper() + "i", "--replicas", "1")
+        for i in range(count):
+            self.uris.append(self.cli("volume", "attach", f"v{i}", "--timeout", "120").strip().splitlines()[-1])
+        self.procs = [self.proc]
+
+    def cli(self, *args):
+        return subprocess.run([nb.CORRAL, *args, "--api", self.api], capture_output=True, text=True, check=True).stdout
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+def nbdkit_exports(count, port):
+    directory = os.path.join(nb.WORK, f"exports{port}")
+    os.makedirs(directory)
+    for i in range(count):
+        subprocess.run(["truncate", "-s", VOLUME_SIZE, os.path.join(directory, f"v{i}")], check=True)
+    p = nb.start(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "file", f"dir={directory}"], os.path.join(nb.WORK, "nbdkit-dir.log"))
+    nb.wait_port(port)
+    return [f"nbd://127.0.0.1:{port}/v{i}" for i in range(count)], [p]
+
+def parallel_reads(uris):
+    """One fio a volume at once, cold; the sum of their IOPS."""
+    drop_caches()
+    procs = [subprocess.Popen(nb.fio_command(uri, f"vol{i}", "randread", "4k", 16, RUNTIME, 0, VOLUME_SIZE, ["--norandommap"]),
+                              stdout=subprocess.PIPE, text=True) for i, uri in enumerate(uris)]
+    results = [nb.fio_result(p.communicate()[0], "randread") for p in procs]
+    return sum(r["iops"] for r in results)
+
+def fill_all(uris):
+    for uri in uris:
+        nb.fill(nb.Target("fill", uri, []), VOLUME_SIZE)
+
+def volumes_part():
+    """4 volumes on one node, each read by its own fio at QD16, against nbdkit serving 4 exports."""
+    rows = {}
+    servers = [("nbdkit file, 4 exports", None)] + ([(f"Corral node, --io-threads {n}", n) for n in SWEEP] or [("Corral node (1 replica each, in-process)", 0)])
+    sums = {name: [] for name, _ in servers}
+    for round_index in range(ROUNDS):
+        for name, threads in servers:
+            port = 34000 + 10 * (threads or 0)
+            if threads is None:  # nbdkit
+                uris, procs = nbdkit_exports(4, port)
+                stop = lambda: [p.send_signal(signal.SIGTERM) or p.wait() for p in procs]
+            else:
+                node = Node(threads, 4, port)
+                uris, stop = node.uris, node.stop
+            try:
+                fill_all(uris)
+                total = parallel_reads(uris)
+                print(f"  {name:34} 4 volumes, QD16 each: {total:9.0f} IOPS", file=sys.stderr)
+                sums[name].append(total)
+            finally:
+                stop()
+                for entry in os.listdir(nb.WORK):
+                    path = os.path.join(nb.WORK, entry)
+                    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+    base = statistics.median(sums[servers[0][0]])
+    lines = ["| server | cold 4k rand read, 4 volumes × QD16, summed IOPS (×nbdkit) |", "|---|---|"]
+    for name, _ in servers:
+        v = statistics.median(sums[name])
+        lines.append(f"| {name} | {v:,.0f} ({v / base:.2f}) |")
+    return "\n".join(lines)
+
+def record(marker, command, body):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "benchmarks.md")
+    text = open(path).read()
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    fio_version = subprocess.run(["fio", "--version"], capture_output=True, text=True).stdout.strip()
+    block = f"{start}\nMeasured {stamp}, `{command}`, {fio_version}, nbd engine; backing files on {FS}.\n\n{body}\n{end}"
+    text = text[:text.index(start)] + block + text[text.index(end) + len(end):] if start in text else text + "\n" + block + "\n"
+    open(path, "w").write(text)
+    print(body)
+
+def main():
+    try:
+        if "cold" in PARTS:
+            tables = [cold_group(group) for group in GROUPS]
+            record(f"nbd-cold-{FS}", f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME} scripts/bench/nbd.sh",
+                   f"Medians of {ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job.\n\n" + cold_report(tables))
+        if "volumes" in PARTS:
+            sweep = f" IO_THREADS={','.join(map(str, SWEEP))}" if SWEEP else ""
+            record(f"nbd-volumes-{FS}", f"PARTS=volumes VOLUME_SIZE={VOLUME_SIZE}{sweep} ROUNDS={ROUNDS} scripts/bench/nbd.sh",
+                   f"Medians of {ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every run.\n\n" + volumes_part())
+    finally:
+        shutil.rmtree(nb.WORK, ignore_errors=True)
+
+main()
