@@ -51,6 +51,9 @@ public enum Limits {
     /// waits for one read; a disk serves many at once (an NVMe drive hundreds, this VM's virtio disk
     /// about 64), so this is the queue depth a node's cold reads can reach, shared by its volumes.
     public static let diskReadThreads = 64
+    /// Of those, the most one replica holds at once, so that a volume on a slow disk leaves threads
+    /// for the other volumes (`DiskReadShares`); still twice the 16 threads nbdkit reads with.
+    public static let diskReadsPerReplicaMax = diskReadThreads / 2
     /// Bytes a purge copies per turn of the replica's event loop (a few ms on a page-cached disk), so
     /// the other volumes that loop serves keep their I/O while a large layer folds.
     public static let purgeStepBytes = 8 * 1024 * 1024

@@ -84,9 +84,15 @@ public final class Engine: @unchecked Sendable {
         var registries: [String: ReplicaRegistry] = [:]
         let localPaths = options.replicas.filter { $0.hasPrefix(LocalReplica.prefix) }.map { String($0.dropFirst(LocalReplica.prefix.count)) }
         ownPools = localPaths.isEmpty ? nil : ReplicaPools.started()
-        for path in localPaths {
-            registries[path] = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop, pools: ownPools!,
-                                                   fileSystems: FileSystemRule(alsoAllowing: options.allowedFileSystems))
+        do {
+            for path in localPaths {
+                registries[path] = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: eventLoop, pools: ownPools!,
+                                                       fileSystems: FileSystemRule(alsoAllowing: options.allowedFileSystems))
+            }
+        } catch {
+            try? ownPools?.sync.syncShutdownGracefully()
+            try? ownPools?.hashing.syncShutdownGracefully()
+            throw error
         }
         localRegistries = registries
         self.options = options

@@ -39,6 +39,15 @@ final class HeadSyncs {
             groups[key] = nil
             return
         }
+        do {
+            // Not after a failed fsync: a second one of the same file usually succeeds though the
+            // first one's data is lost.
+            try replica.checkUsable()
+        } catch {
+            groups[key] = nil
+            for promise in waiting { promise.fail(error) }
+            return
+        }
         groups[key] = Group(running: true, waiting: [])
         let head = HeldFile(replica.headFile)
         let bound = NIOLoopBound((self, replica), eventLoop: eventLoop)

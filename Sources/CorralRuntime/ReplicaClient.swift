@@ -16,8 +16,9 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
 enum ReplicaPatience: Sendable {
     /// Data-path requests and pings: the engine's replica timeout.
     case normal
-    /// Runs on the replica server's event loop (open, snapshot changes with their fsyncs, layer
-    /// copies): the requests queued behind it on that loop wait as long as it does.
+    /// Long work on the replica server's event loop (snapshot changes with their fsyncs, layer
+    /// copies), whose requests queued behind it wait as long, and open, which reads every layer's
+    /// extents (on a read thread; nothing is sent on the connection before it is answered).
     case longOnTheLoop
     /// Runs off the server's loop (checksums and verify on the hashing pool, purge in steps): only
     /// it may take long. The replica answers I/O meanwhile, so one that stops answering is still

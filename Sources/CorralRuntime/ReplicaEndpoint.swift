@@ -10,7 +10,9 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     var address: String { get }
     var eventLoop: EventLoop { get }
     var closed: Bool { get }
-    /// True when requests are served in this process and answered before `submit` returns.
+    /// True when requests are served in this process: answered before `submit` returns, or (a read
+    /// from the disk, an fsync, an open) to a future; never to a sink. An in-process read has no
+    /// timeout: a disk that hangs holds it, as it would hold the kernel's own read.
     var answersAtOnce: Bool { get }
     /// Called once when the endpoint fails on its own (connection lost).
     var onFailure: ((String) -> Void)? { get set }
@@ -73,7 +75,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     let directory: String
     let eventLoop: EventLoop
     private let executor: ReplicaRequestExecutor
-    private var session = ReplicaRequestExecutor.Session()
+    private let session = ReplicaRequestExecutor.Session()
     private(set) var closed = false
     var answersAtOnce: Bool { true }
     var onFailure: ((String) -> Void)?
@@ -102,7 +104,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         let id = nextID
         nextID &+= 1
         let request = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        switch executor.execute(request, session: &session, allocator: Self.allocator) {
+        switch executor.execute(request, session: session, allocator: Self.allocator) {
         case .reply(let frame):
             return .now(checked(frame))
         case .later(let pending):

@@ -17,7 +17,8 @@ struct ReplicaPools: Sendable {
     }()
 
     var reads: NIOThreadPool { Self.diskReads }
-    /// This owner's reads on the shared pool, counted until their answer reached its event loop.
+    /// This owner's reads and replica opens on the shared pool, counted until their answer reached
+    /// its event loop.
     let readsInFlight = InFlight()
     let sync: NIOThreadPool
     let hashing: NIOThreadPool

@@ -12,14 +12,19 @@ final class ReplicaRegistry: @unchecked Sendable {
     /// The threads its requests leave the loop for; the registry's owner shuts them down.
     let pools: ReplicaPools
     let headSyncs: HeadSyncs
+    let diskReads: DiskReadShares
     /// Opens (with `create`, makes) a replica's directory: POSIX, or a test's slow or failing double.
-    let openDirectory: (_ path: String, _ create: Bool) throws -> StorageDirectory
+    let openDirectory: @Sendable (_ path: String, _ create: Bool) throws -> StorageDirectory
     private var replicas: [String: Replica] = [:]
+    /// Opens running on the read pool, by volume: a second open meanwhile waits for the first.
+    private var opening: [String: EventLoopFuture<Opened>] = [:]
+    /// Opens running while their volume was closed: what they open is closed, not kept.
+    private var openingClosed: Set<String> = []
 
     /// Refuses a root on a file system `fileSystems` does not allow, or whose allocation is not
     /// exact when tried: at start, not at a volume's first open.
     init(root: PosixDirectory, eventLoop: EventLoop, pools: ReplicaPools, fileSystems: FileSystemRule = FileSystemRule(),
-         openDirectory: @escaping (_ path: String, _ create: Bool) throws -> StorageDirectory = { try PosixDirectory(path: $0, create: $1) }) throws {
+         openDirectory: @escaping @Sendable (_ path: String, _ create: Bool) throws -> StorageDirectory = { try PosixDirectory(path: $0, create: $1) }) throws {
         try fileSystems.check(root, what: "replica directory \(root.path)")
         try fileSystems.probe(root, what: "replica directory \(root.path)")
         self.root = root
@@ -28,34 +33,78 @@ final class ReplicaRegistry: @unchecked Sendable {
         self.fileSystems = fileSystems
         self.openDirectory = openDirectory
         headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
+        diskReads = DiskReadShares(eventLoop: eventLoop)
     }
 
-    func open(_ request: OpenRequest) throws -> Replica {
+    /// A replica opened, with its status as the open found it (before a writer marked it unclean).
+    struct Opened: @unchecked Sendable {  // handed from the pool thread that opened it to the loop
+        let replica: Replica
+        let status: ReplicaStatus
+    }
+
+    /// Opens (with `create`, makes) the replica of `request.volume`; with `writer`, marks it unclean.
+    /// A replica not open yet is opened on the read pool: opening reads every layer's extents and
+    /// writes the manifest, which waits for the disk (docs/architecture.md, "Threads").
+    func open(_ request: OpenRequest) -> EventLoopFuture<Opened> {
         eventLoop.preconditionInEventLoop()
         guard DataName.isValid(request.volume), !request.volume.hasPrefix(".") else {
-            throw StoreError.invalidArgument("volume name \"\(request.volume)\" must be letters, digits, '-', '_' or '.', not starting with '.'")
+            return eventLoop.makeFailedFuture(StoreError.invalidArgument(
+                "volume name \"\(request.volume)\" must be letters, digits, '-', '_' or '.', not starting with '.'"))
+        }
+        if let pending = opening[request.volume] {
+            // Then as if it came after: it adopts what the first opened, or tries on its own.
+            return pending.map { _ in () }.recover { _ in () }.flatMap { self.open(request) }
         }
         if let replica = replicas[request.volume] {
-            if replica.failure == nil { return replica }
+            if replica.failure == nil {
+                return eventLoop.makeCompletedFuture { try adopt(replica, request: request) }
+            }
             // A replica that hit an I/O error reopens from disk: the files are the truth.
             replica.close()
             replicas[request.volume] = nil
         }
-        let path = root.path + "/" + request.volume
-        let replica: Replica
-        if request.create {
-            let directory = try openDirectory(path, true)
-            replica = try Replica.openOrCreate(directory: directory, volume: request.volume, size: request.size,
-                                               repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
-        } else {
-            let directory = try openDirectory(path, false)
-            guard let opened = try Replica.open(directory: directory, fileSystems: fileSystems, now: WallClock.now) else {
-                throw StoreError.notFound("no replica of \(request.volume) under \(root.path)")
+        let path = root.path + "/" + request.volume, root = self.root.path
+        let fileSystems = self.fileSystems, openDirectory = self.openDirectory
+        let inFlight = pools.readsInFlight  // a shutdown waits for it before it closes what is open
+        inFlight.enter()
+        let future = pools.reads.runIfActive(eventLoop: eventLoop) { () -> Opened in
+            let replica: Replica
+            if request.create {
+                replica = try Replica.openOrCreate(directory: try openDirectory(path, true), volume: request.volume, size: request.size,
+                                                   repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
+            } else {
+                guard let opened = try Replica.open(directory: try openDirectory(path, false), fileSystems: fileSystems, now: WallClock.now) else {
+                    throw StoreError.notFound("no replica of \(request.volume) under \(root)")
+                }
+                replica = opened
             }
-            replica = opened
+            let status = replica.status
+            if request.writer { try replica.beginWriting() }
+            return Opened(replica: replica, status: status)
         }
-        replicas[request.volume] = replica
-        return replica
+        let registered = future.flatMapThrowing { opened in
+            if self.openingClosed.remove(request.volume) != nil {
+                opened.replica.close()
+                throw StoreError.conflict("the replica of \(request.volume) was closed while it opened; open it again")
+            }
+            self.replicas[request.volume] = opened.replica
+            return opened
+        }
+        opening[request.volume] = registered
+        registered.whenComplete { _ in
+            self.opening[request.volume] = nil
+            self.openingClosed.remove(request.volume)
+            inFlight.leave()
+        }
+        return registered
+    }
+
+    /// An open replica for a second opener: marked unclean if it writes (rare: an engine that closed
+    /// cleanly and comes back while the server kept the replica open; the manifest write stays here).
+    private func adopt(_ replica: Replica, request: OpenRequest) throws -> Opened {
+        let status = replica.status
+        if request.writer { try replica.beginWriting() }
+        return Opened(replica: replica, status: status)
     }
 
     /// The replica of `volume` if it is open.
@@ -65,15 +114,22 @@ final class ReplicaRegistry: @unchecked Sendable {
     }
 
     /// Closes one replica if it is open, so its directory can be removed.
-    func close(_ volume: String) {
+    /// Completes when no open of it runs any more, so its directory can be removed.
+    func close(_ volume: String) -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         replicas.removeValue(forKey: volume)?.close()
+        guard let pending = opening[volume] else { return eventLoop.makeSucceededVoidFuture() }
+        openingClosed.insert(volume)
+        return pending.map { _ in () }.recover { _ in () }
     }
 
+    /// Opens still running close what they open when they end (a shutdown waits for them:
+    /// `ReplicaPools.readsInFlight`).
     func closeAll() {
         eventLoop.preconditionInEventLoop()
         for replica in replicas.values { replica.close() }
         replicas.removeAll()
+        openingClosed.formUnion(opening.keys)
     }
 }
 

@@ -13,8 +13,8 @@ struct ReplicaRequestExecutor {
     let registry: ReplicaRegistry
     var pools: ReplicaPools { registry.pools }
 
-    /// What a connection has opened.
-    struct Session {
+    /// What a connection has opened; an open that completes later sets it.
+    final class Session {
         var replica: Replica?
     }
 
@@ -24,9 +24,9 @@ struct ReplicaRequestExecutor {
         case later(EventLoopFuture<ReplicaFrame>)
     }
 
-    func execute(_ request: ReplicaFrame, session: inout Session, allocator: ByteBufferAllocator) -> Outcome {
+    func execute(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator) -> Outcome {
         do {
-            return try handle(request, session: &session, allocator: allocator)
+            return try handle(request, session: session, allocator: allocator)
         } catch {
             return .reply(.errorReply(to: request, status: .init(error), message: "\(error)"))
         }
@@ -43,18 +43,18 @@ struct ReplicaRequestExecutor {
         return replica
     }
 
-    private func handle(_ request: ReplicaFrame, session: inout Session, allocator: ByteBufferAllocator) throws -> Outcome {
+    private func handle(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator) throws -> Outcome {
         func opened() throws -> Replica { try self.opened(session) }
         switch request.op {
         case .ping:
             return .reply(reply(request))
         case .open:
             let open = try JSONDecoder().decode(OpenRequest.self, from: Data(request.payload.readableBytesView))
-            let replica = try registry.open(open)
-            let status = replica.status
-            if open.writer { try replica.beginWriting() }
-            session.replica = replica
-            return .reply(reply(request, payload: try jsonBuffer(status)))
+            let bound = NIOLoopBound(session, eventLoop: registry.eventLoop)
+            return .later(registry.open(open).flatMapThrowing { opened in
+                bound.value.replica = opened.replica
+                return reply(request, payload: try jsonBuffer(opened.status))
+            }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
         case .read:
             let replica = try opened()
             let count = Int(request.count)
@@ -63,7 +63,10 @@ struct ReplicaRequestExecutor {
             let cached = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
                 try replica.readWithoutWaiting(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset)) ? count : 0
             }
-            guard cached == count else { return .later(readFromDisk(replica, request: request, buffer: buffer)) }
+            guard cached == count else {
+                let plan = try replica.readPlan(offset: Int64(request.offset), length: count)
+                return .later(registry.diskReads.run(for: replica) { readFromDisk(plan, replica, request: request, allocator: allocator) })
+            }
             return .reply(reply(request, payload: buffer))
         case .write:
             let replica = try opened()
@@ -176,20 +179,13 @@ struct ReplicaRequestExecutor {
 
     /// A read the page cache could not answer, on the read pool: the loop goes on serving the
     /// other requests (of this volume and every other) while the disk works.
-    private func readFromDisk(_ replica: Replica, request: ReplicaFrame, buffer: ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
-        let plan: ReadPlan
-        do {
-            plan = try replica.readPlan(offset: Int64(request.offset), length: Int(request.count))
-        } catch {
-            return registry.eventLoop.makeSucceededFuture(.errorReply(to: request, status: .init(error), message: "\(error)"))
-        }
+    private func readFromDisk(_ plan: ReadPlan, _ replica: Replica, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
         let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
         let count = Int(request.count)
         let inFlight = pools.readsInFlight
         inFlight.enter()
         return pools.reads.runIfActive(eventLoop: registry.eventLoop) {
-            var filled = buffer
-            filled.clear()
+            var filled = allocator.buffer(capacity: count)
             try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
                 try plan.run(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]))
                 return count

@@ -54,7 +54,7 @@ public final class ReplicaServer: Sendable {
     /// Closes a replica and deletes its directory: the control plane removed it for good.
     public func removeReplica(directory name: String) async throws {
         guard Self.isPlainName(name) else { throw StoreError.invalidArgument("replica directory \"\(name)\" is not a plain name") }
-        try await registry.eventLoop.submit { self.registry.close(name) }.get()
+        try await registry.eventLoop.flatSubmit { self.registry.close(name) }.get()
         let path = registry.root.path + "/" + name
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
     }

@@ -10,7 +10,7 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
 
     private let executor: ReplicaRequestExecutor
-    private var session = ReplicaRequestExecutor.Session()
+    private let session = ReplicaRequestExecutor.Session()
     private var readPending = false
     private var reader = ReplicaFrameReader(ReplicaFraming())
     /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
@@ -33,7 +33,7 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
 
     private func received(_ request: ReplicaFrame, context: ChannelHandlerContext) throws {
         guard request.kind == .request else { throw NotARequest() }
-        switch executor.execute(request, session: &session, allocator: context.channel.allocator) {
+        switch executor.execute(request, session: session, allocator: context.channel.allocator) {
         case .reply(let frame):
             batch.add(frame, context: context)
         case .later(let future):

@@ -4,10 +4,11 @@ import CorralCore
 extension Replica {
     static let block = Int64(Limits.blockSize)
 
-    func checkUsable() throws {
+    public func checkUsable() throws {
         // The replica's fault, not the caller's: an engine marks it ERR rather than taking this as
         // a refusal of the request (which would hold every replica's chain change back).
         if let failure { throw StoreError.corrupt("replica failed earlier (\(failure)); reopen it or rebuild it") }
+        if closed { throw StoreError.corrupt("replica \(volume) was closed on this server (removed or reopened); open it again") }
     }
 
     /// Changes to the chain wait for a running purge, which folds layers between other I/O.

@@ -32,6 +32,9 @@ public final class Replica {
     let now: () -> String
     /// Set when a write or sync failed: the replica refuses further I/O until reopened.
     public internal(set) var failure: String?
+    /// Set by `close`: a connection that still names the replica gets an error, not a closed
+    /// descriptor (whose number another file may have taken).
+    public private(set) var closed = false
 
     /// Marks the replica failed after an I/O error seen outside it (an fsync run on another thread).
     public func markFailed(_ reason: String) { failure = reason }
@@ -191,6 +194,7 @@ public final class Replica {
     }
 
     public func close() {
+        closed = true
         for file in openFiles.values { file.close() }
         openFiles.removeAll()
         head.close()

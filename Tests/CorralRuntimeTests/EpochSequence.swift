@@ -212,15 +212,17 @@ final class EpochSequence: @unchecked Sendable {  // used by one task; loop work
 
     func manifest(_ address: String) async throws -> ChainManifest {
         let directory = power.directory(of: address)
-        return try await bench.eventLoop.submit {
-            try self.bench.server.registry.open(OpenRequest(volume: directory, size: Self.size, create: false, writer: false)).manifest
-        }.get()
+        return try await bench.eventLoop.flatSubmit {
+            self.bench.server.registry.open(OpenRequest(volume: directory, size: Self.size, create: false, writer: false))
+        }.get().replica.manifest
     }
 
     func replicaTags(_ address: String) async throws -> [UInt64] {
         let directory = power.directory(of: address)
-        let bytes = try await bench.eventLoop.submit { () -> [UInt8] in
-            let replica = try self.bench.server.registry.open(OpenRequest(volume: directory, size: Self.size, create: false, writer: false))
+        let bytes = try await bench.eventLoop.flatSubmit {
+            self.bench.server.registry.open(OpenRequest(volume: directory, size: Self.size, create: false, writer: false))
+        }.flatMapThrowing { opened -> [UInt8] in
+            let replica = opened.replica
             var bytes = [UInt8](repeating: 0, count: Int(Self.size))
             try bytes.withUnsafeMutableBytes { try replica.read(into: $0, at: 0) }
             return bytes

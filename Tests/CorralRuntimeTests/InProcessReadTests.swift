@@ -42,11 +42,10 @@ struct InProcessReadTests {
         #expect(try await inPlaceReads() == small, "reads up to \(Limits.nbdInPlaceReadBytesMax) bytes are read in place, larger ones are not")
 
         // The in-process replica's store fails its reads from now on.
-        try await engine.eventLoop.submit {
+        try await engine.eventLoop.flatSubmit {
             let (registry, name) = engine.inProcessReplica(local)!
-            let replica = try registry.open(OpenRequest(volume: name ?? "v1", size: 16 << 20, create: false, writer: false))
-            replica.markFailed("injected read failure")
-        }.get()
+            return registry.open(OpenRequest(volume: name ?? "v1", size: 16 << 20, create: false, writer: false))
+        }.map { $0.replica.markFailed("injected read failure") }.get()
         #expect(try read(8192, 4096, handle: 20) == Array(expected[8192..<12288]), "a remote replica answers the read")
         let status = try await engine.status()
         #expect(status.replicas.first { $0.address == local }?.mode != .rw, "the failed in-process replica no longer serves reads")

@@ -19,7 +19,7 @@ struct LongControlWorkTests {
         let directory = NSTemporaryDirectory() + "corral-hashing-\(UUID().uuidString)"
         let pools = ReplicaPools.started()
         let executor: ReplicaRequestExecutor
-        var sessions = [ReplicaRequestExecutor.Session(), ReplicaRequestExecutor.Session()]
+        let sessions = [ReplicaRequestExecutor.Session(), ReplicaRequestExecutor.Session()]
         var nextID: UInt64 = 1
 
         init() throws {
@@ -34,7 +34,7 @@ struct LongControlWorkTests {
             loop.preconditionInEventLoop()
             let request = ReplicaFrame(kind: .request, op: op, id: nextID, offset: offset, count: count, payload: payload)
             nextID += 1
-            return executor.execute(request, session: &sessions[session], allocator: ByteBufferAllocator())
+            return executor.execute(request, session: sessions[session], allocator: ByteBufferAllocator())
         }
 
         func execute(_ control: ControlRequest, session: Int = 0) -> ReplicaRequestExecutor.Outcome {
@@ -53,8 +53,12 @@ struct LongControlWorkTests {
 
         func open(_ volume: String, size: Int64, session: Int) async throws {
             let open = OpenRequest(volume: volume, size: size, create: true, writer: true)
-            guard case .reply(let frame) = try await send(.open, payload: ByteBuffer(bytes: try JSONEncoder().encode(open)), session: session),
-                  frame.status == .ok else { throw TestFailure("open \(volume) failed") }
+            // An open runs on the read pool (it waits for the disk) and answers later.
+            guard case .later(let pending) = try await send(.open, payload: ByteBuffer(bytes: try JSONEncoder().encode(open)), session: session) else {
+                throw TestFailure("open \(volume) ran on the event loop")
+            }
+            let frame = try await pending.get()
+            guard frame.status == .ok else { throw TestFailure("open \(volume) failed: \(frame.errorMessage)") }
         }
 
         func tearDown() async {

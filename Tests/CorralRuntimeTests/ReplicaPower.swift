@@ -32,7 +32,7 @@ final class ReplicaPower: @unchecked Sendable {  // confined to the event loop
         server.registry.eventLoop.preconditionInEventLoop()
         down.insert(address)
         kills[address, default: 0] += 1
-        server.registry.close(directory(of: address))
+        _ = server.registry.close(directory(of: address))
         if noisily { endpoints[address]?.dropped() }
     }
 

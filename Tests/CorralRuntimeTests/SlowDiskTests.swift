@@ -92,11 +92,14 @@ struct SlowDiskTests {
         var slowAnswered = false
 
         /// The volume named "slow" reads through `gate`; the others are plain.
-        init(gate: ReadGate) throws {
+        convenience init(gate: ReadGate) throws { try self.init(gates: ["slow": gate]) }
+
+        /// Each volume named in `gates` reads through its gate, from the read pool.
+        init(gates: [String: ReadGate]) throws {
             loop = group.next()
             registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop, pools: pools) { path, create in
                 let directory = try PosixDirectory(path: path, create: create)
-                return (path as NSString).lastPathComponent == "slow" ? SlowDirectory(directory, gate: gate) : directory
+                return gates[(path as NSString).lastPathComponent].map { SlowDirectory(directory, gate: $0) } ?? directory
             }
         }
 
@@ -198,6 +201,32 @@ struct SlowDiskTests {
             let frame = try await answer(future, within: 90, "slow read \(index)")
             #expect(frame.status == .ok, "\(frame.errorMessage)")
             #expect(frame.payload == pattern.getSlice(at: index * 4096, length: 4096))
+        }
+        await fixture.tearDown()
+    }
+
+    /// A volume with more reads waiting for its disk than the pool has threads leaves threads for
+    /// the others: another volume's reads from the disk are answered while all of its wait.
+    @Test func aSlowVolumeLeavesReadThreadsToOthers() async throws {
+        let slowGate = ReadGate(), coldGate = ReadGate()
+        coldGate.open()  // its reads go to the pool and pass at once
+        let fixture = try Fixture(gates: ["slow": slowGate, "cold": coldGate])
+        _ = try await fixture.open("slow")
+        let coldPattern = try await fixture.open("cold")
+        let waiting = try await fixture.loop.submit {
+            (0..<Limits.diskReadThreads).map { fixture.read("slow", at: UInt64($0 % 256) * 4096) }
+        }.get()
+        let cold = try await fixture.loop.submit { fixture.read("cold", at: 8192) }.get()
+        guard case .later(let future) = cold else {
+            slowGate.open()
+            await fixture.tearDown()
+            throw TestFailure("the cold volume's read was not sent to the read pool")
+        }
+        let frame = try await answer(future, within: 30, "the other volume's read while the slow one holds \(Limits.diskReadThreads) reads")
+        #expect(frame.payload == coldPattern.getSlice(at: 8192, length: 4096))
+        slowGate.open()
+        for reply in waiting {
+            if case .later(let slow) = reply { _ = try await answer(slow, within: 90, "a slow read after the gate opened") }
         }
         await fixture.tearDown()
     }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Acceptance 8 of issue 2 and the rows of issue 18: kbench's fio jobs through fio's nbd engine
 # against nbdkit's file plugin, qemu-nbd and Corral with 1 and 3 replicas, in one run (release
-# build), recorded with ratios to nbdkit in docs/benchmarks.md. PARTS picks what runs:
+# build), recorded with ratios to nbdkit in docs/benchmarks.md. PARTS picks what runs (default cached):
 #   cached   page-cached kbench jobs (nbd_bench.py)
 #   cold     8 GiB volumes with the page cache dropped before each job; 4k write QD64 with a FLUSH
-#            every 16 writes (nbd_cold_bench.py; needs root for drop_caches)
+#            every 16 writes (nbd_cold_bench.py; needs root for drop_caches and 56 GiB free)
 #   volumes  4 volumes on one single-node `corral server`, one fio each, summed, against nbdkit
 #            serving 4 exports (IO_THREADS=1,2: once per node event-loop count, when the node has them)
 #   RUNTIME=20 RAMP=5 scripts/bench/nbd.sh      # kbench's own timings (default here: 8 s + 2 s ramp)
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 swift build -c release --scratch-path .build-release >/dev/null
 export CORRAL="$PWD/.build-release/release/corral"
-PARTS="${PARTS:-cached,cold,volumes}"
+PARTS="${PARTS:-cached}"
 export PARTS
 if [[ ",$PARTS," == *,cached,* ]]; then python3 scripts/bench/nbd_bench.py "$@"; fi
 if [[ ",$PARTS," == *,cold,* || ",$PARTS," == *,volumes,* ]]; then python3 scripts/bench/nbd_cold_bench.py "$@"; fi
