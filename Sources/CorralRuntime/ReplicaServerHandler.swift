@@ -13,14 +13,19 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
     private let session = ReplicaRequestExecutor.Session()
     private var readPending = false
     private var reader = ReplicaFrameReader(ReplicaFraming())
-    /// Replies gathered during one read burst (a write's acknowledgement is a bare header).
+    /// Replies gathered during one read burst or one turn of the loop (a write's acknowledgement is
+    /// a bare header; reads from the disk end on the loop many a turn).
     private var batch = FrameBatch(copyPayloadMax: ReplicaFrame.copyPayloadBelow, capacity: 64 * ReplicaFrame.headerBytes)
+    /// Between `channelRead` and `channelReadComplete`, which sends the batch.
+    private var reading = false
+    private var flushScheduled = false
 
     init(registry: ReplicaRegistry) {
         executor = ReplicaRequestExecutor(registry: registry)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         do {
             try reader.read(unwrapInboundIn(data)) { try received($0, context: context) }
         } catch {
@@ -37,17 +42,32 @@ final class ReplicaServerHandler: ChannelDuplexHandler {
         case .reply(let frame):
             batch.add(frame, context: context)
         case .later(let future):
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.whenSuccess { frame in
-                frame.write(to: bound.value, promise: nil)
-                bound.value.flush()
+                let (handler, context) = bound.value
+                handler.batch.add(frame, context: context)
+                handler.scheduleFlush(context)
             }
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
         batch.write(to: context)
         context.flush()
+    }
+
+    /// Answers that came outside a read burst go out at the end of the loop's turn, together.
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !reading, !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.flushScheduled = false
+            handler.batch.write(to: context)
+            context.flush()
+        }
     }
 
     /// Backpressure: a client that does not read its replies stops being read from.

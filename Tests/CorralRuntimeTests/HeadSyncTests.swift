@@ -28,42 +28,13 @@ struct HeadSyncTests {
     }
 
     /// Layer files whose fsyncs go through a probe.
-    final class CountingFile: StorageFile {
-        let file: StorageFile
+    final class CountingFile: ForwardingFile {
         let probe: SyncProbe
-        init(_ file: StorageFile, probe: SyncProbe) { self.file = file; self.probe = probe }
-        func sync() throws {
+        init(_ file: StorageFile, probe: SyncProbe) { self.probe = probe; super.init(file) }
+        override func sync() throws {
             try probe.sync()
             try file.sync()
         }
-        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws { try file.read(into: buffer, at: offset) }
-        func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool {
-            try file.readWithoutWaiting(into: buffer, at: offset)
-        }
-        func holdOpen() { file.holdOpen() }
-        func releaseHold() { file.releaseHold() }
-        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try file.write(bytes, at: offset) }
-        func punchHole(at offset: Int64, length: Int64) throws { try file.punchHole(at: offset, length: length) }
-        func truncate(to length: Int64) throws { try file.truncate(to: length) }
-        func length() throws -> Int64 { try file.length() }
-        func dataExtents() throws -> [(offset: Int64, length: Int64)] { try file.dataExtents() }
-        func close() { file.close() }
-    }
-
-    final class CountingDirectory: StorageDirectory {
-        let directory: PosixDirectory
-        let make: (StorageFile) -> StorageFile
-        init(_ directory: PosixDirectory, make: @escaping (StorageFile) -> StorageFile) { self.directory = directory; self.make = make }
-        func openFile(_ name: String, create: Bool) throws -> StorageFile {
-            let file = try directory.openFile(name, create: create)
-            return name.hasSuffix(".img") ? make(file) : file
-        }
-        func fileExists(_ name: String) -> Bool { directory.fileExists(name) }
-        func listFiles() throws -> [String] { try directory.listFiles() }
-        func removeFile(_ name: String) throws { try directory.removeFile(name) }
-        func renameFile(_ from: String, to: String) throws { try directory.renameFile(from, to: to) }
-        func sync() throws { try directory.sync() }
-        func fileSystemType() throws -> String { try directory.fileSystemType() }
     }
 
     /// Ten FLUSHes, the first of which waits at the gate: 10 answers, 2 fsyncs (1 when it fails).
@@ -76,7 +47,7 @@ struct HeadSyncTests {
         let path = NSTemporaryDirectory() + "corral-headsync-\(UUID().uuidString)"
         let pools = ReplicaPools.started()
         let registry = try ReplicaRegistry(root: try PosixDirectory(path: path, create: true), eventLoop: loop, pools: pools) { path, create in
-            CountingDirectory(try PosixDirectory(path: path, create: create)) { CountingFile($0, probe: probe) }
+            LayerWrappingDirectory(try PosixDirectory(path: path, create: create)) { CountingFile($0, probe: probe) }
         }
         let endpoint = try await loop.submit { LocalReplica(address: "local:v", directory: "v", registry: registry) }.get()
         _ = try await loop.flatSubmit {

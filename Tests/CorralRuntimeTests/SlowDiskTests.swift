@@ -45,41 +45,14 @@ struct SlowDiskTests {
     }
 
     /// Layer files whose reads wait at a gate and that never say they could read without waiting.
-    final class SlowFile: StorageFile {
-        let file: StorageFile
+    final class SlowFile: ForwardingFile {
         let gate: ReadGate
-        init(_ file: StorageFile, gate: ReadGate) { self.file = file; self.gate = gate }
-        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        init(_ file: StorageFile, gate: ReadGate) { self.gate = gate; super.init(file) }
+        override func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
             try gate.pass()
             try file.read(into: buffer, at: offset)
         }
-        func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool { false }
-        func holdOpen() { file.holdOpen() }
-        func releaseHold() { file.releaseHold() }
-        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try file.write(bytes, at: offset) }
-        func punchHole(at offset: Int64, length: Int64) throws { try file.punchHole(at: offset, length: length) }
-        func sync() throws { try file.sync() }
-        func truncate(to length: Int64) throws { try file.truncate(to: length) }
-        func length() throws -> Int64 { try file.length() }
-        func dataExtents() throws -> [(offset: Int64, length: Int64)] { try file.dataExtents() }
-        func close() { file.close() }
-    }
-
-    /// A replica directory whose layer files (not the manifest) are slow.
-    final class SlowDirectory: StorageDirectory {
-        let directory: PosixDirectory
-        let gate: ReadGate
-        init(_ directory: PosixDirectory, gate: ReadGate) { self.directory = directory; self.gate = gate }
-        func openFile(_ name: String, create: Bool) throws -> StorageFile {
-            let file = try directory.openFile(name, create: create)
-            return name.hasSuffix(".img") ? SlowFile(file, gate: gate) : file
-        }
-        func fileExists(_ name: String) -> Bool { directory.fileExists(name) }
-        func listFiles() throws -> [String] { try directory.listFiles() }
-        func removeFile(_ name: String) throws { try directory.removeFile(name) }
-        func renameFile(_ from: String, to: String) throws { try directory.renameFile(from, to: to) }
-        func sync() throws { try directory.sync() }
-        func fileSystemType() throws -> String { try directory.fileSystemType() }
+        override func readWithoutWaiting(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Bool { false }
     }
 
     final class Fixture: @unchecked Sendable {  // its state is touched only on `loop`
@@ -99,7 +72,7 @@ struct SlowDiskTests {
             loop = group.next()
             registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop, pools: pools) { path, create in
                 let directory = try PosixDirectory(path: path, create: create)
-                return gates[(path as NSString).lastPathComponent].map { SlowDirectory(directory, gate: $0) } ?? directory
+                return gates[(path as NSString).lastPathComponent].map { gate in LayerWrappingDirectory(directory) { SlowFile($0, gate: gate) } } ?? directory
             }
         }
 

@@ -68,18 +68,26 @@ def cold_group(starters):
 def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
+def paired(values, base):
+    """The median of each round's ratio to nbdkit's run of the same round, which ran within a minute of
+    it: this VM's disk drifts by 20x over minutes, more than any server differs, and a ratio of
+    medians taken minutes apart measures the drift."""
+    return statistics.median(v / b for v, b in zip(values, base))
+
+def cell(values, base, fmt):
+    """median [min-max] (paired ratio)."""
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}] ({paired(values, base):.2f})"
+
 def cold_report(tables):
-    lines = ["| server | cold 4k QD64 rand read IOPS (×nbdkit) | cold 4k QD1 rand read lat µs (×nbdkit) | 4k QD64 rand write, FLUSH every 16, IOPS (×nbdkit) |",
+    lines = ["| server | cold 4k QD64 rand read IOPS | cold 4k QD1 rand read lat µs | 4k QD64 rand write, FLUSH every 16, IOPS |",
              "|---|---|---|---|"]
     for index, table in enumerate(tables):
         base = next(v for k, v in table.items() if k.startswith("nbdkit"))
         for name, jobs in table.items():
-            def cell(job, key, fmt):
-                v, b = median(jobs[job], key), median(base[job], key)
-                return f"{v:{fmt}} ({v / b:.2f})"
+            cells = [cell([r[key] for r in jobs[job]], [r[key] for r in base[job]], ",.0f")
+                     for job, key in [("cold-read-qd64", "iops"), ("cold-read-qd1", "lat"), ("write-flush16-qd64", "iops")]]
             label = f"{name} (group {index + 1})" if name.startswith("nbdkit") else name
-            lines.append(f"| {label} | {cell('cold-read-qd64', 'iops', ',.0f')} | {cell('cold-read-qd1', 'lat', ',.0f')} | "
-                         f"{cell('write-flush16-qd64', 'iops', ',.0f')} |")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 # --- many volumes on one node ---
@@ -157,11 +165,12 @@ def volumes_part():
                 for entry in os.listdir(nb.WORK):
                     path = os.path.join(nb.WORK, entry)
                     shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
-    base = statistics.median(sums[servers[0][0]])
-    lines = ["| server | cold 4k rand read, 4 volumes × QD16, summed IOPS (×nbdkit) |", "|---|---|"]
-    for name, _ in servers:
-        v = statistics.median(sums[name])
-        lines.append(f"| {name} | {v:,.0f} ({v / base:.2f}) |")
+    return volumes_report(sums, servers[0][0])
+
+def volumes_report(sums, base_name):
+    lines = ["| server | cold 4k rand read, 4 volumes × QD16, summed IOPS |", "|---|---|"]
+    for name, values in sums.items():
+        lines.append(f"| {name} | {cell(values, sums[base_name], ',.0f')} |")
     return "\n".join(lines)
 
 def record(marker, command, body):
@@ -180,12 +189,15 @@ def main():
         if "cold" in PARTS:
             tables = [cold_group(group) for group in GROUPS]
             record(f"nbd-cold-{FS}", f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME} scripts/bench/nbd.sh",
-                   f"Medians of {ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job.\n\n" + cold_report(tables))
+                   f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job. Each cell: median [min-max] "
+                   f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + cold_report(tables))
         if "volumes" in PARTS:
             sweep = f" IO_THREADS={','.join(map(str, SWEEP))}" if SWEEP else ""
             record(f"nbd-volumes-{FS}", f"PARTS=volumes VOLUME_SIZE={VOLUME_SIZE}{sweep} ROUNDS={ROUNDS} scripts/bench/nbd.sh",
-                   f"Medians of {ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every run.\n\n" + volumes_part())
+                   f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every run. Each cell: median [min-max] "
+                   f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + volumes_part())
     finally:
         shutil.rmtree(nb.WORK, ignore_errors=True)
 
-main()
+if __name__ == "__main__":
+    main()
