@@ -54,6 +54,10 @@ public enum Limits {
     /// Of those, the most one replica holds at once, so that a volume on a slow disk leaves threads
     /// for the other volumes (`DiskReadShares`); still twice the 16 threads nbdkit reads with.
     public static let diskReadsPerReplicaMax = diskReadThreads / 2
+    /// Seconds a replica server's shutdown waits for its reads and opens in flight to reach its event
+    /// loop. Connections it did not close may keep sending reads; past this it closes its files anyway
+    /// (reads still running keep theirs open until they end).
+    public static let shutdownDrainSeconds: Int64 = 5
     /// Bytes a purge copies per turn of the replica's event loop (a few ms on a page-cached disk), so
     /// the other volumes that loop serves keep their I/O while a large layer folds.
     public static let purgeStepBytes = 8 * 1024 * 1024

@@ -1,4 +1,5 @@
 import CorralCore
+import Foundation
 import NIOPosix
 import Synchronization
 
@@ -34,7 +35,7 @@ struct ReplicaPools: Sendable {
     /// running hash is not waited for: it reads through a handle of its own and may take minutes;
     /// its answer has nowhere to go.
     func shutdown() async {
-        await readsInFlight.drained()
+        await readsInFlight.drained(within: .seconds(Limits.shutdownDrainSeconds))
         try? await sync.shutdownGracefully()
         hashing.shutdownGracefully { _ in }
     }
@@ -42,7 +43,7 @@ struct ReplicaPools: Sendable {
 
 /// Work in flight, and a wait for none to be left.
 final class InFlight: Sendable {
-    private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    private let state = Mutex<(count: Int, waiters: [(id: UUID, continuation: CheckedContinuation<Void, Never>)])>((0, []))
 
     func enter() { state.withLock { $0.count += 1 } }
 
@@ -51,19 +52,34 @@ final class InFlight: Sendable {
             state.count -= 1
             guard state.count == 0 else { return [] }
             defer { state.waiters = [] }
-            return state.waiters
+            return state.waiters.map(\.continuation)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    func drained() async {
+    /// Returns when none is left, or after `limit`: connections a shutdown did not close may keep
+    /// sending reads. What still runs then holds its files open (`StorageFile.holdOpen`).
+    func drained(within limit: Duration) async {
+        let id = UUID()
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Bool in
                 if state.count == 0 { return true }
-                state.waiters.append(continuation)
+                state.waiters.append((id, continuation))
                 return false
             }
-            if now { continuation.resume() }
+            if now { return continuation.resume() }
+            Task {
+                try? await Task.sleep(for: limit)
+                self.resume(id)
+            }
         }
+    }
+
+    private func resume(_ id: UUID) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index).continuation
+        }
+        waiter?.resume()
     }
 }

@@ -38,8 +38,10 @@ struct ReplicaRequestExecutor {
 
     /// The replica a session opened; requests before an open are refused. The in-process
     /// replica's in-place reads go through here too.
+    /// A replica the server closed since (removed, or reopened after a failure) counts as not
+    /// open: its files may be closed and their descriptor numbers taken by other files.
     func opened(_ session: Session) throws -> Replica {
-        guard let replica = session.replica else { throw ReplicaFrame.Status.notOpen }
+        guard let replica = session.replica, !replica.closed else { throw ReplicaFrame.Status.notOpen }
         return replica
     }
 
@@ -65,7 +67,11 @@ struct ReplicaRequestExecutor {
             }
             guard cached == count else {
                 let plan = try replica.readPlan(offset: Int64(request.offset), length: count)
-                return .later(registry.diskReads.run(for: replica) { readFromDisk(plan, replica, request: request, allocator: allocator) })
+                // Counted from here, queued or running, so that a shutdown waits for both.
+                let inFlight = pools.readsInFlight
+                inFlight.enter()
+                return .later(registry.diskReads.run(for: replica) { readFromDisk(plan, replica, request: request, allocator: allocator) }
+                    .always { _ in inFlight.leave() })
             }
             return .reply(reply(request, payload: buffer))
         case .write:
@@ -182,8 +188,6 @@ struct ReplicaRequestExecutor {
     private func readFromDisk(_ plan: ReadPlan, _ replica: Replica, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
         let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
         let count = Int(request.count)
-        let inFlight = pools.readsInFlight
-        inFlight.enter()
         return pools.reads.runIfActive(eventLoop: registry.eventLoop) {
             var filled = allocator.buffer(capacity: count)
             try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
@@ -195,7 +199,7 @@ struct ReplicaRequestExecutor {
             // As an inline read's would: an I/O error leaves what the replica holds unknown.
             if case .io = error as? StoreError { bound.value.markFailed("\(error)") }
             return .errorReply(to: request, status: .init(error), message: "\(error)")
-        }.always { _ in inFlight.leave() }
+        }
     }
 }
 

@@ -204,6 +204,38 @@ struct SlowDiskTests {
         await fixture.tearDown()
     }
 
+    /// A connection whose replica the server closed (removed, or reopened after a failure) is told
+    /// to open again, for reads and control requests alike, instead of reaching closed files.
+    @Test func aClosedReplicaRefusesItsConnections() async throws {
+        let fixture = try Fixture(gates: [:])
+        _ = try await fixture.open("v1")
+        try await fixture.loop.flatSubmit { fixture.registry.close("v1") }.get()
+        let (read, control) = try await fixture.loop.submit {
+            (fixture.read("v1", at: 0),
+             fixture.endpoints["v1"]!.submit(.control, flags: 0, offset: 0, count: 0,
+                                             payload: ByteBuffer(bytes: try! JSONEncoder().encode(ControlRequest(op: .close))),
+                                             payloadCRC: nil, on: nil, sink: nil))
+        }.get()
+        for (what, reply) in [("a read", read), ("a close", control)] {
+            guard case .now(.failure(let error as ReplicaError)) = reply else {
+                Issue.record("\(what) on a closed replica was not refused: \(reply)")
+                continue
+            }
+            #expect(error.status == .notOpen, "\(what): \(error)")
+        }
+        await fixture.tearDown()
+    }
+
+    /// A shutdown waits for reads in flight, but not for ever: connections it did not close may
+    /// keep sending them.
+    @Test(.timeLimit(.minutes(1))) func aShutdownWaitsForReadsBoundedly() async throws {
+        let inFlight = InFlight()
+        inFlight.enter()
+        await inFlight.drained(within: .milliseconds(50))  // returns: the bound passed
+        inFlight.leave()
+        await inFlight.drained(within: .seconds(600))  // returns at once: none left
+    }
+
     /// A read that fails on the pool marks the replica failed, as one on the loop does.
     @Test func aFailedReadFromTheDiskFailsTheReplica() async throws {
         let fixture = try Fixture(gate: ReadGate(required: 1, failing: true))
