@@ -40,6 +40,13 @@ final class ReplicaRegistry: @unchecked Sendable {
     struct Opened: @unchecked Sendable {  // handed from the pool thread that opened it to the loop
         let replica: Replica
         let status: ReplicaStatus
+
+        /// The status first; then, for a writer, the replica marked unclean.
+        init(_ replica: Replica, writer: Bool) throws {
+            self.replica = replica
+            status = replica.status
+            if writer { try replica.beginWriting() }
+        }
     }
 
     /// Opens (with `create`, makes) the replica of `request.volume`; with `writer`, marks it unclean.
@@ -57,7 +64,9 @@ final class ReplicaRegistry: @unchecked Sendable {
         }
         if let replica = replicas[request.volume] {
             if replica.failure == nil {
-                return eventLoop.makeCompletedFuture { try adopt(replica, request: request) }
+                // A second opener (rare: an engine that closed cleanly comes back while the server
+                // kept the replica open); its manifest write, if any, stays on the loop.
+                return eventLoop.makeCompletedFuture { try Opened(replica, writer: request.writer) }
             }
             // A replica that hit an I/O error reopens from disk: the files are the truth.
             replica.close()
@@ -78,9 +87,7 @@ final class ReplicaRegistry: @unchecked Sendable {
                 }
                 replica = opened
             }
-            let status = replica.status
-            if request.writer { try replica.beginWriting() }
-            return Opened(replica: replica, status: status)
+            return try Opened(replica, writer: request.writer)
         }
         let registered = future.flatMapThrowing { opened in
             if self.openingClosed.remove(request.volume) != nil {
@@ -97,14 +104,6 @@ final class ReplicaRegistry: @unchecked Sendable {
             inFlight.leave()
         }
         return registered
-    }
-
-    /// An open replica for a second opener: marked unclean if it writes (rare: an engine that closed
-    /// cleanly and comes back while the server kept the replica open; the manifest write stays here).
-    private func adopt(_ replica: Replica, request: OpenRequest) throws -> Opened {
-        let status = replica.status
-        if request.writer { try replica.beginWriting() }
-        return Opened(replica: replica, status: status)
     }
 
     /// The replica of `volume` if it is open.
