@@ -64,6 +64,10 @@ struct BackupBlockSizeTests {
             #expect(await store.get(Volume.self, "later")?.spec.backupBlockSize == Self.large, "new volumes follow the setting")
             #expect(await store.get(Volume.self, "six")?.spec.backupBlockSize == 2 << 20, "volumes made before keep theirs")
 
+            // A target that does not exist is a 422 naming it; a 404 would say the volume is missing.
+            (status, text) = try await call(client, .post, "/v1/volumes/big/snapshotBackup", #"{"snapshot":"s1","backupTarget":"nowhere"}"#)
+            #expect(status == .unprocessableContent && text.contains("backup target nowhere does not exist"), "\(text)")
+
             // Each backup carries the volume's block size to the node that makes it.
             _ = try await store.create(BackupTarget(metadata: ObjectMeta(name: "default"), spec: .init(url: "file:///tmp/unused"), status: .init()), now: now)
             (status, text) = try await call(client, .post, "/v1/volumes/big/snapshotBackup", #"{"snapshot":"s1"}"#)
