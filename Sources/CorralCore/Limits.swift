@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every limit of the data plane, in one place, each with its reason.
 public enum Limits {
     /// The unit of allocation tracking in a layer. Matches the page size and ext4's block, so a
@@ -47,6 +49,9 @@ public enum Limits {
     /// connection's reply batch. Larger ones keep a buffer of their own, so a turn of 128 KiB
     /// sequential reads does not gather into one multi-megabyte buffer.
     public static let nbdInPlaceReadBytesMax = 64 * 1024
+    /// Event loops a node agent (and `corral replica serve`) runs volumes on: one a core, so each
+    /// core serves its volumes' I/O with no lock or thread hop between them (`--io-threads`).
+    public static var ioThreadsDefault: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
     /// Threads a replica server reads from the disk with, where the page cache lacks the data. Each
     /// waits for one read; a disk serves many at once (an NVMe drive hundreds, this VM's virtio disk
     /// about 64), so this is the queue depth a node's cold reads can reach, shared by its volumes.

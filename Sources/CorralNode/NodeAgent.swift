@@ -19,6 +19,8 @@ public struct NodeAgentOptions: Sendable {
     public var heartbeatInterval: Duration = .seconds(2)
     /// File systems besides ext4, xfs and tmpfs its replicas may live on (`FileSystemRule`).
     public var allowedFileSystems: [String] = []
+    /// Event loops for engines and replicas: volumes spread over them (`--io-threads`).
+    public var ioThreads = Limits.ioThreadsDefault
 
     public init(name: String, managerURL: String, dataDir: String, host: String) {
         self.name = name; self.managerURL = managerURL; self.dataDir = dataDir; self.host = host
@@ -37,30 +39,32 @@ public final class NodeAgent: Sendable {
     let table = EngineTable()
     let instances: NodeInstances
     let backups: NodeBackups
-    let channels = NIOLockedValueBoxChannels()
+    let listeners = Listeners()
 
     public init(options: NodeAgentOptions, logger: Logger) throws {
         self.options = options
         self.logger = logger
         manager = ManagerClient(base: options.managerURL.hasPrefix("http") ? options.managerURL : "http://\(options.managerURL)", node: options.name)
-        // One loop for every engine, the NBD connections and the replica server: the data path
-        // makes no thread hops, and engines reach this node's replicas in-process.
-        engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoop: engineGroup.next(),
+        // Engines and replicas share the loops: a volume's engine, its replica here and its
+        // connections live on one loop (the replica server chooses it), so its data path makes no
+        // thread hop and the engine reaches the replica in-process; volumes spread over the loops.
+        engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
+        replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoops: engineGroup.makeIterator().map { $0 },
                                           allowedFileSystems: options.allowedFileSystems)
-        instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer,
-                                  table: table, eventLoop: engineGroup.next())
+        instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table)
         backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger)
     }
 
     /// Binds the replica server, NBD and the control API.
     public func start() async throws {
-        channels.append(try await replicaServer.bind(host: options.host, port: options.replicaPort))
-        channels.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, group: engineGroup))
+        listeners.append(try await replicaServer.bind(host: options.host, port: options.replicaPort))
+        let loops = engineGroup.makeIterator().map { $0 }
+        listeners.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, loops: loops))
         let table = self.table
-        channels.append(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
-                                                     resolve: { name in name.flatMap { table.engine(named: $0) } }, group: engineGroup))
-        logger.info("node \(options.name): replicas on \(options.host):\(options.replicaPort), NBD on \(options.host):\(options.nbdPort), manager \(manager.base)")
+        // Control requests are few: they reach an engine's loop through its async API.
+        listeners.append(Listener(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
+                                                               resolve: { name in name.flatMap { table.engine(named: $0) } }, group: engineGroup)))
+        logger.info("node \(options.name): replicas on \(options.host):\(options.replicaPort), NBD on \(options.host):\(options.nbdPort), \(loops.count) I/O threads, manager \(manager.base)")
     }
 
     /// Heartbeats, follows the assignments and reports engine status until cancelled.
@@ -76,7 +80,7 @@ public final class NodeAgent: Sendable {
 
     public func shutdown() async {
         await instances.stopAll()
-        for channel in channels.all() { try? await channel.close() }
+        for listener in listeners.all() { await listener.close() }
         await replicaServer.shutdown()
         try? await engineGroup.shutdownGracefully()
     }
@@ -141,9 +145,9 @@ public final class NodeAgent: Sendable {
     }
 }
 
-/// Channels to close at shutdown.
-final class NIOLockedValueBoxChannels: Sendable {
-    private let box = NIOLockedValueBox<[Channel]>([])
-    func append(_ channel: Channel) { box.withLockedValue { $0.append(channel) } }
-    func all() -> [Channel] { box.withLockedValue { $0 } }
+/// Listening sockets to close at shutdown.
+final class Listeners: Sendable {
+    private let box = NIOLockedValueBox<[Listener]>([])
+    func append(_ listener: Listener) { box.withLockedValue { $0.append(listener) } }
+    func all() -> [Listener] { box.withLockedValue { $0 } }
 }

@@ -27,7 +27,6 @@ actor NodeInstances {
     let manager: ManagerClient
     let replicaServer: ReplicaServer
     let table: EngineTable
-    let eventLoop: EventLoop
     var running: [String: Running] = [:]
     /// Target URL → credentials, as of the last assignments (restores read targets with them).
     var backupCredentials: [String: [String: String]] = [:]
@@ -42,9 +41,9 @@ actor NodeInstances {
     static let sizesRetrySeconds: TimeInterval = 600
     static let startRetrySeconds: TimeInterval = 2
 
-    init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable, eventLoop: EventLoop) {
+    init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable) {
         self.options = options; self.logger = logger; self.manager = manager
-        self.replicaServer = replicaServer; self.table = table; self.eventLoop = eventLoop
+        self.replicaServer = replicaServer; self.table = table
     }
 
     var replicaEndpoint: String { "\(options.host):\(options.replicaPort)" }
@@ -136,6 +135,9 @@ actor NodeInstances {
         engineOptions.salvage = record.spec.salvageRequested
         engineOptions.preferredReplica = addresses.first { $0.hasPrefix(replicaEndpoint + "/") }
         engineOptions.inProcessReplicas = (replicaEndpoint, replicaServer)
+        // On the loop that owns the replica kept here, so the engine reaches it with no hop.
+        let localDirectory = engineOptions.preferredReplica.map { String($0.dropFirst(replicaEndpoint.count + 1)) }
+        let eventLoop = replicaServer.loop(forEngine: volume, directory: localDirectory)
         let engine: CorralRuntime.Engine
         do { engine = try CorralRuntime.Engine(options: engineOptions, eventLoop: eventLoop, logger: logger) } catch {
             startFailures[volume] = (Date(), "\(error)")
@@ -177,6 +179,7 @@ actor NodeInstances {
         startFailures[volume] = (Date(), "\(error)")
         if running[volume]?.engine === engine { running[volume] = nil }
         await engine.shutdown()
+        replicaServer.engineStopped(volume)
         if let record = records[volume] {
             var status = CorralControl.Engine.Status()
             status.currentState = .error
@@ -189,6 +192,7 @@ actor NodeInstances {
         guard let entry = running.removeValue(forKey: volume) else { return }
         table.set(volume, nil)
         await entry.engine.shutdown()
+        replicaServer.engineStopped(volume)
         logger.info("engine of \(volume) stopped")
         if let record = records[volume] {
             var status = CorralControl.Engine.Status()

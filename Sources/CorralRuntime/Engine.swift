@@ -78,8 +78,8 @@ public final class Engine: @unchecked Sendable {
     public internal(set) var counters = IOCounters()
 
     public init(options: EngineOptions, eventLoop: EventLoop, logger: Logger) throws {
-        if let server = options.inProcessReplicas?.server, server.eventLoop !== eventLoop {
-            throw EngineError("the in-process replica server must run on the engine's event loop")
+        if let server = options.inProcessReplicas?.server, !server.registries.contains(where: { $0.eventLoop === eventLoop }) {
+            throw EngineError("the engine must run on one of the in-process replica server's event loops")
         }
         var registries: [String: ReplicaRegistry] = [:]
         let localPaths = options.replicas.filter { $0.hasPrefix(LocalReplica.prefix) }.map { String($0.dropFirst(LocalReplica.prefix.count)) }
@@ -118,7 +118,10 @@ public final class Engine: @unchecked Sendable {
             return localRegistries[String(address.dropFirst(LocalReplica.prefix.count))].map { ($0, nil) }
         }
         guard let (endpoint, server) = options.inProcessReplicas, address.hasPrefix(endpoint + "/") else { return nil }
-        return (server.registry, String(address.dropFirst(endpoint.count + 1)))
+        // A replica another loop owns (rare: see `ReplicaServer.loop(forEngine:)`) is reached over
+        // the socket, as a remote one.
+        let directory = String(address.dropFirst(endpoint.count + 1))
+        return server.ownedRegistry(for: directory, on: eventLoop).map { ($0, directory) }
     }
 
     // MARK: Failure handling

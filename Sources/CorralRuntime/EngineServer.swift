@@ -19,8 +19,8 @@ public final class EngineServer: Sendable {
         try await engine.start()
     }
 
-    public func bindNBD(_ address: ListenAddress) async throws -> Channel {
-        try await NBDListener.bind(address, directory: SingleExport(engine: engine), group: group)
+    public func bindNBD(_ address: ListenAddress) async throws -> Listener {
+        try await NBDListener.bind(address, directory: SingleExport(engine: engine), loops: [engine.eventLoop])
     }
 
     public func bindControl(_ address: ListenAddress) async throws -> Channel {
@@ -33,22 +33,38 @@ public final class EngineServer: Sendable {
     }
 }
 
-/// The NBD front end's listening socket.
+/// The NBD front end's listening socket. On several loops, each connection's handshake runs on
+/// one of them and the connection then moves to its engine's loop (`ConnectionHandoff`).
 public enum NBDListener {
-    public static func bind(_ address: ListenAddress, directory: any NBDExportDirectory, group: EventLoopGroup) async throws -> Channel {
-        let bootstrap = ServerBootstrap(group: group)
+    public static func bind(_ address: ListenAddress, directory: any NBDExportDirectory, loops: [EventLoop]) async throws -> Listener {
+        precondition(!loops.isEmpty)
+        let tcp: Bool = if case .tcp = address { true } else { false }
+        let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 8 << 20)
+        let receive = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 64 * 1024, maximum: 4 << 20)
+        if loops.count > 1 {
+            let configure: @Sendable (ClientBootstrap) -> ClientBootstrap = { bootstrap in
+                bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)  // NIO skips it on a Unix socket
+                    .channelOption(.writeBufferWaterMark, value: writeBuffer)
+                    .channelOption(.recvAllocator, value: receive)
+            }
+            let acceptor = try SocketAcceptor(address, backlog: 128) { descriptor, sequence in
+                ConnectionHandoff.register(descriptor, on: loops[sequence % loops.count], configure: configure) { channel, handoff in
+                    try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory, handoff: handoff))
+                }
+            }
+            return Listener(acceptor)
+        }
+        let bootstrap = ServerBootstrap(group: loops[0])
             .serverChannelOption(.backlog, value: 128)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 8 << 20))
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 64 * 1024, maximum: 4 << 20))
+            .childChannelOption(.writeBufferWaterMark, value: writeBuffer)
+            .childChannelOption(.recvAllocator, value: receive)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if case .tcp = address {
-                        try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
-                    }
+                    if tcp { try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1) }
                     try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory))
                 }
             }
-        return try await address.bind(bootstrap)
+        return Listener(try await address.bind(bootstrap))
     }
 }

@@ -44,14 +44,27 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     /// slower for random reads).
     private var batch = OutboundBatch(copyPayloadMax: 512, capacity: 4096)
 
-    init(directory: any NBDExportDirectory) {
+    /// Set on a listener with several loops: how the connection moves to its engine's loop.
+    private let handoff: ConnectionHandoff?
+
+    init(directory: any NBDExportDirectory, handoff: ConnectionHandoff? = nil) {
         self.directory = directory
+        self.handoff = handoff
         handshake = NBDHandshake(exports: { directory.exports() })
+    }
+
+    /// Takes over a connection whose handshake ended on another loop (`ConnectionHandoff`).
+    private init(directory: any NBDExportDirectory, engine: Engine, handshake: NBDHandshake) {
+        self.directory = directory
+        self.engine = engine
+        self.handshake = handshake
+        handoff = nil
+        reader = FrameReader(NBDServerFraming(expectClientFlags: false))
     }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        context.writeAndFlush(wrapOutboundOut(handshake.greeting()), promise: nil)
+        if handshake.phase != .transmission { context.writeAndFlush(wrapOutboundOut(handshake.greeting()), promise: nil) }
         context.fireChannelActive()
     }
 
@@ -67,7 +80,15 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
         do {
-            try reader.read(unwrapInboundIn(data)) { received($0, context: context) }
+            if handshake.phase == .transmission {
+                try reader.read(unwrapInboundIn(data)) { received($0, context: context) }
+                return
+            }
+            let unread = try reader.read(unwrapInboundIn(data), until: { message in
+                received(message, context: context)
+                return !(handshake.phase == .transmission && engine.map { $0.eventLoop !== context.eventLoop } == true)
+            })
+            if let engine, engine.eventLoop !== context.eventLoop { move(context, to: engine, unread: unread ?? ByteBuffer()) }
         } catch {
             // Out of step with the client: nothing after this can be trusted to be a message.
             context.close(promise: nil)
@@ -85,7 +106,9 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
             case .send(let buffer): context.write(wrapOutboundOut(buffer), promise: nil)
             case .startTransmission(let export):
                 engine = directory.engine(named: export.name)
-                if engine == nil {
+                if engine == nil || (engine!.eventLoop !== context.eventLoop && handoff == nil) {
+                    // Gone since the option that named it, or on a loop this listener cannot reach.
+                    engine = nil
                     closing = true
                     context.close(promise: nil)
                     return
@@ -98,6 +121,22 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
             }
         }
         context.flush()
+    }
+
+    /// The handshake chose an engine on another loop: once the handshake's last reply is written,
+    /// the connection moves there, with what the client sent after it.
+    private func move(_ context: ChannelHandlerContext, to engine: Engine, unread: ByteBuffer) {
+        guard let handoff, !closing else { return }
+        closing = true
+        ConnectionHandoff.stopReading(context)
+        let directory = self.directory, handshake = self.handshake
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { result in
+            guard case .success = result else { return bound.value.close(promise: nil) }
+            handoff.move(bound.value, to: engine.eventLoop, prelude: unread) { channel in
+                try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory, engine: engine, handshake: handshake))
+            }
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -20,10 +20,13 @@ final class ReplicaRegistry: @unchecked Sendable {
     private var opening: [String: EventLoopFuture<Opened>] = [:]
     /// Opens running while their volume was closed: what they open is closed, not kept.
     private var openingClosed: Set<String> = []
+    /// A server with several loops: which registry may open each directory, and this one's index.
+    let owner: (owners: ReplicaOwners, index: Int)?
 
     /// Refuses a root on a file system `fileSystems` does not allow, or whose allocation is not
     /// exact when tried: at start, not at a volume's first open.
     init(root: PosixDirectory, eventLoop: EventLoop, pools: ReplicaPools, fileSystems: FileSystemRule = FileSystemRule(),
+         owner: (owners: ReplicaOwners, index: Int)? = nil,
          openDirectory: @escaping @Sendable (_ path: String, _ create: Bool) throws -> StorageDirectory = { try PosixDirectory(path: $0, create: $1) }) throws {
         try fileSystems.check(root, what: "replica directory \(root.path)")
         try fileSystems.probe(root, what: "replica directory \(root.path)")
@@ -32,6 +35,7 @@ final class ReplicaRegistry: @unchecked Sendable {
         self.pools = pools
         self.fileSystems = fileSystems
         self.openDirectory = openDirectory
+        self.owner = owner
         headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
         diskReads = DiskReadShares(eventLoop: eventLoop)
     }
@@ -57,6 +61,11 @@ final class ReplicaRegistry: @unchecked Sendable {
         guard DataName.isValid(request.volume), !request.volume.hasPrefix(".") else {
             return eventLoop.makeFailedFuture(StoreError.invalidArgument(
                 "volume name \"\(request.volume)\" must be letters, digits, '-', '_' or '.', not starting with '.'"))
+        }
+        if let (owners, index) = owner, owners.claim(request.volume, preferring: index) != index {
+            // Another loop's registry has it open: two would each keep a manifest and a head.
+            return eventLoop.makeFailedFuture(StoreError.conflict(
+                "the replica \(request.volume) is served on another event loop of this server; connect again to reach it"))
         }
         if let pending = opening[request.volume] {
             // Then as if it came after: it adopts what the first opened, or tries on its own.

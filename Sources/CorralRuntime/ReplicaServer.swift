@@ -7,37 +7,65 @@ import NIOPosix
 
 /// `corral replica serve`: serves every replica kept under one directory over TCP.
 public final class ReplicaServer: Sendable {
-    /// The server's own loop group; nil when it runs on a loop it was given.
+    /// The server's own loop group; nil when it runs on loops it was given.
     let ownGroup: MultiThreadedEventLoopGroup?
-    let registry: ReplicaRegistry
+    /// One registry a loop: a replica is confined to the loop that owns its directory (`owners`),
+    /// so no locks on the data path.
+    let registries: [ReplicaRegistry]
+    let owners: ReplicaOwners
     let pools: ReplicaPools
     let logger: Logger
 
-    /// One event loop: replicas are confined to it, so no locks on the data path. A node agent
-    /// passes its engines' loop, so its engines reach their local replicas in-process
-    /// (`EngineOptions.inProcessReplicas`); `corral replica serve` gets a loop of its own.
+    /// A node agent passes its engines' loops, so an engine reaches the replica it keeps here
+    /// in-process when both are on one loop (`EngineOptions.inProcessReplicas`, `loop(forEngine:)`);
+    /// `corral replica serve` gets `ioThreads` loops of its own.
     /// `allowedFileSystems`: file systems besides ext4, xfs and tmpfs replicas may live on (`FileSystemRule`).
-    public init(directory: String, logger: Logger, eventLoop: EventLoop? = nil, allowedFileSystems: [String] = []) throws {
-        let loop: EventLoop
-        if let eventLoop {
-            ownGroup = nil
-            loop = eventLoop
-        } else {
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    public init(directory: String, logger: Logger, eventLoops: [EventLoop] = [], ioThreads: Int = 1, allowedFileSystems: [String] = []) throws {
+        var loops = eventLoops
+        if loops.isEmpty {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, ioThreads))
             ownGroup = group
-            loop = group.next()
+            loops = group.makeIterator().map { $0 }
+        } else {
+            ownGroup = nil
         }
         pools = ReplicaPools.started()
-        registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop, pools: pools,
-                                       fileSystems: FileSystemRule(alsoAllowing: allowedFileSystems))
+        let owners = ReplicaOwners(loops: loops.count)
+        self.owners = owners
+        let root = try PosixDirectory(path: directory, create: true)
+        let fileSystems = FileSystemRule(alsoAllowing: allowedFileSystems)
+        let pools = self.pools
+        registries = try loops.indices.map { index in
+            try ReplicaRegistry(root: root, eventLoop: loops[index], pools: pools, fileSystems: fileSystems, owner: (owners, index))
+        }
         self.logger = logger
     }
 
-    public var eventLoop: EventLoop { registry.eventLoop }
+    /// A server on one loop it was given.
+    public convenience init(directory: String, logger: Logger, eventLoop: EventLoop, allowedFileSystems: [String] = []) throws {
+        try self.init(directory: directory, logger: logger, eventLoops: [eventLoop], allowedFileSystems: allowedFileSystems)
+    }
 
-    public func bind(host: String, port: Int) async throws -> Channel {
-        let registry = self.registry
-        return try await ServerBootstrap(group: registry.eventLoop)
+    /// Serves replica connections on `host:port`. With several loops, each connection moves to the
+    /// loop owning the replica its `open` names (`ReplicaRouter`).
+    public func bind(host: String, port: Int) async throws -> Listener {
+        let configure: @Sendable (ClientBootstrap) -> ClientBootstrap = { bootstrap in
+            bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.writeBufferWaterMark, value: ReplicaChannel.waterMark)
+                .channelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
+        }
+        if registries.count > 1 {
+            let loops = registries.map(\.eventLoop)
+            let acceptor = try SocketAcceptor(.tcp(host: host, port: port), backlog: 256) { descriptor, sequence in
+                let loop = loops[sequence % loops.count]
+                ConnectionHandoff.register(descriptor, on: loop, configure: configure) { channel, handoff in
+                    try channel.pipeline.syncOperations.addHandler(ReplicaRouter(server: self, handoff: handoff))
+                }
+            }
+            return Listener(acceptor)
+        }
+        let registry = registries[0]
+        return Listener(try await ServerBootstrap(group: registry.eventLoop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -48,24 +76,49 @@ public final class ReplicaServer: Sendable {
                     try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry))
                 }
             }
-            .bind(host: host, port: port).get()
+            .bind(host: host, port: port).get())
+    }
+
+    /// The loop an engine of `volume` runs on: the one owning its replica here (`directory`), so
+    /// the engine reaches it in-process, else the least-loaded, claimed until `engineStopped`.
+    public func loop(forEngine volume: String, directory: String?) -> EventLoop {
+        let key = directory.flatMap { Self.isPlainName($0) ? $0 : nil } ?? ReplicaOwners.engineKey(volume)
+        return registries[owners.claim(key)].eventLoop
+    }
+
+    /// An engine that claimed a loop of its own (it kept no replica here) stopped.
+    public func engineStopped(_ volume: String) { owners.release(ReplicaOwners.engineKey(volume)) }
+
+    /// The registry serving `directory` on `loop`, or nil when another loop owns it (an engine
+    /// then reaches it over the socket).
+    func ownedRegistry(for directory: String, on loop: EventLoop) -> ReplicaRegistry? {
+        guard let index = registries.firstIndex(where: { $0.eventLoop === loop }) else { return nil }
+        return owners.claim(directory, preferring: index) == index ? registries[index] : nil
     }
 
     /// Closes a replica and deletes its directory: the control plane removed it for good.
     public func removeReplica(directory name: String) async throws {
         guard Self.isPlainName(name) else { throw StoreError.invalidArgument("replica directory \"\(name)\" is not a plain name") }
-        try await registry.eventLoop.flatSubmit { self.registry.close(name) }.get()
-        let path = registry.root.path + "/" + name
+        if let owner = owners.owner(of: name) {
+            let registry = registries[owner]
+            try await registry.eventLoop.flatSubmit { registry.close(name) }.get()
+        }
+        let path = directory + "/" + name
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        owners.release(name)
     }
 
-    public var directory: String { registry.root.path }
+    public var directory: String { registries[0].root.path }
+
+    /// The first loop and its registry: a one-loop server's only ones.
+    public var eventLoop: EventLoop { registries[0].eventLoop }
+    var registry: ReplicaRegistry { registries[0] }
 
     /// Bytes a replica's files take on the disk, or nil when it has no directory here (yet).
     /// A few stat calls a layer, off the event loop: the caller's thread does them.
     public func allocatedBytes(directory name: String) -> Int64? {
         guard Self.isPlainName(name) else { return nil }
-        return try? PosixDirectory(path: registry.root.path + "/" + name, create: false).allocatedBytes()
+        return try? PosixDirectory(path: directory + "/" + name, create: false).allocatedBytes()
     }
 
     /// A replica's directory name stays under the root: no separator, no dot entry or hidden file.
@@ -74,7 +127,7 @@ public final class ReplicaServer: Sendable {
     /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
     public func shutdown() async {
         await pools.shutdown()
-        try? await registry.eventLoop.submit { self.registry.closeAll() }.get()
+        for registry in registries { try? await registry.eventLoop.submit { registry.closeAll() }.get() }
         try? await ownGroup?.shutdownGracefully()
     }
 }

@@ -60,6 +60,30 @@ public struct FrameReader<Framing: MessageFraming> {
         partial = held
     }
 
+    /// As `read`, but stops after a message for which `body` answers false, and returns the
+    /// bytes behind it, not yet cut into messages (nil when it did not stop): for a connection
+    /// that moves to another reader. Not on the data path: `read` stays as lean as it is.
+    public mutating func read(_ bytes: ByteBuffer, until body: (Framing.Message) throws -> Bool) throws -> ByteBuffer? {
+        var input = bytes
+        if var held = partial {
+            partial = nil
+            guard try complete(&held, from: &input) else {
+                partial = held
+                return nil
+            }
+            guard let message = try framing.next(from: &held) else { preconditionFailure("a completed message decodes") }
+            if try !body(message) { return input }
+        }
+        while let message = try framing.next(from: &input) {
+            if try !body(message) { return input }
+        }
+        guard input.readableBytes > 0 else { return nil }
+        var held = ByteBufferAllocator().buffer(capacity: max(try framing.extent(at: input).bytes, input.readableBytes))
+        held.writeImmutableBuffer(input)
+        partial = held
+        return nil
+    }
+
     /// Moves into `held` the bytes its message still lacks; true once it is whole.
     private func complete(_ held: inout ByteBuffer, from input: inout ByteBuffer) throws -> Bool {
         while true {

@@ -14,7 +14,7 @@ public struct NBDExport: Sendable, Equatable {
 
 /// The server side of the fixed-newstyle handshake as a pure state machine: messages in, actions
 /// out. It encodes replies but does no I/O; the channel handler sends them and switches phase.
-public struct NBDHandshake {
+public struct NBDHandshake: Sendable {
     public enum Action: Equatable {
         case send(ByteBuffer)
         /// Enter transmission for this export; with EXPORT_NAME the reply bytes come first.
@@ -22,17 +22,17 @@ public struct NBDHandshake {
         case close(reason: String)
     }
 
-    public enum Phase: Equatable { case awaitingFlags, options, transmission, closed }
+    public enum Phase: Equatable, Sendable { case awaitingFlags, options, transmission, closed }
 
     public private(set) var phase: Phase = .awaitingFlags
     public private(set) var structuredReplies = false
     public private(set) var baseAllocation = false
     private var noZeroes = false
-    private let exports: () -> [NBDExport]
+    private let exports: @Sendable () -> [NBDExport]
     private let allocator = ByteBufferAllocator()
 
     /// `exports` is asked afresh at each option, so size changes show.
-    public init(exports: @escaping () -> [NBDExport]) {
+    public init(exports: @escaping @Sendable () -> [NBDExport]) {
         self.exports = exports
     }
 

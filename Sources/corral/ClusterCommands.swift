@@ -48,8 +48,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "This node's name.") var name: String = "local"
     @Option(name: .customLong("allowed-host"), help: allowedHostHelp) var allowedHosts: [String] = []
     @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
+    @Option(help: ioThreadsHelp) var ioThreads: Int = Limits.ioThreadsDefault
 
     func run() async throws {
+        guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
         if let problem = NameRule.problem(name) { throw ValidationError(problem) }
         let logger = makeLogger("corral.server")
         let absolute = dataDir.hasPrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
@@ -72,6 +74,7 @@ struct ServerCommand: AsyncParsableCommand {
         options.replicaPort = replicaPort
         options.controlPort = controlPort
         options.allowedFileSystems = allowedFileSystems
+        options.ioThreads = ioThreads
         let agent = try NodeAgent(options: options, logger: logger)
         try await agent.start()
         let agentTask = Task { await agent.run() }
@@ -99,8 +102,10 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Port of the NBD front end.") var nbdPort: Int = 10809
     @Option(help: "Port of the engine control API.") var controlPort: Int = 9503
     @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
+    @Option(help: ioThreadsHelp) var ioThreads: Int = Limits.ioThreadsDefault
 
     func run() async throws {
+        guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
         guard let manager else { throw ValidationError("give --manager URL to run a node agent, or a subcommand: ls, get, cordon, uncordon, evict") }
         let nodeName = name ?? ProcessInfo.processInfo.hostName.lowercased().replacingOccurrences(of: "_", with: "-")
         if let problem = NameRule.problem(nodeName) { throw ValidationError("\(problem); pass --name") }
@@ -111,6 +116,7 @@ struct NodeCommand: AsyncParsableCommand {
         options.nbdPort = nbdPort
         options.controlPort = controlPort
         options.allowedFileSystems = allowedFileSystems
+        options.ioThreads = ioThreads
         let agent = try NodeAgent(options: options, logger: logger)
         try await agent.start()
         let task = Task { await agent.run() }

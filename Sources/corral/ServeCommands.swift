@@ -19,17 +19,19 @@ struct ReplicaCommand: AsyncParsableCommand {
         @Option(help: "Directory holding one subdirectory per volume.") var dir: String
         @Option(help: "HOST:PORT to listen on.") var listen: String
         @Option(name: .customLong("allow-filesystem"), help: allowFileSystemHelp) var allowedFileSystems: [String] = []
+        @Option(help: ioThreadsHelp) var ioThreads: Int = Limits.ioThreadsDefault
 
         func run() async throws {
+            guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
             let logger = makeLogger("corral.replica")
-            let server = try ReplicaServer(directory: dir, logger: logger, allowedFileSystems: allowedFileSystems)
+            let server = try ReplicaServer(directory: dir, logger: logger, ioThreads: ioThreads, allowedFileSystems: allowedFileSystems)
             guard case .tcp(let host, let port) = try ListenAddress.parse(listen) else {
                 throw ValidationError("--listen must be HOST:PORT")
             }
-            let channel = try await server.bind(host: host, port: port)
-            logger.info("replica server on \(channel.localAddress?.description ?? listen), data under \(dir)")
+            let listener = try await server.bind(host: host, port: port)
+            logger.info("replica server on \(listener.localAddress?.description ?? listen), data under \(dir), \(ioThreads) I/O threads")
             await Signals.waitForTermination()
-            try? await channel.close()
+            await listener.close()
             await server.shutdown()
         }
     }
@@ -65,11 +67,15 @@ struct EngineServe: AsyncParsableCommand {
         let controlChannel = try await server.bindControl(try ListenAddress.parse(control))
         logger.info("volume \(volume) on nbd://\(nbd)/\(volume), control http://\(control)")
         await Signals.waitForTermination()
-        try? await nbdChannel.close()
+        await nbdChannel.close()
         try? await controlChannel.close()
         await server.shutdown()
     }
 }
+
+let ioThreadsHelp = ArgumentHelp(
+    "Event loops to spread volumes over (default: one a core).",
+    discussion: "Each volume's engine, its replica on this node and its connections share one loop, so its I/O makes no thread hop.")
 
 let allowFileSystemHelp = ArgumentHelp(
     "A file system besides ext4, xfs and tmpfs that replicas may live on (as statfs names it, e.g. btrfs); repeatable.",

@@ -37,4 +37,6 @@ long corral_lz4_decompress(const void *source, size_t length, void *destination,
 /// SHA-512 of `length` bytes into `digest` through the system libcrypto (loaded at first use).
 /// Returns 0, writing nothing, when the library is missing.
 int corral_sha512(const void *data, size_t length, unsigned char digest[64]);
+/// accept(2) whose descriptor closes on exec.
+int corral_accept_cloexec(int fd);
 #endif
