@@ -7,7 +7,8 @@ final class EngineTable: NBDExportDirectory, Sendable {
     private let engines = NIOLockedValueBox<[String: CorralRuntime.Engine]>([:])
 
     func exports() -> [NBDExport] {
-        engines.withLockedValue { $0.values.map { NBDExport(name: $0.volume, size: UInt64($0.size)) } }.sorted { $0.name < $1.name }
+        // Any loop's handshake asks: the size as published to other threads.
+        engines.withLockedValue { $0.values.map { NBDExport(name: $0.volume, size: UInt64($0.publishedSize)) } }.sorted { $0.name < $1.name }
     }
 
     func engine(named name: String) -> CorralRuntime.Engine? {

@@ -140,6 +140,7 @@ actor NodeInstances {
         let eventLoop = replicaServer.loop(forEngine: volume, directory: localDirectory)
         let engine: CorralRuntime.Engine
         do { engine = try CorralRuntime.Engine(options: engineOptions, eventLoop: eventLoop, logger: logger) } catch {
+            replicaServer.engineStopped(volume)
             startFailures[volume] = (Date(), "\(error)")
             return
         }
@@ -177,9 +178,11 @@ actor NodeInstances {
     func engineFailedToStart(_ volume: String, _ engine: CorralRuntime.Engine, _ error: Error) async {
         logger.warning("engine of \(volume) did not start: \(error)")
         startFailures[volume] = (Date(), "\(error)")
-        if running[volume]?.engine === engine { running[volume] = nil }
+        if running[volume]?.engine === engine {
+            running[volume] = nil
+            replicaServer.engineStopped(volume)  // now: a new engine of the volume may start during the await
+        }
         await engine.shutdown()
-        replicaServer.engineStopped(volume)
         if let record = records[volume] {
             var status = CorralControl.Engine.Status()
             status.currentState = .error
@@ -191,8 +194,8 @@ actor NodeInstances {
     func stopEngine(_ volume: String) async {
         guard let entry = running.removeValue(forKey: volume) else { return }
         table.set(volume, nil)
+        replicaServer.engineStopped(volume)  // now: a new engine of the volume may start during the await
         await entry.engine.shutdown()
-        replicaServer.engineStopped(volume)
         logger.info("engine of \(volume) stopped")
         if let record = records[volume] {
             var status = CorralControl.Engine.Status()

@@ -44,6 +44,8 @@ struct ConnectionHandoff: Sendable {
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initializer(channel, handoff) } }
             .withConnectedSocket(descriptor)
             .whenFailure { _ in }  // NIO closed the descriptor; the client sees the connection end
+        // (A stopped loop would drop the registration and leak the descriptor: servers close their
+        // acceptors before their loops stop.)
     }
 
     /// Moves the connection of `context` to `loop`: `prelude` (bytes read and not yet used) is
@@ -51,7 +53,7 @@ struct ConnectionHandoff: Sendable {
     /// nothing more will be written there, with reading stopped (`stopReading`).
     func move(_ context: ChannelHandlerContext, to loop: EventLoop, prelude: ByteBuffer,
               initializer: @escaping @Sendable (Channel) throws -> Void) {
-        let moved = dup(descriptor)
+        let moved = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)  // dup(2) would drop close-on-exec
         guard moved >= 0 else {
             context.close(promise: nil)
             return

@@ -1,3 +1,4 @@
+import Synchronization
 import CorralCore
 import CorralWire
 import CorralStore
@@ -43,7 +44,13 @@ public final class Engine: @unchecked Sendable {
     public let eventLoop: EventLoop
     let options: EngineOptions
     let logger: Logger
-    public internal(set) var size: Int64
+    public internal(set) var size: Int64 {
+        didSet { sizeForOtherThreads.store(size, ordering: .relaxed) }
+    }
+    /// `size` for a thread other than the engine's loop (an NBD handshake on another loop lists
+    /// exports): `size` itself is the loop's alone.
+    private let sizeForOtherThreads = Atomic<Int64>(0)
+    public var publishedSize: Int64 { sizeForOtherThreads.load(ordering: .relaxed) }
     var set: ReplicaSet { didSet { routes = nil } }
     var replicas: [String: any ReplicaEndpoint] = [:] { didSet { routes = nil } }
     /// Where I/O goes, derived from `set` and `replicas` once per change instead of per request.
@@ -103,6 +110,7 @@ public final class Engine: @unchecked Sendable {
             address.hasPrefix(LocalReplica.prefix) || inProcessPrefix.map { address.hasPrefix($0) } == true
         }
         size = options.size
+        sizeForOtherThreads.store(options.size, ordering: .relaxed)  // didSet does not run in init
         set = ReplicaSet(addresses: options.replicas, epoch: 0)
         epochBarrier = eventLoop.makeSucceededVoidFuture()
     }
@@ -118,8 +126,8 @@ public final class Engine: @unchecked Sendable {
             return localRegistries[String(address.dropFirst(LocalReplica.prefix.count))].map { ($0, nil) }
         }
         guard let (endpoint, server) = options.inProcessReplicas, address.hasPrefix(endpoint + "/") else { return nil }
-        // A replica another loop owns (rare: see `ReplicaServer.loop(forEngine:)`) is reached over
-        // the socket, as a remote one.
+        // A replica another loop owns (a second replica of the volume on this node, claimed
+        // earlier by another loop) is reached over the socket, as a remote one.
         let directory = String(address.dropFirst(endpoint.count + 1))
         return server.ownedRegistry(for: directory, on: eventLoop).map { ($0, directory) }
     }

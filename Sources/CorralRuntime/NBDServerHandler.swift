@@ -46,6 +46,8 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
 
     /// Set on a listener with several loops: how the connection moves to its engine's loop.
     private let handoff: ConnectionHandoff?
+    /// While the connection moves: what the client sent after the handshake, for the next channel.
+    private var unreadWhileMoving: ByteBuffer?
 
     init(directory: any NBDExportDirectory, handoff: ConnectionHandoff? = nil) {
         self.directory = directory
@@ -79,6 +81,14 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
+        if var unread = unreadWhileMoving {
+            // NIO may read on after reading was stopped (several reads a wake-up); these bytes
+            // belong to the connection's next channel.
+            var bytes = unwrapInboundIn(data)
+            unread.writeBuffer(&bytes)
+            unreadWhileMoving = unread
+            return
+        }
         do {
             if handshake.phase == .transmission {
                 try reader.read(unwrapInboundIn(data)) { received($0, context: context) }
@@ -128,12 +138,15 @@ final class NBDServerHandler: ChannelInboundHandler, EngineIOListener, @unchecke
     private func move(_ context: ChannelHandlerContext, to engine: Engine, unread: ByteBuffer) {
         guard let handoff, !closing else { return }
         closing = true
+        unreadWhileMoving = unread
         ConnectionHandoff.stopReading(context)
         let directory = self.directory, handshake = self.handshake
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { result in
-            guard case .success = result else { return bound.value.close(promise: nil) }
-            handoff.move(bound.value, to: engine.eventLoop, prelude: unread) { channel in
+            let (handler, context) = bound.value
+            guard case .success = result, let unread = handler.unreadWhileMoving else { return context.close(promise: nil) }
+            handler.unreadWhileMoving = nil
+            handoff.move(context, to: engine.eventLoop, prelude: unread) { channel in
                 try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory, engine: engine, handshake: handshake))
             }
         }

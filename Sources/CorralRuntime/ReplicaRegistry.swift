@@ -107,12 +107,23 @@ final class ReplicaRegistry: @unchecked Sendable {
             return opened
         }
         opening[request.volume] = registered
-        registered.whenComplete { _ in
+        registered.whenComplete { result in
             self.opening[request.volume] = nil
             self.openingClosed.remove(request.volume)
+            // A failed open (a name with no replica, a damaged one) keeps no claim on a loop.
+            if case .failure = result { self.releaseIfUnused(request.volume) }
             inFlight.leave()
         }
         return registered
+    }
+
+    /// Drops this registry's claim on `volume` (`ReplicaOwners`) when it has it neither open nor
+    /// opening: on its loop, so no open can come between the check and the release.
+    func releaseIfUnused(_ volume: String) {
+        eventLoop.preconditionInEventLoop()
+        guard let (owners, index) = owner, owners.owner(of: volume) == index,
+              replicas[volume] == nil, opening[volume] == nil else { return }
+        owners.release(volume)
     }
 
     /// The replica of `volume` if it is open.

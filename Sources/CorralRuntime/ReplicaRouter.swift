@@ -1,3 +1,4 @@
+import CorralCore
 import CorralWire
 import Foundation
 import NIOCore
@@ -37,7 +38,7 @@ final class ReplicaRouter: ChannelInboundHandler, RemovableChannelHandler {
         let loop: Int
         if first.kind == .request, first.op == .open,
            let open = try? JSONDecoder().decode(OpenRequest.self, from: Data(first.payload.readableBytesView)),
-           ReplicaServer.isPlainName(open.volume) {
+           ReplicaServer.isPlainName(open.volume), DataName.isValid(open.volume) {
             loop = server.owners.claim(open.volume)
         } else {
             loop = server.registries.firstIndex { $0.eventLoop === context.eventLoop } ?? 0

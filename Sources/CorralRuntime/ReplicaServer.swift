@@ -4,6 +4,7 @@ import CorralWire
 import Logging
 import NIOCore
 import NIOPosix
+import NIOConcurrencyHelpers
 
 /// `corral replica serve`: serves every replica kept under one directory over TCP.
 public final class ReplicaServer: Sendable {
@@ -15,6 +16,8 @@ public final class ReplicaServer: Sendable {
     let owners: ReplicaOwners
     let pools: ReplicaPools
     let logger: Logger
+    /// Closed at shutdown, before the loops stop: no connection is handed to a stopped loop.
+    private let acceptors = NIOLockedValueBox<[SocketAcceptor]>([])
 
     /// A node agent passes its engines' loops, so an engine reaches the replica it keeps here
     /// in-process when both are on one loop (`EngineOptions.inProcessReplicas`, `loop(forEngine:)`);
@@ -62,6 +65,7 @@ public final class ReplicaServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ReplicaRouter(server: self, handoff: handoff))
                 }
             }
+            acceptors.withLockedValue { $0.append(acceptor) }
             return Listener(acceptor)
         }
         let registry = registries[0]
@@ -92,7 +96,7 @@ public final class ReplicaServer: Sendable {
     /// The registry serving `directory` on `loop`, or nil when another loop owns it (an engine
     /// then reaches it over the socket).
     func ownedRegistry(for directory: String, on loop: EventLoop) -> ReplicaRegistry? {
-        guard let index = registries.firstIndex(where: { $0.eventLoop === loop }) else { return nil }
+        guard Self.isPlainName(directory), let index = registries.firstIndex(where: { $0.eventLoop === loop }) else { return nil }
         return owners.claim(directory, preferring: index) == index ? registries[index] : nil
     }
 
@@ -105,7 +109,12 @@ public final class ReplicaServer: Sendable {
         }
         let path = directory + "/" + name
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        owners.release(name)
+        if let owner = owners.owner(of: name) {
+            // On the owner's loop, and only if nothing opened it again meanwhile: a claim dropped
+            // under an open replica would let another loop open it too.
+            let registry = registries[owner]
+            try await registry.eventLoop.submit { registry.releaseIfUnused(name) }.get()
+        }
     }
 
     public var directory: String { registries[0].root.path }
@@ -124,8 +133,10 @@ public final class ReplicaServer: Sendable {
     /// A replica's directory name stays under the root: no separator, no dot entry or hidden file.
     static func isPlainName(_ name: String) -> Bool { !name.isEmpty && !name.contains("/") && !name.hasPrefix(".") }
 
-    /// Lets running fsyncs finish before the files close, so no sync meets a closed descriptor.
+    /// Stops accepting, then lets running fsyncs finish before the files close, so no sync meets
+    /// a closed descriptor.
     public func shutdown() async {
+        for acceptor in acceptors.withLockedValue({ $0 }) { acceptor.close() }
         await pools.shutdown()
         for registry in registries { try? await registry.eventLoop.submit { registry.closeAll() }.get() }
         try? await ownGroup?.shutdownGracefully()

@@ -65,7 +65,10 @@ final class SocketAcceptor: Sendable {
                 continue
             }
             switch errno {
-            case EINTR, ECONNABORTED, EAGAIN: continue
+            // The connection failed before it was taken, or the network errors accept(2) says to
+            // treat as EAGAIN: the next one is unaffected.
+            case EINTR, ECONNABORTED, EAGAIN, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+                continue
             case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                 // Out of descriptors or memory: waiting lets connections close before the next try
                 // instead of spinning on the same error.

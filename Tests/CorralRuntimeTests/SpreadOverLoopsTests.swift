@@ -11,7 +11,7 @@ import Testing
 /// Volumes spread over a node's event loops (issue 18): each engine runs on the loop owning its
 /// replica, NBD and replica connections move to their owner's loop after the handshake or the
 /// `open` that names it, and no directory is open on two loops. Engines assert they run on their
-/// own loop (preconditions, on in debug builds), so a request that crossed loops would crash.
+/// own loop (`preconditionInEventLoop`), so a request that crossed loops would crash.
 @Suite(.serialized) struct SpreadOverLoopsTests {
     struct Node {
         let directory: String
@@ -52,7 +52,7 @@ import Testing
 
     struct Exports: NBDExportDirectory {
         let engines: [Engine]
-        func exports() -> [NBDExport] { engines.map { NBDExport(name: $0.volume, size: UInt64($0.size)) } }
+        func exports() -> [NBDExport] { engines.map { NBDExport(name: $0.volume, size: UInt64($0.publishedSize)) } }
         func engine(named name: String) -> Engine? { engines.first { $0.volume == name } }
     }
 
@@ -70,26 +70,29 @@ import Testing
     @Test func nbdConnectionsReachTheirEnginesLoop() async throws {
         let node = try await Node.start("spread-nbd")
         let a = try await node.engine("a"), b = try await node.engine("b")
-        #expect(a.eventLoop !== b.eventLoop, "two volumes on two loops go one a loop")
+        // Claims go to the least-loaded loop, the first on a tie; connections take turns at the
+        // loops for their handshake (0, 1, 0, 1, ...). So below, connections 0 and 1 handshake on
+        // the other engine's loop and move; 2 and 3 stay.
+        #expect(a.eventLoop === node.loops[0] && b.eventLoop === node.loops[1], "two volumes on two loops go one a loop")
         let listener = try await NBDListener.bind(.tcp(host: "127.0.0.1", port: 0), directory: Exports(engines: [a, b]), loops: node.loops)
         let port = listener.localAddress!.port!
 
-        // Connections take turns at the loops for their handshake, so among two a volume one
-        // starts on the other loop and moves. Each sends its first write together with the
-        // handshake: those bytes are read before the move and must reach the engine after it.
-        for (number, engine) in [a, b, a, b].enumerated() {
+        // Each connection sends its first write, 1 MiB (more than one socket read), together with
+        // the handshake: bytes read before a move must reach the engine after it, in order.
+        let length = 1 << 20
+        for (number, engine) in [b, a, a, b].enumerated() {
             let socket = try RawSocket(port: port)
             _ = try socket.receive(18)
-            let pattern = [UInt8](repeating: UInt8(0x40 + number), count: 4096)
-            socket.send(Self.handshake(engine.volume)
-                        + MalformedInputTests.request(.write, handle: 1, offset: UInt64(number) * 4096, length: 4096) + pattern)
+            let pattern = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ number &+ $0 >> 12) }
+            let offset = UInt64(number * length)
+            socket.send(Self.handshake(engine.volume) + MalformedInputTests.request(.write, handle: 1, offset: offset, length: UInt32(length)) + pattern)
             let info = try socket.receive(10)
             #expect(readBigEndian(info, at: 0, as: UInt64.self) == UInt64(engine.size), "connection \(number) reached \(engine.volume)")
             #expect(readBigEndian(try socket.receive(16), at: 4, as: UInt32.self) == 0, "the write sent with the handshake succeeded")
-            socket.send(MalformedInputTests.request(.read, handle: 2, offset: UInt64(number) * 4096, length: 4096))
+            socket.send(MalformedInputTests.request(.read, handle: 2, offset: offset + 4096, length: 4096))
             let reply = try socket.receive(16 + 4096)
             #expect(readBigEndian(reply, at: 4, as: UInt32.self) == 0)
-            #expect(Array(reply[16...]) == pattern, "connection \(number) reads back what it wrote")
+            #expect(Array(reply[16...]) == Array(pattern[4096..<8192]), "connection \(number) reads back what it wrote")
         }
         for engine in [a, b] {
             let inPlace = try await engine.status().counters.readsInPlace ?? 0
@@ -106,10 +109,20 @@ import Testing
         let replicas = node.loops.map { loop in RemoteReplica(address: "\(node.endpoint)/c-r", volume: "c", eventLoop: loop) }
             + node.loops.map { loop in RemoteReplica(address: "\(node.endpoint)/c-r", volume: "c", eventLoop: loop) }
         for replica in replicas {
-            let status = try await replica.eventLoop.flatSubmit { replica.connect(size: 16 << 20, create: true, writer: false, connectTimeout: .seconds(3)) }.get()
+            let status = try await replica.eventLoop.flatSubmit { replica.connect(size: 16 << 20, create: true, writer: true, connectTimeout: .seconds(3)) }.get()
             #expect(status.size == 16 << 20)
         }
         let owner = try #require(node.server.owners.owner(of: "c-r"))
+        // Connections take turns at the loops, so half of them moved to the owner's: each writes
+        // and reads back over its connection.
+        for (number, replica) in replicas.enumerated() {
+            let pattern = ByteBuffer(repeating: UInt8(0x10 + number), count: 4096)
+            let offset = UInt64(number) * 4096
+            let read = try await replica.eventLoop.flatSubmit {
+                replica.send(.write, offset: offset, payload: pattern).flatMap { _ in replica.send(.read, offset: offset, count: 4096) }
+            }.get()
+            #expect(read.payload == pattern, "connection \(number) writes and reads its replica")
+        }
         for (index, registry) in node.server.registries.enumerated() {
             let open = try await registry.eventLoop.submit { registry.openReplica("c-r") != nil }.get()
             #expect(open == (index == owner), "only the owning loop's registry has the replica open")
