@@ -100,10 +100,11 @@ struct ReplicaRequestExecutor {
             let start = Int64(clamping: request.offset)
             let (end, overflow) = start.addingReportingOverflow(Int64(request.count))
             guard !overflow else { throw ReplicaFrame.Status.invalidArgument }
-            let chunk = try replica.readLayer(name, range: BlockRange(start: start, end: end))
-            var payload = allocator.buffer(capacity: chunk.data.count + 64 + chunk.extents.count * 16)
-            LayerChunkCodec.encode(chunk, name: nil, into: &payload)
-            return .reply(reply(request, payload: payload))
+            let plan = try replica.planLayerRead(name, range: BlockRange(start: start, end: end))
+            guard plan.frozen else { return .reply(reply(request, payload: Self.encode(try plan.run(), allocator))) }
+            // Up to Limits.rebuildChunkBytes of a snapshot, likely not in the page cache: on the
+            // read pool, so a rebuild's source does not stall the loop's other volumes.
+            return .later(readLayerFromDisk(plan, request: request, allocator: allocator))
         case .writeLayer:
             let replica = try opened()
             var input = request.payload
@@ -185,6 +186,22 @@ struct ReplicaRequestExecutor {
 
     /// A read the page cache could not answer, on the read pool: the loop goes on serving the
     /// other requests (of this volume and every other) while the disk works.
+    /// As inline: an error is the answer (the rebuild that asked fails), the replica is not marked.
+    private func readLayerFromDisk(_ plan: LayerRead, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
+        let inFlight = pools.readsInFlight  // a shutdown waits for it before it closes the files
+        inFlight.enter()
+        return pools.reads.runIfActive(eventLoop: registry.eventLoop) { Self.encode(try plan.run(), allocator) }
+            .map { reply(request, payload: $0) }
+            .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
+            .always { _ in inFlight.leave() }
+    }
+
+    private static func encode(_ chunk: Replica.LayerChunk, _ allocator: ByteBufferAllocator) -> ByteBuffer {
+        var payload = allocator.buffer(capacity: chunk.data.count + 64 + chunk.extents.count * 16)
+        LayerChunkCodec.encode(chunk, name: nil, into: &payload)
+        return payload
+    }
+
     private func readFromDisk(_ plan: ReadPlan, _ replica: Replica, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
         let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
         let count = Int(request.count)

@@ -15,23 +15,22 @@ extension Replica {
 
     /// Source side: the blocks layer `name` holds in `range`.
     public func readLayer(_ name: String, range: BlockRange) throws -> LayerChunk {
+        try planLayerRead(name, range: range).run()
+    }
+
+    /// Source side in two steps: here, on the replica's thread, which blocks of layer `name` lie in
+    /// `range`, with the layer's file held open; then `LayerRead.run` reads them on any thread,
+    /// waiting for the disk as it must. A snapshot's layer does not change meanwhile (a purge that
+    /// closes its file closes it when the read ends); the head does, so its plan says `frozen: false`
+    /// and is run at once.
+    public func planLayerRead(_ name: String, range: BlockRange) throws -> LayerRead {
         let record = try layerRecord(named: name)
         let sizeBlocks = manifest.size / Self.block
         guard range.start >= 0, range.end <= sizeBlocks, range.count * Self.block <= Int64(Limits.rebuildChunkBytes) else {
             throw StoreError.invalidArgument("layer range \(range) must lie inside the volume and span at most \(Limits.rebuildChunkBytes) bytes")
         }
-        let file = try self.file(id: record.id)
         let extents = try self.extents(ofLayer: record.id).map { $0.clamped(to: range) }.filter { !$0.isEmpty }
-        var data = [UInt8](repeating: 0, count: Int(extents.reduce(0) { $0 + $1.count } * Self.block))
-        var at = 0
-        try data.withUnsafeMutableBytes { raw in
-            for extent in extents {
-                let count = Int(extent.count * Self.block)
-                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * Self.block)
-                at += count
-            }
-        }
-        return LayerChunk(range: range, extents: extents, data: data)
+        return LayerRead(file: try self.file(id: record.id), range: range, extents: extents, frozen: record.id != manifest.head.id)
     }
 
     /// Target side: makes layer `name` hold exactly `chunk` within its range. Only a replica that
@@ -131,5 +130,35 @@ extension Replica {
         try commit(updated)
         for id in Array(openFiles.keys) { closeFile(id: id) }
         try loadIndexes()
+    }
+}
+
+/// The reads of one `readLayer`, fixed on the replica's thread (`Replica.planLayerRead`).
+public final class LayerRead: @unchecked Sendable {  // immutable; the file is only read and held
+    private let file: StorageFile
+    private let range: BlockRange
+    private let extents: [BlockRange]
+    /// A snapshot's layer, which no write changes: the read may run on another thread.
+    public let frozen: Bool
+
+    init(file: StorageFile, range: BlockRange, extents: [BlockRange], frozen: Bool) {
+        self.file = file; self.range = range; self.extents = extents; self.frozen = frozen
+        file.holdOpen()
+    }
+
+    deinit { file.releaseHold() }
+
+    public func run() throws -> Replica.LayerChunk {
+        let block = Int64(Limits.blockSize)
+        var data = [UInt8](repeating: 0, count: Int(extents.reduce(0) { $0 + $1.count } * block))
+        var at = 0
+        try data.withUnsafeMutableBytes { raw in
+            for extent in extents {
+                let count = Int(extent.count * block)
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * block)
+                at += count
+            }
+        }
+        return Replica.LayerChunk(range: range, extents: extents, data: data)
     }
 }

@@ -204,6 +204,34 @@ struct SlowDiskTests {
         await fixture.tearDown()
     }
 
+    /// A rebuild's source reads up to 4 MiB of a snapshot a request (`readLayer`); on a slow disk
+    /// that read runs on the read pool, and the loop's other volumes are answered meanwhile.
+    @Test func aRebuildSourcesLayerReadLeavesTheLoop() async throws {
+        let gate = ReadGate()
+        let fixture = try Fixture(gate: gate)
+        let slowPattern = try await fixture.open("slow")
+        _ = try await fixture.open("fast")
+        let snapshot = try JSONEncoder().encode(ControlRequest(op: .snapshotCreate, name: "s1"))
+        _ = try await fixture.loop.flatSubmit { fixture.endpoints["slow"]!.send(.control, payload: ByteBuffer(bytes: snapshot)) }.get()
+
+        let (layer, fast) = try await fixture.loop.submit {
+            (fixture.endpoints["slow"]!.submit(.readLayer, flags: 0, offset: 0, count: 256, payload: ByteBuffer(string: "s1"),
+                                               payloadCRC: nil, on: nil, sink: nil),
+             fixture.read("fast", at: 0))
+        }.get()
+        guard case .later(let pending) = layer, case .now(.success) = fast else {
+            gate.open()
+            await fixture.tearDown()
+            throw TestFailure("the layer read was served on the loop (\(layer)), or the other volume waited behind it (\(fast))")
+        }
+        gate.open()
+        var payload = try await answer(pending, within: 90, "the layer read after the gate opened").payload
+        let chunk = try LayerChunkCodec.decode(&payload, withName: false).chunk
+        #expect(chunk.extents == [BlockRange(start: 0, end: 256)])
+        #expect(chunk.data == Array(slowPattern.readableBytesView), "the snapshot's data, read on the pool")
+        await fixture.tearDown()
+    }
+
     /// A connection whose replica the server closed (removed, or reopened after a failure) is told
     /// to open again, for reads and control requests alike, instead of reaching closed files.
     @Test func aClosedReplicaRefusesItsConnections() async throws {
