@@ -5,7 +5,7 @@ import NIOCore
 /// One NBD connection: the handshake state machine decides, then requests go to the engine and
 /// replies leave as they complete (out of order), flushed once per event-loop turn.
 /// The exports an NBD listener offers: one engine (`corral engine serve`) or every engine a node runs.
-/// Engines must share the listener's event loop.
+/// Each engine must run on one of the listener's loops; `exports` is asked from any of them.
 public protocol NBDExportDirectory: Sendable {
     func exports() -> [NBDExport]
     func engine(named name: String) -> Engine?

@@ -16,17 +16,21 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
 enum ReplicaPatience: Sendable {
     /// Data-path requests and pings: the engine's replica timeout.
     case normal
-    /// Long work on the replica server's event loop (snapshot changes with their fsyncs, layer
-    /// copies), whose requests queued behind it wait as long, and open, which reads every layer's
+    /// Long work on the replica server's event loop (snapshot changes with their fsyncs, a rebuild
+    /// target's layer writes), whose requests queued behind it wait as long, and open, which reads every layer's
     /// extents (on a read thread; nothing is sent on the connection before it is answered).
     case longOnTheLoop
-    /// Runs off the server's loop (checksums and verify on the hashing pool, purge in steps): only
+    /// Runs off the server's loop (checksums and verify on the hashing pool, purge in steps, a
+    /// rebuild source's layer reads on the read pool): only
     /// it may take long. The replica answers I/O meanwhile, so one that stops answering is still
     /// caught within the normal timeout.
     case longOffTheLoop
 
     static func of(_ op: ReplicaFrame.Op) -> ReplicaPatience {
-        op == .control || op == .readLayer || op == .writeLayer || op == .open ? .longOnTheLoop : .normal
+        // A snapshot's layer is read on the server's read pool (an older server reads it on its
+        // loop: 4 MiB, rarely longer than the I/O timeout).
+        if op == .readLayer { return .longOffTheLoop }
+        return op == .control || op == .writeLayer || op == .open ? .longOnTheLoop : .normal
     }
 
     static func of(_ control: ControlRequest.Op) -> ReplicaPatience {

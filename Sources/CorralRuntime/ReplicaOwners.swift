@@ -4,7 +4,9 @@ import Synchronization
 /// registry at most: two would each keep a manifest and a head of their own. The first that needs
 /// a directory claims it (an engine starting on this node, or the `open` of a replica
 /// connection), on the loop it asks for or else the one owning least; the claim lasts until the
-/// directory is removed. Engines with no replica here claim a key of their own while they run.
+/// directory is removed, or until an open fails with nothing holding the directory
+/// (`ReplicaRegistry.releaseIfUnused`). Engines with no replica here claim a key of their own
+/// while they run.
 final class ReplicaOwners: Sendable {
     private struct State {
         var owners: [String: Int] = [:]

@@ -4,7 +4,8 @@ import CorralWire
 import NIOCore
 
 /// The replicas a replica server keeps under its directory, one subdirectory per volume.
-/// Confined to the server's single event loop: every method asserts it runs there.
+/// Confined to one of the server's event loops: every method asserts it runs there. A server with
+/// several loops has a registry on each, and each directory is open in one at most (`ReplicaOwners`).
 final class ReplicaRegistry: @unchecked Sendable {
     let root: PosixDirectory
     let eventLoop: EventLoop

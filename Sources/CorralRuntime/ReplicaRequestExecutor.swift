@@ -103,8 +103,11 @@ struct ReplicaRequestExecutor {
             let plan = try replica.planLayerRead(name, range: BlockRange(start: start, end: end))
             guard plan.frozen else { return .reply(reply(request, payload: Self.encode(try plan.run(), allocator))) }
             // Up to Limits.rebuildChunkBytes of a snapshot, likely not in the page cache: on the
-            // read pool, so a rebuild's source does not stall the loop's other volumes.
-            return .later(readLayerFromDisk(plan, request: request, allocator: allocator))
+            // read pool, within the replica's share, so a rebuild's source stalls no other volume.
+            let inFlight = pools.readsInFlight  // queued or running: a shutdown waits for both
+            inFlight.enter()
+            return .later(registry.diskReads.run(for: replica) { readLayerFromDisk(plan, request: request, allocator: allocator) }
+                .always { _ in inFlight.leave() })
         case .writeLayer:
             let replica = try opened()
             var input = request.payload
@@ -188,12 +191,9 @@ struct ReplicaRequestExecutor {
     /// other requests (of this volume and every other) while the disk works.
     /// As inline: an error is the answer (the rebuild that asked fails), the replica is not marked.
     private func readLayerFromDisk(_ plan: LayerRead, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
-        let inFlight = pools.readsInFlight  // a shutdown waits for it before it closes the files
-        inFlight.enter()
-        return pools.reads.runIfActive(eventLoop: registry.eventLoop) { Self.encode(try plan.run(), allocator) }
+        pools.reads.runIfActive(eventLoop: registry.eventLoop) { Self.encode(try plan.run(), allocator) }
             .map { reply(request, payload: $0) }
             .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
-            .always { _ in inFlight.leave() }
     }
 
     private static func encode(_ chunk: Replica.LayerChunk, _ allocator: ByteBufferAllocator) -> ByteBuffer {

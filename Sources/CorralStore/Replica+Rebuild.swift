@@ -20,9 +20,9 @@ extension Replica {
 
     /// Source side in two steps: here, on the replica's thread, which blocks of layer `name` lie in
     /// `range`, with the layer's file held open; then `LayerRead.run` reads them on any thread,
-    /// waiting for the disk as it must. A snapshot's layer does not change meanwhile (a purge that
-    /// closes its file closes it when the read ends); the head does, so its plan says `frozen: false`
-    /// and is run at once.
+    /// waiting for the disk as it must. A snapshot's layer does not change meanwhile unless a purge
+    /// runs or the replica is rebuilding, and a close of its file waits for the read's end; the
+    /// head changes with every write. Plans of those say `frozen: false` and are run at once.
     public func planLayerRead(_ name: String, range: BlockRange) throws -> LayerRead {
         let record = try layerRecord(named: name)
         let sizeBlocks = manifest.size / Self.block
@@ -30,7 +30,10 @@ extension Replica {
             throw StoreError.invalidArgument("layer range \(range) must lie inside the volume and span at most \(Limits.rebuildChunkBytes) bytes")
         }
         let extents = try self.extents(ofLayer: record.id).map { $0.clamped(to: range) }.filter { !$0.isEmpty }
-        return LayerRead(file: try self.file(id: record.id), range: range, extents: extents, frozen: record.id != manifest.head.id)
+        // Only a snapshot no step of this replica's own is changing: a purge folds into snapshots
+        // and a rebuilding replica's snapshots take layer writes.
+        let frozen = record.id != manifest.head.id && !purgeRunning && !manifest.rebuilding
+        return LayerRead(file: try self.file(id: record.id), range: range, extents: extents, frozen: frozen)
     }
 
     /// Target side: makes layer `name` hold exactly `chunk` within its range. Only a replica that

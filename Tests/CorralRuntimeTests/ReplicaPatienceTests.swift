@@ -51,7 +51,8 @@ struct ReplicaPatienceTests {
     @Test func theStatusProbeKeepsTheNormalTimeout() {
         #expect(ReplicaPatience.of(ControlRequest.Op.status) == .normal)
         #expect(ReplicaPatience.of(ControlRequest.Op.verify) == .longOffTheLoop)
-        #expect(ReplicaPatience.of(ReplicaFrame.Op.readLayer) == .longOnTheLoop)
+        #expect(ReplicaPatience.of(ReplicaFrame.Op.readLayer) == .longOffTheLoop, "a rebuild source reads layers on its read pool")
+        #expect(ReplicaPatience.of(ReplicaFrame.Op.writeLayer) == .longOnTheLoop)
     }
 
     @Test func requestsBehindWorkOnTheServersLoopWaitAsLongAsIt() throws {
