@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "CorralRuntime",
             dependencies: [
-                "CorralCore", "CorralWire", "CorralStore",
+                "CorralCore", "CorralWire", "CorralStore", "CCorralShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
