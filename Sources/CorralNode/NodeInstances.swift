@@ -140,7 +140,7 @@ actor NodeInstances {
         let eventLoop = replicaServer.loop(forEngine: volume, directory: localDirectory)
         let engine: CorralRuntime.Engine
         do { engine = try CorralRuntime.Engine(options: engineOptions, eventLoop: eventLoop, logger: logger) } catch {
-            replicaServer.engineStopped(volume)
+            replicaServer.engineNotMade(volume, directory: localDirectory)
             startFailures[volume] = (Date(), "\(error)")
             return
         }

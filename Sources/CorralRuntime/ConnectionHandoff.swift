@@ -50,12 +50,14 @@ struct ConnectionHandoff: Sendable {
 
     /// Moves the connection of `context` to `loop`: `prelude` (bytes read and not yet used) is
     /// delivered first, then what the socket reads. Call it on the first channel's loop once
-    /// nothing more will be written there, with reading stopped (`stopReading`).
+    /// nothing more will be written there, with reading stopped (`stopReading`). `failed` runs
+    /// when the connection could not move (it is closed then).
     func move(_ context: ChannelHandlerContext, to loop: EventLoop, prelude: ByteBuffer,
-              initializer: @escaping @Sendable (Channel) throws -> Void) {
+              initializer: @escaping @Sendable (Channel) throws -> Void, failed: @escaping @Sendable () -> Void = {}) {
         let moved = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)  // dup(2) would drop close-on-exec
         guard moved >= 0 else {
             context.close(promise: nil)
+            failed()
             return
         }
         // The first channel closes its descriptor; the socket stays open through `moved`.
@@ -68,7 +70,7 @@ struct ConnectionHandoff: Sendable {
                 }
             }
             .withConnectedSocket(moved)
-            .whenFailure { _ in }
+            .whenFailure { _ in failed() }
     }
 
     /// Stops the first channel reading, so bytes the client sends next wait in the socket for the

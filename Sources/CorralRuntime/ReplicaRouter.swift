@@ -36,10 +36,12 @@ final class ReplicaRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ context: ChannelHandlerContext, first: ReplicaFrame) {
         let loop: Int
+        var claimed: String?
         if first.kind == .request, first.op == .open,
            let open = try? JSONDecoder().decode(OpenRequest.self, from: Data(first.payload.readableBytesView)),
            ReplicaServer.isPlainName(open.volume), DataName.isValid(open.volume) {
             loop = server.owners.claim(open.volume)
+            claimed = open.volume
         } else {
             loop = server.registries.firstIndex { $0.eventLoop === context.eventLoop } ?? 0
         }
@@ -58,8 +60,12 @@ final class ReplicaRouter: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         ConnectionHandoff.stopReading(context)
-        handoff.move(context, to: registry.eventLoop, prelude: bytes) { channel in
+        let claim = claimed
+        handoff.move(context, to: registry.eventLoop, prelude: bytes, initializer: { channel in
             try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry))
-        }
+        }, failed: {
+            // No open will come to release a claim this connection made.
+            if let claim { registry.eventLoop.execute { registry.releaseIfUnused(claim) } }
+        })
     }
 }

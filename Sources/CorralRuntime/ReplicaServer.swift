@@ -93,6 +93,15 @@ public final class ReplicaServer: Sendable {
     /// An engine that claimed a loop of its own (it kept no replica here) stopped.
     public func engineStopped(_ volume: String) { owners.release(ReplicaOwners.engineKey(volume)) }
 
+    /// An engine placed by `loop(forEngine:)` could not be made: neither claim stays, unless
+    /// something holds the directory meanwhile.
+    public func engineNotMade(_ volume: String, directory: String?) {
+        engineStopped(volume)
+        guard let directory, let owner = owners.owner(of: directory) else { return }
+        let registry = registries[owner]
+        registry.eventLoop.execute { registry.releaseIfUnused(directory) }
+    }
+
     /// The registry serving `directory` on `loop`, or nil when another loop owns it (an engine
     /// then reaches it over the socket).
     func ownedRegistry(for directory: String, on loop: EventLoop) -> ReplicaRegistry? {

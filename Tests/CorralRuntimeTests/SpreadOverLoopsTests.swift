@@ -135,6 +135,14 @@ import Testing
         }
         #expect("\(refusal.map { "\($0)" } ?? "")".contains("another event loop"), "the refusal says why")
 
+        // An engine placed on a loop but never made leaves no claim behind: neither its own key
+        // nor its replica's directory, which nothing opened.
+        let placed = node.server.loop(forEngine: "d", directory: "d-r")
+        #expect(node.server.owners.owner(of: "d-r") != nil)
+        node.server.engineNotMade("d", directory: "d-r")
+        try await placed.submit {}.get()  // the release runs on the owner's loop, queued before this
+        #expect(node.server.owners.owner(of: "d-r") == nil && node.server.owners.owner(of: ReplicaOwners.engineKey("d")) == nil)
+
         for replica in replicas { try await replica.eventLoop.submit { replica.close() }.get() }
         // Removing the replica ends the claim: a new directory of that name may go to either loop.
         try await node.server.removeReplica(directory: "c-r")
