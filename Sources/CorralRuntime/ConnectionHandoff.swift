@@ -5,25 +5,6 @@ import NIOPosix
 import Glibc
 #endif
 
-/// A listening socket, served by NIO on one loop or by a `SocketAcceptor` for several.
-public final class Listener: Sendable {
-    public let localAddress: SocketAddress?
-    private let stop: @Sendable () async -> Void
-
-    public init(_ channel: Channel) {
-        localAddress = channel.localAddress
-        stop = { try? await channel.close() }
-    }
-
-    init(_ acceptor: SocketAcceptor) {
-        localAddress = acceptor.localAddress
-        stop = { acceptor.close() }
-    }
-
-    /// Stops taking connections; those already taken go on.
-    public func close() async { await stop() }
-}
-
 /// How a connection reaches the event loop that owns what it asks for. A NIO channel cannot move
 /// between loops, so a connection starts on a first loop, where a handler reads until it knows
 /// the owner (an NBD client's export, a replica client's `open`). If the owner's loop is another,

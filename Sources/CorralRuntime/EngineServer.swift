@@ -37,34 +37,14 @@ public final class EngineServer: Sendable {
 /// one of them and the connection then moves to its engine's loop (`ConnectionHandoff`).
 public enum NBDListener {
     public static func bind(_ address: ListenAddress, directory: any NBDExportDirectory, loops: [EventLoop]) async throws -> Listener {
-        precondition(!loops.isEmpty)
-        let tcp: Bool = if case .tcp = address { true } else { false }
-        let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 8 << 20)
-        let receive = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 64 * 1024, maximum: 4 << 20)
-        if loops.count > 1 {
-            let configure: @Sendable (ClientBootstrap) -> ClientBootstrap = { bootstrap in
-                bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)  // NIO skips it on a Unix socket
-                    .channelOption(.writeBufferWaterMark, value: writeBuffer)
-                    .channelOption(.recvAllocator, value: receive)
-            }
-            let acceptor = try SocketAcceptor(address, backlog: 128) { descriptor, sequence in
-                ConnectionHandoff.register(descriptor, on: loops[sequence % loops.count], configure: configure) { channel, handoff in
-                    try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory, handoff: handoff))
-                }
-            }
-            return Listener(acceptor)
-        }
-        let bootstrap = ServerBootstrap(group: loops[0])
-            .serverChannelOption(.backlog, value: 128)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: writeBuffer)
-            .childChannelOption(.recvAllocator, value: receive)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if tcp { try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1) }
-                    try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory))
-                }
-            }
-        return Listener(try await address.bind(bootstrap))
+        try await Listener.bind(address, loops: loops, backlog: 128, options: options, serve: { channel in
+            try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory))
+        }, route: { channel, handoff in
+            try channel.pipeline.syncOperations.addHandler(NBDServerHandler(directory: directory, handoff: handoff))
+        })
     }
+
+    /// Replies above 8 MiB unread stop the reader; large reads take a whole write's payload.
+    static let options = Listener.ConnectionOptions(waterMark: .init(low: 1 << 20, high: 8 << 20),
+                                                    receive: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 64 * 1024, maximum: 4 << 20))
 }

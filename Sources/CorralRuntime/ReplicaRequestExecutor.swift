@@ -67,11 +67,15 @@ struct ReplicaRequestExecutor {
             }
             guard cached == count else {
                 let plan = try replica.readPlan(offset: Int64(request.offset), length: count)
-                // Counted from here, queued or running, so that a shutdown waits for both.
-                let inFlight = pools.readsInFlight
-                inFlight.enter()
-                return .later(registry.diskReads.run(for: replica) { readFromDisk(plan, replica, request: request, allocator: allocator) }
-                    .always { _ in inFlight.leave() })
+                // As an inline read's would, an I/O error fails the replica: what it holds is unknown.
+                return readOffTheLoop(replica, request, failsReplica: true) {
+                    var filled = allocator.buffer(capacity: count)
+                    try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                        try plan.run(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]))
+                        return count
+                    }
+                    return filled
+                }
             }
             return .reply(reply(request, payload: buffer))
         case .write:
@@ -103,11 +107,9 @@ struct ReplicaRequestExecutor {
             let plan = try replica.planLayerRead(name, range: BlockRange(start: start, end: end))
             guard plan.frozen else { return .reply(reply(request, payload: Self.encode(try plan.run(), allocator))) }
             // Up to Limits.rebuildChunkBytes of a snapshot, likely not in the page cache: on the
-            // read pool, within the replica's share, so a rebuild's source stalls no other volume.
-            let inFlight = pools.readsInFlight  // queued or running: a shutdown waits for both
-            inFlight.enter()
-            return .later(registry.diskReads.run(for: replica) { readLayerFromDisk(plan, request: request, allocator: allocator) }
-                .always { _ in inFlight.leave() })
+            // read pool, so a rebuild's source stalls no other volume. As inline, an error is the
+            // answer (the rebuild that asked fails); the replica is not marked.
+            return readOffTheLoop(replica, request, failsReplica: false) { Self.encode(try plan.run(), allocator) }
         case .writeLayer:
             let replica = try opened()
             var input = request.payload
@@ -189,34 +191,26 @@ struct ReplicaRequestExecutor {
 
     /// A read the page cache could not answer, on the read pool: the loop goes on serving the
     /// other requests (of this volume and every other) while the disk works.
-    /// As inline: an error is the answer (the rebuild that asked fails), the replica is not marked.
-    private func readLayerFromDisk(_ plan: LayerRead, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
-        pools.reads.runIfActive(eventLoop: registry.eventLoop) { Self.encode(try plan.run(), allocator) }
-            .map { reply(request, payload: $0) }
-            .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
-    }
-
     private static func encode(_ chunk: Replica.LayerChunk, _ allocator: ByteBufferAllocator) -> ByteBuffer {
         var payload = allocator.buffer(capacity: chunk.data.count + 64 + chunk.extents.count * 16)
         LayerChunkCodec.encode(chunk, name: nil, into: &payload)
         return payload
     }
 
-    private func readFromDisk(_ plan: ReadPlan, _ replica: Replica, request: ReplicaFrame, allocator: ByteBufferAllocator) -> EventLoopFuture<ReplicaFrame> {
-        let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
-        let count = Int(request.count)
-        return pools.reads.runIfActive(eventLoop: registry.eventLoop) {
-            var filled = allocator.buffer(capacity: count)
-            try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                try plan.run(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]))
-                return count
+    /// Runs `read` on the read pool within `replica`'s share (`DiskReadShares`) and answers
+    /// `request` with its bytes. Counted in flight from the moment it queues, so that a shutdown
+    /// waits for queued and running reads alike. `failsReplica`: an I/O error marks the replica failed.
+    private func readOffTheLoop(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool,
+                                _ read: @escaping @Sendable () throws -> ByteBuffer) -> Outcome {
+        let inFlight = pools.readsInFlight, reads = pools.reads, eventLoop = registry.eventLoop
+        let bound = NIOLoopBound(replica, eventLoop: eventLoop)
+        inFlight.enter()
+        return .later(registry.diskReads.run(for: replica) {
+            reads.runIfActive(eventLoop: eventLoop, read).map { reply(request, payload: $0) }.recover { error in
+                if failsReplica, case .io = error as? StoreError { bound.value.markFailed("\(error)") }
+                return .errorReply(to: request, status: .init(error), message: "\(error)")
             }
-            return filled
-        }.map { reply(request, payload: $0) }.recover { error in
-            // As an inline read's would: an I/O error leaves what the replica holds unknown.
-            if case .io = error as? StoreError { bound.value.markFailed("\(error)") }
-            return .errorReply(to: request, status: .init(error), message: "\(error)")
-        }
+        }.always { _ in inFlight.leave() })
     }
 }
 

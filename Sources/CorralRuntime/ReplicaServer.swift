@@ -17,7 +17,7 @@ public final class ReplicaServer: Sendable {
     let pools: ReplicaPools
     let logger: Logger
     /// Closed at shutdown, before the loops stop: no connection is handed to a stopped loop.
-    private let acceptors = NIOLockedValueBox<[SocketAcceptor]>([])
+    private let listeners = NIOLockedValueBox<[Listener]>([])
 
     /// A node agent passes its engines' loops, so an engine reaches the replica it keeps here
     /// in-process when both are on one loop (`EngineOptions.inProcessReplicas`, `loop(forEngine:)`);
@@ -52,35 +52,16 @@ public final class ReplicaServer: Sendable {
     /// Serves replica connections on `host:port`. With several loops, each connection moves to the
     /// loop owning the replica its `open` names (`ReplicaRouter`).
     public func bind(host: String, port: Int) async throws -> Listener {
-        let configure: @Sendable (ClientBootstrap) -> ClientBootstrap = { bootstrap in
-            bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelOption(.writeBufferWaterMark, value: ReplicaChannel.waterMark)
-                .channelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
-        }
-        if registries.count > 1 {
-            let loops = registries.map(\.eventLoop)
-            let acceptor = try SocketAcceptor(.tcp(host: host, port: port), backlog: 256) { descriptor, sequence in
-                let loop = loops[sequence % loops.count]
-                ConnectionHandoff.register(descriptor, on: loop, configure: configure) { channel, handoff in
-                    try channel.pipeline.syncOperations.addHandler(ReplicaRouter(server: self, handoff: handoff))
-                }
-            }
-            acceptors.withLockedValue { $0.append(acceptor) }
-            return Listener(acceptor)
-        }
-        let registry = registries[0]
-        return Listener(try await ServerBootstrap(group: registry.eventLoop)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: ReplicaChannel.waterMark)
-            .childChannelOption(.recvAllocator, value: ReplicaChannel.receiveAllocator())
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registry))
-                }
-            }
-            .bind(host: host, port: port).get())
+        let registries = self.registries
+        let options = Listener.ConnectionOptions(waterMark: ReplicaChannel.waterMark, receive: ReplicaChannel.receiveAllocator())
+        let listener = try await Listener.bind(.tcp(host: host, port: port), loops: registries.map(\.eventLoop), backlog: 256, options: options,
+                                               serve: { channel in
+            try ReplicaChannel.configure(channel, handler: ReplicaServerHandler(registry: registries[0]))
+        }, route: { channel, handoff in
+            try channel.pipeline.syncOperations.addHandler(ReplicaRouter(server: self, handoff: handoff))
+        })
+        listeners.withLockedValue { $0.append(listener) }
+        return listener
     }
 
     /// The loop an engine of `volume` runs on: the one owning its replica here (`directory`), so
@@ -145,7 +126,7 @@ public final class ReplicaServer: Sendable {
     /// Stops accepting, then lets running fsyncs finish before the files close, so no sync meets
     /// a closed descriptor.
     public func shutdown() async {
-        for acceptor in acceptors.withLockedValue({ $0 }) { acceptor.close() }
+        for listener in listeners.withLockedValue({ $0 }) { await listener.close() }
         await pools.shutdown()
         for registry in registries { try? await registry.eventLoop.submit { registry.closeAll() }.get() }
         try? await ownGroup?.shutdownGracefully()
