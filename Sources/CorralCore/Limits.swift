@@ -59,6 +59,9 @@ public enum Limits {
     /// Of those, the most one replica holds at once, so that a volume on a slow disk leaves threads
     /// for the other volumes (`DiskReadShares`); still twice the 16 threads nbdkit reads with.
     public static let diskReadsPerReplicaMax = diskReadThreads / 2
+    /// Reads one event loop's io_uring holds in flight (`DiskRing`); more wait in the loop's queue.
+    /// As many as the read threads, so the ring reaches the same queue depth at the disk.
+    public static let diskRingEntries = diskReadThreads
     /// Seconds a replica server's shutdown waits for its reads and opens in flight to reach its event
     /// loop. Connections it did not close may keep sending reads; past this it closes its files anyway
     /// (reads still running keep theirs open until they end).

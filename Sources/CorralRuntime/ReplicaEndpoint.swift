@@ -80,6 +80,9 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     var answersAtOnce: Bool { true }
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
+    /// The range an in-place read just found not in the page cache: the engine's read of it,
+    /// which follows at once, goes to the disk without asking the page cache a second time.
+    private var lastMiss: (offset: Int64, length: Int)?
 
     init(address: String, directory: String, registry: ReplicaRegistry) {
         self.address = address
@@ -104,7 +107,9 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
         let id = nextID
         nextID &+= 1
         let request = ReplicaFrame(kind: .request, op: op, flags: flags, id: id, offset: offset, count: count, payload: payload)
-        switch executor.execute(request, session: session, allocator: Self.allocator) {
+        let knownCold = op == .read && lastMiss.map { $0.offset == Int64(offset) && $0.length == Int(count) } == true
+        lastMiss = nil
+        switch executor.execute(request, session: session, allocator: Self.allocator, knownCold: knownCold) {
         case .reply(let frame):
             return .now(checked(frame))
         case .later(let pending):
@@ -128,7 +133,9 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
         guard !closed else { return false }
         do {
-            return try executor.opened(session).readWithoutWaiting(into: buffer, at: offset)
+            let hit = try executor.opened(session).readWithoutWaiting(into: buffer, at: offset)
+            lastMiss = hit ? nil : (offset, buffer.count)
+            return hit
         } catch {
             return false
         }

@@ -14,6 +14,12 @@ final class ReplicaRegistry: @unchecked Sendable {
     let pools: ReplicaPools
     let headSyncs: HeadSyncs
     let diskReads: DiskReadShares
+    /// The loop's io_uring for reads the page cache cannot answer; nil until it is watched, or
+    /// where the kernel refuses io_uring (the read pool then reads).
+    private(set) var diskRing: DiskRing?
+    /// Completes when `diskRing` is set, or known to stay nil.
+    private(set) var diskRingStarted: EventLoopFuture<Void>!
+    private var closedAll = false
     /// Opens (with `create`, makes) a replica's directory: POSIX, or a test's slow or failing double.
     let openDirectory: @Sendable (_ path: String, _ create: Bool) throws -> StorageDirectory
     private var replicas: [String: Replica] = [:]
@@ -39,6 +45,12 @@ final class ReplicaRegistry: @unchecked Sendable {
         self.owner = owner
         headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
         diskReads = DiskReadShares(eventLoop: eventLoop)
+        // Completes on the loop: `diskRing` and `closedAll` are touched there only.
+        diskRingStarted = DiskRing.start(on: eventLoop).map { ring in
+            guard let ring else { return }
+            if self.closedAll { return ring.close() }
+            self.diskRing = ring
+        }
     }
 
     /// A replica opened, with its status as the open found it (before a writer marked it unclean).
@@ -150,6 +162,9 @@ final class ReplicaRegistry: @unchecked Sendable {
         for replica in replicas.values { replica.close() }
         replicas.removeAll()
         openingClosed.formUnion(opening.keys)
+        closedAll = true
+        diskRing?.close()  // once the reads still in the kernel have ended
+        diskRing = nil
     }
 }
 

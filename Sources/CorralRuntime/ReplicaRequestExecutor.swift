@@ -24,9 +24,11 @@ struct ReplicaRequestExecutor {
         case later(EventLoopFuture<ReplicaFrame>)
     }
 
-    func execute(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator) -> Outcome {
+    /// `knownCold`: a read whose range the page cache just said it lacks (an in-process replica's
+    /// in-place read); it is not asked again.
+    func execute(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator, knownCold: Bool = false) -> Outcome {
         do {
-            return try handle(request, session: session, allocator: allocator)
+            return try handle(request, session: session, allocator: allocator, knownCold: knownCold)
         } catch {
             return .reply(.errorReply(to: request, status: .init(error), message: "\(error)"))
         }
@@ -45,7 +47,7 @@ struct ReplicaRequestExecutor {
         return replica
     }
 
-    private func handle(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator) throws -> Outcome {
+    private func handle(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator, knownCold: Bool) throws -> Outcome {
         func opened() throws -> Replica { try self.opened(session) }
         switch request.op {
         case .ping:
@@ -61,13 +63,16 @@ struct ReplicaRequestExecutor {
             let replica = try opened()
             let count = Int(request.count)
             guard count <= Limits.requestBytesMax else { throw ReplicaFrame.Status.invalidArgument }
-            var buffer = allocator.buffer(capacity: count)
-            let cached = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            var buffer = allocator.buffer(capacity: knownCold ? 0 : count)
+            let cached = knownCold ? 0 : try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
                 try replica.readWithoutWaiting(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset)) ? count : 0
             }
             guard cached == count else {
                 let plan = try replica.readPlan(offset: Int64(request.offset), length: count)
                 // As an inline read's would, an I/O error fails the replica: what it holds is unknown.
+                if let ring = registry.diskRing, let reads = plan.descriptorReads {
+                    return readFromRing(ring, reads, plan: plan, replica, request, allocator: allocator)
+                }
                 return readOffTheLoop(replica, request, failsReplica: true) {
                     var filled = allocator.buffer(capacity: count)
                     try filled.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
@@ -189,8 +194,7 @@ struct ReplicaRequestExecutor {
         return registry.headSyncs.sync(replica).map { okReply }.recover { .errorReply(to: request, status: .io, message: "\($0)") }
     }
 
-    /// A read the page cache could not answer, on the read pool: the loop goes on serving the
-    /// other requests (of this volume and every other) while the disk works.
+    /// A layer chunk as `readLayer`'s reply payload.
     private static func encode(_ chunk: Replica.LayerChunk, _ allocator: ByteBufferAllocator) -> ByteBuffer {
         var payload = allocator.buffer(capacity: chunk.data.count + 64 + chunk.extents.count * 16)
         LayerChunkCodec.encode(chunk, name: nil, into: &payload)
@@ -198,15 +202,32 @@ struct ReplicaRequestExecutor {
     }
 
     /// Runs `read` on the read pool within `replica`'s share (`DiskReadShares`) and answers
-    /// `request` with its bytes. Counted in flight from the moment it queues, so that a shutdown
-    /// waits for queued and running reads alike. `failsReplica`: an I/O error marks the replica failed.
+    /// `request` with its bytes. `failsReplica`: an I/O error marks the replica failed.
     private func readOffTheLoop(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool,
                                 _ read: @escaping @Sendable () throws -> ByteBuffer) -> Outcome {
-        let inFlight = pools.readsInFlight, reads = pools.reads, eventLoop = registry.eventLoop
-        let bound = NIOLoopBound(replica, eventLoop: eventLoop)
+        let reads = pools.reads, eventLoop = registry.eventLoop
+        return answerWhenRead(replica, request, failsReplica: failsReplica) { reads.runIfActive(eventLoop: eventLoop, read) }
+    }
+
+    /// A cold read through the loop's io_uring, within `replica`'s share as on the pool; `plan`
+    /// holds the files open until the kernel is done with them. An I/O error fails the replica.
+    private func readFromRing(_ ring: DiskRing, _ reads: DescriptorReads, plan: ReadPlan, _ replica: Replica,
+                              _ request: ReplicaFrame, allocator: ByteBufferAllocator) -> Outcome {
+        answerWhenRead(replica, request, failsReplica: true) {
+            ring.read(reads, allocator: allocator).always { _ in withExtendedLifetime(plan) {} }
+        }
+    }
+
+    /// Starts `read` within `replica`'s share (`DiskReadShares`) and answers `request` with its
+    /// bytes. Counted in flight from the moment it queues, so that a shutdown waits for queued and
+    /// running reads alike.
+    private func answerWhenRead(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool,
+                                _ read: @escaping () -> EventLoopFuture<ByteBuffer>) -> Outcome {
+        let inFlight = pools.readsInFlight
+        let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
         inFlight.enter()
         return .later(registry.diskReads.run(for: replica) {
-            reads.runIfActive(eventLoop: eventLoop, read).map { reply(request, payload: $0) }.recover { error in
+            read().map { reply(request, payload: $0) }.recover { error in
                 if failsReplica, case .io = error as? StoreError { bound.value.markFailed("\(error)") }
                 return .errorReply(to: request, status: .init(error), message: "\(error)")
             }

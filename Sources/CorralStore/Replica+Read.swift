@@ -134,3 +134,52 @@ public final class ReadPlan: @unchecked Sendable {  // immutable; files are only
         }
     }
 }
+
+/// A `ReadPlan` as plain preads of open descriptors, for a reader that hands them to the kernel
+/// and is told when they are done (io_uring) instead of waiting on a thread. The plan it came from
+/// holds the files open: keep it until every read has ended.
+public struct DescriptorReads: Sendable {
+    public struct Read: Sendable {
+        public let descriptor: Int32
+        public let path: String
+        /// Where in the file, and where in the buffer of `spanLength` bytes.
+        public let fileOffset: Int64
+        public let bufferOffset: Int
+        public let length: Int
+
+        /// What is left after the first `done` bytes were read (a short read).
+        public func advanced(by done: Int) -> Read {
+            Read(descriptor: descriptor, path: path, fileOffset: fileOffset + Int64(done), bufferOffset: bufferOffset + done,
+                 length: length - done)
+        }
+    }
+
+    public let reads: [Read]
+    /// Ranges of the buffer no layer holds: zeros.
+    public let zeros: [Range<Int>]
+    /// The whole blocks read; the request's bytes start `skip` bytes in.
+    public let spanLength: Int
+    public let skip: Int
+    public let length: Int
+}
+
+extension ReadPlan {
+    /// nil when a file is not a POSIX one (a test's double reads through `run`).
+    public var descriptorReads: DescriptorReads? {
+        let block = Int64(Limits.blockSize)
+        let base = span.offset / block
+        var reads: [DescriptorReads.Read] = []
+        var zeros: [Range<Int>] = []
+        for piece in pieces {
+            let start = Int((piece.blocks.start - base) * block), count = Int(piece.blocks.count * block)
+            guard let file = piece.file else {
+                zeros.append(start..<(start + count))
+                continue
+            }
+            guard let posix = file as? PosixFile else { return nil }
+            reads.append(.init(descriptor: posix.descriptor, path: posix.path, fileOffset: piece.blocks.start * block,
+                               bufferOffset: start, length: count))
+        }
+        return DescriptorReads(reads: reads, zeros: zeros, spanLength: Int(span.length), skip: span.skip, length: length)
+    }
+}

@@ -62,8 +62,9 @@ class Target:
             except subprocess.TimeoutExpired:
                 p.kill()
 
-def start(cmd, log):
-    return subprocess.Popen(SERVER_CPU + cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+def start(cmd, log, env=None):
+    return subprocess.Popen(SERVER_CPU + cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT,
+                            env={**os.environ, **env} if env else None)
 
 def start_nbdkit(port, size=None):
     path = os.path.join(WORK, f"nbdkit{port}.img")
@@ -72,6 +73,15 @@ def start_nbdkit(port, size=None):
     wait_port(port)
     return Target("nbdkit file", f"nbd://127.0.0.1:{port}/", [p])
 
+def start_nbdkit_relay(port, size=None):
+    """nbdkit's nbd plugin in front of nbdkit's file plugin: two processes and a loopback hop, as a
+    Corral engine in front of a replica in its own process, in C (the floor of that shape)."""
+    inner = start_nbdkit(port + 10, size)
+    p = start(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(port), "nbd", f"uri=nbd://127.0.0.1:{port + 10}/"],
+              os.path.join(WORK, "nbdkit-relay.log"))
+    wait_port(port)
+    return Target("nbdkit nbd → nbdkit file (relay)", f"nbd://127.0.0.1:{port}/", inner.procs + [p])
+
 def start_qemu(port):
     path = os.path.join(WORK, "qemu.img")
     subprocess.run(["truncate", "-s", SIZE, path], check=True)
@@ -79,27 +89,32 @@ def start_qemu(port):
     wait_port(port)
     return Target("qemu-nbd", f"nbd://127.0.0.1:{port}/", [p])
 
-def start_corral(port, replicas, local=False, size=None, binary=None):
+def start_corral(port, replicas, local=False, size=None, binary=None, read_threads=False):
+    """read_threads: cold reads on the read threads instead of the loops' io_uring (CORRAL_IO_URING=0)."""
     procs = []
     try:
-        return start_corral_processes(port, replicas, local, procs, size or SIZE, binary or CORRAL)
+        target = start_corral_processes(port, replicas, local, procs, size or SIZE, binary or CORRAL,
+                                        {"CORRAL_IO_URING": "0"} if read_threads else None)
+        if read_threads:
+            target.name += " (read threads)"
+        return target
     except BaseException:
         for p in procs:  # a target that failed to start leaves nothing running
             p.kill()
         raise
 
-def start_corral_processes(port, replicas, local, procs, size, binary):
+def start_corral_processes(port, replicas, local, procs, size, binary, env=None):
     args = []
     if local:
         args += ["--replica", "local:" + os.path.join(WORK, f"c{port}-local")]
     for i in range(replicas - (1 if local else 0)):
         rport = port + 10 + i
         procs.append(start([binary, "replica", "serve", "--dir", os.path.join(WORK, f"c{port}-r{i}"),
-                            "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{port}-r{i}.log")))
+                            "--listen", f"127.0.0.1:{rport}"], os.path.join(WORK, f"c{port}-r{i}.log"), env))
         wait_port(rport)
         args += ["--replica", f"127.0.0.1:{rport}"]
     procs.append(start([binary, "engine", "serve", "--volume", "bench", "--size", size.upper() + "i", *args,
-                        "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{port}-e.log")))
+                        "--nbd", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{port + 1}"], os.path.join(WORK, f"c{port}-e.log"), env))
     wait_port(port)
     where = (" (in-process)" if replicas == 1 else " (1 in-process)") if local else ""
     build = " [baseline]" if binary != CORRAL else ""

@@ -27,12 +27,23 @@ COLD_JOBS = [  # name, rw, bs, iodepth, metric, fio options
     ("cold-read-qd1", "randread", "4k", 1, "lat", ["--norandommap"]),
     ("write-flush16-qd64", "randwrite", "4k", 64, "iops", ["--norandommap", "--fsync=16"]),
 ]
+# READ_THREADS=1 adds the in-process replica with its cold reads on the read threads (the design
+# before io_uring) to group 1, for the two side by side.
+READ_THREADS = os.environ.get("READ_THREADS") == "1"
+# RELAY=1 adds nbdkit's nbd plugin in front of its file plugin to group 1: the same two processes
+# and loopback hop as a replica in its own process, in C, so the bound of that shape.
+RELAY = os.environ.get("RELAY") == "1"
 GROUPS = [
     [lambda: nb.start_nbdkit(32000, SIZE), lambda: nb.start_corral(32200, 1, size=SIZE),
-     lambda: nb.start_corral(32400, 1, local=True, size=SIZE)],
+     lambda: nb.start_corral(32400, 1, local=True, size=SIZE)]
+    + ([lambda: nb.start_corral(34400, 1, local=True, size=SIZE, read_threads=True)] if READ_THREADS else [])
+    + ([lambda: nb.start_nbdkit_relay(34600, SIZE)] if RELAY else []),
     [lambda: nb.start_nbdkit(32600, SIZE), lambda: nb.start_corral(32800, 3, size=SIZE),
      lambda: nb.start_corral(33000, 3, local=True, size=SIZE)],
 ]
+
+# Which groups run (1: nbdkit and 1 replica; 2: nbdkit and 3 replicas).
+COLD_GROUPS = os.environ.get("COLD_GROUPS", "1,2").split(",")
 
 def drop_caches():
     subprocess.run(["sync"], check=True)
@@ -82,11 +93,11 @@ def cold_report(tables):
     lines = ["| server | cold 4k QD64 rand read IOPS | cold 4k QD1 rand read lat µs | 4k QD64 rand write, FLUSH every 16, IOPS |",
              "|---|---|---|---|"]
     for index, table in enumerate(tables):
-        base = next(v for k, v in table.items() if k.startswith("nbdkit"))
+        base = table["nbdkit file"]
         for name, jobs in table.items():
             cells = [cell([r[key] for r in jobs[job]], [r[key] for r in base[job]], ",.0f")
                      for job, key in [("cold-read-qd64", "iops"), ("cold-read-qd1", "lat"), ("write-flush16-qd64", "iops")]]
-            label = f"{name} (group {index + 1})" if name.startswith("nbdkit") else name
+            label = f"{name} (group {index + 1})" if name == "nbdkit file" else name
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -187,8 +198,11 @@ def record(marker, command, body):
 def main():
     try:
         if "cold" in PARTS:
-            tables = [cold_group(group) for group in GROUPS]
-            record(f"nbd-cold-{FS}", f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME} scripts/bench/nbd.sh",
+            tables = [cold_group(GROUPS[int(n) - 1]) for n in COLD_GROUPS]
+            extra = (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
+            # A run of some groups only keeps a block of its own.
+            marker = f"nbd-cold-{FS}" + ("-partial" if COLD_GROUPS != ["1", "2"] else "")
+            record(marker, f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME}{extra} scripts/bench/nbd.sh",
                    f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job. Each cell: median [min-max] "
                    f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + cold_report(tables))
         if "volumes" in PARTS:

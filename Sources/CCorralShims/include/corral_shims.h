@@ -39,4 +39,20 @@ long corral_lz4_decompress(const void *source, size_t length, void *destination,
 int corral_sha512(const void *data, size_t length, unsigned char digest[64]);
 /// accept(2) whose descriptor closes on exec.
 int corral_accept_cloexec(int fd);
+
+/// A minimal io_uring that reads (uring.c). `create` returns NULL with errno set where the kernel
+/// refuses (ENOSYS, EPERM under seccomp); the ring's eventfd is readable when completions wait.
+struct corral_uring;
+struct corral_uring *corral_uring_create(unsigned entries);
+int corral_uring_eventfd(const struct corral_uring *ring);
+/// How many reads may be queued before a submit.
+unsigned corral_uring_capacity(const struct corral_uring *ring);
+/// Queues a pread; 0, or -EBUSY when the submission queue is full.
+int corral_uring_queue_read(struct corral_uring *ring, int fd, void *buffer, unsigned length, int64_t offset, uint64_t tag);
+/// Hands what was queued to the kernel: the number taken, or -errno.
+int corral_uring_submit(struct corral_uring *ring);
+/// Up to `max` completions: each read's tag and result (bytes read, or -errno).
+int corral_uring_reap(struct corral_uring *ring, uint64_t *tags, int32_t *results, int max);
+/// Unmaps and closes the ring, not its eventfd. Only with nothing in flight.
+void corral_uring_destroy(struct corral_uring *ring);
 #endif
