@@ -110,9 +110,10 @@ int corral_uring_submit(struct corral_uring *ring) {
             if (errno == EINTR) continue;
             return -errno;
         }
+        // Taking none of what is queued is the kernel short of something: the caller tries again.
+        if (n == 0) return -EAGAIN;
         ring->queued -= (unsigned)n;
         submitted += n;
-        if (n == 0) break;
     }
     return submitted;
 }

@@ -2,8 +2,10 @@ import CCorralShims
 import CorralCore
 import CorralStore
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Reads that miss the page cache, handed to the kernel from the event loop through io_uring
 /// (docs/architecture.md, "Threads"): the loop queues the preads and goes on serving; the kernel
@@ -23,7 +25,10 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     private var nextTag: UInt64 = 1
     private var closing = false
     private var reaping = false, retryScheduled = false
-    /// Requests read through the ring, and whether it is torn down (for tests and status).
+    /// Set while the kernel holds reads: it writes into buffers this ring keeps, so the ring
+    /// outlives whoever let it go (an event loop shut down before `close`, its channel closed).
+    private var keptWhileReading: DiskRing?
+    /// Requests read through the ring, and whether it is torn down (for tests).
     private(set) var requestsRead = 0
     var tornDown: Bool { channel == nil }
     var readsInFlight: Int { inFlight + backlog.count }
@@ -48,7 +53,10 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     static func start(on eventLoop: EventLoop, allowed: Bool = allowed) -> EventLoopFuture<DiskRing?> {
         guard allowed else { return eventLoop.makeSucceededFuture(nil) }
         return eventLoop.flatSubmit {
-            guard let ring = corral_uring_create(UInt32(Limits.diskRingEntries)) else { return eventLoop.makeSucceededFuture(nil) }
+            guard let ring = corral_uring_create(UInt32(Limits.diskRingEntries)) else {
+                refused(errno: errno)
+                return eventLoop.makeSucceededFuture(nil)
+            }
             let diskRing = DiskRing(ring: ring, eventLoop: eventLoop)
             let eventfd = corral_uring_eventfd(ring)
             return NIOPipeBootstrap(group: eventLoop)
@@ -69,14 +77,24 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
         }
     }
 
+    private static let refusalLogged = Mutex(false)
+
+    /// Said once a process: cold reads then take the read threads, which cost more per read.
+    private static func refused(errno code: Int32) {
+        guard refusalLogged.withLock({ logged in defer { logged = true }; return !logged }) else { return }
+        Logger(label: "corral.disk").notice(
+            "io_uring is refused here (\(String(cString: strerror(code)))): reads that miss the page cache go to read threads; allow io_uring (kernel.io_uring_disabled=0, the container's seccomp profile) for faster cold reads")
+    }
+
     /// Reads what `reads` names into a new buffer; its answer is the request's `length` bytes.
     /// Errors are `StoreError.io` naming the file. The caller keeps the plan the reads came from
     /// (it holds their files open) until the answer.
     func read(_ reads: DescriptorReads, allocator: ByteBufferAllocator) -> EventLoopFuture<ByteBuffer> {
         eventLoop.preconditionInEventLoop()
         guard channel != nil else {
-            // Torn down at a shutdown, and a read that waited for its replica's share starts now.
-            return eventLoop.makeFailedFuture(StoreError.io(operation: "read", path: reads.reads.first?.path ?? "(none)", errno: ECANCELED))
+            // Torn down at a shutdown, and a read that waited for its replica's share starts now: not
+            // the disk's failure, so not one that fails the replica.
+            return eventLoop.makeFailedFuture(StoreError.conflict("the replica server is shutting down; read again once it is back"))
         }
         let job = Job(reads, allocator: allocator, promise: eventLoop.makePromise())
         requestsRead += 1
@@ -99,7 +117,8 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     }
 
     private func tearDownIfIdle() {
-        guard closing, inFlight == 0, backlog.isEmpty, let channel else { return }
+        // Not from an answer's callback while `reap` still walks the completion queue.
+        guard closing, !reaping, inFlight == 0, backlog.isEmpty, let channel else { return }
         self.channel = nil
         channel.close(promise: nil)  // closes the eventfd
         corral_uring_destroy(ring)
@@ -128,6 +147,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
             jobs[tag] = job
             job.tags[tag] = index
             inFlight += 1
+            keptWhileReading = self
         }
         if corral_uring_submit(ring) < 0, !retryScheduled {
             // The kernel short of resources (EAGAIN): what is queued stays in the ring, and is
@@ -166,6 +186,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     private func complete(tag: UInt64, result: Int32) {
         guard let job = jobs.removeValue(forKey: tag), let index = job.tags.removeValue(forKey: tag) else { return }
         inFlight -= 1
+        if inFlight == 0 { keptWhileReading = nil }
         let piece = job.pending[index]
         if result < 0 {
             let code = -result

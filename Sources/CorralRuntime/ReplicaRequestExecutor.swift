@@ -213,7 +213,7 @@ struct ReplicaRequestExecutor {
     /// holds the files open until the kernel is done with them. An I/O error fails the replica.
     private func readFromRing(_ ring: DiskRing, _ reads: DescriptorReads, plan: ReadPlan, _ replica: Replica,
                               _ request: ReplicaFrame, allocator: ByteBufferAllocator) -> Outcome {
-        answerWhenRead(replica, request, failsReplica: true) {
+        answerWhenRead(replica, request, failsReplica: true, weight: max(1, reads.reads.count)) {
             ring.read(reads, allocator: allocator).always { _ in withExtendedLifetime(plan) {} }
         }
     }
@@ -221,12 +221,12 @@ struct ReplicaRequestExecutor {
     /// Starts `read` within `replica`'s share (`DiskReadShares`) and answers `request` with its
     /// bytes. Counted in flight from the moment it queues, so that a shutdown waits for queued and
     /// running reads alike.
-    private func answerWhenRead(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool,
+    private func answerWhenRead(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool, weight: Int = 1,
                                 _ read: @escaping () -> EventLoopFuture<ByteBuffer>) -> Outcome {
         let inFlight = pools.readsInFlight
         let bound = NIOLoopBound(replica, eventLoop: registry.eventLoop)
         inFlight.enter()
-        return .later(registry.diskReads.run(for: replica) {
+        return .later(registry.diskReads.run(for: replica, weight: weight) {
             read().map { reply(request, payload: $0) }.recover { error in
                 if failsReplica, case .io = error as? StoreError { bound.value.markFailed("\(error)") }
                 return .errorReply(to: request, status: .init(error), message: "\(error)")

@@ -66,19 +66,60 @@ struct DiskRingTests {
         await fixture.tearDown()
     }
 
+    /// Reads of an empty pipe stay in the kernel until it is written to: more of them than the ring
+    /// holds wait on the loop, and every one completes once the bytes come.
     @Test func moreReadsThanTheRingHoldsAllComplete() async throws {
         let fixture = try await Fixture()
-        let count = Limits.diskRingEntries * 4 + 3
-        let futures = try await fixture.loop.submit {
-            (0..<count).map { index -> EventLoopFuture<ByteBuffer> in
-                let offset = (index * 4096) % fixture.content.count
-                return fixture.ring.read(DescriptorReads(reads: [fixture.piece(offset, into: 0, 4096)], zeros: [],
-                                                         spanLength: 4096, skip: 0, length: 4096), allocator: ByteBufferAllocator())
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let count = Limits.diskRingEntries + 6, chunk = 512, reader = ends[0]
+        let (futures, queued) = try await fixture.loop.submit {
+            let futures = (0..<count).map { _ in
+                fixture.ring.read(DescriptorReads(reads: [fixture.piece(0, into: 0, chunk, descriptor: reader)], zeros: [],
+                                                  spanLength: chunk, skip: 0, length: chunk), allocator: ByteBufferAllocator())
             }
+            return (futures, fixture.ring.readsInFlight)
         }.get()
-        for (index, future) in futures.enumerated() {
-            let offset = (index * 4096) % fixture.content.count
-            #expect(Array(try await future.get().readableBytesView) == Array(fixture.content[offset..<(offset + 4096)]), "read \(index)")
+        #expect(queued == count, "all \(count) reads wait: \(Limits.diskRingEntries) in the kernel, the rest on the loop")
+        let bytes = (0..<count).flatMap { [UInt8](repeating: UInt8($0), count: chunk) }
+        #expect(bytes.withUnsafeBytes { write(ends[1], $0.baseAddress!, $0.count) } == bytes.count)
+        var chunks: [[UInt8]] = []
+        for future in futures { chunks.append(Array(try await future.get().readableBytesView)) }
+        #expect(chunks.sorted { $0.lexicographicallyPrecedes($1) } == (0..<count).map { [UInt8](repeating: UInt8($0), count: chunk) },
+                "each read got one whole chunk of what was written")
+        await fixture.tearDown()
+    }
+
+    /// A read stuck in the kernel (a pipe no one writes to yet) holds up no other read, and a
+    /// request whose first piece fails keeps its buffer, and its answer, until its other piece ended.
+    @Test func aStuckReadHoldsUpNoOtherAndAFailedPieceWaitsForItsSibling() async throws {
+        let fixture = try await Fixture()
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let directory = open(NSTemporaryDirectory(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(directory) }
+        let stuck = DescriptorReads(reads: [fixture.piece(0, into: 0, 4096, descriptor: directory), fixture.piece(0, into: 4096, 4096, descriptor: ends[0])],
+                                    zeros: [], spanLength: 8192, skip: 0, length: 8192)
+        let other = DescriptorReads(reads: [fixture.piece(8192, into: 0, 4096)], zeros: [], spanLength: 4096, skip: 0, length: 4096)
+        let answered = try await fixture.loop.submit { NIOLoopBoundBox(false, eventLoop: fixture.loop) }.get()
+        let failing = fixture.read(stuck)
+        failing.whenComplete { _ in answered.value = true }  // on the loop, as every answer
+        #expect(Array(try await fixture.read(other).get().readableBytesView) == Array(fixture.content[8192..<12288]),
+                "another read is answered while one is in the kernel")
+        // The directory's read fails in the kernel's own time (io_uring hands it to a worker).
+        let deadline = ContinuousClock.now + .seconds(10)
+        var inFlight = try await fixture.loop.submit { fixture.ring.readsInFlight }.get()
+        while inFlight > 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+            inFlight = try await fixture.loop.submit { fixture.ring.readsInFlight }.get()
+        }
+        #expect(inFlight == 1, "within 10 s the directory's read failed and the pipe's is still in the kernel")
+        #expect(try await fixture.loop.submit { !answered.value }.get(), "the request whose first piece failed is not answered while its second is in the kernel")
+        #expect([UInt8](repeating: 1, count: 4096).withUnsafeBytes { write(ends[1], $0.baseAddress!, 4096) } == 4096)
+        await #expect(throws: StoreError.io(operation: "read", path: fixture.path, errno: EISDIR), "then it fails with its first error") {
+            try await failing.get()
         }
         await fixture.tearDown()
     }
@@ -152,8 +193,8 @@ struct DiskRingTests {
         #expect(Array(try await future.get().readableBytesView) == bytes, "both parts, in order")
         #expect(try await fixture.loop.submit { fixture.ring.tornDown }.get(), "the last read's end tears it down")
         let late = DescriptorReads(reads: [fixture.piece(0, into: 0, 4096)], zeros: [], spanLength: 4096, skip: 0, length: 4096)
-        await #expect(throws: StoreError.io(operation: "read", path: fixture.path, errno: ECANCELED),
-                      "a read that comes after the ring is torn down (one that waited for its share) fails") {
+        await #expect(throws: StoreError.conflict("the replica server is shutting down; read again once it is back"),
+                      "a read that comes after the ring is torn down (one that waited for its share) fails, not as the disk's failure") {
             try await fixture.read(late).get()
         }
         await fixture.tearDown()
