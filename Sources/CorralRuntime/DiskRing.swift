@@ -17,10 +17,10 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     private let eventLoop: EventLoop
     /// The eventfd, watched as a NIO pipe channel; nil until registered.
     private var channel: Channel?
-    private var jobs: [UInt64: Job] = [:]
+    /// Each read in the kernel, by tag: its request and which of its pieces.
+    private var jobs: [UInt64: (job: Job, piece: Int)] = [:]
     /// Pieces waiting for room in the ring (more than `capacity` in flight).
     private var backlog = CircularBuffer<(job: Job, piece: Int)>()
-    private var inFlight = 0
     private let capacity: Int
     private var nextTag: UInt64 = 1
     private var closing = false
@@ -31,7 +31,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     /// Requests read through the ring, and whether it is torn down (for tests).
     private(set) var requestsRead = 0
     var tornDown: Bool { channel == nil }
-    var readsInFlight: Int { inFlight + backlog.count }
+    var readsInFlight: Int { jobs.count + backlog.count }
 
     /// Whether reads may use io_uring: `CORRAL_IO_URING=0` keeps them on the read threads (to
     /// compare the two, or where a kernel's io_uring misbehaves).
@@ -118,7 +118,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
 
     private func tearDownIfIdle() {
         // Not from an answer's callback while `reap` still walks the completion queue.
-        guard closing, !reaping, inFlight == 0, backlog.isEmpty, let channel else { return }
+        guard closing, !reaping, jobs.isEmpty, backlog.isEmpty, let channel else { return }
         self.channel = nil
         channel.close(promise: nil)  // closes the eventfd
         corral_uring_destroy(ring)
@@ -133,7 +133,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
 
     private func submitBacklog() {
         guard channel != nil else { return }  // torn down
-        while inFlight < capacity, let (job, index) = backlog.popFirst() {
+        while jobs.count < capacity, let (job, index) = backlog.popFirst() {
             let tag = nextTag
             nextTag &+= 1
             let piece = job.pending[index]
@@ -144,9 +144,7 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
                 backlog.prepend((job, index))
                 break
             }
-            jobs[tag] = job
-            job.tags[tag] = index
-            inFlight += 1
+            jobs[tag] = (job, index)
             keptWhileReading = self
         }
         if corral_uring_submit(ring) < 0, !retryScheduled {
@@ -184,9 +182,8 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
 
     /// One read ended: its job's piece is done, failed, or (a short read) put back for the rest.
     private func complete(tag: UInt64, result: Int32) {
-        guard let job = jobs.removeValue(forKey: tag), let index = job.tags.removeValue(forKey: tag) else { return }
-        inFlight -= 1
-        if inFlight == 0 { keptWhileReading = nil }
+        guard let (job, index) = jobs.removeValue(forKey: tag) else { return }
+        if jobs.isEmpty { keptWhileReading = nil }
         let piece = job.pending[index]
         if result < 0 {
             let code = -result
@@ -216,7 +213,6 @@ final class DiskRing: @unchecked Sendable {  // confined to its event loop
     /// has ended, even after one failed.
     private final class Job {
         var pending: [DescriptorReads.Read]
-        var tags: [UInt64: Int] = [:]
         let promise: EventLoopPromise<ByteBuffer>
         private var storage: ByteBuffer
         private let skip: Int, length: Int

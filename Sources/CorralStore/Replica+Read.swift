@@ -121,16 +121,23 @@ public final class ReadPlan: @unchecked Sendable {  // immutable; files are only
     }
 
     private func runAligned(into buffer: UnsafeMutableRawBufferPointer) throws {
-        let block = Int64(Limits.blockSize)
-        let base = span.offset / block
-        for piece in pieces {
-            let start = Int((piece.blocks.start - base) * block)
-            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + Int(piece.blocks.count * block))])
-            if let file = piece.file {
-                try file.read(into: slice, at: piece.blocks.start * block)
+        for (file, range, fileOffset) in layout {
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[range])
+            if let file {
+                try file.read(into: slice, at: fileOffset)
             } else {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)
             }
+        }
+    }
+
+    /// Each piece as where it goes in the span's buffer and where it comes from in its file.
+    private var layout: [(file: StorageFile?, range: Range<Int>, fileOffset: Int64)] {
+        let block = Int64(Limits.blockSize)
+        let base = span.offset / block
+        return pieces.map { piece in
+            let start = Int((piece.blocks.start - base) * block)
+            return (piece.file, start..<(start + Int(piece.blocks.count * block)), piece.blocks.start * block)
         }
     }
 }
@@ -166,19 +173,16 @@ public struct DescriptorReads: Sendable {
 extension ReadPlan {
     /// nil when a file is not a POSIX one (a test's double reads through `run`).
     public var descriptorReads: DescriptorReads? {
-        let block = Int64(Limits.blockSize)
-        let base = span.offset / block
         var reads: [DescriptorReads.Read] = []
         var zeros: [Range<Int>] = []
-        for piece in pieces {
-            let start = Int((piece.blocks.start - base) * block), count = Int(piece.blocks.count * block)
-            guard let file = piece.file else {
-                zeros.append(start..<(start + count))
+        for (file, range, fileOffset) in layout {
+            guard let file else {
+                zeros.append(range)
                 continue
             }
             guard let posix = file as? PosixFile else { return nil }
-            reads.append(.init(descriptor: posix.descriptor, path: posix.path, fileOffset: piece.blocks.start * block,
-                               bufferOffset: start, length: count))
+            reads.append(.init(descriptor: posix.descriptor, path: posix.path, fileOffset: fileOffset,
+                               bufferOffset: range.lowerBound, length: range.count))
         }
         return DescriptorReads(reads: reads, zeros: zeros, spanLength: Int(span.length), skip: span.skip, length: length)
     }
