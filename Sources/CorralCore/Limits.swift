@@ -66,12 +66,10 @@ public enum Limits {
     /// loop. Connections it did not close may keep sending reads; past this it closes its files anyway
     /// (reads still running keep theirs open until they end).
     public static let shutdownDrainSeconds: Int64 = 5
-    /// Bytes a purge copies per turn of the replica's event loop (a few ms on a page-cached disk), so
-    /// the other volumes that loop serves keep their I/O while a large layer folds.
+    /// Bytes a purge copies per step: read off the replica's event loop, then written on it (a few
+    /// ms of buffered writes), so the other volumes that loop serves keep their I/O while a large
+    /// layer folds.
     public static let purgeStepBytes = 8 * 1024 * 1024
-    /// The pause between two purge steps, in nanoseconds: long enough that the loop polls its sockets
-    /// in between, short against a step's few milliseconds.
-    public static let purgeStepPauseNanoseconds: Int64 = 50_000
 
     /// The backup block sizes Longhorn's backup store allows: 2 MiB (its default, and the only
     /// size before Longhorn 1.10) and 16 MiB. One backup volume's blocks never mix sizes.

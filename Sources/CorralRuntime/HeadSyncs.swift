@@ -49,7 +49,7 @@ final class HeadSyncs {
             return
         }
         groups[key] = Group(running: true, waiting: [])
-        let head = HeldFile(replica.headFile)
+        let head = SyncableFile(replica.headFile)
         let bound = NIOLoopBound((self, replica), eventLoop: eventLoop)
         pool.runIfActive(eventLoop: eventLoop) { try head.sync() }.assumeIsolated().whenComplete { result in
             let (syncs, replica) = bound.value
@@ -59,18 +59,4 @@ final class HeadSyncs {
             syncs.startNext(replica)
         }
     }
-}
-
-/// A file used on another thread, held open until then (`StorageFile.holdOpen`).
-final class HeldFile: @unchecked Sendable {  // the file is only read or synced, and held open
-    private let file: StorageFile
-
-    init(_ file: StorageFile) {
-        self.file = file
-        file.holdOpen()
-    }
-
-    deinit { file.releaseHold() }
-
-    func sync() throws { try file.sync() }
 }

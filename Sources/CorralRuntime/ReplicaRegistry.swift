@@ -14,6 +14,8 @@ final class ReplicaRegistry: @unchecked Sendable {
     let pools: ReplicaPools
     let headSyncs: HeadSyncs
     let diskReads: DiskReadShares
+    /// Replicas whose work left the loop in its middle, and the requests waiting for them.
+    let barriers: ReplicaBarriers
     /// The loop's io_uring for reads the page cache cannot answer; nil until it is watched, or
     /// where the kernel refuses io_uring (the read pool then reads).
     private(set) var diskRing: DiskRing?
@@ -44,6 +46,7 @@ final class ReplicaRegistry: @unchecked Sendable {
         self.openDirectory = openDirectory
         self.owner = owner
         headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
+        barriers = ReplicaBarriers(eventLoop: eventLoop)
         diskReads = DiskReadShares(eventLoop: eventLoop)
         // Completes on the loop: `diskRing` and `closedAll` are touched there only.
         diskRingStarted = DiskRing.start(on: eventLoop).map { ring in

@@ -27,6 +27,16 @@ struct ReplicaRequestExecutor {
     /// `knownCold`: a read whose range the page cache just said it lacks (an in-process replica's
     /// in-place read); it is not asked again.
     func execute(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator, knownCold: Bool = false) -> Outcome {
+        // A ping asks whether the server answers, not the replica: it never waits for one.
+        if request.op != .ping, let replica = session.replica, registry.barriers.holds(replica) {
+            let eventLoop = registry.eventLoop
+            return .later(registry.barriers.after(replica) {
+                switch self.execute(request, session: session, allocator: allocator) {
+                case .reply(let frame): return eventLoop.makeSucceededFuture(frame)
+                case .later(let future): return future
+                }
+            })
+        }
         do {
             return try handle(request, session: session, allocator: allocator, knownCold: knownCold)
         } catch {
@@ -119,12 +129,21 @@ struct ReplicaRequestExecutor {
             let replica = try opened()
             var input = request.payload
             let decoded = try LayerChunkCodec.decode(&input, withName: true)
-            try replica.writeLayer(decoded.name!, chunk: decoded.chunk)
-            return .reply(reply(request))
+            let write = try replica.planLayerWrite(decoded.name!, chunk: decoded.chunk)
+            // Up to Limits.rebuildChunkBytes of buffered writes, which wait whenever the kernel
+            // throttles dirty pages, as a rebuild streaming a volume makes it do.
+            return .later(holdingReplica(replica, request, offTheLoop: pools.reads, { try write.run() }) { ByteBuffer() })
         case .control:
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
             if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
             if control.op == .purge { return .later(purgeInSteps(try opened(), request: request)) }
+            if let files = try filesSyncedFirst(before: control, on: try opened()) {
+                // The change's own fsyncs, on the loop, then find little left to write.
+                let replica = try opened()
+                return .later(holdingReplica(replica, request, offTheLoop: pools.sync, { for file in files { try file.sync() } }) {
+                    try ReplicaControl.run(control, on: try self.opened(session))
+                })
+            }
             assert(!control.op.answeredOffTheLoop, "\(control.op) must be dispatched off the loop above")
             return .reply(reply(request, payload: try ReplicaControl.run(control, on: try opened())))
         }
@@ -157,26 +176,92 @@ struct ReplicaRequestExecutor {
         return .later(answer.map { reply(request, payload: $0) }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
     }
 
-    /// A purge copies `Limits.purgeStepBytes` per turn of the loop, so every volume it serves,
-    /// this one included, keeps its I/O while a large layer folds.
+    /// Chain changes whose own fsyncs may have much to write (the head's dirty pages, a rebuild's
+    /// copied layers): these files are synced off the loop first, with the replica held. A change
+    /// the replica refuses, or has made already, is answered at once instead.
+    private func filesSyncedFirst(before control: ControlRequest, on replica: Replica) throws -> [SyncableFile]? {
+        switch control.op {
+        case .snapshotCreate:
+            guard let name = control.name, try replica.checkCreateSnapshot(name: name) else { return nil }
+        case .expand:
+            guard let size = control.size else { return nil }
+            try replica.checkExpand(to: size)
+            if size == replica.size { return nil }
+        case .close:
+            break
+        case .rebuildFinish:
+            return try replica.layerFilesOfTheChain().map(SyncableFile.init)
+        default:
+            return nil
+        }
+        return [SyncableFile(replica.headFile)]
+    }
+
+    /// Runs `work` on `pool` with `replica` held (`ReplicaBarriers`: its other requests wait), then
+    /// `finish` on the loop, and answers `request` with what `finish` returns. An I/O error of
+    /// `work` fails the replica, as it would have on the loop.
+    private func holdingReplica(_ replica: Replica, _ request: ReplicaFrame, offTheLoop pool: NIOThreadPool,
+                                _ work: @escaping @Sendable () throws -> Void,
+                                then finish: @escaping () throws -> ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
+        let eventLoop = registry.eventLoop, inFlight = pools.readsInFlight
+        let bound = NIOLoopBound((replica, finish), eventLoop: eventLoop)
+        return registry.barriers.hold(replica) {
+            inFlight.enter()
+            return pool.runIfActive(eventLoop: eventLoop, work)
+                .always { _ in inFlight.leave() }
+                .flatMapErrorThrowing { error in
+                    if case .io = error as? StoreError { bound.value.0.markFailed("\(error)") }
+                    throw error
+                }
+                .flatMapThrowing { reply(request, payload: try bound.value.1()) }
+                .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
+        }
+    }
+
+    /// A purge plans `Limits.purgeStepBytes` of copying at a time on the loop; the copy's read (a
+    /// snapshot's layer, seldom cached) and the sync that ends each fold run off it, so every
+    /// volume the loop serves, this one included, keeps its I/O while a large layer folds.
     private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
-        let eventLoop = registry.eventLoop
+        let eventLoop = registry.eventLoop, pools = self.pools
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
-        let job = PurgeJob(replica: replica)
+        let job = NIOLoopBound(PurgeJob(replica: replica), eventLoop: eventLoop)
+        func fail(_ error: Error) {
+            promise.succeed(.errorReply(to: request, status: .init(error), message: "\(error)"))
+        }
+        func offTheLoop(_ work: @escaping @Sendable () throws -> Void, on pool: NIOThreadPool,
+                        then next: @escaping (Result<Void, Error>) throws -> Void) {
+            pools.readsInFlight.enter()
+            let next = NIOLoopBound({ (result: Result<Void, Error>) in
+                do { try next(result) } catch { fail(error) }
+            }, eventLoop: eventLoop)
+            pool.runIfActive(eventLoop: eventLoop, work).whenComplete { result in
+                pools.readsInFlight.leave()
+                next.value(result)
+            }
+        }
         func step() {
             do {
-                guard try job.step(budgetBytes: Limits.purgeStepBytes) else {
-                    // Not `execute`: a loop runs tasks until none is left before it polls its
-                    // sockets again, so a chain of them would starve I/O as one long call does.
-                    // A task due a moment later ends the tick; sockets are polled before it runs.
-                    eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Limits.purgeStepPauseNanoseconds)) { step() }
-                    return
+                switch try job.value.next(budgetBytes: Limits.purgeStepBytes) {
+                case .copy(let copy):
+                    offTheLoop({ try copy.read() }, on: pools.reads) { read in
+                        try job.value.apply(copy, read: read)
+                        step()
+                    }
+                case .sync(let file):
+                    offTheLoop({ try file.sync() }, on: pools.sync) { synced in
+                        if case .failure(let error) = synced {
+                            if case .io = error as? StoreError { replica.markFailed("\(error)") }
+                            throw error
+                        }
+                        step()
+                    }
+                case .done:
+                    promise.succeed(reply(request, payload: try jsonBuffer(ReplicaControl.Done(purged: job.value.purged))))
+                    let removal = job.value.layerFileRemoval()
+                    pools.sync.submit { _ in try? removal.run() }
                 }
-                promise.succeed(reply(request, payload: try jsonBuffer(ReplicaControl.Done(purged: job.purged))))
-                let removal = job.layerFileRemoval()
-                pools.sync.submit { _ in try? removal.run() }
             } catch {
-                promise.succeed(.errorReply(to: request, status: .init(error), message: "\(error)"))
+                fail(error)
             }
         }
         step()

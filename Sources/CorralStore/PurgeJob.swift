@@ -1,8 +1,8 @@
 import CorralCore
 
-/// A purge in steps. Each `step` copies at most a budget of bytes, so a server can run a purge on
-/// its event loop between other volumes' I/O instead of in one stretch: a fold copies what the
-/// removed layer holds and its child lacks, seconds per GiB. Every step keeps the crash-safety of
+/// A purge in steps. Each step copies at most a budget of bytes, so a server can run a purge
+/// between other volumes' I/O instead of in one stretch, with its reads and syncs off its event
+/// loop: a fold copies what the removed layer holds and its child lacks, seconds per GiB. Every step keeps the crash-safety of
 /// the whole (docs/formats/replica-store.md): the child's checksum goes first, copies only add
 /// blocks the child lacks, and one manifest write ends each snapshot's purge.
 /// Reads and writes may run between steps; changes to the chain (snapshot, revert, expand, rebuild,
@@ -16,11 +16,14 @@ public final class PurgeJob {
     public private(set) var layerFiles: [String] = []
     private var started = false
     private var folding: (record: LayerRecord, child: LayerRecord?, pending: ArraySlice<BlockRange>)?
-    private var buffer: [UInt8] = []
+    /// The child of the current fold was synced off the replica's thread.
+    private var childSynced = false
     /// Snapshots this purge will fold, counted when it starts; blocks of the current fold.
     private var foldsTotal = 0
     private var foldBlocksTotal: Int64 = 0
     private var foldBlocksDone: Int64 = 0
+    /// Blocks of the copy handed out and not applied yet.
+    private var foldBlocksPlanned: Int64 = 0
 
     /// Folds done, and the share of the current fold copied, over the folds counted at the start.
     public var percent: Int {
@@ -40,8 +43,20 @@ public final class PurgeJob {
         self.chunkBytes = chunkBytes
     }
 
-    /// Does up to `budgetBytes` of copying (at least one chunk); true once the purge is complete.
-    public func step(budgetBytes: Int) throws -> Bool {
+    /// What a purge does next. A server runs each wait off its event loop: the read of a copy
+    /// (the snapshot's layer is seldom cached) and the sync that ends a fold.
+    public enum Step {
+        /// Read it (`FoldCopy.read`, on any thread), then hand it to `apply`.
+        case copy(FoldCopy)
+        /// Sync it (on any thread), then ask `next` again: the fold's end syncs the child on the
+        /// replica's thread too, and finds little left to write.
+        case sync(SyncableFile)
+        case done
+    }
+
+    /// The next step, after up to `budgetBytes` of copying (at least one chunk) are planned.
+    /// On the replica's thread.
+    public func next(budgetBytes: Int) throws -> Step {
         if !started {
             try replica.checkUsable()
             try replica.checkNoPurge("the purge")
@@ -50,28 +65,66 @@ public final class PurgeJob {
             started = true
         }
         do {
-            let done = try fold(budgetBytes: budgetBytes)
-            replica.purgePercent = done ? nil : percent
-            return done
+            let step = try plan(budgetBytes: budgetBytes)
+            if case .done = step { replica.purgePercent = nil } else { replica.purgePercent = percent }
+            return step
         } catch {
             replica.purgePercent = nil
             throw error
         }
     }
 
-    private func fold(budgetBytes: Int) throws -> Bool {
+    /// Writes a copy `next` planned, once `read` says how reading it went. On the replica's thread.
+    public func apply(_ copy: FoldCopy, read: Result<Void, Error>) throws {
+        do {
+            try replica.checkUsable()
+            // As on the replica's thread, an I/O error poisons the replica: what it holds is unknown.
+            try replica.guarded {
+                try read.get()
+                try replica.applyFoldCopy(copy)
+            }
+            foldBlocksDone += foldBlocksPlanned
+            foldBlocksPlanned = 0
+            replica.purgePercent = percent
+        } catch {
+            replica.purgePercent = nil
+            throw error
+        }
+    }
+
+    /// Does up to `budgetBytes` of copying (at least one chunk), or ends a fold, all on the
+    /// calling thread; true once the purge is complete.
+    public func step(budgetBytes: Int) throws -> Bool {
+        switch try next(budgetBytes: budgetBytes) {
+        case .done:
+            return true
+        case .copy(let copy):
+            try apply(copy, read: Result { try copy.read() })
+        case .sync(let file):
+            try replica.guarded { try file.sync() }
+        }
+        return false
+    }
+
+    private func plan(budgetBytes: Int) throws -> Step {
         try replica.checkUsable()
-        var budget = budgetBytes
         while true {
-            guard let (record, child, pending) = try folding ?? nextFold() else { return true }
-            if let child, let range = pending.first {
-                if budget <= 0 { return false }
-                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: chunkBytes) }
-                try replica.guarded { try replica.copyFoldChunk(range, from: record, into: child, buffer: &buffer) }
-                folding?.pending = pending.dropFirst()
-                foldBlocksDone += range.count
-                budget -= Int(range.count) * Limits.blockSize
-                continue
+            guard let (record, child, pending) = try folding ?? nextFold() else { return .done }
+            if let child, !pending.isEmpty {
+                var ranges: [BlockRange] = []
+                var rest = pending, planned = 0
+                while let range = rest.first, ranges.isEmpty || planned < budgetBytes {
+                    ranges.append(range)
+                    planned += Int(range.count) * Limits.blockSize
+                    rest = rest.dropFirst()
+                }
+                folding?.pending = rest
+                foldBlocksPlanned = Int64(planned / Limits.blockSize)
+                return .copy(try replica.guarded { try replica.planFoldCopy(ranges, from: record, into: child) })
+            }
+            if let child, !childSynced {
+                childSynced = true
+                return .sync(SyncableFile(try replica.file(id: child.id)))
             }
             try replica.guarded { try replica.finishPurge(record, into: child) }
             // Before any other request runs: the read index must not name the removed layer's file.
@@ -79,6 +132,7 @@ public final class PurgeJob {
             purged.append(record.name)
             layerFiles.append(record.fileName)
             folding = nil
+            childSynced = false
         }
     }
 
@@ -94,6 +148,20 @@ public final class PurgeJob {
 
     /// The removal of the purged layers' files, to run on another thread.
     public func layerFileRemoval() -> LayerFileRemoval { LayerFileRemoval(directory: replica.directory, names: layerFiles) }
+}
+
+/// A layer file to sync on another thread, held open until then.
+public final class SyncableFile: @unchecked Sendable {  // the file is only synced, and held open
+    private let file: StorageFile
+
+    public init(_ file: StorageFile) {
+        self.file = file
+        file.holdOpen()
+    }
+
+    deinit { file.releaseHold() }
+
+    public func sync() throws { try file.sync() }
 }
 
 /// Files no manifest names any more, removed away from the replica's event loop.

@@ -39,6 +39,15 @@ extension Replica {
     /// Target side: makes layer `name` hold exactly `chunk` within its range. Only a replica that
     /// is rebuilding accepts this; its frozen layers are not yet whole anyway.
     public func writeLayer(_ name: String, chunk: LayerChunk) throws {
+        let write = try planLayerWrite(name, chunk: chunk)
+        try guarded { try write.run() }
+    }
+
+    /// `writeLayer` in two steps: here, on the replica's thread, the checks and the bookkeeping
+    /// (the layer's checksum and cached extents go, as its content changes); then `LayerWrite.run`
+    /// writes on any thread, waiting for the disk as it must. No one reads a rebuilding replica's
+    /// layers meanwhile, and the server starts no other request on the replica until it is done.
+    public func planLayerWrite(_ name: String, chunk: LayerChunk) throws -> LayerWrite {
         guard manifest.rebuilding else {
             throw StoreError.conflict("layer writes are for rebuilding replicas; this one is not rebuilding")
         }
@@ -50,20 +59,11 @@ extension Replica {
               chunk.range.end * Self.block <= manifest.size else {
             throw StoreError.invalidArgument("layer chunk is inconsistent: extents must lie in \(chunk.range) and carry \(expected) bytes")
         }
-        try guarded {
+        return try guarded {
             try removeChecksum(of: record)
             frozenExtents[record.id] = nil
             forgetPartialWrites(in: chunk.range, layer: record.id)
-            let file = try self.file(id: record.id)
-            try file.punchHole(at: chunk.range.start * Self.block, length: chunk.range.count * Self.block)
-            var at = 0
-            try chunk.data.withUnsafeBytes { raw in
-                for extent in chunk.extents {
-                    let count = Int(extent.count * Self.block)
-                    try file.write(UnsafeRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * Self.block)
-                    at += count
-                }
-            }
+            return LayerWrite(file: try self.file(id: record.id), chunk: chunk)
         }
     }
 
@@ -118,6 +118,12 @@ extension Replica {
         }
     }
 
+    /// The files `finishRebuild` syncs, every layer of the active chain: a server syncs them off its
+    /// event loop first, so that the finish finds little left to write.
+    public func layerFilesOfTheChain() throws -> [StorageFile] {
+        try manifest.activeChain.map { try file(id: $0.id) }
+    }
+
     /// Target side, last step: every layer matched its source; the replica is whole again.
     public func finishRebuild(epoch: UInt64, members: [String]) throws {
         frozenGeneration &+= 1
@@ -152,16 +158,27 @@ public final class LayerRead: @unchecked Sendable {  // immutable; the file is o
     deinit { file.releaseHold() }
 
     public func run() throws -> Replica.LayerChunk {
+        Replica.LayerChunk(range: range, extents: extents, data: try file.read(blocks: extents))
+    }
+}
+
+/// The writes of one `writeLayer`, checked on the replica's thread (`Replica.planLayerWrite`).
+public final class LayerWrite: @unchecked Sendable {  // immutable; the file is only written and held
+    private let file: StorageFile
+    private let chunk: Replica.LayerChunk
+
+    init(file: StorageFile, chunk: Replica.LayerChunk) {
+        self.file = file
+        self.chunk = chunk
+        file.holdOpen()
+    }
+
+    deinit { file.releaseHold() }
+
+    /// Punches the chunk's range, then writes its extents: the layer holds exactly the chunk there.
+    public func run() throws {
         let block = Int64(Limits.blockSize)
-        var data = [UInt8](repeating: 0, count: Int(extents.reduce(0) { $0 + $1.count } * block))
-        var at = 0
-        try data.withUnsafeMutableBytes { raw in
-            for extent in extents {
-                let count = Int(extent.count * block)
-                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + count)]), at: extent.start * block)
-                at += count
-            }
-        }
-        return Replica.LayerChunk(range: range, extents: extents, data: data)
+        try file.punchHole(at: chunk.range.start * block, length: chunk.range.count * block)
+        try file.write(blocks: chunk.extents, from: chunk.data)
     }
 }

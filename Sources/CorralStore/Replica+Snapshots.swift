@@ -137,24 +137,6 @@ extension Replica {
         return pending
     }
 
-    /// Copies one range of `lower` into `upper`, skipping blocks the head gained since the fold began.
-    /// Reads of `upper`'s chain are unchanged at every step, so a crash here loses nothing.
-    func copyFoldChunk(_ range: BlockRange, from lower: LayerRecord, into upper: LayerRecord, buffer: inout [UInt8]) throws {
-        let source = try file(id: lower.id)
-        let target = try file(id: upper.id)
-        let isHead = upper.id == manifest.head.id
-        let pieces = isHead ? headBlocks.segments(in: range).filter { !$0.present }.map(\.range) : [range]
-        for piece in pieces {
-            let bytes = Int(piece.count * Self.block)
-            try buffer.withUnsafeMutableBytes { raw in
-                let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
-                try source.read(into: slice, at: piece.start * Self.block)
-                try target.write(UnsafeRawBufferPointer(slice), at: piece.start * Self.block)
-            }
-            if isHead { headBlocks.insert(piece) }
-        }
-    }
-
     /// Ends the purge of `record`: syncs the child it was folded into, then one manifest write drops
     /// the record, then its checksum goes. Its layer file is left for `PurgeJob.layerFileRemoval`.
     func finishPurge(_ record: LayerRecord, into child: LayerRecord?) throws {

@@ -1,3 +1,5 @@
+import CorralCore
+
 /// The file-system seam of the replica store. The real one is POSIX; a fault-injecting double
 /// (Tests/CorralStoreTests/FaultyStorage.swift) models power loss the way SQLite's test6 does.
 public protocol StorageFile: AnyObject {
@@ -32,6 +34,36 @@ extension StorageFile {
     }
     public func holdOpen() {}
     public func releaseHold() {}
+}
+
+extension StorageFile {
+    /// Reads whole-block `ranges`, back to back, into a new buffer.
+    func read(blocks ranges: [BlockRange]) throws -> [UInt8] {
+        let block = Int64(Limits.blockSize)
+        var data = [UInt8](repeating: 0, count: Int(ranges.reduce(0) { $0 + $1.count } * block))
+        var at = 0
+        try data.withUnsafeMutableBytes { raw in
+            for range in ranges {
+                let count = Int(range.count * block)
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + count)]), at: range.start * block)
+                at += count
+            }
+        }
+        return data
+    }
+
+    /// Writes whole-block `ranges` from `data`, which holds them back to back.
+    func write(blocks ranges: [BlockRange], from data: [UInt8]) throws {
+        let block = Int64(Limits.blockSize)
+        var at = 0
+        try data.withUnsafeBytes { raw in
+            for range in ranges {
+                let count = Int(range.count * block)
+                try write(UnsafeRawBufferPointer(rebasing: raw[at..<(at + count)]), at: range.start * block)
+                at += count
+            }
+        }
+    }
 }
 
 public protocol StorageDirectory: AnyObject {

@@ -68,11 +68,16 @@ struct SlowDiskTests {
         convenience init(gate: ReadGate) throws { try self.init(gates: ["slow": gate]) }
 
         /// Each volume named in `gates` reads through its gate, from the read pool.
-        init(gates: [String: ReadGate]) throws {
+        convenience init(gates: [String: ReadGate]) throws {
+            try self.init(wrapping: gates.mapValues { gate in { SlowFile($0, gate: gate) } })
+        }
+
+        /// The layer files of each volume named in `wrapping` are wrapped by its function.
+        init(wrapping: [String: @Sendable (StorageFile) -> StorageFile]) throws {
             loop = group.next()
             registry = try ReplicaRegistry(root: try PosixDirectory(path: directory, create: true), eventLoop: loop, pools: pools) { path, create in
                 let directory = try PosixDirectory(path: path, create: create)
-                return gates[(path as NSString).lastPathComponent].map { gate in LayerWrappingDirectory(directory) { SlowFile($0, gate: gate) } } ?? directory
+                return wrapping[(path as NSString).lastPathComponent].map { LayerWrappingDirectory(directory, wrap: $0) } ?? directory
             }
         }
 
