@@ -15,7 +15,7 @@ size=${SIZE_MIB:-256}
 dd if=/dev/urandom of="$dir/full.img" bs=1M count="$size" status=none
 truncate -s "${size}M" "$dir/sparse.img"
 sync
-echo "file system: $(stat -f -c %T "$dir")"
+echo "file system: $(df --output=fstype "$dir" | tail -1)"
 for kind in full sparse; do
     ratios=()
     for round in $(seq "${ROUNDS:-5}"); do
