@@ -54,7 +54,11 @@ final class HeadSyncs {
         pool.runIfActive(eventLoop: eventLoop) { try head.sync() }.assumeIsolated().whenComplete { result in
             let (syncs, replica) = bound.value
             if case .failure(let error) = result { replica.markFailed("\(error)") }
-            for promise in waiting { promise.completeWith(result) }
+            // Linux reports a failed writeback to one fsync of the file only: another one that ran
+            // meanwhile (the sync before a chain change) may have taken the error and failed the
+            // replica, and then this one's success says nothing.
+            let outcome = result.flatMap { Result { try replica.checkUsable() } }
+            for promise in waiting { promise.completeWith(outcome) }
             syncs.groups[key]?.running = false
             syncs.startNext(replica)
         }

@@ -1,34 +1,42 @@
-import CorralStore
 import NIOCore
 
 /// Work on a replica that leaves the event loop in its middle (the fsync before a chain change, a
-/// rebuild's layer write) holds the replica: requests for it that arrive meanwhile wait, in order,
-/// and run when the work is done, so each finds the replica as the requests before it left it.
-/// Other replicas of the loop go on. Confined to its registry's event loop.
+/// rebuild's layer write, a purge's copy) holds the replica: requests for it that arrive meanwhile
+/// wait, and run in arrival order once the work is done and answered, so each finds the replica as
+/// the requests before it left it. Other replicas of the loop go on. Confined to its registry's
+/// event loop.
 final class ReplicaBarriers {
     private let eventLoop: EventLoop
     private var held: Set<ObjectIdentifier> = []
-    private var waiting: [ObjectIdentifier: [() -> Void]] = [:]
+    /// Requests waiting, by replica; an entry stays until its queue is empty, so that a request
+    /// that arrives while the queue drains goes behind the ones still in it.
+    private var waiting: [ObjectIdentifier: CircularBuffer<() -> Void>] = [:]
 
     init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
 
-    /// One set lookup while nothing is held: on every request's path.
-    func holds(_ replica: Replica) -> Bool {
-        !held.isEmpty && held.contains(ObjectIdentifier(replica))
+    /// Whether a request for `replica` must wait. Two empty checks while nothing is held: on every
+    /// request's path.
+    func holds(_ replica: AnyObject) -> Bool {
+        if held.isEmpty && waiting.isEmpty { return false }
+        let key = ObjectIdentifier(replica)
+        return held.contains(key) || waiting[key] != nil
     }
 
     /// Runs `work` with `replica` held until its future completes.
-    func hold<T>(_ replica: Replica, while work: () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+    func hold<T: Sendable>(_ replica: AnyObject, while work: () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         eventLoop.preconditionInEventLoop()
         let key = ObjectIdentifier(replica)
         held.insert(key)
         let done = work()
-        done.hop(to: eventLoop).assumeIsolated().whenComplete { _ in self.release(key) }
+        // Released in a task of its own, after the callbacks that answer the held request.
+        done.hop(to: eventLoop).assumeIsolated().whenComplete { _ in
+            self.eventLoop.assumeIsolated().execute { self.release(key) }
+        }
         return done
     }
 
-    /// Runs `work` once `replica` is not held, after what waited before it.
-    func after<T>(_ replica: Replica, _ work: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+    /// Runs `work` once `replica` is not held and what waited before it has run.
+    func after<T: Sendable>(_ replica: AnyObject, _ work: @escaping () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: T.self)
         waiting[ObjectIdentifier(replica), default: []].append { promise.completeWith(work()) }
@@ -38,10 +46,9 @@ final class ReplicaBarriers {
     /// Runs what waited, in order, until one holds the replica again.
     private func release(_ key: ObjectIdentifier) {
         held.remove(key)
-        while !held.contains(key), var queue = waiting[key], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiting[key] = queue.isEmpty ? nil : queue
+        while !held.contains(key), let next = waiting[key]?.popFirst() {
             next()
         }
+        if !held.contains(key), waiting[key]?.isEmpty == true { waiting[key] = nil }
     }
 }

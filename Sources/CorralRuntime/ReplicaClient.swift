@@ -16,9 +16,10 @@ public struct ReplicaError: Error, CustomStringConvertible, Sendable {
 enum ReplicaPatience: Sendable {
     /// Data-path requests and pings: the engine's replica timeout.
     case normal
-    /// Long work on the replica server's event loop (snapshot changes with their fsyncs, a rebuild
-    /// target's layer writes), whose requests queued behind it wait as long, and open, which reads every layer's
-    /// extents (on a read thread; nothing is sent on the connection before it is answered).
+    /// Long work that holds the replica (snapshot changes with their fsyncs, a rebuild target's layer
+    /// writes: on the server's disk threads, or on its loop in an older server), whose requests queued
+    /// behind it wait as long, and open, which reads every layer's extents (on a read thread;
+    /// nothing is sent on the connection before it is answered).
     case longOnTheLoop
     /// Runs off the server's loop (checksums and verify on the hashing pool, purge in steps, a
     /// rebuild source's layer reads on the read pool): only

@@ -3,11 +3,12 @@ import Foundation
 import NIOPosix
 import Synchronization
 
-/// The threads replica work leaves its event loop for (docs/architecture.md, "Threads"): reads the
-/// page cache cannot answer, which wait for the disk; fsync, which waits milliseconds; and layer
-/// hashing (checksums, verify), which reads whole layers for seconds to minutes. Separate, so that
-/// a FLUSH never waits behind a cold read or a hash; one hashing thread, so hashing takes one core
-/// at most.
+/// The threads replica work leaves its event loop for (docs/architecture.md, "Threads"): the disk
+/// threads, for reads the page cache cannot answer, opens and bulk work (a rebuild's layer writes,
+/// a purge's copies, the syncs before chain changes), all of which wait for the disk; the sync
+/// threads, for FLUSH and FUA, which wait milliseconds; and layer hashing (checksums, verify), which
+/// reads whole layers for seconds to minutes. Separate, so that a FLUSH never waits behind a cold
+/// read, a bulk sync or a hash; one hashing thread, so hashing takes one core at most.
 struct ReplicaPools: Sendable {
     /// One for the process, as the disk's queue is one for the node: every replica server and
     /// engine of the process reads through it, and it lives as long as the process.
@@ -17,7 +18,7 @@ struct ReplicaPools: Sendable {
         return pool
     }()
 
-    var reads: NIOThreadPool { Self.diskReads }
+    var disk: NIOThreadPool { Self.diskReads }
     /// This owner's reads and replica opens on the shared pool, counted until their answer reached
     /// its event loop.
     let readsInFlight = InFlight()

@@ -72,7 +72,7 @@ final class ReplicaRegistry: @unchecked Sendable {
     /// Opens (with `create`, makes) the replica of `request.volume`; with `writer`, marks it unclean.
     /// A replica not open yet is opened on the read pool: opening reads every layer's extents and
     /// writes the manifest, which waits for the disk (docs/architecture.md, "Threads").
-    func open(_ request: OpenRequest) -> EventLoopFuture<Opened> {
+    func open(_ request: OpenRequest, pastBarrier: Bool = false) -> EventLoopFuture<Opened> {
         eventLoop.preconditionInEventLoop()
         guard DataName.isValid(request.volume), !request.volume.hasPrefix(".") else {
             return eventLoop.makeFailedFuture(StoreError.invalidArgument(
@@ -86,6 +86,11 @@ final class ReplicaRegistry: @unchecked Sendable {
         if let pending = opening[request.volume] {
             // Then as if it came after: it adopts what the first opened, or tries on its own.
             return pending.map { _ in () }.recover { _ in () }.flatMap { self.open(request) }
+        }
+        if !pastBarrier, let replica = replicas[request.volume], barriers.holds(replica) {
+            // Work left the loop with the replica held (an engine's close syncing its head, say):
+            // a writer's open marks it unclean, so it comes after that work, as any request would.
+            return barriers.after(replica) { self.open(request, pastBarrier: true) }
         }
         if let replica = replicas[request.volume] {
             if replica.failure == nil {
@@ -101,7 +106,7 @@ final class ReplicaRegistry: @unchecked Sendable {
         let fileSystems = self.fileSystems, openDirectory = self.openDirectory
         let inFlight = pools.readsInFlight  // a shutdown waits for it before it closes what is open
         inFlight.enter()
-        let future = pools.reads.runIfActive(eventLoop: eventLoop) { () -> Opened in
+        let future = pools.disk.runIfActive(eventLoop: eventLoop) { () -> Opened in
             let replica: Replica
             if request.create {
                 replica = try Replica.openOrCreate(directory: try openDirectory(path, true), volume: request.volume, size: request.size,

@@ -31,12 +31,17 @@ struct ReplicaRequestExecutor {
         if request.op != .ping, let replica = session.replica, registry.barriers.holds(replica) {
             let eventLoop = registry.eventLoop
             return .later(registry.barriers.after(replica) {
-                switch self.execute(request, session: session, allocator: allocator) {
+                switch self.executeNow(request, session: session, allocator: allocator, knownCold: false) {
                 case .reply(let frame): return eventLoop.makeSucceededFuture(frame)
                 case .later(let future): return future
                 }
             })
         }
+        return executeNow(request, session: session, allocator: allocator, knownCold: knownCold)
+    }
+
+    /// `execute`, past the replica's barrier: its turn has come.
+    private func executeNow(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator, knownCold: Bool) -> Outcome {
         do {
             return try handle(request, session: session, allocator: allocator, knownCold: knownCold)
         } catch {
@@ -132,7 +137,7 @@ struct ReplicaRequestExecutor {
             let write = try replica.planLayerWrite(decoded.name!, chunk: decoded.chunk)
             // Up to Limits.rebuildChunkBytes of buffered writes, which wait whenever the kernel
             // throttles dirty pages, as a rebuild streaming a volume makes it do.
-            return .later(holdingReplica(replica, request, offTheLoop: pools.reads, { try write.run() }) { ByteBuffer() })
+            return .later(holdingReplica(replica, request, { try write.run() }) { ByteBuffer() })
         case .control:
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
             if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
@@ -140,7 +145,7 @@ struct ReplicaRequestExecutor {
             if let files = try filesSyncedFirst(before: control, on: try opened()) {
                 // The change's own fsyncs, on the loop, then find little left to write.
                 let replica = try opened()
-                return .later(holdingReplica(replica, request, offTheLoop: pools.sync, { for file in files { try file.sync() } }) {
+                return .later(holdingReplica(replica, request, { for file in files { try file.sync() } }) {
                     try ReplicaControl.run(control, on: try self.opened(session))
                 })
             }
@@ -178,7 +183,7 @@ struct ReplicaRequestExecutor {
 
     /// Chain changes whose own fsyncs may have much to write (the head's dirty pages, a rebuild's
     /// copied layers): these files are synced off the loop first, with the replica held. A change
-    /// the replica refuses, or has made already, is answered at once instead.
+    /// the replica refuses, or has made already, is answered at once instead and holds nothing.
     private func filesSyncedFirst(before control: ControlRequest, on replica: Replica) throws -> [SyncableFile]? {
         switch control.op {
         case .snapshotCreate:
@@ -188,8 +193,10 @@ struct ReplicaRequestExecutor {
             try replica.checkExpand(to: size)
             if size == replica.size { return nil }
         case .close:
-            break
+            try replica.checkUsable()
         case .rebuildFinish:
+            guard control.epoch != nil, control.members != nil else { return nil }
+            try replica.checkUsable()
             return try replica.layerFilesOfTheChain().map(SyncableFile.init)
         default:
             return nil
@@ -197,62 +204,67 @@ struct ReplicaRequestExecutor {
         return [SyncableFile(replica.headFile)]
     }
 
-    /// Runs `work` on `pool` with `replica` held (`ReplicaBarriers`: its other requests wait), then
-    /// `finish` on the loop, and answers `request` with what `finish` returns. An I/O error of
-    /// `work` fails the replica, as it would have on the loop.
-    private func holdingReplica(_ replica: Replica, _ request: ReplicaFrame, offTheLoop pool: NIOThreadPool,
-                                _ work: @escaping @Sendable () throws -> Void,
+    /// Runs `work` on the disk threads with `replica` held (`ReplicaBarriers`: its other requests
+    /// wait), then `finish` on the loop, and answers `request` with what `finish` returns. An I/O
+    /// error of `work` fails the replica, as it would have on the loop.
+    private func holdingReplica(_ replica: Replica, _ request: ReplicaFrame, _ work: @escaping @Sendable () throws -> Void,
                                 then finish: @escaping () throws -> ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
-        let eventLoop = registry.eventLoop, inFlight = pools.readsInFlight
-        let bound = NIOLoopBound((replica, finish), eventLoop: eventLoop)
-        return registry.barriers.hold(replica) {
-            inFlight.enter()
-            return pool.runIfActive(eventLoop: eventLoop, work)
-                .always { _ in inFlight.leave() }
-                .flatMapErrorThrowing { error in
-                    if case .io = error as? StoreError { bound.value.0.markFailed("\(error)") }
-                    throw error
-                }
-                .flatMapThrowing { reply(request, payload: try bound.value.1()) }
-                .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
-        }
+        let bound = NIOLoopBound((replica, finish), eventLoop: registry.eventLoop)
+        return registry.barriers.hold(replica) { onDiskThreads(work) }
+            .flatMapErrorThrowing { error in
+                if case .io = error as? StoreError { bound.value.0.markFailed("\(error)") }
+                throw error
+            }
+            .flatMapThrowing { reply(request, payload: try bound.value.1()) }
+            .recover { .errorReply(to: request, status: .init($0), message: "\($0)") }
     }
 
-    /// A purge plans `Limits.purgeStepBytes` of copying at a time on the loop; the copy's read (a
-    /// snapshot's layer, seldom cached) and the sync that ends each fold run off it, so every
-    /// volume the loop serves, this one included, keeps its I/O while a large layer folds.
+    /// Runs `work` on the process's disk threads, counted for a shutdown to wait for. A pool that
+    /// was shut down meanwhile fails it as the server's shutdown, not as a fault of the request.
+    private func onDiskThreads(_ work: @escaping @Sendable () throws -> Void) -> EventLoopFuture<Void> {
+        let inFlight = pools.readsInFlight
+        inFlight.enter()
+        return pools.disk.runIfActive(eventLoop: registry.eventLoop, work)
+            .always { _ in inFlight.leave() }
+            .flatMapErrorThrowing { error in
+                guard error is NIOThreadPoolError.ThreadPoolInactive else { throw error }
+                throw StoreError.conflict("the replica server is shutting down; retry once it is back")
+            }
+    }
+
+    /// A purge plans `Limits.purgeStepBytes` of copying at a time on the loop. Each copy's read (a
+    /// snapshot's layer, seldom cached) and write, and the sync that ends each fold, run on the
+    /// disk threads; the replica is held only while a copy is written, so that no write to the head
+    /// lands between the check of what the copy may write and its write. Every volume the loop
+    /// serves, this one included, keeps its I/O while a large layer folds.
     private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
-        let eventLoop = registry.eventLoop, pools = self.pools
+        let eventLoop = registry.eventLoop, pools = self.pools, barriers = registry.barriers
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
         let job = NIOLoopBound(PurgeJob(replica: replica), eventLoop: eventLoop)
         func fail(_ error: Error) {
             promise.succeed(.errorReply(to: request, status: .init(error), message: "\(error)"))
         }
-        func offTheLoop(_ work: @escaping @Sendable () throws -> Void, on pool: NIOThreadPool,
-                        then next: @escaping (Result<Void, Error>) throws -> Void) {
-            pools.readsInFlight.enter()
-            let next = NIOLoopBound({ (result: Result<Void, Error>) in
-                do { try next(result) } catch { fail(error) }
+        /// Continues with `next` on the loop once `work` is done; an error `next` throws ends the purge.
+        func then(_ work: EventLoopFuture<Void>, _ next: @escaping (Result<Void, Error>) throws -> Void) {
+            let next = NIOLoopBound({ (outcome: Result<Void, Error>) in
+                do { try next(outcome) } catch { fail(error) }
             }, eventLoop: eventLoop)
-            pool.runIfActive(eventLoop: eventLoop, work).whenComplete { result in
-                pools.readsInFlight.leave()
-                next.value(result)
-            }
+            work.whenComplete { next.value($0) }
         }
         func step() {
             do {
                 switch try job.value.next(budgetBytes: Limits.purgeStepBytes) {
                 case .copy(let copy):
-                    offTheLoop({ try copy.read() }, on: pools.reads) { read in
-                        try job.value.apply(copy, read: read)
-                        step()
+                    then(onDiskThreads { try copy.read() }) { read in
+                        try job.value.read(copy, read)
+                        then(barriers.hold(replica) { onDiskThreads { try copy.write() } }) { written in
+                            try job.value.wrote(copy, written)
+                            step()
+                        }
                     }
                 case .sync(let file):
-                    offTheLoop({ try file.sync() }, on: pools.sync) { synced in
-                        if case .failure(let error) = synced {
-                            if case .io = error as? StoreError { replica.markFailed("\(error)") }
-                            throw error
-                        }
+                    then(onDiskThreads { try file.sync() }) { synced in
+                        try job.value.synced(synced)
                         step()
                     }
                 case .done:
@@ -290,7 +302,7 @@ struct ReplicaRequestExecutor {
     /// `request` with its bytes. `failsReplica`: an I/O error marks the replica failed.
     private func readOffTheLoop(_ replica: Replica, _ request: ReplicaFrame, failsReplica: Bool,
                                 _ read: @escaping @Sendable () throws -> ByteBuffer) -> Outcome {
-        let reads = pools.reads, eventLoop = registry.eventLoop
+        let reads = pools.disk, eventLoop = registry.eventLoop
         return answerWhenRead(replica, request, failsReplica: failsReplica) { reads.runIfActive(eventLoop: eventLoop, read) }
     }
 

@@ -1,32 +1,49 @@
 import CorralCore
 
 /// One step of a purge's fold: blocks of a removed snapshot's layer to copy into its child.
-/// Planned on the replica's thread (`Replica.planFoldCopy`), read on any thread (`read`, which
-/// waits for the disk: the layer is seldom cached), then written on the replica's thread
-/// (`Replica.applyFoldCopy`). The layer read from is frozen and a purge is its only reader that
-/// changes anything, so reading it away from the replica's thread is safe; its file is held open
-/// until the copy is dropped.
-public final class FoldCopy: @unchecked Sendable {  // read on one thread, then applied on another, never both at once
+/// Planned on the replica's thread (`Replica.planFoldCopy`), read on any thread (`read`: the layer
+/// is seldom cached), its writes placed on the replica's thread (`Replica.placeFoldWrites`: only
+/// blocks the head still lacks), written on any thread (`write`) while no other write reaches the
+/// replica, and counted on the replica's thread (`Replica.foldWritten`). The layer read from is
+/// frozen; both files are held open until the copy is dropped.
+public final class FoldCopy: @unchecked Sendable {  // each step on one thread, the next after it, never two at once
     let source: StorageFile
+    let target: StorageFile
     /// The layer written into, by id.
-    let target: Int
+    let targetID: Int
     /// Block ranges to copy, in order; `data` holds them back to back once read.
     let pieces: [BlockRange]
     private(set) var data: [UInt8] = []
+    /// What `write` writes: block ranges, each with where its bytes start in `data`.
+    var writes: [(range: BlockRange, at: Int)] = []
 
-    init(source: StorageFile, target: Int, pieces: [BlockRange]) {
+    init(source: StorageFile, target: StorageFile, targetID: Int, pieces: [BlockRange]) {
         self.source = source
         self.target = target
+        self.targetID = targetID
         self.pieces = pieces
         source.holdOpen()
+        target.holdOpen()
     }
 
-    deinit { source.releaseHold() }
-
-    var bytes: Int { Int(pieces.reduce(0) { $0 + $1.count }) * Limits.blockSize }
+    deinit {
+        source.releaseHold()
+        target.releaseHold()
+    }
 
     /// Reads the pieces from the snapshot's layer.
     public func read() throws { data = try source.read(blocks: pieces) }
+
+    /// Writes the placed ranges into the child's layer.
+    public func write() throws {
+        let block = Int(Limits.blockSize)
+        try data.withUnsafeBytes { raw in
+            for (range, at) in writes {
+                let count = Int(range.count) * block
+                try target.write(UnsafeRawBufferPointer(rebasing: raw[at..<(at + count)]), at: range.start * Int64(block))
+            }
+        }
+    }
 }
 
 extension Replica {
@@ -34,28 +51,26 @@ extension Replica {
     func planFoldCopy(_ ranges: [BlockRange], from lower: LayerRecord, into upper: LayerRecord) throws -> FoldCopy {
         let isHead = upper.id == manifest.head.id
         let pieces = isHead ? ranges.flatMap { headBlocks.segments(in: $0).filter { !$0.present }.map(\.range) } : ranges
-        return FoldCopy(source: try file(id: lower.id), target: upper.id, pieces: pieces)
+        return FoldCopy(source: try file(id: lower.id), target: try file(id: upper.id), targetID: upper.id, pieces: pieces)
     }
 
-    /// Writes a read copy into its layer. Blocks the head took writes for since the plan keep them:
-    /// the newer data wins over the snapshot's below. Reads of the chain are unchanged at every
-    /// step, so a crash here loses nothing.
-    func applyFoldCopy(_ copy: FoldCopy) throws {
-        precondition(copy.data.count == copy.bytes, "a fold copy is read before it is applied")
-        let target = try file(id: copy.target)
-        let isHead = copy.target == manifest.head.id
+    /// Fixes what a read copy writes: into the head, only blocks it still lacks, since writes that
+    /// reached it after the plan are newer than the snapshot's data below. Reads of the chain are
+    /// unchanged by the copy, so a crash in it loses nothing.
+    func placeFoldWrites(_ copy: FoldCopy) {
+        let isHead = copy.targetID == manifest.head.id
         var at: Int64 = 0
-        try copy.data.withUnsafeBytes { raw in
-            for piece in copy.pieces {
-                let parts = isHead ? headBlocks.segments(in: piece).filter { !$0.present }.map(\.range) : [piece]
-                for part in parts {
-                    let from = Int((at + part.start - piece.start) * Self.block)
-                    let count = Int(part.count * Self.block)
-                    try target.write(UnsafeRawBufferPointer(rebasing: raw[from..<(from + count)]), at: part.start * Self.block)
-                    if isHead { headBlocks.insert(part) }
-                }
-                at += piece.count
-            }
+        copy.writes = []
+        for piece in copy.pieces {
+            let parts = isHead ? headBlocks.segments(in: piece).filter { !$0.present }.map(\.range) : [piece]
+            for part in parts { copy.writes.append((part, Int((at + part.start - piece.start) * Self.block))) }
+            at += piece.count
         }
+    }
+
+    /// A copy's writes are done: the head reads its new blocks from now on.
+    func foldWritten(_ copy: FoldCopy) {
+        guard copy.targetID == manifest.head.id else { return }
+        for (range, _) in copy.writes { headBlocks.insert(range) }
     }
 }

@@ -43,13 +43,16 @@ public final class PurgeJob {
         self.chunkBytes = chunkBytes
     }
 
-    /// What a purge does next. A server runs each wait off its event loop: the read of a copy
-    /// (the snapshot's layer is seldom cached) and the sync that ends a fold.
+    /// What a purge does next. A server runs each wait off its event loop: a copy's read (the
+    /// snapshot's layer is seldom cached) and write (megabytes of buffered writes, throttled when the
+    /// kernel has many dirty pages), and the sync that ends a fold.
     public enum Step {
-        /// Read it (`FoldCopy.read`, on any thread), then hand it to `apply`.
+        /// Read it (`FoldCopy.read`, on any thread) and hand the outcome to `read`; then write it
+        /// (`FoldCopy.write`, on any thread, with no other write reaching the replica meanwhile) and
+        /// hand that outcome to `wrote`.
         case copy(FoldCopy)
-        /// Sync it (on any thread), then ask `next` again: the fold's end syncs the child on the
-        /// replica's thread too, and finds little left to write.
+        /// Sync it (on any thread), hand the outcome to `synced`, then ask `next` again: the fold's
+        /// end syncs the child on the replica's thread too, and finds little left to write.
         case sync(SyncableFile)
         case done
     }
@@ -64,28 +67,41 @@ public final class PurgeJob {
             foldsTotal = replica.purgeCandidateCount()
             started = true
         }
-        do {
-            let step = try plan(budgetBytes: budgetBytes)
-            if case .done = step { replica.purgePercent = nil } else { replica.purgePercent = percent }
-            return step
-        } catch {
-            replica.purgePercent = nil
-            throw error
+        let step = try running { try plan(budgetBytes: budgetBytes) }
+        if case .done = step { replica.purgePercent = nil } else { replica.purgePercent = percent }
+        return step
+    }
+
+    /// A copy was read: fixes what it writes, the blocks the head still lacks. On the replica's thread.
+    public func read(_ copy: FoldCopy, _ outcome: Result<Void, Error>) throws {
+        try running {
+            try outcome.get()
+            replica.placeFoldWrites(copy)
         }
     }
 
-    /// Writes a copy `next` planned, once `read` says how reading it went. On the replica's thread.
-    public func apply(_ copy: FoldCopy, read: Result<Void, Error>) throws {
-        do {
-            try replica.checkUsable()
-            // As on the replica's thread, an I/O error poisons the replica: what it holds is unknown.
-            try replica.guarded {
-                try read.get()
-                try replica.applyFoldCopy(copy)
-            }
+    /// A copy was written: the head counts its blocks. On the replica's thread.
+    public func wrote(_ copy: FoldCopy, _ outcome: Result<Void, Error>) throws {
+        try running {
+            try outcome.get()
+            replica.foldWritten(copy)
             foldBlocksDone += foldBlocksPlanned
             foldBlocksPlanned = 0
-            replica.purgePercent = percent
+        }
+        replica.purgePercent = percent
+    }
+
+    /// A fold's child was synced. On the replica's thread.
+    public func synced(_ outcome: Result<Void, Error>) throws {
+        try running { try outcome.get() }
+    }
+
+    /// Runs a piece of the purge on the replica's thread. As on that thread, an I/O error poisons
+    /// the replica (what it holds is unknown); any error ends the purge.
+    private func running<T>(_ body: () throws -> T) throws -> T {
+        do {
+            try replica.checkUsable()
+            return try replica.guarded(body)
         } catch {
             replica.purgePercent = nil
             throw error
@@ -99,15 +115,15 @@ public final class PurgeJob {
         case .done:
             return true
         case .copy(let copy):
-            try apply(copy, read: Result { try copy.read() })
+            try read(copy, Result { try copy.read() })
+            try wrote(copy, Result { try copy.write() })
         case .sync(let file):
-            try replica.guarded { try file.sync() }
+            try synced(Result { try file.sync() })
         }
         return false
     }
 
     private func plan(budgetBytes: Int) throws -> Step {
-        try replica.checkUsable()
         while true {
             guard let (record, child, pending) = try folding ?? nextFold() else { return .done }
             if let child, !pending.isEmpty {
@@ -120,13 +136,13 @@ public final class PurgeJob {
                 }
                 folding?.pending = rest
                 foldBlocksPlanned = Int64(planned / Limits.blockSize)
-                return .copy(try replica.guarded { try replica.planFoldCopy(ranges, from: record, into: child) })
+                return .copy(try replica.planFoldCopy(ranges, from: record, into: child))
             }
             if let child, !childSynced {
                 childSynced = true
                 return .sync(SyncableFile(try replica.file(id: child.id)))
             }
-            try replica.guarded { try replica.finishPurge(record, into: child) }
+            try replica.finishPurge(record, into: child)
             // Before any other request runs: the read index must not name the removed layer's file.
             try replica.loadIndexes()
             purged.append(record.name)

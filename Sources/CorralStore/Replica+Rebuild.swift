@@ -51,6 +51,8 @@ extension Replica {
         guard manifest.rebuilding else {
             throw StoreError.conflict("layer writes are for rebuilding replicas; this one is not rebuilding")
         }
+        // A purge's copies write layers too, off the replica's thread: the two must not meet.
+        try checkNoPurge("the layer write")
         let record = try layerRecord(named: name)
         guard record.id != manifest.head.id else { throw StoreError.invalidArgument("a rebuild never writes the head") }
         let expected = chunk.extents.reduce(0) { $0 + $1.count } * Self.block

@@ -97,7 +97,8 @@ extension Replica {
     @discardableResult
     public func purge() throws -> [String] {
         let job = PurgeJob(replica: self)
-        while try !job.step(budgetBytes: .max) {}
+        // In steps as a server's: one step's copy is held in memory.
+        while try !job.step(budgetBytes: Limits.purgeStepBytes) {}
         try job.layerFileRemoval().run()
         return job.purged
     }

@@ -95,15 +95,33 @@ struct ChainWorkOffTheLoopTests {
     }
 
     enum Change: String, CaseIterable, Sendable {
-        case snapshotCreate, expand, close
+        case snapshotCreate, expand, close, rebuildFinish
 
         var request: ControlRequest {
             switch self {
             case .snapshotCreate: ControlRequest(op: .snapshotCreate, name: "s1")
             case .expand: ControlRequest(op: .expand, size: 128 << 20)
             case .close: ControlRequest(op: .close)
+            case .rebuildFinish: ControlRequest(op: .rebuildFinish, epoch: 2, members: ["local:slow"])
             }
         }
+    }
+
+    static let s1 = LayerRecord(id: 0, name: "s1", kind: .snapshot, parent: nil, created: "2026-12-06T00:00:00Z")
+
+    /// Makes `volume` a rebuild target whose layer s1 took a chunk: `blocks` of `byte`.
+    func beginRebuild(_ fixture: Fixture, _ volume: String, blocks: BlockRange, byte: UInt8) async throws -> [UInt8] {
+        let data = [UInt8](repeating: byte, count: Int(blocks.count) * 4096)
+        var encoded = ByteBuffer()
+        LayerChunkCodec.encode(Replica.LayerChunk(range: blocks, extents: [blocks], data: data), name: "s1", into: &encoded)
+        let payload = encoded
+        let written = try await fixture.loop.flatSubmit {
+            let endpoint = fixture.endpoints[volume]!
+            return endpoint.send(.control, payload: self.control(ControlRequest(op: .rebuildBegin, size: 64 << 20, layers: [Self.s1])))
+                .flatMap { _ in endpoint.send(.writeLayer, payload: payload) }
+        }.get()
+        guard written.status == .ok else { throw TestFailure("the rebuild's start or layer write failed: \(written.errorMessage)") }
+        return data
     }
 
     /// The fsync a chain change starts with runs off the loop: the other volume and a ping of this
@@ -115,6 +133,8 @@ struct ChainWorkOffTheLoopTests {
         let fixture = try Fixture(wrapping: ["slow": { DirtyFile($0, syncs: syncs) }])
         let slowPattern = try await fixture.open("slow")  // the head now has writes to make stable
         let fastPattern = try await fixture.open("fast")
+        // A rebuild's finish syncs its copied layers: s1 took a chunk, not synced yet.
+        let copied = change == .rebuildFinish ? try await beginRebuild(fixture, "slow", blocks: BlockRange(start: 0, end: 4), byte: 0x42) : []
         let late = ByteBuffer(repeating: 0x77, count: 4096)
         let (changed, ping, lateWrite, fastRead, fastWrite) = try await fixture.loop.submit {
             (self.submit(fixture, "slow", .control, payload: self.control(change.request)),
@@ -144,17 +164,24 @@ struct ChainWorkOffTheLoopTests {
             let frozen = try await layer(fixture, "slow", "s1", blocks: BlockRange(start: 0, end: 1))
             #expect(frozen == Array(slowPattern.readableBytesView.prefix(4096)), "the snapshot holds the data before it, not the write after")
         }
+        if change == .rebuildFinish {
+            let status = try await fixture.loop.submit { self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .status))) }.get()
+            let replica = try JSONDecoder().decode(ReplicaStatus.self, from: Data(try await ok(status, "status").payload.readableBytesView))
+            #expect(!replica.rebuilding && replica.epoch == 2, "the rebuild finished after its layers were synced: \(replica)")
+            #expect(try await layer(fixture, "slow", "s1", blocks: BlockRange(start: 0, end: 4)) == copied)
+        }
         await fixture.tearDown()
     }
 
-    /// A purge's copies read a snapshot's layer, seldom cached, off the loop: the other volume is
-    /// answered while the read waits, and the fold keeps the blocks written since the snapshot.
-    @Test func aPurgesReadsLeaveTheLoop() async throws {
-        let gate = Gate()
-        let fixture = try Fixture(gates: ["slow": gate])
+    /// A purge's copies read a snapshot's layer, seldom cached, off the loop, and the sync that ends
+    /// the fold runs off it too: the other volume is answered while each waits. A write that reaches
+    /// the head while a copy is read keeps its data: the copy skips that block.
+    @Test func aPurgesReadsAndSyncsLeaveTheLoop() async throws {
+        let reads = Gate(), syncs = Hold()
+        let fixture = try Fixture(wrapping: ["slow": { DirtyFile(SlowDiskTests.SlowFile($0, gate: reads), syncs: syncs) }])
         let pattern = try await fixture.open("slow")
         let fastPattern = try await fixture.open("fast")
-        let overwritten = ByteBuffer(repeating: 0xee, count: 4096)
+        let overwritten = ByteBuffer(repeating: 0xee, count: 4096), meanwhile = ByteBuffer(repeating: 0x99, count: 4096)
         let setUp = try await fixture.loop.flatSubmit {
             let slow = fixture.endpoints["slow"]!
             return slow.send(.control, payload: self.control(ControlRequest(op: .snapshotCreate, name: "s1"))).flatMap { _ in
@@ -162,26 +189,77 @@ struct ChainWorkOffTheLoopTests {
             }.flatMap { _ in slow.send(.control, payload: self.control(ControlRequest(op: .snapshotDelete, name: "s1"))) }
         }.get()
         #expect(setUp.status == .ok, "\(setUp.errorMessage)")
+        syncs.arm()
 
-        let (purge, fastRead, status) = try await fixture.loop.submit {
+        let (purge, fastRead, status, write) = try await fixture.loop.submit {
             (self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .purge))),
              self.submit(fixture, "fast", .read, offset: 0, count: 4096),
-             self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .status))))
+             self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .status))),
+             // A block of s1 the purge planned to copy into the head and is reading now.
+             self.submit(fixture, "slow", .write, offset: 12288, payload: meanwhile))
         }.get()
-        guard case .later = purge, case .now(.success(let read)) = fastRead, case .now(.success) = status else {
-            gate.open()
+        guard case .later = purge, case .now(.success(let read)) = fastRead, case .now(.success) = status, case .now(.success) = write else {
+            reads.open(); syncs.gate.open()
             await fixture.tearDown()
-            throw TestFailure("the purge read on the loop (\(purge)), or the loop's other requests waited: \(fastRead), \(status)")
+            throw TestFailure("the purge read on the loop (\(purge)), or the loop's other requests waited: \(fastRead), \(status), \(write)")
         }
         #expect(read.payload == fastPattern.getSlice(at: 0, length: 4096))
-        gate.open()
+        reads.open()
+        // The copy is written; the fold's end waits for the child's sync, off the loop.
+        let purging = try await fixture.loop.submit { Answered(try! self.later(purge)) }.get()
+        let duringSync = try await fixture.loop.submit { self.submit(fixture, "fast", .read, offset: 4096, count: 4096) }.get()
+        guard case .now(.success(let second)) = duringSync else {
+            syncs.gate.open()
+            await fixture.tearDown()
+            throw TestFailure("the other volume's read waited while the purge ended its fold: \(duringSync)")
+        }
+        #expect(second.payload == fastPattern.getSlice(at: 4096, length: 4096))
+        let endedEarly = try await fixture.loop.submit { purging.yet }.get()
+        #expect(!endedEarly, "the purge ended before the sync of the child it folded into")
+        syncs.gate.open()
         let purged = try await ok(purge, "the purge")
         #expect(String(buffer: purged.payload).contains("s1"), "s1 was purged: \(String(buffer: purged.payload))")
         var expected = pattern
         expected.setBuffer(overwritten, at: 8192)
+        expected.setBuffer(meanwhile, at: 12288)
         let after = try await fixture.loop.submit { self.submit(fixture, "slow", .read, offset: 0, count: UInt32(pattern.readableBytes)) }.get()
-        #expect(try await ok(after, "the read after the purge").payload == expected, "the head holds s1's blocks and the block written since")
+        #expect(try await ok(after, "the read after the purge").payload == expected,
+                "the head holds s1's blocks, the block written before the purge and the one written during its read")
         await fixture.tearDown()
+    }
+
+    func later(_ reply: ReplicaReply) throws -> EventLoopFuture<ReplicaFrame> {
+        guard case .later(let future) = reply else { throw TestFailure("answered at once: \(reply)") }
+        return future
+    }
+
+    /// A writer's open of a replica whose engine's close is syncing waits for the close: the close
+    /// marks the replica clean, and the new writer's open marks it unclean after that, not before.
+    @Test func aWritersOpenWaitsForAHeldClose() async throws {
+        let syncs = Hold(armed: true)
+        let fixture = try Fixture(wrapping: ["slow": { DirtyFile($0, syncs: syncs) }])
+        _ = try await fixture.open("slow")
+        let (close, reopen) = try await fixture.loop.submit { () -> (ReplicaReply, EventLoopFuture<ReplicaStatus>) in
+            let close = self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .close)))
+            let second = LocalReplica(address: "local:slow-again", directory: "slow", registry: fixture.registry)
+            fixture.endpoints["again"] = second
+            return (close, second.connect(size: 64 << 20, create: true, writer: true, connectTimeout: .seconds(60)))
+        }.get()
+        let opened = try await fixture.loop.submit { OpenedYet(reopen) }.get()
+        let openedEarly = try await fixture.loop.submit { opened.yet }.get()
+        #expect(!openedEarly, "the second writer's open ran while the close was syncing")
+        syncs.gate.open()
+        _ = try await ok(close, "the close")
+        _ = try await reopen.get()
+        let status = try await fixture.loop.submit { self.submit(fixture, "again", .control, payload: self.control(ControlRequest(op: .status))) }.get()
+        let replica = try JSONDecoder().decode(ReplicaStatus.self, from: Data(try await ok(status, "status").payload.readableBytesView))
+        #expect(!replica.clean, "a replica a writer has open is unclean, whatever closed before")
+        await fixture.tearDown()
+    }
+
+    final class OpenedYet: @unchecked Sendable {  // touched on the fixture's loop only
+        var yet = false
+        init(_ future: EventLoopFuture<ReplicaStatus>) { future.whenComplete { _ in self.yet = true } }
     }
 
     /// A rebuild target's layer writes (buffered, up to 4 MiB, throttled when the kernel has many
@@ -191,17 +269,17 @@ struct ChainWorkOffTheLoopTests {
         let fixture = try Fixture(wrapping: ["slow": { DirtyFile($0, writes: writes) }])
         _ = try await fixture.open("slow")
         let fastPattern = try await fixture.open("fast")
-        let s1 = LayerRecord(id: 0, name: "s1", kind: .snapshot, parent: nil, created: "2026-12-06T00:00:00Z")
         let begun = try await fixture.loop.flatSubmit {
-            fixture.endpoints["slow"]!.send(.control, payload: self.control(ControlRequest(op: .rebuildBegin, size: 64 << 20, layers: [s1])))
+            fixture.endpoints["slow"]!.send(.control, payload: self.control(ControlRequest(op: .rebuildBegin, size: 64 << 20, layers: [Self.s1])))
         }.get()
         #expect(begun.status == .ok, "\(begun.errorMessage)")
         writes.arm()
 
         let blocks = BlockRange(start: 16, end: 32)
         let data = [UInt8](repeating: 0x42, count: Int(blocks.count) * 4096)
-        var payload = ByteBuffer()
-        LayerChunkCodec.encode(Replica.LayerChunk(range: blocks, extents: [blocks], data: data), name: "s1", into: &payload)
+        var encoded = ByteBuffer()
+        LayerChunkCodec.encode(Replica.LayerChunk(range: blocks, extents: [blocks], data: data), name: "s1", into: &encoded)
+        let payload = encoded
         let (written, ping, queued, fastRead) = try await fixture.loop.submit {
             (self.submit(fixture, "slow", .writeLayer, payload: payload),
              self.submit(fixture, "slow", .ping),

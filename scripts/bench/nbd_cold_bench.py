@@ -42,6 +42,42 @@ GROUPS = [
      lambda: nb.start_corral(33000, 3, local=True, size=SIZE)],
 ]
 
+# FILES=1 adds fio reading the servers' files directly (io_uring, buffered), the disk's own bound for
+# each layout: nbdkit's one file, and in group 2 the three replica files of the own-process shape,
+# read round robin as its engine reads its replicas. Read jobs only: writes would change the files.
+FILES = os.environ.get("FILES") == "1"
+
+class LocalFiles:
+    """fio on files, not a server: the page cache dropped the same way, no NBD hop."""
+    jobs = {"cold-read-qd64", "cold-read-qd1"}
+    def __init__(self, name, paths):
+        self.name, self.paths, self.uri = name, paths, None
+    def stop(self):
+        pass
+
+def local_fio(target, name, rw, bs, depth, extra):
+    command = nb.CLIENT_CPU + ["fio", f"--name={name}", "--ioengine=io_uring", f"--filename={':'.join(target.paths)}",
+               f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}", "--numjobs=1", "--file_service_type=roundrobin",
+               "--time_based", f"--runtime={RUNTIME}", "--randrepeat=0", "--output-format=json", *extra]
+    return nb.fio_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout, rw)
+
+def file_targets(targets):
+    """The files behind nbdkit's target and, with 3 replicas in their own processes, behind those."""
+    found = []
+    for target in targets:
+        if target.name == "nbdkit file":
+            port = target.uri.split(":")[2].strip("/")
+            found.append(LocalFiles("fio on nbdkit's file", [os.path.join(nb.WORK, f"nbdkit{port}.img")]))
+        elif target.name == "Corral, 3 replicas":
+            port = target.uri.split(":")[2].split("/")[0]
+            heads = []
+            for index in range(3):
+                layers = [os.path.join(root, f) for root, _, files in os.walk(os.path.join(nb.WORK, f"c{port}-r{index}"))
+                          for f in files if f.endswith(".img")]
+                heads.append(max(layers, key=os.path.getsize))
+            found.append(LocalFiles("fio on the 3 replica files", heads))
+    return found
+
 # Which groups run (1: nbdkit and 1 replica; 2: nbdkit and 3 replicas).
 COLD_GROUPS = os.environ.get("COLD_GROUPS", "1,2").split(",")
 
@@ -59,13 +95,18 @@ def cold_group(starters):
         for starter in starters:
             targets.append(starter())
             nb.fill(targets[-1], SIZE)
+        if FILES:
+            targets += file_targets(targets)
         table = {t.name: {} for t in targets}
         for name, rw, bs, depth, metric, extra in COLD_JOBS:
             for round_index in range(ROUNDS):
                 shift = round_index % len(targets)
                 for target in targets[shift:] + targets[:shift]:
+                    if isinstance(target, LocalFiles) and name not in target.jobs:
+                        continue
                     drop_caches()
-                    r = nb.fio(target.uri, name, rw, bs, depth, RUNTIME, 0, SIZE, extra)
+                    r = local_fio(target, name, rw, bs, depth, extra) if isinstance(target, LocalFiles) \
+                        else nb.fio(target.uri, name, rw, bs, depth, RUNTIME, 0, SIZE, extra)
                     print(f"  {target.name:34} {name:20} iops {r['iops']:9.0f}  lat {r['lat']:8.1f} us", file=sys.stderr)
                     table[target.name].setdefault(name, []).append(r)
     finally:
@@ -92,12 +133,12 @@ def cell(values, base, fmt):
 def cold_report(tables):
     lines = ["| server | cold 4k QD64 rand read IOPS | cold 4k QD1 rand read lat µs | 4k QD64 rand write, FLUSH every 16, IOPS |",
              "|---|---|---|---|"]
-    for index, table in enumerate(tables):
+    for group, table in zip(COLD_GROUPS, tables):
         base = table["nbdkit file"]
         for name, jobs in table.items():
-            cells = [cell([r[key] for r in jobs[job]], [r[key] for r in base[job]], ",.0f")
+            cells = [cell([r[key] for r in jobs[job]], [r[key] for r in base[job]], ",.0f") if job in jobs else "—"
                      for job, key in [("cold-read-qd64", "iops"), ("cold-read-qd1", "lat"), ("write-flush16-qd64", "iops")]]
-            label = f"{name} (group {index + 1})" if name == "nbdkit file" else name
+            label = f"{name} (group {group})" if name == "nbdkit file" else name
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -199,7 +240,7 @@ def main():
     try:
         if "cold" in PARTS:
             tables = [cold_group(GROUPS[int(n) - 1]) for n in COLD_GROUPS]
-            extra = (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
+            extra = (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
             # A run of some groups only keeps a block of its own.
             marker = f"nbd-cold-{FS}" + ("-partial" if COLD_GROUPS != ["1", "2"] else "")
             record(marker, f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME}{extra} scripts/bench/nbd.sh",
