@@ -55,9 +55,12 @@ final class HeadSyncs {
             let (syncs, replica) = bound.value
             if case .failure(let error) = result { replica.markFailed("\(error)") }
             // Linux reports a failed writeback to one fsync of the file only: another one that ran
-            // meanwhile (the sync before a chain change) may have taken the error and failed the
+            // meanwhile (a chain change's own, on the loop) may have taken the error and failed the
             // replica, and then this one's success says nothing.
-            let outcome = result.flatMap { Result { try replica.checkUsable() } }
+            let outcome = result.flatMap { () -> Result<Void, Error> in
+                guard let failure = replica.failure else { return .success(()) }
+                return .failure(StoreError.corrupt("replica failed while its head was synced (\(failure)); reopen it or rebuild it"))
+            }
             for promise in waiting { promise.completeWith(outcome) }
             syncs.groups[key]?.running = false
             syncs.startNext(replica)

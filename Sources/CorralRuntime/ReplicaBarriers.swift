@@ -7,7 +7,9 @@ import NIOCore
 /// event loop.
 final class ReplicaBarriers {
     private let eventLoop: EventLoop
-    private var held: Set<ObjectIdentifier> = []
+    /// Holds by replica: work of two requests may hold one replica at once (a purge's copy written
+    /// while a close syncs); it is free when both are done.
+    private var held: [ObjectIdentifier: Int] = [:]
     /// Requests waiting, by replica; an entry stays until its queue is empty, so that a request
     /// that arrives while the queue drains goes behind the ones still in it.
     private var waiting: [ObjectIdentifier: CircularBuffer<() -> Void>] = [:]
@@ -19,14 +21,14 @@ final class ReplicaBarriers {
     func holds(_ replica: AnyObject) -> Bool {
         if held.isEmpty && waiting.isEmpty { return false }
         let key = ObjectIdentifier(replica)
-        return held.contains(key) || waiting[key] != nil
+        return held[key] != nil || waiting[key] != nil
     }
 
     /// Runs `work` with `replica` held until its future completes.
     func hold<T: Sendable>(_ replica: AnyObject, while work: () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         eventLoop.preconditionInEventLoop()
         let key = ObjectIdentifier(replica)
-        held.insert(key)
+        held[key, default: 0] += 1
         let done = work()
         // Released in a task of its own, after the callbacks that answer the held request.
         done.hop(to: eventLoop).assumeIsolated().whenComplete { _ in
@@ -43,12 +45,13 @@ final class ReplicaBarriers {
         return promise.futureResult
     }
 
-    /// Runs what waited, in order, until one holds the replica again.
+    /// Ends one hold; once none is left, runs what waited, in order, until one holds the replica again.
     private func release(_ key: ObjectIdentifier) {
-        held.remove(key)
-        while !held.contains(key), let next = waiting[key]?.popFirst() {
+        let left = held[key, default: 1] - 1
+        held[key] = left > 0 ? left : nil
+        while held[key] == nil, let next = waiting[key]?.popFirst() {
             next()
         }
-        if !held.contains(key), waiting[key]?.isEmpty == true { waiting[key] = nil }
+        if held[key] == nil, waiting[key]?.isEmpty == true { waiting[key] = nil }
     }
 }

@@ -27,8 +27,9 @@ struct ReplicaRequestExecutor {
     /// `knownCold`: a read whose range the page cache just said it lacks (an in-process replica's
     /// in-place read); it is not asked again.
     func execute(_ request: ReplicaFrame, session: Session, allocator: ByteBufferAllocator, knownCold: Bool = false) -> Outcome {
-        // A ping asks whether the server answers, not the replica: it never waits for one.
-        if request.op != .ping, let replica = session.replica, registry.barriers.holds(replica) {
+        // A ping asks whether the server answers, not the replica: it never waits for one. An open
+        // waits in the registry, which also sees the opens of connections new to the replica.
+        if request.op != .ping, request.op != .open, let replica = session.replica, registry.barriers.holds(replica) {
             let eventLoop = registry.eventLoop
             return .later(registry.barriers.after(replica) {
                 switch self.executeNow(request, session: session, allocator: allocator, knownCold: false) {
@@ -137,15 +138,15 @@ struct ReplicaRequestExecutor {
             let write = try replica.planLayerWrite(decoded.name!, chunk: decoded.chunk)
             // Up to Limits.rebuildChunkBytes of buffered writes, which wait whenever the kernel
             // throttles dirty pages, as a rebuild streaming a volume makes it do.
-            return .later(holdingReplica(replica, request, { try write.run() }) { ByteBuffer() })
+            return .later(holdingReplica(replica, request, { onDiskThreads { try write.run() } }) { ByteBuffer() })
         case .control:
             let control = try JSONDecoder().decode(ControlRequest.self, from: Data(request.payload.readableBytesView))
             if let hashing = try hashingControl(control, replica: try opened(), request: request) { return hashing }
             if control.op == .purge { return .later(purgeInSteps(try opened(), request: request)) }
-            if let files = try filesSyncedFirst(before: control, on: try opened()) {
+            if let snapshots = try snapshotFilesSyncedFirst(before: control, on: try opened()) {
                 // The change's own fsyncs, on the loop, then find little left to write.
                 let replica = try opened()
-                return .later(holdingReplica(replica, request, { for file in files { try file.sync() } }) {
+                return .later(holdingReplica(replica, request, { syncFirst(replica, snapshots) }) {
                     try ReplicaControl.run(control, on: try self.opened(session))
                 })
             }
@@ -182,9 +183,10 @@ struct ReplicaRequestExecutor {
     }
 
     /// Chain changes whose own fsyncs may have much to write (the head's dirty pages, a rebuild's
-    /// copied layers): these files are synced off the loop first, with the replica held. A change
-    /// the replica refuses, or has made already, is answered at once instead and holds nothing.
-    private func filesSyncedFirst(before control: ControlRequest, on replica: Replica) throws -> [SyncableFile]? {
+    /// copied layers) sync first, off the loop, with the replica held: the head, and these
+    /// snapshots' layer files. A change the replica refuses, or has made already, is answered at
+    /// once instead (nil) and holds nothing.
+    private func snapshotFilesSyncedFirst(before control: ControlRequest, on replica: Replica) throws -> [SyncableFile]? {
         switch control.op {
         case .snapshotCreate:
             guard let name = control.name, try replica.checkCreateSnapshot(name: name) else { return nil }
@@ -197,20 +199,29 @@ struct ReplicaRequestExecutor {
         case .rebuildFinish:
             guard control.epoch != nil, control.members != nil else { return nil }
             try replica.checkUsable()
-            return try replica.layerFilesOfTheChain().map(SyncableFile.init)
+            return try replica.snapshotLayerFiles().map(SyncableFile.init)
         default:
             return nil
         }
-        return [SyncableFile(replica.headFile)]
+        return []
     }
 
-    /// Runs `work` on the disk threads with `replica` held (`ReplicaBarriers`: its other requests
+    /// Syncs `replica`'s head, through `HeadSyncs` as a FLUSH does (one fsync of a head at a time,
+    /// so that an error one of them takes is seen before another's success is acknowledged), and
+    /// `snapshots` on the disk threads.
+    private func syncFirst(_ replica: Replica, _ snapshots: [SyncableFile]) -> EventLoopFuture<Void> {
+        let head = registry.headSyncs.sync(replica)
+        guard !snapshots.isEmpty else { return head }
+        return head.and(onDiskThreads { for file in snapshots { try file.sync() } }).map { _ in () }
+    }
+
+    /// Runs `work` (off the loop) with `replica` held (`ReplicaBarriers`: its other requests
     /// wait), then `finish` on the loop, and answers `request` with what `finish` returns. An I/O
     /// error of `work` fails the replica, as it would have on the loop.
-    private func holdingReplica(_ replica: Replica, _ request: ReplicaFrame, _ work: @escaping @Sendable () throws -> Void,
+    private func holdingReplica(_ replica: Replica, _ request: ReplicaFrame, _ work: () -> EventLoopFuture<Void>,
                                 then finish: @escaping () throws -> ByteBuffer) -> EventLoopFuture<ReplicaFrame> {
         let bound = NIOLoopBound((replica, finish), eventLoop: registry.eventLoop)
-        return registry.barriers.hold(replica) { onDiskThreads(work) }
+        return registry.barriers.hold(replica, while: work)
             .flatMapErrorThrowing { error in
                 if case .io = error as? StoreError { bound.value.0.markFailed("\(error)") }
                 throw error
@@ -238,7 +249,7 @@ struct ReplicaRequestExecutor {
     /// lands between the check of what the copy may write and its write. Every volume the loop
     /// serves, this one included, keeps its I/O while a large layer folds.
     private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
-        let eventLoop = registry.eventLoop, pools = self.pools, barriers = registry.barriers
+        let eventLoop = registry.eventLoop, barriers = registry.barriers, headSyncs = registry.headSyncs
         let promise = eventLoop.makePromise(of: ReplicaFrame.self)
         let job = NIOLoopBound(PurgeJob(replica: replica), eventLoop: eventLoop)
         func fail(_ error: Error) {
@@ -262,15 +273,16 @@ struct ReplicaRequestExecutor {
                             step()
                         }
                     }
-                case .sync(let file):
-                    then(onDiskThreads { try file.sync() }) { synced in
+                case .sync(let file, let head):
+                    then(head ? headSyncs.sync(replica) : onDiskThreads { try file.sync() }) { synced in
                         try job.value.synced(synced)
                         step()
                     }
                 case .done:
                     promise.succeed(reply(request, payload: try jsonBuffer(ReplicaControl.Done(purged: job.value.purged))))
+                    // Unlinking a large file frees its pages for hundreds of ms: on the disk threads.
                     let removal = job.value.layerFileRemoval()
-                    pools.sync.submit { _ in try? removal.run() }
+                    _ = onDiskThreads { try removal.run() }
                 }
             } catch {
                 fail(error)

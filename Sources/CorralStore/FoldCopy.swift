@@ -68,9 +68,10 @@ extension Replica {
         }
     }
 
-    /// A copy's writes are done: the head reads its new blocks from now on.
+    /// A copy's writes are done: the head reads its new blocks from now on; a snapshot's content
+    /// changed, so checksums computed meanwhile (`ChecksumJob`) are not stored.
     func foldWritten(_ copy: FoldCopy) {
-        guard copy.targetID == manifest.head.id else { return }
+        guard copy.targetID == manifest.head.id else { return frozenGeneration &+= 1 }
         for (range, _) in copy.writes { headBlocks.insert(range) }
     }
 }

@@ -51,9 +51,10 @@ public final class PurgeJob {
         /// (`FoldCopy.write`, on any thread, with no other write reaching the replica meanwhile) and
         /// hand that outcome to `wrote`.
         case copy(FoldCopy)
-        /// Sync it (on any thread), hand the outcome to `synced`, then ask `next` again: the fold's
-        /// end syncs the child on the replica's thread too, and finds little left to write.
-        case sync(SyncableFile)
+        /// Sync it (on any thread; `head`: the replica's head, which a server syncs one fsync at a
+        /// time), hand the outcome to `synced`, then ask `next` again: the fold's end syncs the
+        /// child on the replica's thread too, and finds little left to write.
+        case sync(SyncableFile, head: Bool)
         case done
     }
 
@@ -117,7 +118,7 @@ public final class PurgeJob {
         case .copy(let copy):
             try read(copy, Result { try copy.read() })
             try wrote(copy, Result { try copy.write() })
-        case .sync(let file):
+        case .sync(let file, _):
             try synced(Result { try file.sync() })
         }
         return false
@@ -140,7 +141,7 @@ public final class PurgeJob {
             }
             if let child, !childSynced {
                 childSynced = true
-                return .sync(SyncableFile(try replica.file(id: child.id)))
+                return .sync(SyncableFile(try replica.file(id: child.id)), head: child.id == replica.manifest.head.id)
             }
             try replica.finishPurge(record, into: child)
             // Before any other request runs: the read index must not name the removed layer's file.

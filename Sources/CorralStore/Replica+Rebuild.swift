@@ -120,10 +120,10 @@ extension Replica {
         }
     }
 
-    /// The files `finishRebuild` syncs, every layer of the active chain: a server syncs them off its
-    /// event loop first, so that the finish finds little left to write.
-    public func layerFilesOfTheChain() throws -> [StorageFile] {
-        try manifest.activeChain.map { try file(id: $0.id) }
+    /// The files `finishRebuild` syncs besides the head, the snapshots' layers of the active chain:
+    /// a server syncs them off its event loop first, so that the finish finds little left to write.
+    public func snapshotLayerFiles() throws -> [StorageFile] {
+        try manifest.activeChain.dropLast().map { try file(id: $0.id) }
     }
 
     /// Target side, last step: every layer matched its source; the replica is whole again.

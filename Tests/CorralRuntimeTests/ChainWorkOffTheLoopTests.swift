@@ -228,6 +228,48 @@ struct ChainWorkOffTheLoopTests {
         await fixture.tearDown()
     }
 
+    /// A purge's copy is written off the loop with the replica held: a write to the head that
+    /// arrives meanwhile, at a block the copy writes, waits for it and then wins; the other volume
+    /// is answered at once.
+    @Test func aPurgesCopyIsWrittenOffTheLoopAndLaterWritesWin() async throws {
+        let writes = Hold()
+        let fixture = try Fixture(wrapping: ["slow": { DirtyFile($0, writes: writes) }])
+        let pattern = try await fixture.open("slow")
+        let fastPattern = try await fixture.open("fast")
+        let setUp = try await fixture.loop.flatSubmit {
+            let slow = fixture.endpoints["slow"]!
+            return slow.send(.control, payload: self.control(ControlRequest(op: .snapshotCreate, name: "s1"))).flatMap { _ in
+                slow.send(.control, payload: self.control(ControlRequest(op: .snapshotDelete, name: "s1")))
+            }
+        }.get()
+        #expect(setUp.status == .ok, "\(setUp.errorMessage)")
+        writes.arm()
+        let purge = try await fixture.loop.submit {
+            self.submit(fixture, "slow", .control, payload: self.control(ControlRequest(op: .purge)))
+        }.get()
+        // The copy's read is not gated; its write is, once it starts.
+        try await writes.gate.waitForArrival(within: 30, "the purge's copy write")
+        let newer = ByteBuffer(repeating: 0x5c, count: 4096)
+        let (write, fastRead) = try await fixture.loop.submit {
+            (self.submit(fixture, "slow", .write, offset: 16384, payload: newer),
+             self.submit(fixture, "fast", .read, offset: 0, count: 4096))
+        }.get()
+        guard case .later = write, case .now(.success(let read)) = fastRead else {
+            writes.gate.open()
+            await fixture.tearDown()
+            throw TestFailure("a write to the head did not wait for the copy's write (\(write)), or the other volume waited (\(fastRead))")
+        }
+        #expect(read.payload == fastPattern.getSlice(at: 0, length: 4096))
+        writes.gate.open()
+        _ = try await ok(write, "the write during the copy's write")
+        _ = try await ok(purge, "the purge")
+        var expected = pattern
+        expected.setBuffer(newer, at: 16384)
+        let after = try await fixture.loop.submit { self.submit(fixture, "slow", .read, offset: 0, count: UInt32(pattern.readableBytes)) }.get()
+        #expect(try await ok(after, "the read after the purge").payload == expected, "the head holds s1's blocks and the newer write")
+        await fixture.tearDown()
+    }
+
     func later(_ reply: ReplicaReply) throws -> EventLoopFuture<ReplicaFrame> {
         guard case .later(let future) = reply else { throw TestFailure("answered at once: \(reply)") }
         return future

@@ -59,4 +59,23 @@ struct ReplicaBarriersTests {
         #expect(!stillHeld, "nothing is held or waiting once the queue drained")
         try await group.shutdownGracefully()
     }
+
+    /// Two holds of one replica at once (a purge's copy written while a close syncs): requests wait
+    /// until both ended, not only the first.
+    @Test func aReplicaHeldTwiceWaitsForBothHolds() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let scene = Scene(loop: group.next())
+        try await scene.loop.submit {
+            scene.barriers.hold(scene.replica) { scene.first.futureResult }.whenComplete { _ in scene.log.append("first done") }
+            scene.barriers.hold(scene.replica) { scene.second.futureResult }.whenComplete { _ in scene.log.append("second done") }
+            scene.request("a")
+        }.get()
+        try await scene.loop.submit { scene.first.succeed(()) }.get()
+        let afterFirst = try await scene.loop.submit { (scene.log, scene.barriers.holds(scene.replica)) }.get()
+        #expect(afterFirst.0 == ["first done"] && afterFirst.1, "a ran while the second hold lasted: \(afterFirst)")
+        try await scene.loop.submit { scene.second.succeed(()) }.get()
+        let all = try await scene.loop.submit { scene.log }.get()
+        #expect(all == ["first done", "second done", "a"], "\(all)")
+        try await group.shutdownGracefully()
+    }
 }

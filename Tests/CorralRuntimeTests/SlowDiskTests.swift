@@ -27,6 +27,15 @@ struct SlowDiskTests {
             condition.lock(); opened = true; condition.broadcast(); condition.unlock()
         }
 
+        /// Returns once a read waits at the gate, or fails after `seconds`.
+        func waitForArrival(within seconds: Double, _ what: String) async throws {
+            let deadline = Date().addingTimeInterval(seconds)
+            while condition.withLock({ arrived == 0 }) {
+                guard Date() < deadline else { throw StoreError.io(operation: "\(what) did not reach", path: "the gate", errno: ETIMEDOUT) }
+                try await Task.sleep(nanoseconds: 1_000_000)  // polls a condition, bounded by the deadline
+            }
+        }
+
         /// Waits at most 60 s (a broken test must end); a read that gives up fails, and says how
         /// many waited with it.
         func pass() throws {
