@@ -24,15 +24,16 @@ struct BackupCommand: AsyncParsableCommand {
             guard !noWait else { return print(created.name) }
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             var revision: Int64 = 0
-            var last = ""
+            let display = ProgressDisplay.standardError
             while true {
                 let backup = try await api.client.get("backups/\(created.name)", as: Backup.self)
-                let line = "\(backup.name) \(backup.status.state.rawValue) \(progressBar(backup.status.progress)) \(backup.status.progress)% \(backup.status.message)"
-                if line != last { FileHandle.standardError.write(Data((line + "\n").utf8)); last = line }
+                let label = "\(backup.name) \(backup.status.state.rawValue) \(backup.status.message)"
                 switch backup.status.state {
-                case .completed: return print(backup.status.url)
+                case .completed:
+                    display.finish(label: label)
+                    return print(backup.status.url)
                 case .error: throw CLIError("backup \(backup.name) failed: \(backup.status.error)")
-                default: break
+                default: display.draw(percent: Double(backup.status.progress), label: label)
                 }
                 guard Date() < deadline else { throw CLIError("backup \(backup.name) is still \(backup.status.state.rawValue) after \(timeout) s; `corral backup get \(backup.name)` follows it") }
                 revision = try await api.client.get("watch?after=\(revision)&wait=2", as: WatchAnswer.self).revision

@@ -124,14 +124,16 @@ struct BackupStoreCommand: AsyncParsableCommand {
     }
 }
 
-/// A one-line progress bar on stderr.
+/// A backup's, restore's or deletion's progress on stderr (`ProgressDisplay`).
 enum ProgressPrinter {
     @Sendable static func show(_ progress: BackupProgress) {
-        let line = progress.message.isEmpty
-            ? "\r\(progressBar(progress.percent)) \(progress.percent)% \(progress.blocksDone)/\(progress.blocksTotal) blocks"
-            : "\r\(progress.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        let display = ProgressDisplay.standardError
+        if progress.message.isEmpty {
+            display.draw(percent: Double(progress.percent), label: "\(progress.blocksDone)/\(progress.blocksTotal) blocks")
+        } else {
+            display.message(progress.message)
+        }
     }
 
-    static func done() { FileHandle.standardError.write(Data("\n".utf8)) }
+    static func done() { ProgressDisplay.standardError.finish(label: "done") }
 }

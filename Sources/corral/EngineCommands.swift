@@ -165,14 +165,15 @@ struct ReplicaAdmin: AsyncParsableCommand {
                     try? await Task.sleep(nanoseconds: 500_000_000)  // display cadence, not synchronisation
                     if let replicas = try? await client.get("replicas", as: [ReplicaInfo].self),
                        let rebuild = replicas.first(where: { $0.address == address })?.rebuild {
-                        ProgressBar.draw(percent: rebuild.percent, label: "\(rebuild.phase.rawValue) \(ByteSize.format(rebuild.bytesTransferred))")
+                        ProgressDisplay.standardError.draw(percent: rebuild.percent,
+                                                           label: "\(rebuild.phase.rawValue) \(ByteSize.format(rebuild.bytesTransferred))")
                     }
                 }
             }
             defer { progress.cancel() }
             _ = try await client.call("POST", "replicas", body: ["address": address])
-            ProgressBar.draw(percent: 100, label: "done")
-            print("\nreplica \(address) is RW")
+            ProgressDisplay.standardError.finish(label: "done")
+            print("replica \(address) is RW")
         }
     }
 

@@ -1,35 +1,53 @@
+import CorralCore
 import CorralRuntime
 import Foundation
+import Synchronization
 
-/// `[#####.....]` for a percentage.
-func progressBar(_ percent: Int, width: Int = 30) -> String {
-    let filled = max(0, min(width, percent * width / 100))
-    return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
-}
+/// `[#####.....]` for a percentage, in status text.
+func progressBar(_ percent: Int, width: Int = 30) -> String { ProgressLines.bar(Double(percent), width: width) }
 
-enum ProgressBar {
-    /// Redraws one progress line on standard error (standard output stays machine-readable).
-    static func draw(percent: Double, label: String) {
-        let bar = progressBar(Int(percent))
-        FileHandle.standardError.write(Data("\r\(bar) \(String(format: "%5.1f", percent))% \(label)    ".utf8))
+/// The progress of long work on standard error (standard output stays machine-readable): a bar
+/// redrawn in place on a terminal, plain lines elsewhere (`ProgressLines`). Updates may come from
+/// several tasks at once (a backup's workers).
+final class ProgressDisplay: Sendable {
+    static let standardError = ProgressDisplay()
+
+    private let lines = Mutex(ProgressLines(terminal: isatty(STDERR_FILENO) != 0))
+
+    func draw(percent: Double, label: String) {
+        write(lines.withLock { $0.update(percent: percent, label: label, now: Self.now()) })
     }
+
+    func finish(label: String) {
+        write(lines.withLock { $0.finish(label: label, now: Self.now()) })
+    }
+
+    func message(_ text: String) {
+        write(lines.withLock { $0.message(text) })
+    }
+
+    private func write(_ text: String?) {
+        if let text { FileHandle.standardError.write(Data(text.utf8)) }
+    }
+
+    private static func now() -> Double { Date().timeIntervalSinceReferenceDate }
 }
 
 /// Follows a purge that runs in the background (engine or control plane answer the same
-/// `PurgeState`): draws its progress until it ends and returns the final state's JSON. A purge
+/// `PurgeState`): shows its progress until it ends and returns the final state's JSON. A purge
 /// can take hours; the caller's `timeout` ends only the following, never the purge.
 func followPurge(of volume: String, timeout: Int, whereToFollow: String, poll: () async throws -> Data) async throws -> Data {
     let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+    let display = ProgressDisplay.standardError
     while true {
         let data = try await poll()
         let state = try JSONDecoder().decode(PurgeState.self, from: data)
         if !state.running {
             if let error = state.error { throw CLIError("the purge of \(volume) failed: \(error)") }
-            ProgressBar.draw(percent: 100, label: "purged")
-            FileHandle.standardError.write(Data("\n".utf8))
+            display.finish(label: "purged")
             return data
         }
-        ProgressBar.draw(percent: Double(state.percent), label: "purging")
+        display.draw(percent: Double(state.percent), label: "purging")
         guard Date() < deadline else {
             throw CLIError("the purge of \(volume) still runs after \(timeout) s; it goes on, and \(whereToFollow) follows it")
         }

@@ -41,7 +41,8 @@ round() {  # KIND TARGET [backup-target set options]
     qemu-io -f raw -c "write -P 0x11 0 8M" -c "write -P 0x22 30M 1M" -c "write -P 0 40M 2M" "$uri" >/dev/null
     qemu-img convert -f raw -O raw "$uri" "$WORK/one.img"
     local url1; url1=$(corral backup create "$v" 2>"$WORK/b1.log") || fail "backup 1: $(cat "$WORK/b1.log")"
-    grep -qE "Completed .*100% [0-9.]+ MiB of [0-9.]+ MiB read \([0-9]+/[0-9]+ blocks\), .* uploaded" "$WORK/b1.log" || fail "no progress in bytes shown: $(cat "$WORK/b1.log")"
+    grep -qE "^100\.0% [^ ]+ Completed [0-9.]+ MiB of [0-9.]+ MiB read \([0-9]+/[0-9]+ blocks\), .* uploaded$" "$WORK/b1.log" || fail "no progress in bytes shown: $(cat "$WORK/b1.log")"
+    if grep -q $'\r' "$WORK/b1.log"; then fail "progress redrawn with carriage returns on a non-terminal: $(cat -A "$WORK/b1.log")"; fi
     local name1; name1=$(corral backup ls "$v" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["name"])')
     corral backup get "$name1" -o json | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; assert s["bytesDone"]==s["bytesTotal"]>0 and s["newlyUploadedDataSize"]>0, s' \
         || fail "the API does not report the backup's bytes: $(corral backup get "$name1")"
