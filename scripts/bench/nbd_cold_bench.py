@@ -241,8 +241,8 @@ def main():
         if "cold" in PARTS:
             tables = [cold_group(GROUPS[int(n) - 1]) for n in COLD_GROUPS]
             extra = (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
-            # A run of some groups only keeps a block of its own.
-            marker = f"nbd-cold-{FS}" + ("-partial" if COLD_GROUPS != ["1", "2"] else "")
+            # A run of some groups only keeps a block of its own, by groups.
+            marker = f"nbd-cold-{FS}" + (f"-groups{''.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
             record(marker, f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME}{extra} scripts/bench/nbd.sh",
                    f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job. Each cell: median [min-max] "
                    f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + cold_report(tables))
