@@ -4,9 +4,9 @@ import NIOPosix
 import Synchronization
 
 /// The threads replica work leaves its event loop for (docs/architecture.md, "Threads"): the disk
-/// threads, for reads the page cache cannot answer, opens and bulk work (a rebuild's layer writes
-/// and the sync of its layers, a purge's copies), all of which wait for the disk; the sync threads,
-/// for fsyncs of heads (FLUSH, FUA, and before a chain change: `HeadSyncs`); and layer hashing (checksums, verify), which
+/// threads, for reads the page cache cannot answer, opens and bulk work (a rebuild's layer writes,
+/// a purge's copies, the syncs before chain changes), all of which wait for the disk; the sync
+/// threads, for FLUSH and FUA (`HeadSyncs`), which wait milliseconds; and layer hashing (checksums, verify), which
 /// reads whole layers for seconds to minutes. Separate, so that a FLUSH never waits behind a cold
 /// read, a bulk sync or a hash; one hashing thread, so hashing takes one core at most.
 struct ReplicaPools: Sendable {

@@ -45,7 +45,7 @@ final class ReplicaRegistry: @unchecked Sendable {
         self.fileSystems = fileSystems
         self.openDirectory = openDirectory
         self.owner = owner
-        headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync)
+        headSyncs = HeadSyncs(eventLoop: eventLoop, pool: pools.sync, bulkPool: pools.disk)
         barriers = ReplicaBarriers(eventLoop: eventLoop)
         diskReads = DiskReadShares(eventLoop: eventLoop)
         // Completes on the loop: `diskRing` and `closedAll` are touched there only.

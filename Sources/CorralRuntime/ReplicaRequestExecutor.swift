@@ -206,13 +206,18 @@ struct ReplicaRequestExecutor {
         return []
     }
 
-    /// Syncs `replica`'s head, through `HeadSyncs` as a FLUSH does (one fsync of a head at a time,
-    /// so that an error one of them takes is seen before another's success is acknowledged), and
-    /// `snapshots` on the disk threads.
+    /// Syncs `replica`'s head through `HeadSyncs` (one fsync of a head at a time, so that an error
+    /// one of them takes is seen before another's success is acknowledged), on the disk threads,
+    /// and `snapshots` there too. Done when both are: the replica stays held until then.
     private func syncFirst(_ replica: Replica, _ snapshots: [SyncableFile]) -> EventLoopFuture<Void> {
-        let head = registry.headSyncs.sync(replica)
+        let head = registry.headSyncs.sync(replica, bulk: true)
         guard !snapshots.isEmpty else { return head }
-        return head.and(onDiskThreads { for file in snapshots { try file.sync() } }).map { _ in () }
+        let layers = onDiskThreads { for file in snapshots { try file.sync() } }
+        return EventLoopFuture.whenAllComplete([head, layers], on: registry.eventLoop).flatMapThrowing { outcomes in
+            // An I/O error first: it fails the replica.
+            let errors = outcomes.compactMap { outcome -> Error? in if case .failure(let error) = outcome { error } else { nil } }
+            if let error = errors.first(where: { if case .io = $0 as? StoreError { true } else { false } }) ?? errors.first { throw error }
+        }
     }
 
     /// Runs `work` (off the loop) with `replica` held (`ReplicaBarriers`: its other requests
@@ -244,8 +249,8 @@ struct ReplicaRequestExecutor {
     }
 
     /// A purge plans `Limits.purgeStepBytes` of copying at a time on the loop. Each copy's read (a
-    /// snapshot's layer, seldom cached) and write, and the sync that ends each fold, run on the
-    /// disk threads; the replica is held only while a copy is written, so that no write to the head
+    /// snapshot's layer, seldom cached) and write, and the sync that ends each fold (a head's
+    /// through `HeadSyncs`), run on the disk threads; the replica is held only while a copy is written, so that no write to the head
     /// lands between the check of what the copy may write and its write. Every volume the loop
     /// serves, this one included, keeps its I/O while a large layer folds.
     private func purgeInSteps(_ replica: Replica, request: ReplicaFrame) -> EventLoopFuture<ReplicaFrame> {
@@ -274,7 +279,7 @@ struct ReplicaRequestExecutor {
                         }
                     }
                 case .sync(let file, let head):
-                    then(head ? headSyncs.sync(replica) : onDiskThreads { try file.sync() }) { synced in
+                    then(head ? headSyncs.sync(replica, bulk: true) : onDiskThreads { try file.sync() }) { synced in
                         try job.value.synced(synced)
                         step()
                     }

@@ -141,7 +141,12 @@ extension Replica {
     /// Ends the purge of `record`: syncs the child it was folded into, then one manifest write drops
     /// the record, then its checksum goes. Its layer file is left for `PurgeJob.layerFileRemoval`.
     func finishPurge(_ record: LayerRecord, into child: LayerRecord?) throws {
-        if let child { try file(id: child.id).sync() }
+        if let child {
+            try file(id: child.id).sync()
+            // Checksums of the child computed between two of the fold's copies would be stored
+            // stale: it is whole only now.
+            try removeChecksum(of: child)
+        }
         var updated = manifest
         updated.snapshots.removeAll { $0.id == record.id }
         if let child {

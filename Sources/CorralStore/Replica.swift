@@ -212,7 +212,7 @@ public final class Replica {
 
     /// The writer closed cleanly: every write it made has been flushed.
     public func endWriting() throws {
-        try head.sync()
+        try guarded { try head.sync() }
         var updated = manifest
         updated.clean = true
         try commit(updated)

@@ -173,6 +173,31 @@ struct ChainWorkOffTheLoopTests {
         await fixture.tearDown()
     }
 
+    /// The syncs before chain changes may write back gigabytes: they run on the disk threads, not
+    /// the two sync threads that FLUSH uses, so two of them waiting hold up no other volume's FLUSH.
+    @Test func chainChangeSyncsLeaveTheFlushThreadsFree() async throws {
+        let syncs = Hold(armed: true)
+        let fixture = try Fixture(wrapping: ["slow1": { DirtyFile($0, syncs: syncs) }, "slow2": { DirtyFile($0, syncs: syncs) }])
+        _ = try await fixture.open("slow1")
+        _ = try await fixture.open("slow2")
+        _ = try await fixture.open("fast")
+        let snapshots = try await fixture.loop.submit {
+            ["slow1", "slow2"].map { self.submit(fixture, $0, .control, payload: self.control(ControlRequest(op: .snapshotCreate, name: "s1"))) }
+        }.get()
+        try await syncs.gate.waitForArrival(within: 30, "the first sync before a snapshot")
+        let flush = try await fixture.loop.submit { self.submit(fixture, "fast", .flush) }.get()
+        do {
+            _ = try await ok(flush, within: 20, "the other volume's FLUSH while two snapshots sync")
+        } catch {
+            syncs.gate.open()
+            await fixture.tearDown()
+            throw error
+        }
+        syncs.gate.open()
+        for snapshot in snapshots { _ = try await ok(snapshot, "a snapshot after its sync") }
+        await fixture.tearDown()
+    }
+
     /// A purge's copies read a snapshot's layer, seldom cached, off the loop, and the sync that ends
     /// the fold runs off it too: the other volume is answered while each waits. A write that reaches
     /// the head while a copy is read keeps its data: the copy skips that block.
