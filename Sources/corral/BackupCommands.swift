@@ -25,6 +25,7 @@ struct BackupCommand: AsyncParsableCommand {
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             var revision: Int64 = 0
             let display = ProgressDisplay.standardError
+            defer { display.end() }
             while true {
                 let backup = try await api.client.get("backups/\(created.name)", as: Backup.self)
                 let label = "\(backup.name) \(backup.status.state.rawValue) \(backup.status.message)"

@@ -31,6 +31,7 @@ struct BackupStoreCommand: AsyncParsableCommand {
             guard let bytes = ByteSize.parse(blockSize) else { throw ValidationError("--block-size \(blockSize) is not a size such as 2Mi or 16Mi") }
             request.blockSize = bytes
             let source = try ReplicaSnapshotSource(directory: replicaDir, snapshot: snapshot)
+            defer { ProgressDisplay.standardError.end() }
             let config = try await store.createBackup(request, source: source, progress: ProgressPrinter.show)
             ProgressPrinter.done()
             print(StoreLayout.backupURL(target: target, volume: volume, backup: config.name))
@@ -49,6 +50,7 @@ struct BackupStoreCommand: AsyncParsableCommand {
             let existed = FileManager.default.fileExists(atPath: to)
             let sink = try FileSink(path: to, size: size)
             let config: BackupConfig
+            defer { ProgressDisplay.standardError.end() }
             do {
                 config = try await store.restore(volume: volume, backup: backup, to: sink, progress: ProgressPrinter.show)
                 try sink.sync()
@@ -94,6 +96,7 @@ struct BackupStoreCommand: AsyncParsableCommand {
         func run() async throws {
             let (target, volume, backup) = try StoreLayout.parseBackupURL(url)
             let store = BackupStore(driver: try BackupTargets.driver(for: target))
+            defer { ProgressDisplay.standardError.end() }
             try await store.deleteBackup(volume: volume, backup: backup, progress: ProgressPrinter.show)
             print("backup \(backup) of \(volume) deleted")
         }

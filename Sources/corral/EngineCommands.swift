@@ -170,8 +170,11 @@ struct ReplicaAdmin: AsyncParsableCommand {
                     }
                 }
             }
-            defer { progress.cancel() }
+            defer { progress.cancel(); ProgressDisplay.standardError.end() }
             _ = try await client.call("POST", "replicas", body: ["address": address])
+            // No poll in flight redraws the bar after the end.
+            progress.cancel()
+            _ = await progress.value
             ProgressDisplay.standardError.finish(label: "done")
             print("replica \(address) is RW")
         }

@@ -8,29 +8,41 @@ func progressBar(_ percent: Int, width: Int = 30) -> String { ProgressLines.bar(
 
 /// The progress of long work on standard error (standard output stays machine-readable): a bar
 /// redrawn in place on a terminal, plain lines elsewhere (`ProgressLines`). Updates may come from
-/// several tasks at once (a backup's workers).
+/// several tasks at once (a backup's workers): each is computed and written under one lock, so
+/// lines come out in the order they were made.
 final class ProgressDisplay: Sendable {
     static let standardError = ProgressDisplay()
 
-    private let lines = Mutex(ProgressLines(terminal: isatty(STDERR_FILENO) != 0))
+    private let lines = Mutex(ProgressLines(terminal: isatty(STDERR_FILENO) != 0, columns: ProgressDisplay.columns()))
 
     func draw(percent: Double, label: String) {
-        write(lines.withLock { $0.update(percent: percent, label: label, now: Self.now()) })
+        lines.withLock { write($0.update(percent: percent, label: label, now: Self.now())) }
     }
 
     func finish(label: String) {
-        write(lines.withLock { $0.finish(label: label, now: Self.now()) })
+        lines.withLock { write($0.finish(label: label, now: Self.now())) }
     }
 
     func message(_ text: String) {
-        write(lines.withLock { $0.message(text) })
+        lines.withLock { write($0.message(text)) }
+    }
+
+    /// Closes a bar left drawn, when the work ends early: an error then starts a line of its own.
+    func end() {
+        lines.withLock { write($0.end()) }
     }
 
     private func write(_ text: String?) {
         if let text { FileHandle.standardError.write(Data(text.utf8)) }
     }
 
-    private static func now() -> Double { Date().timeIntervalSinceReferenceDate }
+    /// Seconds on a clock that only moves forward.
+    private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
+
+    private static func columns() -> Int {
+        var size = winsize()
+        return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+    }
 }
 
 /// Follows a purge that runs in the background (engine or control plane answer the same
@@ -39,6 +51,7 @@ final class ProgressDisplay: Sendable {
 func followPurge(of volume: String, timeout: Int, whereToFollow: String, poll: () async throws -> Data) async throws -> Data {
     let deadline = Date().addingTimeInterval(TimeInterval(timeout))
     let display = ProgressDisplay.standardError
+    defer { display.end() }
     while true {
         let data = try await poll()
         let state = try JSONDecoder().decode(PurgeState.self, from: data)

@@ -230,16 +230,27 @@ func watchVolume(_ api: APIOptions, _ name: String, timeout: Int) async throws {
     }
 }
 
-/// Follows a volume made from a backup until the restore completed, with a progress bar on
-/// standard error; a failed attempt is shown (the node retries it) and the following goes on.
+/// Follows a volume made from a backup until the restore completed, with its progress on
+/// standard error (`ProgressDisplay`); a failed attempt is shown (the node retries it) and the
+/// following goes on.
 func followRestore(_ api: APIOptions, _ name: String, timeout: Int) async throws {
-    var last = ""
+    let display = ProgressDisplay.standardError
+    defer { display.end() }
+    var lastFailure = ""
     try await waitFor(api, name, timeout: timeout, what: "the restore of volume \(name)") { volume in
-        if let line = restoreLine(volume), line != last {
-            FileHandle.standardError.write(Data("\(name): \(line)\n".utf8))
-            last = line
+        guard let from = volume.spec.fromBackup, !from.isEmpty else { return volume.isRestored }
+        if volume.isRestored {
+            display.finish(label: "\(name): restored from \(from)")
+            return true
         }
-        return volume.isRestored
+        if let restore = volume.status.conditions["Restore"], restore.reason == VolumeKind.restoreFailedReason {
+            let text = "\(name): restore failed, retried every few seconds: \(restore.message)"
+            if text != lastFailure { display.message(text) }
+            lastFailure = text
+            return false
+        }
+        display.draw(percent: Double(volume.status.restoreProgress ?? 0), label: "\(name): restoring")
+        return false
     }
 }
 

@@ -1,8 +1,8 @@
 import CorralCore
 import Testing
 
-/// Progress on a terminal redraws one line; elsewhere (CI logs) it prints a plain line each 10%
-/// or each 10 s, never a carriage return.
+/// Progress on a terminal redraws one line; elsewhere (CI logs) it prints a plain line each 10%,
+/// at each change of its label and at least every 10 s, never a carriage return.
 struct ProgressLinesTests {
     @Test func aLogGetsAPlainLineEachTenPercentOrTenSeconds() {
         var lines = ProgressLines(terminal: false)
@@ -22,19 +22,26 @@ struct ProgressLinesTests {
                 "\(out)")
     }
 
-    @Test func aStalledLogPrintsNothingNew() {
+    @Test func aStalledLogStillSaysItIsAliveAndNamesEachNewState() {
         var lines = ProgressLines(terminal: false)
-        #expect(lines.update(percent: 42, label: "purging", now: 0) == "42.0% purging\n")
-        #expect(lines.update(percent: 42, label: "purging", now: 60) == nil, "no line repeats a stalled percentage")
-        #expect(lines.update(percent: 43, label: "purging", now: 61) == "43.0% purging\n", "after 10 s a move is shown")
+        #expect(lines.update(percent: 0, label: "b1 Pending", now: 0) == "0.0% b1 Pending\n")
+        #expect(lines.update(percent: 0, label: "b1 Pending", now: 5) == nil, "nothing new within 10 s")
+        #expect(lines.update(percent: 0, label: "b1 InProgress waiting for the lock", now: 6) == "0.0% b1 InProgress waiting for the lock\n")
+        #expect(lines.update(percent: 0, label: "b1 InProgress waiting for the lock", now: 16) == "0.0% b1 InProgress waiting for the lock\n",
+                "a line at least every 10 s while it waits")
+        #expect(lines.end() == nil, "no bar to close off a terminal")
     }
 
-    @Test func aTerminalRedrawsOneLineAndMessagesEndIt() {
-        var lines = ProgressLines(terminal: true)
-        #expect(lines.update(percent: 50, label: "rebuilding", now: 0) == "\r[###############...............] 50.0% rebuilding    ")
-        #expect(lines.update(percent: 50.5, label: "rebuilding", now: 0.5)?.hasPrefix("\r") == true)
+    @Test func aTerminalRedrawsOneLineWithinItsWidthAndClosesIt() {
+        var lines = ProgressLines(terminal: true, columns: 60)
+        let first = lines.update(percent: 50, label: "rebuilding 1.0 GiB", now: 0)
+        #expect(first == "\r[###############...............] 50.0% rebuilding 1.0 GiB\u{1B}[K")
+        let long = lines.update(percent: 51, label: String(repeating: "x", count: 200), now: 0.5) ?? ""
+        #expect(long.hasPrefix("\r") && long.hasSuffix("\u{1B}[K") && long.count - 4 <= 59, "cut to the width: \(long.count)")
         #expect(lines.message("waiting for the backup store lock") == "\nwaiting for the backup store lock\n")
         #expect(lines.message("again") == "again\n", "no bar is drawn since the last message")
-        #expect(lines.finish(label: "done", now: 1) == "\r[##############################] 100.0% done    \n")
+        _ = lines.update(percent: 60, label: "x", now: 1)
+        #expect(lines.end() == "\n", "an error after a bar starts on a line of its own")
+        #expect(lines.finish(label: "done", now: 2) == "\r[##############################] 100.0% done\u{1B}[K\n")
     }
 }
