@@ -1,9 +1,9 @@
 import CorralCore
 
 /// A purge in steps. Each step copies at most a budget of bytes, so a server can run a purge
-/// between other volumes' I/O instead of in one stretch, with its reads and syncs off its event
-/// loop: a fold copies what the removed layer holds and its child lacks, seconds per GiB. Every step keeps the crash-safety of
-/// the whole (docs/formats/replica-store.md): the child's checksum goes first, copies only add
+/// between other volumes' I/O instead of in one stretch, with its reads, writes and syncs off its
+/// event loop: a fold copies what the removed layer holds and its child lacks, seconds per GiB.
+/// Every step keeps the crash-safety of the whole (docs/formats/replica-store.md): the child's checksum goes first, copies only add
 /// blocks the child lacks, and one manifest write ends each snapshot's purge.
 /// Reads and writes may run between steps; changes to the chain (snapshot, revert, expand, rebuild,
 /// another purge) are refused until it ends (`Replica.purgeRunning`).
