@@ -66,9 +66,15 @@ struct ChainWorkOffTheLoopTests {
     }
 
     /// Set on the loop when `future` completes.
-    final class Answered: @unchecked Sendable {  // touched on the fixture's loop only
+    final class Answered<Value: Sendable>: @unchecked Sendable {  // touched on the fixture's loop only
         var yet = false
-        init(_ future: EventLoopFuture<ReplicaFrame>) { future.whenComplete { _ in self.yet = true } }
+        init(_ future: EventLoopFuture<Value>) { future.whenComplete { _ in self.yet = true } }
+    }
+
+    /// Whether `future` was answered by the end of the loop's current tasks.
+    func answeredYet<Value: Sendable>(_ future: EventLoopFuture<Value>, on fixture: Fixture) async throws -> Bool {
+        let answered = try await fixture.loop.submit { Answered(future) }.get()
+        return try await fixture.loop.submit { answered.yet }.get()
     }
 
     func control(_ request: ControlRequest) -> ByteBuffer { ByteBuffer(bytes: try! JSONEncoder().encode(request)) }
@@ -154,8 +160,7 @@ struct ChainWorkOffTheLoopTests {
             throw TestFailure("while \(change) synced: ping \(ping), the other volume's read \(fastRead) and write \(fastWrite) were not answered at once")
         }
         #expect(read.payload == fastPattern.getSlice(at: 4096, length: 4096))
-        let answered = try await fixture.loop.submit { Answered(written) }.get()
-        let writtenEarly = try await fixture.loop.submit { answered.yet }.get()
+        let writtenEarly = try await answeredYet(written, on: fixture)
         #expect(!writtenEarly, "the write sent after \(change) was answered before its fsync ended")
         syncs.gate.open()
         _ = try await ok(changed, "\(change)")
@@ -312,8 +317,7 @@ struct ChainWorkOffTheLoopTests {
             fixture.endpoints["again"] = second
             return (close, second.connect(size: 64 << 20, create: true, writer: true, connectTimeout: .seconds(60)))
         }.get()
-        let opened = try await fixture.loop.submit { OpenedYet(reopen) }.get()
-        let openedEarly = try await fixture.loop.submit { opened.yet }.get()
+        let openedEarly = try await answeredYet(reopen, on: fixture)
         #expect(!openedEarly, "the second writer's open ran while the close was syncing")
         syncs.gate.open()
         _ = try await ok(close, "the close")
@@ -322,11 +326,6 @@ struct ChainWorkOffTheLoopTests {
         let replica = try JSONDecoder().decode(ReplicaStatus.self, from: Data(try await ok(status, "status").payload.readableBytesView))
         #expect(!replica.clean, "a replica a writer has open is unclean, whatever closed before")
         await fixture.tearDown()
-    }
-
-    final class OpenedYet: @unchecked Sendable {  // touched on the fixture's loop only
-        var yet = false
-        init(_ future: EventLoopFuture<ReplicaStatus>) { future.whenComplete { _ in self.yet = true } }
     }
 
     /// A rebuild target's layer writes (buffered, up to 4 MiB, throttled when the kernel has many
@@ -359,8 +358,7 @@ struct ChainWorkOffTheLoopTests {
             throw TestFailure("the layer write ran on the loop (\(written)), the request after it did not wait (\(queued)), or the ping or other volume waited: \(ping), \(fastRead)")
         }
         #expect(read.payload == fastPattern.getSlice(at: 0, length: 4096))
-        let answered = try await fixture.loop.submit { Answered(status) }.get()
-        let statusEarly = try await fixture.loop.submit { answered.yet }.get()
+        let statusEarly = try await answeredYet(status, on: fixture)
         #expect(!statusEarly, "the request after the layer write was answered before the write ended")
         writes.gate.open()
         _ = try await ok(written, "the layer write")
