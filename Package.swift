@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
     ],
     targets: [
         // C shims: hardware CRC32C (SSE4.2, portable fallback), fallocate hole punching, FIEMAP, statfs, and
@@ -39,11 +42,43 @@ let package = Package(
             name: "CorralStore",
             dependencies: ["CorralCore", "CCorralShims", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // The engine control API, generated from its OpenAPI document (scripts/generate-openapi.sh):
+        // types, server stubs and client. Its answers are CorralCore's values.
+        .target(
+            name: "CorralEngineAPI",
+            dependencies: [
+                "CorralCore", "CorralHTTPAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
+            swiftSettings: strict),
+        // The HTTP edge every Corral API shares: its served document, 405s from it, body rules,
+        // the body limit and one error shape.
+        .target(
+            name: "CorralHTTPAPI",
+            dependencies: [
+                "CorralCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict),
         // Data-plane runtime: replica server, replica client, engine fan-out, NBD and control servers.
         .target(
             name: "CorralRuntime",
             dependencies: [
-                "CorralCore", "CorralWire", "CorralStore", "CCorralShims",
+                "CorralCore", "CorralWire", "CorralStore", "CCorralShims", "CorralEngineAPI", "CorralHTTPAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,7 +105,7 @@ let package = Package(
         .target(
             name: "CorralManager",
             dependencies: [
-                "CorralControl", "CorralCore", "CorralBackup",
+                "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -95,6 +130,7 @@ let package = Package(
             name: "corral",
             dependencies: [
                 "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup", "CorralStore",
+                "CorralEngineAPI", "CorralHTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -116,6 +152,9 @@ let package = Package(
             dependencies: [
                 "CorralManager", "CorralControl", "CorralBackup",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -126,7 +165,10 @@ let package = Package(
         .testTarget(
             name: "CorralRuntimeTests",
             dependencies: [
-                "CorralRuntime", "CorralCore", "CorralWire", "CorralStore", "CorralTestSupport",
+                "CorralRuntime", "CorralCore", "CorralWire", "CorralStore", "CorralTestSupport", "CorralEngineAPI", "CorralHTTPAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

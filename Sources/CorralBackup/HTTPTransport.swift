@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CorralCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -13,9 +14,10 @@ public enum HTTPTransport {
         public var body: Data
     }
 
-    /// Says the request comes from Corral's own code, not a web page: no page's script can set a
-    /// `Sec-` header, so the manager can tell (RequestGuard).
-    public static let clientHeader = "Sec-Corral-Client"
+    public static let clientHeader = ClientHeader.name
+
+    /// The process's one client, which the generated API clients use too.
+    public static var client: HTTPClient { S3StoreDriver.client }
 
     /// Answers up to this size are read; the API's largest lists stay far below it.
     static let answerBytesMax = 64 << 20

@@ -9,6 +9,9 @@ public enum Limits {
     public static let requestBytesMax = 32 * 1024 * 1024
     /// An NBD option carries at most an export name (4 KiB) and some meta-context queries.
     public static let nbdOptionBytesMax = 64 * 1024
+    /// The largest engine control request: its bodies are a name, labels, an address or a size;
+    /// 1 MiB leaves room and stops floods.
+    public static let controlBodyBytesMax = 1 << 20
     /// Replica frames carry one request's data plus at most a layer name and an extent table.
     public static let replicaFrameBytesMax = requestBytesMax + 1024 * 1024
     /// Snapshots per chain. The chain's in-memory map does not grow with the layer count, only with

@@ -1,5 +1,5 @@
 /// A snapshot as listed to people and tools, with its place in the tree.
-public struct SnapshotInfo: Codable, Sendable, Equatable {
+public struct SnapshotInfo: Codable, Sendable, Hashable {
     public var name: String
     public var parent: String?
     public var children: [String]

@@ -1,4 +1,5 @@
 import CorralControl
+import CorralHTTPAPI
 import Foundation
 import Hummingbird
 import NIOCore

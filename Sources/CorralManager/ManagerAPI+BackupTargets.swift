@@ -1,6 +1,7 @@
 import CorralBackup
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 import Hummingbird
 

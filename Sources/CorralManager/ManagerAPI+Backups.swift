@@ -1,6 +1,7 @@
 import CorralBackup
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 import Hummingbird
 
@@ -26,8 +27,8 @@ extension ManagerAPI {
             if snapshot.isEmpty {
                 // No snapshot named: take one now, through the engine of the attached volume.
                 snapshot = "backup-snap-\(ControllerRuntime.randomSuffix())"
-                let payload = try JSONSerialization.data(withJSONObject: ["name": snapshot, "labels": [String: String]()])
-                _ = try await forward(context, "POST", "snapshots", body: payload)
+                let name = snapshot
+                _ = try await engine(context) { try await $0.createSnapshot(body: .json(.init(name: name))).ok }
             } else if let problem = NameRule.snapshotProblem(snapshot) {
                 throw APIError(.unprocessableContent, problem)
             }

@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 import Hummingbird
 import Logging
@@ -40,6 +41,7 @@ struct ManagerAPI: Sendable {
         addBackupRoutes(router)
         addBackupTargetRoutes(router)
         addSecretRoutes(router)
+        router.get("/v1/events/stream") { request, _ in try await EventStream(store: store).response(to: request) }
         router.get("/v1/events") { _, _ in
             try json(APIResponse.List(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))
         }

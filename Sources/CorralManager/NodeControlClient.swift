@@ -1,22 +1,32 @@
 import CorralBackup
 import CorralControl
+import CorralCore
+import CorralEngineAPI
+import CorralHTTPAPI
 import Foundation
 
-/// Calls a node agent's control API (the engines it runs), for requests the manager forwards:
-/// snapshot operations happen in the engine, on the node where the volume is attached.
+/// Calls a node agent's engine control API (Sources/CorralEngineAPI/openapi.yaml) through its
+/// generated client, for requests the manager forwards: snapshot operations happen in the engine,
+/// on the node where the volume is attached.
 struct NodeControlClient: Sendable {
-    func call(_ node: Node, volume: String, _ method: String, _ path: String, body: Data? = nil) async throws -> Data {
-        let url = "http://\(node.status.address):\(node.status.controlPort)/v1/engines/\(volume)/\(path)"
-        let answer: HTTPTransport.Answer
-        do { answer = try await HTTPTransport.send(method, url, json: body, timeout: 600) } catch {
-            throw APIError(.badGateway, "node \(node.name) did not answer (\(error)); is it up? `corral node get \(node.name)`")
+    /// A rebuild or a waited purge can take minutes; the manager's own routes answer sooner.
+    static let timeout: Duration = .seconds(600)
+
+    /// Runs `work` against the engine of `volume` on `node`; failures become the manager's errors.
+    func engine<T: Sendable>(_ node: Node, volume: String, _ work: (CorralEngineAPI.Client) async throws -> T) async throws -> T {
+        let control = "\(node.status.address):\(node.status.controlPort)"
+        guard let client = CorralEngineAPI.Client.engine(control: control, volume: volume, client: HTTPTransport.client, timeout: Self.timeout) else {
+            throw APIError(.badGateway, "node \(node.name) has no usable address (\(control))")
         }
-        let status = answer.status, data = answer.body
-        guard status == 200 else {
-            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["error"] as? String
-            throw APIError(status == 404 ? .notFound : (status >= 500 ? .badGateway : .conflict),
-                           message ?? "node \(node.name) answered HTTP \(status)")
+        do {
+            return try await work(client)
+        } catch {
+            switch APIClientSupport.cause(of: error) {
+            case let failure as APIFailure:
+                throw APIError(failure.status == 404 ? .notFound : (failure.status >= 500 ? .badGateway : .conflict), failure.message)
+            case let cause:
+                throw APIError(.badGateway, "node \(node.name) did not answer (\(cause)); is it up? `corral node get \(node.name)`")
+            }
         }
-        return data
     }
 }

@@ -168,6 +168,20 @@ enum OpenAPIDocument {
             "put": operation("setSetting", "Change a setting", body: ref("SettingValue"), answer: ref("Setting")),
         ]),
         "/v1/events": ["get": operation("listEvents", "Recent events, newest first", answer: list("Event"), errors: [])],
+        "/v1/events/stream": ["get": [
+            "operationId": "streamChanges",
+            "summary": "Every change of the store as server-sent events (`event: change`, id = revision; `event: resync` when changes after Last-Event-ID are no longer kept)",
+            "parameters": [
+                ["name": "Last-Event-ID", "in": "header", "required": false, "schema": ["type": "integer", "minimum": 0],
+                 "description": "resume after this revision (the last id seen)"],
+                queryInteger("after", "resume after this revision, as Last-Event-ID"),
+            ],
+            "responses": [
+                "200": ["description": "the stream", "content": ["text/event-stream": ["schema": ["type": "string"]]]],
+                "400": ["description": "refused; the body says why", "content": ["application/json": ["schema": ref("Error")]]],
+                "403": ["description": "refused; the body says why", "content": ["application/json": ["schema": ref("Error")]]],
+            ],
+        ] as JSON],
         "/v1/watch": ["get": operation("watch", "Wait for the store to pass a revision (long poll)", answer: ref("Watch"), errors: ["400"],
                                        query: [queryInteger("after", "answer once the store passes this revision"),
                                                queryInteger("wait", "seconds to wait (at most 30)", maximum: 30)])],

@@ -1,5 +1,6 @@
 import CorralBackup
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 import HTTPTypes
 import Hummingbird

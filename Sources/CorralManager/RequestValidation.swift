@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 
 /// Checks of request bodies beyond their JSON shape; each failure is a 422 that names the field.

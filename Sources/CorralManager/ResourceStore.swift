@@ -1,6 +1,7 @@
 import CorralControl
 import CorralCore
 import Foundation
+import NIOCore
 
 /// A change the store made: what watchers and controllers learn.
 public struct Change: Sendable, Equatable, Codable {
@@ -8,6 +9,8 @@ public struct Change: Sendable, Equatable, Codable {
     public var name: String
     public var revision: Int64
     public var deleted: Bool
+    /// The change created the resource.
+    public var added = false
     /// The owning resource ("volumes/v1"), also for a removal, so watchers need not look it up.
     public var owner: String?
 }
@@ -21,6 +24,10 @@ public actor ResourceStore {
     public private(set) var revision: Int64
     private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
+    /// The subscribers that are event streams, which end when the manager stops.
+    private var feeds: [UUID: AsyncStream<Change>.Continuation] = [:]
+    /// The latest changes, oldest first, for event-stream clients that resume after a revision.
+    private var history = CircularBuffer<Change>()
     /// Set when the manager stops: long polls answer at once, so shutdown does not wait on them.
     private var stopping = false
     /// Events kept; the oldest go first. Events are for people, not a log of record.
@@ -73,7 +80,7 @@ public actor ResourceStore {
                 removed = Array(events.sorted { $0.spec.time < $1.spec.time }.prefix(events.count - Self.eventCountMax + 1))
             }
         }
-        try commit(created, removing: removed.map { (Kind.events, $0.name) })
+        try commit(created, removing: removed.map { (Kind.events, $0.name) }, added: true)
         return objects[R.kind]![resource.name] as! R
     }
 
@@ -149,7 +156,7 @@ public actor ResourceStore {
         return stored
     }
 
-    private func commit(_ object: any Resource, removing: [(Kind, String)] = []) throws {
+    private func commit(_ object: any Resource, removing: [(Kind, String)] = [], added: Bool = false) throws {
         let next = revision + 1
         var object = object
         object.metadata.resourceVersion = next
@@ -160,14 +167,19 @@ public actor ResourceStore {
             try persistence.commit(upserts: [StoredRow(kind: kind, name: object.name, body: body)], deletes: removing, revision: next)
         } catch { throw StoreError.persistence("\(error)") }
         revision = next
-        for (removedKind, name) in removing { objects[removedKind]?[name] = nil }
+        for (removedKind, name) in removing {
+            let owner = objects[removedKind]?.removeValue(forKey: name)?.metadata.owner
+            announce(Change(kind: removedKind, name: name, revision: next, deleted: true, owner: owner))
+        }
         objects[kind, default: [:]][object.name] = object
-        announce(Change(kind: kind, name: object.name, revision: next, deleted: false, owner: object.metadata.owner))
+        announce(Change(kind: kind, name: object.name, revision: next, deleted: false, added: added, owner: object.metadata.owner))
     }
 
     // MARK: Watching
 
     private func announce(_ change: Change) {
+        if history.count >= APILimits.changeHistoryMax { history.removeFirst() }
+        history.append(change)
         for subscriber in subscribers.values { subscriber.yield(change) }
         for (id, waiter) in waiters where waiter.after < revision {
             waiters[id] = nil
@@ -184,7 +196,24 @@ public actor ResourceStore {
         return stream
     }
 
-    private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+    private func unsubscribe(_ id: UUID) {
+        subscribers[id] = nil
+        feeds[id] = nil
+    }
+
+    /// The changes after `revision` and every later one, with no gap between them. `missed` is
+    /// nil when changes after `revision` are no longer kept: the client must list again.
+    public func follow(after revision: Int64) -> (missed: [Change]?, live: AsyncStream<Change>) {
+        let id = UUID()
+        let (live, continuation) = AsyncStream<Change>.makeStream(bufferingPolicy: .unbounded)
+        if stopping { continuation.finish() } else { subscribers[id] = continuation; feeds[id] = continuation }
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        // A revision the store never reached: its data was restored from an older copy.
+        guard revision <= self.revision else { return (nil, live) }
+        guard revision < self.revision else { return ([], live) }
+        guard let oldest = history.first, oldest.revision <= revision + 1 else { return (nil, live) }
+        return (history.filter { $0.revision > revision }, live)
+    }
 
     /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.
     public func waitForChange(after: Int64, timeout: Duration) async -> Int64 {
@@ -201,9 +230,12 @@ public actor ResourceStore {
         return revision
     }
 
-    /// Answers every long poll now and every later one at once (the manager is stopping).
+    /// Answers every long poll now and every later one at once, and ends every event stream
+    /// (the manager is stopping: the HTTP server waits for open requests).
     public func stopWaiting() {
         stopping = true
+        for feed in feeds.values { feed.finish() }
+        feeds.removeAll()
         for waiter in waiters.values { waiter.continuation.resume() }
         waiters.removeAll()
     }

@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 
 /// Decodes request bodies strictly: wrong types, missing fields and unknown fields are refused
@@ -14,7 +15,7 @@ enum StrictJSON {
         guard input is [String: Any] else { throw APIError(.badRequest, "the body must be a JSON object") }
         let value: T
         do { value = try JSONCoding.decoder().decode(T.self, from: data) } catch let error as DecodingError {
-            throw APIError(.badRequest, describe(error))
+            throw APIError(.badRequest, DecodingFailure.describe(error))
         } catch let error as APIError {
             throw error
         } catch {
@@ -77,25 +78,6 @@ enum StrictJSON {
             }
         }
         return nil
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [CodingKey]) -> String {
-            codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return "field \"\(path(context.codingPath))\" has the wrong type: expected \(type)"
-        case .valueNotFound(let type, let context):
-            return "field \"\(path(context.codingPath))\" must not be null: expected \(type)"
-        case .keyNotFound(let key, let context):
-            return "field \"\(path(context.codingPath + [key]))\" is required"
-        case .dataCorrupted(let context):
-            let at = path(context.codingPath)
-            return at.isEmpty ? "the body is not valid: \(context.debugDescription)" : "field \"\(at)\" is not valid: \(context.debugDescription)"
-        @unknown default:
-            return "the body is not valid: \(error)"
-        }
     }
 }
 

@@ -62,8 +62,9 @@ public final class NodeAgent: Sendable {
         listeners.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, loops: loops))
         let table = self.table
         // Control requests are few: they reach an engine's loop through its async API.
-        listeners.append(Listener(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
-                                                               resolve: { name in name.flatMap { table.engine(named: $0) } }, group: engineGroup)))
+        listeners.append(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
+                                                      resolve: { name in name.flatMap { table.engine(named: $0) } },
+                                                      group: engineGroup, logger: logger))
         logger.info("node \(options.name): replicas on \(options.host):\(options.replicaPort), NBD on \(options.host):\(options.nbdPort), \(loops.count) I/O threads, manager \(manager.base)")
     }
 

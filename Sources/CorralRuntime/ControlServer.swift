@@ -1,125 +1,137 @@
 import CorralCore
+import CorralEngineAPI
+import CorralHTTPAPI
 import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
 import NIOCore
-import NIOHTTP1
-import NIOPosix
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import ServiceLifecycle
 
-/// The engine's control API: JSON over HTTP/1.1 (docs/protocols/engine-control.md).
+/// The engine control API's server (docs/protocols/engine-control.md): Hummingbird serving the
+/// operations generated from Sources/CorralEngineAPI/openapi.yaml, under `/v1/engines/{volume}`
+/// for every engine a node runs and, for a standalone engine, under `/v1` as well.
 public enum ControlServer {
-    static let bodyBytesMax = 1 << 20
-
-    /// Finds the engine a request is for: `/v1/engines/NAME/...` names it, other paths pass nil.
+    /// Finds the engine a request is for: `/v1/engines/NAME/...` names it, `/v1/...` passes nil.
     public typealias Resolver = @Sendable (String?) -> Engine?
 
-    public static func bind(_ address: ListenAddress, resolve: @escaping Resolver, group: EventLoopGroup) async throws -> Channel {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(resolve: resolve))
-                }
-            }
-        return try await address.bind(bootstrap)
-    }
-}
+    static let document = APIDocument(yaml: CorralEngineAPIDocument.yaml)
 
-extension ControlServer {
-    /// The control API serves the CLI and the manager, never a browser: a request that carries a
-    /// browser's `Origin` or `Sec-Fetch-Site` is refused, so no web page (cross-site, or through DNS
-    /// rebinding, where it counts as same-origin) can snapshot, revert, purge or expand a volume. A
-    /// body must be JSON, which a page cannot send without asking first.
-    static func browserRefusal(_ headers: HTTPHeaders, hasBody: Bool) -> HTTPFailure? {
-        if headers.contains(name: "Origin") || headers.contains(name: "Sec-Fetch-Site") {
-            return HTTPFailure(status: .forbidden, message: "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
+    /// Serves until the returned listener is closed. `standalone` also serves the operations
+    /// under `/v1` (`corral engine serve`, one engine).
+    public static func bind(_ address: ListenAddress, resolve: @escaping Resolver, standalone: Bool = false,
+                            group: EventLoopGroup, logger: Logger = Logger(label: "corral.control")) async throws -> Listener {
+        let router = try router(resolve: resolve, standalone: standalone)
+        var serverLogger = logger
+        serverLogger.logLevel = .warning
+        let bound = AsyncStream<Result<SocketAddress?, any Error>>.makeStream()
+        let app = Application(
+            responder: OlderEnginePaths(next: router.buildResponder()),
+            configuration: .init(address: address.hummingbirdAddress(), serverName: "corral-engine"),
+            onServerRunning: { channel in bound.continuation.yield(.success(channel.localAddress)) },
+            eventLoopGroupProvider: .shared(group),
+            logger: serverLogger)
+        let services = ServiceGroup(configuration: .init(services: [app], logger: serverLogger))
+        let server = Task {
+            do { try await services.run() } catch { bound.continuation.yield(.failure(error)) }
+            bound.continuation.yield(.failure(EngineError("the control API at \(address) stopped before it listened")))
         }
-        return JSONBody.contentTypeRefusal(headers.first(name: "Content-Type"), hasBody: hasBody)
-            .map { HTTPFailure(status: .unsupportedMediaType, message: $0) }
+        for await first in bound.stream {
+            switch first {
+            case .success(let local):
+                // Stops taking connections; requests in progress (a rebuild's addReplica) go on.
+                return Listener(localAddress: local) { await services.triggerGracefulShutdown() }
+            case .failure(let error):
+                server.cancel()
+                throw error
+            }
+        }
+        throw EngineError("the control API at \(address) did not start")
+    }
+
+    static func router(resolve: @escaping Resolver, standalone: Bool) throws -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIErrorMiddleware(document: document, bodyBytesMax: Limits.controlBodyBytesMax) { error in
+            // What the engine refuses (an unknown snapshot, an operation in progress) is a conflict.
+            APIError(.conflict, "\(error)")
+        })
+        router.add(middleware: EngineRequestGuard())
+        router.add(middleware: BodyLimitMiddleware(bytesMax: Limits.controlBodyBytesMax))
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.json)))
+        }
+        let middlewares: [any ServerMiddleware] = [
+            BodyRulesMiddleware(document: document, bytesMax: Limits.controlBodyBytesMax), EngineScope(resolve: resolve),
+        ]
+        let api = EngineControlAPI()
+        let configuration = APIClientSupport.configuration
+        try api.registerHandlers(on: router, serverURL: URL(string: "/v1/engines/:volume")!, configuration: configuration, middlewares: middlewares)
+        if standalone {
+            try api.registerHandlers(on: router, serverURL: URL(string: "/v1")!, configuration: configuration, middlewares: middlewares)
+        }
+        return router
     }
 }
 
-struct HTTPFailure: Error {
-    var status: HTTPResponseStatus
-    var message: String
-}
-
-final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
+/// Picks the engine a request is for, from the `volume` of its path, for `EngineControlAPI`.
+struct EngineScope: ServerMiddleware {
     let resolve: ControlServer.Resolver
-    private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
-    private var tooLarge = false
 
-    init(resolve: @escaping ControlServer.Resolver) { self.resolve = resolve }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let requestHead):
-            head = requestHead
-            body.clear()
-            tooLarge = false
-        case .body(var part):
-            if body.readableBytes + part.readableBytes > ControlServer.bodyBytesMax { tooLarge = true } else { body.writeBuffer(&part) }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            if tooLarge {
-                respond(context: context, keepAlive: false, result: .failure(HTTPFailure(status: .payloadTooLarge, message: "request body over \(ControlServer.bodyBytesMax) bytes")))
-                return
-            }
-            if let refusal = ControlServer.browserRefusal(head.headers, hasBody: body.readableBytes > 0) {
-                respond(context: context, keepAlive: head.isKeepAlive, result: .failure(refusal))
-                return
-            }
-            let request = (method: head.method, uri: head.uri, body: Data(body.readableBytesView))
-            let keepAlive = head.isKeepAlive
-            let resolve = self.resolve
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            Task {
-                let result: Result<Data, Error>
-                do {
-                    let (engine, uri) = try ControlRoutes.resolve(uri: request.uri, with: resolve)
-                    result = .success(try await ControlRoutes.route(method: request.method, uri: uri, body: request.body, engine: engine))
-                }
-                catch { result = .failure(error) }
-                bound.eventLoop.execute {
-                    let (handler, context) = bound.value
-                    handler.respond(context: context, keepAlive: keepAlive, result: result)
-                }
-            }
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        let name = metadata.pathParameters["volume"].map { $0.removingPercentEncoding ?? String($0) }
+        guard let engine = resolve(name) else {
+            throw APIError(.notFound, name.map { "no engine for volume \"\($0)\" runs on this node; is the volume attached here?" }
+                ?? "this node serves engines under /v1/engines/VOLUME/")
         }
+        return try await EngineControlAPI.$engine.withValue(engine) { try await next(request, body, metadata) }
+    }
+}
+
+/// The control API serves the CLI and the manager, never a browser: a request that carries a
+/// browser's `Origin` or `Sec-Fetch-Site` is refused, so no web page (cross-site, or through DNS
+/// rebinding, where it counts as same-origin) can snapshot, revert, purge or expand a volume. A
+/// body must be JSON, which a page cannot send without asking first.
+struct EngineRequestGuard<Context: RequestContext>: RouterMiddleware {
+    static var secFetchSite: HTTPField.Name { HTTPField.Name("Sec-Fetch-Site")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let refusal = Self.refusal(request.headers) { throw refusal }
+        return try await next(request, context)
     }
 
-    private func respond(context: ChannelHandlerContext, keepAlive: Bool, result: Result<Data, Error>) {
-        let status: HTTPResponseStatus
-        let payload: Data
-        switch result {
-        case .success(let data):
-            status = .ok
-            payload = data
-        case .failure(let failure as HTTPFailure):
-            status = failure.status
-            payload = Self.errorBody(failure.message)
-        case .failure(let error):
-            status = .conflict
-            payload = Self.errorBody("\(error)")
+    static func refusal(_ headers: HTTPFields) -> APIError? {
+        if headers[.origin] != nil || headers[secFetchSite] != nil {
+            return APIError(.forbidden, "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: "\(payload.count)")
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: payload)))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
+        let hasBody = (headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || headers[.transferEncoding] != nil
+        return JSONBody.contentTypeRefusal(headers[.contentType], hasBody: hasBody).map { APIError(.unsupportedMediaType, $0) }
+    }
+}
+
+/// Engines before the paths of today answered purge and verify under `snapshots/`: those requests
+/// (GET and POST `snapshots/purge`, POST `snapshots/verify`) are the same operations as `purge`
+/// and `verify`, so older clients keep working. `DELETE snapshots/purge` is not among them: it
+/// deletes the snapshot named purge. The path is rewritten before the router picks a route.
+struct OlderEnginePaths<Context: RequestContext>: HTTPResponder {
+    let next: RouterResponder<Context>
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        guard let path = Self.rewritten(request.method, request.uri.path) else { return try await next.respond(to: request, context: context) }
+        var head = request.head
+        head.path = path + (request.uri.query.map { "?" + $0 } ?? "")
+        return try await next.respond(to: Request(head: head, body: request.body), context: context)
     }
 
-    static func errorBody(_ message: String) -> Data {
-        (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
+    static func rewritten(_ method: HTTPRequest.Method, _ path: String) -> String? {
+        for (action, methods) in [("purge", [HTTPRequest.Method.get, .post]), ("verify", [.post])]
+        where methods.contains(method) && path.hasSuffix("/snapshots/" + action) {
+            return String(path.dropLast("/snapshots/".count + action.count)) + "/" + action
+        }
+        return nil
     }
 }

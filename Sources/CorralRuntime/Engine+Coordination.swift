@@ -187,11 +187,3 @@ extension Engine {
     }
 }
 
-/// Decoded form of the store's verify result.
-public struct VerifyReport: Codable, Sendable {
-    public var layer: String
-    public var ok: Bool
-    public var stored: String?
-    public var actual: String
-    public var message: String
-}

@@ -3,19 +3,6 @@ import CorralWire
 import Foundation
 import NIOCore
 
-/// How far a purge is: while it runs, and what the last one did.
-public struct PurgeState: Codable, Sendable, Equatable {
-    public var running: Bool
-    /// The slowest replica's progress, 0-100.
-    public var percent: Int
-    /// Snapshots the purge removed, once it ended.
-    public var purged: [String]?
-    public var error: String?
-
-    public init(running: Bool, percent: Int, purged: [String]? = nil, error: String? = nil) {
-        self.running = running; self.percent = percent; self.purged = purged; self.error = error
-    }
-}
 
 /// Purge does not pause I/O: each replica folds in steps between requests (a fold into the head
 /// skips blocks written meanwhile) and refuses chain changes until it ends; so does the engine.

@@ -2,27 +2,6 @@ import CorralCore
 import CorralWire
 import NIOCore
 
-/// Progress of bringing one replica level with its peers.
-public struct RebuildProgress: Codable, Sendable {
-    public enum Phase: String, Codable, Sendable { case preparing, comparing, transferring, verifying, done, failed }
-    public var replica: String
-    public var phase: Phase
-    public var layersTotal = 0
-    public var layersDone = 0
-    public var bytesToTransfer: Int64 = 0
-    public var bytesTransferred: Int64 = 0
-    public var volumeBytes: Int64 = 0
-    public var message = ""
-
-    /// Percent of the work: layers compared and bytes sent.
-    public var percent: Double {
-        if phase == .done { return 100 }
-        guard layersTotal > 0 else { return 0 }
-        let layerShare = Double(layersDone) / Double(layersTotal)
-        let byteShare = bytesToTransfer > 0 ? Double(bytesTransferred) / Double(bytesToTransfer) : 0
-        return min(99.9, (layerShare + byteShare / Double(layersTotal)) * 100)
-    }
-}
 
 extension Engine {
     /// Adds a replica (new, returning or out of date): it joins write-only after a system snapshot,

@@ -1,26 +1,6 @@
 import CorralCore
 import NIOCore
 
-public struct ReplicaInfo: Codable, Sendable {
-    public var address: String
-    public var mode: ReplicaMode
-    public var reason: String?
-    public var rebuild: RebuildProgress?
-}
-
-public struct EngineStatus: Codable, Sendable {
-    public var volume: String
-    public var size: Int64
-    public var robustness: Robustness
-    public var epoch: UInt64
-    public var replicas: [ReplicaInfo]
-    public var counters: IOCounters
-    /// The running or the last purge since the engine started.
-    public var purge: PurgeState?
-    /// The epoch of the replicas its start chose (the newest among those that answered), and those replicas.
-    public var startEpoch: UInt64?
-    public var startSources: [String]?
-}
 
 extension Engine {
     public func status() async throws -> EngineStatus {

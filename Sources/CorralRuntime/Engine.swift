@@ -186,13 +186,3 @@ public final class Engine: @unchecked Sendable {
 
 struct AnyDone: Codable, Sendable { var ok: Bool?; var purged: [String]? }
 
-public struct IOCounters: Codable, Sendable {
-    public var reads: Int64 = 0
-    /// Of `reads`, those the in-process replica read straight into the NBD reply (optional: newer
-    /// than the rest).
-    public var readsInPlace: Int64?
-    public var writes: Int64 = 0
-    public var flushes: Int64 = 0
-    public var bytesRead: Int64 = 0
-    public var bytesWritten: Int64 = 0
-}

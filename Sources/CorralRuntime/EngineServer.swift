@@ -23,8 +23,10 @@ public final class EngineServer: Sendable {
         try await NBDListener.bind(address, directory: SingleExport(engine: engine), loops: [engine.eventLoop])
     }
 
-    public func bindControl(_ address: ListenAddress) async throws -> Channel {
-        try await ControlServer.bind(address, resolve: { [engine] _ in engine }, group: group)
+    /// Serves the control API under `/v1` and under `/v1/engines/VOLUME` for this volume.
+    public func bindControl(_ address: ListenAddress) async throws -> Listener {
+        try await ControlServer.bind(address, resolve: { [engine] name in name == nil || name == engine.volume ? engine : nil },
+                                     standalone: true, group: group, logger: logger)
     }
 
     public func shutdown() async {

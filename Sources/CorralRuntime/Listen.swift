@@ -1,3 +1,4 @@
+import Hummingbird
 import NIOCore
 import NIOPosix
 
@@ -21,6 +22,16 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .tcp(let host, let port): return "\(host):\(port)"
         case .unix(let path): return "unix:\(path)"
+        }
+    }
+
+    /// The address for Hummingbird; a stale socket file is removed first, as `bind` does.
+    func hummingbirdAddress() -> BindAddress {
+        switch self {
+        case .tcp(let host, let port): return .hostname(host, port: port)
+        case .unix(let path):
+            try? FileManagerShim.removeSocket(path)
+            return .unixDomainSocket(path: path)
         }
     }
 

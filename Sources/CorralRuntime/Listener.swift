@@ -11,6 +11,12 @@ public final class Listener: Sendable {
         stop = { try? await channel.close() }
     }
 
+    /// A server that binds by itself (Hummingbird's), stopped by `stop`.
+    init(localAddress: SocketAddress?, stop: @escaping @Sendable () async -> Void) {
+        self.localAddress = localAddress
+        self.stop = stop
+    }
+
     init(_ acceptor: SocketAcceptor) {
         localAddress = acceptor.localAddress
         stop = { acceptor.close() }

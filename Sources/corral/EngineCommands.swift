@@ -1,11 +1,40 @@
 import ArgumentParser
+import CorralBackup
+import CorralControl
 import CorralCore
+import CorralEngineAPI
+import CorralHTTPAPI
 import CorralRuntime
 import Foundation
 
 struct ControlOptions: ParsableArguments {
     @Option(help: "The engine's control address, HOST:PORT.") var control: String = "127.0.0.1:9501"
-    var client: APIClient { APIClient(control: control) }
+    @Option(help: "The volume, when --control is a node agent's control address (it serves every engine it runs).")
+    var volume: String?
+
+    /// An answer can wait for a rebuild or a purge.
+    static let timeout: Duration = .seconds(3600)
+
+    /// Runs `work` against the engine through the API's generated client; a failure becomes the
+    /// engine's own message, or what to check when it cannot be reached.
+    func engine<T: Sendable>(_ work: (CorralEngineAPI.Client) async throws -> T) async throws -> T {
+        guard let client = CorralEngineAPI.Client.engine(control: control, volume: volume, client: HTTPTransport.client, timeout: Self.timeout) else {
+            throw ValidationError("bad control address \(control)")
+        }
+        do {
+            return try await work(client)
+        } catch {
+            switch APIClientSupport.cause(of: error) {
+            case let failure as APIFailure: throw CLIError(failure.message, status: failure.status)
+            case let cause: throw CLIError("cannot reach \(control): \(cause); is `corral engine serve` running with --control \(control)?")
+            }
+        }
+    }
+}
+
+/// An answer as JSON for scripts, in the control plane's dialect.
+func printAsJSON<T: Encodable>(_ value: T) throws {
+    print(String(decoding: try JSONCoding.encoder(pretty: true).encode(value), as: UTF8.self))
 }
 
 struct EngineCommand: AsyncParsableCommand {
@@ -18,9 +47,8 @@ struct EngineCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await options.client.call("GET", "status")
-            if output == .json { return printJSON(data) }
-            let status = try JSONDecoder().decode(EngineStatus.self, from: data)
+            let status = try await options.engine { try await $0.getStatus().ok.body.json }
+            if output == .json { return try printAsJSON(status) }
             print("volume \(status.volume)  size \(ByteSize.format(status.size))  \(status.robustness.rawValue)  epoch \(status.epoch)")
             printReplicas(status.replicas)
         }
@@ -31,7 +59,7 @@ struct EngineCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(help: "New size, e.g. 20Gi.") var size: String
         func run() async throws {
-            _ = try await options.client.call("POST", "expand", body: ["size": size])
+            _ = try await options.engine { try await $0.expand(body: .json(.init(size: size))).ok }
             print("expanded to \(size)")
         }
     }
@@ -39,7 +67,7 @@ struct EngineCommand: AsyncParsableCommand {
     struct Checksums: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "checksums", abstract: "Whole-layer checksums of every snapshot, per replica.")
         @OptionGroup var options: ControlOptions
-        func run() async throws { printJSON(try await options.client.call("GET", "checksums")) }
+        func run() async throws { try printAsJSON(try await options.engine { try await $0.getChecksums().ok.body.json }) }
     }
 }
 
@@ -67,7 +95,8 @@ struct SnapshotCommand: AsyncParsableCommand {
                 guard parts.count == 2 else { throw ValidationError("--label \(label) must be KEY=VALUE") }
                 map[parts[0]] = parts[1]
             }
-            _ = try await options.client.call("POST", "snapshots", body: ["name": name, "labels": map])
+            let body = Components.Schemas.SnapshotCreate(name: name, labels: .init(additionalProperties: map))
+            _ = try await options.engine { try await $0.createSnapshot(body: .json(body)).ok }
             print("snapshot \(name) created")
         }
     }
@@ -77,9 +106,9 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await options.client.call("GET", "snapshots")
-            if output == .json { return printJSON(data) }
-            for line in SnapshotTree.render(try JSONDecoder().decode([SnapshotInfo].self, from: data)) { print(line) }
+            let snapshots = try await options.engine { try await $0.listSnapshots().ok.body.json }
+            if output == .json { return try printAsJSON(snapshots) }
+            for line in SnapshotTree.render(snapshots) { print(line) }
         }
     }
 
@@ -88,7 +117,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await options.client.call("DELETE", "snapshots/\(PathSegment.encode(name))")
+            _ = try await options.engine { try await $0.deleteSnapshot(path: .init(snapshot: name)).ok }
             print("snapshot \(name) removed; run `corral engine snapshot purge` to free its space")
         }
     }
@@ -98,14 +127,12 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(help: "Seconds to follow the purge.") var timeout: Int = 86_400
         func run() async throws {
-            let client = options.client
             // Started in the background and followed: a purge of large layers takes longer than
             // any single HTTP answer should.
-            // The old path, an alias engines old and new answer (docs/protocols/engine-control.md).
-            let started = try JSONDecoder().decode(PurgeState.self, from: try await client.call("POST", "snapshots/purge?wait=false"))
+            let started = try await options.engine { try await $0.startPurge(query: .init(wait: false)).ok.body.json }
             guard started.running else { throw CLIError("the purge did not start: \(started.error ?? "no reason given")") }
-            printJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET /v1/snapshots/purge on the control address") {
-                try await client.call("GET", "snapshots/purge")
+            try printAsJSON(try await followPurge(of: "the volume", timeout: timeout, whereToFollow: "GET /v1/purge on the control address") {
+                try await options.engine { try await $0.getPurge().ok.body.json }
             })
         }
     }
@@ -115,7 +142,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await options.client.call("POST", "snapshots/\(PathSegment.encode(name))/revert")
+            _ = try await options.engine { try await $0.revertSnapshot(path: .init(snapshot: name)).ok }
             print("reverted to \(name)")
         }
     }
@@ -125,9 +152,8 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await options.client.call("POST", "verify")
-            if output == .json { return printJSON(data) }
-            let results = try JSONDecoder().decode([String: [VerifyReport]].self, from: data)
+            let results = try await options.engine { try await $0.verify().ok.body.json.additionalProperties }
+            if output == .json { return try printAsJSON(results) }
             var rows: [[String]] = []
             for (replica, reports) in results.sorted(by: { $0.key < $1.key }) {
                 for report in reports { rows.append([replica, report.layer, report.ok ? "ok" : "CHANGED", report.message]) }
@@ -147,9 +173,9 @@ struct ReplicaAdmin: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await options.client.call("GET", "replicas")
-            if output == .json { return printJSON(data) }
-            printReplicas(try JSONDecoder().decode([ReplicaInfo].self, from: data))
+            let replicas = try await options.engine { try await $0.listReplicas().ok.body.json }
+            if output == .json { return try printAsJSON(replicas) }
+            printReplicas(replicas)
         }
     }
 
@@ -158,12 +184,12 @@ struct ReplicaAdmin: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument(help: "Replica server HOST:PORT.") var address: String
         func run() async throws {
-            let client = options.client
+            let options = self.options
             let address = self.address
             let progress = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(nanoseconds: 500_000_000)  // display cadence, not synchronisation
-                    if let replicas = try? await client.get("replicas", as: [ReplicaInfo].self),
+                    if let replicas = try? await options.engine({ try await $0.listReplicas().ok.body.json }),
                        let rebuild = replicas.first(where: { $0.address == address })?.rebuild {
                         ProgressDisplay.standardError.draw(percent: rebuild.percent,
                                                            label: "\(rebuild.phase.rawValue) \(ByteSize.format(rebuild.bytesTransferred))")
@@ -171,7 +197,7 @@ struct ReplicaAdmin: AsyncParsableCommand {
                 }
             }
             defer { progress.cancel(); ProgressDisplay.standardError.end() }
-            _ = try await client.call("POST", "replicas", body: ["address": address])
+            _ = try await options.engine { try await $0.addReplica(body: .json(.init(address: address))).ok }
             // No poll in flight redraws the bar after the end.
             progress.cancel()
             _ = await progress.value
@@ -185,7 +211,7 @@ struct ReplicaAdmin: AsyncParsableCommand {
         @OptionGroup var options: ControlOptions
         @Argument var address: String
         func run() async throws {
-            _ = try await options.client.call("DELETE", "replicas/\(PathSegment.encode(address))")
+            _ = try await options.engine { try await $0.removeReplica(path: .init(address: address)).ok }
             print("replica \(address) removed")
         }
     }

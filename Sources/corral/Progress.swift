@@ -48,17 +48,16 @@ final class ProgressDisplay: Sendable {
 /// Follows a purge that runs in the background (engine or control plane answer the same
 /// `PurgeState`): shows its progress until it ends and returns the final state's JSON. A purge
 /// can take hours; the caller's `timeout` ends only the following, never the purge.
-func followPurge(of volume: String, timeout: Int, whereToFollow: String, poll: () async throws -> Data) async throws -> Data {
+func followPurge(of volume: String, timeout: Int, whereToFollow: String, poll: () async throws -> PurgeState) async throws -> PurgeState {
     let deadline = Date().addingTimeInterval(TimeInterval(timeout))
     let display = ProgressDisplay.standardError
     defer { display.end() }
     while true {
-        let data = try await poll()
-        let state = try JSONDecoder().decode(PurgeState.self, from: data)
+        let state = try await poll()
         if !state.running {
             if let error = state.error { throw CLIError("the purge of \(volume) failed: \(error)") }
             display.finish(label: "purged")
-            return data
+            return state
         }
         display.draw(percent: Double(state.percent), label: "purging")
         guard Date() < deadline else {

@@ -64,11 +64,11 @@ struct EngineServe: AsyncParsableCommand {
         let server = try EngineServer(options: options, logger: logger)
         try await server.start()
         let nbdChannel = try await server.bindNBD(try ListenAddress.parse(nbd))
-        let controlChannel = try await server.bindControl(try ListenAddress.parse(control))
+        let controlListener = try await server.bindControl(try ListenAddress.parse(control))
         logger.info("volume \(volume) on nbd://\(nbd)/\(volume), control http://\(control)")
         await Signals.waitForTermination()
         await nbdChannel.close()
-        try? await controlChannel.close()
+        await controlListener.close()
         await server.shutdown()
     }
 }

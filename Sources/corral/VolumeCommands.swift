@@ -329,8 +329,8 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         func run() async throws {
             let client = api.client, path = "volumes/\(volume)/snapshotPurge"
             _ = try await client.call("POST", path, body: [:])
-            printJSON(try await followPurge(of: volume, timeout: timeout, whereToFollow: "GET /v1/\(path)") {
-                try await client.call("GET", path)
+            try printAsJSON(try await followPurge(of: volume, timeout: timeout, whereToFollow: "GET /v1/\(path)") {
+                try await client.get(path, as: PurgeState.self)
             })
         }
     }

@@ -1,29 +1,9 @@
 import CorralControl
+import CorralHTTPAPI
 import Foundation
 import Hummingbird
-import NIOCore
 
-/// An API failure: one HTTP status and one sentence that says what happened and what to do.
-/// The body is always `{"error": "..."}`, as the engine's control API answers.
-public struct APIError: HTTPResponseError, CustomStringConvertible {
-    public var status: HTTPResponse.Status
-    public var message: String
-    /// Methods allowed on the path, for a 405 (RFC 9110 asks for the Allow header).
-    public var allow: [String] = []
-
-    public init(_ status: HTTPResponse.Status, _ message: String) {
-        self.status = status; self.message = message
-    }
-
-    public var description: String { message }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = (try? JSONCoding.encoder().encode(["error": message])) ?? Data("{}".utf8)
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-
+extension APIError {
     static func from(_ error: StoreError) -> APIError {
         switch error {
         case .notFound: APIError(.notFound, error.description)
@@ -61,16 +41,4 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.internalServerError, "internal error: \(error); please report it")
         }
     }
-}
-
-/// Limits of the control plane, each with its reason.
-public enum APILimits {
-    /// The largest request: a volume or node spec is a few KiB; 1 MiB leaves room and stops floods.
-    public static let apiBodyBytesMax = 1 << 20
-    /// How long a watch or assignments long poll waits for a change before answering anyway.
-    public static let longPollSecondsMax = 30
-    /// A failed replica is kept for reuse at most a year; longer is a typo, not a policy.
-    public static let staleReplicaTimeoutMinutesMax = 366 * 24 * 60
-    /// Largest volume the API accepts, as the data plane's ceiling.
-    public static let volumeBytesMax: Int64 = 64 << 40
 }

@@ -1,0 +1,170 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import Testing
+@testable import CorralControl
+@testable import CorralManager
+
+/// `GET /v1/events/stream` over a real socket: a volume's creation, change and deletion arrive as
+/// three events, also across a reconnect with Last-Event-ID, and heartbeats are coalesced.
+struct EventStreamTests {
+    let now = Date(timeIntervalSince1970: 1_000_000)
+
+    /// A manager API on a free port, stopped by cancelling its task.
+    struct Served {
+        let base: String
+        let server: Task<Void, any Error>
+
+        static func start(_ store: ResourceStore) async throws -> Served {
+            let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: { Date() }, metrics: MetricsExporter())
+            let (ports, port) = AsyncStream<Int>.makeStream()
+            let app = Application(router: api.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                  onServerRunning: { port.yield($0.localAddress?.port ?? 0) })
+            let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+            var iterator = ports.makeAsyncIterator()
+            guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }
+            return Served(base: "http://127.0.0.1:\(bound)", server: server)
+        }
+    }
+
+    /// One stream's events as they arrive: (id, event, data).
+    final class Reader: @unchecked Sendable {
+        var iterator: HTTPClientResponse.Body.AsyncIterator
+        var pending = ""
+
+        init(_ base: String, lastEventID: Int64? = nil) async throws {
+            var request = HTTPClientRequest(url: base + "/v1/events/stream")
+            if let lastEventID { request.headers.add(name: "Last-Event-ID", value: "\(lastEventID)") }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+            iterator = response.body.makeAsyncIterator()
+        }
+
+        /// The next event, failing after `seconds`.
+        func next(within seconds: Int = 10) async throws -> (id: Int64, event: String, data: [String: Any]) {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            while true {
+                if let end = pending.range(of: "\n\n") {
+                    let frame = pending[..<end.lowerBound]
+                    pending.removeSubrange(..<end.upperBound)
+                    var id: Int64 = -1, event = "", data: [String: Any] = [:]
+                    for line in frame.split(separator: "\n") {
+                        if line.hasPrefix("id: ") { id = Int64(line.dropFirst(4)) ?? -1 }
+                        if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                        if line.hasPrefix("data: ") { data = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any] ?? [:] }
+                    }
+                    if event.isEmpty { continue }  // a keep-alive comment
+                    return (id, event, data)
+                }
+                guard ContinuousClock.now < deadline else { throw StreamError("no event within \(seconds) s; got so far: \(pending)") }
+                let chunk = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                    group.addTask { try await self.iterator.next() }
+                    group.addTask { try await Task.sleep(for: .seconds(seconds)); throw StreamError("no event within \(seconds) s") }
+                    defer { group.cancelAll() }
+                    return try await group.next()!
+                }
+                guard let chunk else { throw StreamError("the stream ended") }
+                pending += String(buffer: chunk)
+            }
+        }
+    }
+
+    struct StreamError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    func change(_ event: (id: Int64, event: String, data: [String: Any])) -> String {
+        "\(event.event) \(event.data["kind"] ?? "") \(event.data["name"] ?? "") \(event.data["change"] ?? "")"
+    }
+
+    @Test func createChangeAndDeleteArriveAcrossAReconnect() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        let served = try await Served.start(store)
+        defer { served.server.cancel() }
+
+        let first = try await Reader(served.base)
+        try await store.create(Volume(metadata: ObjectMeta(name: "v1"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
+        let added = try await first.next()
+        #expect(change(added) == "change volumes v1 added")
+        #expect(added.id == (added.data["revision"] as? Int).map(Int64.init))
+        // Gone before the next changes: a reconnect with the last id seen gets them.
+        try await store.modify(Volume.self, "v1") { $0.spec.numberOfReplicas = 2 }
+        try await store.remove(.volumes, "v1")
+
+        let second = try await Reader(served.base, lastEventID: added.id)
+        let modified = try await second.next()
+        let deleted = try await second.next()
+        #expect(change(modified) == "change volumes v1 modified")
+        #expect(change(deleted) == "change volumes v1 deleted")
+        #expect(added.id < modified.id && modified.id < deleted.id)
+        // And live changes follow on the same stream, without a gap.
+        try await store.create(Volume(metadata: ObjectMeta(name: "v2"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
+        #expect(change(try await second.next()) == "change volumes v2 added")
+    }
+
+    /// A node's heartbeats modify it every few seconds; many in a row reach the stream as a
+    /// few events, each the latest, and a deletion after them still arrives in order.
+    @Test func heartbeatsAreCoalesced() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        try await store.create(Node(metadata: ObjectMeta(name: "n1"), spec: .init(), status: .init()), now: now)
+        let served = try await Served.start(store)
+        defer { served.server.cancel() }
+        let reader = try await Reader(served.base)
+        for beat in 1...50 { _ = try await store.modifyStatus(Node.self, "n1") { $0.address = "10.0.0.\(beat)" } }
+        let last = await store.revision
+        var seen: [(id: Int64, event: String, data: [String: Any])] = []
+        while seen.last?.id != last { seen.append(try await reader.next()) }
+        #expect(seen.count <= 3, "50 heartbeats gave \(seen.count) events")
+        #expect(seen.allSatisfy { change($0) == "change nodes n1 modified" })
+        try await store.remove(.nodes, "n1")
+        #expect(change(try await reader.next()) == "change nodes n1 deleted")
+    }
+
+    @Test func aClientTooFarBehindIsToldToResync() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        for index in 0..<3 {
+            try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
+        }
+        let served = try await Served.start(store)
+        defer { served.server.cancel() }
+        // A revision the store never reached (its data restored from an older copy).
+        let ahead = try await Reader(served.base, lastEventID: 99)
+        let resync = try await ahead.next()
+        let revision = await store.revision
+        #expect(resync.event == "resync" && resync.id == revision)
+        let bad = try await HTTPClient.shared.execute(
+            { var request = HTTPClientRequest(url: served.base + "/v1/events/stream"); request.headers.add(name: "Last-Event-ID", value: "x"); return request }(),
+            timeout: .seconds(10))
+        #expect(bad.status == .badRequest)
+    }
+}
+
+/// The coalescing rule alone, with the time given.
+struct ChangeCoalescerTests {
+    func event(_ name: String, _ change: ChangeType, _ revision: Int64) -> ChangeEvent {
+        ChangeEvent(kind: "nodes", name: name, change: change, revision: revision)
+    }
+
+    @Test func modificationsWaitAndTheLatestWins() {
+        var coalescer = ChangeCoalescer(window: .seconds(1))
+        #expect(coalescer.receive(event("a", .modified, 1), now: .zero).isEmpty)
+        #expect(coalescer.receive(event("b", .modified, 2), now: .milliseconds(100)).isEmpty)
+        #expect(coalescer.receive(event("a", .modified, 3), now: .milliseconds(200)).isEmpty)
+        #expect(coalescer.due(now: .milliseconds(900)).isEmpty)
+        #expect(coalescer.deadline == .seconds(1))
+        #expect(coalescer.due(now: .seconds(1)) == [event("b", .modified, 2), event("a", .modified, 3)])
+        #expect(coalescer.deadline == nil)
+    }
+
+    @Test func anAdditionOrDeletionSendsWhatWaitsFirst() {
+        var coalescer = ChangeCoalescer(window: .seconds(1))
+        _ = coalescer.receive(event("a", .modified, 4), now: .zero)
+        #expect(coalescer.receive(event("a", .deleted, 5), now: .milliseconds(10)) == [event("a", .modified, 4), event("a", .deleted, 5)])
+        #expect(coalescer.receive(event("c", .added, 6), now: .milliseconds(20)) == [event("c", .added, 6)])
+        #expect(coalescer.due(now: .seconds(5)).isEmpty)
+    }
+}
