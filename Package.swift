@@ -54,6 +54,8 @@ let package = Package(
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
             swiftSettings: strict),
+        // The manager's API: its OpenAPI document, embedded (scripts/generate-openapi.sh).
+        .target(name: "CorralManagerAPI", exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         // The HTTP edge every Corral API shares: its served document, 405s from it, body rules,
         // the body limit and one error shape.
         .target(
@@ -105,7 +107,7 @@ let package = Package(
         .target(
             name: "CorralManager",
             dependencies: [
-                "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI",
+                "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI", "CorralManagerAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -150,8 +152,9 @@ let package = Package(
         .testTarget(
             name: "CorralManagerTests",
             dependencies: [
-                "CorralManager", "CorralControl", "CorralBackup",
+                "CorralManager", "CorralControl", "CorralBackup", "CorralManagerAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

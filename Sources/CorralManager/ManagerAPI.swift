@@ -1,6 +1,7 @@
 import CorralControl
 import CorralCore
 import CorralHTTPAPI
+import CorralManagerAPI
 import Foundation
 import Hummingbird
 import Logging
@@ -17,12 +18,15 @@ struct ManagerAPI: Sendable {
 
     var now: Date { JSONCoding.wholeSeconds(clock()) }
 
+    /// The API's one description (Sources/CorralManagerAPI/openapi.yaml), served at /v1/openapi.json.
+    static let document = APIDocument(yaml: CorralManagerAPIDocument.yaml)
+
     func router() -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: RequestGuard(hosts: hosts))
         router.get("/v1/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: OpenAPIDocument.json)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: Self.document.json)))
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

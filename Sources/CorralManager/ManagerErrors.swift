@@ -24,7 +24,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as StoreError {
             throw APIError.from(error)
         } catch let error as HTTPError {
-            let allowed = OpenAPIDocument.methods(for: request.uri.path)
+            let allowed = ManagerAPI.document.methods(forPath: request.uri.path)
             if error.status == .notFound, !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
                 var refusal = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))")
                 refusal.allow = allowed
