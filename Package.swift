@@ -55,7 +55,15 @@ let package = Package(
             exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
             swiftSettings: strict),
         // The manager's API: its OpenAPI document, embedded (scripts/generate-openapi.sh).
-        .target(name: "CorralManagerAPI", exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
+        .target(
+            name: "CorralManagerAPI",
+            dependencies: [
+                "CorralControl",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
+            swiftSettings: strict),
         // The HTTP edge every Corral API shares: its served document, 405s from it, body rules,
         // the body limit and one error shape.
         .target(
@@ -121,7 +129,7 @@ let package = Package(
         .target(
             name: "CorralNode",
             dependencies: [
-                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup",
+                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,6 +168,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "CorralNodeTests",
+            dependencies: [
+                "CorralNode", "CorralManager", "CorralControl",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         // Helpers shared by test targets (a seeded generator for the random tests).

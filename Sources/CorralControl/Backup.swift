@@ -15,7 +15,7 @@ public enum BackupKind: ResourceKind {
     /// The error of a cancelled backup. Its uploaded blocks stay in the store for the next one.
     public static let cancelledMessage = "cancelled; the blocks it uploaded are reused by the next backup of the volume"
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var volumeName: String
         public var snapshotName: String
         /// The target's URL when the backup was made.
@@ -38,7 +38,7 @@ public enum BackupKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var state: BackupState = .pending
         public var progress: Int = 0
         /// The node and replica directory the backup reads from, once assigned.

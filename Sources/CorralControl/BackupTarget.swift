@@ -19,7 +19,7 @@ public enum BackupTargetKind: ResourceKind {
 
     public static let pollIntervalRange = 1...86_400
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         /// file:///path or s3://bucket@region/path/; empty: no target.
         public var url: String
         public var pollInterval: Int = BackupTargetKind.defaultPollInterval
@@ -32,7 +32,7 @@ public enum BackupTargetKind: ResourceKind {
         public init(url: String) { self.url = url }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var available = false
         public var message = ""
         public var lastSyncedAt: Date?
@@ -49,7 +49,7 @@ public enum BackupTargetKind: ResourceKind {
         public init() {}
     }
 
-    public struct ListingFailures: Codable, Sendable, Equatable {
+    public struct ListingFailures: Codable, Sendable, Hashable {
         public var count: Int
         public var lastAt: Date
         public var url: String
@@ -63,7 +63,7 @@ public typealias BackupVolume = Object<BackupVolumeKind>
 public enum BackupVolumeKind: ResourceKind {
     public static let kind = Kind.backupvolumes
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var backupTargetName: String
         public var volumeName: String
         public init(backupTargetName: String, volumeName: String) {
@@ -71,7 +71,7 @@ public enum BackupVolumeKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var size: Int64 = 0
         public var lastBackupName = ""
         public var lastBackupAt = ""

@@ -5,7 +5,7 @@ public enum ChangeType: String, Codable, Sendable {
 
 /// One event of `GET /v1/events/stream`: a resource's change and the store revision it made.
 /// The revision is also the event's SSE id, which a client sends back as `Last-Event-ID`.
-public struct ChangeEvent: Codable, Sendable, Equatable {
+public struct ChangeEvent: Codable, Sendable, Hashable {
     public var kind: String
     public var name: String
     public var change: ChangeType

@@ -6,7 +6,7 @@ public typealias Engine = Object<EngineKind>
 public enum EngineKind: ResourceKind {
     public static let kind = Kind.engines
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var volumeName: String
         public var volumeSize: Int64
         public var nodeID: String
@@ -25,7 +25,7 @@ public enum EngineKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var currentState: InstanceState = .pending
         public var endpoint: String = ""
         public var currentSize: Int64 = 0

@@ -8,7 +8,7 @@ public enum EventKind: ResourceKind {
 
     public enum Severity: String, Codable, Sendable { case normal = "Normal", warning = "Warning" }
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var type: Severity
         public var reason: String
         public var message: String
@@ -22,5 +22,5 @@ public enum EventKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable { public init() {} }
+    public struct Status: Codable, Sendable, Hashable { public init() {} }
 }

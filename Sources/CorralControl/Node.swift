@@ -1,6 +1,6 @@
 import Foundation
 
-public struct DiskSpec: Codable, Sendable, Equatable {
+public struct DiskSpec: Codable, Sendable, Hashable {
     public var path: String
     public var allowScheduling = true
     public var evictionRequested = false
@@ -11,7 +11,7 @@ public struct DiskSpec: Codable, Sendable, Equatable {
     public init(path: String) { self.path = path }
 }
 
-public struct DiskStatus: Codable, Sendable, Equatable {
+public struct DiskStatus: Codable, Sendable, Hashable {
     public var storageMaximum: Int64 = 0
     public var storageAvailable: Int64 = 0
     public init(storageMaximum: Int64 = 0, storageAvailable: Int64 = 0) {
@@ -24,7 +24,7 @@ public typealias Node = Object<NodeKind>
 public enum NodeKind: ResourceKind {
     public static let kind = Kind.nodes
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         /// false = cordoned: no new replicas land here.
         public var allowScheduling = true
         public var evictionRequested = false
@@ -34,7 +34,7 @@ public enum NodeKind: ResourceKind {
         public init() {}
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         /// Where the node agent serves: replicas, NBD and its control API.
         public var address: String = ""
         public var replicaPort: Int = 0

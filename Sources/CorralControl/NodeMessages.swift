@@ -1,7 +1,7 @@
 /// What a node agent and the manager exchange (docs/api.md, "Node agents").
 public enum NodeMessages {
     /// Sent every few seconds; the first one registers the node with its disks.
-    public struct Heartbeat: Codable, Sendable {
+    public struct Heartbeat: Codable, Sendable, Hashable {
         public var address: String
         public var replicaPort: Int
         public var nbdPort: Int
@@ -14,7 +14,7 @@ public enum NodeMessages {
         }
     }
 
-    public struct DiskReport: Codable, Sendable {
+    public struct DiskReport: Codable, Sendable, Hashable {
         public var path: String
         public var storageMaximum: Int64
         public var storageAvailable: Int64
@@ -25,7 +25,7 @@ public enum NodeMessages {
     }
 
     /// The replicas and engines placed on a node, as of a store revision.
-    public struct Assignments: Codable, Sendable {
+    public struct Assignments: Codable, Sendable, Hashable {
         public var revision: Int64
         public var node: Node?
         public var replicas: [Replica]

@@ -6,7 +6,7 @@ public enum Kind: String, Codable, Sendable, CaseIterable {
 }
 
 /// What every stored resource carries: identity, the spec's generation and the store's version.
-public struct ObjectMeta: Codable, Sendable, Equatable {
+public struct ObjectMeta: Codable, Sendable, Hashable {
     public var name: String
     /// Bumped by the store each time the spec changes; status writes leave it alone.
     public var generation: Int64 = 0
@@ -26,9 +26,9 @@ public struct ObjectMeta: Codable, Sendable, Equatable {
 }
 
 /// A stored resource: metadata, what is wanted (spec) and what was observed (status).
-public protocol Resource: Codable, Sendable, Equatable {
-    associatedtype Spec: Codable, Sendable, Equatable
-    associatedtype Status: Codable, Sendable, Equatable
+public protocol Resource: Codable, Sendable, Hashable {
+    associatedtype Spec: Codable, Sendable, Hashable
+    associatedtype Status: Codable, Sendable, Hashable
     static var kind: Kind { get }
     var metadata: ObjectMeta { get set }
     var spec: Spec { get set }
@@ -38,8 +38,8 @@ public protocol Resource: Codable, Sendable, Equatable {
 
 /// What a kind of resource is: its collection and the shapes of its spec and status.
 public protocol ResourceKind: Sendable {
-    associatedtype Spec: Codable, Sendable, Equatable
-    associatedtype Status: Codable, Sendable, Equatable
+    associatedtype Spec: Codable, Sendable, Hashable
+    associatedtype Status: Codable, Sendable, Hashable
     static var kind: Kind { get }
 }
 
@@ -63,7 +63,7 @@ extension Resource {
 }
 
 /// A condition as Kubernetes and Longhorn write them: a named fact, true or false, with why.
-public struct Condition: Codable, Sendable, Equatable {
+public struct Condition: Codable, Sendable, Hashable {
     public var type: String
     public var status: Bool
     public var reason: String

@@ -15,7 +15,7 @@ public typealias Replica = Object<ReplicaKind>
 public enum ReplicaKind: ResourceKind {
     public static let kind = Kind.replicas
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var volumeName: String
         public var volumeSize: Int64
         public var nodeID: String
@@ -39,7 +39,7 @@ public enum ReplicaKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var currentState: InstanceState = .pending
         /// HOST:PORT/DIR the engine connects to; set by the node agent once the replica is served.
         public var address: String = ""

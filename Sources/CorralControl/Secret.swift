@@ -11,12 +11,12 @@ public enum SecretKind: ResourceKind {
     /// What the API shows in place of a value.
     public static let hiddenValue = "(hidden)"
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var data: [String: String]
         public init(data: [String: String]) { self.data = data }
     }
 
-    public struct Status: Codable, Sendable, Equatable { public init() {} }
+    public struct Status: Codable, Sendable, Hashable { public init() {} }
 
     /// nil when `data` can be stored, else what is wrong. Keys are environment variable names.
     public static func problem(data: [String: String]) -> String? {

@@ -5,12 +5,12 @@ public typealias Setting = Object<SettingKind>
 public enum SettingKind: ResourceKind {
     public static let kind = Kind.settings
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var value: String
         public init(value: String) { self.value = value }
     }
 
-    public struct Status: Codable, Sendable, Equatable { public init() {} }
+    public struct Status: Codable, Sendable, Hashable { public init() {} }
 }
 
 /// Every setting the control plane knows, with its default, its type and why it exists.

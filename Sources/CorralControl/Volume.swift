@@ -20,7 +20,7 @@ public enum VolumeKind: ResourceKind {
     /// The Restore condition's reason while a restore runs (or waits to start).
     public static let restoreInProgressReason = "RestoreInProgress"
 
-    public struct Spec: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Hashable {
         public var size: Int64
         public var numberOfReplicas: Int
         /// The node the volume should be attached to; empty means detached.
@@ -52,7 +52,7 @@ public enum VolumeKind: ResourceKind {
         }
     }
 
-    public struct Status: Codable, Sendable, Equatable {
+    public struct Status: Codable, Sendable, Hashable {
         public var state: VolumeState = .creating
         public var robustness: VolumeRobustness = .unknown
         public var currentNodeID: String = ""
@@ -83,14 +83,14 @@ public enum VolumeKind: ResourceKind {
 
 /// Asks to start a faulted volume again from the replicas that are back, even when a replica that
 /// may hold newer writes is missing; with `replicas`, from those only.
-public struct SalvageRequest: Codable, Sendable, Equatable {
+public struct SalvageRequest: Codable, Sendable, Hashable {
     public var requestedAt: Date
     public var replicas: [String]
     public init(requestedAt: Date, replicas: [String]) { self.requestedAt = requestedAt; self.replicas = replicas }
 }
 
 /// A salvage under way, from its start until the volume's engine serves again.
-public struct SalvageState: Codable, Sendable, Equatable {
+public struct SalvageState: Codable, Sendable, Hashable {
     public var startedAt: Date
     /// The replicas the new engine starts from; it serves from those with the newest epoch.
     public var replicas: [String]
@@ -114,7 +114,7 @@ extension Object where Definition == VolumeKind {
 }
 
 /// What one restore wrote into a volume.
-public struct RestoreReport: Codable, Sendable, Equatable {
+public struct RestoreReport: Codable, Sendable, Hashable {
     public var backup: String
     public var blocksWritten: Int
     public var blocksZeroed: Int

@@ -12,6 +12,9 @@ public enum Limits {
     /// The largest engine control request: its bodies are a name, labels, an address or a size;
     /// 1 MiB leaves room and stops floods.
     public static let controlBodyBytesMax = 1 << 20
+    /// How long a stopping control server lets requests in progress finish before it cuts them:
+    /// most answer in milliseconds; one that waits for a rebuild would hold a shutdown for hours.
+    public static let controlShutdownGrace: Duration = .seconds(5)
     /// Replica frames carry one request's data plus at most a layer name and an extent table.
     public static let replicaFrameBytesMax = requestBytesMax + 1024 * 1024
     /// Snapshots per chain. The chain's in-memory map does not grow with the layer count, only with

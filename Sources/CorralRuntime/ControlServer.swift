@@ -41,8 +41,18 @@ public enum ControlServer {
         for await first in bound.stream {
             switch first {
             case .success(let local):
-                // Stops taking connections; requests in progress (a rebuild's addReplica) go on.
-                return Listener(localAddress: local) { await services.triggerGracefulShutdown() }
+                return Listener(localAddress: local) {
+                    // Requests in progress finish first; one that lasts (a rebuild's addReplica) is
+                    // cut after a grace period. Returns once the server is down, so the event loops
+                    // it runs on can stop after it.
+                    await services.triggerGracefulShutdown()
+                    let cut = Task {
+                        try await Task.sleep(for: Limits.controlShutdownGrace)
+                        server.cancel()
+                    }
+                    _ = await server.result
+                    cut.cancel()
+                }
             case .failure(let error):
                 server.cancel()
                 throw error

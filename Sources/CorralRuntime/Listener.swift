@@ -22,7 +22,9 @@ public final class Listener: Sendable {
         stop = { acceptor.close() }
     }
 
-    /// Stops taking connections; those already taken go on.
+    /// Stops taking connections. A socket listener leaves those already taken going on; a server
+    /// that binds by itself (the control API's) finishes them, or cuts them after a grace period,
+    /// and returns once it is down.
     public func close() async { await stop() }
 
     /// The settings of an accepted connection's channel, the same whichever way it came in.
