@@ -116,6 +116,7 @@ let package = Package(
             name: "CorralManager",
             dependencies: [
                 "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI", "CorralManagerAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -160,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "CorralManagerTests",
             dependencies: [
-                "CorralManager", "CorralControl", "CorralBackup", "CorralManagerAPI",
+                "CorralManager", "CorralControl", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

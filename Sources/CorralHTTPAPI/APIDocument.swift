@@ -11,7 +11,7 @@ public final class APIDocument: @unchecked Sendable {
     public let json: String
     let root: [String: Any]
     /// Each path as segments under each server's prefix; `nil` segments take any value.
-    let routes: [(segments: [String?], methods: [String])]
+    let routes: [(server: String, segments: [String?], methods: [String])]
     let requestSchemas: [String: Any]
 
     /// Parses the document; a document that does not parse is a build defect, so it traps.
@@ -32,11 +32,11 @@ public final class APIDocument: @unchecked Sendable {
         json = String(decoding: data, as: UTF8.self)
         let servers = (root["servers"] as? [[String: Any]])?.compactMap { $0["url"] as? String } ?? ["/"]
         let paths = root["paths"] as? [String: Any] ?? [:]
-        var routes: [(segments: [String?], methods: [String])] = []
+        var routes: [(server: String, segments: [String?], methods: [String])] = []
         for server in servers {
             for (path, item) in paths {
                 let methods = ((item as? [String: Any]) ?? [:]).keys.filter(Self.httpMethods.contains).map { $0.uppercased() }.sorted()
-                routes.append((segments: Self.segments(server + path), methods: methods))
+                routes.append((server: server, segments: Self.segments(server + path), methods: methods))
             }
         }
         self.routes = routes
@@ -50,12 +50,13 @@ public final class APIDocument: @unchecked Sendable {
         template.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }
     }
 
-    /// The methods the document lists for a concrete path (an operation path under any server):
-    /// a request with another method on a known path is a 405 that lists them, not a 404.
-    public func methods(forPath path: String) -> [String] {
+    /// The methods the document lists for a concrete path (an operation path under one of
+    /// `servers`, nil: any): a request with another method on a known path is a 405 that lists
+    /// them, not a 404.
+    public func methods(forPath path: String, servers: Set<String>? = nil) -> [String] {
         let parts = path.split(separator: "/").map(String.init)
         var found: Set<String> = []
-        for route in routes where route.segments.count == parts.count {
+        for route in routes where route.segments.count == parts.count && servers?.contains(route.server) != false {
             if zip(route.segments, parts).allSatisfy({ $0 == nil || $0 == $1 }) { found.formUnion(route.methods) }
         }
         return found.sorted()

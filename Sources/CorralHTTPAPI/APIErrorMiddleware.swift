@@ -10,11 +10,15 @@ import OpenAPIRuntime
 /// - `translate` maps the server's own errors (a store's, an engine's) to their status.
 public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let document: APIDocument
+    let servers: Set<String>?
     let bodyBytesMax: Int
     let translate: @Sendable (any Error) -> APIError?
 
-    public init(document: APIDocument, bodyBytesMax: Int, translate: @escaping @Sendable (any Error) -> APIError? = { _ in nil }) {
-        self.document = document; self.bodyBytesMax = bodyBytesMax; self.translate = translate
+    /// `servers`: the document's server URLs this server serves its operations under (nil: all),
+    /// for the 405s; `translate`: the server's own errors as API errors.
+    public init(document: APIDocument, servers: Set<String>? = nil, bodyBytesMax: Int,
+                translate: @escaping @Sendable (any Error) -> APIError? = { _ in nil }) {
+        self.document = document; self.servers = servers; self.bodyBytesMax = bodyBytesMax; self.translate = translate
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -45,11 +49,12 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let cause as DecodingError:
             return APIError(.badRequest, DecodingFailure.describe(cause))
         case let cause:
-            if let translated = translate(cause) { return translated }
-            // The runtime's own refusals (a missing body, a bad query value) carry their status.
+            // The runtime's own refusals (a missing body, a bad query value, a wrong content type)
+            // carry their status; the server's errors (from a handler) have none.
             if error.httpStatus != .internalServerError {
                 return APIError(error.httpStatus, "\(error.causeDescription); see /v1/openapi.json")
             }
+            if let translated = translate(cause) { return translated }
             return APIError(.internalServerError, "internal error in \(error.operationID): \(cause); please report it")
         }
     }
@@ -58,7 +63,7 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         switch error.status {
         case .notFound, .methodNotAllowed:
-            let allowed = document.methods(forPath: path)
+            let allowed = document.methods(forPath: path, servers: servers)
             if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
                 var refusal = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(path); use \(allowed.joined(separator: ", "))")
                 refusal.allow = allowed

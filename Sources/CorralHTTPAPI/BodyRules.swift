@@ -3,8 +3,9 @@ import Foundation
 /// The rules every request body follows beyond what a generated decoder checks, read from the
 /// operation's schema in the document (docs/api.md "Request bodies"): the body is a JSON object,
 /// no field is null (a field is given or left out; generated decoders take null for an optional
-/// field), no field is unknown to a closed object (named, with its path), and an integer field
-/// holds a whole number (JSONDecoder reads 2.0 into an integer).
+/// field), no field is unknown to a closed object (named, with its path), each field has its
+/// schema's JSON type, and an integer field holds a whole number (JSONDecoder reads 2.0 into an
+/// integer). A `oneOf` passes when one alternative does.
 public enum BodyRules {
     /// What is wrong with `body` as the request body of `operationID`, or nil.
     public static func problem(in body: Data, operationID: String, document: APIDocument) -> String? {
@@ -27,8 +28,10 @@ public enum BodyRules {
             return complaints.contains { $0 == nil } ? nil : complaints.first ?? nil
         }
         let type = schema["type"] as? String
-        if type == "integer", let number = value as? NSNumber, isFloating(number) {
-            return "field \"\(field)\" must be a whole number"
+        if let type, let found = jsonType(of: value), !(found == type || (type == "number" && found == "integer")) {
+            // An integer written 2.0 is a number: said as what it is.
+            if type == "integer", found == "number" { return "field \"\(field)\" must be a whole number" }
+            return "field \"\(field)\" has the wrong type: expected \(type), found \(found)"
         }
         if let object = value as? [String: Any], type == "object" || schema["properties"] != nil {
             let properties = schema["properties"] as? [String: Any] ?? [:]
@@ -52,6 +55,20 @@ public enum BodyRules {
         return nil
     }
 
-    /// 2.0 and 2e0 parse as doubles, 2 as an integer (a boolean is neither).
-    static func isFloating(_ number: NSNumber) -> Bool { ["d", "f"].contains(String(cString: number.objCType)) }
+    /// The JSON Schema type of a parsed value. 2.0 and 2e0 parse as doubles (`number`), 2 as an
+    /// integer, true as a one-byte number (`boolean`).
+    static func jsonType(of value: Any) -> String? {
+        switch value {
+        case is String: return "string"
+        case let number as NSNumber:
+            switch String(cString: number.objCType) {
+            case "c", "B": return "boolean"
+            case "d", "f": return "number"
+            default: return "integer"
+            }
+        case is [String: Any]: return "object"
+        case is [Any]: return "array"
+        default: return nil
+        }
+    }
 }

@@ -13,7 +13,16 @@ public enum APILimits {
     /// Changes the store keeps for event-stream clients that resume (`Last-Event-ID`): minutes of
     /// a busy cluster's changes; a client further behind lists everything again.
     public static let changeHistoryMax = 10_000
-    /// How long the event stream holds a resource's modifications to send only the latest: node
-    /// heartbeats then reach a client at most once a second each.
+    /// How long the event stream holds a modification of what a user asked for (a spec, labels)
+    /// to send only a resource's latest: a second, so a UI still shows an action at once.
     public static let changeCoalesceWindow: Duration = .seconds(1)
+    /// How long it holds a status-only modification (node heartbeats every 2 s, controllers'
+    /// reports): a node then reaches a client at most every 5 s, however often it reports.
+    public static let statusChangeCoalesceWindow: Duration = .seconds(5)
+    /// Event streams one manager serves at once: each costs two tasks and a wake-up each half
+    /// second; a UI needs one per open browser tab.
+    public static let eventStreamsMax = 256
+    /// Changes a stream may hold for a client that does not read: past them it ends, and the
+    /// client resumes from the history (or resyncs) when it reconnects.
+    public static let eventStreamBacklogMax = 10_000
 }

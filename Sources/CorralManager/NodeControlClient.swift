@@ -4,6 +4,7 @@ import CorralCore
 import CorralEngineAPI
 import CorralHTTPAPI
 import Foundation
+import OpenAPIRuntime
 
 /// Calls a node agent's engine control API (Sources/CorralEngineAPI/openapi.yaml) through its
 /// generated client, for requests the manager forwards: snapshot operations happen in the engine,
@@ -24,6 +25,8 @@ struct NodeControlClient: Sendable {
             switch APIClientSupport.cause(of: error) {
             case let failure as APIFailure:
                 throw APIError(failure.status == 404 ? .notFound : (failure.status >= 500 ? .badGateway : .conflict), failure.message)
+            case let cause where (error as? ClientError)?.response != nil:
+                throw APIError(.badGateway, "node \(node.name) answered what this manager cannot read (\(cause)); are the node and the manager the same version?")
             case let cause:
                 throw APIError(.badGateway, "node \(node.name) did not answer (\(cause)); is it up? `corral node get \(node.name)`")
             }

@@ -11,6 +11,10 @@ public struct Change: Sendable, Equatable, Codable {
     public var deleted: Bool
     /// The change created the resource.
     public var added = false
+    /// Only the status changed (a heartbeat, a controller's report), not what a user asked for.
+    public var statusOnly = false
+    /// The last change its revision made (a create that evicts old events makes several).
+    public var closesRevision = true
     /// The owning resource ("volumes/v1"), also for a removal, so watchers need not look it up.
     public var owner: String?
 }
@@ -28,15 +32,22 @@ public actor ResourceStore {
     private var feeds: [UUID: AsyncStream<Change>.Continuation] = [:]
     /// The latest changes, oldest first, for event-stream clients that resume after a revision.
     private var history = CircularBuffer<Change>()
+    private let historyMax: Int
+    /// `history` holds every change after this revision: the store's revision when it opened, or
+    /// the newest revision a change was evicted from.
+    private var keptAfter: Int64
     /// Set when the manager stops: long polls answer at once, so shutdown does not wait on them.
     private var stopping = false
     /// Events kept; the oldest go first. Events are for people, not a log of record.
     static let eventCountMax = 1000
 
-    public init(persistence: any Persistence) throws {
+    /// `historyMax`: changes kept for event-stream clients that resume (`APILimits.changeHistoryMax`).
+    public init(persistence: any Persistence, historyMax: Int = APILimits.changeHistoryMax) throws {
         self.persistence = persistence
         let loaded = try persistence.load()
         revision = loaded.revision
+        keptAfter = loaded.revision
+        self.historyMax = max(1, historyMax)
         let decoder = JSONCoding.decoder()
         for row in loaded.rows {
             do {
@@ -122,7 +133,7 @@ public actor ResourceStore {
         var stored = try current(resource)
         guard stored.status != resource.status else { return stored }
         stored.status = resource.status
-        try commit(stored)
+        try commit(stored, statusOnly: true)
         return objects[R.kind]![resource.name] as! R
     }
 
@@ -156,7 +167,7 @@ public actor ResourceStore {
         return stored
     }
 
-    private func commit(_ object: any Resource, removing: [(Kind, String)] = [], added: Bool = false) throws {
+    private func commit(_ object: any Resource, removing: [(Kind, String)] = [], added: Bool = false, statusOnly: Bool = false) throws {
         let next = revision + 1
         var object = object
         object.metadata.resourceVersion = next
@@ -169,16 +180,17 @@ public actor ResourceStore {
         revision = next
         for (removedKind, name) in removing {
             let owner = objects[removedKind]?.removeValue(forKey: name)?.metadata.owner
-            announce(Change(kind: removedKind, name: name, revision: next, deleted: true, owner: owner))
+            announce(Change(kind: removedKind, name: name, revision: next, deleted: true, closesRevision: false, owner: owner))
         }
         objects[kind, default: [:]][object.name] = object
-        announce(Change(kind: kind, name: object.name, revision: next, deleted: false, added: added, owner: object.metadata.owner))
+        announce(Change(kind: kind, name: object.name, revision: next, deleted: false, added: added, statusOnly: statusOnly,
+                        owner: object.metadata.owner))
     }
 
     // MARK: Watching
 
     private func announce(_ change: Change) {
-        if history.count >= APILimits.changeHistoryMax { history.removeFirst() }
+        if history.count >= historyMax { keptAfter = max(keptAfter, history.removeFirst().revision) }
         history.append(change)
         for subscriber in subscribers.values { subscriber.yield(change) }
         for (id, waiter) in waiters where waiter.after < revision {
@@ -201,18 +213,19 @@ public actor ResourceStore {
         feeds[id] = nil
     }
 
-    /// The changes after `revision` and every later one, with no gap between them. `missed` is
-    /// nil when changes after `revision` are no longer kept: the client must list again.
-    public func follow(after revision: Int64) -> (missed: [Change]?, live: AsyncStream<Change>) {
+    /// The changes after `revision` (none: from now) and every later one, with no gap between
+    /// them, and the store's revision when they were taken (`now`). `missed` is nil when changes
+    /// after `revision` are no longer kept: the client must list again.
+    public func follow(after revision: Int64?) -> (missed: [Change]?, live: AsyncStream<Change>, now: Int64) {
         let id = UUID()
         let (live, continuation) = AsyncStream<Change>.makeStream(bufferingPolicy: .unbounded)
         if stopping { continuation.finish() } else { subscribers[id] = continuation; feeds[id] = continuation }
         continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
-        // A revision the store never reached: its data was restored from an older copy.
-        guard revision <= self.revision else { return (nil, live) }
-        guard revision < self.revision else { return ([], live) }
-        guard let oldest = history.first, oldest.revision <= revision + 1 else { return (nil, live) }
-        return (history.filter { $0.revision > revision }, live)
+        guard let revision else { return ([], live, self.revision) }
+        // A revision the store never reached (its data was restored from an older copy), or one
+        // whose later changes are not all kept.
+        guard revision <= self.revision, revision >= keptAfter else { return (nil, live, self.revision) }
+        return (history.filter { $0.revision > revision }, live, self.revision)
     }
 
     /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.
@@ -229,6 +242,9 @@ public actor ResourceStore {
         timer.cancel()
         return revision
     }
+
+    /// Event streams open now (`follow`).
+    public var eventStreamCount: Int { feeds.count }
 
     /// Answers every long poll now and every later one at once, and ends every event stream
     /// (the manager is stopping: the HTTP server waits for open requests).

@@ -63,7 +63,8 @@ public enum ControlServer {
 
     static func router(resolve: @escaping Resolver, standalone: Bool) throws -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: APIErrorMiddleware(document: document, bodyBytesMax: Limits.controlBodyBytesMax) { error in
+        let servers: Set<String> = standalone ? ["/v1/engines/{volume}", "/v1"] : ["/v1/engines/{volume}"]
+        router.add(middleware: APIErrorMiddleware(document: document, servers: servers, bodyBytesMax: Limits.controlBodyBytesMax) { error in
             // What the engine refuses (an unknown snapshot, an operation in progress) is a conflict.
             APIError(.conflict, "\(error)")
         })
@@ -72,8 +73,9 @@ public enum ControlServer {
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.json)))
         }
+        // The engine first: a request for an engine this node does not run is a 404, whatever its body.
         let middlewares: [any ServerMiddleware] = [
-            BodyRulesMiddleware(document: document, bytesMax: Limits.controlBodyBytesMax), EngineScope(resolve: resolve),
+            EngineScope(resolve: resolve), BodyRulesMiddleware(document: document, bytesMax: Limits.controlBodyBytesMax),
         ]
         let api = EngineControlAPI()
         let configuration = APIClientSupport.configuration
@@ -137,11 +139,14 @@ struct OlderEnginePaths<Context: RequestContext>: HTTPResponder {
         return try await next.respond(to: Request(head: head, body: request.body), context: context)
     }
 
+    /// `/v1/snapshots/ACTION` or `/v1/engines/VOLUME/snapshots/ACTION` → the same without
+    /// `snapshots/`; any other path (a volume named `snapshots` included) → nil.
     static func rewritten(_ method: HTTPRequest.Method, _ path: String) -> String? {
-        for (action, methods) in [("purge", [HTTPRequest.Method.get, .post]), ("verify", [.post])]
-        where methods.contains(method) && path.hasSuffix("/snapshots/" + action) {
-            return String(path.dropLast("/snapshots/".count + action.count)) + "/" + action
-        }
-        return nil
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.first == "", parts.count >= 4, parts[1] == "v1", parts[parts.count - 2] == "snapshots",
+              parts.count == 4 || (parts.count == 6 && parts[2] == "engines") else { return nil }
+        let action = parts[parts.count - 1]
+        guard (action == "purge" && [.get, .post].contains(method)) || (action == "verify" && method == .post) else { return nil }
+        return (parts.dropLast(2) + [action]).joined(separator: "/")
     }
 }

@@ -115,16 +115,45 @@ struct EventStreamTests {
         defer { served.server.cancel() }
         let reader = try await Reader(served.base)
         for beat in 1...50 { _ = try await store.modifyStatus(Node.self, "n1") { $0.address = "10.0.0.\(beat)" } }
-        let last = await store.revision
-        var seen: [(id: Int64, event: String, data: [String: Any])] = []
-        while seen.last?.id != last { seen.append(try await reader.next()) }
-        #expect(seen.count <= 3, "50 heartbeats gave \(seen.count) events")
-        #expect(seen.allSatisfy { change($0) == "change nodes n1 modified" })
         try await store.remove(.nodes, "n1")
-        #expect(change(try await reader.next()) == "change nodes n1 deleted")
+        var seen: [(id: Int64, event: String, data: [String: Any])] = []
+        while seen.last?.data["change"] as? String != "deleted" { seen.append(try await reader.next()) }
+        #expect(seen.count <= 3, "50 heartbeats and a deletion gave \(seen.count) events")
+        #expect(seen.dropLast().allSatisfy { change($0) == "change nodes n1 modified" }, "\(seen.map(change))")
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.id < $1.id }, "ids grow")
     }
 
-    @Test func aClientTooFarBehindIsToldToResync() async throws {
+    /// Past the history a client cannot resume: it is told to list again. A revision that
+    /// makes two changes (a new event evicting the oldest) carries its id on the last only, so
+    /// a client cut off between them resumes before both.
+    @Test func aClientTooFarBehindIsToldToResyncAndRevisionsStayWhole() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence(), historyMax: 4)
+        for index in 0..<6 {
+            try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
+        }
+        let served = try await Served.start(store)
+        defer { served.server.cancel() }
+        let behind = try await Reader(served.base, lastEventID: 1)
+        let resync = try await behind.next()
+        #expect(resync.event == "resync" && resync.id == 6, "\(resync)")
+        let resumable = try await Reader(served.base, lastEventID: 3)
+        #expect(try await resumable.next().id == 4)
+
+        for index in 0..<ResourceStore.eventCountMax {
+            let spec = Event.Spec(type: .normal, reason: "r", message: "m", involvedObject: "volumes/v0", time: now.addingTimeInterval(Double(index)))
+            try await store.create(Event(metadata: ObjectMeta(name: "e\(index)"), spec: spec, status: .init()), now: now)
+        }
+        let reader = try await Reader(served.base)
+        let spec = Event.Spec(type: .normal, reason: "r", message: "m", involvedObject: "volumes/v0", time: now.addingTimeInterval(5000))
+        try await store.create(Event(metadata: ObjectMeta(name: "newest"), spec: spec, status: .init()), now: now)
+        let revision = await store.revision
+        let evicted = try await reader.next()
+        let added = try await reader.next()
+        #expect(change(evicted) == "change events e0 deleted" && evicted.id == -1, "no id inside a revision: \(evicted)")
+        #expect(change(added) == "change events newest added" && added.id == revision)
+    }
+
+    @Test func aClientAheadOfTheStoreIsToldToResync() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         for index in 0..<3 {
             try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
@@ -150,10 +179,10 @@ struct ChangeCoalescerTests {
     }
 
     @Test func modificationsWaitAndTheLatestWins() {
-        var coalescer = ChangeCoalescer(window: .seconds(1))
-        #expect(coalescer.receive(event("a", .modified, 1), now: .zero).isEmpty)
-        #expect(coalescer.receive(event("b", .modified, 2), now: .milliseconds(100)).isEmpty)
-        #expect(coalescer.receive(event("a", .modified, 3), now: .milliseconds(200)).isEmpty)
+        var coalescer = ChangeCoalescer()
+        #expect(coalescer.receive(event("a", .modified, 1), window: .seconds(1), now: .zero).isEmpty)
+        #expect(coalescer.receive(event("b", .modified, 2), window: .seconds(1), now: .milliseconds(100)).isEmpty)
+        #expect(coalescer.receive(event("a", .modified, 3), window: .seconds(1), now: .milliseconds(200)).isEmpty)
         #expect(coalescer.due(now: .milliseconds(900)).isEmpty)
         #expect(coalescer.deadline == .seconds(1))
         #expect(coalescer.due(now: .seconds(1)) == [event("b", .modified, 2), event("a", .modified, 3)])
@@ -161,10 +190,32 @@ struct ChangeCoalescerTests {
     }
 
     @Test func anAdditionOrDeletionSendsWhatWaitsFirst() {
-        var coalescer = ChangeCoalescer(window: .seconds(1))
-        _ = coalescer.receive(event("a", .modified, 4), now: .zero)
-        #expect(coalescer.receive(event("a", .deleted, 5), now: .milliseconds(10)) == [event("a", .modified, 4), event("a", .deleted, 5)])
-        #expect(coalescer.receive(event("c", .added, 6), now: .milliseconds(20)) == [event("c", .added, 6)])
+        var coalescer = ChangeCoalescer()
+        _ = coalescer.receive(event("a", .modified, 4), window: .seconds(1), now: .zero)
+        #expect(coalescer.receive(event("a", .deleted, 5), window: .seconds(1), now: .milliseconds(10)) == [event("a", .modified, 4), event("a", .deleted, 5)])
+        #expect(coalescer.receive(event("c", .added, 6), window: .seconds(1), now: .milliseconds(20)) == [event("c", .added, 6)])
         #expect(coalescer.due(now: .seconds(5)).isEmpty)
+    }
+
+    /// A node agent heartbeats every 2 s; with the status window of 5 s a node reaches the stream
+    /// at most once in 5 s, not at each heartbeat. A user's change still goes within its shorter window,
+    /// and takes what waits along.
+    @Test func heartbeatsEveryTwoSecondsReachTheStreamEveryFive() {
+        var coalescer = ChangeCoalescer()
+        var sent: [(at: Int, event: ChangeEvent)] = []
+        var revision: Int64 = 0
+        for second in 0..<20 {
+            if second % 2 == 0 {
+                revision += 1
+                _ = coalescer.receive(event("n1", .modified, revision), window: .seconds(5), now: .seconds(second))
+            }
+            sent += coalescer.due(now: .seconds(second)).map { (second, $0) }
+        }
+        // A batch opens with the first heartbeat after a flush and closes 5 s later: 0-5, 6-11, 12-17.
+        #expect(sent.map(\.at) == [5, 11, 17], "\(sent)")
+        #expect(sent.map(\.event.revision) == [3, 6, 9], "each the latest heartbeat")
+        _ = coalescer.receive(event("n1", .modified, 20), window: .seconds(5), now: .seconds(20))
+        _ = coalescer.receive(event("v1", .modified, 21), window: .seconds(1), now: .milliseconds(20_500))
+        #expect(coalescer.due(now: .milliseconds(21_500)) == [event("n1", .modified, 20), event("v1", .modified, 21)])
     }
 }

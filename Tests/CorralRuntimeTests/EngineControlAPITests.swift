@@ -167,6 +167,8 @@ struct EngineControlAPITests {
         try await expect(.POST, "/v1/snapshots", body: #"["a"]"#, status: 400, saying: "JSON object")
         try await expect(.POST, "/v1/snapshots", body: "{", status: 400, saying: "not JSON")
         try await expect(.POST, "/v1/snapshots", body: "{}", status: 400, saying: "\"name\" is required")
+        try await expect(.POST, "/v1/snapshots", status: 400, saying: "body")
+        try await expect(.POST, "/v1/engines/other/snapshots", body: #"{"nonsense":1}"#, status: 404, saying: "no engine for volume \"other\"")
         try await expect(.POST, "/v1/snapshots", body: #"{"name":"a"}"#, headers: [("Content-Type", "text/plain")], status: 415, saying: "application/json")
         try await expect(.POST, "/v1/snapshots", body: #"{"name":"a"}"#, headers: [], status: 415, saying: "Content-Type")
         try await expect(.POST, "/v1/snapshots", body: #"{"name":"a"}"#, headers: [("Content-Type", "application/json"), ("Origin", "http://evil.example")],
@@ -188,6 +190,26 @@ struct EngineControlAPITests {
         let status = try await served.raw(.GET, "/v1/status", headers: [])
         #expect(status.body.contains("\"local:/") && !status.body.contains("\\/"), "\(status.body)")
         await served.listener.close()
+        await cluster.shutdown()
+    }
+
+    /// A node agent serves engines by name, a volume named `snapshots` included; it does not
+    /// serve the standalone `/v1` paths, so those are 404s, not 405s.
+    @Test func aNodeAgentServesEveryVolumeName() async throws {
+        let cluster = try await LocalAndRemoteEngine.start("nodeagent", size: 8 << 20)
+        let engine = cluster.engine
+        let listener = try await ControlServer.bind(.tcp(host: "127.0.0.1", port: 0), resolve: { $0 == "snapshots" ? engine : nil },
+                                                    group: engine.eventLoop)
+        let served = Served(listener: listener, base: "http://127.0.0.1:\(listener.localAddress!.port!)")
+        for (method, path) in [(HTTPMethod.POST, "/v1/engines/snapshots/verify"), (.GET, "/v1/engines/snapshots/purge"),
+                               (.POST, "/v1/engines/snapshots/snapshots/verify"), (.GET, "/v1/engines/snapshots/snapshots/purge")] {
+            let answer = try await served.raw(method, path, headers: [])
+            #expect(answer.status == 200, "\(method) \(path): \(answer.body)")
+        }
+        #expect(try await served.client(volume: "snapshots").getStatus().ok.body.json.volume == "v1")
+        let standalonePath = try await served.raw(.PUT, "/v1/status", body: "{}")
+        #expect(standalonePath.status == 404, "\(standalonePath)")
+        await listener.close()
         await cluster.shutdown()
     }
 

@@ -226,7 +226,7 @@ components:
         Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
         request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
         (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-        1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+        1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
       content:
         application/json:
           schema: { $ref: "#/components/schemas/Error" }

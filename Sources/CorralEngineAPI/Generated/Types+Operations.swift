@@ -103,7 +103,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//status/get(getStatus)/responses/default`.
@@ -236,7 +236,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//volume/get(getVolume)/responses/default`.
@@ -369,7 +369,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//snapshots/get(listSnapshots)/responses/default`.
@@ -485,7 +485,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//snapshots/post(createSnapshot)/responses/default`.
@@ -612,7 +612,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//snapshots/{snapshot}/delete(deleteSnapshot)/responses/default`.
@@ -739,7 +739,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//snapshots/{snapshot}/revert/post(revertSnapshot)/responses/default`.
@@ -872,7 +872,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//purge/get(getPurge)/responses/default`.
@@ -1029,7 +1029,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//purge/post(startPurge)/responses/default`.
@@ -1180,7 +1180,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//verify/post(verify)/responses/default`.
@@ -1349,7 +1349,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//checksums/get(getChecksums)/responses/default`.
@@ -1482,7 +1482,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//replicas/get(listReplicas)/responses/default`.
@@ -1598,7 +1598,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//replicas/post(addReplica)/responses/default`.
@@ -1723,7 +1723,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//replicas/{address}/delete(removeReplica)/responses/default`.
@@ -1839,7 +1839,7 @@ public enum Operations {
             /// Refused or failed; the body says why and what to do. 400 a bad body, 403 a browser's
             /// request, 404 an unknown path or engine, 405 a known path with another method, 409 refused
             /// (an unknown snapshot, another operation in progress, a rebuild running), 413 a body over
-            /// 1 MiB, 415 a body that is not JSON, 500 a failure of the engine.
+            /// 1 MiB, 415 a body that is not JSON, 500 a defect of the server (please report it).
             ///
             ///
             /// - Remark: Generated from `#/paths//expand/post(expand)/responses/default`.
