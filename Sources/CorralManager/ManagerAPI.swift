@@ -5,6 +5,7 @@ import CorralManagerAPI
 import Foundation
 import Hummingbird
 import Logging
+import OpenAPIHummingbird
 
 /// The manager's REST API (docs/api.md; the OpenAPI document is served at /v1/openapi.json).
 /// Routes validate and translate; the store and the controllers do the work.
@@ -23,8 +24,20 @@ struct ManagerAPI: Sendable {
 
     func router() -> Router<APIContext> {
         let router = Router(context: APIContext.self)
-        router.add(middleware: ErrorMiddleware())
+        // Every error in one shape; what the store refused keeps its meaning (404, 409, 422, 503).
+        router.add(middleware: APIErrorMiddleware(document: Self.document, bodyBytesMax: APILimits.apiBodyBytesMax) { error in
+            (error as? StoreError).map(APIError.from)
+        })
         router.add(middleware: RequestGuard(hosts: hosts))
+        router.add(middleware: BodyLimitMiddleware(bytesMax: APILimits.apiBodyBytesMax))
+        do {
+            // The operations that have moved onto the generated server (the rest follow, issue 19).
+            try NodeAgentOperations(api: self).registerHandlers(
+                on: router, serverURL: URL(string: "/")!, configuration: APIClientSupport.configuration,
+                middlewares: [BodyRulesMiddleware(document: Self.document, bytesMax: APILimits.apiBodyBytesMax)])
+        } catch {
+            preconditionFailure("the generated routes do not register: \(error)")  // a constant URL: a build defect
+        }
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: Self.document.json)))
         }

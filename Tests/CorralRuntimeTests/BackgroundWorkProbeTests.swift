@@ -37,18 +37,23 @@ struct BackgroundWorkProbeTests {
         }
         let before = try await probes()
         // Three engine ticks' worth of status requests, about fifty a tick.
+        var sent: [ContinuousClock.Instant] = []
         for _ in 0..<150 {
             let request = ControlRequest(op: .status)
             _ = try await engine.eventLoop.flatSubmit {
                 engine.replicas[address]!.control(request, as: ReplicaStatus.self)
             }.get()
+            sent.append(.now)
             try await Task.sleep(for: .milliseconds(20))  // pacing the requests, not synchronisation
         }
         let during = try await probes() - before
+        // A probe may rightly go out in a tick the test itself was kept from sending in: when the
+        // machine is loaded (the whole suite on 2 vCPUs) this task can wait a second or more.
+        let stalls = zip(sent, sent.dropFirst()).filter { $1 - $0 >= .milliseconds(500) }.count
         // Once they stop, the probes resume.
         let resumed = try await waitUntil(seconds: 5) { try await probes() > before + during }
         await held.release()
-        #expect(during <= 1, "\(during) probes went out while status requests showed the replica alive")
+        #expect(during <= 1 + stalls, "\(during) probes went out while status requests showed the replica alive (\(stalls) stalls of the test)")
         #expect(resumed, "no probe went out within 5 s after the other requests stopped")
     }
 
