@@ -1144,6 +1144,16 @@ components:
         - newlyUploadedDataSize
       additionalProperties: false
       properties:
+        bytesDone:
+          type: integer
+          minimum: 0
+          maximum: 9223372036854775807
+          description: Bytes of the snapshot read so far, for progress.
+        bytesTotal:
+          type: integer
+          minimum: 0
+          maximum: 9223372036854775807
+          description: Bytes of the snapshot to read.
         dataDirectoryName: {type: string}
         error: {type: string}
         message: {type: string}
@@ -1219,6 +1229,15 @@ components:
         - message
       additionalProperties: false
       properties:
+        lastRestore:
+          type: object
+          description: What the last restore into the volume did.
+          required: [backup, blocksWritten, blocksZeroed, incremental]
+          properties:
+            backup: {type: string}
+            blocksWritten: {type: integer, minimum: 0}
+            blocksZeroed: {type: integer, minimum: 0}
+            incremental: {type: boolean}
         currentSize: {type: integer, maximum: 9223372036854775807, minimum: 0}
         currentState: {type: string, enum: [pending, starting, running, stopped, error]}
         endpoint: {type: string}
