@@ -58,9 +58,10 @@ let package = Package(
         .target(
             name: "CorralManagerAPI",
             dependencies: [
-                "CorralControl",
+                "CorralControl", "CorralCore", "CorralHTTPAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
             swiftSettings: strict),
@@ -142,7 +143,7 @@ let package = Package(
             name: "corral",
             dependencies: [
                 "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup", "CorralStore",
-                "CorralEngineAPI", "CorralHTTPAPI",
+                "CorralEngineAPI", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

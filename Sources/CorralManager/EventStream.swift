@@ -1,61 +1,49 @@
 import CorralControl
 import CorralHTTPAPI
+import CorralManagerAPI
 import Foundation
-import HTTPTypes
-import Hummingbird
-import NIOCore
+import OpenAPIRuntime
 
 /// `GET /v1/events/stream`: the store's changes as server-sent events, for the web UI (docs/api.md
 /// "Event stream"). Each event's id is its store revision; a client that reconnects with
 /// `Last-Event-ID` (or `?after=`) gets every change after it, or a `resync` event when those are no
 /// longer kept. Modifications are coalesced (`ChangeCoalescer`), so node heartbeats do not flood it.
-struct EventStream: Sendable {
-    let store: ResourceStore
+extension ManagerAPI {
+    func streamChanges(_ input: Operations.StreamChanges.Input) async throws -> Operations.StreamChanges.Output {
+        let after = input.headers.lastEventID ?? input.query.after
+        if let after, after < 0 {
+            throw APIError(.badRequest, "Last-Event-ID or after=\(after) must be a revision (a whole number, 0 or more) the stream sent")
+        }
+        guard await store.eventStreamCount < APILimits.eventStreamsMax else {
+            throw APIError(.serviceUnavailable, "\(APILimits.eventStreamsMax) event streams are open, the most this manager serves; close one, or follow changes with GET /v1/watch")
+        }
+        let (missed, live, now) = await store.follow(after: after.map(Int64.init))
+        let frames = EventFrames(missed: missed, resyncAt: now, live: live)
+        return .ok(.init(headers: .init(cacheControl: "no-cache"),
+                         body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
+    }
+}
+
+/// The frames of one event stream, produced as the client reads them: what was missed (or
+/// `resync`), then the live changes as the coalescer lets them go, until the client leaves, the
+/// manager stops, or the client falls so far behind that its backlog is full (it reconnects and
+/// resumes from the history, or resyncs).
+struct EventFrames: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let missed: [Change]?
+    let resyncAt: Int64
+    let live: AsyncStream<Change>
+
     /// A comment line this often keeps proxies from closing an idle stream.
     static let keepAlive: Duration = .seconds(15)
     /// How often waiting modifications are checked for being due: half the shortest window.
     static let tick: Duration = .milliseconds(500)
 
-    static var lastEventID: HTTPField.Name { HTTPField.Name("Last-Event-ID")! }
-
-    func response(to request: Request) async throws -> Response {
-        let header = request.headers[Self.lastEventID]
-        let query = request.uri.queryParameters.get("after")
-        var after: Int64?
-        if let text = header ?? query {
-            guard let revision = Int64(text), revision >= 0 else {
-                throw APIError(.badRequest, "Last-Event-ID or after=\(text) must be a revision (a whole number, 0 or more) the stream sent")
-            }
-            after = revision
-        }
-        guard await store.eventStreamCount < APILimits.eventStreamsMax else {
-            throw APIError(.serviceUnavailable, "\(APILimits.eventStreamsMax) event streams are open, the most this manager serves; close one, or follow changes with GET /v1/watch")
-        }
-        let (missed, live, now) = await store.follow(after: after)
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await stream(missed: missed, resyncAt: now, live: live, writer: &writer)
-        })
-    }
-
     enum Input: Sendable { case change(Change), tick }
 
-    /// Writes what was missed (or `resync`), then the live changes as the coalescer lets them go,
-    /// until the client leaves, the manager stops, or the client falls so far behind that its
-    /// backlog is full (it reconnects and resumes from the history, or resyncs).
-    func stream(missed: [Change]?, resyncAt revision: Int64, live: AsyncStream<Change>, writer: inout any ResponseBodyWriter) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var coalescer = ChangeCoalescer()
-        var lastWrite = start
-        if let missed {
-            var buffer = ByteBuffer()
-            for change in missed { buffer.writeImmutableBuffer(Self.frame(Self.event(change))) }
-            if buffer.readableBytes > 0 { try await writer.write(buffer) }
-        } else {
-            try await writer.write(Self.resync(revision: revision))
-        }
+    func makeAsyncIterator() -> Iterator {
         let (inputs, feed) = AsyncStream<Input>.makeStream(bufferingPolicy: .bufferingOldest(APILimits.eventStreamBacklogMax))
+        let live = self.live
         let forward = Task {
             for await change in live {
                 if case .dropped = feed.yield(.change(change)) { break }  // the client is too far behind
@@ -68,28 +56,59 @@ struct EventStream: Sendable {
                 feed.yield(.tick)
             }
         }
-        defer { forward.cancel(); ticker.cancel() }
-        for await input in inputs {
-            let now = clock.now - start
-            let due: [ChangeEvent]
-            switch input {
-            case .change(let change):
-                let window = change.statusOnly ? APILimits.statusChangeCoalesceWindow : APILimits.changeCoalesceWindow
-                due = coalescer.receive(Self.event(change), window: window, now: now)
-            case .tick:
-                due = coalescer.due(now: now)
-            }
-            if !due.isEmpty {
-                try await writer.write(Self.frames(due))
-                lastWrite = clock.now
-            } else if clock.now - lastWrite >= Self.keepAlive {
-                try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                lastWrite = clock.now
-            }
+        let first = missed.map { Self.frames($0.map(Self.event)) } ?? Self.resync(revision: resyncAt)
+        return Iterator(pending: first.isEmpty ? nil : first, inputs: inputs.makeAsyncIterator(), feeders: Feeders(tasks: [forward, ticker]))
+    }
+
+    /// The tasks that feed one stream's inputs, cancelled when its reader goes.
+    final class Feeders: Sendable {
+        let tasks: [Task<Void, Never>]
+        init(tasks: [Task<Void, Never>]) { self.tasks = tasks }
+        deinit { for task in tasks { task.cancel() } }
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var pending: ArraySlice<UInt8>?
+        var inputs: AsyncStream<Input>.Iterator
+        let feeders: Feeders
+        let clock = ContinuousClock()
+        var coalescer = ChangeCoalescer()
+        var ended = false
+        let start: ContinuousClock.Instant
+        var lastWrite: ContinuousClock.Instant
+
+        init(pending: ArraySlice<UInt8>?, inputs: AsyncStream<Input>.Iterator, feeders: Feeders) {
+            self.pending = pending; self.inputs = inputs; self.feeders = feeders
+            start = clock.now
+            lastWrite = start
         }
-        let waiting = coalescer.flush()
-        if !waiting.isEmpty { try await writer.write(Self.frames(waiting)) }
-        try await writer.finish(nil)
+
+        mutating func next() async -> ArraySlice<UInt8>? {
+            if let pending { self.pending = nil; return pending }
+            if ended { return nil }
+            while let input = await inputs.next() {
+                let now = clock.now - start
+                let due: [ChangeEvent]
+                switch input {
+                case .change(let change):
+                    let window = change.statusOnly ? APILimits.statusChangeCoalesceWindow : APILimits.changeCoalesceWindow
+                    due = coalescer.receive(EventFrames.event(change), window: window, now: now)
+                case .tick:
+                    due = coalescer.due(now: now)
+                }
+                if !due.isEmpty {
+                    lastWrite = clock.now
+                    return EventFrames.frames(due)
+                }
+                if clock.now - lastWrite >= EventFrames.keepAlive {
+                    lastWrite = clock.now
+                    return ArraySlice(": keep-alive\n\n".utf8)
+                }
+            }
+            ended = true
+            let waiting = coalescer.flush()
+            return waiting.isEmpty ? nil : EventFrames.frames(waiting)
+        }
     }
 
     static func event(_ change: Change) -> ChangeEvent {
@@ -98,21 +117,19 @@ struct EventStream: Sendable {
                     closesRevision: change.closesRevision)
     }
 
-    static func frames(_ events: [ChangeEvent]) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        for event in events { buffer.writeImmutableBuffer(frame(event)) }
-        return buffer
+    static func frames(_ events: [ChangeEvent]) -> ArraySlice<UInt8> {
+        ArraySlice(events.flatMap(frame))
     }
 
     /// One event; the id only on the last change of its revision (SSE keeps the last id a client
     /// saw for frames without one, so a client cut off inside a revision resumes before it).
-    static func frame(_ event: ChangeEvent) -> ByteBuffer {
+    static func frame(_ event: ChangeEvent) -> [UInt8] {
         let data = (try? JSONCoding.encoder().encode(event)) ?? Data()
         let id = event.closesRevision ? "id: \(event.revision)\n" : ""
-        return ByteBuffer(string: "\(id)event: change\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+        return Array("\(id)event: change\ndata: \(String(decoding: data, as: UTF8.self))\n\n".utf8)
     }
 
-    static func resync(revision: Int64) -> ByteBuffer {
-        ByteBuffer(string: "id: \(revision)\nevent: resync\ndata: {\"revision\":\(revision)}\n\n")
+    static func resync(revision: Int64) -> ArraySlice<UInt8> {
+        ArraySlice("id: \(revision)\nevent: resync\ndata: {\"revision\":\(revision)}\n\n".utf8)
     }
 }

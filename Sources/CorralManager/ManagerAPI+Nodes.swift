@@ -1,40 +1,46 @@
 import CorralControl
 import CorralHTTPAPI
+import CorralManagerAPI
 import Foundation
-import Hummingbird
 
+/// Nodes as users see and change them, and the replica and engine records (read by anyone,
+/// status written by their node agent, ManagerAPI+NodeAgents.swift).
 extension ManagerAPI {
-    func addNodeRoutes(_ router: Router<APIContext>) {
-        router.get("/v1/nodes") { _, _ in try json(APIResponse.List(items: await store.list(Node.self))) }
-        router.get("/v1/nodes/:name") { _, context in try json(try await node(context)) }
-        router.put("/v1/nodes/:name") { request, context in
-            var request = request
-            var node = try await node(context)
-            let body = try await request.decodeStrict(APIRequest.SpecUpdate<Node.Spec>.self, context: context)
-            try RequestValidation.check(body.spec)
-            node.spec = body.spec
-            node.metadata.resourceVersion = body.metadata.resourceVersion
-            node.metadata.labels = body.metadata.labels
-            return try json(try await store.update(node))
-        }
-        router.delete("/v1/nodes/:name") { _, context in
-            let node = try await node(context)
-            if node.status.ready {
-                throw APIError(.conflict, "node \(node.name) is up; stop its node agent before removing it")
-            }
-            if await store.list(Replica.self).contains(where: { $0.spec.nodeID == node.name }) {
-                throw APIError(.conflict, "node \(node.name) still holds replicas; evict them first (`corral node evict \(node.name)`)")
-            }
-            try await store.remove(.nodes, node.name)
-            return try json(APIResponse.Done())
-        }
+    func listNodes(_ input: Operations.ListNodes.Input) async throws -> Operations.ListNodes.Output {
+        .ok(.init(body: .json(.init(items: await store.list(Node.self)))))
     }
 
-    func node(_ context: APIContext) async throws -> Node { try await named(Node.self, context) }
+    func getNode(_ input: Operations.GetNode.Input) async throws -> Operations.GetNode.Output {
+        .ok(.init(body: .json(try await named(Node.self, input.path.name))))
+    }
 
-    /// Replica and engine records: read by anyone, status written by their node agent.
-    func addInstanceRoutes(_ router: Router<APIContext>) {
-        router.get("/v1/replicas") { _, _ in try json(APIResponse.List(items: await store.list(Replica.self))) }
-        router.get("/v1/engines") { _, _ in try json(APIResponse.List(items: await store.list(Engine.self))) }
+    func updateNode(_ input: Operations.UpdateNode.Input) async throws -> Operations.UpdateNode.Output {
+        let body = switch input.body { case .json(let body): body }
+        var node = try await named(Node.self, input.path.name)
+        try RequestValidation.check(body.spec)
+        node.spec = body.spec
+        node.metadata.resourceVersion = Int64(body.metadata.resourceVersion)
+        node.metadata.labels = body.metadata.labels?.additionalProperties
+        return .ok(.init(body: .json(try await store.update(node))))
+    }
+
+    func deleteNode(_ input: Operations.DeleteNode.Input) async throws -> Operations.DeleteNode.Output {
+        let node = try await named(Node.self, input.path.name)
+        if node.status.ready {
+            throw APIError(.conflict, "node \(node.name) is up; stop its node agent before removing it")
+        }
+        if await store.list(Replica.self).contains(where: { $0.spec.nodeID == node.name }) {
+            throw APIError(.conflict, "node \(node.name) still holds replicas; evict them first (`corral node evict \(node.name)`)")
+        }
+        try await store.remove(.nodes, node.name)
+        return .ok(.init(body: .json(.init(ok: true))))
+    }
+
+    func listReplicas(_ input: Operations.ListReplicas.Input) async throws -> Operations.ListReplicas.Output {
+        .ok(.init(body: .json(.init(items: await store.list(Replica.self)))))
+    }
+
+    func listEngines(_ input: Operations.ListEngines.Input) async throws -> Operations.ListEngines.Output {
+        .ok(.init(body: .json(.init(items: await store.list(Engine.self)))))
     }
 }

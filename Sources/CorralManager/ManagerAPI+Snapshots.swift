@@ -1,49 +1,53 @@
 import CorralControl
 import CorralCore
-import Foundation
 import CorralEngineAPI
 import CorralHTTPAPI
-import Hummingbird
+import CorralManagerAPI
+import Foundation
 
-/// Snapshot actions run in the volume's engine: the manager forwards them to its node.
+/// Snapshot actions run in the volume's engine: the manager forwards them to its node. (Both
+/// generated modules name their types `Components` and `Operations`, so this file says whose.)
 extension ManagerAPI {
-    func addSnapshotRoutes(_ router: Router<APIContext>) {
-        router.post("/v1/volumes/:name/snapshotCreate") { request, context in
-            var request = request
-            let body = try await request.decodeStrict(APIRequest.SnapshotCreate.self, context: context)
-            let name = body.name ?? "snap-\(Int64(now.timeIntervalSince1970))-\(ControllerRuntime.randomSuffix().prefix(4))"
-            if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
-            let labels = Components.Schemas.SnapshotCreate.LabelsPayload(additionalProperties: body.labels ?? [:])
-            return try json(try await engine(context) { try await $0.createSnapshot(body: .json(.init(name: name, labels: labels))).ok.body.json })
-        }
-        router.get("/v1/volumes/:name/snapshots") { _, context in
-            try json(try await engine(context) { try await $0.listSnapshots().ok.body.json })
-        }
-        router.post("/v1/volumes/:name/snapshotList") { request, context in
-            var request = request
-            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            return try json(try await engine(context) { try await $0.listSnapshots().ok.body.json })
-        }
-        router.post("/v1/volumes/:name/snapshotDelete") { request, context in
-            var request = request
-            let name = try existing(try await request.decodeStrict(APIRequest.SnapshotName.self, context: context).name)
-            return try json(try await engine(context) { try await $0.deleteSnapshot(path: .init(snapshot: name)).ok.body.json })
-        }
-        router.post("/v1/volumes/:name/snapshotRevert") { request, context in
-            var request = request
-            let name = try existing(try await request.decodeStrict(APIRequest.SnapshotName.self, context: context).name)
-            return try json(try await engine(context) { try await $0.revertSnapshot(path: .init(snapshot: name)).ok.body.json })
-        }
-        // A purge copies the removed snapshots' data, hours for large ones: the action starts it
-        // and answers; GET follows it (running, percent, then the purged names or the error).
-        router.post("/v1/volumes/:name/snapshotPurge") { request, context in
-            var request = request
-            _ = try await request.decodeStrict(APIRequest.Empty.self, context: context)
-            return try json(try await engine(context) { try await $0.startPurge(query: .init(wait: false)).ok.body.json })
-        }
-        router.get("/v1/volumes/:name/snapshotPurge") { _, context in
-            try json(try await engine(context) { try await $0.getPurge().ok.body.json })
-        }
+    func snapshotCreate(_ input: CorralManagerAPI.Operations.SnapshotCreate.Input) async throws -> CorralManagerAPI.Operations.SnapshotCreate.Output {
+        let body = input.body.map { switch $0 { case .json(let body): body } }
+        let name = body?.name ?? "snap-\(Int64(now.timeIntervalSince1970))-\(ControllerRuntime.randomSuffix().prefix(4))"
+        if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
+        let labels = CorralEngineAPI.Components.Schemas.SnapshotCreate.LabelsPayload(additionalProperties: body?.labels?.additionalProperties ?? [:])
+        let done = try await engine(input.path.name) { try await $0.createSnapshot(body: .json(.init(name: name, labels: labels))).ok.body.json }
+        return .ok(.init(body: .json(.init(ok: done.ok))))
+    }
+
+    func listSnapshots(_ input: CorralManagerAPI.Operations.ListSnapshots.Input) async throws -> CorralManagerAPI.Operations.ListSnapshots.Output {
+        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.listSnapshots().ok.body.json })))
+    }
+
+    /// Longhorn's name for listing, kept for its clients.
+    func snapshotList(_ input: CorralManagerAPI.Operations.SnapshotList.Input) async throws -> CorralManagerAPI.Operations.SnapshotList.Output {
+        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.listSnapshots().ok.body.json })))
+    }
+
+    func snapshotDelete(_ input: CorralManagerAPI.Operations.SnapshotDelete.Input) async throws -> CorralManagerAPI.Operations.SnapshotDelete.Output {
+        let sent = switch input.body { case .json(let body): body.name }
+        let name = try existing(sent)
+        let done = try await engine(input.path.name) { try await $0.deleteSnapshot(path: .init(snapshot: name)).ok.body.json }
+        return .ok(.init(body: .json(.init(ok: done.ok))))
+    }
+
+    func snapshotRevert(_ input: CorralManagerAPI.Operations.SnapshotRevert.Input) async throws -> CorralManagerAPI.Operations.SnapshotRevert.Output {
+        let sent = switch input.body { case .json(let body): body.name }
+        let name = try existing(sent)
+        let done = try await engine(input.path.name) { try await $0.revertSnapshot(path: .init(snapshot: name)).ok.body.json }
+        return .ok(.init(body: .json(.init(ok: done.ok))))
+    }
+
+    /// A purge copies the removed snapshots' data, hours for large ones: the action starts it
+    /// and answers; GET follows it (running, percent, then the purged names or the error).
+    func snapshotPurge(_ input: CorralManagerAPI.Operations.SnapshotPurge.Input) async throws -> CorralManagerAPI.Operations.SnapshotPurge.Output {
+        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.startPurge(query: .init(wait: false)).ok.body.json })))
+    }
+
+    func getSnapshotPurge(_ input: CorralManagerAPI.Operations.GetSnapshotPurge.Input) async throws -> CorralManagerAPI.Operations.GetSnapshotPurge.Output {
+        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.getPurge().ok.body.json })))
     }
 
     /// An existing snapshot's name. Not held to today's name rule: a snapshot named under an
@@ -55,9 +59,9 @@ extension ManagerAPI {
         return name
     }
 
-    /// Runs `work` against the engine of an attached volume, on its node.
-    func engine<T: Sendable>(_ context: APIContext, _ work: (CorralEngineAPI.Client) async throws -> T) async throws -> T {
-        let volume = try await volume(context)
+    /// Runs `work` against the engine of the attached volume `name`, on its node.
+    func engine<T: Sendable>(_ name: String, _ work: (CorralEngineAPI.Client) async throws -> T) async throws -> T {
+        let volume = try await named(Volume.self, name)
         guard volume.status.state == .attached, let node = await store.get(Node.self, volume.status.currentNodeID) else {
             throw APIError(.conflict, "volume \(volume.name) is \(volume.status.state.rawValue); snapshots need it attached (`corral volume attach \(volume.name)`)")
         }

@@ -93,10 +93,9 @@ struct ManagerClient: Sendable {
     /// Runs `work` with a client whose requests give up after `timeout`; a failure becomes a
     /// `Failure` that says which call and what the manager answered.
     func call<T: Sendable>(_ what: String, timeout: Duration, _ work: (Client) async throws -> T) async throws -> T {
-        guard let url = URL(string: base) else { throw Failure(description: "the manager's address \(base) is not a URL") }
-        let client = Client(serverURL: url, configuration: APIClientSupport.configuration,
-                            transport: APIClientSupport.transport(client: HTTPTransport.client, timeout: timeout),
-                            middlewares: APIClientSupport.middlewares)
+        guard let client = Client.manager(address: base, client: HTTPTransport.client, timeout: timeout) else {
+            throw Failure(description: "the manager's address \(base) is not a URL")
+        }
         do {
             return try await work(client)
         } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralManagerAPI
 import Foundation
 
 /// `corral backup`: backups of volumes through the manager, to a backup target (`default` unless named).
@@ -17,17 +18,16 @@ struct BackupCommand: AsyncParsableCommand {
         @Flag(help: "Return at once instead of following the backup.") var noWait = false
         @Option(help: "Seconds to follow the backup.") var timeout: Int = 3600
         func run() async throws {
-            var body: [String: Any] = [:]
-            if let snapshot { body["snapshot"] = snapshot }
-            if let target { body["backupTarget"] = target }
-            let created = try JSONCoding.decoder().decode(Backup.self, from: try await api.client.call("POST", "volumes/\(volume)/snapshotBackup", body: body))
+            let created = try await api.client.call {
+                try await $0.snapshotBackup(path: .init(name: volume), body: .json(.init(backupTarget: target, snapshot: snapshot))).created.body.json
+            }
             guard !noWait else { return print(created.name) }
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-            var revision: Int64 = 0
+            var revision = 0
             let display = ProgressDisplay.standardError
             defer { display.end() }
             while true {
-                let backup = try await api.client.get("backups/\(created.name)", as: Backup.self)
+                let backup = try await api.client.call { try await $0.getBackup(path: .init(name: created.name)).ok.body.json }
                 let label = "\(backup.name) \(backup.status.state.rawValue) \(backup.status.message)"
                 switch backup.status.state {
                 case .completed:
@@ -37,7 +37,7 @@ struct BackupCommand: AsyncParsableCommand {
                 default: display.draw(percent: Double(backup.status.progress), label: label)
                 }
                 guard Date() < deadline else { throw CLIError("backup \(backup.name) is still \(backup.status.state.rawValue) after \(timeout) s; `corral backup get \(backup.name)` follows it") }
-                revision = try await api.client.get("watch?after=\(revision)&wait=2", as: WatchAnswer.self).revision
+                revision = try await api.client.call { try await $0.watch(query: .init(after: revision, wait: 2)).ok.body.json }.revision
             }
         }
     }
@@ -48,9 +48,9 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var volume: String?
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "backups" + (volume.map { "?volume=\($0)" } ?? ""))
-            if try printMachine(data, output) { return }
-            let backups = try JSONCoding.decoder().decode(ListOf<Backup>.self, from: data).items
+            let list = try await api.client.call { try await $0.listBackups(query: .init(volume: volume)).ok.body.json }
+            if try printMachine(list, output) { return }
+            let backups = list.items
             printTable(["NAME", "VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "URL"], backups.map {
                 [$0.name, $0.spec.volumeName, $0.spec.snapshotName, $0.status.state.rawValue, "\($0.status.progress)%", $0.status.url]
             })
@@ -62,7 +62,9 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
-        func run() async throws { _ = try printMachine(try await api.client.call("GET", "backups/\(name)"), output == .table ? .yaml : output) }
+        func run() async throws {
+            _ = try printMachine(try await api.client.call { try await $0.getBackup(path: .init(name: name)).ok.body.json }, output == .table ? .yaml : output)
+        }
     }
 
     struct Remove: AsyncParsableCommand {
@@ -73,12 +75,14 @@ struct BackupCommand: AsyncParsableCommand {
         @Flag(help: "Return at once; the deletion goes on.") var noWait = false
         @Option(help: "Seconds to wait.") var timeout: Int = 600
         func run() async throws {
-            _ = try await api.client.call("DELETE", "backups/\(name)")
+            _ = try await api.client.call { try await $0.deleteBackup(path: .init(name: name)).accepted }
             guard !noWait else { return print("backup \(name) is being deleted") }
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             var last = ""
             while Date() < deadline {
-                guard let backup = try await api.client.getIfPresent("backups/\(name)", as: Backup.self) else { return print("backup \(name) deleted") }
+                guard let backup = try await api.client.ifPresent({ try await $0.getBackup(path: .init(name: name)).ok.body.json }) else {
+                    return print("backup \(name) deleted")
+                }
                 if backup.status.message != last { FileHandle.standardError.write(Data("\(name): \(backup.status.message)\n".utf8)); last = backup.status.message }
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -93,10 +97,10 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Seconds to wait.") var timeout: Int = 120
         func run() async throws {
-            _ = try await api.client.call("POST", "backups/\(name)/cancel", body: [:])
+            _ = try await api.client.call { try await $0.cancelBackup(path: .init(name: name)).accepted }
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             while Date() < deadline {
-                let backup = try await api.client.get("backups/\(name)", as: Backup.self)
+                let backup = try await api.client.call { try await $0.getBackup(path: .init(name: name)).ok.body.json }
                 if !backup.canBeCancelled { return print("backup \(name) cancelled") }
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -113,9 +117,8 @@ struct BackupCommand: AsyncParsableCommand {
         @Flag(help: "Return at once instead of following the restore.") var noWait = false
         @Option(help: "Seconds to follow the restore.") var timeout: Int = 86_400
         func run() async throws {
-            var body: [String: Any] = ["name": to, "fromBackup": url]
-            if let replicas { body["numberOfReplicas"] = replicas }
-            _ = try await api.client.call("POST", "volumes", body: body)
+            let body = Components.Schemas.VolumeCreate(fromBackup: url, name: to, numberOfReplicas: replicas)
+            _ = try await api.client.call { try await $0.createVolume(body: .json(body)).created }
             guard !noWait else {
                 return print("volume \(to) is being restored from \(url); `corral volume get \(to) --watch` follows it")
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralManagerAPI
 import CorralCore
 import Foundation
 
@@ -14,9 +15,9 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "backuptargets")
-            if try printMachine(data, output) { return }
-            let targets = try JSONCoding.decoder().decode(ListOf<BackupTarget>.self, from: data).items
+            let list = try await api.client.call { try await $0.listBackupTargets().ok.body.json }
+            if try printMachine(list, output) { return }
+            let targets = list.items
             printTable(["NAME", "URL", "AVAILABLE", "POLL", "LAST SYNC", "MESSAGE"], targets.map {
                 [$0.name, $0.spec.url.isEmpty ? "(none)" : $0.spec.url, $0.spec.url.isEmpty ? "-" : "\($0.status.available)",
                  "\($0.spec.pollInterval)s", $0.status.lastSyncedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-", $0.status.message]
@@ -29,7 +30,9 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String = BackupTargetKind.defaultName
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
-        func run() async throws { _ = try printMachine(try await api.client.call("GET", "backuptargets/\(name)"), output == .table ? .yaml : output) }
+        func run() async throws {
+            _ = try printMachine(try await api.client.call { try await $0.getBackupTarget(path: .init(name: name)).ok.body.json }, output == .table ? .yaml : output)
+        }
     }
 
     struct Set: AsyncParsableCommand {
@@ -40,10 +43,8 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @Option(help: "Seconds between listings of the target (default 300).") var pollInterval: Int?
         @Option(help: "The secret holding the target's credentials (AWS_ACCESS_KEY_ID, ...); \"\" removes it.") var credentialSecret: String?
         func run() async throws {
-            var body: [String: Any] = ["url": url]
-            if let pollInterval { body["pollInterval"] = pollInterval }
-            if let credentialSecret { body["credentialSecret"] = credentialSecret }
-            _ = try await api.client.call("PUT", "backuptargets/\(name)", body: body)
+            let body = Components.Schemas.BackupTargetSet(credentialSecret: credentialSecret, pollInterval: pollInterval, url: url)
+            _ = try await api.client.call { try await $0.setBackupTarget(path: .init(name: name), body: .json(body)) }
             print("backup target \(name) is \(url.isEmpty ? "off" : url)")
         }
     }
@@ -54,11 +55,11 @@ struct BackupTargetCommand: AsyncParsableCommand {
         @Argument var name: String = BackupTargetKind.defaultName
         @Option(help: "Seconds to wait.") var timeout: Int = 120
         func run() async throws {
-            let requested = try JSONCoding.decoder().decode(BackupTarget.self, from: try await api.client.call("POST", "backuptargets/\(name)/sync", body: [:]))
+            let requested = try await api.client.call { try await $0.syncBackupTarget(path: .init(name: name)).ok.body.json }
             let asked = requested.spec.syncRequestedAt ?? Date()
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             while Date() < deadline {
-                let target = try await api.client.get("backuptargets/\(name)", as: BackupTarget.self)
+                let target = try await api.client.call { try await $0.getBackupTarget(path: .init(name: name)).ok.body.json }
                 if let synced = target.status.lastSyncedAt, synced >= asked { return print("backup target \(name) synced") }
                 if target.status.failedSyncRequest == requested.spec.syncRequestedAt { throw CLIError("backup target \(name): \(target.status.message)") }
                 try await Task.sleep(for: .milliseconds(250))
@@ -79,9 +80,9 @@ struct BackupVolumeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "backupvolumes")
-            if try printMachine(data, output) { return }
-            let volumes = try JSONCoding.decoder().decode(ListOf<BackupVolume>.self, from: data).items
+            let list = try await api.client.call { try await $0.listBackupVolumes().ok.body.json }
+            if try printMachine(list, output) { return }
+            let volumes = list.items
             printTable(["NAME", "TARGET", "VOLUME", "SIZE", "BACKUPS", "LAST BACKUP", "AT"], volumes.map {
                 [$0.name, $0.spec.backupTargetName, $0.spec.volumeName, ByteSize.format($0.status.size), "\($0.status.backupCount)",
                  $0.status.lastBackupName, $0.status.lastBackupAt]
@@ -94,7 +95,9 @@ struct BackupVolumeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
-        func run() async throws { _ = try printMachine(try await api.client.call("GET", "backupvolumes/\(name)"), output == .table ? .yaml : output) }
+        func run() async throws {
+            _ = try printMachine(try await api.client.call { try await $0.getBackupVolume(path: .init(name: name)).ok.body.json }, output == .table ? .yaml : output)
+        }
     }
 
     struct Remove: AsyncParsableCommand {
@@ -102,7 +105,7 @@ struct BackupVolumeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await api.client.call("DELETE", "backupvolumes/\(name)")
+            _ = try await api.client.call { try await $0.deleteBackupVolume(path: .init(name: name)).ok }
             print("backup volume \(name) deleted")
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralManagerAPI
 import CorralCore
 import CorralManager
 import CorralNode
@@ -10,7 +11,7 @@ import Logging
 struct APIOptions: ParsableArguments {
     @Option(help: "The manager's API, e.g. http://10.0.0.1:9500 (default $CORRAL_API or http://127.0.0.1:9500).")
     var api: String = ProcessInfo.processInfo.environment["CORRAL_API"] ?? "http://127.0.0.1:9500"
-    var client: APIClient { APIClient(address: api, unreachableHint: "is `corral server` (or `corral manager`) running there? Pass --api URL if it runs elsewhere.") }
+    var client: ManagerAPIClient { ManagerAPIClient(address: api) }
 }
 
 struct ManagerCommand: AsyncParsableCommand {
@@ -130,9 +131,9 @@ struct NodeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "nodes")
-            if try printMachine(data, output) { return }
-            let nodes = try JSONCoding.decoder().decode(ListOf<Node>.self, from: data).items
+            let list = try await api.client.call { try await $0.listNodes().ok.body.json }
+            if try printMachine(list, output) { return }
+            let nodes = list.items
             printTable(["NAME", "READY", "SCHEDULABLE", "ADDRESS", "TAGS", "DISKS"], nodes.map { node in
                 [node.name, node.status.ready ? "true" : "false",
                  node.spec.allowScheduling && !node.spec.evictionRequested ? "true" : "false",
@@ -147,8 +148,7 @@ struct NodeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(name: .shortAndLong) var output: OutputFormat = .yaml
         func run() async throws {
-            let data = try await api.client.call("GET", "nodes/\(name)")
-            if try printMachine(data, output == .table ? .yaml : output) { return }
+            _ = try printMachine(try await api.client.call { try await $0.getNode(path: .init(name: name)).ok.body.json }, output == .table ? .yaml : output)
         }
     }
 
@@ -194,12 +194,15 @@ struct NodeCommand: AsyncParsableCommand {
 /// Read-modify-write of a node's spec with its resourceVersion; retried when someone else wrote first.
 func updateNode(_ api: APIOptions, _ name: String, _ change: (inout Node.Spec) throws -> Void) async throws {
     for _ in 0..<5 {
-        let node = try await api.client.get("nodes/\(name)", as: Node.self)
+        let node = try await api.client.call { try await $0.getNode(path: .init(name: name)).ok.body.json }
         var spec = node.spec
         try change(&spec)
-        let specObject = try JSONSerialization.jsonObject(with: try JSONCoding.encoder().encode(spec))
+        // The labels go back as read: an update replaces them.
+        let update = Components.Schemas.NodeUpdate(
+            metadata: .init(labels: node.metadata.labels.map { .init(additionalProperties: $0) }, resourceVersion: Int(node.metadata.resourceVersion)),
+            spec: spec)
         do {
-            _ = try await api.client.call("PUT", "nodes/\(name)", body: ["metadata": ["resourceVersion": node.metadata.resourceVersion], "spec": specObject])
+            _ = try await api.client.call { try await $0.updateNode(path: .init(name: name), body: .json(update)).ok }
             return
         } catch let error as CLIError where error.description.contains("changed since you read it") {
             continue
@@ -207,8 +210,6 @@ func updateNode(_ api: APIOptions, _ name: String, _ change: (inout Node.Spec) t
     }
     throw CLIError("node \(name) keeps changing under us; try again")
 }
-
-struct ListOf<Item: Decodable>: Decodable { var items: [Item] }
 
 func splitHostPort(_ text: String) throws -> (String, Int) {
     guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {

@@ -1,50 +1,37 @@
 import ArgumentParser
 import CorralBackup
 import CorralControl
+import CorralHTTPAPI
+import CorralManagerAPI
 import Foundation
 import Yams
 
-/// JSON over HTTP to Corral's APIs: the manager's (`--api`) and an engine's (`--control`).
-struct APIClient {
-    let base: String
-    /// Said when the server cannot be reached: which command should be running.
-    let unreachableHint: String
+/// The manager's API (`--api`) through its generated client (Sources/CorralManagerAPI/openapi.yaml).
+struct ManagerAPIClient {
+    let address: String
+    /// An answer can wait for a long poll; the commands that follow long work poll in steps.
+    static let timeout: Duration = .seconds(3600)
 
-    init(address: String, unreachableHint: String) {
-        base = address.hasPrefix("http") ? address : "http://\(address)"
-        self.unreachableHint = unreachableHint
-    }
-
-    init(control: String) {
-        self.init(address: control, unreachableHint: "is `corral engine serve` running with --control \(control)?")
-    }
-
-    /// Through the same HTTP client as the rest of Corral (`HTTPTransport`), not URLSession: that
-    /// keeps FoundationNetworking (and libcurl) out of the binary.
-    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        let url = base + "/v1/" + path
-        guard URL(string: url) != nil else { throw ValidationError("bad address \(base)") }
-        let json = try body.map { try JSONSerialization.data(withJSONObject: $0) }
-        let answer: HTTPTransport.Answer
+    /// Runs `work` against the manager; a failure becomes the manager's own message, or what to
+    /// check when it cannot be reached.
+    func call<T: Sendable>(_ work: (Client) async throws -> T) async throws -> T {
+        guard let client = Client.manager(address: address, client: HTTPTransport.client, timeout: Self.timeout) else {
+            throw ValidationError("bad address \(address)")
+        }
         do {
-            answer = try await HTTPTransport.send(method, url, json: json, timeout: 3600)
+            return try await work(client)
         } catch {
-            throw CLIError("cannot reach \(base): \(error); \(unreachableHint)")
+            switch APIClientSupport.cause(of: error) {
+            case let failure as APIFailure: throw CLIError(failure.message, status: failure.status)
+            case let cause:
+                throw CLIError("cannot reach \(address): \(cause); is `corral server` (or `corral manager`) running there? Pass --api URL if it runs elsewhere.")
+            }
         }
-        guard (200..<300).contains(answer.status) else {
-            let message = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["error"] as? String
-            throw CLIError(message ?? "\(base) answered HTTP \(answer.status)", status: answer.status)
-        }
-        return answer.body
     }
 
-    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        try JSONCoding.decoder().decode(type, from: try await call("GET", path))
-    }
-
-    /// nil when the server answers 404 (the object is gone).
-    func getIfPresent<T: Decodable>(_ path: String, as type: T.Type) async throws -> T? {
-        do { return try await get(path, as: type) } catch let error as CLIError where error.status == 404 { return nil }
+    /// nil when the manager answers 404 (the object is gone).
+    func ifPresent<T: Sendable>(_ work: (Client) async throws -> T) async throws -> T? {
+        do { return try await call(work) } catch let error as CLIError where error.status == 404 { return nil }
     }
 }
 
@@ -62,11 +49,13 @@ func printJSON(_ data: Data) {
 }
 
 /// Prints an API answer as JSON or YAML, for scripts; false when the format is a table.
-func printMachine(_ data: Data, _ format: OutputFormat) throws -> Bool {
+func printMachine<T: Encodable>(_ value: T, _ format: OutputFormat) throws -> Bool {
     switch format {
     case .table: return false
-    case .json: printJSON(data)
-    case .yaml: print(try Yams.dump(object: try JSONDecoder().decode(JSONValue.self, from: data).native, sortKeys: true), terminator: "")
+    case .json: try printAsJSON(value)
+    case .yaml:
+        let data = try JSONCoding.encoder().encode(value)
+        print(try Yams.dump(object: try JSONDecoder().decode(JSONValue.self, from: data).native, sortKeys: true), terminator: "")
     }
     return true
 }

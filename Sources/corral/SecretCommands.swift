@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralManagerAPI
 import Foundation
 
 /// `corral secret`: named credentials a backup target can use (values are never shown).
@@ -26,7 +27,8 @@ struct SecretCommand: AsyncParsableCommand {
                 guard let value = environment[key] else { throw CLIError("--from-env \(key): \(key) is not set in this shell") }
                 data[key] = value
             }
-            _ = try await api.client.call("PUT", "secrets/\(name)", body: ["data": data])
+            let body = Components.Schemas.SecretSet(data: .init(additionalProperties: data))
+            _ = try await api.client.call { try await $0.setSecret(path: .init(name: name), body: .json(body)) }
             print("secret \(name) holds \(data.keys.sorted().joined(separator: ", "))")
         }
     }
@@ -36,9 +38,9 @@ struct SecretCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "secrets")
-            if try printMachine(data, output) { return }
-            let secrets = try JSONCoding.decoder().decode(ListOf<Secret>.self, from: data).items
+            let list = try await api.client.call { try await $0.listSecrets().ok.body.json }
+            if try printMachine(list, output) { return }
+            let secrets = list.items
             printTable(["NAME", "KEYS"], secrets.map { [$0.name, $0.spec.data.keys.sorted().joined(separator: ",")] })
         }
     }
@@ -48,7 +50,7 @@ struct SecretCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await api.client.call("DELETE", "secrets/\(name)")
+            _ = try await api.client.call { try await $0.deleteSecret(path: .init(name: name)).ok }
             print("secret \(name) removed")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CorralControl
 import CorralCore
+import CorralManagerAPI
 import Foundation
 
 struct VolumeCommand: AsyncParsableCommand {
@@ -23,20 +24,14 @@ struct VolumeCommand: AsyncParsableCommand {
         var backupBlockSize: String?
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            var body: [String: Any] = ["name": name]
-            if let backupBlockSize { body["backupBlockSize"] = backupBlockSize }
-            if let size { body["size"] = size }
-            if let fromBackup { body["fromBackup"] = fromBackup }
             guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
-            if standby {
-                guard fromBackup != nil else { throw ValidationError("--standby follows a backup volume: give --from-backup URL") }
-                body["standby"] = true
-            }
-            if let replicas { body["numberOfReplicas"] = replicas }
-            if let nodeSelector { body["nodeSelector"] = nodeSelector.split(separator: ",").map(String.init) }
-            if let diskSelector { body["diskSelector"] = diskSelector.split(separator: ",").map(String.init) }
-            let data = try await api.client.call("POST", "volumes", body: body)
-            if try printMachine(data, output) { return }
+            if standby, fromBackup == nil { throw ValidationError("--standby follows a backup volume: give --from-backup URL") }
+            let body = Components.Schemas.VolumeCreate(
+                backupBlockSize: backupBlockSize.map(sizeValue), diskSelector: diskSelector.map(tags), fromBackup: fromBackup,
+                name: name, nodeSelector: nodeSelector.map(tags), numberOfReplicas: replicas, size: size.map(sizeValue),
+                standby: standby ? true : nil)
+            let created = try await api.client.call { try await $0.createVolume(body: .json(body)).created.body.json }
+            if try printMachine(created, output) { return }
             print("volume \(name) created; attach it with `corral volume attach \(name)`")
         }
     }
@@ -46,9 +41,9 @@ struct VolumeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "volumes")
-            if try printMachine(data, output) { return }
-            let volumes = try JSONCoding.decoder().decode(ListOf<Volume>.self, from: data).items
+            let list = try await api.client.call { try await $0.listVolumes().ok.body.json }
+            if try printMachine(list, output) { return }
+            let volumes = list.items
             printTable(["NAME", "SIZE", "REPLICAS", "STATE", "ROBUSTNESS", "NODE", "ENDPOINT"], volumes.map { volume in
                 [volume.name, ByteSize.format(volume.spec.size), "\(volume.spec.numberOfReplicas)", volume.status.state.rawValue,
                  volume.status.robustness.rawValue, volume.status.currentNodeID, volume.status.endpoint]
@@ -65,10 +60,9 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(help: "Give up watching after this many seconds.") var timeout: Int = 3600
         func run() async throws {
             guard watch else {
-                let data = try await api.client.call("GET", "volumes/\(name)")
-                if try printMachine(data, output) { return }
-                let volume = try JSONCoding.decoder().decode(Volume.self, from: data)
-                let replicas = try await api.client.get("replicas", as: ListOf<Replica>.self).items.filter { $0.spec.volumeName == name }
+                let volume = try await api.client.call { try await $0.getVolume(path: .init(name: name)).ok.body.json }
+                if try printMachine(volume, output) { return }
+                let replicas = try await api.client.call { try await $0.listReplicas().ok.body.json }.items.filter { $0.spec.volumeName == name }
                 describe(volume, replicas: replicas)
                 return
             }
@@ -81,7 +75,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument var name: String
         func run() async throws {
-            _ = try await api.client.call("DELETE", "volumes/\(name)")
+            _ = try await api.client.call { try await $0.deleteVolume(path: .init(name: name)).accepted }
             print("volume \(name) is being deleted")
         }
     }
@@ -93,9 +87,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(help: "Node to attach to (default: the only node).") var node: String?
         @Option(help: "Seconds to wait for the volume to serve.") var timeout: Int = 120
         func run() async throws {
-            var body: [String: Any] = [:]
-            if let node { body["nodeID"] = node }
-            _ = try await api.client.call("POST", "volumes/\(name)/attach", body: body)
+            _ = try await api.client.call { try await $0.attachVolume(path: .init(name: name), body: .json(.init(nodeID: node))).ok }
             let volume = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to attach") { $0.status.state == .attached && !$0.status.endpoint.isEmpty }
             print(volume.status.endpoint)
         }
@@ -108,11 +100,11 @@ struct VolumeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Seconds to wait for the last restore.") var timeout: Int = 600
         func run() async throws {
-            let activated = try JSONCoding.decoder().decode(Volume.self, from: try await api.client.call("POST", "volumes/\(name)/activate"))
+            let activated = try await api.client.call { try await $0.activateVolume(path: .init(name: name)).ok.body.json }
             let target = activated.spec.fromBackup ?? ""
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             while Date() < deadline {
-                let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+                let volume = try await api.client.call { try await $0.getVolume(path: .init(name: name)).ok.body.json }
                 if volume.status.lastRestoredBackup == target && volume.status.state != .standby {
                     return print("volume \(name) activated at \(target); attach it with `corral volume attach \(name)`")
                 }
@@ -128,7 +120,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Seconds to wait for the detach.") var timeout: Int = 120
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(name)/detach", body: [:])
+            _ = try await api.client.call { try await $0.detachVolume(path: .init(name: name)).ok }
             _ = try await waitFor(api, name, timeout: timeout, what: "volume \(name) to detach") { $0.status.state == .detached }
             print("volume \(name) detached")
         }
@@ -140,7 +132,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "New size, e.g. 20Gi.") var size: String
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(name)/expand", body: ["size": size])
+            _ = try await api.client.call { try await $0.expandVolume(path: .init(name: name), body: .json(.init(size: sizeValue(size)))).ok }
             print("volume \(name) expands to \(size)")
         }
     }
@@ -156,8 +148,9 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(name: .customLong("replica"), help: "A replica to start from (repeatable); default: every replica that is back.") var replicas: [String] = []
         @Option(help: "Seconds to wait for an attached volume to serve again.") var timeout: Int = 120
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(name)/salvage", body: replicas.isEmpty ? [:] : ["replicas": replicas])
-            let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+            let volume = try await api.client.call {
+                try await $0.salvageVolume(path: .init(name: name), body: .json(.init(replicas: replicas.isEmpty ? nil : replicas))).ok.body.json
+            }
             guard !volume.spec.nodeID.isEmpty else {
                 print("volume \(name) will start from the replicas that are back when it is attached")
                 return
@@ -176,7 +169,7 @@ struct VolumeCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Number of replicas.") var replicas: Int
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(name)/updateReplicaCount", body: ["replicaCount": replicas])
+            _ = try await api.client.call { try await $0.updateReplicaCount(path: .init(name: name), body: .json(.init(replicaCount: replicas))).ok }
             print("volume \(name) now wants \(replicas) replicas")
         }
     }
@@ -199,19 +192,25 @@ func describe(_ volume: Volume, replicas: [Replica]) {
 @discardableResult
 func waitFor(_ api: APIOptions, _ name: String, timeout: Int, what: String, _ done: (Volume) -> Bool) async throws -> Volume {
     let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-    var revision: Int64 = 0
+    var revision = 0
     while true {
-        let volume = try await api.client.get("volumes/\(name)", as: Volume.self)
+        let volume = try await api.client.call { try await $0.getVolume(path: .init(name: name)).ok.body.json }
         if done(volume) { return volume }
         guard Date() < deadline else {
             let why = volume.status.conditions.first { !$0.status }.map { ": \($0.message)" } ?? ""
             throw CLIError("timed out after \(timeout) s waiting for \(what); it is \(volume.status.state.rawValue)\(why)")
         }
-        revision = try await api.client.get("watch?after=\(revision)&wait=2", as: WatchAnswer.self).revision
+        revision = try await api.client.call { try await $0.watch(query: .init(after: revision, wait: 2)).ok.body.json }.revision
     }
 }
 
-struct WatchAnswer: Decodable { var revision: Int64 }
+/// A size as the user wrote it: bytes ("10737418240") or with a unit ("10Gi").
+func sizeValue(_ text: String) -> Components.Schemas.Size {
+    Int(text).map(Components.Schemas.Size.case1) ?? .case2(text)
+}
+
+/// Comma-separated tags.
+func tags(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
 
 /// Follows a volume until it is restored and healthy (or, detached, restored), with a progress bar
 /// per rebuilding replica and one for the restore.
@@ -276,9 +275,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         @Argument var volume: String
         @Argument(help: "Snapshot name (default: generated).") var name: String?
         func run() async throws {
-            var body: [String: Any] = [:]
-            if let name { body["name"] = name }
-            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotCreate", body: body)
+            _ = try await api.client.call { try await $0.snapshotCreate(path: .init(name: volume), body: .json(.init(name: name))).ok }
             print("snapshot \(name ?? "") of \(volume) created")
         }
     }
@@ -289,9 +286,8 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         @Argument var volume: String
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "volumes/\(volume)/snapshots")
-            if try printMachine(data, output) { return }
-            let snapshots = try JSONDecoder().decode([SnapshotInfo].self, from: data)
+            let snapshots = try await api.client.call { try await $0.listSnapshots(path: .init(name: volume)).ok.body.json }
+            if try printMachine(snapshots, output) { return }
             printTable(["NAME", "PARENT", "CREATED", "SIZE", "USER", "REMOVED"], snapshots.map { snapshot in
                 [snapshot.name, snapshot.parent ?? "-", snapshot.created, ByteSize.format(snapshot.size),
                  snapshot.userCreated ? "yes" : "no", snapshot.removed ? "yes" : "no"]
@@ -305,7 +301,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         @Argument var volume: String
         @Argument var name: String
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotDelete", body: ["name": name])
+            _ = try await api.client.call { try await $0.snapshotDelete(path: .init(name: volume), body: .json(.init(name: name))).ok }
             print("snapshot \(name) of \(volume) removed; `corral snapshot purge \(volume)` frees its space")
         }
     }
@@ -316,7 +312,7 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         @Argument var volume: String
         @Argument var name: String
         func run() async throws {
-            _ = try await api.client.call("POST", "volumes/\(volume)/snapshotRevert", body: ["name": name])
+            _ = try await api.client.call { try await $0.snapshotRevert(path: .init(name: volume), body: .json(.init(name: name))).ok }
             print("volume \(volume) reverted to \(name)")
         }
     }
@@ -327,10 +323,10 @@ struct VolumeSnapshotCommand: AsyncParsableCommand {
         @Argument var volume: String
         @Option(help: "Seconds to follow the purge.") var timeout: Int = 86_400
         func run() async throws {
-            let client = api.client, path = "volumes/\(volume)/snapshotPurge"
-            _ = try await client.call("POST", path, body: [:])
-            try printAsJSON(try await followPurge(of: volume, timeout: timeout, whereToFollow: "GET /v1/\(path)") {
-                try await client.get(path, as: PurgeState.self)
+            let client = api.client, volume = self.volume
+            _ = try await client.call { try await $0.snapshotPurge(path: .init(name: volume)).ok }
+            try printAsJSON(try await followPurge(of: volume, timeout: timeout, whereToFollow: "GET /v1/volumes/\(volume)/snapshotPurge") {
+                try await client.call { try await $0.getSnapshotPurge(path: .init(name: volume)).ok.body.json }
             })
         }
     }
@@ -345,10 +341,9 @@ struct SettingCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            let data = try await api.client.call("GET", "settings")
-            if try printMachine(data, output) { return }
-            struct View: Decodable { var name: String; var value: String; var defaultValue: String; var description: String }
-            let settings = try JSONDecoder().decode(ListOf<View>.self, from: data).items
+            let list = try await api.client.call { try await $0.listSettings().ok.body.json }
+            if try printMachine(list, output) { return }
+            let settings = list.items
             printTable(["NAME", "VALUE", "DEFAULT", "DESCRIPTION"], settings.map { [$0.name, $0.value, $0.defaultValue, $0.description] })
         }
     }
@@ -359,7 +354,7 @@ struct SettingCommand: AsyncParsableCommand {
         @Argument var name: String
         @Argument var value: String
         func run() async throws {
-            _ = try await api.client.call("PUT", "settings/\(name)", body: ["value": value])
+            _ = try await api.client.call { try await $0.setSetting(path: .init(name: name), body: .json(.init(value: value))).ok }
             print("\(name) = \(value)")
         }
     }

@@ -77,7 +77,7 @@ paths:
             schema: {$ref: '#/components/schemas/Empty'}
         required: false
       responses:
-        '200':
+        '202':
           content:
             application/json:
               schema: {$ref: '#/components/schemas/Backup'}
@@ -347,6 +347,10 @@ paths:
             text/event-stream:
               schema: {type: string}
           description: the stream
+          headers:
+            Cache-Control:
+              description: no-cache (a proxy must pass each event on at once)
+              schema: {type: string}
         '400': {$ref: '#/components/responses/Refused'}
         '403': {$ref: '#/components/responses/Refused'}
   /v1/nodes:
@@ -863,7 +867,7 @@ paths:
             schema: {$ref: '#/components/schemas/SnapshotBackup'}
         required: false
       responses:
-        '200':
+        '201':
           content:
             application/json:
               schema: {$ref: '#/components/schemas/Backup'}
@@ -1277,10 +1281,7 @@ components:
       required: [size]
       additionalProperties: false
       properties:
-        size:
-          oneOf:
-            - {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
-            - {type: string, pattern: '^[1-9][0-9]{0,5}(Mi|Gi|Ti)$'}
+        size: {$ref: '#/components/schemas/Size'}
     Heartbeat:
       type: object
       required: [address, replicaPort, nbdPort, controlPort, disks]
@@ -1305,32 +1306,33 @@ components:
       required: [metadata, spec, status]
       properties:
         metadata: {$ref: '#/components/schemas/ObjectMeta'}
-        spec:
-          type: object
-          required: [allowScheduling, evictionRequested, tags, zone, disks]
-          additionalProperties: false
-          properties:
-            allowScheduling: {type: boolean}
-            disks:
-              type: object
-              additionalProperties:
-                type: object
-                required: [path, allowScheduling, evictionRequested, storageReserved, tags]
-                additionalProperties: false
-                properties:
-                  allowScheduling: {type: boolean}
-                  evictionRequested: {type: boolean}
-                  path: {type: string, minLength: 1}
-                  storageReserved: {type: integer, maximum: 9223372036854775807, minimum: 0}
-                  tags:
-                    type: array
-                    items: {type: string}
-            evictionRequested: {type: boolean}
-            tags:
-              type: array
-              items: {type: string}
-            zone: {type: string}
+        spec: {$ref: '#/components/schemas/NodeSpec'}
         status: {type: object}
+    NodeSpec:
+      type: object
+      required: [allowScheduling, evictionRequested, tags, zone, disks]
+      additionalProperties: false
+      properties:
+        allowScheduling: {type: boolean}
+        disks:
+          type: object
+          additionalProperties:
+            type: object
+            required: [path, allowScheduling, evictionRequested, storageReserved, tags]
+            additionalProperties: false
+            properties:
+              allowScheduling: {type: boolean}
+              evictionRequested: {type: boolean}
+              path: {type: string, minLength: 1}
+              storageReserved: {type: integer, maximum: 9223372036854775807, minimum: 0}
+              tags:
+                type: array
+                items: {type: string}
+        evictionRequested: {type: boolean}
+        tags:
+          type: array
+          items: {type: string}
+        zone: {type: string}
     NodeUpdate:
       type: object
       required: [metadata, spec]
@@ -1345,31 +1347,7 @@ components:
               type: object
               additionalProperties: {type: string}
             resourceVersion: {type: integer, minimum: 0}
-        spec:
-          type: object
-          required: [allowScheduling, evictionRequested, tags, zone, disks]
-          additionalProperties: false
-          properties:
-            allowScheduling: {type: boolean}
-            disks:
-              type: object
-              additionalProperties:
-                type: object
-                required: [path, allowScheduling, evictionRequested, storageReserved, tags]
-                additionalProperties: false
-                properties:
-                  allowScheduling: {type: boolean}
-                  evictionRequested: {type: boolean}
-                  path: {type: string, minLength: 1}
-                  storageReserved: {type: integer, maximum: 9223372036854775807, minimum: 0}
-                  tags:
-                    type: array
-                    items: {type: string}
-            evictionRequested: {type: boolean}
-            tags:
-              type: array
-              items: {type: string}
-            zone: {type: string}
+        spec: {$ref: '#/components/schemas/NodeSpec'}
     ObjectMeta:
       type: object
       required: [name, generation, resourceVersion]
@@ -1458,10 +1436,17 @@ components:
       additionalProperties: false
       properties:
         value: {type: string}
+    Size:
+      description: 'Bytes, or a whole number with a binary unit: 10737418240 or "10Gi"'
+      oneOf:
+        - {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
+        - {type: string, pattern: '^[1-9][0-9]{0,5}(Mi|Gi|Ti)$'}
     Snapshot:
       type: object
       required: [name, created, userCreated, removed, size]
       properties:
+        checksum: {type: string}
+        checksumTime: {type: string}
         children:
           type: array
           items: {type: string}
@@ -1502,39 +1487,7 @@ components:
       required: [metadata, spec, status]
       properties:
         metadata: {$ref: '#/components/schemas/ObjectMeta'}
-        spec:
-          type: object
-          required:
-            - size
-            - numberOfReplicas
-            - nodeID
-            - staleReplicaTimeout
-            - nodeSelector
-            - diskSelector
-          additionalProperties: false
-          properties:
-            backupBlockSize: {type: integer, enum: [2097152, 16777216]}
-            diskSelector:
-              type: array
-              items: {type: string}
-            fromBackup: {type: string}
-            nodeID: {type: string, pattern: '^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$'}
-            nodeSelector:
-              type: array
-              items: {type: string}
-            numberOfReplicas: {type: integer, maximum: 20, minimum: 1}
-            salvageRequest:
-              type: object
-              required: [requestedAt, replicas]
-              additionalProperties: false
-              properties:
-                replicas:
-                  type: array
-                  items: {type: string}
-                requestedAt: {type: string, format: date-time}
-            size: {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
-            staleReplicaTimeout: {type: integer, maximum: 527040, minimum: 1}
-            standby: {type: boolean}
+        spec: {$ref: '#/components/schemas/VolumeSpec'}
         status:
           type: object
           required: [state, robustness]
@@ -1568,10 +1521,7 @@ components:
       required: [name]
       additionalProperties: false
       properties:
-        backupBlockSize:
-          oneOf:
-            - {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
-            - {type: string, pattern: '^[1-9][0-9]{0,5}(Mi|Gi|Ti)$'}
+        backupBlockSize: {$ref: '#/components/schemas/Size'}
         diskSelector:
           type: array
           items: {type: string}
@@ -1584,10 +1534,40 @@ components:
           type: array
           items: {type: string}
         numberOfReplicas: {type: integer, maximum: 20, minimum: 1}
-        size:
-          oneOf:
-            - {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
-            - {type: string, pattern: '^[1-9][0-9]{0,5}(Mi|Gi|Ti)$'}
+        size: {$ref: '#/components/schemas/Size'}
+        staleReplicaTimeout: {type: integer, maximum: 527040, minimum: 1}
+        standby: {type: boolean}
+    VolumeSpec:
+      type: object
+      required:
+        - size
+        - numberOfReplicas
+        - nodeID
+        - staleReplicaTimeout
+        - nodeSelector
+        - diskSelector
+      additionalProperties: false
+      properties:
+        backupBlockSize: {type: integer, enum: [2097152, 16777216]}
+        diskSelector:
+          type: array
+          items: {type: string}
+        fromBackup: {type: string}
+        nodeID: {type: string, pattern: '^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$'}
+        nodeSelector:
+          type: array
+          items: {type: string}
+        numberOfReplicas: {type: integer, maximum: 20, minimum: 1}
+        salvageRequest:
+          type: object
+          required: [requestedAt, replicas]
+          additionalProperties: false
+          properties:
+            replicas:
+              type: array
+              items: {type: string}
+            requestedAt: {type: string, format: date-time}
+        size: {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
         staleReplicaTimeout: {type: integer, maximum: 527040, minimum: 1}
         standby: {type: boolean}
     VolumeUpdate:
@@ -1604,39 +1584,7 @@ components:
               type: object
               additionalProperties: {type: string}
             resourceVersion: {type: integer, minimum: 0}
-        spec:
-          type: object
-          required:
-            - size
-            - numberOfReplicas
-            - nodeID
-            - staleReplicaTimeout
-            - nodeSelector
-            - diskSelector
-          additionalProperties: false
-          properties:
-            backupBlockSize: {type: integer, enum: [2097152, 16777216]}
-            diskSelector:
-              type: array
-              items: {type: string}
-            fromBackup: {type: string}
-            nodeID: {type: string, pattern: '^([a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?)?$'}
-            nodeSelector:
-              type: array
-              items: {type: string}
-            numberOfReplicas: {type: integer, maximum: 20, minimum: 1}
-            salvageRequest:
-              type: object
-              required: [requestedAt, replicas]
-              additionalProperties: false
-              properties:
-                replicas:
-                  type: array
-                  items: {type: string}
-                requestedAt: {type: string, format: date-time}
-            size: {type: integer, maximum: 70368744177664, minimum: 4096, multipleOf: 4096}
-            staleReplicaTimeout: {type: integer, maximum: 527040, minimum: 1}
-            standby: {type: boolean}
+        spec: {$ref: '#/components/schemas/VolumeSpec'}
     Watch:
       type: object
       required: [revision]

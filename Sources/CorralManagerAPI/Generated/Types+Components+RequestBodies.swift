@@ -19,6 +19,10 @@ import struct Foundation.Date
 @diagnose(UnusedImportAccess, as: ignored)
 #endif
 import CorralControl
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+import CorralCore
 extension Components {
     /// Types generated from the `#/components/requestBodies` section of the OpenAPI document.
     public enum RequestBodies {}

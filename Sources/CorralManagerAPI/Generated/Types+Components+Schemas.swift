@@ -19,15 +19,97 @@ import struct Foundation.Date
 @diagnose(UnusedImportAccess, as: ignored)
 #endif
 import CorralControl
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+import CorralCore
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     public enum Schemas {
         /// - Remark: Generated from `#/components/schemas/Assignments`.
         public typealias Assignments = CorralControl.NodeMessages.Assignments
+        /// - Remark: Generated from `#/components/schemas/Attach`.
+        public struct Attach: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Attach/nodeID`.
+            public var nodeID: Swift.String?
+            /// Creates a new `Attach`.
+            ///
+            /// - Parameters:
+            ///   - nodeID:
+            public init(nodeID: Swift.String? = nil) {
+                self.nodeID = nodeID
+            }
+            public enum CodingKeys: String, CodingKey {
+                case nodeID
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.nodeID = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .nodeID
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "nodeID"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Backup`.
         public typealias Backup = CorralControl.Backup
         /// - Remark: Generated from `#/components/schemas/BackupStatus`.
         public typealias BackupStatus = CorralControl.BackupKind.Status
+        /// - Remark: Generated from `#/components/schemas/BackupTarget`.
+        public typealias BackupTarget = CorralControl.BackupTarget
+        /// - Remark: Generated from `#/components/schemas/BackupTargetSet`.
+        public struct BackupTargetSet: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BackupTargetSet/credentialSecret`.
+            public var credentialSecret: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BackupTargetSet/pollInterval`.
+            public var pollInterval: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/BackupTargetSet/url`.
+            public var url: Swift.String
+            /// Creates a new `BackupTargetSet`.
+            ///
+            /// - Parameters:
+            ///   - credentialSecret:
+            ///   - pollInterval:
+            ///   - url:
+            public init(
+                credentialSecret: Swift.String? = nil,
+                pollInterval: Swift.Int? = nil,
+                url: Swift.String
+            ) {
+                self.credentialSecret = credentialSecret
+                self.pollInterval = pollInterval
+                self.url = url
+            }
+            public enum CodingKeys: String, CodingKey {
+                case credentialSecret
+                case pollInterval
+                case url
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.credentialSecret = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .credentialSecret
+                )
+                self.pollInterval = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .pollInterval
+                )
+                self.url = try container.decode(
+                    Swift.String.self,
+                    forKey: .url
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "credentialSecret",
+                    "pollInterval",
+                    "url"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BackupVolume`.
+        public typealias BackupVolume = CorralControl.BackupVolume
         /// - Remark: Generated from `#/components/schemas/Done`.
         public struct Done: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Done/ok`.
@@ -41,6 +123,14 @@ extension Components {
             }
             public enum CodingKeys: String, CodingKey {
                 case ok
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Empty`.
+        public struct Empty: Codable, Hashable, Sendable {
+            /// Creates a new `Empty`.
+            public init() {}
+            public init(from decoder: any Swift.Decoder) throws {
+                try decoder.ensureNoAdditionalProperties(knownKeys: [])
             }
         }
         /// - Remark: Generated from `#/components/schemas/Engine`.
@@ -62,10 +152,133 @@ extension Components {
                 case error
             }
         }
+        /// - Remark: Generated from `#/components/schemas/Event`.
+        public typealias Event = CorralControl.Event
+        /// - Remark: Generated from `#/components/schemas/Expand`.
+        public struct Expand: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Expand/size`.
+            public var size: Components.Schemas.Size
+            /// Creates a new `Expand`.
+            ///
+            /// - Parameters:
+            ///   - size:
+            public init(size: Components.Schemas.Size) {
+                self.size = size
+            }
+            public enum CodingKeys: String, CodingKey {
+                case size
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.size = try container.decode(
+                    Components.Schemas.Size.self,
+                    forKey: .size
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "size"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Heartbeat`.
         public typealias Heartbeat = CorralControl.NodeMessages.Heartbeat
         /// - Remark: Generated from `#/components/schemas/Node`.
         public typealias Node = CorralControl.Node
+        /// - Remark: Generated from `#/components/schemas/NodeSpec`.
+        public typealias NodeSpec = CorralControl.NodeKind.Spec
+        /// - Remark: Generated from `#/components/schemas/NodeUpdate`.
+        public struct NodeUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/NodeUpdate/metadata`.
+            public struct MetadataPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/NodeUpdate/metadata/labels`.
+                public struct LabelsPayload: Codable, Hashable, Sendable {
+                    /// A container of undocumented properties.
+                    public var additionalProperties: [String: Swift.String]
+                    /// Creates a new `LabelsPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - additionalProperties: A container of undocumented properties.
+                    public init(additionalProperties: [String: Swift.String] = .init()) {
+                        self.additionalProperties = additionalProperties
+                    }
+                    public init(from decoder: any Swift.Decoder) throws {
+                        additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                    }
+                    public func encode(to encoder: any Swift.Encoder) throws {
+                        try encoder.encodeAdditionalProperties(additionalProperties)
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/NodeUpdate/metadata/labels`.
+                public var labels: Components.Schemas.NodeUpdate.MetadataPayload.LabelsPayload?
+                /// - Remark: Generated from `#/components/schemas/NodeUpdate/metadata/resourceVersion`.
+                public var resourceVersion: Swift.Int
+                /// Creates a new `MetadataPayload`.
+                ///
+                /// - Parameters:
+                ///   - labels:
+                ///   - resourceVersion:
+                public init(
+                    labels: Components.Schemas.NodeUpdate.MetadataPayload.LabelsPayload? = nil,
+                    resourceVersion: Swift.Int
+                ) {
+                    self.labels = labels
+                    self.resourceVersion = resourceVersion
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case labels
+                    case resourceVersion
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    let container = try decoder.container(keyedBy: CodingKeys.self)
+                    self.labels = try container.decodeIfPresent(
+                        Components.Schemas.NodeUpdate.MetadataPayload.LabelsPayload.self,
+                        forKey: .labels
+                    )
+                    self.resourceVersion = try container.decode(
+                        Swift.Int.self,
+                        forKey: .resourceVersion
+                    )
+                    try decoder.ensureNoAdditionalProperties(knownKeys: [
+                        "labels",
+                        "resourceVersion"
+                    ])
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/NodeUpdate/metadata`.
+            public var metadata: Components.Schemas.NodeUpdate.MetadataPayload
+            /// - Remark: Generated from `#/components/schemas/NodeUpdate/spec`.
+            public var spec: Components.Schemas.NodeSpec
+            /// Creates a new `NodeUpdate`.
+            ///
+            /// - Parameters:
+            ///   - metadata:
+            ///   - spec:
+            public init(
+                metadata: Components.Schemas.NodeUpdate.MetadataPayload,
+                spec: Components.Schemas.NodeSpec
+            ) {
+                self.metadata = metadata
+                self.spec = spec
+            }
+            public enum CodingKeys: String, CodingKey {
+                case metadata
+                case spec
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.metadata = try container.decode(
+                    Components.Schemas.NodeUpdate.MetadataPayload.self,
+                    forKey: .metadata
+                )
+                self.spec = try container.decode(
+                    Components.Schemas.NodeSpec.self,
+                    forKey: .spec
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "metadata",
+                    "spec"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ObjectMeta`.
         public struct ObjectMeta: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ObjectMeta/createdAt`.
@@ -137,9 +350,616 @@ extension Components {
                 case resourceVersion
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PurgeState`.
+        public typealias PurgeState = CorralCore.PurgeState
         /// - Remark: Generated from `#/components/schemas/Replica`.
         public typealias Replica = CorralControl.Replica
+        /// - Remark: Generated from `#/components/schemas/ReplicaCount`.
+        public struct ReplicaCount: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReplicaCount/replicaCount`.
+            public var replicaCount: Swift.Int
+            /// Creates a new `ReplicaCount`.
+            ///
+            /// - Parameters:
+            ///   - replicaCount:
+            public init(replicaCount: Swift.Int) {
+                self.replicaCount = replicaCount
+            }
+            public enum CodingKeys: String, CodingKey {
+                case replicaCount
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.replicaCount = try container.decode(
+                    Swift.Int.self,
+                    forKey: .replicaCount
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "replicaCount"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ReplicaStatus`.
         public typealias ReplicaStatus = CorralControl.ReplicaKind.Status
+        /// - Remark: Generated from `#/components/schemas/Salvage`.
+        public struct Salvage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Salvage/replicas`.
+            public var replicas: [Swift.String]?
+            /// Creates a new `Salvage`.
+            ///
+            /// - Parameters:
+            ///   - replicas:
+            public init(replicas: [Swift.String]? = nil) {
+                self.replicas = replicas
+            }
+            public enum CodingKeys: String, CodingKey {
+                case replicas
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.replicas = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .replicas
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "replicas"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Secret`.
+        public typealias Secret = CorralControl.Secret
+        /// - Remark: Generated from `#/components/schemas/SecretSet`.
+        public struct SecretSet: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SecretSet/data`.
+            public struct DataPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `DataPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/SecretSet/data`.
+            public var data: Components.Schemas.SecretSet.DataPayload
+            /// Creates a new `SecretSet`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            public init(data: Components.Schemas.SecretSet.DataPayload) {
+                self.data = data
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.data = try container.decode(
+                    Components.Schemas.SecretSet.DataPayload.self,
+                    forKey: .data
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "data"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Setting`.
+        public struct Setting: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Setting/type`.
+            public var _type: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Setting/defaultValue`.
+            public var defaultValue: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Setting/description`.
+            public var description: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Setting/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Setting/value`.
+            public var value: Swift.String
+            /// Creates a new `Setting`.
+            ///
+            /// - Parameters:
+            ///   - _type:
+            ///   - defaultValue:
+            ///   - description:
+            ///   - name:
+            ///   - value:
+            public init(
+                _type: Swift.String,
+                defaultValue: Swift.String,
+                description: Swift.String,
+                name: Swift.String,
+                value: Swift.String
+            ) {
+                self._type = _type
+                self.defaultValue = defaultValue
+                self.description = description
+                self.name = name
+                self.value = value
+            }
+            public enum CodingKeys: String, CodingKey {
+                case _type = "type"
+                case defaultValue
+                case description
+                case name
+                case value
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SettingValue`.
+        public struct SettingValue: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SettingValue/value`.
+            public var value: Swift.String
+            /// Creates a new `SettingValue`.
+            ///
+            /// - Parameters:
+            ///   - value:
+            public init(value: Swift.String) {
+                self.value = value
+            }
+            public enum CodingKeys: String, CodingKey {
+                case value
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.value = try container.decode(
+                    Swift.String.self,
+                    forKey: .value
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "value"
+                ])
+            }
+        }
+        /// Bytes, or a whole number with a binary unit: 10737418240 or "10Gi"
+        ///
+        /// - Remark: Generated from `#/components/schemas/Size`.
+        @frozen public enum Size: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Size/case1`.
+            case case1(Swift.Int)
+            /// - Remark: Generated from `#/components/schemas/Size/case2`.
+            case case2(Swift.String)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .case1(try decoder.decodeFromSingleValueContainer())
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .case2(try decoder.decodeFromSingleValueContainer())
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .case1(value):
+                    try encoder.encodeToSingleValueContainer(value)
+                case let .case2(value):
+                    try encoder.encodeToSingleValueContainer(value)
+                }
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Snapshot`.
+        public typealias Snapshot = CorralCore.SnapshotInfo
+        /// - Remark: Generated from `#/components/schemas/SnapshotBackup`.
+        public struct SnapshotBackup: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SnapshotBackup/backupTarget`.
+            public var backupTarget: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/SnapshotBackup/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/SnapshotBackup/labels`.
+            public var labels: Components.Schemas.SnapshotBackup.LabelsPayload?
+            /// - Remark: Generated from `#/components/schemas/SnapshotBackup/snapshot`.
+            public var snapshot: Swift.String?
+            /// Creates a new `SnapshotBackup`.
+            ///
+            /// - Parameters:
+            ///   - backupTarget:
+            ///   - labels:
+            ///   - snapshot:
+            public init(
+                backupTarget: Swift.String? = nil,
+                labels: Components.Schemas.SnapshotBackup.LabelsPayload? = nil,
+                snapshot: Swift.String? = nil
+            ) {
+                self.backupTarget = backupTarget
+                self.labels = labels
+                self.snapshot = snapshot
+            }
+            public enum CodingKeys: String, CodingKey {
+                case backupTarget
+                case labels
+                case snapshot
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.backupTarget = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .backupTarget
+                )
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.SnapshotBackup.LabelsPayload.self,
+                    forKey: .labels
+                )
+                self.snapshot = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .snapshot
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "backupTarget",
+                    "labels",
+                    "snapshot"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SnapshotCreate`.
+        public struct SnapshotCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SnapshotCreate/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/SnapshotCreate/labels`.
+            public var labels: Components.Schemas.SnapshotCreate.LabelsPayload?
+            /// - Remark: Generated from `#/components/schemas/SnapshotCreate/name`.
+            public var name: Swift.String?
+            /// Creates a new `SnapshotCreate`.
+            ///
+            /// - Parameters:
+            ///   - labels:
+            ///   - name:
+            public init(
+                labels: Components.Schemas.SnapshotCreate.LabelsPayload? = nil,
+                name: Swift.String? = nil
+            ) {
+                self.labels = labels
+                self.name = name
+            }
+            public enum CodingKeys: String, CodingKey {
+                case labels
+                case name
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.SnapshotCreate.LabelsPayload.self,
+                    forKey: .labels
+                )
+                self.name = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "labels",
+                    "name"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SnapshotName`.
+        public struct SnapshotName: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SnapshotName/name`.
+            public var name: Swift.String
+            /// Creates a new `SnapshotName`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            public init(name: Swift.String) {
+                self.name = name
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "name"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Volume`.
+        public typealias Volume = CorralControl.Volume
+        /// - Remark: Generated from `#/components/schemas/VolumeCreate`.
+        public struct VolumeCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/backupBlockSize`.
+            public var backupBlockSize: Components.Schemas.Size?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/diskSelector`.
+            public var diskSelector: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/fromBackup`.
+            public var fromBackup: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/labels`.
+            public var labels: Components.Schemas.VolumeCreate.LabelsPayload?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/nodeSelector`.
+            public var nodeSelector: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/numberOfReplicas`.
+            public var numberOfReplicas: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/size`.
+            public var size: Components.Schemas.Size?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/staleReplicaTimeout`.
+            public var staleReplicaTimeout: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/standby`.
+            public var standby: Swift.Bool?
+            /// Creates a new `VolumeCreate`.
+            ///
+            /// - Parameters:
+            ///   - backupBlockSize:
+            ///   - diskSelector:
+            ///   - fromBackup:
+            ///   - labels:
+            ///   - name:
+            ///   - nodeSelector:
+            ///   - numberOfReplicas:
+            ///   - size:
+            ///   - staleReplicaTimeout:
+            ///   - standby:
+            public init(
+                backupBlockSize: Components.Schemas.Size? = nil,
+                diskSelector: [Swift.String]? = nil,
+                fromBackup: Swift.String? = nil,
+                labels: Components.Schemas.VolumeCreate.LabelsPayload? = nil,
+                name: Swift.String,
+                nodeSelector: [Swift.String]? = nil,
+                numberOfReplicas: Swift.Int? = nil,
+                size: Components.Schemas.Size? = nil,
+                staleReplicaTimeout: Swift.Int? = nil,
+                standby: Swift.Bool? = nil
+            ) {
+                self.backupBlockSize = backupBlockSize
+                self.diskSelector = diskSelector
+                self.fromBackup = fromBackup
+                self.labels = labels
+                self.name = name
+                self.nodeSelector = nodeSelector
+                self.numberOfReplicas = numberOfReplicas
+                self.size = size
+                self.staleReplicaTimeout = staleReplicaTimeout
+                self.standby = standby
+            }
+            public enum CodingKeys: String, CodingKey {
+                case backupBlockSize
+                case diskSelector
+                case fromBackup
+                case labels
+                case name
+                case nodeSelector
+                case numberOfReplicas
+                case size
+                case staleReplicaTimeout
+                case standby
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.backupBlockSize = try container.decodeIfPresent(
+                    Components.Schemas.Size.self,
+                    forKey: .backupBlockSize
+                )
+                self.diskSelector = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .diskSelector
+                )
+                self.fromBackup = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .fromBackup
+                )
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.VolumeCreate.LabelsPayload.self,
+                    forKey: .labels
+                )
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                self.nodeSelector = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .nodeSelector
+                )
+                self.numberOfReplicas = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .numberOfReplicas
+                )
+                self.size = try container.decodeIfPresent(
+                    Components.Schemas.Size.self,
+                    forKey: .size
+                )
+                self.staleReplicaTimeout = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .staleReplicaTimeout
+                )
+                self.standby = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .standby
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "backupBlockSize",
+                    "diskSelector",
+                    "fromBackup",
+                    "labels",
+                    "name",
+                    "nodeSelector",
+                    "numberOfReplicas",
+                    "size",
+                    "staleReplicaTimeout",
+                    "standby"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/VolumeSpec`.
+        public typealias VolumeSpec = CorralControl.VolumeKind.Spec
+        /// - Remark: Generated from `#/components/schemas/VolumeUpdate`.
+        public struct VolumeUpdate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/VolumeUpdate/metadata`.
+            public struct MetadataPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/VolumeUpdate/metadata/labels`.
+                public struct LabelsPayload: Codable, Hashable, Sendable {
+                    /// A container of undocumented properties.
+                    public var additionalProperties: [String: Swift.String]
+                    /// Creates a new `LabelsPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - additionalProperties: A container of undocumented properties.
+                    public init(additionalProperties: [String: Swift.String] = .init()) {
+                        self.additionalProperties = additionalProperties
+                    }
+                    public init(from decoder: any Swift.Decoder) throws {
+                        additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                    }
+                    public func encode(to encoder: any Swift.Encoder) throws {
+                        try encoder.encodeAdditionalProperties(additionalProperties)
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/VolumeUpdate/metadata/labels`.
+                public var labels: Components.Schemas.VolumeUpdate.MetadataPayload.LabelsPayload?
+                /// - Remark: Generated from `#/components/schemas/VolumeUpdate/metadata/resourceVersion`.
+                public var resourceVersion: Swift.Int
+                /// Creates a new `MetadataPayload`.
+                ///
+                /// - Parameters:
+                ///   - labels:
+                ///   - resourceVersion:
+                public init(
+                    labels: Components.Schemas.VolumeUpdate.MetadataPayload.LabelsPayload? = nil,
+                    resourceVersion: Swift.Int
+                ) {
+                    self.labels = labels
+                    self.resourceVersion = resourceVersion
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case labels
+                    case resourceVersion
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    let container = try decoder.container(keyedBy: CodingKeys.self)
+                    self.labels = try container.decodeIfPresent(
+                        Components.Schemas.VolumeUpdate.MetadataPayload.LabelsPayload.self,
+                        forKey: .labels
+                    )
+                    self.resourceVersion = try container.decode(
+                        Swift.Int.self,
+                        forKey: .resourceVersion
+                    )
+                    try decoder.ensureNoAdditionalProperties(knownKeys: [
+                        "labels",
+                        "resourceVersion"
+                    ])
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/VolumeUpdate/metadata`.
+            public var metadata: Components.Schemas.VolumeUpdate.MetadataPayload
+            /// - Remark: Generated from `#/components/schemas/VolumeUpdate/spec`.
+            public var spec: Components.Schemas.VolumeSpec
+            /// Creates a new `VolumeUpdate`.
+            ///
+            /// - Parameters:
+            ///   - metadata:
+            ///   - spec:
+            public init(
+                metadata: Components.Schemas.VolumeUpdate.MetadataPayload,
+                spec: Components.Schemas.VolumeSpec
+            ) {
+                self.metadata = metadata
+                self.spec = spec
+            }
+            public enum CodingKeys: String, CodingKey {
+                case metadata
+                case spec
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.metadata = try container.decode(
+                    Components.Schemas.VolumeUpdate.MetadataPayload.self,
+                    forKey: .metadata
+                )
+                self.spec = try container.decode(
+                    Components.Schemas.VolumeSpec.self,
+                    forKey: .spec
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "metadata",
+                    "spec"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Watch`.
+        public struct Watch: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Watch/revision`.
+            public var revision: Swift.Int
+            /// Creates a new `Watch`.
+            ///
+            /// - Parameters:
+            ///   - revision:
+            public init(revision: Swift.Int) {
+                self.revision = revision
+            }
+            public enum CodingKeys: String, CodingKey {
+                case revision
+            }
+        }
     }
 }

@@ -19,5 +19,9 @@ import struct Foundation.Date
 @diagnose(UnusedImportAccess, as: ignored)
 #endif
 import CorralControl
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+import CorralCore
 /// Types generated from the components section of the OpenAPI document.
 public enum Components {}

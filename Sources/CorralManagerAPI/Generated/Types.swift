@@ -19,13 +19,82 @@ import struct Foundation.Date
 @diagnose(UnusedImportAccess, as: ignored)
 #endif
 import CorralControl
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+import CorralCore
 /// A type that performs HTTP operations defined by the OpenAPI document.
 public protocol APIProtocol: Sendable {
+    /// List backups (?volume= for one volume)
+    ///
+    /// - Remark: HTTP `GET /v1/backups`.
+    /// - Remark: Generated from `#/paths//v1/backups/get(listBackups)`.
+    func listBackups(_ input: Operations.ListBackups.Input) async throws -> Operations.ListBackups.Output
+    /// Show a backup
+    ///
+    /// - Remark: HTTP `GET /v1/backups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/get(getBackup)`.
+    func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output
+    /// Delete a backup: from the target, then its record (the backup shows Deleting meanwhile)
+    ///
+    /// - Remark: HTTP `DELETE /v1/backups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/delete(deleteBackup)`.
+    func deleteBackup(_ input: Operations.DeleteBackup.Input) async throws -> Operations.DeleteBackup.Output
+    /// Stop a Pending or InProgress backup (it ends in Error, cancelled)
+    ///
+    /// - Remark: HTTP `POST /v1/backups/{name}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/cancel/post(cancelBackup)`.
+    func cancelBackup(_ input: Operations.CancelBackup.Input) async throws -> Operations.CancelBackup.Output
     /// A node agent reports a backup
     ///
     /// - Remark: HTTP `PUT /v1/backups/{name}/status`.
     /// - Remark: Generated from `#/paths//v1/backups/{name}/status/put(putBackupStatus)`.
     func putBackupStatus(_ input: Operations.PutBackupStatus.Input) async throws -> Operations.PutBackupStatus.Output
+    /// List backup targets
+    ///
+    /// - Remark: HTTP `GET /v1/backuptargets`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/get(listBackupTargets)`.
+    func listBackupTargets(_ input: Operations.ListBackupTargets.Input) async throws -> Operations.ListBackupTargets.Output
+    /// Show a backup target
+    ///
+    /// - Remark: HTTP `GET /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/get(getBackupTarget)`.
+    func getBackupTarget(_ input: Operations.GetBackupTarget.Input) async throws -> Operations.GetBackupTarget.Output
+    /// Set (or create) a backup target
+    ///
+    /// - Remark: HTTP `PUT /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/put(setBackupTarget)`.
+    func setBackupTarget(_ input: Operations.SetBackupTarget.Input) async throws -> Operations.SetBackupTarget.Output
+    /// Remove a backup target (not default) and its records; the store stays
+    ///
+    /// - Remark: HTTP `DELETE /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/delete(deleteBackupTarget)`.
+    func deleteBackupTarget(_ input: Operations.DeleteBackupTarget.Input) async throws -> Operations.DeleteBackupTarget.Output
+    /// List the target now
+    ///
+    /// - Remark: HTTP `POST /v1/backuptargets/{name}/sync`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/sync/post(syncBackupTarget)`.
+    func syncBackupTarget(_ input: Operations.SyncBackupTarget.Input) async throws -> Operations.SyncBackupTarget.Output
+    /// List backup volumes found on the targets
+    ///
+    /// - Remark: HTTP `GET /v1/backupvolumes`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/get(listBackupVolumes)`.
+    func listBackupVolumes(_ input: Operations.ListBackupVolumes.Input) async throws -> Operations.ListBackupVolumes.Output
+    /// Show a backup volume
+    ///
+    /// - Remark: HTTP `GET /v1/backupvolumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/{name}/get(getBackupVolume)`.
+    func getBackupVolume(_ input: Operations.GetBackupVolume.Input) async throws -> Operations.GetBackupVolume.Output
+    /// Delete a backup volume from its target: every backup and block
+    ///
+    /// - Remark: HTTP `DELETE /v1/backupvolumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/{name}/delete(deleteBackupVolume)`.
+    func deleteBackupVolume(_ input: Operations.DeleteBackupVolume.Input) async throws -> Operations.DeleteBackupVolume.Output
+    /// List engines
+    ///
+    /// - Remark: HTTP `GET /v1/engines`.
+    /// - Remark: Generated from `#/paths//v1/engines/get(listEngines)`.
+    func listEngines(_ input: Operations.ListEngines.Input) async throws -> Operations.ListEngines.Output
     /// A node agent stopped a deleted engine
     ///
     /// - Remark: HTTP `POST /v1/engines/{name}/finalize`.
@@ -36,6 +105,36 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /v1/engines/{name}/status`.
     /// - Remark: Generated from `#/paths//v1/engines/{name}/status/put(putEngineStatus)`.
     func putEngineStatus(_ input: Operations.PutEngineStatus.Input) async throws -> Operations.PutEngineStatus.Output
+    /// Recent events, newest first
+    ///
+    /// - Remark: HTTP `GET /v1/events`.
+    /// - Remark: Generated from `#/paths//v1/events/get(listEvents)`.
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output
+    /// Every change of the store as server-sent events (`event: change`, id = revision; `event: resync` when changes after Last-Event-ID are no longer kept)
+    ///
+    /// - Remark: HTTP `GET /v1/events/stream`.
+    /// - Remark: Generated from `#/paths//v1/events/stream/get(streamChanges)`.
+    func streamChanges(_ input: Operations.StreamChanges.Input) async throws -> Operations.StreamChanges.Output
+    /// List nodes
+    ///
+    /// - Remark: HTTP `GET /v1/nodes`.
+    /// - Remark: Generated from `#/paths//v1/nodes/get(listNodes)`.
+    func listNodes(_ input: Operations.ListNodes.Input) async throws -> Operations.ListNodes.Output
+    /// Show a node
+    ///
+    /// - Remark: HTTP `GET /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/get(getNode)`.
+    func getNode(_ input: Operations.GetNode.Input) async throws -> Operations.GetNode.Output
+    /// Replace a node's spec at the resourceVersion read
+    ///
+    /// - Remark: HTTP `PUT /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/put(updateNode)`.
+    func updateNode(_ input: Operations.UpdateNode.Input) async throws -> Operations.UpdateNode.Output
+    /// Remove a node that is down and holds no replicas
+    ///
+    /// - Remark: HTTP `DELETE /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/delete(deleteNode)`.
+    func deleteNode(_ input: Operations.DeleteNode.Input) async throws -> Operations.DeleteNode.Output
     /// What a node should run, after a store revision (long poll)
     ///
     /// - Remark: HTTP `GET /v1/nodes/{name}/assignments`.
@@ -46,6 +145,11 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/nodes/{name}/heartbeat`.
     /// - Remark: Generated from `#/paths//v1/nodes/{name}/heartbeat/post(nodeHeartbeat)`.
     func nodeHeartbeat(_ input: Operations.NodeHeartbeat.Input) async throws -> Operations.NodeHeartbeat.Output
+    /// List replicas
+    ///
+    /// - Remark: HTTP `GET /v1/replicas`.
+    /// - Remark: Generated from `#/paths//v1/replicas/get(listReplicas)`.
+    func listReplicas(_ input: Operations.ListReplicas.Input) async throws -> Operations.ListReplicas.Output
     /// A node agent removed a deleted replica's data
     ///
     /// - Remark: HTTP `POST /v1/replicas/{name}/finalize`.
@@ -56,10 +160,199 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /v1/replicas/{name}/status`.
     /// - Remark: Generated from `#/paths//v1/replicas/{name}/status/put(putReplicaStatus)`.
     func putReplicaStatus(_ input: Operations.PutReplicaStatus.Input) async throws -> Operations.PutReplicaStatus.Output
+    /// List secrets (keys only; values are never shown)
+    ///
+    /// - Remark: HTTP `GET /v1/secrets`.
+    /// - Remark: Generated from `#/paths//v1/secrets/get(listSecrets)`.
+    func listSecrets(_ input: Operations.ListSecrets.Input) async throws -> Operations.ListSecrets.Output
+    /// Show a secret's keys
+    ///
+    /// - Remark: HTTP `GET /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/get(getSecret)`.
+    func getSecret(_ input: Operations.GetSecret.Input) async throws -> Operations.GetSecret.Output
+    /// Create or replace a secret
+    ///
+    /// - Remark: HTTP `PUT /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/put(setSecret)`.
+    func setSecret(_ input: Operations.SetSecret.Input) async throws -> Operations.SetSecret.Output
+    /// Remove a secret no backup target names
+    ///
+    /// - Remark: HTTP `DELETE /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/delete(deleteSecret)`.
+    func deleteSecret(_ input: Operations.DeleteSecret.Input) async throws -> Operations.DeleteSecret.Output
+    /// List settings
+    ///
+    /// - Remark: HTTP `GET /v1/settings`.
+    /// - Remark: Generated from `#/paths//v1/settings/get(listSettings)`.
+    func listSettings(_ input: Operations.ListSettings.Input) async throws -> Operations.ListSettings.Output
+    /// Show a setting
+    ///
+    /// - Remark: HTTP `GET /v1/settings/{name}`.
+    /// - Remark: Generated from `#/paths//v1/settings/{name}/get(getSetting)`.
+    func getSetting(_ input: Operations.GetSetting.Input) async throws -> Operations.GetSetting.Output
+    /// Change a setting
+    ///
+    /// - Remark: HTTP `PUT /v1/settings/{name}`.
+    /// - Remark: Generated from `#/paths//v1/settings/{name}/put(setSetting)`.
+    func setSetting(_ input: Operations.SetSetting.Input) async throws -> Operations.SetSetting.Output
+    /// List volumes
+    ///
+    /// - Remark: HTTP `GET /v1/volumes`.
+    /// - Remark: Generated from `#/paths//v1/volumes/get(listVolumes)`.
+    func listVolumes(_ input: Operations.ListVolumes.Input) async throws -> Operations.ListVolumes.Output
+    /// Create a volume
+    ///
+    /// - Remark: HTTP `POST /v1/volumes`.
+    /// - Remark: Generated from `#/paths//v1/volumes/post(createVolume)`.
+    func createVolume(_ input: Operations.CreateVolume.Input) async throws -> Operations.CreateVolume.Output
+    /// Show a volume
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/get(getVolume)`.
+    func getVolume(_ input: Operations.GetVolume.Input) async throws -> Operations.GetVolume.Output
+    /// Replace a volume's spec at the resourceVersion read
+    ///
+    /// - Remark: HTTP `PUT /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/put(updateVolume)`.
+    func updateVolume(_ input: Operations.UpdateVolume.Input) async throws -> Operations.UpdateVolume.Output
+    /// Delete a volume and its replicas
+    ///
+    /// - Remark: HTTP `DELETE /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/delete(deleteVolume)`.
+    func deleteVolume(_ input: Operations.DeleteVolume.Input) async throws -> Operations.DeleteVolume.Output
+    /// Turn a standby volume into a normal one after a last incremental restore
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/activate`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/activate/post(activateVolume)`.
+    func activateVolume(_ input: Operations.ActivateVolume.Input) async throws -> Operations.ActivateVolume.Output
+    /// Attach to a node
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/attach`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/attach/post(attachVolume)`.
+    func attachVolume(_ input: Operations.AttachVolume.Input) async throws -> Operations.AttachVolume.Output
+    /// Detach
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/detach`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/detach/post(detachVolume)`.
+    func detachVolume(_ input: Operations.DetachVolume.Input) async throws -> Operations.DetachVolume.Output
+    /// Grow the volume
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/expand`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/expand/post(expandVolume)`.
+    func expandVolume(_ input: Operations.ExpandVolume.Input) async throws -> Operations.ExpandVolume.Output
+    /// Start a faulted volume again from the replicas that are back, even if one that may hold newer writes is missing
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/salvage`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/salvage/post(salvageVolume)`.
+    func salvageVolume(_ input: Operations.SalvageVolume.Input) async throws -> Operations.SalvageVolume.Output
+    /// Back up a snapshot (a new one by default) to the backup target
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotBackup`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotBackup/post(snapshotBackup)`.
+    func snapshotBackup(_ input: Operations.SnapshotBackup.Input) async throws -> Operations.SnapshotBackup.Output
+    /// Take a snapshot
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotCreate`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotCreate/post(snapshotCreate)`.
+    func snapshotCreate(_ input: Operations.SnapshotCreate.Input) async throws -> Operations.SnapshotCreate.Output
+    /// Mark a snapshot removed
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotDelete`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotDelete/post(snapshotDelete)`.
+    func snapshotDelete(_ input: Operations.SnapshotDelete.Input) async throws -> Operations.SnapshotDelete.Output
+    /// List snapshots
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotList`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotList/post(snapshotList)`.
+    func snapshotList(_ input: Operations.SnapshotList.Input) async throws -> Operations.SnapshotList.Output
+    /// The running or the last purge of the volume
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}/snapshotPurge`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotPurge/get(getSnapshotPurge)`.
+    func getSnapshotPurge(_ input: Operations.GetSnapshotPurge.Input) async throws -> Operations.GetSnapshotPurge.Output
+    /// Start freeing the space of removed snapshots; GET follows it
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotPurge`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotPurge/post(snapshotPurge)`.
+    func snapshotPurge(_ input: Operations.SnapshotPurge.Input) async throws -> Operations.SnapshotPurge.Output
+    /// Revert to a snapshot
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotRevert`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotRevert/post(snapshotRevert)`.
+    func snapshotRevert(_ input: Operations.SnapshotRevert.Input) async throws -> Operations.SnapshotRevert.Output
+    /// List snapshots
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}/snapshots`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshots/get(listSnapshots)`.
+    func listSnapshots(_ input: Operations.ListSnapshots.Input) async throws -> Operations.ListSnapshots.Output
+    /// Change the replica count
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/updateReplicaCount`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/updateReplicaCount/post(updateReplicaCount)`.
+    func updateReplicaCount(_ input: Operations.UpdateReplicaCount.Input) async throws -> Operations.UpdateReplicaCount.Output
+    /// Wait for the store to pass a revision (long poll)
+    ///
+    /// - Remark: HTTP `GET /v1/watch`.
+    /// - Remark: Generated from `#/paths//v1/watch/get(watch)`.
+    func watch(_ input: Operations.Watch.Input) async throws -> Operations.Watch.Output
 }
 
 /// Convenience overloads for operation inputs.
 extension APIProtocol {
+    /// List backups (?volume= for one volume)
+    ///
+    /// - Remark: HTTP `GET /v1/backups`.
+    /// - Remark: Generated from `#/paths//v1/backups/get(listBackups)`.
+    public func listBackups(
+        query: Operations.ListBackups.Input.Query = .init(),
+        headers: Operations.ListBackups.Input.Headers = .init()
+    ) async throws -> Operations.ListBackups.Output {
+        try await listBackups(Operations.ListBackups.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Show a backup
+    ///
+    /// - Remark: HTTP `GET /v1/backups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/get(getBackup)`.
+    public func getBackup(
+        path: Operations.GetBackup.Input.Path,
+        headers: Operations.GetBackup.Input.Headers = .init()
+    ) async throws -> Operations.GetBackup.Output {
+        try await getBackup(Operations.GetBackup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a backup: from the target, then its record (the backup shows Deleting meanwhile)
+    ///
+    /// - Remark: HTTP `DELETE /v1/backups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/delete(deleteBackup)`.
+    public func deleteBackup(
+        path: Operations.DeleteBackup.Input.Path,
+        headers: Operations.DeleteBackup.Input.Headers = .init()
+    ) async throws -> Operations.DeleteBackup.Output {
+        try await deleteBackup(Operations.DeleteBackup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Stop a Pending or InProgress backup (it ends in Error, cancelled)
+    ///
+    /// - Remark: HTTP `POST /v1/backups/{name}/cancel`.
+    /// - Remark: Generated from `#/paths//v1/backups/{name}/cancel/post(cancelBackup)`.
+    public func cancelBackup(
+        path: Operations.CancelBackup.Input.Path,
+        headers: Operations.CancelBackup.Input.Headers = .init(),
+        body: Operations.CancelBackup.Input.Body? = nil
+    ) async throws -> Operations.CancelBackup.Output {
+        try await cancelBackup(Operations.CancelBackup.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
     /// A node agent reports a backup
     ///
     /// - Remark: HTTP `PUT /v1/backups/{name}/status`.
@@ -74,6 +367,109 @@ extension APIProtocol {
             headers: headers,
             body: body
         ))
+    }
+    /// List backup targets
+    ///
+    /// - Remark: HTTP `GET /v1/backuptargets`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/get(listBackupTargets)`.
+    public func listBackupTargets(headers: Operations.ListBackupTargets.Input.Headers = .init()) async throws -> Operations.ListBackupTargets.Output {
+        try await listBackupTargets(Operations.ListBackupTargets.Input(headers: headers))
+    }
+    /// Show a backup target
+    ///
+    /// - Remark: HTTP `GET /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/get(getBackupTarget)`.
+    public func getBackupTarget(
+        path: Operations.GetBackupTarget.Input.Path,
+        headers: Operations.GetBackupTarget.Input.Headers = .init()
+    ) async throws -> Operations.GetBackupTarget.Output {
+        try await getBackupTarget(Operations.GetBackupTarget.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Set (or create) a backup target
+    ///
+    /// - Remark: HTTP `PUT /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/put(setBackupTarget)`.
+    public func setBackupTarget(
+        path: Operations.SetBackupTarget.Input.Path,
+        headers: Operations.SetBackupTarget.Input.Headers = .init(),
+        body: Operations.SetBackupTarget.Input.Body
+    ) async throws -> Operations.SetBackupTarget.Output {
+        try await setBackupTarget(Operations.SetBackupTarget.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Remove a backup target (not default) and its records; the store stays
+    ///
+    /// - Remark: HTTP `DELETE /v1/backuptargets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/delete(deleteBackupTarget)`.
+    public func deleteBackupTarget(
+        path: Operations.DeleteBackupTarget.Input.Path,
+        headers: Operations.DeleteBackupTarget.Input.Headers = .init()
+    ) async throws -> Operations.DeleteBackupTarget.Output {
+        try await deleteBackupTarget(Operations.DeleteBackupTarget.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List the target now
+    ///
+    /// - Remark: HTTP `POST /v1/backuptargets/{name}/sync`.
+    /// - Remark: Generated from `#/paths//v1/backuptargets/{name}/sync/post(syncBackupTarget)`.
+    public func syncBackupTarget(
+        path: Operations.SyncBackupTarget.Input.Path,
+        headers: Operations.SyncBackupTarget.Input.Headers = .init(),
+        body: Operations.SyncBackupTarget.Input.Body? = nil
+    ) async throws -> Operations.SyncBackupTarget.Output {
+        try await syncBackupTarget(Operations.SyncBackupTarget.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List backup volumes found on the targets
+    ///
+    /// - Remark: HTTP `GET /v1/backupvolumes`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/get(listBackupVolumes)`.
+    public func listBackupVolumes(headers: Operations.ListBackupVolumes.Input.Headers = .init()) async throws -> Operations.ListBackupVolumes.Output {
+        try await listBackupVolumes(Operations.ListBackupVolumes.Input(headers: headers))
+    }
+    /// Show a backup volume
+    ///
+    /// - Remark: HTTP `GET /v1/backupvolumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/{name}/get(getBackupVolume)`.
+    public func getBackupVolume(
+        path: Operations.GetBackupVolume.Input.Path,
+        headers: Operations.GetBackupVolume.Input.Headers = .init()
+    ) async throws -> Operations.GetBackupVolume.Output {
+        try await getBackupVolume(Operations.GetBackupVolume.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a backup volume from its target: every backup and block
+    ///
+    /// - Remark: HTTP `DELETE /v1/backupvolumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupvolumes/{name}/delete(deleteBackupVolume)`.
+    public func deleteBackupVolume(
+        path: Operations.DeleteBackupVolume.Input.Path,
+        headers: Operations.DeleteBackupVolume.Input.Headers = .init()
+    ) async throws -> Operations.DeleteBackupVolume.Output {
+        try await deleteBackupVolume(Operations.DeleteBackupVolume.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List engines
+    ///
+    /// - Remark: HTTP `GET /v1/engines`.
+    /// - Remark: Generated from `#/paths//v1/engines/get(listEngines)`.
+    public func listEngines(headers: Operations.ListEngines.Input.Headers = .init()) async throws -> Operations.ListEngines.Output {
+        try await listEngines(Operations.ListEngines.Input(headers: headers))
     }
     /// A node agent stopped a deleted engine
     ///
@@ -101,6 +497,74 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// Recent events, newest first
+    ///
+    /// - Remark: HTTP `GET /v1/events`.
+    /// - Remark: Generated from `#/paths//v1/events/get(listEvents)`.
+    public func listEvents(headers: Operations.ListEvents.Input.Headers = .init()) async throws -> Operations.ListEvents.Output {
+        try await listEvents(Operations.ListEvents.Input(headers: headers))
+    }
+    /// Every change of the store as server-sent events (`event: change`, id = revision; `event: resync` when changes after Last-Event-ID are no longer kept)
+    ///
+    /// - Remark: HTTP `GET /v1/events/stream`.
+    /// - Remark: Generated from `#/paths//v1/events/stream/get(streamChanges)`.
+    public func streamChanges(
+        query: Operations.StreamChanges.Input.Query = .init(),
+        headers: Operations.StreamChanges.Input.Headers = .init()
+    ) async throws -> Operations.StreamChanges.Output {
+        try await streamChanges(Operations.StreamChanges.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// List nodes
+    ///
+    /// - Remark: HTTP `GET /v1/nodes`.
+    /// - Remark: Generated from `#/paths//v1/nodes/get(listNodes)`.
+    public func listNodes(headers: Operations.ListNodes.Input.Headers = .init()) async throws -> Operations.ListNodes.Output {
+        try await listNodes(Operations.ListNodes.Input(headers: headers))
+    }
+    /// Show a node
+    ///
+    /// - Remark: HTTP `GET /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/get(getNode)`.
+    public func getNode(
+        path: Operations.GetNode.Input.Path,
+        headers: Operations.GetNode.Input.Headers = .init()
+    ) async throws -> Operations.GetNode.Output {
+        try await getNode(Operations.GetNode.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Replace a node's spec at the resourceVersion read
+    ///
+    /// - Remark: HTTP `PUT /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/put(updateNode)`.
+    public func updateNode(
+        path: Operations.UpdateNode.Input.Path,
+        headers: Operations.UpdateNode.Input.Headers = .init(),
+        body: Operations.UpdateNode.Input.Body
+    ) async throws -> Operations.UpdateNode.Output {
+        try await updateNode(Operations.UpdateNode.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Remove a node that is down and holds no replicas
+    ///
+    /// - Remark: HTTP `DELETE /v1/nodes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/nodes/{name}/delete(deleteNode)`.
+    public func deleteNode(
+        path: Operations.DeleteNode.Input.Path,
+        headers: Operations.DeleteNode.Input.Headers = .init()
+    ) async throws -> Operations.DeleteNode.Output {
+        try await deleteNode(Operations.DeleteNode.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// What a node should run, after a store revision (long poll)
@@ -133,6 +597,13 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// List replicas
+    ///
+    /// - Remark: HTTP `GET /v1/replicas`.
+    /// - Remark: Generated from `#/paths//v1/replicas/get(listReplicas)`.
+    public func listReplicas(headers: Operations.ListReplicas.Input.Headers = .init()) async throws -> Operations.ListReplicas.Output {
+        try await listReplicas(Operations.ListReplicas.Input(headers: headers))
+    }
     /// A node agent removed a deleted replica's data
     ///
     /// - Remark: HTTP `POST /v1/replicas/{name}/finalize`.
@@ -159,6 +630,369 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// List secrets (keys only; values are never shown)
+    ///
+    /// - Remark: HTTP `GET /v1/secrets`.
+    /// - Remark: Generated from `#/paths//v1/secrets/get(listSecrets)`.
+    public func listSecrets(headers: Operations.ListSecrets.Input.Headers = .init()) async throws -> Operations.ListSecrets.Output {
+        try await listSecrets(Operations.ListSecrets.Input(headers: headers))
+    }
+    /// Show a secret's keys
+    ///
+    /// - Remark: HTTP `GET /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/get(getSecret)`.
+    public func getSecret(
+        path: Operations.GetSecret.Input.Path,
+        headers: Operations.GetSecret.Input.Headers = .init()
+    ) async throws -> Operations.GetSecret.Output {
+        try await getSecret(Operations.GetSecret.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Create or replace a secret
+    ///
+    /// - Remark: HTTP `PUT /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/put(setSecret)`.
+    public func setSecret(
+        path: Operations.SetSecret.Input.Path,
+        headers: Operations.SetSecret.Input.Headers = .init(),
+        body: Operations.SetSecret.Input.Body
+    ) async throws -> Operations.SetSecret.Output {
+        try await setSecret(Operations.SetSecret.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Remove a secret no backup target names
+    ///
+    /// - Remark: HTTP `DELETE /v1/secrets/{name}`.
+    /// - Remark: Generated from `#/paths//v1/secrets/{name}/delete(deleteSecret)`.
+    public func deleteSecret(
+        path: Operations.DeleteSecret.Input.Path,
+        headers: Operations.DeleteSecret.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSecret.Output {
+        try await deleteSecret(Operations.DeleteSecret.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List settings
+    ///
+    /// - Remark: HTTP `GET /v1/settings`.
+    /// - Remark: Generated from `#/paths//v1/settings/get(listSettings)`.
+    public func listSettings(headers: Operations.ListSettings.Input.Headers = .init()) async throws -> Operations.ListSettings.Output {
+        try await listSettings(Operations.ListSettings.Input(headers: headers))
+    }
+    /// Show a setting
+    ///
+    /// - Remark: HTTP `GET /v1/settings/{name}`.
+    /// - Remark: Generated from `#/paths//v1/settings/{name}/get(getSetting)`.
+    public func getSetting(
+        path: Operations.GetSetting.Input.Path,
+        headers: Operations.GetSetting.Input.Headers = .init()
+    ) async throws -> Operations.GetSetting.Output {
+        try await getSetting(Operations.GetSetting.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change a setting
+    ///
+    /// - Remark: HTTP `PUT /v1/settings/{name}`.
+    /// - Remark: Generated from `#/paths//v1/settings/{name}/put(setSetting)`.
+    public func setSetting(
+        path: Operations.SetSetting.Input.Path,
+        headers: Operations.SetSetting.Input.Headers = .init(),
+        body: Operations.SetSetting.Input.Body
+    ) async throws -> Operations.SetSetting.Output {
+        try await setSetting(Operations.SetSetting.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List volumes
+    ///
+    /// - Remark: HTTP `GET /v1/volumes`.
+    /// - Remark: Generated from `#/paths//v1/volumes/get(listVolumes)`.
+    public func listVolumes(headers: Operations.ListVolumes.Input.Headers = .init()) async throws -> Operations.ListVolumes.Output {
+        try await listVolumes(Operations.ListVolumes.Input(headers: headers))
+    }
+    /// Create a volume
+    ///
+    /// - Remark: HTTP `POST /v1/volumes`.
+    /// - Remark: Generated from `#/paths//v1/volumes/post(createVolume)`.
+    public func createVolume(
+        headers: Operations.CreateVolume.Input.Headers = .init(),
+        body: Operations.CreateVolume.Input.Body
+    ) async throws -> Operations.CreateVolume.Output {
+        try await createVolume(Operations.CreateVolume.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a volume
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/get(getVolume)`.
+    public func getVolume(
+        path: Operations.GetVolume.Input.Path,
+        headers: Operations.GetVolume.Input.Headers = .init()
+    ) async throws -> Operations.GetVolume.Output {
+        try await getVolume(Operations.GetVolume.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Replace a volume's spec at the resourceVersion read
+    ///
+    /// - Remark: HTTP `PUT /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/put(updateVolume)`.
+    public func updateVolume(
+        path: Operations.UpdateVolume.Input.Path,
+        headers: Operations.UpdateVolume.Input.Headers = .init(),
+        body: Operations.UpdateVolume.Input.Body
+    ) async throws -> Operations.UpdateVolume.Output {
+        try await updateVolume(Operations.UpdateVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a volume and its replicas
+    ///
+    /// - Remark: HTTP `DELETE /v1/volumes/{name}`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/delete(deleteVolume)`.
+    public func deleteVolume(
+        path: Operations.DeleteVolume.Input.Path,
+        headers: Operations.DeleteVolume.Input.Headers = .init()
+    ) async throws -> Operations.DeleteVolume.Output {
+        try await deleteVolume(Operations.DeleteVolume.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Turn a standby volume into a normal one after a last incremental restore
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/activate`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/activate/post(activateVolume)`.
+    public func activateVolume(
+        path: Operations.ActivateVolume.Input.Path,
+        headers: Operations.ActivateVolume.Input.Headers = .init(),
+        body: Operations.ActivateVolume.Input.Body? = nil
+    ) async throws -> Operations.ActivateVolume.Output {
+        try await activateVolume(Operations.ActivateVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Attach to a node
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/attach`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/attach/post(attachVolume)`.
+    public func attachVolume(
+        path: Operations.AttachVolume.Input.Path,
+        headers: Operations.AttachVolume.Input.Headers = .init(),
+        body: Operations.AttachVolume.Input.Body? = nil
+    ) async throws -> Operations.AttachVolume.Output {
+        try await attachVolume(Operations.AttachVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Detach
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/detach`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/detach/post(detachVolume)`.
+    public func detachVolume(
+        path: Operations.DetachVolume.Input.Path,
+        headers: Operations.DetachVolume.Input.Headers = .init(),
+        body: Operations.DetachVolume.Input.Body? = nil
+    ) async throws -> Operations.DetachVolume.Output {
+        try await detachVolume(Operations.DetachVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Grow the volume
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/expand`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/expand/post(expandVolume)`.
+    public func expandVolume(
+        path: Operations.ExpandVolume.Input.Path,
+        headers: Operations.ExpandVolume.Input.Headers = .init(),
+        body: Operations.ExpandVolume.Input.Body
+    ) async throws -> Operations.ExpandVolume.Output {
+        try await expandVolume(Operations.ExpandVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Start a faulted volume again from the replicas that are back, even if one that may hold newer writes is missing
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/salvage`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/salvage/post(salvageVolume)`.
+    public func salvageVolume(
+        path: Operations.SalvageVolume.Input.Path,
+        headers: Operations.SalvageVolume.Input.Headers = .init(),
+        body: Operations.SalvageVolume.Input.Body? = nil
+    ) async throws -> Operations.SalvageVolume.Output {
+        try await salvageVolume(Operations.SalvageVolume.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Back up a snapshot (a new one by default) to the backup target
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotBackup`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotBackup/post(snapshotBackup)`.
+    public func snapshotBackup(
+        path: Operations.SnapshotBackup.Input.Path,
+        headers: Operations.SnapshotBackup.Input.Headers = .init(),
+        body: Operations.SnapshotBackup.Input.Body? = nil
+    ) async throws -> Operations.SnapshotBackup.Output {
+        try await snapshotBackup(Operations.SnapshotBackup.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Take a snapshot
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotCreate`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotCreate/post(snapshotCreate)`.
+    public func snapshotCreate(
+        path: Operations.SnapshotCreate.Input.Path,
+        headers: Operations.SnapshotCreate.Input.Headers = .init(),
+        body: Operations.SnapshotCreate.Input.Body? = nil
+    ) async throws -> Operations.SnapshotCreate.Output {
+        try await snapshotCreate(Operations.SnapshotCreate.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Mark a snapshot removed
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotDelete`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotDelete/post(snapshotDelete)`.
+    public func snapshotDelete(
+        path: Operations.SnapshotDelete.Input.Path,
+        headers: Operations.SnapshotDelete.Input.Headers = .init(),
+        body: Operations.SnapshotDelete.Input.Body
+    ) async throws -> Operations.SnapshotDelete.Output {
+        try await snapshotDelete(Operations.SnapshotDelete.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List snapshots
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotList`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotList/post(snapshotList)`.
+    public func snapshotList(
+        path: Operations.SnapshotList.Input.Path,
+        headers: Operations.SnapshotList.Input.Headers = .init(),
+        body: Operations.SnapshotList.Input.Body? = nil
+    ) async throws -> Operations.SnapshotList.Output {
+        try await snapshotList(Operations.SnapshotList.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The running or the last purge of the volume
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}/snapshotPurge`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotPurge/get(getSnapshotPurge)`.
+    public func getSnapshotPurge(
+        path: Operations.GetSnapshotPurge.Input.Path,
+        headers: Operations.GetSnapshotPurge.Input.Headers = .init()
+    ) async throws -> Operations.GetSnapshotPurge.Output {
+        try await getSnapshotPurge(Operations.GetSnapshotPurge.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Start freeing the space of removed snapshots; GET follows it
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotPurge`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotPurge/post(snapshotPurge)`.
+    public func snapshotPurge(
+        path: Operations.SnapshotPurge.Input.Path,
+        headers: Operations.SnapshotPurge.Input.Headers = .init(),
+        body: Operations.SnapshotPurge.Input.Body? = nil
+    ) async throws -> Operations.SnapshotPurge.Output {
+        try await snapshotPurge(Operations.SnapshotPurge.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Revert to a snapshot
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/snapshotRevert`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshotRevert/post(snapshotRevert)`.
+    public func snapshotRevert(
+        path: Operations.SnapshotRevert.Input.Path,
+        headers: Operations.SnapshotRevert.Input.Headers = .init(),
+        body: Operations.SnapshotRevert.Input.Body
+    ) async throws -> Operations.SnapshotRevert.Output {
+        try await snapshotRevert(Operations.SnapshotRevert.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List snapshots
+    ///
+    /// - Remark: HTTP `GET /v1/volumes/{name}/snapshots`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/snapshots/get(listSnapshots)`.
+    public func listSnapshots(
+        path: Operations.ListSnapshots.Input.Path,
+        headers: Operations.ListSnapshots.Input.Headers = .init()
+    ) async throws -> Operations.ListSnapshots.Output {
+        try await listSnapshots(Operations.ListSnapshots.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Change the replica count
+    ///
+    /// - Remark: HTTP `POST /v1/volumes/{name}/updateReplicaCount`.
+    /// - Remark: Generated from `#/paths//v1/volumes/{name}/updateReplicaCount/post(updateReplicaCount)`.
+    public func updateReplicaCount(
+        path: Operations.UpdateReplicaCount.Input.Path,
+        headers: Operations.UpdateReplicaCount.Input.Headers = .init(),
+        body: Operations.UpdateReplicaCount.Input.Body
+    ) async throws -> Operations.UpdateReplicaCount.Output {
+        try await updateReplicaCount(Operations.UpdateReplicaCount.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Wait for the store to pass a revision (long poll)
+    ///
+    /// - Remark: HTTP `GET /v1/watch`.
+    /// - Remark: Generated from `#/paths//v1/watch/get(watch)`.
+    public func watch(
+        query: Operations.Watch.Input.Query = .init(),
+        headers: Operations.Watch.Input.Headers = .init()
+    ) async throws -> Operations.Watch.Output {
+        try await watch(Operations.Watch.Input(
+            query: query,
+            headers: headers
         ))
     }
 }

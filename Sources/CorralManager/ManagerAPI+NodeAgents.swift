@@ -3,24 +3,19 @@ import CorralHTTPAPI
 import CorralManagerAPI
 import Foundation
 
-/// The manager's operations for node agents (heartbeat, assignments, status reports, finalize),
-/// served by the code generated from Sources/CorralManagerAPI/openapi.yaml. The other routes of
-/// `ManagerAPI` move here family by family.
-struct NodeAgentOperations: APIProtocol {
-    let api: ManagerAPI
-    var store: ResourceStore { api.store }
-
+/// The manager's operations for node agents: heartbeat, assignments, status reports, finalize.
+extension ManagerAPI {
     /// The node agent's heartbeat; the first registers the node with its disks.
     func nodeHeartbeat(_ input: Operations.NodeHeartbeat.Input) async throws -> Operations.NodeHeartbeat.Output {
-        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "send the body as application/json") }
+        let body = switch input.body { case .json(let body): body }
         let name = input.path.name
         try RequestValidation.check(body)
         if await store.get(Node.self, name) == nil {
             var spec = Node.Spec()
             for (id, disk) in body.disks { spec.disks[id] = DiskSpec(path: disk.path) }
-            try await store.create(Node(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: api.now)
+            try await store.create(Node(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
         }
-        let heartbeat = api.now
+        let heartbeat = now
         // Only the fields the agent reports: readiness and conditions are the node controller's.
         let node = try await store.modifyStatus(Node.self, name) { status in
             status.address = body.address
@@ -49,17 +44,17 @@ struct NodeAgentOperations: APIProtocol {
     }
 
     func putReplicaStatus(_ input: Operations.PutReplicaStatus.Input) async throws -> Operations.PutReplicaStatus.Output {
-        guard case .json(let status) = input.body else { throw APIError(.unsupportedMediaType, "send the body as application/json") }
+        let status = switch input.body { case .json(let status): status }
         return .ok(.init(body: .json(try await putStatus(Replica.self, input.path.name, status))))
     }
 
     func putEngineStatus(_ input: Operations.PutEngineStatus.Input) async throws -> Operations.PutEngineStatus.Output {
-        guard case .json(let status) = input.body else { throw APIError(.unsupportedMediaType, "send the body as application/json") }
+        let status = switch input.body { case .json(let status): status }
         return .ok(.init(body: .json(try await putStatus(Engine.self, input.path.name, status))))
     }
 
     func putBackupStatus(_ input: Operations.PutBackupStatus.Input) async throws -> Operations.PutBackupStatus.Output {
-        guard case .json(let status) = input.body else { throw APIError(.unsupportedMediaType, "send the body as application/json") }
+        let status = switch input.body { case .json(let status): status }
         let backup = try await putStatus(Backup.self, input.path.name, status) { backup, status in
             // Only the node running the backup reports on it, and only while it runs: a progress
             // report that arrives after the final one must not bring a finished backup back.
@@ -98,14 +93,5 @@ struct NodeAgentOperations: APIProtocol {
             throw APIError(.conflict, "\(kind.rawValue.dropLast()) \(name) is not being deleted")
         }
         try await store.remove(kind, name)
-    }
-
-    /// A query value within its range (the document states it; generated code does not check it).
-    static func within(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
-        guard let value else { return range.lowerBound }
-        guard range.contains(value) else {
-            throw APIError(.badRequest, "query parameter \(name)=\(value) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return value
     }
 }

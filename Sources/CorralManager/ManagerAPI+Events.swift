@@ -1,0 +1,19 @@
+import CorralControl
+import CorralHTTPAPI
+import CorralManagerAPI
+import Foundation
+
+/// What changed: the event records, and the long poll the CLI and node agents follow (the event
+/// stream for the web UI is EventStream.swift).
+extension ManagerAPI {
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
+        .ok(.init(body: .json(.init(items: await store.list(Event.self).sorted { $0.spec.time > $1.spec.time }))))
+    }
+
+    func watch(_ input: Operations.Watch.Input) async throws -> Operations.Watch.Output {
+        let after = try Self.within(input.query.after, "after", 0...Int(Int32.max))
+        let wait = try Self.within(input.query.wait, "wait", 0...APILimits.longPollSecondsMax)
+        let revision = await store.waitForChange(after: Int64(after), timeout: .seconds(wait))
+        return .ok(.init(body: .json(.init(revision: Int(revision)))))
+    }
+}
