@@ -145,6 +145,7 @@ let package = Package(
                 "CorralRuntime", "CorralCore", "CorralControl", "CorralManager", "CorralNode", "CorralBackup", "CorralStore",
                 "CorralEngineAPI", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -163,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "CorralManagerTests",
             dependencies: [
+                "CorralTestSupport",
                 "CorralManager", "CorralControl", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
@@ -176,6 +178,7 @@ let package = Package(
         .testTarget(
             name: "CorralNodeTests",
             dependencies: [
+                "CorralTestSupport",
                 "CorralNode", "CorralManager", "CorralControl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -183,7 +186,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Helpers shared by test targets (a seeded generator for the random tests).
-        .target(name: "CorralTestSupport", path: "Tests/CorralTestSupport", swiftSettings: strict),
+        .target(
+            name: "CorralTestSupport", dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/CorralTestSupport", swiftSettings: strict),
         .testTarget(name: "CorralStoreTests", dependencies: ["CorralStore", "CorralCore", "CorralTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CorralRuntimeTests",

@@ -13,6 +13,8 @@ public final class APIDocument: @unchecked Sendable {
     /// Each path as segments under each server's prefix; `nil` segments take any value.
     let routes: [(server: String, segments: [String?], methods: [String])]
     let requestSchemas: [String: Any]
+    /// Operation ID → the media types its successful answers come in.
+    let answerMediaTypes: [String: Set<String>]
 
     /// Parses the document; a document that does not parse is a build defect, so it traps.
     public convenience init(yaml: String) {
@@ -41,6 +43,7 @@ public final class APIDocument: @unchecked Sendable {
         }
         self.routes = routes
         requestSchemas = Self.requestSchemas(paths)
+        answerMediaTypes = Self.answerMediaTypes(paths)
     }
 
     static let httpMethods: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
@@ -84,6 +87,20 @@ public final class APIDocument: @unchecked Sendable {
             }
         }
         return schemas
+    }
+
+    static func answerMediaTypes(_ paths: [String: Any]) -> [String: Set<String>] {
+        var types: [String: Set<String>] = [:]
+        for item in paths.values {
+            for (method, operation) in (item as? [String: Any]) ?? [:] where httpMethods.contains(method) {
+                guard let operation = operation as? [String: Any], let id = operation["operationId"] as? String else { continue }
+                for (status, answer) in (operation["responses"] as? [String: Any]) ?? [:] where status.hasPrefix("2") {
+                    let content = ((answer as? [String: Any])?["content"] as? [String: Any]) ?? [:]
+                    types[id, default: []].formUnion(content.keys)
+                }
+            }
+        }
+        return types
     }
 
     /// A `#/components/schemas/Name` reference resolved; other schemas as they are.

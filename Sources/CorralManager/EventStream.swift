@@ -17,8 +17,9 @@ extension ManagerAPI {
         guard await store.eventStreamCount < APILimits.eventStreamsMax else {
             throw APIError(.serviceUnavailable, "\(APILimits.eventStreamsMax) event streams are open, the most this manager serves; close one, or follow changes with GET /v1/watch")
         }
-        let (missed, live, now) = await store.follow(after: after.map(Int64.init))
-        let frames = EventFrames(missed: missed, resyncAt: now, live: live)
+        let (missed, live, now, id) = await store.follow(after: after.map(Int64.init))
+        let store = self.store
+        let frames = EventFrames(missed: missed, resyncAt: now, live: live) { await store.stopFollowing(id) }
         return .ok(.init(headers: .init(cacheControl: "no-cache"),
                          body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
     }
@@ -26,13 +27,19 @@ extension ManagerAPI {
 
 /// The frames of one event stream, produced as the client reads them: what was missed (or
 /// `resync`), then the live changes as the coalescer lets them go, until the client leaves, the
-/// manager stops, or the client falls so far behind that its backlog is full (it reconnects and
+/// manager stops, or the client falls so far behind that its backlog is full. Then the stream
+/// stops following the store at once (`leave`), so nothing more is kept for it and it no longer
+/// counts as open, and its answer ends once the client reads what was written (it reconnects and
 /// resumes from the history, or resyncs).
 struct EventFrames: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
     let missed: [Change]?
     let resyncAt: Int64
     let live: AsyncStream<Change>
+    /// Stops following the store.
+    let leave: @Sendable () async -> Void
+    /// Inputs that may wait for the client before it counts as too far behind.
+    var backlogMax = APILimits.eventStreamBacklogMax
 
     /// A comment line this often keeps proxies from closing an idle stream.
     static let keepAlive: Duration = .seconds(15)
@@ -42,18 +49,19 @@ struct EventFrames: AsyncSequence, Sendable {
     enum Input: Sendable { case change(Change), tick }
 
     func makeAsyncIterator() -> Iterator {
-        let (inputs, feed) = AsyncStream<Input>.makeStream(bufferingPolicy: .bufferingOldest(APILimits.eventStreamBacklogMax))
-        let live = self.live
+        let (inputs, feed) = AsyncStream<Input>.makeStream(bufferingPolicy: .bufferingOldest(backlogMax))
+        let (live, leave) = (self.live, self.leave)
         let forward = Task {
             for await change in live {
                 if case .dropped = feed.yield(.change(change)) { break }  // the client is too far behind
             }
+            await leave()
             feed.finish()
         }
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.tick)  // a cadence for due modifications, not synchronisation
-                feed.yield(.tick)
+                if case .terminated = feed.yield(.tick) { break }
             }
         }
         let first = missed.map { Self.frames($0.map(Self.event)) } ?? Self.resync(revision: resyncAt)

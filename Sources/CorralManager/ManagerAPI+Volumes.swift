@@ -17,8 +17,9 @@ extension ManagerAPI {
 
     func createVolume(_ input: Operations.CreateVolume.Input) async throws -> Operations.CreateVolume.Output {
         let body = switch input.body { case .json(let body): body }
-        let settings = Settings(await store.list(Setting.self))
         var size = try body.size.map(Self.bytes)
+        let askedBlockSize = try body.backupBlockSize.map(Self.bytes)
+        let settings = Settings(await store.list(Setting.self))
         var blockSize = settings.defaultBackupBlockSize
         if let url = body.fromBackup {
             let backup = try await BackupCheck.volume(ofBackup: url, resources: store)
@@ -27,7 +28,7 @@ extension ManagerAPI {
         }
         guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
         var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
-        spec.backupBlockSize = try body.backupBlockSize.map(Self.bytes) ?? blockSize
+        spec.backupBlockSize = askedBlockSize ?? blockSize
         spec.fromBackup = body.fromBackup
         spec.standby = body.standby == true ? true : nil
         spec.nodeSelector = body.nodeSelector ?? []

@@ -35,7 +35,7 @@ struct ManagerAPI: APIProtocol {
         do {
             try registerHandlers(
                 on: router, serverURL: URL(string: "/")!, configuration: APIClientSupport.configuration,
-                middlewares: [BodyRulesMiddleware(document: Self.document, bytesMax: APILimits.apiBodyBytesMax)])
+                middlewares: [AcceptMiddleware(document: Self.document), BodyRulesMiddleware(document: Self.document, bytesMax: APILimits.apiBodyBytesMax)])
         } catch {
             preconditionFailure("the generated routes do not register: \(error)")  // a constant URL: a build defect
         }

@@ -215,17 +215,25 @@ public actor ResourceStore {
 
     /// The changes after `revision` (none: from now) and every later one, with no gap between
     /// them, and the store's revision when they were taken (`now`). `missed` is nil when changes
-    /// after `revision` are no longer kept: the client must list again.
-    public func follow(after revision: Int64?) -> (missed: [Change]?, live: AsyncStream<Change>, now: Int64) {
+    /// after `revision` are no longer kept: the client must list again. `id` ends it
+    /// (`stopFollowing`).
+    public func follow(after revision: Int64?) -> (missed: [Change]?, live: AsyncStream<Change>, now: Int64, id: UUID) {
         let id = UUID()
         let (live, continuation) = AsyncStream<Change>.makeStream(bufferingPolicy: .unbounded)
         if stopping { continuation.finish() } else { subscribers[id] = continuation; feeds[id] = continuation }
         continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
-        guard let revision else { return ([], live, self.revision) }
+        guard let revision else { return ([], live, self.revision, id) }
         // A revision the store never reached (its data was restored from an older copy), or one
         // whose later changes are not all kept.
-        guard revision <= self.revision, revision >= keptAfter else { return (nil, live, self.revision) }
-        return (history.filter { $0.revision > revision }, live, self.revision)
+        guard revision <= self.revision, revision >= keptAfter else { return (nil, live, self.revision, id) }
+        return (history.filter { $0.revision > revision }, live, self.revision, id)
+    }
+
+    /// Ends a `follow`: no more changes are kept for it, and it no longer counts as open. For a
+    /// client too far behind, whose stream still holds the feed while its answer waits on it.
+    public func stopFollowing(_ id: UUID) {
+        feeds.removeValue(forKey: id)?.finish()
+        subscribers[id] = nil
     }
 
     /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.

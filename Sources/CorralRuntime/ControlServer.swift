@@ -41,6 +41,7 @@ public enum ControlServer {
         for await first in bound.stream {
             switch first {
             case .success(let local):
+                bound.continuation.finish()  // what the server task yields when it ends later is not a start's failure
                 return Listener(localAddress: local) {
                     // Requests in progress finish first; one that lasts (a rebuild's addReplica) is
                     // cut after a grace period. Returns once the server is down, so the event loops
@@ -75,7 +76,7 @@ public enum ControlServer {
         }
         // The engine first: a request for an engine this node does not run is a 404, whatever its body.
         let middlewares: [any ServerMiddleware] = [
-            EngineScope(resolve: resolve), BodyRulesMiddleware(document: document, bytesMax: Limits.controlBodyBytesMax),
+            EngineScope(resolve: resolve), AcceptMiddleware(document: document), BodyRulesMiddleware(document: document, bytesMax: Limits.controlBodyBytesMax),
         ]
         let api = EngineControlAPI()
         let configuration = APIClientSupport.configuration

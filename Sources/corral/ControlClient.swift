@@ -4,6 +4,7 @@ import CorralControl
 import CorralHTTPAPI
 import CorralManagerAPI
 import Foundation
+import OpenAPIRuntime
 import Yams
 
 /// The manager's API (`--api`) through its generated client (Sources/CorralManagerAPI/openapi.yaml).
@@ -21,11 +22,8 @@ struct ManagerAPIClient {
         do {
             return try await work(client)
         } catch {
-            switch APIClientSupport.cause(of: error) {
-            case let failure as APIFailure: throw CLIError(failure.message, status: failure.status)
-            case let cause:
-                throw CLIError("cannot reach \(address): \(cause); is `corral server` (or `corral manager`) running there? Pass --api URL if it runs elsewhere.")
-            }
+            throw CLIError(calling: address, error,
+                           whenUnreachable: "is `corral server` (or `corral manager`) running there? Pass --api URL if it runs elsewhere.")
         }
     }
 
@@ -40,6 +38,20 @@ struct CLIError: Error, CustomStringConvertible {
     /// The HTTP status when the error is a server's answer.
     var status: Int?
     init(_ description: String, status: Int? = nil) { self.description = description; self.status = status }
+
+    /// What a generated client's call to `address` threw, said for the user: the server's own
+    /// refusal; or that it could not be reached, and what to check (`whenUnreachable`); or that
+    /// it answered what this corral cannot read.
+    init(calling address: String, _ error: any Error, whenUnreachable: String) {
+        let cause = APIClientSupport.cause(of: error)
+        if let failure = cause as? APIFailure {
+            self.init(failure.message, status: failure.status)
+        } else if let call = error as? ClientError, call.response == nil {
+            self.init("cannot reach \(address): \(cause); \(whenUnreachable)")
+        } else {
+            self.init("\(address) answered what this corral cannot read (\(cause)); are this corral and the server the same version?")
+        }
+    }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, yaml }

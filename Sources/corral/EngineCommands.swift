@@ -24,10 +24,7 @@ struct ControlOptions: ParsableArguments {
         do {
             return try await work(client)
         } catch {
-            switch APIClientSupport.cause(of: error) {
-            case let failure as APIFailure: throw CLIError(failure.message, status: failure.status)
-            case let cause: throw CLIError("cannot reach \(control): \(cause); is `corral engine serve` running with --control \(control)?")
-            }
+            throw CLIError(calling: control, error, whenUnreachable: "is `corral engine serve` running with --control \(control)?")
         }
     }
 }

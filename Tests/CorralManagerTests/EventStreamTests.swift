@@ -1,8 +1,8 @@
 import AsyncHTTPClient
+import CorralTestSupport
 import Foundation
 import Hummingbird
 import NIOCore
-import ServiceLifecycle
 import Testing
 @testable import CorralControl
 @testable import CorralManager
@@ -12,21 +12,9 @@ import Testing
 struct EventStreamTests {
     let now = Date(timeIntervalSince1970: 1_000_000)
 
-    /// A manager API on a free port, stopped by cancelling its task.
-    struct Served {
-        let base: String
-        let server: Task<Void, any Error>
-
-        static func start(_ store: ResourceStore) async throws -> Served {
-            let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: { Date() }, metrics: MetricsExporter())
-            let (ports, port) = AsyncStream<Int>.makeStream()
-            let app = Application(router: api.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                  onServerRunning: { port.yield($0.localAddress?.port ?? 0) })
-            let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-            var iterator = ports.makeAsyncIterator()
-            guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }
-            return Served(base: "http://127.0.0.1:\(bound)", server: server)
-        }
+    /// A manager API on a free port.
+    static func serve(_ store: ResourceStore) async throws -> ServedRouter {
+        try await ServedRouter.start(ManagerAPI(store: store, nodes: NodeControlClient(), clock: { Date() }, metrics: MetricsExporter()).router())
     }
 
     /// One stream's events as they arrive: (id, event, data).
@@ -83,8 +71,8 @@ struct EventStreamTests {
 
     @Test func createChangeAndDeleteArriveAcrossAReconnect() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
-        let served = try await Served.start(store)
-        defer { served.server.cancel() }
+        let served = try await Self.serve(store)
+        defer { served.stop() }
 
         let first = try await Reader(served.base)
         try await store.create(Volume(metadata: ObjectMeta(name: "v1"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
@@ -111,8 +99,8 @@ struct EventStreamTests {
     @Test func heartbeatsAreCoalesced() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         try await store.create(Node(metadata: ObjectMeta(name: "n1"), spec: .init(), status: .init()), now: now)
-        let served = try await Served.start(store)
-        defer { served.server.cancel() }
+        let served = try await Self.serve(store)
+        defer { served.stop() }
         let reader = try await Reader(served.base)
         for beat in 1...50 { _ = try await store.modifyStatus(Node.self, "n1") { $0.address = "10.0.0.\(beat)" } }
         try await store.remove(.nodes, "n1")
@@ -131,8 +119,8 @@ struct EventStreamTests {
         for index in 0..<6 {
             try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
         }
-        let served = try await Served.start(store)
-        defer { served.server.cancel() }
+        let served = try await Self.serve(store)
+        defer { served.stop() }
         let behind = try await Reader(served.base, lastEventID: 1)
         let resync = try await behind.next()
         #expect(resync.event == "resync" && resync.id == 6, "\(resync)")
@@ -153,13 +141,56 @@ struct EventStreamTests {
         #expect(change(added) == "change events newest added" && added.id == revision)
     }
 
+    /// A client that leaves stops being followed: once the server writes to it again (here, the
+    /// next change), nothing more is kept for it and it no longer counts against the limit.
+    @Test func aClientThatLeavesIsNoLongerFollowed() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        let served = try await Self.serve(store)
+        defer { served.stop() }
+        let reading = Task { _ = try await Reader(served.base).next(within: 60) }
+        try await waitUntil("the stream is followed") { await store.eventStreamCount == 1 }
+        reading.cancel()
+        var index = 0
+        try await waitUntil("the stream is no longer followed after its client left") {
+            index += 1
+            try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
+            return await store.eventStreamCount == 0
+        }
+    }
+
+    /// A client that stops reading but keeps its connection: once its backlog is full, the
+    /// stream stops following the store (nothing more is kept for it) without a read.
+    @Test func aClientThatStopsReadingIsNoLongerFollowedOnceItsBacklogIsFull() async throws {
+        let (live, feed) = AsyncStream<Change>.makeStream()
+        let left = Left()
+        let frames = EventFrames(missed: [], resyncAt: 0, live: live, leave: { await left.mark() }, backlogMax: 10)
+        let iterator = frames.makeAsyncIterator()  // made and never read
+        for revision in 1...30 { feed.yield(Change(kind: .volumes, name: "v\(revision)", revision: Int64(revision), deleted: false, added: true)) }
+        try await waitUntil("the stream stopped following the store") { await left.marked }
+        withExtendedLifetime(iterator) {}
+    }
+
+    actor Left {
+        var marked = false
+        func mark() { marked = true }
+    }
+
+    /// Checks `condition` every 100 ms; fails saying what did not happen within `seconds`.
+    func waitUntil(_ what: String, seconds: Int = 10, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw StreamError("\(what) did not happen within \(seconds) s") }
+            try await Task.sleep(for: .milliseconds(100))  // a polling interval, bounded by the deadline
+        }
+    }
+
     @Test func aClientAheadOfTheStoreIsToldToResync() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         for index in 0..<3 {
             try await store.create(Volume(metadata: ObjectMeta(name: "v\(index)"), spec: .init(size: 1 << 30, numberOfReplicas: 1), status: .init()), now: now)
         }
-        let served = try await Served.start(store)
-        defer { served.server.cancel() }
+        let served = try await Self.serve(store)
+        defer { served.stop() }
         // A revision the store never reached (its data restored from an older copy).
         let ahead = try await Reader(served.base, lastEventID: 99)
         let resync = try await ahead.next()

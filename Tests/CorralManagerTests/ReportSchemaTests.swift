@@ -71,6 +71,7 @@ struct ReportSchemaTests {
         var disk = DiskSpec(path: "/var/lib/corral")
         disk.tags = ["fast"]; disk.storageReserved = 4096
         spec.disks = ["disk-1": disk]
+        try expectNoOptionalLeftOut(spec)
         let body = try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(spec))
         try expectAccepted(["metadata": ["resourceVersion": 1], "spec": body], operation: "updateNode")
     }
@@ -95,13 +96,26 @@ struct ReportSchemaTests {
         #expect(problem == nil, "\(operation): \(problem ?? "")")
     }
 
-    /// Every optional stored property is set, so the encoding holds every field the type has.
+    /// Every optional stored property is set, at every depth (structs, arrays and dictionaries
+    /// within), so the encoding holds every field the type has.
     func expectNoOptionalLeftOut<T>(_ value: T) throws {
-        for child in Mirror(reflecting: value).children {
-            let inner = Mirror(reflecting: child.value)
-            if inner.displayStyle == .optional {
-                #expect(!inner.children.isEmpty, "\(T.self).\(child.label ?? "?") is nil: set it, so its encoding is checked against the document")
+        func check(_ value: Any, _ path: String) {
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .optional:
+                guard let wrapped = mirror.children.first?.value else {
+                    Issue.record("\(path) is nil: set it, so its encoding is checked against the document")
+                    return
+                }
+                check(wrapped, path)
+            case .struct, .collection, .dictionary:
+                for child in mirror.children { check(child.value, path + "." + (child.label ?? "element")) }
+            case .tuple:
+                for child in mirror.children { check(child.value, path) }
+            default:
+                break
             }
         }
+        check(value, "\(T.self)")
     }
 }

@@ -1,8 +1,8 @@
 import CorralControl
+import CorralTestSupport
 import Foundation
 import Hummingbird
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import CorralManager
@@ -13,26 +13,15 @@ import Testing
 struct ManagerClientTests {
     let now = Date(timeIntervalSince1970: 1_000_000)
 
-    /// Serves `router` on a free port until the task is cancelled; answers its base URL.
-    static func serve<Context: RequestContext>(_ router: Router<Context>) async throws -> (base: String, server: Task<Void, any Error>)
-        where Context.Source == ApplicationRequestContextSource {
-        let (ports, port) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { port.yield($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var iterator = ports.makeAsyncIterator()
-        guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }
-        return ("http://127.0.0.1:\(bound)", server)
-    }
-
     @Test func aNodeHeartbeatsFollowsItsAssignmentsAndReports() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         var spec = Replica.Spec(volumeName: "v1", volumeSize: 1 << 30, nodeID: "n1", diskID: "d1", dataDirectoryName: "v1-r1")
         spec.desireState = .running
         try await store.create(Replica(metadata: ObjectMeta(name: "v1-r1"), spec: spec, status: .init()), now: now)
         let api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: { [now] in now }, metrics: MetricsExporter())
-        let (base, server) = try await Self.serve(api.router())
-        defer { server.cancel() }
+        let served = try await ServedRouter.start(api.router())
+        defer { served.stop() }
+        let base = served.base
         let client = ManagerClient(base: base, node: "n1")
 
         try await client.heartbeat(.init(address: "10.0.0.1", replicaPort: 9502, nbdPort: 10809, controlPort: 9503,
@@ -71,8 +60,9 @@ struct ManagerClientTests {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
         }
-        let (base, server) = try await Self.serve(router)
-        defer { server.cancel() }
+        let served = try await ServedRouter.start(router)
+        defer { served.stop() }
+        let base = served.base
         var status = Replica.Status()
         status.actualSize = 4096
         #expect(try await ManagerClient(base: base, node: "n1").reportReplica("v1-r1", status) == false)

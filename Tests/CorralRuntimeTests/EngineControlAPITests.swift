@@ -1,9 +1,10 @@
 import AsyncHTTPClient
-import Hummingbird
 import CorralCore
 import CorralEngineAPI
 import CorralHTTPAPI
+import CorralTestSupport
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -255,14 +256,9 @@ struct EngineControlAPITests {
             return answer(.ok, #"{"running":true,"percent":0}"#)
         }
         router.get("/v1/snapshots/purge") { _, _ in answer(.ok, #"{"running":false,"percent":100,"purged":["old"]}"#) }
-        let (ports, port) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { port.yield($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let bound = try #require(await iterator.next())
-        let url = URL(string: "http://127.0.0.1:\(bound)/v1")!
+        let served = try await ServedRouter.start(router)
+        defer { served.stop() }
+        let url = URL(string: served.base + "/v1")!
         let transport = APIClientSupport.transport(client: .shared, timeout: .seconds(30))
         let client = CorralEngineAPI.Client(serverURL: url, transport: transport, middlewares: APIClientSupport.middlewares + [OlderEnginePaths()])
         #expect(try await client.startPurge(query: .init(wait: false)).ok.body.json.running)

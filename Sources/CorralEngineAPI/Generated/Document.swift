@@ -12,8 +12,9 @@ info:
 
     Every request body is JSON (`Content-Type: application/json`, else 415) of at most 1 MiB (else
     413). A request with an `Origin` or `Sec-Fetch-Site` header is refused with 403, so no web page
-    can reach the API, cross-site or through DNS rebinding. Every error answers `{"error": "..."}`:
-    what happened and what to do.
+    can reach the API, cross-site or through DNS rebinding. An `Accept` header that allows none of
+    the types an operation answers with is 406, before the operation runs. Every error answers
+    `{"error": "..."}`: what happened and what to do.
 
     A node agent serves each engine it runs under `/v1/engines/{volume}`; a standalone engine
     (`corral engine serve`) serves its one engine under `/v1` as well.

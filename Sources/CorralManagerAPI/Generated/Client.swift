@@ -30,8 +30,9 @@ import CorralCore
 /// Every request body is JSON (`Content-Type: application/json`, else 415) of at most 1 MiB (else
 /// 413), and closed: a field this document does not list is refused with its name (400), and so is
 /// `null` (leave the field out) and a fraction for an integer. A well-formed request the server
-/// cannot honour is 422 with a message; a stale resourceVersion is 409. Every error answers
-/// `{"error": "..."}`: what happened and what to do.
+/// cannot honour is 422 with a message; a stale resourceVersion is 409. An `Accept` header that
+/// allows none of the types an operation answers with is 406, before the operation runs. Every
+/// error answers `{"error": "..."}`: what happened and what to do.
 ///
 public struct Client: APIProtocol {
     /// The underlying HTTP client.
@@ -2614,6 +2615,28 @@ public struct Client: APIProtocol {
                         preconditionFailure("bestContentType chose an invalid content type.")
                     }
                     return .forbidden(.init(body: body))
+                case 503:
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Components.Responses.Refused.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas._Error.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .json(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .serviceUnavailable(.init(body: body))
                 default:
                     return .undocumented(
                         statusCode: response.status.code,

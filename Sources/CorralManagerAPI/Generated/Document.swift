@@ -13,8 +13,9 @@ info:
     Every request body is JSON (`Content-Type: application/json`, else 415) of at most 1 MiB (else
     413), and closed: a field this document does not list is refused with its name (400), and so is
     `null` (leave the field out) and a fraction for an integer. A well-formed request the server
-    cannot honour is 422 with a message; a stale resourceVersion is 409. Every error answers
-    `{"error": "..."}`: what happened and what to do.
+    cannot honour is 422 with a message; a stale resourceVersion is 409. An `Accept` header that
+    allows none of the types an operation answers with is 406, before the operation runs. Every
+    error answers `{"error": "..."}`: what happened and what to do.
 servers:
   - {url: /}
 paths:
@@ -353,6 +354,7 @@ paths:
               schema: {type: string}
         '400': {$ref: '#/components/responses/Refused'}
         '403': {$ref: '#/components/responses/Refused'}
+        '503': {$ref: '#/components/responses/Refused'}
   /v1/nodes:
     get:
       operationId: listNodes
@@ -1237,10 +1239,11 @@ components:
           type: object
           description: What the last restore into the volume did.
           required: [backup, blocksWritten, blocksZeroed, incremental]
+          additionalProperties: false
           properties:
             backup: {type: string}
-            blocksWritten: {type: integer, minimum: 0}
-            blocksZeroed: {type: integer, minimum: 0}
+            blocksWritten: {type: integer, maximum: 9223372036854775807, minimum: 0}
+            blocksZeroed: {type: integer, maximum: 9223372036854775807, minimum: 0}
             incremental: {type: boolean}
         currentSize: {type: integer, maximum: 9223372036854775807, minimum: 0}
         currentState: {type: string, enum: [pending, starting, running, stopped, error]}
@@ -1346,7 +1349,7 @@ components:
             labels:
               type: object
               additionalProperties: {type: string}
-            resourceVersion: {type: integer, minimum: 0}
+            resourceVersion: {type: integer, maximum: 9223372036854775807, minimum: 0}
         spec: {$ref: '#/components/schemas/NodeSpec'}
     ObjectMeta:
       type: object
@@ -1443,7 +1446,7 @@ components:
         - {type: string, pattern: '^[1-9][0-9]{0,5}(Mi|Gi|Ti)$'}
     Snapshot:
       type: object
-      required: [name, created, userCreated, removed, size]
+      required: [name, children, created, userCreated, removed, labels, size]
       properties:
         checksum: {type: string}
         checksumTime: {type: string}
@@ -1583,7 +1586,7 @@ components:
             labels:
               type: object
               additionalProperties: {type: string}
-            resourceVersion: {type: integer, minimum: 0}
+            resourceVersion: {type: integer, maximum: 9223372036854775807, minimum: 0}
         spec: {$ref: '#/components/schemas/VolumeSpec'}
     Watch:
       type: object
