@@ -5,7 +5,9 @@ import OpenAPIRuntime
 /// Refuses, with a 406 and before the operation runs, a request whose `Accept` allows none of the
 /// media types the operation answers with. The generated code checks `Accept` only when it
 /// writes the answer, after the handler has acted: a volume would be created and the client told
-/// it was not. No `Accept`, `*/*` and `application/*` pass.
+/// it was not. No `Accept`, `*/*` and `application/*` pass; an entry with `q=0` allows nothing.
+/// Entries that are no media range (`*`, as Java's default Accept ends) are dropped before the
+/// generated code sees them, since it would refuse them (415) after acting too.
 public struct AcceptMiddleware: ServerMiddleware {
     let document: APIDocument
     public init(document: APIDocument) { self.document = document }
@@ -14,22 +16,30 @@ public struct AcceptMiddleware: ServerMiddleware {
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
     ) async throws -> (HTTPResponse, HTTPBody?) {
-        let accept = request.headerFields[values: .accept].joined(separator: ",")
-        if let offered = document.answerMediaTypes[operationID], !offered.isEmpty, !accept.isEmpty,
-           !Self.accepts(accept, anyOf: offered) {
-            throw APIError(.notAcceptable, "this operation answers \(offered.sorted().joined(separator: " or ")), which Accept: \(accept) does not allow")
+        let values = request.headerFields[values: .accept]
+        guard !values.isEmpty else { return try await next(request, body, metadata) }
+        let entries = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let ranges = entries.filter { ($0.split(separator: ";").first ?? "").contains("/") }
+        if let offered = document.answerMediaTypes[operationID], !offered.isEmpty, !ranges.isEmpty,
+           !Self.accepts(ranges, anyOf: offered) {
+            throw APIError(.notAcceptable, "this operation answers \(offered.sorted().joined(separator: " or ")), which Accept: \(values.joined(separator: ", ")) does not allow")
         }
+        var request = request
+        request.headerFields[.accept] = ranges.isEmpty ? nil : ranges.joined(separator: ", ")
         return try await next(request, body, metadata)
     }
 
-    /// Whether an `Accept` value's media ranges (parameters ignored) take one of `types`.
-    static func accepts(_ accept: String, anyOf types: Set<String>) -> Bool {
-        let ranges = accept.split(separator: ",").map { range in
-            String(range.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
-        }
-        return ranges.contains { range in
-            range == "*/*" || types.contains(range)
-                || (range.hasSuffix("/*") && types.contains { $0.hasPrefix(range.dropLast()) })
+    /// Whether media ranges (with their parameters) take one of `types`.
+    static func accepts(_ ranges: [String], anyOf types: Set<String>) -> Bool {
+        ranges.contains { entry in
+            let parts = entry.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let range = parts[0]
+            let refused = parts.dropFirst().contains { parameter in
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return pair.count == 2 && pair[0] == "q" && (Double(pair[1]) ?? 1) == 0
+            }
+            return !refused && (range == "*/*" || types.contains(range)
+                || (range.hasSuffix("/*") && types.contains { $0.hasPrefix(range.dropLast()) }))
         }
     }
 }

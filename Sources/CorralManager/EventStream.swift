@@ -3,6 +3,7 @@ import CorralHTTPAPI
 import CorralManagerAPI
 import Foundation
 import OpenAPIRuntime
+import Synchronization
 
 /// `GET /v1/events/stream`: the store's changes as server-sent events, for the web UI (docs/api.md
 /// "Event stream"). Each event's id is its store revision; a client that reconnects with
@@ -14,12 +15,12 @@ extension ManagerAPI {
         if let after, after < 0 {
             throw APIError(.badRequest, "Last-Event-ID or after=\(after) must be a revision (a whole number, 0 or more) the stream sent")
         }
-        guard await store.eventStreamCount < APILimits.eventStreamsMax else {
+        guard let slot = openEventStreams.take(APILimits.eventStreamsMax) else {
             throw APIError(.serviceUnavailable, "\(APILimits.eventStreamsMax) event streams are open, the most this manager serves; close one, or follow changes with GET /v1/watch")
         }
         let (missed, live, now, id) = await store.follow(after: after.map(Int64.init))
         let store = self.store
-        let frames = EventFrames(missed: missed, resyncAt: now, live: live) { await store.stopFollowing(id) }
+        let frames = EventFrames(missed: missed, resyncAt: now, live: live, slot: slot) { await store.stopFollowing(id) }
         return .ok(.init(headers: .init(cacheControl: "no-cache"),
                          body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
     }
@@ -36,6 +37,8 @@ struct EventFrames: AsyncSequence, Sendable {
     let missed: [Change]?
     let resyncAt: Int64
     let live: AsyncStream<Change>
+    /// Held while the answer is open, also after the stream stopped following the store.
+    let slot: OpenEventStreams.Slot
     /// Stops following the store.
     let leave: @Sendable () async -> Void
     /// Inputs that may wait for the client before it counts as too far behind.
@@ -139,5 +142,30 @@ struct EventFrames: AsyncSequence, Sendable {
 
     static func resync(revision: Int64) -> ArraySlice<UInt8> {
         ArraySlice("id: \(revision)\nevent: resync\ndata: {\"revision\":\(revision)}\n\n".utf8)
+    }
+}
+
+/// The event streams whose answers are open, for the limit: a stream whose client stopped reading
+/// no longer follows the store but still holds its connection and backlog, so it still counts.
+final class OpenEventStreams: Sendable {
+    private let open = Mutex(0)
+
+    /// A slot, or nil when `limit` are open.
+    func take(_ limit: Int) -> Slot? {
+        let taken = open.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        return taken ? Slot(self) : nil
+    }
+
+    var count: Int { open.withLock { $0 } }
+
+    /// Released when the answer's body is dropped: sent, cut off, or never read.
+    final class Slot: Sendable {
+        let streams: OpenEventStreams
+        init(_ streams: OpenEventStreams) { self.streams = streams }
+        deinit { streams.open.withLock { $0 -= 1 } }
     }
 }

@@ -18,6 +18,8 @@ struct ManagerAPI: APIProtocol {
     let metrics: MetricsExporter
     /// The names a request's Host may carry besides IP literals (`RequestGuard`).
     var hosts = HostPolicy(listenHost: "127.0.0.1")
+    /// Event streams answering now, for their limit.
+    let openEventStreams = OpenEventStreams()
 
     var now: Date { JSONCoding.wholeSeconds(clock()) }
 

@@ -40,16 +40,18 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String, status: Int? = nil) { self.description = description; self.status = status }
 
     /// What a generated client's call to `address` threw, said for the user: the server's own
-    /// refusal; or that it could not be reached, and what to check (`whenUnreachable`); or that
-    /// it answered what this corral cannot read.
+    /// refusal; an answer this corral cannot read (another version's); that the server could not
+    /// be reached, and what to check (`whenUnreachable`); or what else broke the call.
     init(calling address: String, _ error: any Error, whenUnreachable: String) {
         let cause = APIClientSupport.cause(of: error)
         if let failure = cause as? APIFailure {
             self.init(failure.message, status: failure.status)
+        } else if cause is DecodingError {
+            self.init("\(address) answered what this corral cannot read (\(cause)); are this corral and the server the same version?")
         } else if let call = error as? ClientError, call.response == nil {
             self.init("cannot reach \(address): \(cause); \(whenUnreachable)")
         } else {
-            self.init("\(address) answered what this corral cannot read (\(cause)); are this corral and the server the same version?")
+            self.init("the call to \(address) failed: \(cause)")
         }
     }
 }

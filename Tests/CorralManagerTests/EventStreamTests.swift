@@ -163,11 +163,25 @@ struct EventStreamTests {
     @Test func aClientThatStopsReadingIsNoLongerFollowedOnceItsBacklogIsFull() async throws {
         let (live, feed) = AsyncStream<Change>.makeStream()
         let left = Left()
-        let frames = EventFrames(missed: [], resyncAt: 0, live: live, leave: { await left.mark() }, backlogMax: 10)
+        let frames = EventFrames(missed: [], resyncAt: 0, live: live, slot: try #require(OpenEventStreams().take(1)),
+                                 leave: { await left.mark() }, backlogMax: 10)
         let iterator = frames.makeAsyncIterator()  // made and never read
         for revision in 1...30 { feed.yield(Change(kind: .volumes, name: "v\(revision)", revision: Int64(revision), deleted: false, added: true)) }
         try await waitUntil("the stream stopped following the store") { await left.marked }
         withExtendedLifetime(iterator) {}
+    }
+
+    /// The limit counts answers still open, also those no longer following the store; a slot is
+    /// free again once its answer's body is dropped.
+    @Test func theLimitCountsOpenAnswers() throws {
+        let streams = OpenEventStreams()
+        var held = [try #require(streams.take(2)), try #require(streams.take(2))]
+        #expect(streams.take(2) == nil, "two of two open")
+        #expect(streams.count == 2)
+        held.removeFirst()
+        #expect(streams.count == 1)
+        #expect(streams.take(2) != nil)
+        #expect(held.count == 1)
     }
 
     actor Left {
