@@ -5,10 +5,11 @@ import Foundation
 ///
 /// Fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12 or jan-dec) and day of
 /// week (0-7 or sun-sat, 0 and 7 both Sunday). Each is a comma-separated list of `*`, `N`, `A-B`,
-/// each optionally `/STEP`; `N/STEP` means `N-max/STEP`. Days follow Vixie cron: when both the
-/// day of month and the day of week are restricted (neither is a bare `*`), a day matching either
-/// fires; else a day must match both (as Kubernetes' CronJob, which Longhorn's jobs ran on, reads
-/// `*/2` as restricted too).
+/// each optionally `/STEP`; `N/STEP` means `N-max/STEP` (max 6 for the day of week, so a step
+/// never adds Sunday as 7). `?` stands for `*` in the day fields. Days follow Vixie cron: when
+/// both the day of month and the day of week are restricted, a day matching either fires; else a
+/// day must match both. A field is unrestricted when it is `*` or `*/1`, as Kubernetes' CronJob,
+/// which Longhorn's jobs ran on, reads it (so `*/2` is restricted).
 public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     public enum Rule: Sendable, Hashable {
         case fields(CronFields)
@@ -24,13 +25,13 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     public static let everySecondsMin: Int64 = 1
 
     public static func parse(_ text: String) throws(CronError) -> CronSchedule {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let named = ["@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                      "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"]
         if let fields = named[trimmed.lowercased()] { return CronSchedule(rule: .fields(try CronFields.parse(fields)), description: trimmed) }
         if trimmed.lowercased().hasPrefix("@every ") {
             let duration = trimmed.dropFirst("@every ".count).trimmingCharacters(in: .whitespaces)
-            guard let seconds = Self.seconds(duration) else {
+            guard let seconds = DurationText.seconds(duration, units: ["h": 3600, "m": 60, "s": 1]) else {
                 throw CronError("\"\(duration)\" is not a duration such as 10s, 5m, 2h or 1h30m")
             }
             guard seconds >= everySecondsMin else { throw CronError("@every \(duration) is shorter than \(everySecondsMin) s") }
@@ -57,17 +58,23 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Go's duration syntax as Longhorn's `@every` takes it: numbers with h, m or s, in that order.
-    static func seconds(_ text: String) -> Int64? {
-        var total: Int64 = 0, number = "", seen = ""
+}
+
+/// A duration written as whole numbers with units, each unit once and none left bare ("1h30m",
+/// "7d"): the part of Go's duration syntax Longhorn's schedules use, and Longhorn's ages.
+enum DurationText {
+    /// Each number at most this: no schedule or age needs more, and the sum cannot overflow.
+    static let numberMax: Int64 = 1_000_000
+
+    /// The duration in seconds, `units` giving each unit's seconds; nil if malformed.
+    static func seconds(_ text: String, units: [Character: Int64]) -> Int64? {
+        var total: Int64 = 0, number = "", seen: Set<Character> = []
         for character in text {
             if character.isASCII, character.isNumber {
                 number.append(character)
                 continue
             }
-            guard let value = Int64(number), let unit = ["h": Int64(3600), "m": 60, "s": 1][String(character)],
-                  !seen.contains(character), value <= 1_000_000 else { return nil }
-            seen.append(character)
+            guard let value = Int64(number), value <= numberMax, let unit = units[character], seen.insert(character).inserted else { return nil }
             total += value * unit
             number = ""
         }
@@ -96,7 +103,7 @@ public struct CronFields: Sendable, Hashable {
     static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
     static func parse(_ text: String) throws(CronError) -> CronFields {
-        let parts = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard parts.count == 5 else {
             throw CronError("\"\(text)\" has \(parts.count) fields; a schedule has 5 (minute hour day-of-month month day-of-week, in UTC) or is @hourly, @daily, @weekly, @monthly or @every <duration>")
         }
@@ -105,19 +112,24 @@ public struct CronFields: Sendable, Hashable {
         var fields = CronFields(
             minutes: try field(parts[0], "minute", 0...59),
             hours: try field(parts[1], "hour", 0...23),
-            daysOfMonth: try field(parts[2], "day of month", 1...31),
+            daysOfMonth: try field(parts[2], "day of month", 1...31, questionMark: true),
             months: try field(parts[3], "month", 1...12, names: months),
-            daysOfWeek: try field(parts[4], "day of week", 0...7, names: days),
-            dayOfMonthRestricted: parts[2] != "*" && parts[2] != "?",
-            dayOfWeekRestricted: parts[4] != "*" && parts[4] != "?")
+            daysOfWeek: try field(parts[4], "day of week", 0...7, names: days, questionMark: true, stepEnd: 6),
+            dayOfMonthRestricted: !unrestricted.contains(parts[2]),
+            dayOfWeekRestricted: !unrestricted.contains(parts[4]))
         if fields.daysOfWeek.remove(7) != nil { fields.daysOfWeek.insert(0) }
         return fields
     }
 
-    /// One field's values: a list of `*`, `N`, `A-B`, each with an optional `/STEP`.
-    static func field(_ text: String, _ name: String, _ range: ClosedRange<Int>, names: [String: Int] = [:]) throws(CronError) -> Set<Int> {
+    /// The day fields that restrict nothing.
+    static let unrestricted: Set<String> = ["*", "?", "*/1", "?/1"]
+
+    /// One field's values: a list of `*`, `N`, `A-B`, each with an optional `/STEP`. `*` and
+    /// `N/STEP` end at `stepEnd` (default: the range's end).
+    static func field(_ text: String, _ name: String, _ range: ClosedRange<Int>, names: [String: Int] = [:],
+                      questionMark: Bool = false, stepEnd: Int? = nil) throws(CronError) -> Set<Int> {
         func value(_ token: Substring) throws(CronError) -> Int {
-            if let number = Int(token), range.contains(number) { return number }
+            if token.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(token), range.contains(number) { return number }
             if let named = names[token.lowercased()] { return named }
             throw CronError("\(name) \"\(token)\" is not \(range.lowerBound)-\(range.upperBound)\(names.isEmpty ? "" : " or a name such as \(names.keys.sorted().first ?? "")")")
         }
@@ -127,22 +139,22 @@ public struct CronFields: Sendable, Hashable {
             guard !item.isEmpty, stepParts.count <= 2 else { throw CronError("\(name) \"\(item)\" is not *, N, A-B or one of them /STEP") }
             var step = 1
             if stepParts.count == 2 {
-                guard let parsed = Int(stepParts[1]), parsed >= 1, parsed <= range.upperBound else {
+                guard stepParts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let parsed = Int(stepParts[1]), parsed >= 1, parsed <= range.upperBound else {
                     throw CronError("\(name) step \"\(stepParts[1])\" must be a whole number 1-\(range.upperBound)")
                 }
                 step = parsed
             }
             let base = stepParts[0]
             let low: Int, high: Int
-            if base == "*" || base == "?" {
-                (low, high) = (range.lowerBound, range.upperBound)
+            if base == "*" || (questionMark && base == "?") {
+                (low, high) = (range.lowerBound, stepEnd ?? range.upperBound)
             } else if let dash = base.firstIndex(of: "-") {
                 low = try value(base[..<dash])
                 high = try value(base[base.index(after: dash)...])
                 guard low <= high else { throw CronError("\(name) range \"\(base)\" runs backwards") }
             } else {
                 low = try value(base)
-                high = stepParts.count == 2 ? range.upperBound : low
+                high = stepParts.count == 2 ? max(low, stepEnd ?? range.upperBound) : low
             }
             values.formUnion(stride(from: low, through: high, by: step))
         }

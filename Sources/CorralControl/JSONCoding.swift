@@ -35,6 +35,7 @@ extension Kind {
         case .backuptargets: BackupTarget.self
         case .backupvolumes: BackupVolume.self
         case .secrets: Secret.self
+        case .recurringjobs: RecurringJob.self
         }
     }
 
@@ -42,7 +43,7 @@ extension Kind {
     public var deletionIsTwoPhase: Bool {
         switch self {
         case .volumes, .replicas, .engines, .backups: true
-        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets: false
+        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs: false
         }
     }
 }

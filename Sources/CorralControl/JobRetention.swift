@@ -9,7 +9,7 @@ public enum JobRetention {
     public enum Policy: String, Codable, Sendable, Hashable, CaseIterable {
         /// Keep the newest `retain`.
         case countBased = "count-based"
-        /// Keep those younger than `retainAge`, and always the newest.
+        /// Keep those younger than `retainAge`, and always the newest `retain` (at least one).
         case ageBased = "age-based"
     }
 
@@ -57,10 +57,11 @@ public enum JobRetention {
         return beyond(rule, own.map { ($0.name, $0.created) }, now: now).filter { !inUse.contains($0) }
     }
 
-    /// The snapshots a `snapshot-delete` run removes: the volume's snapshots, whoever made them,
-    /// beyond the rule; never the newest `retain`, never one an in-flight backup reads.
+    /// The snapshots a `snapshot-delete` run removes: the volume's snapshots, whoever made them
+    /// (users, jobs, the system), beyond the rule; never the newest `retain`, never one an
+    /// in-flight backup reads.
     public static func snapshotsToDelete(_ rule: Rule, in snapshots: [Snapshot], inUse: Set<String>, now: Date) -> [String] {
-        let live = snapshots.filter { !$0.removed && $0.userCreated }
+        let live = snapshots.filter { !$0.removed }
         return beyond(rule, live.map { ($0.name, $0.created) }, now: now).filter { !inUse.contains($0) }
     }
 
@@ -97,7 +98,7 @@ public enum JobRetention {
             kept = max(0, rule.retain)
         case .ageBased:
             let cutoff = now.addingTimeInterval(-TimeInterval(rule.retainAge))
-            kept = max(1, newestFirst.prefix { $0.created >= cutoff }.count)
+            kept = max(max(1, rule.retain), newestFirst.prefix { $0.created >= cutoff }.count)
         }
         return newestFirst.dropFirst(kept).reversed().map(\.name)
     }

@@ -65,7 +65,7 @@ public final class ControllerRuntime: Sendable {
             case .backupvolumes:
                 // A new backup on a target: standby volumes follow it.
                 await enqueueAllVolumes()
-            case .events, .backuptargets, .secrets:
+            case .events, .backuptargets, .secrets, .recurringjobs:
                 break
             }
         }

@@ -33,6 +33,11 @@ struct CronScheduleTests {
         ("@weekly", "2026-01-01T00:00:00Z", "2026-01-04T00:00:00Z"),
         ("@monthly", "2026-01-31T00:00:00Z", "2026-02-01T00:00:00Z"),
         ("@yearly", "2026-06-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+        ("0 0 * * 1/2", "2026-01-03T00:00:00Z", "2026-01-05T00:00:00Z"),  // Mon, Wed, Fri: no Sunday from the step
+        ("0 0 * * 5/1", "2026-01-03T00:00:00Z", "2026-01-09T00:00:00Z"),  // Fri-Sat: not Sunday the 4th
+        ("0 0 */1 * 1", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z"),  // */1 restricts nothing: Mondays only
+        ("0 0 ? * 1", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z"),
+        ("0\t0 * * *", "2026-01-01T00:00:01Z", "2026-01-02T00:00:00Z"),  // a tab between fields
         ("@every 10s", "2026-01-01T00:00:05Z", "2026-01-01T00:00:15Z"),
         ("@every 1h30m", "2026-01-01T00:00:00Z", "2026-01-01T01:30:00Z"),
     ])
@@ -61,6 +66,10 @@ struct CronScheduleTests {
         ("@every 10", "not a duration"),
         ("@every 5x", "not a duration"),
         ("@every 1s1s", "not a duration"),
+        ("+5 * * * *", "minute \"+5\""),
+        ("? * * * *", "minute \"?\""),
+        ("*/+2 * * * *", "step"),
+        ("@every 1.5h", "not a duration"),
     ])
     func refused(_ schedule: String, _ saying: String) {
         #expect(throws: CronError.self) { try CronSchedule.parse(schedule) }

@@ -38,7 +38,7 @@ struct JobRetentionTests {
         let rule = JobRetention.Rule(retain: 2)
         #expect(JobRetention.snapshotsBeyond(rule, ofJob: "hourly", in: mixed, inUse: ["s2"], now: now) == ["s1", "s3"])
         #expect(JobRetention.snapshotsToDelete(JobRetention.Rule(retain: 1), in: mixed, inUse: ["s1", "user-1"], now: now)
-            == ["s2", "daily-1", "s3", "s4"])
+            == ["s2", "daily-1", "s3", "s4", "rebuild"])
         #expect(JobRetention.systemSnapshots(in: mixed, inUse: ["rebuild"]) == [])
         #expect(JobRetention.oldestSnapshot(ofJob: "hourly", in: mixed, inUse: ["s1"]) == "s2")
     }
@@ -49,11 +49,14 @@ struct JobRetentionTests {
         let oneHour = JobRetention.Rule(policy: .ageBased, retain: 0, retainAge: 3600)
         #expect(JobRetention.snapshotsBeyond(oneHour, ofJob: "hourly", in: mixed, inUse: [], now: now) == ["s1", "s2", "s3", "s4"],
                 "every one is older than an hour: the newest stays")
+        let oneHourKeepThree = JobRetention.Rule(policy: .ageBased, retain: 3, retainAge: 3600)
+        #expect(JobRetention.snapshotsBeyond(oneHourKeepThree, ofJob: "hourly", in: mixed, inUse: [], now: now) == ["s1", "s2"],
+                "never the newest retain, however old")
     }
 
-    @Test func snapshotDeleteCountsEveryUserSnapshotAndCleanupTheSystemOnes() {
+    @Test func snapshotDeleteCountsEverySnapshotAndCleanupTheSystemOnes() {
         let rule = JobRetention.Rule(retain: 3)
-        #expect(JobRetention.snapshotsToDelete(rule, in: mixed, inUse: [], now: now) == ["s1", "user-1", "s2", "daily-1"])
+        #expect(JobRetention.snapshotsToDelete(rule, in: mixed, inUse: [], now: now) == ["s1", "user-1", "s2", "daily-1", "s3"])
         #expect(JobRetention.systemSnapshots(in: mixed, inUse: []) == ["rebuild"])
     }
 

@@ -1,0 +1,135 @@
+import CorralCore
+import Foundation
+
+/// A snapshot or backup job the manager runs on a schedule (docs/recurring-jobs.md), with
+/// Longhorn's RecurringJob fields so a user's definitions carry over. The job's name is its
+/// resource name.
+public typealias RecurringJob = Object<RecurringJobKind>
+
+public enum RecurringJobKind: ResourceKind {
+    public static let kind = Kind.recurringjobs
+    /// Longhorn's limit on a job's name: it prefixes the names of what the job creates.
+    public static let nameCharactersMax = 40
+    public static let concurrencyDefault = 10
+    /// Volumes one job's run may process at once, at most.
+    public static let concurrencyMax = 100
+    /// Volume labels that assign jobs: `<prefix><job>=enabled` and `<prefix><group>=enabled`.
+    public static let jobLabelPrefix = "recurring-job.corral.io/"
+    public static let groupLabelPrefix = "recurring-job-group.corral.io/"
+    public static let enabled = "enabled"
+    /// The group that applies to every volume no job or group label names.
+    public static let defaultGroup = "default"
+    /// The parameter that makes every Nth backup of a volume full, as Longhorn's.
+    public static let fullBackupInterval = "full-backup-interval"
+
+    public enum Task: String, Codable, Sendable, Hashable, CaseIterable {
+        case snapshot
+        case snapshotForceCreate = "snapshot-force-create"
+        case snapshotDelete = "snapshot-delete"
+        case snapshotCleanup = "snapshot-cleanup"
+        case backup
+        case backupForceCreate = "backup-force-create"
+        case systemBackup = "system-backup"
+        case filesystemTrim = "filesystem-trim"
+
+        var makesBackups: Bool { self == .backup || self == .backupForceCreate }
+    }
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var task: Task
+        public var cron: String
+        /// Completed artefacts kept (count-based); forced to 0 for `snapshot-cleanup`.
+        public var retain: Int
+        public var groups: [String]?
+        /// Volumes processed at once (default 10).
+        public var concurrency: Int?
+        /// Added to the labels of what the job creates.
+        public var labels: [String: String]?
+        public var parameters: [String: String]?
+        /// Count-based (the default) or age-based, with `retainAge` ("7d", "12h", "1d12h").
+        public var retentionPolicy: JobRetention.Policy?
+        public var retainAge: String?
+
+        public init(task: Task, cron: String, retain: Int) {
+            self.task = task; self.cron = cron; self.retain = retain
+        }
+
+        public var effectiveConcurrency: Int { concurrency ?? concurrencyDefault }
+
+        /// The retention rule the job's runs apply.
+        public var retentionRule: JobRetention.Rule {
+            JobRetention.Rule(policy: retentionPolicy ?? .countBased, retain: task == .snapshotCleanup ? 0 : retain,
+                              retainAge: retainAge.flatMap(RecurringJobKind.ageSeconds) ?? 0)
+        }
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        public var executionCount: Int64 = 0
+        public var lastRunAt: Date?
+        public var nextRunAt: Date?
+        public init() {}
+    }
+
+    /// What is wrong with a job, said so that the user knows what to fix; nil when it can run.
+    /// `retentionMax` is the setting recurring-job-max-retention.
+    public static func problem(name: String, spec: Spec, retentionMax: Int) -> String? {
+        if let problem = NameRule.problem(name) { return problem }
+        if name.count > nameCharactersMax {
+            return "job name \"\(name)\" is \(name.count) characters; at most \(nameCharactersMax), as Longhorn allows (it prefixes the names of what the job creates)"
+        }
+        switch spec.task {
+        case .filesystemTrim:
+            return "filesystem-trim is not a Corral task: Corral serves block devices and sees no file system; trim from the client (fstrim, or the discard mount option), which reaches the replicas as NBD TRIM"
+        case .systemBackup:
+            return "system-backup jobs wait for system backups, which this Corral does not have yet; back up volumes with the backup task"
+        default:
+            break
+        }
+        do { _ = try CronSchedule.parse(spec.cron) } catch { return "cron: \(error.description)" }
+        if spec.task != .snapshotCleanup, !(1...retentionMax).contains(spec.retain) {
+            return "retain \(spec.retain) must lie in 1...\(retentionMax) (the setting recurring-job-max-retention)"
+        }
+        if let concurrency = spec.concurrency, !(1...concurrencyMax).contains(concurrency) {
+            return "concurrency \(concurrency) must lie in 1...\(concurrencyMax)"
+        }
+        for group in spec.groups ?? [] {
+            if let problem = NameRule.problem(group) { return "group: \(problem)" }
+        }
+        for key in (spec.labels ?? [:]).keys.sorted() where key.isEmpty || key == JobRetention.jobLabel {
+            return key.isEmpty ? "a label needs a key" : "label \(key) is the job's own (RecurringJob=\(name)); pick another key"
+        }
+        for (key, value) in (spec.parameters ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard key == fullBackupInterval, spec.task.makesBackups else {
+                return "parameter \(key) is not one this task takes; backup tasks take \(fullBackupInterval)=N"
+            }
+            guard let interval = Int(value), interval >= 0 else {
+                return "\(fullBackupInterval)=\(value) must be a whole number, 0 or more (0: only the first backup is full)"
+            }
+        }
+        switch (spec.retentionPolicy ?? .countBased, spec.retainAge) {
+        case (.ageBased, nil):
+            return "age-based retention needs retainAge, such as 7d or 12h"
+        case (.ageBased, let age?) where (ageSeconds(age) ?? 0) <= 0:
+            return "retainAge \"\(age)\" is not an age such as 7d, 12h or 1d12h"
+        case (.countBased, _?):
+            return "retainAge applies to age-based retention; set retentionPolicy age-based, or leave retainAge out"
+        default:
+            return nil
+        }
+    }
+
+    /// An age written with d, h, m and s, each once ("7d", "1d12h"), in seconds; nil if malformed.
+    public static func ageSeconds(_ text: String) -> Int64? {
+        DurationText.seconds(text, units: ["d": 86_400, "h": 3600, "m": 60, "s": 1])
+    }
+
+    /// Whether `job` runs on a volume with `labels`: the volume names the job or one of its
+    /// groups; a volume that names no job and no group is in the group `default`.
+    public static func applies(_ job: RecurringJob, toVolumeLabeled labels: [String: String]) -> Bool {
+        if labels[jobLabelPrefix + job.name] == enabled { return true }
+        let groups = job.spec.groups ?? []
+        if groups.contains(where: { labels[groupLabelPrefix + $0] == enabled }) { return true }
+        let namesAny = labels.contains { ($0.key.hasPrefix(jobLabelPrefix) || $0.key.hasPrefix(groupLabelPrefix)) && $0.value == enabled }
+        return !namesAny && groups.contains(defaultGroup)
+    }
+}
