@@ -29,9 +29,9 @@ extension ManagerAPI {
 /// The frames of one event stream, produced as the client reads them: what was missed (or
 /// `resync`), then the live changes as the coalescer lets them go, until the client leaves, the
 /// manager stops, or the client falls so far behind that its backlog is full. Then the stream
-/// stops following the store at once (`leave`), so nothing more is kept for it and it no longer
-/// counts as open, and its answer ends once the client reads what was written (it reconnects and
-/// resumes from the history, or resyncs).
+/// stops following the store at once (`leave`), so nothing more is kept for it, and its answer
+/// ends once the client reads what was written (it reconnects and resumes from the history, or
+/// resyncs); until the answer is dropped it holds its `slot` of the limit.
 struct EventFrames: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
     let missed: [Change]?
