@@ -31,9 +31,7 @@ extension ManagerAPI {
     /// What the node should run, answered when the store passes `after` (a long poll).
     func nodeAssignments(_ input: Operations.NodeAssignments.Input) async throws -> Operations.NodeAssignments.Output {
         let name = input.path.name
-        let after = try Self.within(input.query.after, "after", 0...Int(Int32.max))
-        let wait = try Self.within(input.query.wait, "wait", 0...APILimits.longPollSecondsMax)
-        let revision = await store.waitForChange(after: Int64(after), timeout: .seconds(wait))
+        let revision = try await longPoll(after: input.query.after, wait: input.query.wait)
         var assignments = NodeMessages.Assignments(
             revision: revision, node: await store.get(Node.self, name),
             replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
