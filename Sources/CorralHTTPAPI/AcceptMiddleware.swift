@@ -5,9 +5,11 @@ import OpenAPIRuntime
 /// Refuses, with a 406 and before the operation runs, a request whose `Accept` allows none of the
 /// media types the operation answers with. The generated code checks `Accept` only when it
 /// writes the answer, after the handler has acted: a volume would be created and the client told
-/// it was not. No `Accept`, `*/*` and `application/*` pass; an entry with `q=0` allows nothing.
-/// Entries that are no media range (`*`, as Java's default Accept ends) are dropped before the
-/// generated code sees them, since it would refuse them (415) after acting too.
+/// it was not. No `Accept`, `*/*` and `application/*` pass; an entry with `q=0` takes nothing
+/// (each entry is judged alone: a more specific `q=0` does not override a wildcard). Entries
+/// without a `/` (`*`, as Java's default Accept ends) are dropped before the generated code sees
+/// them, which would refuse the whole request with a 400; other malformed ranges (`text/`) still
+/// get that 400, before the operation runs.
 public struct AcceptMiddleware: ServerMiddleware {
     let document: APIDocument
     public init(document: APIDocument) { self.document = document }

@@ -142,7 +142,7 @@ struct EventStreamTests {
     }
 
     /// A client that leaves stops being followed: once the server writes to it again (here, the
-    /// next change), nothing more is kept for it and it no longer counts against the limit.
+    /// next change), nothing more is kept for it.
     @Test func aClientThatLeavesIsNoLongerFollowed() async throws {
         let store = try ResourceStore(persistence: MemoryPersistence())
         let served = try await Self.serve(store)
@@ -181,7 +181,7 @@ struct EventStreamTests {
         held.removeFirst()
         #expect(streams.count == 1)
         #expect(streams.take(2) != nil)
-        #expect(held.count == 1)
+        withExtendedLifetime(held) {}
     }
 
     actor Left {
