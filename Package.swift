@@ -165,7 +165,7 @@ let package = Package(
             name: "CorralManagerTests",
             dependencies: [
                 "CorralTestSupport",
-                "CorralManager", "CorralControl", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
+                "CorralManager", "CorralControl", "CorralCore", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

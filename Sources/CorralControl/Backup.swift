@@ -30,6 +30,11 @@ public enum BackupKind: ResourceKind {
         public var blockSize: Int64?
         /// `backup cancel`: stop a pending or running backup; it ends in Error ("cancelled").
         public var cancelRequested: Bool?
+        /// Upload every block, even those the store has (a job's full-backup-interval).
+        public var full: Bool?
+        /// Blocks read, compressed and uploaded in parallel (the setting backup-concurrent-limit
+        /// when it was made); nil is BackupStore's default.
+        public var concurrentLimit: Int?
 
         public var targetName: String { backupTargetName ?? BackupTargetKind.defaultName }
 
@@ -99,8 +104,12 @@ public enum BackupReconciler {
         public var replicas: [Replica]
         public var nodes: [Node]
         public var backupVolume: BackupVolume?
-        public init(backup: Backup, backups: [Backup], replicas: [Replica], nodes: [Node], backupVolume: BackupVolume?) {
+        /// The setting cluster-concurrent-backup-limit: backups in progress in the cluster at
+        /// once; 0 is no limit.
+        public var clusterLimit: Int
+        public init(backup: Backup, backups: [Backup], replicas: [Replica], nodes: [Node], backupVolume: BackupVolume?, clusterLimit: Int = 0) {
             self.backup = backup; self.backups = backups; self.replicas = replicas; self.nodes = nodes; self.backupVolume = backupVolume
+            self.clusterLimit = clusterLimit
         }
     }
 
@@ -157,12 +166,37 @@ public enum BackupReconciler {
             if let deletion = siblings.first(where: { $0.isDeleting && $0.status.state != .inProgress }) {
                 return message(waiting(for: deletion), status, backup)
             }
+            if let place = queuePlace(of: backup, world, ready: ready) { return message(place, status, backup) }
             return assign(backup, replicas: world.replicas, ready: ready).map { [.updateStatus($0)] } ?? []
         case .completed:
             let newest = siblings.filter { $0.status.state == .completed }.allSatisfy { ($0.metadata.createdAt ?? .distantPast) <= (backup.metadata.createdAt ?? .distantPast) }
             return newest && world.backupVolume?.status.lastBackupName != backup.name ? [.requestSync] : []
         case .inProgress, .error, .deleting:
             return []
+        }
+    }
+
+    /// Where a pending backup that could start waits in the cluster's line (oldest first), when
+    /// cluster-concurrent-backup-limit leaves it no place now; nil when it may start. Backups
+    /// that wait for something else (a sibling, a replica) take no place in the line.
+    static func queuePlace(of backup: Backup, _ world: World, ready: Set<String>) -> String? {
+        guard world.clusterLimit > 0 else { return nil }
+        let inProgress = world.backups.filter { $0.status.state == .inProgress }.count
+        let line = world.backups.filter { candidate in
+            candidate.status.state == .pending && !candidate.isDeleting && !candidate.isCancelRequested
+                && !world.backups.contains { other in
+                    other.name != candidate.name && other.spec.volumeName == candidate.spec.volumeName && other.spec.targetName == candidate.spec.targetName
+                        && (other.status.state == .inProgress || other.status.state == .deleting || other.isDeleting)
+                }
+                && hasSource(candidate, replicas: world.replicas, ready: ready)
+        }.sorted { ($0.metadata.createdAt ?? .distantPast, $0.name) < ($1.metadata.createdAt ?? .distantPast, $1.name) }
+        guard let index = line.firstIndex(where: { $0.name == backup.name }), index >= world.clusterLimit - inProgress else { return nil }
+        return "waiting for a place: \(inProgress) backups are in progress in the cluster (cluster-concurrent-backup-limit \(world.clusterLimit)); position \(index + 1 - max(0, world.clusterLimit - inProgress)) in line"
+    }
+
+    static func hasSource(_ backup: Backup, replicas: [Replica], ready: Set<String>) -> Bool {
+        replicas.contains {
+            $0.spec.volumeName == backup.spec.volumeName && !$0.isFailed && !$0.isDeleting && $0.spec.healthyAt != nil && ready.contains($0.spec.nodeID)
         }
     }
 
@@ -180,10 +214,7 @@ public enum BackupReconciler {
 
     /// A pending backup goes to a healthy replica on a ready node.
     static func assign(_ backup: Backup, replicas: [Replica], ready: Set<String>) -> Backup.Status? {
-        let candidates = replicas.filter {
-            $0.spec.volumeName == backup.spec.volumeName && !$0.isFailed && !$0.isDeleting
-                && $0.spec.healthyAt != nil && ready.contains($0.spec.nodeID)
-        }.sorted { $0.name < $1.name }
+        let candidates = replicas.filter { hasSource(backup, replicas: [$0], ready: ready) }.sorted { $0.name < $1.name }
         var status = backup.status
         guard let replica = candidates.first else {
             let message = "waiting for a healthy replica of \(backup.spec.volumeName) on a ready node"

@@ -19,6 +19,8 @@ public enum EngineKind: ResourceKind {
         public var restoreFrom: String?
         /// A standby volume's engine: it restores but serves no NBD export.
         public var standby: Bool?
+        /// Attached only for a recurring job's run (VolumeAttachment): no NBD export.
+        public var frontendDisabled: Bool?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID

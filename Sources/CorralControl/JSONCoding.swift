@@ -36,6 +36,9 @@ extension Kind {
         case .backupvolumes: BackupVolume.self
         case .secrets: Secret.self
         case .recurringjobs: RecurringJob.self
+        case .jobruns: JobRun.self
+        case .volumeattachments: VolumeAttachment.self
+        case .snapshots: SnapshotRecord.self
         }
     }
 
@@ -43,7 +46,7 @@ extension Kind {
     public var deletionIsTwoPhase: Bool {
         switch self {
         case .volumes, .replicas, .engines, .backups: true
-        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs: false
+        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs, .jobruns, .volumeattachments, .snapshots: false
         }
     }
 }

@@ -49,6 +49,9 @@ public enum RecurringJobKind: ResourceKind {
         /// Count-based (the default) or age-based, with `retainAge` ("7d", "12h", "1d12h").
         public var retentionPolicy: JobRetention.Policy?
         public var retainAge: String?
+        /// `run-now`: run on every volume the job applies to now, besides the schedule. A run
+        /// starts once per distinct time asked.
+        public var runRequestedAt: Date?
 
         public init(task: Task, cron: String, retain: Int) {
             self.task = task; self.cron = cron; self.retain = retain
@@ -64,10 +67,44 @@ public enum RecurringJobKind: ResourceKind {
     }
 
     public struct Status: Codable, Sendable, Hashable {
+        /// Runs fired, by the schedule or run-now (Longhorn's executionCount).
         public var executionCount: Int64 = 0
+        /// When the latest run fired.
         public var lastRunAt: Date?
         public var nextRunAt: Date?
+        /// The schedule's time of its latest run: the next is computed after it.
+        public var lastScheduledAt: Date?
+        /// The run volumes join now: the latest fired, by the schedule or run-now.
+        public var currentRunAt: Date?
+        /// The run-now request last acted on (`Spec.runRequestedAt`).
+        public var lastRunRequest: Date?
+        /// Volume runs by how they went, since the job was made: monotonic, whatever the
+        /// history keeps (Prometheus counters are read from them).
+        public var runsStarted: Int64 = 0
+        public var runsSucceeded: Int64 = 0
+        public var runsFailed: Int64 = 0
+        public var runsSkipped: Int64 = 0
+        /// The last runs that ended, newest first, at most `recentRunsMax`.
+        public var recentRuns: [RunSummary] = []
+        /// Why the job cannot run, when it cannot (a cron that stopped parsing after an upgrade).
+        public var problem: String?
         public init() {}
+    }
+
+    public static let recentRunsMax = 10
+
+    /// A run that ended, as the job's status lists it.
+    public struct RunSummary: Codable, Sendable, Hashable {
+        public var run: String
+        public var volume: String
+        public var scheduledAt: Date
+        public var outcome: JobRunKind.Outcome
+        public var endedAt: Date
+        public var message: String
+        public init(run: String, volume: String, scheduledAt: Date, outcome: JobRunKind.Outcome, endedAt: Date, message: String) {
+            self.run = run; self.volume = volume; self.scheduledAt = scheduledAt; self.outcome = outcome
+            self.endedAt = endedAt; self.message = message
+        }
     }
 
     /// What is wrong with a job, said so that the user knows what to fix; nil when it can run.
@@ -121,6 +158,12 @@ public enum RecurringJobKind: ResourceKind {
     /// An age written with d, h, m and s, each once ("7d", "1d12h"), in seconds; nil if malformed.
     public static func ageSeconds(_ text: String) -> Int64? {
         DurationText.seconds(text, units: ["d": 86_400, "h": 3600, "m": 60, "s": 1])
+    }
+
+    /// The labels among `labels` that assign jobs and groups: a backup carries its volume's, so a
+    /// volume restored from it can run the same jobs (restore-volume-recurring-jobs).
+    public static func assignmentLabels(_ labels: [String: String]) -> [String: String] {
+        labels.filter { ($0.key.hasPrefix(jobLabelPrefix) || $0.key.hasPrefix(groupLabelPrefix)) && $0.value == enabled }
     }
 
     /// Whether `job` runs on a volume with `labels`: the volume names the job or one of its

@@ -58,6 +58,24 @@ public struct SettingDefinition: Sendable {
               description: "Backup block size in MiB of a new volume: 16 makes fewer, larger objects in the store; 2 makes smaller incremental backups."),
         .init(name: "concurrent-replica-rebuild-per-node-limit", type: .int, defaultValue: "5", range: 0...100,
               description: "Rebuilds a node runs at once; 0 means no limit."),
+        .init(name: "recurring-job-max-retention", type: .int, defaultValue: "100", range: 1...1000,
+              description: "The most snapshots or backups a recurring job may retain."),
+        .init(name: "recurring-job-run-deadline", type: .int, defaultValue: "3600", range: 10...604_800,
+              description: "Seconds a recurring job's run on one volume may take; after it, the run is stopped and fails."),
+        .init(name: "allow-recurring-job-while-volume-detached", type: .bool, defaultValue: "false",
+              description: "Recurring jobs attach a detached volume for their run (served to no client) and detach it after; when false, they skip it."),
+        .init(name: "auto-cleanup-recurring-job-backup-snapshot", type: .bool, defaultValue: "true",
+              description: "A backup job deletes the snapshots it took once their backups completed."),
+        .init(name: "restore-volume-recurring-jobs", type: .bool, defaultValue: "false",
+              description: "A volume restored from a backup gets the backup's recurring-job labels back."),
+        .init(name: "recurring-successful-jobs-history-limit", type: .int, defaultValue: "1", range: 0...100,
+              description: "Succeeded runs of a job kept per volume."),
+        .init(name: "recurring-failed-jobs-history-limit", type: .int, defaultValue: "1", range: 0...100,
+              description: "Failed or skipped runs of a job kept per volume."),
+        .init(name: "cluster-concurrent-backup-limit", type: .int, defaultValue: "5", range: 0...1000,
+              description: "Backups in progress in the whole cluster at once; the others wait in line. 0 means no limit."),
+        .init(name: "backup-concurrent-limit", type: .int, defaultValue: "4", range: 1...64,
+              description: "Blocks one backup reads, compresses and uploads in parallel."),
     ]
 
     public static func named(_ name: String) -> SettingDefinition? { all.first { $0.name == name } }
@@ -107,4 +125,14 @@ public struct Settings: Sendable, Equatable {
     public var autoSalvage: Bool { bool("auto-salvage") }
     public var backupCompression: String { values["backup-compression-method"] ?? "lz4" }
     public var defaultBackupBlockSize: Int64 { Int64(int("default-backup-block-size")) << 20 }
+    public var recurringJobMaxRetention: Int { int("recurring-job-max-retention") }
+    public var recurringJobRunDeadline: Int { int("recurring-job-run-deadline") }
+    public var allowRecurringJobWhileDetached: Bool { bool("allow-recurring-job-while-volume-detached") }
+    public var autoCleanupRecurringJobBackupSnapshot: Bool { bool("auto-cleanup-recurring-job-backup-snapshot") }
+    public var restoreVolumeRecurringJobs: Bool { bool("restore-volume-recurring-jobs") }
+    public var successfulJobsHistoryLimit: Int { int("recurring-successful-jobs-history-limit") }
+    public var failedJobsHistoryLimit: Int { int("recurring-failed-jobs-history-limit") }
+    /// Backups in progress in the cluster at once; 0: no limit.
+    public var clusterConcurrentBackupLimit: Int { int("cluster-concurrent-backup-limit") }
+    public var backupConcurrentLimit: Int { int("backup-concurrent-limit") }
 }

@@ -14,11 +14,14 @@ public struct VolumeWorld: Sendable {
     public var nameSuffix: String
     /// For a standby volume: the newest backup of the backup volume it follows (StandbyFollow).
     public var latestBackup: String?
+    /// Who besides the user needs the engine running (a recurring job's run).
+    public var attachment: VolumeAttachment?
 
     public init(volume: Volume, replicas: [Replica], engine: Engine?, nodes: [Node], settings: Settings, now: Date, nameSuffix: String,
-                latestBackup: String? = nil) {
+                latestBackup: String? = nil, attachment: VolumeAttachment? = nil) {
         self.volume = volume; self.replicas = replicas; self.engine = engine; self.nodes = nodes
         self.settings = settings; self.now = now; self.nameSuffix = nameSuffix; self.latestBackup = latestBackup
+        self.attachment = attachment
     }
 }
 
@@ -232,11 +235,19 @@ struct Pass {
     }
     var needsRestore: Bool { !fromBackup.isEmpty && volume.status.lastRestoredBackup != fromBackup }
 
-    /// Where the engine runs: the attach node, or, to restore a detached volume or keep a standby
-    /// one following, a replica's node.
+    /// Only tickets attach the volume (a recurring job's run): its engine serves no export.
+    var attachedByTicketsOnly: Bool {
+        volume.spec.nodeID.isEmpty && (world.attachment?.needsEngine ?? false) && !volume.spec.isStandby
+    }
+
+    /// Where the engine runs: the attach node, or, to restore a detached volume, keep a standby
+    /// one following or serve an attachment ticket, a replica's node (the engine's own while it
+    /// runs there, so a ticket does not move it).
     func engineNode(_ live: [Replica]) -> String {
-        if !volume.spec.nodeID.isEmpty || !(needsRestore || volume.spec.isStandby) { return volume.spec.nodeID }
-        return live.filter { !$0.isFailed && !$0.status.address.isEmpty && nodeUp($0.spec.nodeID) }.map(\.spec.nodeID).sorted().first ?? ""
+        if !volume.spec.nodeID.isEmpty || !(needsRestore || volume.spec.isStandby || attachedByTicketsOnly) { return volume.spec.nodeID }
+        let candidates = live.filter { !$0.isFailed && !$0.status.address.isEmpty && nodeUp($0.spec.nodeID) }.map(\.spec.nodeID)
+        if let engine, !engine.isDeleting, candidates.contains(engine.spec.nodeID) { return engine.spec.nodeID }
+        return candidates.sorted().first ?? ""
     }
 
     mutating func manageEngine(_ live: [Replica]) {
@@ -262,6 +273,7 @@ struct Pass {
             updated.spec.volumeSize = volume.spec.size
             updated.spec.restoreFrom = needsRestore ? fromBackup : nil
             updated.spec.standby = volume.spec.isStandby ? true : nil
+            updated.spec.frontendDisabled = attachedByTicketsOnly ? true : nil
             if updated != engine { actions.append(.updateEngine(updated)) }
             return
         }
@@ -275,6 +287,7 @@ struct Pass {
         spec.salvageRequested = status.salvage?.force ?? false
         spec.restoreFrom = needsRestore ? fromBackup : nil
         spec.standby = volume.spec.isStandby ? true : nil
+        spec.frontendDisabled = attachedByTicketsOnly ? true : nil
         actions.append(.createEngine(Engine(metadata: meta, spec: spec, status: .init())))
     }
 
@@ -325,6 +338,9 @@ struct Pass {
         }
         if !target.isEmpty {
             status.state = running && engine?.spec.nodeID == target ? .attached : .attaching
+        } else if attachedByTicketsOnly {
+            // Attached for a job's run: the engine takes snapshots; no client is served.
+            status.state = running ? .attached : .attaching
         } else if engine != nil {
             status.state = .detaching
         } else if status.state == .creating && !live.contains(where: { !$0.status.address.isEmpty }) {
@@ -333,7 +349,7 @@ struct Pass {
             status.state = .detached
         }
         status.currentNodeID = running ? engine?.spec.nodeID ?? "" : ""
-        status.endpoint = status.state == .attached ? engine?.status.endpoint ?? "" : ""
+        status.endpoint = status.state == .attached && !attachedByTicketsOnly ? engine?.status.endpoint ?? "" : ""
         status.rebuildProgress = running ? engine?.status.rebuildProgress ?? [:] : [:]
         status.purgeProgress = running ? engine?.status.purgeProgress : nil
         let previous = status.robustness

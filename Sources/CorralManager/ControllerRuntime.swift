@@ -62,10 +62,17 @@ public final class ControllerRuntime: Sendable {
                 await enqueueAllVolumes()
             case .backups:
                 await queue.add(.backup(change.name))
+                // A backup that ended frees a place in the cluster's line for those waiting.
+                if !change.statusOnly || change.deleted { continue }
+                for backup in await store.list(Backup.self) where backup.status.state == .pending && backup.name != change.name {
+                    await queue.add(.backup(backup.name))
+                }
             case .backupvolumes:
                 // A new backup on a target: standby volumes follow it.
                 await enqueueAllVolumes()
-            case .events, .backuptargets, .secrets, .recurringjobs:
+            case .volumeattachments:
+                await queue.add(.volume(change.name))
+            case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots:
                 break
             }
         }
@@ -137,7 +144,8 @@ public final class ControllerRuntime: Sendable {
         guard let backup = await store.get(Backup.self, name) else { return }
         let world = BackupReconciler.World(
             backup: backup, backups: await store.list(Backup.self), replicas: await store.list(Replica.self), nodes: await store.list(Node.self),
-            backupVolume: await store.get(BackupVolume.self, BackupVolumeKind.name(target: backup.spec.targetName, volume: backup.spec.volumeName)))
+            backupVolume: await store.get(BackupVolume.self, BackupVolumeKind.name(target: backup.spec.targetName, volume: backup.spec.volumeName)),
+            clusterLimit: Settings(await store.list(Setting.self)).clusterConcurrentBackupLimit)
         for action in BackupReconciler.reconcile(world) {
             switch action {
             case .updateStatus(let status):
@@ -167,7 +175,8 @@ public final class ControllerRuntime: Sendable {
             nodes: await store.list(Node.self), settings: Settings(await store.list(Setting.self)), now: now,
             nameSuffix: Self.randomSuffix(),
             latestBackup: volume.spec.isStandby
-                ? StandbyFollow.latest(volume, targets: await store.list(BackupTarget.self), backupVolumes: await store.list(BackupVolume.self)) : nil)
+                ? StandbyFollow.latest(volume, targets: await store.list(BackupTarget.self), backupVolumes: await store.list(BackupVolume.self)) : nil,
+            attachment: await store.get(VolumeAttachment.self, name))
         for action in VolumeReconciler.reconcile(world) {
             try await perform(action, volume: volume, now: now)
         }
@@ -195,9 +204,7 @@ public final class ControllerRuntime: Sendable {
 
     func recordEvent(_ severity: EventKind.Severity, reason: String, message: String, about: String, now: Date) async throws {
         logger.info("\(reason): \(message)")
-        let spec = Event.Spec(type: severity, reason: reason, message: message, involvedObject: about, time: now)
-        let name = "\(Int64(now.timeIntervalSince1970))-\(Self.randomSuffix())"
-        try await store.create(Event(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
+        try await store.recordEvent(severity, reason: reason, message: message, about: about, now: now)
     }
 
     static func randomSuffix() -> String {

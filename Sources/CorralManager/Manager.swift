@@ -26,7 +26,8 @@ public final class Manager: Sendable {
     public func run(host: String, port: Int, allowedHosts: [String] = [],
                     onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try await ensureDefaultBackupTarget()
-        var api = ManagerAPI(store: store, nodes: NodeControlClient(), clock: clock, metrics: MetricsExporter())
+        let nodes = NodeControlClient()
+        var api = ManagerAPI(store: store, nodes: nodes, clock: clock, metrics: MetricsExporter())
         api.hosts = HostPolicy(listenHost: host, machineNames: HostPolicy.machineNames(), extra: allowedHosts)
         var apiLogger = logger
         apiLogger.logLevel = .warning
@@ -42,6 +43,11 @@ public final class Manager: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runtime.run() }
             group.addTask { await BackupTargetSync(store: self.store, logger: self.logger, clock: self.clock).run() }
+            let volumes = VolumeOperations(store: self.store, nodes: nodes)
+            group.addTask {
+                await JobRunner(store: self.store, access: LiveJobVolumeAccess(volumes: volumes, clock: self.clock), logger: self.logger, clock: self.clock).run()
+            }
+            group.addTask { await SnapshotFollower(volumes: volumes, logger: self.logger, clock: self.clock).run() }
             group.addTask { try await server.value }
             // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
             let failure: Error? = await withTaskCancellationHandler {

@@ -84,16 +84,7 @@ extension ManagerAPI {
         return .ok(.init(body: .json(.init(ok: true))))
     }
 
-    /// The URL of a target, or an error that says how to set it. A missing target is a 422, not a
-    /// 404: the name comes from a request's body or a stored object, and a 404 would say the
-    /// request's own path does not exist.
     func backupTargetURL(_ name: String) async throws -> String {
-        guard let target = await store.get(BackupTarget.self, name) else {
-            throw APIError(.unprocessableContent, "backup target \(name) does not exist; `corral backup-target set \(name) URL` creates it")
-        }
-        guard !target.spec.url.isEmpty else {
-            throw APIError(.conflict, "backup target \(name) has no URL; `corral backup-target set \(name) file:///path` (or s3://bucket@region/path/)")
-        }
-        return target.spec.url
+        try await volumes.backupTargetURL(name)
     }
 }

@@ -10,14 +10,9 @@ extension ManagerAPI {
     func snapshotBackup(_ input: Operations.SnapshotBackup.Input) async throws -> Operations.SnapshotBackup.Output {
         let body = input.body.map { switch $0 { case .json(let body): body } }
         let volume = try await named(Volume.self, input.path.name)
-        let blockSize = volume.spec.effectiveBackupBlockSize
-        guard volume.spec.size % blockSize == 0 else {
-            // Only volumes made before sizes had to be whole backup blocks get here.
-            let whole = Limits.wholeBackupBlockSizes(around: volume.spec.size, blockSize: blockSize).above
-            throw APIError(.unprocessableContent, "volume \(volume.name) is \(volume.spec.size) bytes, not whole \(ByteSize.format(blockSize)) backup blocks, so it cannot be backed up; `corral volume expand \(volume.name) --size \(whole)` makes it so")
-        }
+        try volumes.checkBackupable(volume)
         let targetName = body?.backupTarget ?? BackupTargetKind.defaultName
-        let targetURL = try await backupTargetURL(targetName)
+        _ = try await volumes.backupTargetURL(targetName)
         var snapshot = body?.snapshot ?? ""
         if snapshot.isEmpty {
             // No snapshot named: take one now, through the engine of the attached volume.
@@ -27,13 +22,8 @@ extension ManagerAPI {
         } else if let problem = NameRule.snapshotProblem(snapshot) {
             throw APIError(.unprocessableContent, problem)
         }
-        let name = "backup-" + ControllerRuntime.randomSuffix() + ControllerRuntime.randomSuffix()
-        var spec = Backup.Spec(volumeName: volume.name, snapshotName: snapshot, backupTargetURL: targetURL)
-        spec.labels = body?.labels?.additionalProperties
-        spec.backupTargetName = targetName
-        spec.compressionMethod = Settings(await store.list(Setting.self)).backupCompression
-        spec.blockSize = blockSize
-        return .created(.init(body: .json(try await store.create(Backup(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now))))
+        let backup = try await volumes.recordBackup(of: volume, snapshot: snapshot, labels: body?.labels?.additionalProperties, targetName: targetName, now: now)
+        return .created(.init(body: .json(backup)))
     }
 
     func listBackups(_ input: Operations.ListBackups.Input) async throws -> Operations.ListBackups.Output {

@@ -14,22 +14,25 @@ extension ManagerAPI {
         if let problem = NameRule.snapshotProblem(name) { throw APIError(.unprocessableContent, problem) }
         let labels = CorralEngineAPI.Components.Schemas.SnapshotCreate.LabelsPayload(additionalProperties: body?.labels?.additionalProperties ?? [:])
         let done = try await engine(input.path.name) { try await $0.createSnapshot(body: .json(.init(name: name, labels: labels))).ok.body.json }
+        await refreshRecords(input.path.name)
         return .ok(.init(body: .json(.init(ok: done.ok))))
     }
 
+    /// From the engine while the volume is attached, else as last recorded (Snapshot records).
     func listSnapshots(_ input: CorralManagerAPI.Operations.ListSnapshots.Input) async throws -> CorralManagerAPI.Operations.ListSnapshots.Output {
-        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.listSnapshots().ok.body.json })))
+        .ok(.init(body: .json(try await volumes.snapshots(of: input.path.name, now: now))))
     }
 
     /// Longhorn's name for listing, kept for its clients.
     func snapshotList(_ input: CorralManagerAPI.Operations.SnapshotList.Input) async throws -> CorralManagerAPI.Operations.SnapshotList.Output {
-        .ok(.init(body: .json(try await engine(input.path.name) { try await $0.listSnapshots().ok.body.json })))
+        .ok(.init(body: .json(try await volumes.snapshots(of: input.path.name, now: now))))
     }
 
     func snapshotDelete(_ input: CorralManagerAPI.Operations.SnapshotDelete.Input) async throws -> CorralManagerAPI.Operations.SnapshotDelete.Output {
         let sent = switch input.body { case .json(let body): body.name }
         let name = try existing(sent)
         let done = try await engine(input.path.name) { try await $0.deleteSnapshot(path: .init(snapshot: name)).ok.body.json }
+        await refreshRecords(input.path.name)
         return .ok(.init(body: .json(.init(ok: done.ok))))
     }
 
@@ -37,6 +40,7 @@ extension ManagerAPI {
         let sent = switch input.body { case .json(let body): body.name }
         let name = try existing(sent)
         let done = try await engine(input.path.name) { try await $0.revertSnapshot(path: .init(snapshot: name)).ok.body.json }
+        await refreshRecords(input.path.name)
         return .ok(.init(body: .json(.init(ok: done.ok))))
     }
 
@@ -59,12 +63,13 @@ extension ManagerAPI {
         return name
     }
 
+    /// The chain changed: the records follow at once (a failure here leaves it to the next listing).
+    func refreshRecords(_ volume: String) async {
+        _ = try? await volumes.snapshots(of: volume, now: now)
+    }
+
     /// Runs `work` against the engine of the attached volume `name`, on its node.
     func engine<T: Sendable>(_ name: String, _ work: (CorralEngineAPI.Client) async throws -> T) async throws -> T {
-        let volume = try await named(Volume.self, name)
-        guard volume.status.state == .attached, let node = await store.get(Node.self, volume.status.currentNodeID) else {
-            throw APIError(.conflict, "volume \(volume.name) is \(volume.status.state.rawValue); snapshots need it attached (`corral volume attach \(volume.name)`)")
-        }
-        return try await nodes.engine(node, volume: volume.name, work)
+        try await volumes.engine(name, work)
     }
 }

@@ -21,10 +21,14 @@ extension ManagerAPI {
         let askedBlockSize = try body.backupBlockSize.map(Self.bytes)
         let settings = Settings(await store.list(Setting.self))
         var blockSize = settings.defaultBackupBlockSize
+        var labels = body.labels?.additionalProperties
         if let url = body.fromBackup {
             let backup = try await BackupCheck.volume(ofBackup: url, resources: store)
             size = max(size ?? 0, backup.size)
             blockSize = backup.blockSize
+            // Longhorn's restore-volume-recurring-jobs: the jobs the backed-up volume ran come back.
+            let jobs = RecurringJobKind.assignmentLabels(backup.labels)
+            if settings.restoreVolumeRecurringJobs && !jobs.isEmpty { labels = jobs.merging(labels ?? [:]) { $1 } }
         }
         guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
         var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
@@ -36,7 +40,7 @@ extension ManagerAPI {
         spec.staleReplicaTimeout = body.staleReplicaTimeout ?? spec.staleReplicaTimeout
         try VolumeValidation.check(spec)
         var meta = ObjectMeta(name: body.name)
-        meta.labels = body.labels?.additionalProperties
+        meta.labels = labels
         return .created(.init(body: .json(try await store.create(Volume(metadata: meta, spec: spec, status: .init()), now: now))))
     }
 

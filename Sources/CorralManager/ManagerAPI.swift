@@ -22,6 +22,7 @@ struct ManagerAPI: APIProtocol {
     let openEventStreams = OpenEventStreams()
 
     var now: Date { JSONCoding.wholeSeconds(clock()) }
+    var volumes: VolumeOperations { VolumeOperations(store: store, nodes: nodes) }
 
     /// The API's one description (Sources/CorralManagerAPI/openapi.yaml), served at /v1/openapi.json.
     static let document = APIDocument(yaml: CorralManagerAPIDocument.yaml)

@@ -5,7 +5,7 @@ import Prometheus
 /// Prometheus metrics drawn from the store at each scrape: what the store says is the truth, so a
 /// fresh registry per scrape never reports a volume that is gone.
 struct MetricsExporter: Sendable {
-    func render(store: ResourceStore) async -> String {
+    func render(store: ResourceStore, now: Date = Date()) async -> String {
         let registry = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ labels: [(String, String)], _ help: String, _ value: Double) {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "corral", metricName: name, unitName: "", helpText: help), labels: labels).set(value)
@@ -42,6 +42,22 @@ struct MetricsExporter: Sendable {
                 gauge("node_storage_scheduled_bytes", labels, "Sum of the sizes of replicas placed on the disk", Double(scheduled))
             }
         }
+        for job in await store.list(RecurringJob.self) {
+            // Counters kept in the job's status: monotonic across restarts and history pruning.
+            for (outcome, count) in [("started", job.status.runsStarted), ("succeeded", job.status.runsSucceeded),
+                                     ("failed", job.status.runsFailed), ("skipped", job.status.runsSkipped)] {
+                registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "corral", metricName: "recurring_job_runs", unitName: "total",
+                                                                      helpText: "Runs of the job on a volume, by how they went"),
+                                     labels: [("job", job.name), ("outcome", outcome)]).increment(by: Int64(count))
+            }
+            if let next = job.status.nextRunAt {
+                gauge("recurring_job_next_run_seconds", [("job", job.name)], "Seconds until the job's next scheduled run", max(0, next.timeIntervalSince(now)))
+            }
+        }
+        let backups = await store.list(Backup.self)
+        gauge("backups_in_progress", [], "Backups uploading now", Double(backups.filter { $0.status.state == .inProgress }.count))
+        gauge("backups_pending", [], "Backups waiting to start (for a place under cluster-concurrent-backup-limit, or for a replica)",
+              Double(backups.filter { $0.status.state == .pending && !$0.isDeleting }.count))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

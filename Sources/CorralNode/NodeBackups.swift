@@ -47,10 +47,12 @@ actor NodeBackups {
         var status = backup.status
         do {
             let url = backup.spec.backupTargetURL
-            let store = BackupStore(driver: try BackupTargets.driver(for: url, credentials: BackupCredentials.lookup(url, in: credentials)))
+            var store = BackupStore(driver: try BackupTargets.driver(for: url, credentials: BackupCredentials.lookup(url, in: credentials)))
+            if let limit = backup.spec.concurrentLimit { store.concurrency = max(1, limit) }
             let source = try ReplicaSnapshotSource(directory: replicaRoot + "/" + backup.status.dataDirectoryName, snapshot: backup.spec.snapshotName)
             var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)
             request.labels = backup.spec.labels
+            request.full = backup.spec.full ?? false
             if let method = backup.spec.compressionMethod { request.compression = try BlockCodec(method: method) }
             if let blockSize = backup.spec.blockSize { request.blockSize = blockSize }
             let reporter = ProgressReporter(manager: manager, backup: backup, blockSize: request.blockSize)

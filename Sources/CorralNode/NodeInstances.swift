@@ -164,15 +164,18 @@ actor NodeInstances {
         updateExport(volume)
     }
 
-    /// An engine is exported once its restore (if any) completed, unless it is a standby's.
+    /// An engine is exported once its restore (if any) completed, unless it is a standby's or
+    /// runs only for a recurring job's run (`frontendDisabled`).
     func updateExport(_ volume: String) {
         guard let entry = running[volume], !entry.local.starting, !entry.restoring else { return }
         let wanted = records[volume]?.spec.restoreFrom ?? ""
         let serve = (wanted.isEmpty || wanted == restoredBackup(volume)) && !(records[volume]?.spec.standby ?? false)
+            && !(records[volume]?.spec.frontendDisabled ?? false)
         let serving = table.engine(named: volume) === entry.engine
-        guard serve != serving else { return }
-        table.set(volume, serve ? entry.engine : nil)
-        logger.info(serve ? "engine of \(volume) serving at nbd://\(options.host):\(options.nbdPort)/\(volume)" : "engine of \(volume) not exported (standby)")
+        let controlled = table.controlled(named: volume) === entry.engine
+        guard serve != serving || !controlled else { return }
+        table.set(volume, entry.engine, exported: serve)
+        logger.info(serve ? "engine of \(volume) serving at nbd://\(options.host):\(options.nbdPort)/\(volume)" : "engine of \(volume) not exported (standby, or attached for a job's run only)")
     }
 
     func engineFailedToStart(_ volume: String, _ engine: CorralRuntime.Engine, _ error: Error) async {

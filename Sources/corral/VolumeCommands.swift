@@ -8,7 +8,7 @@ struct VolumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volume", abstract: "Volumes: create, list, attach, detach, expand, scale, delete.",
         subcommands: [Create.self, List.self, Get.self, Remove.self, Attach.self, Detach.self, Expand.self, Scale.self, Activate.self,
-                      Salvage.self])
+                      Salvage.self, Label.self, Unlabel.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a volume.")
@@ -22,13 +22,16 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(help: "Disk tags every replica's disk must carry, comma-separated.") var diskSelector: String?
         @Option(help: "Block size of the volume's backups, 2Mi or 16Mi, fixed at creation (default: the backup's with --from-backup, else the setting default-backup-block-size).")
         var backupBlockSize: String?
+        @Option(help: "Run this recurring job on the volume (repeatable; a label recurring-job.corral.io/JOB=enabled).") var recurringJob: [String] = []
+        @Option(help: "Run this group's recurring jobs on the volume (repeatable).") var recurringJobGroup: [String] = []
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
             guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
+            let labels = jobLabels(jobs: recurringJob, groups: recurringJobGroup)
             if standby, fromBackup == nil { throw ValidationError("--standby follows a backup volume: give --from-backup URL") }
             let body = Components.Schemas.VolumeCreate(
                 backupBlockSize: backupBlockSize.map(sizeValue), diskSelector: diskSelector.map(tags), fromBackup: fromBackup,
-                name: name, nodeSelector: nodeSelector.map(tags), numberOfReplicas: replicas, size: size.map(sizeValue),
+                labels: labels.isEmpty ? nil : .init(additionalProperties: labels), name: name, nodeSelector: nodeSelector.map(tags), numberOfReplicas: replicas, size: size.map(sizeValue),
                 standby: standby ? true : nil)
             let created = try await api.client.call { try await $0.createVolume(body: .json(body)).created.body.json }
             if try printMachine(created, output) { return }

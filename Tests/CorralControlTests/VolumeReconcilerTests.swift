@@ -22,6 +22,8 @@ struct ClusterSim {
     var cut: Set<String> = []
     /// Why simulated engines refuse to start (the epoch rule waiting for a missing member), if they do.
     var startRefusal: String?
+    /// Attachment tickets per volume (a recurring job's run).
+    var attachments: [String: VolumeAttachment] = [:]
 
     init(nodes: [Node], settings: Settings = CorralControl.Settings()) {
         self.nodes = nodes; self.settings = settings
@@ -33,7 +35,7 @@ struct ClusterSim {
         guard let volume = volumes[name] else { return [] }
         counter += 1
         let world = VolumeWorld(volume: volume, replicas: Array(replicas.values), engine: engines["\(name)-e"], nodes: nodes,
-                                settings: settings, now: now, nameSuffix: String(counter))
+                                settings: settings, now: now, nameSuffix: String(counter), attachment: attachments[name])
         let actions = VolumeReconciler.reconcile(world)
         for action in actions { apply(action, volume: name) }
         return actions

@@ -132,6 +132,14 @@ start_server() {
     wait_for 30 "the local node to register and be ready" node_ready local
 }
 
+# restores_to URL SHA256: `backupstore restore` of URL into a file gives data with that SHA-256.
+restores_to() {
+    rm -f "$WORK/restore.img"
+    "$CORRAL" backupstore restore "$1" --to "$WORK/restore.img" 2>"$WORK/restore.log" || fail "restore of $1: $(cat "$WORK/restore.log")"
+    [ "$(sha256sum <"$WORK/restore.img" | cut -d' ' -f1)" = "$2" ] || fail "$1 does not restore the data it was taken from"
+    rm -f "$WORK/restore.img"
+}
+
 # json_field JSON-PATH: reads stdin JSON and prints one field, e.g. json_field status.state
 json_field() { python3 -c 'import json,sys
 v=json.load(sys.stdin)

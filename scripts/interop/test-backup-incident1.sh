@@ -137,10 +137,7 @@ for v in "${volumes[@]}"; do
     for url in $(grep "volume=$v " "$WORK/expected" | cut -d' ' -f1); do
         name=${url#*backup=}; name=${name%%&*}
         grep -qx "$name" "$WORK/deleted" 2>/dev/null && continue
-        "$CORRAL" backupstore restore "$url" --to "$WORK/restore.img" 2>"$WORK/restore.log" || fail "restore of $url: $(cat "$WORK/restore.log")"
-        [ "$(sha256sum <"$WORK/restore.img" | cut -d' ' -f1)" = "$(grep -F "$url " "$WORK/expected" | cut -d' ' -f2)" ] \
-            || fail "$url does not restore the data it was taken from"
-        rm -f "$WORK/restore.img"
+        restores_to "$url" "$(grep -F "$url " "$WORK/expected" | cut -d' ' -f2)"
         checked=$((checked + 1))
     done
 done

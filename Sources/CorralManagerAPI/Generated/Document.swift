@@ -469,6 +469,136 @@ paths:
         '413': {$ref: '#/components/responses/Refused'}
         '415': {$ref: '#/components/responses/Refused'}
         '422': {$ref: '#/components/responses/Refused'}
+  /v1/recurringjobs:
+    get:
+      operationId: listRecurringJobs
+      summary: List recurring jobs
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+    post:
+      operationId: createRecurringJob
+      summary: Create a recurring snapshot or backup job (docs/recurring-jobs.md)
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/RecurringJobCreate'}
+        required: true
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/recurringjobs/{name}:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    delete:
+      operationId: deleteRecurringJob
+      summary: Delete a recurring job (its runs in progress are stopped; what they made stays)
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+    get:
+      operationId: getRecurringJob
+      summary: Show a recurring job, with its next run and its last runs
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+    put:
+      operationId: updateRecurringJob
+      summary: Replace a recurring job's definition (its schedule goes on from its last run)
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/RecurringJobDefinition'}
+        required: true
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/recurringjobs/{name}/run:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    post:
+      operationId: runRecurringJob
+      summary: Run a job now on every volume it applies to, besides its schedule
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Empty'}
+        required: false
+      responses:
+        '202':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/RecurringJob'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/recurringjobs/{name}/runs:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    get:
+      operationId: listJobRuns
+      summary: A job's runs, one per volume and scheduled time, newest first (as many as the history limits keep)
+      parameters:
+        - {in: query, name: volume, required: false, schema: {type: string}}
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/JobRun'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
   /v1/replicas:
     get:
       operationId: listReplicas
@@ -1304,6 +1434,31 @@ components:
               storageMaximum: {type: integer, maximum: 9223372036854775807, minimum: 0}
         nbdPort: {type: integer, maximum: 65535, minimum: 1}
         replicaPort: {type: integer, maximum: 65535, minimum: 1}
+    JobRun:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec:
+          type: object
+          required: [job, volume, task, scheduledAt, deadline, execution]
+          properties:
+            deadline: {type: string, format: date-time}
+            execution: {type: integer}
+            job: {type: string}
+            scheduledAt: {type: string, format: date-time}
+            task: {type: string}
+            volume: {type: string}
+        status:
+          type: object
+          required: [outcome, message]
+          properties:
+            backup: {type: string}
+            endedAt: {type: string, format: date-time}
+            message: {type: string}
+            outcome: {type: string, enum: [Running, Succeeded, Failed, Skipped]}
+            snapshot: {type: string}
+            startedAt: {type: string, format: date-time}
     Node:
       type: object
       required: [metadata, spec, status]
@@ -1374,6 +1529,78 @@ components:
           type: array
           items: {type: string}
         running: {type: boolean}
+    RecurringJob:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec: {type: object, required: [task, cron, retain]}
+        status:
+          type: object
+          required: [executionCount, runsStarted, runsSucceeded, runsFailed, runsSkipped, recentRuns]
+          properties:
+            currentRunAt: {type: string, format: date-time}
+            executionCount: {type: integer, minimum: 0}
+            lastRunAt: {type: string, format: date-time}
+            nextRunAt: {type: string, format: date-time}
+            problem: {type: string}
+            recentRuns:
+              type: array
+              items:
+                type: object
+                required: [run, volume, scheduledAt, outcome, endedAt, message]
+                properties:
+                  endedAt: {type: string, format: date-time}
+                  message: {type: string}
+                  outcome: {type: string, enum: [Succeeded, Failed, Skipped]}
+                  run: {type: string}
+                  scheduledAt: {type: string, format: date-time}
+                  volume: {type: string}
+            runsFailed: {type: integer, minimum: 0}
+            runsSkipped: {type: integer, minimum: 0}
+            runsStarted: {type: integer, minimum: 0}
+            runsSucceeded: {type: integer, minimum: 0}
+    RecurringJobCreate:
+      type: object
+      required: [name, task, cron, retain]
+      additionalProperties: false
+      properties:
+        concurrency: {type: integer, maximum: 100, minimum: 1}
+        cron: {type: string, maxLength: 256, minLength: 1}
+        groups:
+          type: array
+          items: {type: string}
+        labels:
+          type: object
+          additionalProperties: {type: string}
+        parameters:
+          type: object
+          additionalProperties: {type: string}
+        retain: {type: integer, maximum: 1000, minimum: 0}
+        retainAge: {type: string}
+        retentionPolicy: {type: string, enum: [count-based, age-based]}
+        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create'}
+        name: {type: string, maxLength: 40, pattern: '^[a-z0-9]([-a-z0-9.]{0,38}[a-z0-9])?$'}
+    RecurringJobDefinition:
+      type: object
+      required: [task, cron, retain]
+      additionalProperties: false
+      properties:
+        concurrency: {type: integer, maximum: 100, minimum: 1}
+        cron: {type: string, maxLength: 256, minLength: 1}
+        groups:
+          type: array
+          items: {type: string}
+        labels:
+          type: object
+          additionalProperties: {type: string}
+        parameters:
+          type: object
+          additionalProperties: {type: string}
+        retain: {type: integer, maximum: 1000, minimum: 0}
+        retainAge: {type: string}
+        retentionPolicy: {type: string, enum: [count-based, age-based]}
+        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create'}
     Replica:
       type: object
       required: [metadata, spec, status]

@@ -181,6 +181,8 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Heartbeat`.
         public typealias Heartbeat = CorralControl.NodeMessages.Heartbeat
+        /// - Remark: Generated from `#/components/schemas/JobRun`.
+        public typealias JobRun = CorralControl.JobRun
         /// - Remark: Generated from `#/components/schemas/Node`.
         public typealias Node = CorralControl.Node
         /// - Remark: Generated from `#/components/schemas/NodeSpec`.
@@ -352,6 +354,335 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/PurgeState`.
         public typealias PurgeState = CorralCore.PurgeState
+        /// - Remark: Generated from `#/components/schemas/RecurringJob`.
+        public typealias RecurringJob = CorralControl.RecurringJob
+        /// - Remark: Generated from `#/components/schemas/RecurringJobCreate`.
+        public struct RecurringJobCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/concurrency`.
+            public var concurrency: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/cron`.
+            public var cron: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/groups`.
+            public var groups: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/labels`.
+            public var labels: Components.Schemas.RecurringJobCreate.LabelsPayload?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/parameters`.
+            public var parameters: Components.Schemas.RecurringJobCreate.ParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/retain`.
+            public var retain: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/retainAge`.
+            public var retainAge: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/retentionPolicy`.
+            @frozen public enum RetentionPolicyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case countBased = "count-based"
+                case ageBased = "age-based"
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/retentionPolicy`.
+            public var retentionPolicy: Components.Schemas.RecurringJobCreate.RetentionPolicyPayload?
+            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            ///
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/task`.
+            public var task: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/name`.
+            public var name: Swift.String
+            /// Creates a new `RecurringJobCreate`.
+            ///
+            /// - Parameters:
+            ///   - concurrency:
+            ///   - cron:
+            ///   - groups:
+            ///   - labels:
+            ///   - parameters:
+            ///   - retain:
+            ///   - retainAge:
+            ///   - retentionPolicy:
+            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            ///   - name:
+            public init(
+                concurrency: Swift.Int? = nil,
+                cron: Swift.String,
+                groups: [Swift.String]? = nil,
+                labels: Components.Schemas.RecurringJobCreate.LabelsPayload? = nil,
+                parameters: Components.Schemas.RecurringJobCreate.ParametersPayload? = nil,
+                retain: Swift.Int,
+                retainAge: Swift.String? = nil,
+                retentionPolicy: Components.Schemas.RecurringJobCreate.RetentionPolicyPayload? = nil,
+                task: Swift.String,
+                name: Swift.String
+            ) {
+                self.concurrency = concurrency
+                self.cron = cron
+                self.groups = groups
+                self.labels = labels
+                self.parameters = parameters
+                self.retain = retain
+                self.retainAge = retainAge
+                self.retentionPolicy = retentionPolicy
+                self.task = task
+                self.name = name
+            }
+            public enum CodingKeys: String, CodingKey {
+                case concurrency
+                case cron
+                case groups
+                case labels
+                case parameters
+                case retain
+                case retainAge
+                case retentionPolicy
+                case task
+                case name
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.concurrency = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .concurrency
+                )
+                self.cron = try container.decode(
+                    Swift.String.self,
+                    forKey: .cron
+                )
+                self.groups = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .groups
+                )
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobCreate.LabelsPayload.self,
+                    forKey: .labels
+                )
+                self.parameters = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobCreate.ParametersPayload.self,
+                    forKey: .parameters
+                )
+                self.retain = try container.decode(
+                    Swift.Int.self,
+                    forKey: .retain
+                )
+                self.retainAge = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .retainAge
+                )
+                self.retentionPolicy = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobCreate.RetentionPolicyPayload.self,
+                    forKey: .retentionPolicy
+                )
+                self.task = try container.decode(
+                    Swift.String.self,
+                    forKey: .task
+                )
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "concurrency",
+                    "cron",
+                    "groups",
+                    "labels",
+                    "parameters",
+                    "retain",
+                    "retainAge",
+                    "retentionPolicy",
+                    "task",
+                    "name"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition`.
+        public struct RecurringJobDefinition: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/concurrency`.
+            public var concurrency: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/cron`.
+            public var cron: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/groups`.
+            public var groups: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/labels`.
+            public var labels: Components.Schemas.RecurringJobDefinition.LabelsPayload?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/parameters`.
+            public var parameters: Components.Schemas.RecurringJobDefinition.ParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/retain`.
+            public var retain: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/retainAge`.
+            public var retainAge: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/retentionPolicy`.
+            @frozen public enum RetentionPolicyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case countBased = "count-based"
+                case ageBased = "age-based"
+            }
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/retentionPolicy`.
+            public var retentionPolicy: Components.Schemas.RecurringJobDefinition.RetentionPolicyPayload?
+            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            ///
+            /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/task`.
+            public var task: Swift.String
+            /// Creates a new `RecurringJobDefinition`.
+            ///
+            /// - Parameters:
+            ///   - concurrency:
+            ///   - cron:
+            ///   - groups:
+            ///   - labels:
+            ///   - parameters:
+            ///   - retain:
+            ///   - retainAge:
+            ///   - retentionPolicy:
+            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            public init(
+                concurrency: Swift.Int? = nil,
+                cron: Swift.String,
+                groups: [Swift.String]? = nil,
+                labels: Components.Schemas.RecurringJobDefinition.LabelsPayload? = nil,
+                parameters: Components.Schemas.RecurringJobDefinition.ParametersPayload? = nil,
+                retain: Swift.Int,
+                retainAge: Swift.String? = nil,
+                retentionPolicy: Components.Schemas.RecurringJobDefinition.RetentionPolicyPayload? = nil,
+                task: Swift.String
+            ) {
+                self.concurrency = concurrency
+                self.cron = cron
+                self.groups = groups
+                self.labels = labels
+                self.parameters = parameters
+                self.retain = retain
+                self.retainAge = retainAge
+                self.retentionPolicy = retentionPolicy
+                self.task = task
+            }
+            public enum CodingKeys: String, CodingKey {
+                case concurrency
+                case cron
+                case groups
+                case labels
+                case parameters
+                case retain
+                case retainAge
+                case retentionPolicy
+                case task
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.concurrency = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .concurrency
+                )
+                self.cron = try container.decode(
+                    Swift.String.self,
+                    forKey: .cron
+                )
+                self.groups = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .groups
+                )
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobDefinition.LabelsPayload.self,
+                    forKey: .labels
+                )
+                self.parameters = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobDefinition.ParametersPayload.self,
+                    forKey: .parameters
+                )
+                self.retain = try container.decode(
+                    Swift.Int.self,
+                    forKey: .retain
+                )
+                self.retainAge = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .retainAge
+                )
+                self.retentionPolicy = try container.decodeIfPresent(
+                    Components.Schemas.RecurringJobDefinition.RetentionPolicyPayload.self,
+                    forKey: .retentionPolicy
+                )
+                self.task = try container.decode(
+                    Swift.String.self,
+                    forKey: .task
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "concurrency",
+                    "cron",
+                    "groups",
+                    "labels",
+                    "parameters",
+                    "retain",
+                    "retainAge",
+                    "retentionPolicy",
+                    "task"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Replica`.
         public typealias Replica = CorralControl.Replica
         /// - Remark: Generated from `#/components/schemas/ReplicaCount`.

@@ -145,6 +145,41 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/nodes/{name}/heartbeat`.
     /// - Remark: Generated from `#/paths//v1/nodes/{name}/heartbeat/post(nodeHeartbeat)`.
     func nodeHeartbeat(_ input: Operations.NodeHeartbeat.Input) async throws -> Operations.NodeHeartbeat.Output
+    /// List recurring jobs
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/get(listRecurringJobs)`.
+    func listRecurringJobs(_ input: Operations.ListRecurringJobs.Input) async throws -> Operations.ListRecurringJobs.Output
+    /// Create a recurring snapshot or backup job (docs/recurring-jobs.md)
+    ///
+    /// - Remark: HTTP `POST /v1/recurringjobs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/post(createRecurringJob)`.
+    func createRecurringJob(_ input: Operations.CreateRecurringJob.Input) async throws -> Operations.CreateRecurringJob.Output
+    /// Show a recurring job, with its next run and its last runs
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/get(getRecurringJob)`.
+    func getRecurringJob(_ input: Operations.GetRecurringJob.Input) async throws -> Operations.GetRecurringJob.Output
+    /// Replace a recurring job's definition (its schedule goes on from its last run)
+    ///
+    /// - Remark: HTTP `PUT /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/put(updateRecurringJob)`.
+    func updateRecurringJob(_ input: Operations.UpdateRecurringJob.Input) async throws -> Operations.UpdateRecurringJob.Output
+    /// Delete a recurring job (its runs in progress are stopped; what they made stays)
+    ///
+    /// - Remark: HTTP `DELETE /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/delete(deleteRecurringJob)`.
+    func deleteRecurringJob(_ input: Operations.DeleteRecurringJob.Input) async throws -> Operations.DeleteRecurringJob.Output
+    /// Run a job now on every volume it applies to, besides its schedule
+    ///
+    /// - Remark: HTTP `POST /v1/recurringjobs/{name}/run`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/run/post(runRecurringJob)`.
+    func runRecurringJob(_ input: Operations.RunRecurringJob.Input) async throws -> Operations.RunRecurringJob.Output
+    /// A job's runs, one per volume and scheduled time, newest first (as many as the history limits keep)
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs/{name}/runs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/runs/get(listJobRuns)`.
+    func listJobRuns(_ input: Operations.ListJobRuns.Input) async throws -> Operations.ListJobRuns.Output
     /// List replicas
     ///
     /// - Remark: HTTP `GET /v1/replicas`.
@@ -595,6 +630,97 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// List recurring jobs
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/get(listRecurringJobs)`.
+    public func listRecurringJobs(headers: Operations.ListRecurringJobs.Input.Headers = .init()) async throws -> Operations.ListRecurringJobs.Output {
+        try await listRecurringJobs(Operations.ListRecurringJobs.Input(headers: headers))
+    }
+    /// Create a recurring snapshot or backup job (docs/recurring-jobs.md)
+    ///
+    /// - Remark: HTTP `POST /v1/recurringjobs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/post(createRecurringJob)`.
+    public func createRecurringJob(
+        headers: Operations.CreateRecurringJob.Input.Headers = .init(),
+        body: Operations.CreateRecurringJob.Input.Body
+    ) async throws -> Operations.CreateRecurringJob.Output {
+        try await createRecurringJob(Operations.CreateRecurringJob.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a recurring job, with its next run and its last runs
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/get(getRecurringJob)`.
+    public func getRecurringJob(
+        path: Operations.GetRecurringJob.Input.Path,
+        headers: Operations.GetRecurringJob.Input.Headers = .init()
+    ) async throws -> Operations.GetRecurringJob.Output {
+        try await getRecurringJob(Operations.GetRecurringJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Replace a recurring job's definition (its schedule goes on from its last run)
+    ///
+    /// - Remark: HTTP `PUT /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/put(updateRecurringJob)`.
+    public func updateRecurringJob(
+        path: Operations.UpdateRecurringJob.Input.Path,
+        headers: Operations.UpdateRecurringJob.Input.Headers = .init(),
+        body: Operations.UpdateRecurringJob.Input.Body
+    ) async throws -> Operations.UpdateRecurringJob.Output {
+        try await updateRecurringJob(Operations.UpdateRecurringJob.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a recurring job (its runs in progress are stopped; what they made stays)
+    ///
+    /// - Remark: HTTP `DELETE /v1/recurringjobs/{name}`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/delete(deleteRecurringJob)`.
+    public func deleteRecurringJob(
+        path: Operations.DeleteRecurringJob.Input.Path,
+        headers: Operations.DeleteRecurringJob.Input.Headers = .init()
+    ) async throws -> Operations.DeleteRecurringJob.Output {
+        try await deleteRecurringJob(Operations.DeleteRecurringJob.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Run a job now on every volume it applies to, besides its schedule
+    ///
+    /// - Remark: HTTP `POST /v1/recurringjobs/{name}/run`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/run/post(runRecurringJob)`.
+    public func runRecurringJob(
+        path: Operations.RunRecurringJob.Input.Path,
+        headers: Operations.RunRecurringJob.Input.Headers = .init(),
+        body: Operations.RunRecurringJob.Input.Body? = nil
+    ) async throws -> Operations.RunRecurringJob.Output {
+        try await runRecurringJob(Operations.RunRecurringJob.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A job's runs, one per volume and scheduled time, newest first (as many as the history limits keep)
+    ///
+    /// - Remark: HTTP `GET /v1/recurringjobs/{name}/runs`.
+    /// - Remark: Generated from `#/paths//v1/recurringjobs/{name}/runs/get(listJobRuns)`.
+    public func listJobRuns(
+        path: Operations.ListJobRuns.Input.Path,
+        query: Operations.ListJobRuns.Input.Query = .init(),
+        headers: Operations.ListJobRuns.Input.Headers = .init()
+    ) async throws -> Operations.ListJobRuns.Output {
+        try await listJobRuns(Operations.ListJobRuns.Input(
+            path: path,
+            query: query,
+            headers: headers
         ))
     }
     /// List replicas

@@ -1,0 +1,198 @@
+import CorralControl
+import CorralCore
+import Foundation
+
+/// The work of one run of a recurring job on one volume (docs/recurring-jobs.md "Tasks"): take
+/// the snapshot or backup, then delete and purge what retention says. The runner bounds it by the
+/// run's deadline by cancelling it; every wait here ends on cancellation.
+struct JobRunWork: Sendable {
+    let access: any JobVolumeAccess
+    let job: RecurringJob
+    let run: JobRun
+    let clock: @Sendable () -> Date
+    /// How often a wait (a purge, a backup) looks again.
+    var pollInterval: Duration = .seconds(1)
+
+    struct Outcome: Sendable, Equatable {
+        var message: String
+        var snapshot: String?
+        var backup: String?
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    var volume: String { run.spec.volume }
+    var now: Date { JSONCoding.wholeSeconds(clock()) }
+
+    /// Runs the task. A volume the user did not attach is attached for the run with a ticket of
+    /// its own (when allow-recurring-job-while-volume-detached is true), which goes when the run
+    /// ends, however it ends.
+    func perform() async throws -> Outcome {
+        guard try await !access.attachedByUser(volume) else { return try await performTask() }
+        guard await access.settings().allowRecurringJobWhileDetached else {
+            throw Failure(description: "volume \(volume) is detached; attach it, or set allow-recurring-job-while-volume-detached to true so jobs attach it for their runs")
+        }
+        let ticket = VolumeAttachmentKind.jobTicket(run: run.name)
+        try await access.attach(volume, ticket: ticket)
+        do {
+            while await !access.engineReady(volume) { try await Task.sleep(for: pollInterval) }
+            let outcome = try await performTask()
+            try await access.release(volume, ticket: ticket)
+            return outcome
+        } catch {
+            try? await access.release(volume, ticket: ticket)
+            throw error
+        }
+    }
+
+    func performTask() async throws -> Outcome {
+        switch job.spec.task {
+        case .snapshot, .snapshotForceCreate:
+            let snapshot = try await takeSnapshot()
+            let view = try await retentionView()
+            let removed = try await removeAndPurge(JobRetention.snapshotsBeyond(job.spec.retentionRule, ofJob: job.name, in: view, inUse: await inUse(), now: now),
+                                                   purgeAlways: view.contains(where: \.removed))
+            return Outcome(message: "took snapshot \(snapshot)" + Self.removedText(removed), snapshot: snapshot)
+        case .snapshotDelete:
+            let view = try await retentionView()
+            let removed = try await removeAndPurge(JobRetention.snapshotsToDelete(job.spec.retentionRule, in: view, inUse: await inUse(), now: now),
+                                                   purgeAlways: view.contains(where: \.removed))
+            return Outcome(message: "kept the newest \(job.spec.retain) snapshots" + Self.removedText(removed))
+        case .snapshotCleanup:
+            let removed = try await removeAndPurge(JobRetention.systemSnapshots(in: try await retentionView(), inUse: await inUse()), purgeAlways: true)
+            return Outcome(message: "purged removed snapshots" + Self.removedText(removed))
+        case .backup, .backupForceCreate:
+            return try await backup()
+        case .systemBackup, .filesystemTrim:
+            throw Failure(description: RecurringJobKind.problem(name: job.name, spec: job.spec, retentionMax: Int.max) ?? "task \(job.spec.task.rawValue) does not run on volumes")
+        }
+    }
+
+    // MARK: Snapshots
+
+    /// Takes the job's snapshot, labelled `RecurringJob=<job>` and with the job's labels. A purge
+    /// running refuses new snapshots: the run waits for it. At the snapshot limit a force-create
+    /// task first deletes and purges this job's oldest snapshot.
+    func takeSnapshot() async throws -> String {
+        try await waitForPurge()
+        if job.spec.task == .snapshotForceCreate || job.spec.task == .backupForceCreate {
+            let snapshots = try await retentionView()
+            if snapshots.filter({ !$0.removed }).count >= Limits.snapshotCountMax,
+               let oldest = JobRetention.oldestSnapshot(ofJob: job.name, in: snapshots, inUse: await inUse()) {
+                _ = try await removeAndPurge([oldest])
+            }
+        }
+        let name = Self.snapshotName(job: job.name, at: now)
+        var labels = job.spec.labels ?? [:]
+        labels[JobRetention.jobLabel] = job.name
+        while true {
+            do {
+                try await access.createSnapshot(volume, name: name, labels: labels)
+                return name
+            } catch {
+                // A purge that started meanwhile refuses the snapshot: wait for it and ask again.
+                guard try await access.purgeState(volume).running else { throw error }
+                try await waitForPurge()
+            }
+        }
+    }
+
+    /// Deletes `names` and purges them (`purgeAlways`: purge even when nothing was deleted now,
+    /// for snapshots removed before, by a run that was stopped or by a user, so none pile up
+    /// toward the chain's limit); answers what was deleted.
+    func removeAndPurge(_ names: [String], purgeAlways: Bool = false) async throws -> [String] {
+        for name in names { try await access.deleteSnapshot(volume, name: name) }
+        if !names.isEmpty || purgeAlways {
+            try await waitForPurge()
+            let started = try await access.startPurge(volume)
+            if started.running { try await waitForPurge() } else if let error = started.error { throw Failure(description: "purge of \(volume): \(error)") }
+            if let error = try await access.purgeState(volume).error { throw Failure(description: "purge of \(volume): \(error)") }
+        }
+        return names
+    }
+
+    func waitForPurge() async throws {
+        while try await access.purgeState(volume).running {
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// The volume's snapshots as retention reads them (the live head is not a snapshot).
+    func retentionView() async throws -> [JobRetention.Snapshot] {
+        try await access.snapshots(volume).filter { $0.name != LayerRecord.headName }.map {
+            JobRetention.Snapshot(name: $0.name, created: Self.date($0.created), labels: $0.labels, userCreated: $0.userCreated, removed: $0.removed)
+        }
+    }
+
+    /// Snapshots an unfinished backup of the volume reads: never deleted under it.
+    func inUse() async -> Set<String> {
+        Set(await access.backups(volume).filter { $0.status.state == .pending || $0.status.state == .inProgress }.map(\.spec.snapshotName))
+    }
+
+    // MARK: Backups
+
+    /// Takes a snapshot, backs it up (full when the job's full-backup-interval divides the run's
+    /// execution), waits for it, then keeps `retain` completed backups of the job, deletes its
+    /// failed ones and, with auto-cleanup-recurring-job-backup-snapshot, its snapshots.
+    func backup() async throws -> Outcome {
+        let snapshot = try await takeSnapshot()
+        var labels = job.spec.labels ?? [:]
+        labels[JobRetention.jobLabel] = job.name
+        let interval = job.spec.parameters?[RecurringJobKind.fullBackupInterval].flatMap(Int64.init) ?? 0
+        let full = interval > 0 && run.spec.execution % interval == 0
+        let name = try await access.createBackup(volume, snapshot: snapshot, labels: labels, full: full)
+        while true {
+            guard let backup = await access.backups(volume).first(where: { $0.name == name }) else {
+                throw Failure(description: "backup \(name) of snapshot \(snapshot) was deleted before it completed")
+            }
+            if backup.status.state == .completed { break }
+            if backup.status.state == .error || backup.isDeleting {
+                throw Failure(description: "backup \(name) of snapshot \(snapshot) failed: \(backup.status.error.isEmpty ? "deleted" : backup.status.error)")
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+        let backups = await access.backups(volume).filter { !$0.isDeleting }.map {
+            JobRetention.Backup(name: $0.name, created: $0.metadata.createdAt ?? .distantPast, labels: $0.spec.labels ?? [:], outcome: Self.outcome($0.status.state))
+        }
+        let (beyond, failed) = JobRetention.backupsBeyond(job.spec.retentionRule, ofJob: job.name, in: backups, now: now)
+        for old in beyond + failed { try await access.deleteBackup(old) }
+        var message = "backed up snapshot \(snapshot)\(full ? " in full" : "") as \(name)"
+        if !beyond.isEmpty || !failed.isEmpty { message += "; deleted backups \((beyond + failed).joined(separator: ", "))" }
+        if await access.settings().autoCleanupRecurringJobBackupSnapshot {
+            let view = try await retentionView()
+            let own = view.filter { !$0.removed && $0.labels[JobRetention.jobLabel] == job.name }.map(\.name)
+            let inUse = await inUse()
+            message += Self.removedText(try await removeAndPurge(own.filter { !inUse.contains($0) }, purgeAlways: view.contains(where: \.removed)))
+        }
+        return Outcome(message: message, snapshot: snapshot, backup: name)
+    }
+
+    // MARK: Names and text
+
+    /// The job's name, the time in base 36 and 4 random hex digits: at most 53 characters.
+    static func snapshotName(job: String, at time: Date) -> String {
+        "\(job)-\(String(Int64(time.timeIntervalSince1970), radix: 36))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
+    static func removedText(_ removed: [String]) -> String {
+        removed.isEmpty ? "" : "; deleted and purged \(removed.joined(separator: ", "))"
+    }
+
+    static func outcome(_ state: BackupState) -> JobRetention.Backup.Outcome {
+        switch state {
+        case .completed: .completed
+        case .error: .failed
+        case .pending, .inProgress, .deleting: .inProgress
+        }
+    }
+
+    /// A snapshot's creation time as the engine writes it (ISO 8601); the distant past if unreadable.
+    static func date(_ text: String) -> Date {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text) ?? .distantPast
+    }
+}

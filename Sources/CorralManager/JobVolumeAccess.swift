@@ -1,0 +1,92 @@
+import CorralControl
+import CorralCore
+import Foundation
+
+/// What a recurring job's run does to a volume (JobRunWork), behind a protocol so that a
+/// fault-injecting double can stand in for the engines and the store.
+protocol JobVolumeAccess: Sendable {
+    func snapshots(_ volume: String) async throws -> [SnapshotInfo]
+    func createSnapshot(_ volume: String, name: String, labels: [String: String]) async throws
+    func deleteSnapshot(_ volume: String, name: String) async throws
+    /// Starts a purge of the removed snapshots (or finds the one running) and answers its state.
+    func startPurge(_ volume: String) async throws -> PurgeState
+    func purgeState(_ volume: String) async throws -> PurgeState
+    /// Records a backup of the snapshot; answers its name.
+    func createBackup(_ volume: String, snapshot: String, labels: [String: String], full: Bool) async throws -> String
+    func backups(_ volume: String) async -> [Backup]
+    func deleteBackup(_ name: String) async throws
+    func settings() async -> Settings
+    /// Whether the user attached the volume (its engine then runs for them).
+    func attachedByUser(_ volume: String) async throws -> Bool
+    /// Whether the volume's engine runs and takes snapshots.
+    func engineReady(_ volume: String) async -> Bool
+    /// Adds or removes an attachment ticket (VolumeAttachment).
+    func attach(_ volume: String, ticket: String) async throws
+    func release(_ volume: String, ticket: String) async throws
+}
+
+/// The manager's own: engines through their nodes, backups as records for the backup controller.
+struct LiveJobVolumeAccess: JobVolumeAccess {
+    let volumes: VolumeOperations
+    let clock: @Sendable () -> Date
+    var store: ResourceStore { volumes.store }
+
+    func snapshots(_ volume: String) async throws -> [SnapshotInfo] {
+        let listed = try await volumes.engine(volume) { try await $0.listSnapshots().ok.body.json }
+        try await store.followSnapshots(of: volume, listed: listed, now: JSONCoding.wholeSeconds(clock()))
+        return listed
+    }
+
+    func createSnapshot(_ volume: String, name: String, labels: [String: String]) async throws {
+        _ = try await volumes.engine(volume) {
+            try await $0.createSnapshot(body: .json(.init(name: name, labels: .init(additionalProperties: labels)))).ok
+        }
+    }
+
+    func deleteSnapshot(_ volume: String, name: String) async throws {
+        _ = try await volumes.engine(volume) { try await $0.deleteSnapshot(path: .init(snapshot: name)).ok }
+    }
+
+    func startPurge(_ volume: String) async throws -> PurgeState {
+        try await volumes.engine(volume) { try await $0.startPurge(query: .init(wait: false)).ok.body.json }
+    }
+
+    func purgeState(_ volume: String) async throws -> PurgeState {
+        try await volumes.engine(volume) { try await $0.getPurge().ok.body.json }
+    }
+
+    func createBackup(_ volume: String, snapshot: String, labels: [String: String], full: Bool) async throws -> String {
+        guard let record = await store.get(Volume.self, volume) else { throw StoreError.notFound(.volumes, volume) }
+        try volumes.checkBackupable(record)
+        let backup = try await volumes.recordBackup(of: record, snapshot: snapshot, labels: labels, targetName: BackupTargetKind.defaultName,
+                                                    full: full, now: JSONCoding.wholeSeconds(clock()))
+        return backup.name
+    }
+
+    func backups(_ volume: String) async -> [Backup] {
+        await store.list(Backup.self).filter { $0.spec.volumeName == volume }
+    }
+
+    func deleteBackup(_ name: String) async throws {
+        try await store.requestDeletion(.backups, name, now: JSONCoding.wholeSeconds(clock()))
+    }
+
+    func settings() async -> Settings { Settings(await store.list(Setting.self)) }
+
+    func attachedByUser(_ volume: String) async throws -> Bool {
+        guard let record = await store.get(Volume.self, volume) else { throw StoreError.notFound(.volumes, volume) }
+        return !record.spec.nodeID.isEmpty
+    }
+
+    func engineReady(_ volume: String) async -> Bool {
+        await store.get(Volume.self, volume)?.status.state == .attached
+    }
+
+    func attach(_ volume: String, ticket: String) async throws {
+        try await store.addTicket(ticket, attacher: "recurring-job", to: volume, now: JSONCoding.wholeSeconds(clock()))
+    }
+
+    func release(_ volume: String, ticket: String) async throws {
+        try await store.removeTicket(ticket, from: volume)
+    }
+}
