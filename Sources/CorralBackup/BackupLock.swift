@@ -8,14 +8,17 @@ public final class BackupLock: Sendable {
     let driver: any BackupStoreDriver
     let volume: String
     let refresher: Task<Void, Never>
+    let journal: (any LockJournal)?
 
-    init(record: LockRecord, driver: any BackupStoreDriver, volume: String, refresher: Task<Void, Never>) {
-        self.record = record; self.driver = driver; self.volume = volume; self.refresher = refresher
+    init(record: LockRecord, driver: any BackupStoreDriver, volume: String, refresher: Task<Void, Never>, journal: (any LockJournal)?) {
+        self.record = record; self.driver = driver; self.volume = volume; self.refresher = refresher; self.journal = journal
     }
 
+    /// `journal`: where the lock file is noted while it exists (`LockJournal`).
     public static func acquire(_ type: LockRecord.LockType, volume: String, driver: any BackupStoreDriver,
                                checkWait: Duration = .seconds(BackupLimits.lockCheckWaitSeconds),
                                refreshEvery: Duration = .seconds(BackupLimits.lockRefreshSeconds),
+                               journal: (any LockJournal)? = nil,
                                waiting: @Sendable (String) -> Void = { _ in }) async throws -> BackupLock {
         var backoff: Duration = checkWait
         while true {
@@ -23,6 +26,7 @@ public final class BackupLock: Sendable {
             let name = "lock-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
             var mine = LockRecord(name: String(name), type: type, acquired: false)
             let path = StoreLayout.lock(volume, mine.name)
+            await journal?.writing(path)
             try await driver.write(path, mine.encoded())
             let verdict: LockArbiter.Verdict
             var others: [LockRecord]
@@ -32,7 +36,9 @@ public final class BackupLock: Sendable {
             } catch {
                 // Cancelled or failed before deciding: our file must not stay behind and block
                 // others until it expires. Removed from a fresh task, which no cancellation reaches.
-                await Task { try? await driver.remove(path) }.value
+                await Task {
+                    if (try? await driver.remove(path)) != nil { await journal?.removed(path) }
+                }.value
                 throw error
             }
             switch verdict {
@@ -45,9 +51,9 @@ public final class BackupLock: Sendable {
                         try? await driver.write(path, mine.encoded())
                     }
                 }
-                return BackupLock(record: mine, driver: driver, volume: volume, refresher: refresher)
+                return BackupLock(record: mine, driver: driver, volume: volume, refresher: refresher, journal: journal)
             case .wait(let holder, let holderType):
-                try? await driver.remove(path)
+                if (try? await driver.remove(path)) != nil { await journal?.removed(path) }
                 let what = holderType == .deletion ? "a deletion" : "a backup or restore"
                 waiting("waiting for \(what) of \(volume) to finish (lock \(holder)); retrying in \(backoff)")
                 try await Task.sleep(for: backoff)
@@ -109,6 +115,7 @@ public final class BackupLock: Sendable {
         // A refresh already writing would recreate the file after our removal and leave a lock
         // that blocks others until it expires: wait for the refresher to end first.
         await refresher.value
-        try? await driver.remove(StoreLayout.lock(volume, record.name))
+        let path = StoreLayout.lock(volume, record.name)
+        if (try? await driver.remove(path)) != nil { await journal?.removed(path) }
     }
 }

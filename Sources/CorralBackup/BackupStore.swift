@@ -9,6 +9,8 @@ public struct BackupStore: Sendable {
     /// Workers that hash, compress and upload (or fetch and verify) blocks at once.
     public var concurrency = 4
     var lockCheckWait: Duration = .seconds(BackupLimits.lockCheckWaitSeconds)
+    /// Where the locks this store writes are noted, for a restarted process to remove.
+    public var lockJournal: (any LockJournal)?
 
     public init(driver: any BackupStoreDriver) { self.driver = driver }
 
@@ -40,7 +42,7 @@ public struct BackupStore: Sendable {
     /// while a conflicting operation holds one.
     func withLock<T: Sendable>(_ type: LockRecord.LockType, _ volume: String, progress: @escaping @Sendable (BackupProgress) -> Void,
                                _ body: () async throws -> T) async throws -> T {
-        let lock = try await BackupLock.acquire(type, volume: volume, driver: driver, checkWait: lockCheckWait) { message in
+        let lock = try await BackupLock.acquire(type, volume: volume, driver: driver, checkWait: lockCheckWait, journal: lockJournal) { message in
             progress(BackupProgress(message: message))
         }
         // Released from a fresh task: a cancelled operation must still remove its lock.

@@ -142,7 +142,7 @@ public enum JobScheduler {
                 actions += startVolumes(world, at: current, execution: change.executionCount, busy: running, change: &change)
             }
         }
-        actions += prune(world.runs, volumes: Set(world.volumes.map(\.name)), rules: world.rules)
+        actions += prune(world.runs, volumes: Set(world.volumes.map(\.name)), rules: world.rules, current: change.currentRunAt)
 
         let before = StatusChange(
             executionCount: job.status.executionCount, lastRunAt: job.status.lastRunAt, nextRunAt: job.status.nextRunAt,
@@ -186,19 +186,23 @@ public enum JobScheduler {
 
     /// The current run's volumes that have no run yet start, `concurrency` at a time; a volume
     /// whose previous run of this job is still in progress waits for it (Longhorn's Forbid).
+    /// Those whose last run is oldest go first, so when a run does not reach every volume before
+    /// the next fires, the next begins where it stopped: no volume starves.
     static func startVolumes(_ world: World, at scheduled: Date, execution: Int64, busy: Set<String>, change: inout StatusChange) -> [Action] {
         let job = world.job
         let done = Set(world.runs.filter { $0.spec.scheduledAt == scheduled }.map(\.spec.volume))
+        var lastRun: [String: Date] = [:]
+        for run in world.runs { lastRun[run.spec.volume] = max(lastRun[run.spec.volume] ?? .distantPast, run.spec.scheduledAt) }
         var slots = job.spec.effectiveConcurrency - busy.count
         var actions: [Action] = []
-        for volume in world.volumes.sorted(by: { $0.name < $1.name })
+        let order = world.volumes.sorted { (lastRun[$0.name] ?? .distantPast, $0.name) < (lastRun[$1.name] ?? .distantPast, $1.name) }
+        for volume in order
         where RecurringJobKind.applies(job, toVolumeLabeled: volume.labels) && !done.contains(volume.name) && !busy.contains(volume.name) {
             var run = JobRun(metadata: ObjectMeta(name: JobRunKind.name(job: job.name, volume: volume.name, scheduledAt: scheduled)),
                              spec: .init(job: job.name, volume: volume.name, task: job.spec.task, scheduledAt: scheduled,
                                          deadline: world.now.addingTimeInterval(TimeInterval(world.rules.runDeadlineSeconds)), execution: execution),
                              status: .init())
             run.metadata.labels = [JobRetention.jobLabel: job.name]
-            run.status.startedAt = world.now
             if let reason = skipReason(volume, rules: world.rules) {
                 run.status.outcome = .skipped
                 run.status.endedAt = world.now
@@ -209,6 +213,7 @@ public enum JobScheduler {
             }
             guard volume.readiness == .attached || volume.readiness == .detached, slots > 0 else { continue }
             slots -= 1
+            run.status.startedAt = world.now
             change.started += 1
             actions.append(.start(run))
         }
@@ -230,10 +235,11 @@ public enum JobScheduler {
 
     /// Ended runs beyond the history limits (per volume: the newest `successfulHistory`
     /// succeeded, the newest `failedHistory` failed or skipped), and ended runs of volumes that
-    /// are gone. Runs ending in this pass are pruned in a later one.
-    static func prune(_ runs: [JobRun], volumes: Set<String>, rules: Rules) -> [Action] {
+    /// are gone. Runs ending in this pass are pruned in a later one. A run of the current time
+    /// stays whatever the limits (even 0): it is what says the volume had its run.
+    static func prune(_ runs: [JobRun], volumes: Set<String>, rules: Rules, current: Date?) -> [Action] {
         var removed: [String] = []
-        for (volume, own) in Dictionary(grouping: runs.filter { !$0.isRunning }, by: \.spec.volume) {
+        for (volume, own) in Dictionary(grouping: runs.filter { !$0.isRunning && $0.spec.scheduledAt != current }, by: \.spec.volume) {
             guard volumes.contains(volume) else { removed += own.map(\.name); continue }
             let newestFirst = own.sorted { ($0.spec.scheduledAt, $0.name) > ($1.spec.scheduledAt, $1.name) }
             removed += newestFirst.filter { $0.status.outcome == .succeeded }.dropFirst(max(0, rules.successfulHistory)).map(\.name)

@@ -33,6 +33,11 @@ public enum NodeMessages {
         /// Backups this node should run now (InProgress and assigned here).
         /// Optional so a node and a manager of different versions still understand each other.
         public var backups: [Backup]?
+        /// Backups InProgress here that were cancelled or deleted: the node stops the upload, or
+        /// (when it does not run it, say after a restart) reports it ended at once, so none waits
+        /// forever for a node that forgot it. A separate list: older nodes, which would start
+        /// every backup in `backups`, ignore it.
+        public var stoppingBackups: [Backup]?
         /// Target URL → credentials, for targets whose record names a credential secret (the
         /// node's backups and restores reach those targets with them).
         public var backupCredentials: [String: [String: String]]?

@@ -246,7 +246,11 @@ struct Pass {
     func engineNode(_ live: [Replica]) -> String {
         if !volume.spec.nodeID.isEmpty || !(needsRestore || volume.spec.isStandby || attachedByTicketsOnly) { return volume.spec.nodeID }
         let candidates = live.filter { !$0.isFailed && !$0.status.address.isEmpty && nodeUp($0.spec.nodeID) }.map(\.spec.nodeID)
-        if let engine, !engine.isDeleting, candidates.contains(engine.spec.nodeID) { return engine.spec.nodeID }
+        // A ticket keeps the engine where it runs (where the user had attached it, say), so a
+        // user's detach does not stop a job's run.
+        if let engine, !engine.isDeleting, candidates.contains(engine.spec.nodeID) || (attachedByTicketsOnly && nodeUp(engine.spec.nodeID)) {
+            return engine.spec.nodeID
+        }
         return candidates.sorted().first ?? ""
     }
 

@@ -62,8 +62,9 @@ public final class ControllerRuntime: Sendable {
                 await enqueueAllVolumes()
             case .backups:
                 await queue.add(.backup(change.name))
-                // A backup that ended frees a place in the cluster's line for those waiting.
-                if !change.statusOnly || change.deleted { continue }
+                // A backup that ended frees a place in the cluster's line for those waiting
+                // (its progress reports, while it runs, do not).
+                guard change.statusOnly, await store.get(Backup.self, change.name)?.status.state != .inProgress else { continue }
                 for backup in await store.list(Backup.self) where backup.status.state == .pending && backup.name != change.name {
                     await queue.add(.backup(backup.name))
                 }

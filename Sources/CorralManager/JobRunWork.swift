@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 
 /// The work of one run of a recurring job on one volume (docs/recurring-jobs.md "Tasks"): take
@@ -26,12 +27,12 @@ struct JobRunWork: Sendable {
     var volume: String { run.spec.volume }
     var now: Date { JSONCoding.wholeSeconds(clock()) }
 
-    /// Runs the task. A volume the user did not attach is attached for the run with a ticket of
-    /// its own (when allow-recurring-job-while-volume-detached is true), which goes when the run
-    /// ends, however it ends.
+    /// Runs the task, holding an attachment ticket of its own for the run, which goes when the
+    /// run ends, however it ends: a volume the user did not attach is attached for the run (when
+    /// allow-recurring-job-while-volume-detached is true), and one the user detaches meanwhile
+    /// keeps its engine until the run ends.
     func perform() async throws -> Outcome {
-        guard try await !access.attachedByUser(volume) else { return try await performTask() }
-        guard await access.settings().allowRecurringJobWhileDetached else {
+        if try await !access.attachedByUser(volume), await !access.settings().allowRecurringJobWhileDetached {
             throw Failure(description: "volume \(volume) is detached; attach it, or set allow-recurring-job-while-volume-detached to true so jobs attach it for their runs")
         }
         let ticket = VolumeAttachmentKind.jobTicket(run: run.name)
@@ -79,7 +80,8 @@ struct JobRunWork: Sendable {
         try await waitForPurge()
         if job.spec.task == .snapshotForceCreate || job.spec.task == .backupForceCreate {
             let snapshots = try await retentionView()
-            if snapshots.filter({ !$0.removed }).count >= Limits.snapshotCountMax,
+            // Removed snapshots count toward the chain's limit until purged, as the replica counts them.
+            if snapshots.count >= Limits.snapshotCountMax,
                let oldest = JobRetention.oldestSnapshot(ofJob: job.name, in: snapshots, inUse: await inUse()) {
                 _ = try await removeAndPurge([oldest])
             }
@@ -87,14 +89,20 @@ struct JobRunWork: Sendable {
         let name = Self.snapshotName(job: job.name, at: now)
         var labels = job.spec.labels ?? [:]
         labels[JobRetention.jobLabel] = job.name
+        try await whileBusy { try await access.createSnapshot(volume, name: name, labels: labels) }
+        return name
+    }
+
+    /// Runs a chain change, again while the engine refuses it because another change holds the
+    /// volume (a purge, a user's snapshot, a rebuild starting, another job's run on it), as long
+    /// as the volume stays attached; the run's deadline bounds it.
+    func whileBusy<T: Sendable>(_ change: () async throws -> T) async throws -> T {
         while true {
             do {
-                try await access.createSnapshot(volume, name: name, labels: labels)
-                return name
-            } catch {
-                // A purge that started meanwhile refuses the snapshot: wait for it and ask again.
-                guard try await access.purgeState(volume).running else { throw error }
-                try await waitForPurge()
+                return try await change()
+            } catch let error as APIError where error.status == .conflict {
+                guard await access.engineReady(volume) else { throw error }
+                try await Task.sleep(for: pollInterval)
             }
         }
     }
@@ -103,10 +111,10 @@ struct JobRunWork: Sendable {
     /// for snapshots removed before, by a run that was stopped or by a user, so none pile up
     /// toward the chain's limit); answers what was deleted.
     func removeAndPurge(_ names: [String], purgeAlways: Bool = false) async throws -> [String] {
-        for name in names { try await access.deleteSnapshot(volume, name: name) }
+        for name in names { try await whileBusy { try await access.deleteSnapshot(volume, name: name) } }
         if !names.isEmpty || purgeAlways {
             try await waitForPurge()
-            let started = try await access.startPurge(volume)
+            let started = try await whileBusy { try await access.startPurge(volume) }
             if started.running { try await waitForPurge() } else if let error = started.error { throw Failure(description: "purge of \(volume): \(error)") }
             if let error = try await access.purgeState(volume).error { throw Failure(description: "purge of \(volume): \(error)") }
         }
@@ -143,15 +151,19 @@ struct JobRunWork: Sendable {
         let interval = job.spec.parameters?[RecurringJobKind.fullBackupInterval].flatMap(Int64.init) ?? 0
         let full = interval > 0 && run.spec.execution % interval == 0
         let name = try await access.createBackup(volume, snapshot: snapshot, labels: labels, full: full)
-        while true {
-            guard let backup = await access.backups(volume).first(where: { $0.name == name }) else {
-                throw Failure(description: "backup \(name) of snapshot \(snapshot) was deleted before it completed")
-            }
-            if backup.status.state == .completed { break }
-            if backup.status.state == .error || backup.isDeleting {
-                throw Failure(description: "backup \(name) of snapshot \(snapshot) failed: \(backup.status.error.isEmpty ? "deleted" : backup.status.error)")
-            }
-            try await Task.sleep(for: pollInterval)
+        await access.noteBackup(name, ofRun: run.name)
+        do {
+            try await waitForBackup(name, of: snapshot)
+        } catch is CancellationError {
+            // Stopped (deadline, job deleted): the backup stops too, and frees its snapshot.
+            await access.cancelBackup(name)
+            throw CancellationError()
+        } catch {
+            // A failed backup is never counted: it and its snapshot go now, so failures in a
+            // row leave nothing behind to pile up toward the chain's limit.
+            try? await access.deleteBackup(name)
+            if await !inUse().contains(snapshot) { _ = try? await removeAndPurge([snapshot]) }
+            throw error
         }
         let backups = await access.backups(volume).filter { !$0.isDeleting }.map {
             JobRetention.Backup(name: $0.name, created: $0.metadata.createdAt ?? .distantPast, labels: $0.spec.labels ?? [:], outcome: Self.outcome($0.status.state))
@@ -160,13 +172,27 @@ struct JobRunWork: Sendable {
         for old in beyond + failed { try await access.deleteBackup(old) }
         var message = "backed up snapshot \(snapshot)\(full ? " in full" : "") as \(name)"
         if !beyond.isEmpty || !failed.isEmpty { message += "; deleted backups \((beyond + failed).joined(separator: ", "))" }
-        if await access.settings().autoCleanupRecurringJobBackupSnapshot {
-            let view = try await retentionView()
-            let own = view.filter { !$0.removed && $0.labels[JobRetention.jobLabel] == job.name }.map(\.name)
-            let inUse = await inUse()
-            message += Self.removedText(try await removeAndPurge(own.filter { !inUse.contains($0) }, purgeAlways: view.contains(where: \.removed)))
-        }
+        // The job's snapshots: all of them once backed up (auto-cleanup), else those beyond the rule.
+        let view = try await retentionView()
+        let inUse = await inUse()
+        let own = await access.settings().autoCleanupRecurringJobBackupSnapshot
+            ? view.filter { !$0.removed && $0.labels[JobRetention.jobLabel] == job.name && !inUse.contains($0.name) }.map(\.name)
+            : JobRetention.snapshotsBeyond(job.spec.retentionRule, ofJob: job.name, in: view, inUse: inUse, now: now)
+        message += Self.removedText(try await removeAndPurge(own, purgeAlways: view.contains(where: \.removed)))
         return Outcome(message: message, snapshot: snapshot, backup: name)
+    }
+
+    func waitForBackup(_ name: String, of snapshot: String) async throws {
+        while true {
+            guard let backup = await access.backups(volume).first(where: { $0.name == name }) else {
+                throw Failure(description: "backup \(name) of snapshot \(snapshot) was deleted before it completed")
+            }
+            if backup.status.state == .completed { return }
+            if backup.status.state == .error || backup.isDeleting {
+                throw Failure(description: "backup \(name) of snapshot \(snapshot) failed: \(backup.status.error.isEmpty ? "deleted" : backup.status.error)")
+            }
+            try await Task.sleep(for: pollInterval)
+        }
     }
 
     // MARK: Names and text

@@ -17,6 +17,9 @@ actor JobRunner {
     /// Runs whose work runs in this manager, and runs whose end is being recorded.
     private var working: [String: Task<Void, Never>] = [:]
     private var finishing: Set<String> = []
+    /// A run ended: look again now, not at the next tick, so a free slot of a job's concurrency
+    /// is filled at once (a run over 1,000 volumes is not held to `concurrency` a second).
+    private let wake = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     init(store: ResourceStore, access: any JobVolumeAccess, logger: Logger, clock: @escaping @Sendable () -> Date, tick: Duration = .seconds(1)) {
         self.store = store; self.access = access; self.logger = logger; self.clock = clock; self.tick = tick
@@ -25,10 +28,20 @@ actor JobRunner {
     /// Runs until cancelled; the work of runs in progress is cancelled with it (their records
     /// end as failed when a manager starts again).
     func run() async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: tick)
+        let tick = self.tick, wake = self.wake
+        // The tick and the runs' ends both wake the loop; at most one wake-up waits.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                wake.continuation.yield()
+            }
         }
+        await pass()
+        for await _ in wake.stream {
+            if Task.isCancelled { break }
+            await pass()
+        }
+        ticker.cancel()
         for task in working.values { task.cancel() }
     }
 
@@ -89,13 +102,15 @@ actor JobRunner {
                     // Once out of `working`, no finish writes this run: the check below holds.
                     guard !finishing.contains(name) else { continue }
                     working.removeValue(forKey: name)?.cancel()
-                    guard await store.get(JobRun.self, name)?.isRunning == true else { continue }
+                    guard let record = await store.get(JobRun.self, name), record.isRunning else { continue }
                     let at = now
                     try await store.modifyStatus(JobRun.self, name) { status in
                         guard status.outcome == .running else { return }
                         status.outcome = outcome; status.message = message; status.endedAt = at
                     }
                     ended.insert(name)
+                    // Its backup stops with it (the work, if any, also asks as it is cancelled).
+                    if let backup = record.status.backup { await store.cancelBackupIfRunning(backup) }
                     try await recordFailure(job: job.name, run: name, message: message, now: now)
                 case .remove(let name):
                     try await store.remove(.jobruns, name)
@@ -149,6 +164,7 @@ actor JobRunner {
             // The record stays running; the next pass ends it as failed (its work is gone).
             logger.warning("recurring job \(run.spec.job): recording the end of run \(run.name) failed: \(error)")
         }
+        wake.continuation.yield()
     }
 
     func recordFailure(job: String, run: String, message: String, now: Date) async throws {

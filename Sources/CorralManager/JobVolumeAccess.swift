@@ -15,6 +15,11 @@ protocol JobVolumeAccess: Sendable {
     func createBackup(_ volume: String, snapshot: String, labels: [String: String], full: Bool) async throws -> String
     func backups(_ volume: String) async -> [Backup]
     func deleteBackup(_ name: String) async throws
+    /// Stops a backup that has not ended (a run stopped by its deadline, its job deleted).
+    func cancelBackup(_ name: String) async
+    /// Notes on the run's record the backup it made, before waiting for it: a manager that
+    /// restarts then knows which backup to stop.
+    func noteBackup(_ backup: String, ofRun run: String) async
     func settings() async -> Settings
     /// Whether the user attached the volume (its engine then runs for them).
     func attachedByUser(_ volume: String) async throws -> Bool
@@ -71,6 +76,14 @@ struct LiveJobVolumeAccess: JobVolumeAccess {
         try await store.requestDeletion(.backups, name, now: JSONCoding.wholeSeconds(clock()))
     }
 
+    func cancelBackup(_ name: String) async {
+        await store.cancelBackupIfRunning(name)
+    }
+
+    func noteBackup(_ backup: String, ofRun run: String) async {
+        _ = try? await store.modifyStatus(JobRun.self, run) { $0.backup = backup }
+    }
+
     func settings() async -> Settings { Settings(await store.list(Setting.self)) }
 
     func attachedByUser(_ volume: String) async throws -> Bool {
@@ -88,5 +101,13 @@ struct LiveJobVolumeAccess: JobVolumeAccess {
 
     func release(_ volume: String, ticket: String) async throws {
         try await store.removeTicket(ticket, from: volume)
+    }
+}
+
+extension ResourceStore {
+    /// Asks a backup that has not ended to stop (`backup cancel`); nothing when it ended or is gone.
+    func cancelBackupIfRunning(_ name: String) {
+        guard let backup = get(Backup.self, name), backup.canBeCancelled, !backup.isDeleting, !backup.isCancelRequested else { return }
+        _ = try? modify(Backup.self, name) { $0.spec.cancelRequested = true }
     }
 }

@@ -14,11 +14,11 @@ extension ManagerAPI {
         .ok(.init(body: .json(.init(revision: Int(try await longPoll(after: input.query.after, wait: input.query.wait))))))
     }
 
-    /// The long poll of watch and of a node's assignments: the store's revision once it passes
-    /// `after`, or when `wait` seconds end.
-    func longPoll(after: Int?, wait: Int?) async throws -> Int64 {
+    /// The long poll of watch and of a node's assignments: the store's revision once a change of
+    /// `kinds` (nil: any) passes `after`, or when `wait` seconds end.
+    func longPoll(after: Int?, wait: Int?, kinds: Set<Kind>? = nil) async throws -> Int64 {
         let after = try Self.within(after, "after", 0...Int(Int32.max))
         let wait = try Self.within(wait, "wait", 0...APILimits.longPollSecondsMax)
-        return await store.waitForChange(after: Int64(after), timeout: .seconds(wait))
+        return await store.waitForChange(after: Int64(after), timeout: .seconds(wait), kinds: kinds)
     }
 }

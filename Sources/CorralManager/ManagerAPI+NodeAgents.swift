@@ -28,15 +28,23 @@ extension ManagerAPI {
         return .ok(.init(body: .json(node)))
     }
 
-    /// What the node should run, answered when the store passes `after` (a long poll).
+    /// The kinds a node's assignments are made of: only their changes answer its long poll, so
+    /// job runs, snapshot records and events (thousands a minute with many volumes) do not wake
+    /// every node agent.
+    static let assignmentKinds: Set<Kind> = [.nodes, .replicas, .engines, .backups, .backuptargets, .secrets]
+
+    /// What the node should run, answered when a change to it passes `after` (a long poll).
     func nodeAssignments(_ input: Operations.NodeAssignments.Input) async throws -> Operations.NodeAssignments.Output {
         let name = input.path.name
-        let revision = try await longPoll(after: input.query.after, wait: input.query.wait)
+        let revision = try await longPoll(after: input.query.after, wait: input.query.wait, kinds: Self.assignmentKinds)
         var assignments = NodeMessages.Assignments(
             revision: revision, node: await store.get(Node.self, name),
             replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
             engines: await store.list(Engine.self).filter { $0.spec.nodeID == name },
             backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.isRunnable })
+        assignments.stoppingBackups = await store.list(Backup.self).filter {
+            $0.status.nodeID == name && $0.status.state == .inProgress && !$0.isRunnable
+        }
         assignments.backupCredentials = await store.backupCredentialTable()
         return .ok(.init(body: .json(assignments)))
     }

@@ -68,7 +68,8 @@ extension ManagerAPI {
             let tasks = RecurringJobKind.Task.allCases.filter { $0 != .filesystemTrim && $0 != .systemBackup }.map(\.rawValue)
             throw APIError(.unprocessableContent, "task \"\(task)\" is not a task; use one of \(tasks.joined(separator: ", "))")
         }
-        var spec = RecurringJob.Spec(task: known, cron: cron, retain: retain)
+        // snapshot-cleanup keeps nothing, whatever it says (Longhorn forces retain to 0).
+        var spec = RecurringJob.Spec(task: known, cron: cron, retain: known == .snapshotCleanup ? 0 : retain)
         spec.groups = groups
         spec.concurrency = concurrency
         spec.labels = labels

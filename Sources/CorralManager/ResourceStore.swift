@@ -26,7 +26,11 @@ public actor ResourceStore {
     let persistence: any Persistence
     private var objects: [Kind: [String: any Resource]] = [:]
     public private(set) var revision: Int64
-    private var waiters: [UUID: (after: Int64, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var waiters: [UUID: (after: Int64, kinds: Set<Kind>?, continuation: CheckedContinuation<Void, Never>)] = [:]
+    /// The revision of each kind's last change; a kind not changed since the store opened counts
+    /// as changed at `openedAt` (what came before is not known).
+    private var lastChangeOf: [Kind: Int64] = [:]
+    private let openedAt: Int64
     private var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
     /// The subscribers that are event streams, which end when the manager stops.
     private var feeds: [UUID: AsyncStream<Change>.Continuation] = [:]
@@ -47,6 +51,7 @@ public actor ResourceStore {
         let loaded = try persistence.load()
         revision = loaded.revision
         keptAfter = loaded.revision
+        openedAt = loaded.revision
         self.historyMax = max(1, historyMax)
         let decoder = JSONCoding.decoder()
         for row in loaded.rows {
@@ -193,7 +198,8 @@ public actor ResourceStore {
         if history.count >= historyMax { keptAfter = max(keptAfter, history.removeFirst().revision) }
         history.append(change)
         for subscriber in subscribers.values { subscriber.yield(change) }
-        for (id, waiter) in waiters where waiter.after < revision {
+        lastChangeOf[change.kind] = change.revision
+        for (id, waiter) in waiters where waiter.after < revision && waiter.kinds?.contains(change.kind) ?? true {
             waiters[id] = nil
             waiter.continuation.resume()
         }
@@ -236,20 +242,30 @@ public actor ResourceStore {
         subscribers[id] = nil
     }
 
-    /// Returns once the revision passes `after`, or when `timeout` ends: long polls wait here.
-    public func waitForChange(after: Int64, timeout: Duration) async -> Int64 {
-        guard revision <= after, !stopping else { return revision }
+    /// Returns once the revision passes `after` by a change of one of `kinds` (nil: any), or when
+    /// `timeout` ends: long polls wait here.
+    public func waitForChange(after: Int64, timeout: Duration, kinds: Set<Kind>? = nil) async -> Int64 {
+        guard !stopping else { return revision }
+        if let kinds {
+            // Only a change of these kinds answers (a node's assignments are not about job runs).
+            guard kinds.allSatisfy({ (lastChangeOf[$0] ?? openedAt) <= after }) else { return revision }
+        } else {
+            guard revision <= after else { return revision }
+        }
         let id = UUID()
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.wake(id)
         }
         await withCheckedContinuation { continuation in
-            waiters[id] = (after, continuation)
+            waiters[id] = (after, kinds, continuation)
         }
         timer.cancel()
         return revision
     }
+
+    /// Long polls waiting now.
+    public var waiterCount: Int { waiters.count }
 
     /// Event streams open now (`follow`).
     public var eventStreamCount: Int { feeds.count }

@@ -17,8 +17,9 @@ extension ResourceStore {
     }
 
     /// The last known snapshots of `volume`, from its records (the volume may be detached).
-    func recordedSnapshots(of volume: String) -> [SnapshotInfo] {
-        list(SnapshotRecord.self).filter { $0.spec.volumeName == volume }.map(\.status.info)
+    /// Records observed before the volume was created are an earlier volume's of that name.
+    func recordedSnapshots(of volume: Volume) -> [SnapshotInfo] {
+        list(SnapshotRecord.self).filter { $0.spec.volumeName == volume.name && !$0.predates(volume) }.map(\.status.info)
     }
 }
 
@@ -45,9 +46,16 @@ struct SnapshotFollower: Sendable {
         for volume in all where volume.status.state == .attached {
             _ = try? await volumes.snapshots(of: volume.name, now: JSONCoding.wholeSeconds(clock()))
         }
-        let names = Set(all.map(\.name))
-        for record in await store.list(SnapshotRecord.self) where !names.contains(record.spec.volumeName) {
+        let byName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for record in await store.list(SnapshotRecord.self) where byName[record.spec.volumeName].map(record.predates) ?? true {
             try? await store.remove(.snapshots, record.name)
         }
+    }
+}
+
+extension Object where Definition == SnapshotRecordKind {
+    /// Observed before `volume` was created: a record of an earlier volume of that name.
+    func predates(_ volume: Volume) -> Bool {
+        status.observedAt < (volume.metadata.createdAt ?? .distantPast)
     }
 }

@@ -22,7 +22,7 @@ struct VolumeOperations: Sendable {
     /// listing), else as last recorded.
     func snapshots(of name: String, now: Date) async throws -> [SnapshotInfo] {
         guard let volume = await store.get(Volume.self, name) else { throw StoreError.notFound(.volumes, name) }
-        guard volume.status.state == .attached else { return await store.recordedSnapshots(of: name) }
+        guard volume.status.state == .attached else { return await store.recordedSnapshots(of: volume) }
         let listed = try await engine(name) { try await $0.listSnapshots().ok.body.json }
         try await store.followSnapshots(of: name, listed: listed, now: now)
         return listed

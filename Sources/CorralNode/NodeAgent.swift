@@ -1,3 +1,4 @@
+import CorralBackup
 import CorralControl
 import CorralCore
 import CorralRuntime
@@ -51,8 +52,10 @@ public final class NodeAgent: Sendable {
         engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
         replicaServer = try ReplicaServer(directory: options.dataDir + "/replicas", logger: logger, eventLoops: engineGroup.makeIterator().map { $0 },
                                           allowedFileSystems: options.allowedFileSystems)
-        instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table)
-        backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger)
+        // The backup-store locks this agent writes, so its next start removes those a crash left.
+        let locks = LockJournalFile(path: options.dataDir + "/backup-locks.json")
+        instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table, locks: locks)
+        backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger, locks: locks)
     }
 
     /// Binds the replica server, NBD and the control API.
@@ -123,7 +126,7 @@ public final class NodeAgent: Sendable {
                 let assignments = try await manager.assignments(after: revision, wait: 10)
                 revision = assignments.revision
                 await instances.apply(assignments)
-                await backups.apply(assignments.backups ?? [], credentials: assignments.backupCredentials ?? [:])
+                await backups.apply(assignments.backups ?? [], stopping: assignments.stoppingBackups ?? [], credentials: assignments.backupCredentials ?? [:])
                 backoff = .milliseconds(200)
             } catch {
                 logger.debug("assignments: \(error)")

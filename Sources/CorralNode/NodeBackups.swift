@@ -19,13 +19,36 @@ actor NodeBackups {
     /// Progress reports go at most this often; the final state always goes.
     static let reportInterval: TimeInterval = 1
 
-    init(manager: ManagerClient, replicaRoot: String, logger: Logger) {
-        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger
+    /// Where this agent's backup-store locks are noted (`LockJournal`).
+    let locks: LockJournalFile
+    /// A removal of the locks an earlier run of this agent left is under way, or none are left.
+    var clearingLeftovers = false
+    var leftoversGone = false
+
+    init(manager: ManagerClient, replicaRoot: String, logger: Logger, locks: LockJournalFile) {
+        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks
     }
 
+    /// Backups to stop that this agent does not run, already reported ended.
+    var reportedStopped: Set<String> = []
+
     /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
-    func apply(_ backups: [Backup], credentials: [String: [String: String]]) {
+    /// A backup to stop that does not run here (this agent restarted since it began) is reported
+    /// ended at once.
+    func apply(_ backups: [Backup], stopping: [Backup] = [], credentials: [String: [String: String]]) {
         self.credentials = credentials
+        clearLeftoverLocks()
+        reportedStopped.formIntersection(stopping.map(\.name))
+        for backup in stopping where running[backup.name] == nil && !reportedStopped.contains(backup.name) {
+            reportedStopped.insert(backup.name)
+            var status = backup.status
+            status.state = .error
+            status.error = BackupKind.cancelledMessage
+            status.message = ""
+            logger.info("backup \(backup.name) was stopped while this node did not run it; reporting it ended")
+            let manager = self.manager, final = status
+            Task { try? await manager.reportBackup(backup.name, final) }
+        }
         let assigned = Set(backups.map(\.name))
         for (name, task) in running where !assigned.contains(name) {
             logger.info("backup \(name) is no longer assigned here; cancelling its upload")
@@ -43,11 +66,37 @@ actor NodeBackups {
         }
     }
 
+    /// Removes the lock files an earlier run of this agent wrote and never removed (it was
+    /// killed), so nobody waits out their expiry; a target that cannot be reached keeps its
+    /// entries for the next assignments.
+    func clearLeftoverLocks() {
+        guard !clearingLeftovers, !leftoversGone else { return }
+        clearingLeftovers = true
+        let credentials = self.credentials, locks = self.locks, logger = self.logger
+        Task {
+            for (target, paths) in await locks.leftovers() {
+                guard let driver = try? BackupTargets.driver(for: target, credentials: BackupCredentials.lookup(target, in: credentials)) else { continue }
+                for path in paths where (try? await driver.remove(path)) != nil {
+                    await locks.remove(path, target: target)
+                    logger.info("removed backup-store lock \(path) on \(target), left by this node's previous run")
+                }
+            }
+            let gone = await locks.leftovers().isEmpty
+            self.leftoversCleared(allGone: gone)
+        }
+    }
+
+    func leftoversCleared(allGone: Bool) {
+        clearingLeftovers = false
+        leftoversGone = allGone
+    }
+
     func run(_ backup: Backup) async {
         var status = backup.status
         do {
             let url = backup.spec.backupTargetURL
             var store = BackupStore(driver: try BackupTargets.driver(for: url, credentials: BackupCredentials.lookup(url, in: credentials)))
+            store.lockJournal = locks.journal(for: url)
             if let limit = backup.spec.concurrentLimit { store.concurrency = max(1, limit) }
             let source = try ReplicaSnapshotSource(directory: replicaRoot + "/" + backup.status.dataDirectoryName, snapshot: backup.spec.snapshotName)
             var request = BackupStore.BackupRequest(volume: backup.spec.volumeName, backupName: backup.name, snapshotName: backup.spec.snapshotName)

@@ -45,7 +45,8 @@ extension NodeInstances {
                 guard let target = BackupURL(url) else { throw BackupStoreError.invalid("\(url) is not a backup URL (\(BackupURL.shape))") }
                 // Only a backup of the same backup volume on the same target can be a base.
                 let base = previous.flatMap(BackupURL.init).flatMap { $0.target == target.target && $0.volume == target.volume ? $0.backup : nil }
-                let store = BackupStore(driver: try BackupTargets.driver(for: target.target, credentials: BackupCredentials.lookup(target.target, in: backupCredentials)))
+                var store = BackupStore(driver: try BackupTargets.driver(for: target.target, credentials: BackupCredentials.lookup(target.target, in: backupCredentials)))
+                store.lockJournal = locks.journal(for: target.target)
                 let summary = try await store.restore(volume: target.volume, backup: target.backup, over: base, to: EngineSink(engine: engine)) { progress in
                     Task { await self.restoreProgressed(volume, engine, progress.percent) }
                 }

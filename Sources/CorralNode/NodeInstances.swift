@@ -41,7 +41,11 @@ actor NodeInstances {
     static let sizesRetrySeconds: TimeInterval = 600
     static let startRetrySeconds: TimeInterval = 2
 
-    init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable) {
+    /// Where the backup-store locks of restores are noted (`LockJournal`).
+    let locks: LockJournalFile
+
+    init(options: NodeAgentOptions, logger: Logger, manager: ManagerClient, replicaServer: ReplicaServer, table: EngineTable, locks: LockJournalFile) {
+        self.locks = locks
         self.options = options; self.logger = logger; self.manager = manager
         self.replicaServer = replicaServer; self.table = table
     }

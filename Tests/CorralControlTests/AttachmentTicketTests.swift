@@ -53,6 +53,26 @@ struct AttachmentTicketTests {
         #expect(sim.volumes["v1"]?.status.endpoint == "")
     }
 
+    /// A run on a volume the user attached holds a ticket too: the user's detach keeps the
+    /// engine where it runs, even on a node without a replica, until the run ends.
+    @Test func theUsersDetachDuringARunKeepsTheEngineWhereItRuns() {
+        var sim = ClusterSim(nodes: (1...3).map { makeNode("n\($0)") })
+        sim.volumes["v1"] = makeVolume(replicas: 1)
+        sim.settle()
+        let replicaNode = sim.replicasOf("v1")[0].spec.nodeID
+        let other = ["n1", "n2", "n3"].first { $0 != replicaNode }!
+        sim.volumes["v1"]?.spec.nodeID = other
+        sim.settle()
+        sim.attachments["v1"] = ticket()
+        sim.volumes["v1"]?.spec.nodeID = ""
+        sim.settle()
+        #expect(sim.engines["v1-e"]?.spec.nodeID == other)
+        #expect(sim.engines["v1-e"]?.spec.frontendDisabled == true)
+        sim.attachments["v1"] = nil
+        sim.settle()
+        #expect(sim.engines.isEmpty)
+    }
+
     @Test func aVolumeWithATicketIsDetachedToTheScheduler() {
         var sim = cluster()
         sim.attachments["v1"] = ticket()

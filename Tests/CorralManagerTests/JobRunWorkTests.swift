@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 import CorralTestSupport
 import Testing
@@ -47,8 +48,16 @@ struct JobRunWorkTests {
 
         func snapshots(_ volume: String) async throws -> [SnapshotInfo] { snapshotList }
 
+        /// Chain changes the engine still refuses because another change holds the volume.
+        var busyRefusals = 0
+        func set(busyRefusals: Int) { self.busyRefusals = busyRefusals }
+
         func createSnapshot(_ volume: String, name: String, labels: [String: String]) async throws {
-            if purgeRunningPolls > 0 { throw JobRunWork.Failure(description: "a purge is running") }
+            if purgeRunningPolls > 0 { throw APIError(.conflict, "a purge is running") }
+            if busyRefusals > 0 {
+                busyRefusals -= 1
+                throw APIError(.conflict, "another operation (a snapshot, revert, expand or rebuild start) is changing the volume")
+            }
             clock += 10
             snapshotList.append(SnapshotInfo(name: name, parent: nil, children: [], created: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(clock))),
                                              userCreated: true, removed: false, labels: labels, size: 0, checksum: nil, checksumTime: nil))
@@ -89,6 +98,11 @@ struct JobRunWorkTests {
             backupList.removeAll { $0.name == name }
         }
 
+        var cancelled: [String] = []
+        var noted: [String] = []
+        func cancelBackup(_ name: String) async { cancelled.append(name) }
+        func noteBackup(_ backup: String, ofRun run: String) async { noted.append(backup) }
+
         func settings() async -> Settings { currentSettings }
 
         var userAttached = true
@@ -96,7 +110,9 @@ struct JobRunWorkTests {
         var ticketsEver: Set<String> = []
         func set(userAttached: Bool) { self.userAttached = userAttached }
         func attachedByUser(_ volume: String) async throws -> Bool { userAttached }
-        func engineReady(_ volume: String) async -> Bool { userAttached || !tickets.isEmpty }
+        var ready = true
+        func set(engineReady: Bool) { ready = engineReady }
+        func engineReady(_ volume: String) async -> Bool { ready && (userAttached || !tickets.isEmpty) }
         func attach(_ volume: String, ticket: String) async throws { tickets.insert(ticket); ticketsEver.insert(ticket) }
         func release(_ volume: String, ticket: String) async throws { tickets.remove(ticket) }
     }
@@ -130,6 +146,20 @@ struct JobRunWorkTests {
         let outcome = try await work(volume, task: .snapshot).perform()
         #expect(outcome.snapshot != nil)
         #expect(await volume.live.count == 1)
+    }
+
+    /// Two jobs on one volume at once: the engine refuses one's snapshot while the other's is
+    /// taken; the run asks again instead of failing (the crash test found this).
+    @Test func aVolumeBusyWithAnotherChangeIsWaitedFor() async throws {
+        let volume = FakeVolume()
+        await volume.set(busyRefusals: 3)
+        let outcome = try await work(volume, task: .snapshot).perform()
+        #expect(outcome.snapshot != nil)
+        // The engine gone meanwhile (the volume moved or detached): the refusal is the answer.
+        await volume.set(engineReady: false)
+        await #expect(throws: APIError.self) {
+            try await work(volume, task: .snapshot).whileBusy { throw APIError(.conflict, "volume v is detached") }
+        }
     }
 
     @Test func snapshotDeleteCountsEverySnapshotButKeepsOneABackupReads() async throws {
@@ -173,13 +203,25 @@ struct JobRunWorkTests {
         #expect(await volume.live == [outcome.snapshot!])
     }
 
-    @Test func aFailedBackupFailsTheRunWithItsError() async throws {
+    /// A failed backup fails the run with its error, and it and its snapshot go at once: failures
+    /// in a row leave nothing to pile up.
+    @Test func aFailedBackupFailsTheRunAndLeavesNothingBehind() async throws {
         let volume = FakeVolume()
         await volume.set(backupEnds: .error, error: "target unreachable")
-        await #expect(throws: JobRunWork.Failure.self) { try await work(volume, task: .backup).perform() }
-        do { _ = try await work(volume, task: .backup).perform() } catch {
-            #expect("\(error)".contains("target unreachable"))
+        for _ in 0..<3 {
+            do { _ = try await work(volume, task: .backup).perform(); Issue.record("a failed backup succeeded") } catch {
+                #expect("\(error)".contains("target unreachable"))
+            }
         }
+        #expect(await volume.backupNames.isEmpty)
+        #expect(await volume.snapshotList.isEmpty)
+    }
+
+    @Test func withoutAutoCleanupABackupJobKeepsRetainSnapshots() async throws {
+        let volume = FakeVolume()
+        await volume.set(Settings([Setting(metadata: ObjectMeta(name: "auto-cleanup-recurring-job-backup-snapshot"), spec: .init(value: "false"), status: .init())]))
+        for _ in 0..<4 { _ = try await work(volume, task: .backup, retain: 2).perform() }
+        #expect(await volume.live.count == 2)
     }
 
     @Test func everyNthExecutionIsAFullBackup() async throws {
@@ -197,6 +239,9 @@ struct JobRunWorkTests {
         try await eventually("the run records its backup") { await !volume.backupList.isEmpty }
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
+        let name = await volume.backupList.first!.name
+        #expect(await volume.cancelled == [name], "the stopped run's backup is cancelled")
+        #expect(await volume.noted == [name], "and was noted on the run's record before the wait")
     }
 
     @Test func aDetachedVolumeIsAttachedForTheRunOnlyWhenAllowed() async throws {
@@ -205,7 +250,7 @@ struct JobRunWorkTests {
         do { _ = try await work(volume, task: .snapshot).perform(); Issue.record("ran on a detached volume") } catch {
             #expect("\(error)".contains("allow-recurring-job-while-volume-detached"))
         }
-        #expect(await volume.ticketsEver.isEmpty)
+        #expect(await volume.ticketsEver.isEmpty, "no ticket when not allowed")
         await volume.set(Settings([Setting(metadata: ObjectMeta(name: "allow-recurring-job-while-volume-detached"), spec: .init(value: "true"), status: .init())]))
         _ = try await work(volume, task: .snapshot).perform()
         #expect(await volume.ticketsEver == [VolumeAttachmentKind.jobTicket(run: "r")], "attached with the run's own ticket")

@@ -1,4 +1,5 @@
 import Foundation
+import CorralTestSupport
 import Testing
 @testable import CorralControl
 @testable import CorralManager
@@ -104,6 +105,24 @@ struct ResourceStoreTests {
         try await Task.sleep(for: .milliseconds(20))
         try await store.create(volume(), now: now)
         #expect(await woken == start + 1)
+    }
+
+    /// A node's long poll waits for changes of its assignments' kinds only: thousands of job runs
+    /// and snapshot records a minute must not wake every node agent (issue 20).
+    @Test func aLongPollForSomeKindsIgnoresTheOthers() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        let start = await store.revision
+        let waiter = Task { await store.waitForChange(after: start, timeout: .seconds(30), kinds: [.volumes]) }
+        try await eventually("the long poll to wait") { await store.waiterCount == 1 }
+        let run = JobRun(metadata: ObjectMeta(name: "r"), spec: .init(job: "j", volume: "v1", task: .snapshot, scheduledAt: now, deadline: now, execution: 1), status: .init())
+        try await store.create(run, now: now)
+        #expect(await store.waiterCount == 1, "a job run's record did not answer it")
+        try await store.create(volume(), now: now)
+        #expect(await waiter.value == start + 2)
+        // A volume changed after `after` answers at once; a job run does not count.
+        #expect(await store.waitForChange(after: start + 1, timeout: .seconds(30), kinds: [.volumes]) == start + 2)
+        try await store.remove(.jobruns, "r")
+        #expect(await store.waitForChange(after: start + 2, timeout: .milliseconds(50), kinds: [.volumes]) == start + 3, "timed out, answering the revision")
     }
 
     @Test func eventsAreCapped() async throws {

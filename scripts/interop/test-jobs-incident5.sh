@@ -6,7 +6,8 @@
 # ROUNDS times (5; LONG=1: 10). After each restart both jobs run on every volume within one
 # interval plus 10 s, and no run is in progress past its deadline. At the end each volume keeps at
 # most 2 snapshots and 2 completed backups of each job, no removed snapshot waits for a purge, and
-# every completed backup restores equal (SHA-256) to the volume's data.
+# every completed backup restores equal (SHA-256) to a state the volume had (each round writes new
+# data before the kill), the newest to the last.
 source "$(dirname "$0")/lib.sh"
 setup qemu-io qemu-img curl python3
 ROUNDS=${ROUNDS:-5}
@@ -39,8 +40,18 @@ for v in $VOLUMES; do
     uri=$(corral volume attach "$v" --node "n$(( (i - 1) % 3 + 1 ))")
     head -c 64M /dev/urandom >"$WORK/$v.img"   # incompressible: the first backup takes a while to upload
     qemu-img convert -n -f raw -O raw "$WORK/$v.img" "$uri"
+    sha256sum <"$WORK/$v.img" | cut -d' ' -f1 >"$WORK/$v.states"
     wait_for 60 "$v healthy" volume_is "$v" healthy
 done
+# write_round R: new data in every volume (a 64 KiB pattern at R MiB), and the state it makes.
+write_round() {
+    for v in $VOLUMES; do
+        local uri; uri=$(volume_field "$v" status.endpoint)
+        qemu-io -f raw -c "write -P $((0x20 + $1)) $(($1))M 64k" "$uri" >/dev/null || fail "write to $v in round $1"
+        qemu-io -f raw -c "write -P $((0x20 + $1)) $(($1))M 64k" "$WORK/$v.img" >/dev/null
+        sha256sum <"$WORK/$v.img" | cut -d' ' -f1 >>"$WORK/$v.states"
+    done
+}
 corral recurring-job create snap --task snapshot --cron "@every 10s" --retain 2 --group default >/dev/null
 corral recurring-job create bk --task backup --cron "@every 20s" --retain 2 --group default >/dev/null
 
@@ -82,6 +93,7 @@ sys.exit(0 if any(b["status"]["state"] == "InProgress" and 0 < b["status"].get("
 start=$(date +%s)
 wait_for 60 "the snapshot job's first runs" succeeded_since snap "$start"
 for round in $(seq 1 "$ROUNDS"); do
+    write_round "$round"
     if [ "$round" = 1 ]; then
         wait_for 60 "a backup upload in progress" uploading
     else
@@ -130,13 +142,21 @@ log "retention held: at most 2 snapshots and 2 completed backups per job and vol
 # Every completed backup restores equal to the volume's data (which the test never changed).
 count=0
 for v in $VOLUMES; do
-    for url in $(corral backup ls "$v" -o json | python3 -c '
+    urls=$(corral backup ls "$v" -o json | python3 -c '
 import json, sys
-print("\n".join(b["status"]["url"] for b in json.load(sys.stdin)["items"] if b["status"]["state"] == "Completed" and not b["metadata"].get("deletionRequestedAt")))'); do
-        restores_to "$url" "$(sha256sum <"$WORK/$v.img" | cut -d' ' -f1)"
+done = sorted((b for b in json.load(sys.stdin)["items"] if b["status"]["state"] == "Completed" and not b["metadata"].get("deletionRequestedAt")),
+              key=lambda b: b["metadata"]["createdAt"])
+print("\n".join(b["status"]["url"] for b in done))')
+    newest=$(tail -1 <<<"$urls")
+    for url in $urls; do
+        rm -f "$WORK/restore.img"
+        "$CORRAL" backupstore restore "$url" --to "$WORK/restore.img" 2>"$WORK/restore.log" || fail "restore of $url: $(cat "$WORK/restore.log")"
+        sum=$(sha256sum <"$WORK/restore.img" | cut -d' ' -f1)
+        grep -qx "$sum" "$WORK/$v.states" || fail "$url restores data $v never held"
+        [ "$url" != "$newest" ] || [ "$sum" = "$(tail -1 "$WORK/$v.states")" ] || fail "the newest backup of $v, $url, does not hold its last data"
         count=$((count + 1))
     done
 done
 [ "$count" -ge 4 ] || fail "only $count completed backups to restore"
-log "$count completed backups restore equal (SHA-256) to their volumes' data"
+log "$count completed backups restore equal (SHA-256) to data their volumes held, the newest to the last"
 pass

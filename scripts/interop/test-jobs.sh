@@ -148,6 +148,7 @@ corral volume attach b1 >/dev/null
 corral recurring-job run-now broken >/dev/null
 failed_event() { curl -sf "$CORRAL_API/v1/events" | grep -q "RecurringJobFailed"; }
 wait_for 60 "an Event for the failed run of broken" failed_event
-corral recurring-job history broken --volume b1 | grep -q "Failed" || fail "history does not show the failed run: $(corral recurring-job history broken)"
+failed_run() { corral recurring-job history broken --volume b1 | grep -q "Failed"; }
+wait_for 60 "the failed run of broken on b1 in its history" failed_run
 log "CLI (job alias, get, -o yaml, label, unlabel), metrics, restored job labels and an Event per failed run"
 pass

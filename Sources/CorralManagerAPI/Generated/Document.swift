@@ -1236,6 +1236,9 @@ components:
       type: object
       required: [revision, replicas, engines]
       properties:
+        backups:
+          type: array
+          items: {$ref: '#/components/schemas/Backup'}
         engines:
           type: array
           items: {$ref: '#/components/schemas/Engine'}
@@ -1244,6 +1247,10 @@ components:
           type: array
           items: {$ref: '#/components/schemas/Replica'}
         revision: {type: integer}
+        stoppingBackups:
+          description: backups InProgress on the node that were cancelled or deleted; the node stops them, or reports them ended when it does not run them
+          type: array
+          items: {$ref: '#/components/schemas/Backup'}
     Attach:
       type: object
       additionalProperties: false
