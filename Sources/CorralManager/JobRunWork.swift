@@ -35,20 +35,50 @@ struct JobRunWork: Sendable {
         if try await !access.attachedByUser(volume), await !access.settings().allowRecurringJobWhileDetached {
             throw Failure(description: "volume \(volume) is detached; attach it, or set allow-recurring-job-while-volume-detached to true so jobs attach it for their runs")
         }
-        let ticket = VolumeAttachmentKind.jobTicket(run: run.name)
-        try await access.attach(volume, ticket: ticket)
+        let hold = TicketHold(access: access, volume: volume, id: VolumeAttachmentKind.jobTicket(run: run.name), pollInterval: pollInterval)
         do {
-            while await !access.engineReady(volume) { try await Task.sleep(for: pollInterval) }
-            let outcome = try await performTask()
-            try await access.release(volume, ticket: ticket)
+            try await hold.take()
+            let outcome = try await performTask(hold)
+            await hold.release()
             return outcome
         } catch {
-            try? await access.release(volume, ticket: ticket)
+            await hold.release()
             throw error
         }
     }
 
-    func performTask() async throws -> Outcome {
+    /// The run's attachment ticket, held while the run needs the volume's engine: not while a
+    /// backup uploads (it reads the replicas' files), so a user's detach waits only for the
+    /// engine work.
+    actor TicketHold {
+        let access: any JobVolumeAccess
+        let volume: String
+        let id: String
+        let pollInterval: Duration
+        var held = false
+        init(access: any JobVolumeAccess, volume: String, id: String, pollInterval: Duration) {
+            self.access = access; self.volume = volume; self.id = id; self.pollInterval = pollInterval
+        }
+
+        /// Holds the ticket and waits until the engine takes snapshots.
+        func take() async throws {
+            if !held {
+                try await access.attach(volume, ticket: id)
+                held = true
+            }
+            while await !access.engineReady(volume) { try await Task.sleep(for: pollInterval) }
+        }
+
+        /// A release that fails leaves the ticket to the runner, which removes tickets of runs
+        /// no longer under way; the run's outcome stands.
+        func release() async {
+            guard held else { return }
+            held = false
+            try? await access.release(volume, ticket: id)
+        }
+    }
+
+    func performTask(_ hold: TicketHold) async throws -> Outcome {
         switch job.spec.task {
         case .snapshot, .snapshotForceCreate:
             let snapshot = try await takeSnapshot()
@@ -65,7 +95,7 @@ struct JobRunWork: Sendable {
             let removed = try await removeAndPurge(JobRetention.systemSnapshots(in: try await retentionView(), inUse: await inUse()), purgeAlways: true)
             return Outcome(message: "purged removed snapshots" + Self.removedText(removed))
         case .backup, .backupForceCreate:
-            return try await backup()
+            return try await backup(hold)
         case .systemBackup, .filesystemTrim:
             throw Failure(description: RecurringJobKind.problem(name: job.name, spec: job.spec, retentionMax: Int.max) ?? "task \(job.spec.task.rawValue) does not run on volumes")
         }
@@ -94,13 +124,14 @@ struct JobRunWork: Sendable {
     }
 
     /// Runs a chain change, again while the engine refuses it because another change holds the
-    /// volume (a purge, a user's snapshot, a rebuild starting, another job's run on it), as long
-    /// as the volume stays attached; the run's deadline bounds it.
+    /// volume (a purge, a user's snapshot, a rebuild starting, another job's run on it:
+    /// `ChainBusy`), as long as the volume stays attached; the run's deadline bounds it. Any other
+    /// refusal is the answer.
     func whileBusy<T: Sendable>(_ change: () async throws -> T) async throws -> T {
         while true {
             do {
                 return try await change()
-            } catch let error as APIError where error.status == .conflict {
+            } catch let error as APIError where error.status == .conflict && ChainBusy.isBusy(error.message) {
                 guard await access.engineReady(volume) else { throw error }
                 try await Task.sleep(for: pollInterval)
             }
@@ -144,14 +175,22 @@ struct JobRunWork: Sendable {
     /// Takes a snapshot, backs it up (full when the job's full-backup-interval divides the run's
     /// execution), waits for it, then keeps `retain` completed backups of the job, deletes its
     /// failed ones and, with auto-cleanup-recurring-job-backup-snapshot, its snapshots.
-    func backup() async throws -> Outcome {
+    func backup(_ hold: TicketHold) async throws -> Outcome {
         let snapshot = try await takeSnapshot()
         var labels = job.spec.labels ?? [:]
         labels[JobRetention.jobLabel] = job.name
         let interval = job.spec.parameters?[RecurringJobKind.fullBackupInterval].flatMap(Int64.init) ?? 0
         let full = interval > 0 && run.spec.execution % interval == 0
-        let name = try await access.createBackup(volume, snapshot: snapshot, labels: labels, full: full)
+        let name: String
+        do {
+            name = try await access.createBackup(volume, snapshot: snapshot, labels: labels, full: full)
+        } catch {
+            // Refused (no target, say): the snapshot taken for it goes too.
+            _ = try? await removeAndPurge([snapshot])
+            throw error
+        }
         await access.noteBackup(name, ofRun: run.name)
+        await hold.release()
         do {
             try await waitForBackup(name, of: snapshot)
         } catch is CancellationError {
@@ -162,9 +201,10 @@ struct JobRunWork: Sendable {
             // A failed backup is never counted: it and its snapshot go now, so failures in a
             // row leave nothing behind to pile up toward the chain's limit.
             try? await access.deleteBackup(name)
-            if await !inUse().contains(snapshot) { _ = try? await removeAndPurge([snapshot]) }
+            if (try? await hold.take()) != nil, await !inUse().contains(snapshot) { _ = try? await removeAndPurge([snapshot]) }
             throw error
         }
+        try await hold.take()
         let backups = await access.backups(volume).filter { !$0.isDeleting }.map {
             JobRetention.Backup(name: $0.name, created: $0.metadata.createdAt ?? .distantPast, labels: $0.spec.labels ?? [:], outcome: Self.outcome($0.status.state))
         }

@@ -109,8 +109,10 @@ actor JobRunner {
                         status.outcome = outcome; status.message = message; status.endedAt = at
                     }
                     ended.insert(name)
-                    // Its backup stops with it (the work, if any, also asks as it is cancelled).
-                    if let backup = record.status.backup { await store.cancelBackupIfRunning(backup) }
+                    // Past its deadline, its backup stops with it (the work also asks as it is
+                    // cancelled). A run whose work a restart lost leaves its backup to finish: it
+                    // carries the job's label, so the next run's retention counts it.
+                    if message != JobScheduler.orphanMessage, let backup = record.status.backup { await store.cancelBackupIfRunning(backup) }
                     try await recordFailure(job: job.name, run: name, message: message, now: now)
                 case .remove(let name):
                     try await store.remove(.jobruns, name)

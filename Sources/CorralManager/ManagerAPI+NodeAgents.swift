@@ -37,14 +37,14 @@ extension ManagerAPI {
     func nodeAssignments(_ input: Operations.NodeAssignments.Input) async throws -> Operations.NodeAssignments.Output {
         let name = input.path.name
         let revision = try await longPoll(after: input.query.after, wait: input.query.wait, kinds: Self.assignmentKinds)
+        // One listing for both backup lists, so no backup is in both.
+        let here = await store.list(Backup.self).filter { $0.status.nodeID == name && $0.status.state == .inProgress }
         var assignments = NodeMessages.Assignments(
             revision: revision, node: await store.get(Node.self, name),
             replicas: await store.list(Replica.self).filter { $0.spec.nodeID == name },
             engines: await store.list(Engine.self).filter { $0.spec.nodeID == name },
-            backups: await store.list(Backup.self).filter { $0.status.nodeID == name && $0.isRunnable })
-        assignments.stoppingBackups = await store.list(Backup.self).filter {
-            $0.status.nodeID == name && $0.status.state == .inProgress && !$0.isRunnable
-        }
+            backups: here.filter(\.isRunnable))
+        assignments.stoppingBackups = here.filter { !$0.isRunnable }
         assignments.backupCredentials = await store.backupCredentialTable()
         return .ok(.init(body: .json(assignments)))
     }

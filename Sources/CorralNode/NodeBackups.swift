@@ -29,23 +29,24 @@ actor NodeBackups {
         self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks
     }
 
-    /// Backups to stop that this agent does not run, already reported ended.
-    var reportedStopped: Set<String> = []
-
     /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
-    /// A backup to stop that does not run here (this agent restarted since it began) is reported
-    /// ended at once.
+    /// A backup to stop that does not run here is reported ended, at each assignments answer
+    /// until the manager has it (a lost report is sent again; a stale one is refused): as it
+    /// finished, when this agent finished it and the report was lost, else cancelled (this agent
+    /// restarted since it began).
     func apply(_ backups: [Backup], stopping: [Backup] = [], credentials: [String: [String: String]]) {
         self.credentials = credentials
         clearLeftoverLocks()
-        reportedStopped.formIntersection(stopping.map(\.name))
-        for backup in stopping where running[backup.name] == nil && !reportedStopped.contains(backup.name) {
-            reportedStopped.insert(backup.name)
+        for backup in stopping where running[backup.name] == nil {
             var status = backup.status
-            status.state = .error
-            status.error = BackupKind.cancelledMessage
-            status.message = ""
-            logger.info("backup \(backup.name) was stopped while this node did not run it; reporting it ended")
+            if let done = finished[backup.name] {
+                status = done.status
+            } else {
+                status.state = .error
+                status.error = BackupKind.cancelledMessage
+                status.message = ""
+                logger.info("backup \(backup.name) was stopped while this node did not run it; reporting it ended")
+            }
             let manager = self.manager, final = status
             Task { try? await manager.reportBackup(backup.name, final) }
         }

@@ -26,7 +26,7 @@ extension Engine {
     func refusalWhileChanging(_ what: String) -> EngineError? {
         guard gate.paused || purging else { return nil }
         let other = purging ? "a purge" : "a snapshot, revert, expand or rebuild start"
-        return EngineError("another operation (\(other)) is changing the volume; retry \(what) when it ends")
+        return EngineError(ChainBusy.refusal(what, while: other))
     }
 
     private func resumeIO() async throws {

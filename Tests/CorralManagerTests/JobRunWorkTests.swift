@@ -53,11 +53,12 @@ struct JobRunWorkTests {
         func set(busyRefusals: Int) { self.busyRefusals = busyRefusals }
 
         func createSnapshot(_ volume: String, name: String, labels: [String: String]) async throws {
-            if purgeRunningPolls > 0 { throw APIError(.conflict, "a purge is running") }
+            if purgeRunningPolls > 0 { throw APIError(.conflict, ChainBusy.refusal("snapshot create", while: "a purge")) }
             if busyRefusals > 0 {
                 busyRefusals -= 1
-                throw APIError(.conflict, "another operation (a snapshot, revert, expand or rebuild start) is changing the volume")
+                throw APIError(.conflict, ChainBusy.refusal("snapshot create", while: "a snapshot, revert, expand or rebuild start"))
             }
+            if snapshotList.contains(where: { $0.name == name }) { throw APIError(.conflict, "snapshot \(name) already exists") }
             clock += 10
             snapshotList.append(SnapshotInfo(name: name, parent: nil, children: [], created: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(clock))),
                                              userCreated: true, removed: false, labels: labels, size: 0, checksum: nil, checksumTime: nil))
@@ -155,10 +156,14 @@ struct JobRunWorkTests {
         await volume.set(busyRefusals: 3)
         let outcome = try await work(volume, task: .snapshot).perform()
         #expect(outcome.snapshot != nil)
-        // The engine gone meanwhile (the volume moved or detached): the refusal is the answer.
+        // A refusal that asking again would not change is the answer at once.
+        await #expect(throws: APIError.self) {
+            try await work(volume, task: .snapshot).whileBusy { throw APIError(.conflict, "snapshot s already exists") }
+        }
+        // The engine gone meanwhile (the volume moved or detached): the busy refusal is the answer.
         await volume.set(engineReady: false)
         await #expect(throws: APIError.self) {
-            try await work(volume, task: .snapshot).whileBusy { throw APIError(.conflict, "volume v is detached") }
+            try await work(volume, task: .snapshot).whileBusy { throw APIError(.conflict, ChainBusy.refusal("snapshot create", while: "a purge")) }
         }
     }
 

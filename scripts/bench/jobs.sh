@@ -55,11 +55,11 @@ else:
     doc += f"""
 ## Recurring jobs at scale (issue 20)
 
-A run's store writes are its JobRun record (created, then ended) and its volume's Snapshot records
-(created, updated when removed, removed when purged); the job's status is written once per run
-and per ended volume run. None of these wake the node agents' long polls, which answer only
-changes of the kinds their assignments are made of (nodes, replicas, engines, backups, targets,
-secrets).
+A volume run's store writes: its JobRun record (created, then ended), its attachment ticket
+(added and removed), its volume's Snapshot records (created, updated when removed, removed when
+purged) and the job's status (its counters and last runs), also at each pass that starts runs.
+None of these wake the node agents' long polls, which answer only changes of the kinds their
+assignments are made of (nodes, replicas, engines, backups, targets, secrets).
 
 {block}
 """
