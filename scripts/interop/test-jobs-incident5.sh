@@ -116,7 +116,7 @@ none_past_deadline || fail "a run stayed in progress past its deadline"
 # Retention, at a moment when no run is in progress (runs take about a second of every 10).
 retained() {
     for job in snap bk; do
-        corral recurring-job history "$job" -o json | grep -q '"Running"' && return 1
+        grep -q '"Running"' <<<"$(corral recurring-job history "$job" -o json)" && return 1
     done
     for v in $VOLUMES; do
         corral snapshot ls "$v" -o json | python3 -c '
