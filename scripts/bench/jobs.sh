@@ -12,7 +12,8 @@ MINUTES="${MINUTES:-3}"
 swift build -c release --scratch-path .build-release >/dev/null
 CORRAL="$PWD/.build-release/release/corral"
 WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/corral-jobs.XXXXXX")"
-trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$WORK"' EXIT
+# kill -9: a node agent stopping 1,000 engines takes minutes, and the results are written by then.
+trap 'kill -9 $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$WORK"' EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # every attached volume holds replica connections and files
 PORT=32700
 "$CORRAL" manager --data-dir "$WORK/manager" --listen "127.0.0.1:$PORT" >"$WORK/manager.log" 2>&1 &
