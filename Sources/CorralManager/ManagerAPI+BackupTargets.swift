@@ -73,7 +73,7 @@ extension ManagerAPI {
         if let running = backups.first(where: { $0.status.state == .pending || $0.status.state == .inProgress }) {
             throw APIError(.conflict, "backup \(running.name) of \(volume.spec.volumeName) is \(running.status.state.rawValue); wait for it before deleting the backup volume")
         }
-        let target = try await backupTargetURL(volume.spec.backupTargetName)
+        let target = try await volumes.backupTargetURL(volume.spec.backupTargetName)
         do {
             try await BackupStore(driver: try await store.backupDriver(for: target)).deleteVolume(volume.spec.volumeName)
         } catch let error as BackupStoreError {
@@ -82,9 +82,5 @@ extension ManagerAPI {
         for backup in backups { try await store.remove(.backups, backup.name) }
         try await store.remove(.backupvolumes, volume.name)
         return .ok(.init(body: .json(.init(ok: true))))
-    }
-
-    func backupTargetURL(_ name: String) async throws -> String {
-        try await volumes.backupTargetURL(name)
     }
 }

@@ -17,11 +17,7 @@ struct SecretCommand: AsyncParsableCommand {
         @Argument(help: "KEY=VALUE, e.g. AWS_ACCESS_KEY_ID=... AWS_ENDPOINTS=http://minio:9000") var pairs: [String] = []
         @Option(help: "An environment variable to copy into the secret (repeatable).") var fromEnv: [String] = []
         func run() async throws {
-            var data: [String: String] = [:]
-            for pair in pairs {
-                guard let equals = pair.firstIndex(of: "=") else { throw CLIError("\"\(pair)\" is not KEY=VALUE") }
-                data[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-            }
+            var data = try corral.pairs(pairs, "secret set")
             let environment = ProcessInfo.processInfo.environment
             for key in fromEnv {
                 guard let value = environment[key] else { throw CLIError("--from-env \(key): \(key) is not set in this shell") }
