@@ -44,6 +44,7 @@ start_manager() {
     MANAGER_PID=$!
     PIDS+=($!)
     wait_for 30 "the manager's API" curl -sf "$MANAGER_URL/v1/nodes"
+    allow_full_disks
 }
 
 # start_node I: a node agent named nI in its namespace, data in $WORK/nI.

@@ -11,7 +11,23 @@ TEST_NAME="$(basename "$0" .sh)"
 BASE_PORT="${BASE_PORT:-$((10000 + RANDOM % 20000))}"
 
 log() { echo "[$TEST_NAME] $*" >&2; }
-fail() { echo "[$TEST_NAME] FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+fail() {
+    echo "[$TEST_NAME] FAIL: $*" >&2
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done
+    volumes_said >&2
+    exit 1
+}
+# What the manager says of each volume (state, robustness, conditions), when one answers: why a
+# volume did not get where a test waited for it (a replica that could not be scheduled, say).
+volumes_said() {
+    local answer
+    answer=$(curl -sf --max-time 5 "${CORRAL_API:-http://127.0.0.1:0}/v1/volumes" 2>/dev/null) || return 0
+    echo "--- volumes, as the manager says"
+    python3 -c 'import json, sys
+for v in json.loads(sys.argv[1])["items"]:
+    s = v["status"]
+    print(v["metadata"]["name"], s.get("state"), s.get("robustness"), [(c.get("type"), c.get("status"), c.get("reason", ""), c.get("message", "")) for c in s.get("conditions", [])])' "$answer" || true
+}
 pass() { echo "[$TEST_NAME] PASS" >&2; }
 
 cleanup() {
@@ -130,7 +146,13 @@ start_server() {
     PIDS+=($!)
     wait_for 30 "the server's API" port_open "$API_PORT"
     wait_for 30 "the local node to register and be ready" node_ready local
+    allow_full_disks
 }
+
+# The test nodes share this machine's disk, whose free share depends on the machine (a CI machine
+# had 24.6% free, under storage-minimal-available-percentage's 25, and no replica could be
+# scheduled): tests that do not test that threshold turn it off.
+allow_full_disks() { corral setting set storage-minimal-available-percentage 0 >/dev/null; }
 
 # restores_to URL SHA256: `backupstore restore` of URL into a file gives data with that SHA-256.
 restores_to() {

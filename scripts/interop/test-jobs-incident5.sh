@@ -29,6 +29,7 @@ start_all() {
 }
 start_all
 wait_for 30 "the manager" port_open "$MANAGER_PORT"
+allow_full_disks
 for i in 1 2 3; do wait_for 30 "n$i ready" node_ready "n$i"; done
 mkdir -p "$WORK/target"
 corral backup-target set default "file://$WORK/target" >/dev/null

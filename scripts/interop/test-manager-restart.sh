@@ -11,6 +11,7 @@ start_manager() {
     MANAGER=$!
     PIDS+=($!)
     wait_for 30 "the manager" port_open "$MANAGER_PORT"
+    allow_full_disks
 }
 start_manager
 for i in 1 2 3; do

@@ -12,6 +12,7 @@ export CORRAL_API="http://127.0.0.1:$MANAGER_PORT"
 "$CORRAL" manager --data-dir "$WORK/manager" --listen "127.0.0.1:$MANAGER_PORT" >>"$WORK/manager.log" 2>&1 &
 PIDS+=($!)
 wait_for 30 "the manager" port_open "$MANAGER_PORT"
+allow_full_disks
 start_node() {
     "$CORRAL" node --name n1 --manager "$CORRAL_API" --listen 127.0.0.1 --data-dir "$WORK/n1" --nbd-port "$NBD" \
         --replica-port $((BASE_PORT + 72)) --control-port $((BASE_PORT + 73)) >>"$WORK/n1.log" 2>&1 &
