@@ -39,14 +39,16 @@ extension Kind {
         case .jobruns: JobRun.self
         case .volumeattachments: VolumeAttachment.self
         case .snapshots: SnapshotRecord.self
+        case .systembackups: SystemBackup.self
+        case .systemrestores: SystemRestore.self
         }
     }
 
     /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines, backups).
     public var deletionIsTwoPhase: Bool {
         switch self {
-        case .volumes, .replicas, .engines, .backups: true
-        case .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs, .jobruns, .volumeattachments, .snapshots: false
+        case .volumes, .replicas, .engines, .backups, .systembackups: true
+        case .systemrestores, .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs, .jobruns, .volumeattachments, .snapshots: false
         }
     }
 }

@@ -52,7 +52,7 @@ public enum JobRunKind: ResourceKind {
     }
 
     /// FNV-1a: a stable hash (Swift's own `Hasher` is seeded per process).
-    static func fnv1a64(_ text: String) -> UInt64 {
+    public static func fnv1a64(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)

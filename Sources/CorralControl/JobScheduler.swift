@@ -70,8 +70,12 @@ public enum JobScheduler {
         public var working: Set<String>
         public var rules: Rules
         public var now: Date
-        public init(job: RecurringJob, volumes: [VolumeFacts], runs: [JobRun], working: Set<String>, rules: Rules, now: Date) {
+        /// The system backups in the store (a system-backup job's retention counts its own).
+        public var systemBackups: [SystemBackup]
+        public init(job: RecurringJob, volumes: [VolumeFacts], runs: [JobRun], working: Set<String>, rules: Rules, now: Date,
+                    systemBackups: [SystemBackup] = []) {
             self.job = job; self.volumes = volumes; self.runs = runs; self.working = working; self.rules = rules; self.now = now
+            self.systemBackups = systemBackups
         }
     }
 
@@ -87,6 +91,10 @@ public enum JobScheduler {
         /// The job's scheduling fields (apply with `StatusChange.apply`, which keeps counters
         /// other writers added meanwhile).
         case updateJob(StatusChange)
+        /// A system-backup job's run: one system backup of the cluster.
+        case createSystemBackup(SystemBackup)
+        /// A system backup beyond the job's retain.
+        case deleteSystemBackup(String)
     }
 
     /// What a pass changes in the job's status; counters go as increments.
@@ -136,7 +144,10 @@ public enum JobScheduler {
             change.ended.append(.init(run: run.name, volume: run.spec.volume, scheduledAt: run.spec.scheduledAt, outcome: .failed, endedAt: now, message: message))
         }
 
-        if !job.isDeleting {
+        if job.spec.task == .systemBackup {
+            if !job.isDeleting { fire(job, now: now, change: &change) }
+            actions += SystemBackupJobs.plan(world, current: change.currentRunAt)
+        } else if !job.isDeleting {
             fire(job, now: now, change: &change)
             if change.problem == nil, let current = change.currentRunAt {
                 actions += startVolumes(world, at: current, execution: change.executionCount, busy: running, change: &change)

@@ -21,6 +21,10 @@ public enum RecurringJobKind: ResourceKind {
     public static let defaultGroup = "default"
     /// The parameter that makes every Nth backup of a volume full, as Longhorn's.
     public static let fullBackupInterval = "full-backup-interval"
+    /// The parameter of a system-backup job, as Longhorn's: its system backups' volumeBackupPolicy.
+    public static let volumeBackupPolicy = "volume-backup-policy"
+    /// The label on the system backups a job makes (Longhorn's recurring-job.longhorn.io/system-backup).
+    public static let systemBackupLabel = "recurring-job.corral.io/system-backup"
 
     public enum Task: String, Codable, Sendable, Hashable, CaseIterable {
         case snapshot
@@ -117,8 +121,6 @@ public enum RecurringJobKind: ResourceKind {
         switch spec.task {
         case .filesystemTrim:
             return "filesystem-trim is not a Corral task: Corral serves block devices and sees no file system; trim from the client (fstrim, or the discard mount option), which reaches the replicas as NBD TRIM"
-        case .systemBackup:
-            return "system-backup jobs wait for system backups, which this Corral does not have yet; back up volumes with the backup task"
         default:
             break
         }
@@ -136,6 +138,12 @@ public enum RecurringJobKind: ResourceKind {
             return key.isEmpty ? "a label needs a key" : "label \(key) is the job's own (RecurringJob=\(name)); pick another key"
         }
         for (key, value) in (spec.parameters ?? [:]).sorted(by: { $0.key < $1.key }) {
+            if spec.task == .systemBackup {
+                guard key == volumeBackupPolicy, SystemBackupKind.VolumeBackupPolicy(rawValue: value) != nil else {
+                    return "parameter \(key)=\(value) is not one this task takes; system-backup takes \(volumeBackupPolicy)=if-not-present, always or disabled"
+                }
+                continue
+            }
             guard key == fullBackupInterval, spec.task.makesBackups else {
                 return "parameter \(key) is not one this task takes; backup tasks take \(fullBackupInterval)=N"
             }

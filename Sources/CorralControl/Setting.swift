@@ -76,6 +76,12 @@ public struct SettingDefinition: Sendable {
               description: "Backups in progress in the whole cluster at once; the others wait in line. 0 means no limit."),
         .init(name: "backup-concurrent-limit", type: .int, defaultValue: "4", range: 1...64,
               description: "Blocks one backup reads, compresses and uploads in parallel."),
+        .init(name: "system-backup-volume-backups-deadline", type: .int, defaultValue: "86400", range: 60...2_592_000,
+              description: "Seconds a system backup waits for its volume backups before it fails (Longhorn's 24 h)."),
+        .init(name: "system-backup-backing-image-backups-deadline", type: .int, defaultValue: "86400", range: 60...2_592_000,
+              description: "Seconds a system backup waits for its backing-image backups before it fails (Longhorn's 24 h)."),
+        .init(name: "system-backup-upload-deadline", type: .int, defaultValue: "3600", range: 60...604_800,
+              description: "Seconds a system backup may take to make and upload its content before it fails (Longhorn's 1 h)."),
     ]
 
     public static func named(_ name: String) -> SettingDefinition? { all.first { $0.name == name } }
@@ -135,4 +141,7 @@ public struct Settings: Sendable, Equatable {
     /// Backups in progress in the cluster at once; 0: no limit.
     public var clusterConcurrentBackupLimit: Int { int("cluster-concurrent-backup-limit") }
     public var backupConcurrentLimit: Int { int("backup-concurrent-limit") }
+    public var systemBackupVolumeBackupsDeadline: Int { int("system-backup-volume-backups-deadline") }
+    public var systemBackupBackingImageBackupsDeadline: Int { int("system-backup-backing-image-backups-deadline") }
+    public var systemBackupUploadDeadline: Int { int("system-backup-upload-deadline") }
 }

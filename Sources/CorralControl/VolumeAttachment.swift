@@ -28,6 +28,11 @@ public enum VolumeAttachmentKind: ResourceKind {
     /// The ticket id of a recurring job's run.
     public static func jobTicket(run: String) -> String { "recurring-job/\(run)" }
     public static let jobTicketPrefix = "recurring-job/"
+    /// The ticket id of a system backup's volume backup.
+    public static func systemBackupTicket(_ systemBackup: String) -> String { systemBackupTicketPrefix + systemBackup }
+    public static let systemBackupTicketPrefix = "system-backup/"
+    /// Who holds a ticket: its id up to the first slash ("recurring-job", "system-backup").
+    public static func attacher(ofTicket id: String) -> String { String(id.prefix { $0 != "/" }) }
 }
 
 extension Object where Definition == VolumeAttachmentKind {

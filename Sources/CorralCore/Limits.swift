@@ -89,6 +89,13 @@ public enum Limits {
         return (below, below + blockSize)
     }
 
+    /// A system backup's zip holds configuration only (a few KiB a volume): 64 MiB is room for
+    /// 100,000 volumes, and a zip on a target larger than that is not one of ours.
+    public static let systemBackupZipBytesMax = 64 << 20
+    /// One YAML file of a system backup, unpacked: bounds what a crafted zip (a "zip bomb") can
+    /// make the manager hold.
+    public static let systemBackupFileBytesMax = 64 << 20
+
     static func check() {
         precondition(checksumRangeBytes % blockSize == 0, "a checksum range is whole blocks")
         precondition(rebuildChunkBytes % checksumRangeBytes == 0, "a rebuild chunk is whole ranges")

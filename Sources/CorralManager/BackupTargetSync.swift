@@ -43,6 +43,34 @@ struct BackupTargetSync: Sendable {
             }
         }
         if case .failure(let failure) = listing { logger.warning("backup target \(target.name): \(failure.message)") }
+        if target.name == BackupTargetKind.defaultName, case .success = listing { await syncSystemBackups(target, now: now) }
+    }
+
+    /// System backups live on the default target: records for those found there, none removed
+    /// while their work runs (SystemBackupSync).
+    func syncSystemBackups(_ target: BackupTarget, now: Date) async {
+        let readyBefore = Set(await store.list(SystemBackup.self).filter { $0.status.state == .ready }.map(\.name))
+        let listing: Result<[SystemBackupSync.Entry], BackupSync.SyncFailure>
+        do {
+            let found = try await SystemBackupStore(driver: try await store.backupDriver(for: target.spec.url)).list()
+            listing = .success(found.map { SystemBackupSync.Entry(name: $0.name, version: $0.version, complete: $0.complete) })
+        } catch {
+            listing = .failure(.init("\(error)"))
+            logger.warning("backup target \(target.name): cannot list system backups: \(error)")
+        }
+        // Read the records after listing, so one created meanwhile is seen.
+        let actions = SystemBackupSync.plan(listing: listing, records: await store.list(SystemBackup.self),
+                                               readyBeforeListing: readyBefore, targetURL: target.spec.url, now: now)
+        for action in actions {
+            do {
+                switch action {
+                case .create(let record): try await store.create(record, now: clock())
+                case .remove(let name): try await store.remove(.systembackups, name)
+                }
+            } catch {
+                logger.warning("backup target \(target.name): \(action) failed: \(error)")
+            }
+        }
     }
 
     func apply(_ action: BackupSync.Action, target: String) async throws {

@@ -73,7 +73,7 @@ public final class ControllerRuntime: Sendable {
                 await enqueueAllVolumes()
             case .volumeattachments:
                 await queue.add(.volume(change.name))
-            case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots:
+            case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots, .systembackups, .systemrestores:
                 break
             }
         }

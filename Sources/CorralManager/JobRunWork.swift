@@ -123,19 +123,8 @@ struct JobRunWork: Sendable {
         return name
     }
 
-    /// Runs a chain change, again while the engine refuses it because another change holds the
-    /// volume (a purge, a user's snapshot, a rebuild starting, another job's run on it:
-    /// `ChainBusy`), as long as the volume stays attached; the run's deadline bounds it. Any other
-    /// refusal is the answer.
     func whileBusy<T: Sendable>(_ change: () async throws -> T) async throws -> T {
-        while true {
-            do {
-                return try await change()
-            } catch let error as APIError where error.status == .conflict && ChainBusy.isBusy(error.message) {
-                guard await access.engineReady(volume) else { throw error }
-                try await Task.sleep(for: pollInterval)
-            }
-        }
+        try await access.whileBusy(volume, poll: pollInterval, change)
     }
 
     /// Deletes `names` and purges them (`purgeAlways`: purge even when nothing was deleted now,

@@ -53,9 +53,10 @@ actor JobRunner {
         let runs = await store.list(JobRun.self)
         let rules = JobScheduler.Rules(Settings(await store.list(Setting.self)))
         let runsByJob = Dictionary(grouping: runs, by: \.spec.job)
+        let systemBackups = jobs.contains { $0.spec.task == .systemBackup } ? await store.list(SystemBackup.self) : []
         for job in jobs {
             let world = JobScheduler.World(job: job, volumes: volumes, runs: runsByJob[job.name] ?? [], working: Set(working.keys).union(finishing),
-                                           rules: rules, now: now)
+                                           rules: rules, now: now, systemBackups: systemBackups)
             await perform(JobScheduler.plan(world), job: job, now: now)
         }
         // The runs of a deleted job stop, and their records go with it.
@@ -116,6 +117,10 @@ actor JobRunner {
                     try await recordFailure(job: job.name, run: name, message: message, now: now)
                 case .remove(let name):
                     try await store.remove(.jobruns, name)
+                case .createSystemBackup(let backup):
+                    try await store.create(backup, now: now)
+                case .deleteSystemBackup(let name):
+                    try await store.requestDeletion(.systembackups, name, now: now)
                 case .updateJob(var change):
                     change.started = started
                     change.ended = change.ended.filter { ended.contains($0.run) }

@@ -1,5 +1,6 @@
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
 import Foundation
 
 /// What a recurring job's run does to a volume (JobRunWork), behind a protocol so that a
@@ -96,11 +97,28 @@ struct LiveJobVolumeAccess: JobVolumeAccess {
     }
 
     func attach(_ volume: String, ticket: String) async throws {
-        try await store.addTicket(ticket, attacher: "recurring-job", to: volume, now: JSONCoding.wholeSeconds(clock()))
+        try await store.addTicket(ticket, attacher: VolumeAttachmentKind.attacher(ofTicket: ticket), to: volume, now: JSONCoding.wholeSeconds(clock()))
     }
 
     func release(_ volume: String, ticket: String) async throws {
         try await store.removeTicket(ticket, from: volume)
+    }
+}
+
+extension JobVolumeAccess {
+    /// Runs a chain change, again while the engine refuses it because another change holds the
+    /// volume (a purge, a user's snapshot, a rebuild starting, a job's run on it: `ChainBusy`),
+    /// as long as the volume's engine runs; the caller's deadline bounds it. Any other refusal is
+    /// the answer.
+    func whileBusy<T: Sendable>(_ volume: String, poll: Duration, _ change: () async throws -> T) async throws -> T {
+        while true {
+            do {
+                return try await change()
+            } catch let error as APIError where error.status == .conflict && ChainBusy.isBusy(error.message) {
+                guard await engineReady(volume) else { throw error }
+                try await Task.sleep(for: poll)
+            }
+        }
     }
 }
 

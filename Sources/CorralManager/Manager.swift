@@ -11,10 +11,13 @@ public final class Manager: Sendable {
     let runtime: ControllerRuntime
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// This cluster's identity, made at its first start: system backups say which cluster made them.
+    let clusterID: String
 
     public init(dataDir: String, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         store = try ResourceStore(persistence: try SQLitePersistence(path: dataDir + "/corral.db"))
+        clusterID = try Self.clusterID(in: dataDir)
         runtime = ControllerRuntime(store: store, logger: logger, clock: clock)
         self.logger = logger
         self.clock = clock
@@ -48,6 +51,12 @@ public final class Manager: Sendable {
                 await JobRunner(store: self.store, access: LiveJobVolumeAccess(volumes: volumes, clock: self.clock), logger: self.logger, clock: self.clock).run()
             }
             group.addTask { await SnapshotFollower(volumes: volumes, logger: self.logger, clock: self.clock).run() }
+            let phaseHold = ProcessInfo.processInfo.environment["CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD"].flatMap(TimeInterval.init) ?? 0
+            group.addTask {
+                await SystemBackupController(store: self.store, access: LiveJobVolumeAccess(volumes: volumes, clock: self.clock), logger: self.logger,
+                                             clock: self.clock, clusterID: self.clusterID, phaseHold: phaseHold).run()
+            }
+            group.addTask { await SystemRestoreController(store: self.store, logger: self.logger, clock: self.clock).run() }
             group.addTask { try await server.value }
             // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
             let failure: Error? = await withTaskCancellationHandler {
@@ -65,6 +74,19 @@ public final class Manager: Sendable {
 }
 
 extension Manager {
+    /// The cluster's id, in `cluster-id` of the data directory; made (a UUID) when absent, so a
+    /// data directory from before it gets one at its next start.
+    static func clusterID(in dataDir: String) throws -> String {
+        let path = dataDir + "/cluster-id"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !id.isEmpty { return id }
+        }
+        let id = UUID().uuidString.lowercased()
+        try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return id
+    }
+
     /// A single-node server cannot place three replicas on distinct nodes: on its first start it
     /// sets default-replica-count to 1. A cluster started with `corral manager` keeps Longhorn's 3.
     public func seedSingleNodeDefaults() async throws {

@@ -65,7 +65,7 @@ extension ManagerAPI {
     func recurringJobSpec(name: String, task: String, cron: String, retain: Int, groups: [String]?, concurrency: Int?,
                           labels: [String: String]?, parameters: [String: String]?, retentionPolicy: String?, retainAge: String?) async throws -> RecurringJob.Spec {
         guard let known = RecurringJobKind.Task(rawValue: task) else {
-            let tasks = RecurringJobKind.Task.allCases.filter { $0 != .filesystemTrim && $0 != .systemBackup }.map(\.rawValue)
+            let tasks = RecurringJobKind.Task.allCases.filter { $0 != .filesystemTrim }.map(\.rawValue)
             throw APIError(.unprocessableContent, "task \"\(task)\" is not a task; use one of \(tasks.joined(separator: ", "))")
         }
         // snapshot-cleanup keeps nothing, whatever it says (Longhorn forces retain to 0).

@@ -58,6 +58,14 @@ struct MetricsExporter: Sendable {
         gauge("backups_in_progress", [], "Backups uploading now", Double(backups.filter { $0.status.state == .inProgress }.count))
         gauge("backups_pending", [], "Backups waiting to start (for a place under cluster-concurrent-backup-limit, or for a replica)",
               Double(backups.filter { $0.status.state == .pending && !$0.isDeleting }.count))
+        let systemBackups = await store.list(SystemBackup.self)
+        for state in SystemBackupState.allCases {
+            gauge("system_backups", [("state", state.rawValue)], "System backups in each state", Double(systemBackups.filter { $0.status.state == state }.count))
+        }
+        for backup in systemBackups where backup.status.state.isInFlight {
+            gauge("system_backup_progress_percent", [("system_backup", backup.name), ("state", backup.status.state.rawValue)],
+                  "Progress of a system backup in flight", Double(backup.status.progress))
+        }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

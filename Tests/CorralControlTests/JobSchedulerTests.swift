@@ -58,6 +58,8 @@ struct JobSchedulerTests {
                     runs[name] = nil
                 case .updateJob(let change):
                     change.apply(to: &job.status)
+                case .createSystemBackup, .deleteSystemBackup:
+                    Issue.record("a snapshot job made or deleted a system backup")
                 }
             }
         }

@@ -33,7 +33,6 @@ struct RecurringJobTests {
         (Spec(task: .snapshot, cron: "@daily", retain: 101), "recurring-job-max-retention"),
         (Spec(task: .snapshot, cron: "@daily", retain: 0), "must lie in 1...100"),
         (Spec(task: .filesystemTrim, cron: "@daily", retain: 1), "fstrim"),
-        (Spec(task: .systemBackup, cron: "@daily", retain: 1), "system backups"),
     ])
     func refused(_ spec: Spec, _ saying: String) {
         let found = problem(spec)

@@ -93,7 +93,7 @@ struct JobRunWorkTests {
             return name
         }
 
-        func backups(_ volume: String) async -> [Backup] { backupList }
+        func backups(_ volume: String) async -> [Backup] { backupList.filter { $0.spec.volumeName == volume } }
 
         func deleteBackup(_ name: String) async throws {
             backupList.removeAll { $0.name == name }

@@ -776,6 +776,134 @@ paths:
         '413': {$ref: '#/components/responses/Refused'}
         '415': {$ref: '#/components/responses/Refused'}
         '422': {$ref: '#/components/responses/Refused'}
+  /v1/systembackups:
+    get:
+      operationId: listSystemBackups
+      summary: List system backups, made here or found on the default backup target
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/SystemBackup'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+    post:
+      operationId: createSystemBackup
+      summary: Back up the cluster's configuration and its volumes to the default backup target (docs/system-backup.md)
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SystemBackupCreate'}
+        required: true
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemBackup'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/systembackups/{name}:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    delete:
+      operationId: deleteSystemBackup
+      summary: 'Delete a system backup from the backup target (one made by another system: only its record)'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemBackup'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+    get:
+      operationId: getSystemBackup
+      summary: 'Show a system backup: its state, progress and what it waits for'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemBackup'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+  /v1/systemrestores:
+    get:
+      operationId: listSystemRestores
+      summary: List system restores
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/SystemRestore'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+    post:
+      operationId: createSystemRestore
+      summary: 'Restore a system backup: create what this cluster lacks (docs/system-backup.md "Restore")'
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SystemRestoreCreate'}
+        required: true
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemRestore'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/systemrestores/{name}:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    delete:
+      operationId: deleteSystemRestore
+      summary: Delete a system restore's record (one in progress stops; what it created stays)
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemRestore'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+    get:
+      operationId: getSystemRestore
+      summary: 'Show a system restore: its state and what was done with each resource'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/SystemRestore'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
   /v1/volumes:
     get:
       operationId: listVolumes
@@ -1586,7 +1714,7 @@ components:
         retain: {type: integer, maximum: 1000, minimum: 0}
         retainAge: {type: string}
         retentionPolicy: {type: string, enum: [count-based, age-based]}
-        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create'}
+        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup'}
         name: {type: string, maxLength: 40, pattern: '^[a-z0-9]([-a-z0-9.]{0,38}[a-z0-9])?$'}
     RecurringJobDefinition:
       type: object
@@ -1607,7 +1735,7 @@ components:
         retain: {type: integer, maximum: 1000, minimum: 0}
         retainAge: {type: string}
         retentionPolicy: {type: string, enum: [count-based, age-based]}
-        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create'}
+        task: {type: string, description: 'snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup'}
     Replica:
       type: object
       required: [metadata, spec, status]
@@ -1719,6 +1847,85 @@ components:
       additionalProperties: false
       properties:
         name: {type: string, maxLength: 200, minLength: 1}
+    SystemBackup:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec:
+          type: object
+          properties:
+            labels:
+              type: object
+              additionalProperties: {type: string}
+            volumeBackupPolicy: {type: string, enum: [if-not-present, always, disabled]}
+        status:
+          type: object
+          required: [state, message, error, progress, volumeBackups, skippedVolumes, version, checksum, backupTargetURL, clusterID]
+          properties:
+            backupTargetURL: {type: string}
+            checksum: {type: string, description: SHA-256 of the zip}
+            clusterID: {type: string}
+            createdAt: {type: string, format: date-time}
+            error: {type: string}
+            foreign: {type: boolean, description: made by another system; never restored or deleted from the target}
+            lastSyncedAt: {type: string, format: date-time}
+            message: {type: string, description: what it does or waits for now}
+            phaseStartedAt: {type: string, format: date-time}
+            progress: {type: integer, maximum: 100, minimum: 0}
+            skippedVolumes:
+              type: object
+              additionalProperties: {type: string}
+            state: {type: string, enum: [CreatingVolumeBackups, CreatingBackingImageBackups, Generating, Uploading, Ready, Error, Deleting, Syncing]}
+            version: {type: string}
+            volumeBackups:
+              type: object
+              additionalProperties: {type: string}
+    SystemBackupCreate:
+      type: object
+      required: [name]
+      additionalProperties: false
+      properties:
+        name: {type: string, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+        volumeBackupPolicy: {type: string, enum: [if-not-present, always, disabled]}
+    SystemRestore:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec:
+          type: object
+          required: [systemBackup]
+          properties:
+            systemBackup: {type: string}
+        status:
+          type: object
+          required: [state, message, error, progress, sourceURL, items]
+          properties:
+            endedAt: {type: string, format: date-time}
+            error: {type: string}
+            items:
+              type: array
+              items:
+                type: object
+                required: [kind, name, outcome, message]
+                properties:
+                  kind: {type: string}
+                  message: {type: string}
+                  name: {type: string}
+                  outcome: {type: string, enum: [created, exists, updated, skipped, failed]}
+            message: {type: string}
+            progress: {type: integer, maximum: 100, minimum: 0}
+            sourceURL: {type: string}
+            startedAt: {type: string, format: date-time}
+            state: {type: string, enum: [Pending, Downloading, Unpacking, Restoring, Completed, Error]}
+    SystemRestoreCreate:
+      type: object
+      required: [name, systemBackup]
+      additionalProperties: false
+      properties:
+        name: {type: string, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+        systemBackup: {type: string, maxLength: 63, minLength: 1}
     Volume:
       type: object
       required: [metadata, spec, status]

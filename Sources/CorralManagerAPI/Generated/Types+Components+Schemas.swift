@@ -415,7 +415,7 @@ extension Components {
             }
             /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/retentionPolicy`.
             public var retentionPolicy: Components.Schemas.RecurringJobCreate.RetentionPolicyPayload?
-            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup
             ///
             /// - Remark: Generated from `#/components/schemas/RecurringJobCreate/task`.
             public var task: Swift.String
@@ -432,7 +432,7 @@ extension Components {
             ///   - retain:
             ///   - retainAge:
             ///   - retentionPolicy:
-            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup
             ///   - name:
             public init(
                 concurrency: Swift.Int? = nil,
@@ -584,7 +584,7 @@ extension Components {
             }
             /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/retentionPolicy`.
             public var retentionPolicy: Components.Schemas.RecurringJobDefinition.RetentionPolicyPayload?
-            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            /// snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup
             ///
             /// - Remark: Generated from `#/components/schemas/RecurringJobDefinition/task`.
             public var task: Swift.String
@@ -599,7 +599,7 @@ extension Components {
             ///   - retain:
             ///   - retainAge:
             ///   - retentionPolicy:
-            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup or backup-force-create
+            ///   - task: snapshot, snapshot-force-create, snapshot-delete, snapshot-cleanup, backup, backup-force-create or system-backup
             public init(
                 concurrency: Swift.Int? = nil,
                 cron: Swift.String,
@@ -1032,6 +1032,92 @@ extension Components {
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "name"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SystemBackup`.
+        public typealias SystemBackup = CorralControl.SystemBackup
+        /// - Remark: Generated from `#/components/schemas/SystemBackupCreate`.
+        public struct SystemBackupCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SystemBackupCreate/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SystemBackupCreate/volumeBackupPolicy`.
+            @frozen public enum VolumeBackupPolicyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ifNotPresent = "if-not-present"
+                case always = "always"
+                case disabled = "disabled"
+            }
+            /// - Remark: Generated from `#/components/schemas/SystemBackupCreate/volumeBackupPolicy`.
+            public var volumeBackupPolicy: Components.Schemas.SystemBackupCreate.VolumeBackupPolicyPayload?
+            /// Creates a new `SystemBackupCreate`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - volumeBackupPolicy:
+            public init(
+                name: Swift.String,
+                volumeBackupPolicy: Components.Schemas.SystemBackupCreate.VolumeBackupPolicyPayload? = nil
+            ) {
+                self.name = name
+                self.volumeBackupPolicy = volumeBackupPolicy
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case volumeBackupPolicy
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                self.volumeBackupPolicy = try container.decodeIfPresent(
+                    Components.Schemas.SystemBackupCreate.VolumeBackupPolicyPayload.self,
+                    forKey: .volumeBackupPolicy
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "name",
+                    "volumeBackupPolicy"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SystemRestore`.
+        public typealias SystemRestore = CorralControl.SystemRestore
+        /// - Remark: Generated from `#/components/schemas/SystemRestoreCreate`.
+        public struct SystemRestoreCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SystemRestoreCreate/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SystemRestoreCreate/systemBackup`.
+            public var systemBackup: Swift.String
+            /// Creates a new `SystemRestoreCreate`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - systemBackup:
+            public init(
+                name: Swift.String,
+                systemBackup: Swift.String
+            ) {
+                self.name = name
+                self.systemBackup = systemBackup
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case systemBackup
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                self.systemBackup = try container.decode(
+                    Swift.String.self,
+                    forKey: .systemBackup
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "name",
+                    "systemBackup"
                 ])
             }
         }

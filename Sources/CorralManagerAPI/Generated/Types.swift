@@ -230,6 +230,46 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /v1/settings/{name}`.
     /// - Remark: Generated from `#/paths//v1/settings/{name}/put(setSetting)`.
     func setSetting(_ input: Operations.SetSetting.Input) async throws -> Operations.SetSetting.Output
+    /// List system backups, made here or found on the default backup target
+    ///
+    /// - Remark: HTTP `GET /v1/systembackups`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/get(listSystemBackups)`.
+    func listSystemBackups(_ input: Operations.ListSystemBackups.Input) async throws -> Operations.ListSystemBackups.Output
+    /// Back up the cluster's configuration and its volumes to the default backup target (docs/system-backup.md)
+    ///
+    /// - Remark: HTTP `POST /v1/systembackups`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/post(createSystemBackup)`.
+    func createSystemBackup(_ input: Operations.CreateSystemBackup.Input) async throws -> Operations.CreateSystemBackup.Output
+    /// Show a system backup: its state, progress and what it waits for
+    ///
+    /// - Remark: HTTP `GET /v1/systembackups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/{name}/get(getSystemBackup)`.
+    func getSystemBackup(_ input: Operations.GetSystemBackup.Input) async throws -> Operations.GetSystemBackup.Output
+    /// Delete a system backup from the backup target (one made by another system: only its record)
+    ///
+    /// - Remark: HTTP `DELETE /v1/systembackups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/{name}/delete(deleteSystemBackup)`.
+    func deleteSystemBackup(_ input: Operations.DeleteSystemBackup.Input) async throws -> Operations.DeleteSystemBackup.Output
+    /// List system restores
+    ///
+    /// - Remark: HTTP `GET /v1/systemrestores`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/get(listSystemRestores)`.
+    func listSystemRestores(_ input: Operations.ListSystemRestores.Input) async throws -> Operations.ListSystemRestores.Output
+    /// Restore a system backup: create what this cluster lacks (docs/system-backup.md "Restore")
+    ///
+    /// - Remark: HTTP `POST /v1/systemrestores`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/post(createSystemRestore)`.
+    func createSystemRestore(_ input: Operations.CreateSystemRestore.Input) async throws -> Operations.CreateSystemRestore.Output
+    /// Show a system restore: its state and what was done with each resource
+    ///
+    /// - Remark: HTTP `GET /v1/systemrestores/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/{name}/get(getSystemRestore)`.
+    func getSystemRestore(_ input: Operations.GetSystemRestore.Input) async throws -> Operations.GetSystemRestore.Output
+    /// Delete a system restore's record (one in progress stops; what it created stays)
+    ///
+    /// - Remark: HTTP `DELETE /v1/systemrestores/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/{name}/delete(deleteSystemRestore)`.
+    func deleteSystemRestore(_ input: Operations.DeleteSystemRestore.Input) async throws -> Operations.DeleteSystemRestore.Output
     /// List volumes
     ///
     /// - Remark: HTTP `GET /v1/volumes`.
@@ -839,6 +879,98 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// List system backups, made here or found on the default backup target
+    ///
+    /// - Remark: HTTP `GET /v1/systembackups`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/get(listSystemBackups)`.
+    public func listSystemBackups(headers: Operations.ListSystemBackups.Input.Headers = .init()) async throws -> Operations.ListSystemBackups.Output {
+        try await listSystemBackups(Operations.ListSystemBackups.Input(headers: headers))
+    }
+    /// Back up the cluster's configuration and its volumes to the default backup target (docs/system-backup.md)
+    ///
+    /// - Remark: HTTP `POST /v1/systembackups`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/post(createSystemBackup)`.
+    public func createSystemBackup(
+        headers: Operations.CreateSystemBackup.Input.Headers = .init(),
+        body: Operations.CreateSystemBackup.Input.Body
+    ) async throws -> Operations.CreateSystemBackup.Output {
+        try await createSystemBackup(Operations.CreateSystemBackup.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a system backup: its state, progress and what it waits for
+    ///
+    /// - Remark: HTTP `GET /v1/systembackups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/{name}/get(getSystemBackup)`.
+    public func getSystemBackup(
+        path: Operations.GetSystemBackup.Input.Path,
+        headers: Operations.GetSystemBackup.Input.Headers = .init()
+    ) async throws -> Operations.GetSystemBackup.Output {
+        try await getSystemBackup(Operations.GetSystemBackup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a system backup from the backup target (one made by another system: only its record)
+    ///
+    /// - Remark: HTTP `DELETE /v1/systembackups/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systembackups/{name}/delete(deleteSystemBackup)`.
+    public func deleteSystemBackup(
+        path: Operations.DeleteSystemBackup.Input.Path,
+        headers: Operations.DeleteSystemBackup.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSystemBackup.Output {
+        try await deleteSystemBackup(Operations.DeleteSystemBackup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List system restores
+    ///
+    /// - Remark: HTTP `GET /v1/systemrestores`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/get(listSystemRestores)`.
+    public func listSystemRestores(headers: Operations.ListSystemRestores.Input.Headers = .init()) async throws -> Operations.ListSystemRestores.Output {
+        try await listSystemRestores(Operations.ListSystemRestores.Input(headers: headers))
+    }
+    /// Restore a system backup: create what this cluster lacks (docs/system-backup.md "Restore")
+    ///
+    /// - Remark: HTTP `POST /v1/systemrestores`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/post(createSystemRestore)`.
+    public func createSystemRestore(
+        headers: Operations.CreateSystemRestore.Input.Headers = .init(),
+        body: Operations.CreateSystemRestore.Input.Body
+    ) async throws -> Operations.CreateSystemRestore.Output {
+        try await createSystemRestore(Operations.CreateSystemRestore.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a system restore: its state and what was done with each resource
+    ///
+    /// - Remark: HTTP `GET /v1/systemrestores/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/{name}/get(getSystemRestore)`.
+    public func getSystemRestore(
+        path: Operations.GetSystemRestore.Input.Path,
+        headers: Operations.GetSystemRestore.Input.Headers = .init()
+    ) async throws -> Operations.GetSystemRestore.Output {
+        try await getSystemRestore(Operations.GetSystemRestore.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a system restore's record (one in progress stops; what it created stays)
+    ///
+    /// - Remark: HTTP `DELETE /v1/systemrestores/{name}`.
+    /// - Remark: Generated from `#/paths//v1/systemrestores/{name}/delete(deleteSystemRestore)`.
+    public func deleteSystemRestore(
+        path: Operations.DeleteSystemRestore.Input.Path,
+        headers: Operations.DeleteSystemRestore.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSystemRestore.Output {
+        try await deleteSystemRestore(Operations.DeleteSystemRestore.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// List volumes

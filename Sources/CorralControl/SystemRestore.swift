@@ -1,0 +1,207 @@
+import CorralCore
+import Foundation
+
+/// A restore of a system backup into this cluster (docs/system-backup.md "Restore"): what is
+/// missing is created, in order; what exists is left alone; the status lists each resource with
+/// what was done.
+public typealias SystemRestore = Object<SystemRestoreKind>
+
+/// Longhorn's SystemRestore states.
+public enum SystemRestoreState: String, Codable, Sendable, CaseIterable {
+    case pending = "Pending", downloading = "Downloading", unpacking = "Unpacking", restoring = "Restoring"
+    case completed = "Completed", error = "Error"
+    public var hasEnded: Bool { self == .completed || self == .error }
+}
+
+public enum SystemRestoreKind: ResourceKind {
+    public static let kind = Kind.systemrestores
+
+    public struct Spec: Codable, Sendable, Hashable {
+        /// The system backup to restore (its record's name).
+        public var systemBackup: String
+        public init(systemBackup: String) { self.systemBackup = systemBackup }
+    }
+
+    /// What was done with one resource of the backup.
+    public struct Item: Codable, Sendable, Hashable {
+        public enum Outcome: String, Codable, Sendable, Hashable, CaseIterable {
+            case created, exists, updated, skipped, failed
+        }
+        /// The collection ("volumes", "settings", ...) and the name.
+        public var kind: String
+        public var name: String
+        public var outcome: Outcome
+        public var message: String
+        public init(kind: String, name: String, outcome: Outcome, message: String = "") {
+            self.kind = kind; self.name = name; self.outcome = outcome; self.message = message
+        }
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        public var state: SystemRestoreState = .pending
+        public var message = ""
+        public var error = ""
+        public var progress = 0
+        /// Where the content came from.
+        public var sourceURL = ""
+        public var items: [Item] = []
+        public var startedAt: Date?
+        public var endedAt: Date?
+        public init() {}
+    }
+}
+
+/// The content of a system backup: what its zip holds, one YAML file per kind
+/// (docs/system-backup.md "Content"). Never a secret's value.
+public struct SystemBackupContent: Codable, Sendable, Equatable {
+    public struct Metadata: Codable, Sendable, Equatable {
+        public var corralVersion: String
+        public var systemBackup: String
+        public var createdAt: Date
+        public var clusterID: String
+        public init(corralVersion: String, systemBackup: String, createdAt: Date, clusterID: String) {
+            self.corralVersion = corralVersion; self.systemBackup = systemBackup; self.createdAt = createdAt; self.clusterID = clusterID
+        }
+    }
+
+    public struct SettingItem: Codable, Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) { self.name = name; self.value = value }
+    }
+
+    public struct VolumeItem: Codable, Sendable, Equatable {
+        public var name: String
+        public var labels: [String: String]?
+        public var spec: VolumeKind.Spec
+        /// The backup it is restored from: the system backup's own, else its newest; nil when it has none.
+        public var lastBackup: String?
+        public init(name: String, labels: [String: String]?, spec: VolumeKind.Spec, lastBackup: String?) {
+            self.name = name; self.labels = labels; self.spec = spec; self.lastBackup = lastBackup
+        }
+    }
+
+    public struct RecurringJobItem: Codable, Sendable, Equatable {
+        public var name: String
+        public var spec: RecurringJobKind.Spec
+        public init(name: String, spec: RecurringJobKind.Spec) { self.name = name; self.spec = spec }
+    }
+
+    public struct BackupTargetItem: Codable, Sendable, Equatable {
+        public var name: String
+        /// The URL, poll interval and the credential secret's name (not its values).
+        public var spec: BackupTargetKind.Spec
+        public init(name: String, spec: BackupTargetKind.Spec) { self.name = name; self.spec = spec }
+    }
+
+    public struct NodeItem: Codable, Sendable, Equatable {
+        public var name: String
+        /// Disks, tags, zone and scheduling: applied only to a node of the same name.
+        public var spec: NodeKind.Spec
+        public init(name: String, spec: NodeKind.Spec) { self.name = name; self.spec = spec }
+    }
+
+    public var metadata: Metadata
+    public var settings: [SettingItem] = []
+    public var backupTargets: [BackupTargetItem] = []
+    public var recurringJobs: [RecurringJobItem] = []
+    public var volumes: [VolumeItem] = []
+    public var nodes: [NodeItem] = []
+
+    public init(metadata: Metadata) { self.metadata = metadata }
+
+    /// The zip's entries, by kind: `<name>/yamls/corral/<file>`.
+    public enum File: String, CaseIterable, Sendable {
+        case settings = "settings.yaml", backupTargets = "backuptargets.yaml", backingImages = "backingimages.yaml"
+        case recurringJobs = "recurringjobs.yaml", volumes = "volumes.yaml", nodes = "nodes.yaml"
+    }
+    public static let metadataFile = "metadata.yaml"
+    public static let yamlDirectory = "yamls/corral/"
+}
+
+/// What a restore does with a system backup's content, in order: settings, backup targets,
+/// recurring jobs, volumes (restored from their backups), then nodes' disk configuration. Pure:
+/// the manager performs each step and records its outcome.
+public enum SystemRestorePlan {
+    public enum Step: Sendable, Equatable {
+        case createSetting(String, value: String)
+        case createBackupTarget(String, BackupTargetKind.Spec)
+        case createRecurringJob(String, RecurringJobKind.Spec)
+        case createVolume(SystemBackupContent.VolumeItem)
+        case updateNode(String, NodeKind.Spec)
+        /// Nothing to do: an item already decided (exists, skipped).
+        case note(SystemRestoreKind.Item)
+    }
+
+    public struct Existing: Sendable {
+        public var settings: Set<String>
+        public var backupTargets: Set<String>
+        public var recurringJobs: Set<String>
+        public var volumes: Set<String>
+        public var nodes: Set<String>
+        public init(settings: Set<String>, backupTargets: Set<String>, recurringJobs: Set<String>, volumes: Set<String>, nodes: Set<String>) {
+            self.settings = settings; self.backupTargets = backupTargets; self.recurringJobs = recurringJobs; self.volumes = volumes; self.nodes = nodes
+        }
+    }
+
+    public static func steps(_ content: SystemBackupContent, existing: Existing) -> [Step] {
+        var steps: [Step] = []
+        func exists(_ kind: Kind, _ name: String) -> Step { .note(.init(kind: kind.rawValue, name: name, outcome: .exists, message: "left as it is")) }
+        for setting in content.settings {
+            if SettingDefinition.named(setting.name) == nil {
+                steps.append(.note(.init(kind: Kind.settings.rawValue, name: setting.name, outcome: .skipped, message: "not a setting of this version of Corral")))
+            } else {
+                steps.append(existing.settings.contains(setting.name) ? exists(.settings, setting.name) : .createSetting(setting.name, value: setting.value))
+            }
+        }
+        for target in content.backupTargets {
+            steps.append(existing.backupTargets.contains(target.name) ? exists(.backuptargets, target.name) : .createBackupTarget(target.name, target.spec))
+        }
+        for job in content.recurringJobs {
+            steps.append(existing.recurringJobs.contains(job.name) ? exists(.recurringjobs, job.name) : .createRecurringJob(job.name, job.spec))
+        }
+        for volume in content.volumes {
+            steps.append(existing.volumes.contains(volume.name) ? exists(.volumes, volume.name) : .createVolume(volume))
+        }
+        for node in content.nodes {
+            steps.append(existing.nodes.contains(node.name)
+                ? .updateNode(node.name, node.spec)
+                : .note(.init(kind: Kind.nodes.rawValue, name: node.name, outcome: .skipped, message: "no node of this name in this cluster; its disk configuration is not applied")))
+        }
+        return steps
+    }
+
+    /// A node's configuration from a system backup applied to the node of the same name here:
+    /// its tags, zone and scheduling, and the settings of each disk at the same path (a disk is
+    /// never added, moved or removed: the paths are this machine's). Answers the spec and what
+    /// was applied.
+    public static func node(_ current: NodeKind.Spec, from saved: NodeKind.Spec) -> (spec: NodeKind.Spec, applied: String) {
+        var spec = current
+        spec.tags = saved.tags
+        spec.zone = saved.zone
+        spec.allowScheduling = saved.allowScheduling
+        var disks: [String] = []
+        for (name, disk) in current.disks.sorted(by: { $0.key < $1.key }) {
+            guard let savedDisk = saved.disks.values.first(where: { $0.path == disk.path }) else { continue }
+            var updated = disk
+            updated.allowScheduling = savedDisk.allowScheduling
+            updated.storageReserved = savedDisk.storageReserved
+            updated.tags = savedDisk.tags
+            spec.disks[name] = updated
+            disks.append(name)
+        }
+        return (spec, "tags, zone and scheduling applied; " + (disks.isEmpty ? "no disk at a saved disk's path" : "disks at the same path: \(disks.joined(separator: ", "))"))
+    }
+
+    /// The volume a restore creates: the backed-up spec, restored from its backup, attached to
+    /// no node (this cluster's nodes may differ).
+    public static func volume(_ item: SystemBackupContent.VolumeItem) -> Volume {
+        var spec = item.spec
+        spec.nodeID = ""
+        spec.fromBackup = item.lastBackup
+        spec.salvageRequest = nil
+        var metadata = ObjectMeta(name: item.name)
+        metadata.labels = item.labels
+        return Volume(metadata: metadata, spec: spec, status: .init())
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import CorralControl
+
+/// What a system restore does (issue 21): what is missing is created, in order; what exists is
+/// left alone; disk configuration goes only to nodes of the same name.
+struct SystemRestorePlanTests {
+    func content() -> SystemBackupContent {
+        var content = SystemBackupContent(metadata: .init(corralVersion: "0.23.0", systemBackup: "sb", createdAt: Date(timeIntervalSince1970: 0), clusterID: "c"))
+        content.settings = [.init(name: "default-replica-count", value: "2"), .init(name: "backup-compression-method", value: "gzip"),
+                            .init(name: "a-setting-of-the-future", value: "1")]
+        content.backupTargets = [.init(name: "default", spec: .init(url: "file:///b")), .init(name: "offsite", spec: .init(url: "s3://x@us-east-1/"))]
+        content.recurringJobs = [.init(name: "nightly", spec: .init(task: .backup, cron: "@daily", retain: 3))]
+        var spec = makeVolume("v1").spec
+        spec.nodeID = "old-node"
+        content.volumes = [.init(name: "v1", labels: ["app": "db"], spec: spec, lastBackup: "file:///b?backup=b1&volume=v1"),
+                           .init(name: "v2", labels: nil, spec: makeVolume("v2").spec, lastBackup: nil),
+                           .init(name: "kept", labels: nil, spec: makeVolume("kept").spec, lastBackup: nil)]
+        content.nodes = [.init(name: "n1", spec: .init()), .init(name: "gone", spec: .init())]
+        return content
+    }
+
+    @Test func missingResourcesAreCreatedInOrderAndExistingOnesLeftAlone() {
+        let existing = SystemRestorePlan.Existing(settings: ["backup-compression-method"], backupTargets: ["default"], recurringJobs: [],
+                                                  volumes: ["kept"], nodes: ["n1"])
+        let steps = SystemRestorePlan.steps(content(), existing: existing)
+        func kindOrder(_ step: SystemRestorePlan.Step) -> Int {
+            switch step {
+            case .createSetting: 0
+            case .createBackupTarget: 1
+            case .createRecurringJob: 2
+            case .createVolume: 3
+            case .updateNode: 4
+            case .note(let item): ["settings": 0, "backuptargets": 1, "recurringjobs": 2, "volumes": 3, "nodes": 4][item.kind] ?? 9
+            }
+        }
+        #expect(steps.map(kindOrder) == steps.map(kindOrder).sorted(), "settings, targets, jobs, volumes, then nodes")
+        #expect(steps.contains(.createSetting("default-replica-count", value: "2")))
+        #expect(steps.contains(.note(.init(kind: "settings", name: "backup-compression-method", outcome: .exists, message: "left as it is"))))
+        #expect(steps.contains { if case .note(let item) = $0 { item.name == "a-setting-of-the-future" && item.outcome == .skipped } else { false } })
+        #expect(steps.contains { if case .createBackupTarget("offsite", _) = $0 { true } else { false } })
+        #expect(!steps.contains { if case .createBackupTarget("default", _) = $0 { true } else { false } })
+        #expect(steps.contains { if case .createRecurringJob("nightly", _) = $0 { true } else { false } })
+        #expect(steps.contains { if case .note(let item) = $0 { item.name == "kept" && item.outcome == .exists } else { false } })
+        #expect(steps.contains { if case .updateNode("n1", _) = $0 { true } else { false } })
+        #expect(steps.contains { if case .note(let item) = $0 { item.name == "gone" && item.outcome == .skipped && item.message.contains("no node") } else { false } })
+    }
+
+    @Test func aVolumeIsRestoredFromItsBackupAndAttachedNowhere() {
+        let volume = SystemRestorePlan.volume(content().volumes[0])
+        #expect(volume.spec.fromBackup == "file:///b?backup=b1&volume=v1")
+        #expect(volume.spec.nodeID.isEmpty)
+        #expect(volume.metadata.labels == ["app": "db"])
+        #expect(SystemRestorePlan.volume(content().volumes[1]).spec.fromBackup == nil, "no backup: created empty")
+    }
+
+    /// Disk paths are this machine's: only a disk at a saved disk's path takes its settings.
+    @Test func aNodeTakesItsSavedConfigurationOnlyForDisksAtTheSamePath() {
+        var current = NodeKind.Spec()
+        current.disks = ["default": DiskSpec(path: "/data"), "extra": DiskSpec(path: "/mnt/new")]
+        var saved = NodeKind.Spec()
+        saved.tags = ["ssd"]
+        saved.zone = "z1"
+        var savedDisk = DiskSpec(path: "/data")
+        savedDisk.tags = ["fast"]
+        savedDisk.storageReserved = 1 << 30
+        saved.disks = ["d0": savedDisk, "old": DiskSpec(path: "/mnt/gone")]
+        let (spec, applied) = SystemRestorePlan.node(current, from: saved)
+        #expect(spec.tags == ["ssd"] && spec.zone == "z1")
+        #expect(spec.disks["default"]?.tags == ["fast"] && spec.disks["default"]?.storageReserved == 1 << 30 && spec.disks["default"]?.path == "/data")
+        #expect(spec.disks["extra"] == DiskSpec(path: "/mnt/new") && spec.disks.count == 2, "no disk added, moved or removed")
+        #expect(applied.contains("default"))
+    }
+}

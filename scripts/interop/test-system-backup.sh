@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Issue 21 on `corral server`: system backup and restore that never get stuck (incident 2).
+# - Acceptance 1: 3 volumes (one detached); 20 system backups in a row while the target is listed
+#   every second; the manager holds each phase (CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD) and a forced
+#   sync lands inside each; every one reaches Ready, and no record in flight is ever gone.
+# - Acceptance 2: the cluster is lost (its data directory moved away); a new one on the same
+#   target finds the system backups (Syncing, then Ready at 100%) and a restore recreates the
+#   settings, the recurring job and every volume with the data it held (SHA-256).
+# - Acceptance 4 (part): a Longhorn system backup on the same target is listed as foreign, its
+#   restore is refused, and deleting its record leaves its files.
+# - Acceptance 6 (part): a zip that does not match its checksum, and one holding an unknown kind,
+#   end the restore in Error saying why, with nothing restored.
+source "$(dirname "$0")/lib.sh"
+setup qemu-io qemu-img curl python3
+export CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD=2
+start_server
+TARGET="$WORK/target"
+mkdir -p "$TARGET"
+corral backup-target set default "file://$TARGET" --poll-interval 1 >/dev/null
+corral setting set backup-compression-method gzip >/dev/null
+corral recurring-job create nightly --task backup --cron "0 3 * * *" --retain 3 >/dev/null
+
+declare -A SUM
+for v in v1 v2 v3; do
+    corral volume create "$v" --size 8Mi --replicas 1 >/dev/null
+    uri=$(corral volume attach "$v") || fail "attach $v: $uri"
+    head -c 6M /dev/urandom >"$WORK/$v.bin"
+    qemu-img convert -n -f raw -O raw "$WORK/$v.bin" "$uri" || fail "cannot write $v"
+    qemu-img convert -f raw -O raw "$uri" "$WORK/$v.img" || fail "cannot read $v"
+    SUM[$v]=$(sha256sum <"$WORK/$v.img" | cut -d' ' -f1)
+done
+corral volume detach v3 >/dev/null   # backed up while detached: attached for it with a ticket
+
+sb_field() { curl -sf "$CORRAL_API/v1/systembackups/$1" | json_field "$2"; }
+
+# plant_system_backup VERSION NAME PATH=TEXT...: a system backup written into the target by another
+# writer (Longhorn's layout: the zip, then its config with the zip's SHA-256).
+plant_system_backup() {
+    python3 - "$TARGET" "$@" <<'PY'
+import hashlib, io, json, os, sys, zipfile
+target, version, name, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+directory = os.path.join(target, "backupstore/system-backups", version, name)
+os.makedirs(directory)
+buffer = io.BytesIO()
+with zipfile.ZipFile(buffer, "w") as archive:
+    for entry in files:
+        path, text = entry.split("=", 1)
+        archive.writestr(path, text + "\n")
+open(os.path.join(directory, "system-backup.zip"), "wb").write(buffer.getvalue())
+longhorn = not version.startswith("corral-")
+cfg = {"Name": name, "LonghornVersion": version, "LonghornGitCommit": "abc" if longhorn else "", "BackupTargetURL": "",
+       "ManagerImage": "longhornio/longhorn-manager:" + version if longhorn else "", "EngineImage": "longhornio/longhorn-engine:" + version if longhorn else "",
+       "CreatedAt": "2025-06-01T10:20:30.123456789Z", "Checksum": hashlib.sha256(buffer.getvalue()).hexdigest()}
+open(os.path.join(directory, "system-backup.cfg"), "w").write(json.dumps(cfg, separators=(",", ":")))
+PY
+}
+
+# follow SB: polls SB until Ready; at each new phase a forced sync must end while SB is still in
+# it, and SB must never be gone.
+follow() {
+    local sb=$1 state="" seen="" deadline=$((SECONDS + 120))
+    while [ $SECONDS -lt $deadline ]; do
+        state=$(sb_field "$sb" status.state) || fail "$sb is gone while it was ${state:-new} (seen: $seen)"
+        case "$state" in
+            Ready) [ "$(sb_field "$sb" status.progress)" = 100 ] || fail "$sb is Ready below 100%"; echo "$seen Ready"; return 0 ;;
+            Error) fail "$sb failed: $(sb_field "$sb" status.error)" ;;
+        esac
+        if [[ " $seen " != *" $state "* ]]; then
+            seen="$seen $state"
+            corral backup-target sync default --timeout 30 >/dev/null || fail "a forced sync during $state failed"
+            local after; after=$(sb_field "$sb" status.state) || fail "the forced sync during $state removed $sb"
+            # Uploading may end inside the sync; every other phase is held longer than a sync.
+            [ "$after" = "$state" ] || [ "$state" = Uploading ] || fail "$sb left $state before the forced sync ended ($after): the sync did not land inside it"
+        fi
+        sleep 0.1   # poll cadence, not synchronisation
+    done
+    fail "$sb did not reach Ready in 120 s (last $state; seen: $seen)"
+}
+
+for i in $(seq 1 20); do
+    corral system-backup create "sb$i" --no-wait >/dev/null
+    phases=$(follow "sb$i")
+    for p in CreatingVolumeBackups CreatingBackingImageBackups Generating Uploading; do
+        [[ "$phases" == *"$p"* ]] || fail "sb$i was never seen $p (seen:$phases)"
+    done
+done
+log "20 system backups reached Ready, a forced sync inside each phase, none removed in flight"
+[ "$(sb_field sb1 status.volumeBackups | python3 -c 'import ast,sys; print(sorted(ast.literal_eval(sys.stdin.read())))')" = "['v1', 'v2', 'v3']" ] \
+    || fail "sb1 does not name a backup for each volume"
+[ "$(sb_field sb20 status.version)" = "corral-$(sb_field sb1 status.version | sed 's/^corral-//')" ] || fail "no corral- version"
+cfg="$TARGET/backupstore/system-backups/$(sb_field sb20 status.version)/sb20/system-backup.cfg"
+python3 - "$cfg" "$(sb_field sb20 status.checksum)" "$TARGET/backupstore/system-backups/$(sb_field sb20 status.version)/sb20/system-backup.zip" <<'PY' || fail "sb20's config is not Longhorn's"
+import hashlib, json, sys
+text = open(sys.argv[1]).read()
+keys = list(json.loads(text).keys())
+assert keys == ["Name", "LonghornVersion", "LonghornGitCommit", "BackupTargetURL", "ManagerImage", "EngineImage", "CreatedAt", "Checksum"], keys
+cfg = json.loads(text)
+assert cfg["Checksum"] == sys.argv[2] == hashlib.sha256(open(sys.argv[3], "rb").read()).hexdigest(), cfg
+PY
+
+# --- a Longhorn system backup on the same target ---------------------------------------------
+plant_system_backup v1.9.0 longhorn-daily "longhorn-daily/metadata.yaml=longhornVersion: v1.9.0"
+wait_for 30 "the Longhorn system backup to be listed" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/systembackups/longhorn-daily | python3 -c 'import json,sys; s=json.load(sys.stdin)[\"status\"]; print(s[\"state\"], s.get(\"foreign\"))')\" = 'Ready True' ]"
+code=$(curl -s -o "$WORK/refusal.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"r-foreign","systemBackup":"longhorn-daily"}' "$CORRAL_API/v1/systemrestores")
+[ "$code" = 409 ] && grep -q "another system" "$WORK/refusal.json" || fail "restoring a foreign system backup got $code: $(cat "$WORK/refusal.json")"
+corral system-backup rm longhorn-daily --timeout 30 >/dev/null || fail "cannot delete the foreign record"
+[ -f "$TARGET/backupstore/system-backups/v1.9.0/longhorn-daily/system-backup.zip" ] || fail "deleting a foreign record removed its files"
+log "a Longhorn system backup is listed as foreign, not restored, and its files stay when its record goes"
+
+# --- acceptance 2: the cluster is lost; a new one restores it ---------------------------------
+kill_wait "$SERVER_PID"
+mv "$WORK/server" "$WORK/lost-server"
+start_server
+corral backup-target set default "file://$TARGET" --poll-interval 1 >/dev/null
+wait_for 60 "sb20 found on the target and Ready" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/systembackups/sb20 | python3 -c 'import json,sys; s=json.load(sys.stdin)[\"status\"]; print(s[\"state\"], s[\"progress\"])')\" = 'Ready 100' ]"
+corral system-restore create r1 --system-backup sb20 --timeout 300 >"$WORK/restore.out" 2>&1 || fail "the restore failed: $(cat "$WORK/restore.out")"
+for v in v1 v2 v3; do
+    grep -qE "volumes +$v +created" "$WORK/restore.out" || fail "the restore did not create $v: $(cat "$WORK/restore.out")"
+done
+grep -qE "recurringjobs +nightly +created" "$WORK/restore.out" || fail "the restore did not create the job: $(cat "$WORK/restore.out")"
+[ "$(curl -sf "$CORRAL_API/v1/settings/backup-compression-method" | json_field value)" = gzip ] || fail "the setting was not restored"
+restored() { [ "$(volume_field "$1" status.lastRestoredBackup)" = "$(volume_field "$1" spec.fromBackup)" ]; }
+for v in v1 v2 v3; do
+    wait_for 120 "$v restored" restored "$v"
+    uri=$(corral volume attach "$v") || fail "attach restored $v: $uri"
+    qemu-img convert -f raw -O raw "$uri" "$WORK/$v-restored.img" || fail "cannot read restored $v"
+    [ "$(sha256sum <"$WORK/$v-restored.img" | cut -d' ' -f1)" = "${SUM[$v]}" ] || fail "restored $v does not hold the data it held at backup time"
+done
+log "a new cluster on the same target restored the settings, the job and every volume's data (SHA-256)"
+
+# --- acceptance 6: bad zips end in Error, nothing restored ------------------------------------
+version=$(sb_field sb19 status.version)
+printf 'x' >>"$TARGET/backupstore/system-backups/$version/sb19/system-backup.zip"
+corral system-restore create r-damaged --system-backup sb19 --timeout 60 >"$WORK/damaged.out" 2>&1 && fail "a damaged zip restored"
+grep -q "SHA-256" "$WORK/damaged.out" || fail "the damaged zip's restore does not name the checksums: $(cat "$WORK/damaged.out")"
+plant_system_backup "$version" odd "odd/metadata.yaml=$(printf 'corralVersion: 0.23.0\nsystemBackup: odd\ncreatedAt: 2026-12-07T09:00:00Z\nclusterID: c')" \
+    "odd/yamls/corral/widgets.yaml=[]"
+sb_ready() { [ "$(sb_field "$1" status.state 2>/dev/null)" = Ready ]; }
+wait_for 30 "odd to be listed Ready" sb_ready odd
+volumes_before=$(corral volume ls -o json | json_field items | python3 -c 'import ast,sys; print(len(ast.literal_eval(sys.stdin.read())))')
+corral system-restore create r-odd --system-backup odd --timeout 60 >"$WORK/odd.out" 2>&1 && fail "a zip with an unknown kind restored"
+grep -q "widgets.yaml" "$WORK/odd.out" || fail "the restore does not name the unknown file: $(cat "$WORK/odd.out")"
+[ "$(corral system-restore get r-odd -o json | json_field status.items)" = "[]" ] || fail "r-odd restored something"
+log "a damaged zip and one with an unknown kind end the restore in Error, saying why, restoring nothing ($volumes_before volumes)"
+pass
