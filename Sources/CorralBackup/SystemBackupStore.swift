@@ -105,11 +105,21 @@ public struct SystemBackupStore: Sendable {
         return try Config.decode(try await driver.read(path), what: path)
     }
 
-    /// The zip, then the config that marks it complete.
+    /// The zip, then the config that marks it complete; a cancelled upload writes no config.
     public func upload(zip: Data, config: Config) async throws {
         let directory = Self.path(version: config.version, name: config.name)
         try await driver.write(directory + "/" + Self.zipFile, zip)
+        try Task.checkCancellation()
         try await driver.write(directory + "/" + Self.configFile, config.encoded())
+    }
+
+    /// The SHA-256 of the zip under this name, or nil when there is none.
+    public func zipChecksum(name: String, version: String) async throws -> String? {
+        do {
+            return Self.sha256(try await driver.read(Self.path(version: version, name: name) + "/" + Self.zipFile))
+        } catch BackupStoreError.notFound {
+            return nil
+        }
     }
 
     /// The zip, checked against the config's SHA-256; a mismatch says both sums.

@@ -137,6 +137,9 @@ public enum RecurringJobKind: ResourceKind {
         for key in (spec.labels ?? [:]).keys.sorted() where key.isEmpty || key == JobRetention.jobLabel {
             return key.isEmpty ? "a label needs a key" : "label \(key) is the job's own (RecurringJob=\(name)); pick another key"
         }
+        if spec.task == .systemBackup, spec.retentionPolicy == .ageBased {
+            return "a system-backup job keeps a count of system backups (retain); age-based retention is for snapshot and backup jobs"
+        }
         for (key, value) in (spec.parameters ?? [:]).sorted(by: { $0.key < $1.key }) {
             if spec.task == .systemBackup {
                 guard key == volumeBackupPolicy, SystemBackupKind.VolumeBackupPolicy(rawValue: value) != nil else {

@@ -25,8 +25,11 @@ public enum SystemBackupState: String, Codable, Sendable, CaseIterable {
 
 public enum SystemBackupKind: ResourceKind {
     public static let kind = Kind.systembackups
-    /// The label that ties the volume backups a system backup made to it.
+    /// The labels that tie the volume backups a system backup made to it: its name, and the id
+    /// of this making of it (a system backup deleted and made again under its name has a new one,
+    /// so it never takes the old one's backups for its own).
     public static let backupLabel = "corral.io/system-backup"
+    public static let runLabel = "corral.io/system-backup-run"
     /// The version written as the store's `LonghornVersion`: Corral's, with a prefix that tells a
     /// system backup of Corral's from one of Longhorn's on a shared target.
     public static var storeVersion: String { "corral-" + CorralVersion.current }
@@ -74,6 +77,8 @@ public enum SystemBackupKind: ResourceKind {
         /// The cluster that made it.
         public var clusterID = ""
         public var lastSyncedAt: Date?
+        /// This making of it: set at its first pass (`runLabel`).
+        public var runID: String?
         public init() {}
     }
 }
@@ -119,11 +124,14 @@ public enum SystemBackupPlan {
         /// Each phase lasts at least this long: a test hook that lets a forced target sync land
         /// inside every phase (CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD; 0 outside tests).
         public var phaseHold: TimeInterval
+        /// A fresh id, for a backup's first pass (`Status.runID`).
+        public var newID: String
         public init(backup: SystemBackup, volumes: [Volume], backups: [Backup], settings: Settings, targetURL: String,
-                    volumeWork: Set<String> = [], contentWork: Bool = false, deletionWork: Bool = false, now: Date, phaseHold: TimeInterval = 0) {
+                    volumeWork: Set<String> = [], contentWork: Bool = false, deletionWork: Bool = false, now: Date, phaseHold: TimeInterval = 0,
+                    newID: String = "0") {
             self.backup = backup; self.volumes = volumes; self.backups = backups; self.settings = settings; self.targetURL = targetURL
             self.volumeWork = volumeWork; self.contentWork = contentWork; self.deletionWork = deletionWork; self.now = now
-            self.phaseHold = phaseHold
+            self.phaseHold = phaseHold; self.newID = newID
         }
     }
 
@@ -143,6 +151,7 @@ public enum SystemBackupPlan {
             status.phaseStartedAt = world.now
             status.version = SystemBackupKind.storeVersion
             status.backupTargetURL = world.targetURL
+            status.runID = world.newID
         }
         guard !status.backupTargetURL.isEmpty else {
             return fail(status, "no backup target is set: set the default backup target's URL (corral backup-target set default URL), then create the system backup again", backup)
@@ -216,22 +225,32 @@ public enum SystemBackupPlan {
                 return fail(status, "volume backups did not finish within \(deadline) s (system-backup-volume-backups-deadline); still waiting for \(waiting.joined(separator: ", ")); create the system backup again", backup)
             }
             status.message = waiting.isEmpty ? "volume backups done" : "waiting for volume backups: " + waiting.joined(separator: ", ")
-            return actions + update(status, backup)
+            return update(status, backup) + actions
         }
         let message = backup.spec.policy == .disabled ? "volume backups disabled (volumeBackupPolicy)" : "\(done) volume backups done"
         return advance(status, to: .creatingBackingImageBackups, message: message + "; no backing images to back up", progress: 50, now: world.now, backup)
     }
 
+    /// Work still running stops first, and is waited for: an upload that ended after the
+    /// deletion would bring the system backup back. A foreign system backup, or one that never
+    /// began its upload (no checksum yet), has nothing of ours on the target: only the record
+    /// goes. A deletion the target keeps failing ends at the upload deadline, leaving the target
+    /// as it is: never stuck in Deleting.
     static func deletion(_ world: World) -> [Action] {
         let backup = world.backup
-        // A foreign system backup, or one whose content never reached the target, has nothing
-        // of ours there to remove.
         if world.contentWork || !world.volumeWork.isEmpty { return [.stopWork] }
-        if backup.isForeign || backup.status.backupTargetURL.isEmpty { return [.removeRecord] }
+        if backup.isForeign || backup.status.checksum.isEmpty || backup.status.backupTargetURL.isEmpty { return [.removeRecord] }
         if world.deletionWork { return [] }
         var status = backup.status
-        status.state = .deleting
-        status.message = "deleting from \(backup.status.backupTargetURL)"
+        if status.state == .deleting, let started = status.phaseStartedAt,
+           world.now.timeIntervalSince(started) >= TimeInterval(world.settings.systemBackupUploadDeadline) {
+            return [.removeRecord]
+        }
+        if status.state != .deleting {
+            status.state = .deleting
+            status.phaseStartedAt = world.now
+            status.message = "deleting from \(backup.status.backupTargetURL)"
+        }
         return (status == backup.status ? [] : [.updateStatus(status)]) + [.deleteFromTarget]
     }
 

@@ -127,24 +127,12 @@ struct JobRunWork: Sendable {
         try await access.whileBusy(volume, poll: pollInterval, change)
     }
 
-    /// Deletes `names` and purges them (`purgeAlways`: purge even when nothing was deleted now,
-    /// for snapshots removed before, by a run that was stopped or by a user, so none pile up
-    /// toward the chain's limit); answers what was deleted.
     func removeAndPurge(_ names: [String], purgeAlways: Bool = false) async throws -> [String] {
-        for name in names { try await whileBusy { try await access.deleteSnapshot(volume, name: name) } }
-        if !names.isEmpty || purgeAlways {
-            try await waitForPurge()
-            let started = try await whileBusy { try await access.startPurge(volume) }
-            if started.running { try await waitForPurge() } else if let error = started.error { throw Failure(description: "purge of \(volume): \(error)") }
-            if let error = try await access.purgeState(volume).error { throw Failure(description: "purge of \(volume): \(error)") }
-        }
-        return names
+        try await access.removeAndPurge(volume, names, purgeAlways: purgeAlways, poll: pollInterval)
     }
 
     func waitForPurge() async throws {
-        while try await access.purgeState(volume).running {
-            try await Task.sleep(for: pollInterval)
-        }
+        try await access.waitForPurge(volume, poll: pollInterval)
     }
 
     /// The volume's snapshots as retention reads them (the live head is not a snapshot).

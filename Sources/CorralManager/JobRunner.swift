@@ -118,7 +118,13 @@ actor JobRunner {
                 case .remove(let name):
                     try await store.remove(.jobruns, name)
                 case .createSystemBackup(let backup):
-                    try await store.create(backup, now: now)
+                    do { try await store.create(backup, now: now) } catch {
+                        // The run is not lost without a trace: the job's Event says why.
+                        try? await store.recordEvent(.warning, reason: "RecurringJobFailed",
+                                                     message: "recurring job \(job.name) could not make system backup \(backup.name): \(error)",
+                                                     about: "recurringjobs/\(job.name)", now: now)
+                        throw error
+                    }
                 case .deleteSystemBackup(let name):
                     try await store.requestDeletion(.systembackups, name, now: now)
                 case .updateJob(var change):

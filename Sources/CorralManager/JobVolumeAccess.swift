@@ -122,6 +122,34 @@ extension JobVolumeAccess {
     }
 }
 
+extension JobVolumeAccess {
+    /// Deletes `names` and purges them (`purgeAlways`: purge even when nothing was deleted now,
+    /// for snapshots removed before, by a run that was stopped or by a user, so none pile up
+    /// toward the chain's limit); answers what was deleted.
+    func removeAndPurge(_ volume: String, _ names: [String], purgeAlways: Bool = false, poll: Duration) async throws -> [String] {
+        for name in names { try await whileBusy(volume, poll: poll) { try await deleteSnapshot(volume, name: name) } }
+        if !names.isEmpty || purgeAlways {
+            try await waitForPurge(volume, poll: poll)
+            let started = try await whileBusy(volume, poll: poll) { try await startPurge(volume) }
+            if started.running { try await waitForPurge(volume, poll: poll) } else if let error = started.error { throw PurgeFailure(volume: volume, error: error) }
+            if let error = try await purgeState(volume).error { throw PurgeFailure(volume: volume, error: error) }
+        }
+        return names
+    }
+
+    func waitForPurge(_ volume: String, poll: Duration) async throws {
+        while try await purgeState(volume).running {
+            try await Task.sleep(for: poll)
+        }
+    }
+}
+
+struct PurgeFailure: Error, CustomStringConvertible {
+    var volume: String
+    var error: String
+    var description: String { "purge of \(volume): \(error)" }
+}
+
 extension ResourceStore {
     /// Asks a backup that has not ended to stop (`backup cancel`); nothing when it ended or is gone.
     func cancelBackupIfRunning(_ name: String) {

@@ -59,8 +59,10 @@ enum SystemBackupArchive {
         let root = name + "/"
         let directory = root + SystemBackupContent.yamlDirectory
         var texts: [String: String] = [:]
+        var paths = Set<String>()
         for entry in archive where entry.type == .file {
             let path = entry.path
+            guard paths.insert(path).inserted else { throw Invalid(description: "it holds \(path) twice") }
             guard path.hasPrefix(root) else { throw Invalid(description: "it holds \(path), outside its directory \(root)") }
             if path == root + SystemBackupContent.metadataFile {
                 texts[SystemBackupContent.metadataFile] = try text(of: entry, in: archive)

@@ -54,8 +54,14 @@ actor SystemBackupController {
             let world = SystemBackupPlan.World(
                 backup: record, volumes: volumes, backups: backups, settings: settings, targetURL: targetURL,
                 volumeWork: Set(volumeWork[record.name, default: [:]].keys), contentWork: contentWork[record.name] != nil,
-                deletionWork: deletionWork[record.name] != nil, now: now, phaseHold: phaseHold)
-            for action in SystemBackupPlan.reconcile(world) { await perform(action, record, backups: backups) }
+                deletionWork: deletionWork[record.name] != nil, now: now, phaseHold: phaseHold, newID: ControllerRuntime.randomSuffix())
+            // Later actions of a pass see the status its earlier ones wrote (the run id of a
+            // backup's first pass, which its volume backups carry).
+            var current = record
+            for action in SystemBackupPlan.reconcile(world) {
+                await perform(action, current, backups: backups)
+                if case .updateStatus(let status) = action { current.status = status }
+            }
         }
         // The work of a record that ended (a volume's backup failed: the others need not go on)
         // or is gone stops.
@@ -87,7 +93,11 @@ actor SystemBackupController {
         do {
             switch action {
             case .updateStatus(let status):
+                let seen = record.status
                 _ = try await store.modifyStatus(SystemBackup.self, name) { stored in
+                    // Decided on what was read before this pass's awaits: a state or error another
+                    // writer set meanwhile (a volume's backup failed, the upload ended) stands.
+                    guard stored.state == seen.state, stored.error == seen.error else { return }
                     // Volume backups recorded meanwhile by their tasks stay.
                     let recorded = stored.volumeBackups
                     stored = status
@@ -98,8 +108,9 @@ actor SystemBackupController {
             case .generateAndUpload:
                 startContent(record, backups: backups)
             case .stopWork:
-                contentWork.removeValue(forKey: name)?.cancel()
-                for task in volumeWork.removeValue(forKey: name)?.values ?? [:].values { task.cancel() }
+                // Cancelled, and left in place until they end: the plan waits for them.
+                contentWork[name]?.cancel()
+                for task in volumeWork[name]?.values ?? [:].values { task.cancel() }
             case .readConfig:
                 try await readConfig(record)
             case .deleteFromTarget:
@@ -115,7 +126,7 @@ actor SystemBackupController {
     // MARK: Volume backups
 
     func startVolumeBackup(_ volume: String, of record: SystemBackup) {
-        let work = SystemBackupVolumeWork(access: access, systemBackup: record.name, policy: record.spec.policy, volume: volume)
+        let work = SystemBackupVolumeWork(access: access, systemBackup: record.name, runID: record.status.runID ?? "0", policy: record.spec.policy, volume: volume)
         let name = record.name
         volumeWork[name, default: [:]][volume] = Task {
             let outcome: Result<String, Error>
@@ -162,8 +173,8 @@ actor SystemBackupController {
             } catch {
                 _ = try? await self.store.modifyStatus(SystemBackup.self, name) { status in
                     guard status.state == .generating || status.state == .uploading else { return }
-                    status.state = .error
                     status.error = "\(status.state == .generating ? "making" : "uploading") the content failed: \(error); check the backup target, then create the system backup again"
+                    status.state = .error
                     status.message = status.error
                 }
             }
@@ -179,19 +190,36 @@ actor SystemBackupController {
         let content = await SystemBackupContentReader(store: store).content(of: record, backups: backups, createdAt: createdAt, clusterID: clusterID)
         let zip = try SystemBackupArchive.encode(content)
         try await hold()
-        try await moveOn(name, from: .generating, to: .uploading, progress: 80, message: "uploading \(zip.count) bytes to \(record.status.backupTargetURL)")
-        try await hold()
-        let checksum = SystemBackupStore.sha256(zip)
+        var checksum = SystemBackupStore.sha256(zip)
         let version = record.status.version.isEmpty ? SystemBackupKind.storeVersion : record.status.version
-        let config = SystemBackupStore.Config(name: name, version: version, backupTargetURL: record.status.backupTargetURL, createdAt: createdAt, checksum: checksum)
-        let driver = try await store.backupDriver(for: record.status.backupTargetURL)
-        try await SystemBackupStore(driver: driver).upload(zip: zip, config: config)
+        let target = SystemBackupStore(driver: try await store.backupDriver(for: record.status.backupTargetURL))
+        // What is on the target under this name: this backup's own upload, finished before a
+        // restart (the checksum it noted), or another's, which is never overwritten.
+        var done = false
+        if let existing = try await Self.existingConfig(target, name: name, version: version) {
+            guard !record.status.checksum.isEmpty, existing.checksum == record.status.checksum else {
+                throw Refusal("a system backup named \(name) is already on \(record.status.backupTargetURL) (made \(existing.createdAt.map { "\($0)" } ?? "at an unknown time"), version \(existing.version)); it was left alone: make this one under another name")
+            }
+            checksum = existing.checksum
+            done = true
+        }
+        let noted = checksum
+        try await moveOn(name, from: .generating, to: .uploading, progress: 80, message: "uploading \(zip.count) bytes to \(record.status.backupTargetURL)") {
+            // Noted before the upload: a deletion then knows the content on the target is its own.
+            $0.checksum = noted
+        }
+        try await hold()
+        if !done {
+            let config = SystemBackupStore.Config(name: name, version: version, backupTargetURL: record.status.backupTargetURL, createdAt: createdAt, checksum: checksum)
+            try await target.upload(zip: zip, config: config)
+        }
         try Task.checkCancellation()
+        let finalChecksum = checksum
         _ = try await store.modifyStatus(SystemBackup.self, name) { status in
             guard status.state == .uploading else { return }
             status.state = .ready
             status.progress = 100
-            status.checksum = checksum
+            status.checksum = finalChecksum
             status.createdAt = createdAt
             status.clusterID = content.metadata.clusterID
             status.version = version
@@ -199,16 +227,33 @@ actor SystemBackupController {
         }
     }
 
-    func moveOn(_ name: String, from: SystemBackupState, to: SystemBackupState, progress: Int, message: String) async throws {
+    func moveOn(_ name: String, from: SystemBackupState, to: SystemBackupState, progress: Int, message: String,
+                _ also: @escaping @Sendable (inout SystemBackupKind.Status) -> Void = { _ in }) async throws {
         try Task.checkCancellation()
         // phaseStartedAt stays: system-backup-upload-deadline counts from Generating, for both.
-        _ = try await store.modifyStatus(SystemBackup.self, name) { status in
-            guard status.state == from else { return }
+        let moved = try await store.modifyStatus(SystemBackup.self, name) { status in
+            guard status.state == from || status.state == to else { return }
             status.state = to
             status.progress = progress
             status.message = message
+            also(&status)
         }
+        guard moved.status.state == to else { throw CancellationError() }
         try Task.checkCancellation()
+    }
+
+    /// The config on the target under this name, or nil when there is none.
+    static func existingConfig(_ target: SystemBackupStore, name: String, version: String) async throws -> SystemBackupStore.Config? {
+        do {
+            return try await target.config(name: name, version: version)
+        } catch BackupStoreError.notFound {
+            return nil
+        }
+    }
+
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// The test hook's wait, so a forced sync can land inside the phase.
@@ -220,9 +265,13 @@ actor SystemBackupController {
 
     /// A system backup found on the target: its config says when it was made and its checksum.
     func readConfig(_ record: SystemBackup) async throws {
-        let store = SystemBackupStore(driver: try await self.store.backupDriver(for: record.status.backupTargetURL))
         let outcome: Result<SystemBackupStore.Config, Error>
-        do { outcome = .success(try await store.config(name: record.name, version: record.status.version)) } catch { outcome = .failure(error) }
+        do {
+            let store = SystemBackupStore(driver: try await self.store.backupDriver(for: record.status.backupTargetURL))
+            outcome = .success(try await store.config(name: record.name, version: record.status.version))
+        } catch {
+            outcome = .failure(error)
+        }
         let now = JSONCoding.wholeSeconds(clock())
         _ = try await self.store.modifyStatus(SystemBackup.self, record.name) { status in
             guard status.state == .syncing else { return }
@@ -249,8 +298,12 @@ actor SystemBackupController {
         let name = record.name
         deletionWork[name] = Task {
             do {
-                let driver = try await self.store.backupDriver(for: record.status.backupTargetURL)
-                try await SystemBackupStore(driver: driver).delete(name: name, version: record.status.version)
+                let target = SystemBackupStore(driver: try await self.store.backupDriver(for: record.status.backupTargetURL))
+                if try await Self.isOwn(record, on: target) {
+                    try await target.delete(name: name, version: record.status.version)
+                } else {
+                    self.logger.warning("system backup \(name): what is on \(record.status.backupTargetURL) under its name is not its content; only the record goes")
+                }
                 try await self.store.remove(.systembackups, name)
             } catch {
                 _ = try? await self.store.modifyStatus(SystemBackup.self, name) {
@@ -262,4 +315,16 @@ actor SystemBackupController {
     }
 
     func deletionEnded(_ name: String) { deletionWork.removeValue(forKey: name) }
+
+    /// Whether the directory on the target under the record's name holds the record's content
+    /// (its checksum): only then is it deleted. Another system's, or another cluster's of the
+    /// same name, stays.
+    static func isOwn(_ record: SystemBackup, on target: SystemBackupStore) async throws -> Bool {
+        guard !record.status.checksum.isEmpty else { return false }
+        if let config = try await existingConfig(target, name: record.name, version: record.status.version) {
+            return config.checksum == record.status.checksum
+        }
+        // No config: its own upload stopped after the zip, or nothing at all.
+        return try await target.zipChecksum(name: record.name, version: record.status.version) == record.status.checksum
+    }
 }

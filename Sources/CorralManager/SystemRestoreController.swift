@@ -93,6 +93,7 @@ actor SystemRestoreController {
             let done = items, progress = 40 + 60 * (index + 1) / max(steps.count, 1)
             try await update(name) { $0.items = done; $0.progress = min(progress, 99) }
         }
+        items = try await waitForVolumeData(name, items: items, content: unpacked.content)
         let failed = items.filter { $0.outcome == .failed }
         let ended = JSONCoding.wholeSeconds(clock())
         let counts = SystemRestoreKind.Item.Outcome.allCases.compactMap { outcome -> String? in
@@ -113,6 +114,52 @@ actor SystemRestoreController {
                 status.message = status.error
             }
         }
+    }
+
+    /// A restore is complete when the volumes it created hold their data: it waits for each
+    /// restore from a backup to end, and a volume whose restore failed (its backup gone, say) is a
+    /// failed item. Bounded by the setting system-backup-volume-backups-deadline.
+    func waitForVolumeData(_ name: String, items current: [SystemRestoreKind.Item], content: SystemBackupContent) async throws -> [SystemRestoreKind.Item] {
+        var items = current
+        let restoring = Set(items.filter { $0.kind == Kind.volumes.rawValue && $0.outcome == .created }.map(\.name))
+            .intersection(content.volumes.filter { $0.lastBackup != nil && !$0.spec.isStandby }.map(\.name))
+        let deadline = JSONCoding.wholeSeconds(clock()).addingTimeInterval(TimeInterval(Settings(await store.list(Setting.self)).systemBackupVolumeBackupsDeadline))
+        var waiting = restoring
+        while !waiting.isEmpty {
+            var progress: [String] = []
+            for volumeName in waiting.sorted() {
+                let index = items.firstIndex { $0.kind == Kind.volumes.rawValue && $0.name == volumeName }!
+                guard let volume = await store.get(Volume.self, volumeName) else {
+                    items[index].outcome = .failed
+                    items[index].message = "deleted before its data was restored"
+                    waiting.remove(volumeName)
+                    continue
+                }
+                if volume.isRestored {
+                    items[index].message = "restored from \(volume.spec.fromBackup ?? "")"
+                    waiting.remove(volumeName)
+                } else if let failure = volume.status.conditions.first(where: { $0.type == "Restore" && $0.reason == VolumeKind.restoreFailedReason }) {
+                    items[index].outcome = .failed
+                    items[index].message = "its data could not be restored from \(volume.spec.fromBackup ?? ""): \(failure.message)"
+                    waiting.remove(volumeName)
+                } else {
+                    progress.append("\(volumeName) \(volume.status.restoreProgress ?? 0)%")
+                }
+            }
+            guard !waiting.isEmpty else { break }
+            if JSONCoding.wholeSeconds(clock()) >= deadline {
+                for volumeName in waiting {
+                    let index = items.firstIndex { $0.kind == Kind.volumes.rawValue && $0.name == volumeName }!
+                    items[index].outcome = .failed
+                    items[index].message = "its data was not restored within system-backup-volume-backups-deadline; the volume's own restore goes on"
+                }
+                break
+            }
+            let snapshot = items, text = "waiting for the volumes' data: " + progress.joined(separator: ", ")
+            try await update(name) { $0.items = snapshot; $0.message = text }
+            try await Task.sleep(for: tick)
+        }
+        return items
     }
 
     func existing() async -> SystemRestorePlan.Existing {

@@ -129,6 +129,9 @@ struct SystemBackupPlanTests {
         var sb = applied(SystemBackupPlan.reconcile(world(record())), to: record())
         sb.metadata.deletionRequestedAt = start
         #expect(SystemBackupPlan.reconcile(world(sb, contentWork: true)) == [.stopWork])
+        #expect(SystemBackupPlan.reconcile(world(sb, volumeWork: ["v1"])) == [.stopWork], "volume work is stopped and waited for too")
+        #expect(SystemBackupPlan.reconcile(world(sb)) == [.removeRecord], "nothing uploaded yet (no checksum): only the record goes")
+        sb.status.checksum = "abc"
         let actions = SystemBackupPlan.reconcile(world(sb))
         #expect(actions.last == .deleteFromTarget && applied(actions, to: sb).status.state == .deleting)
         var foreign = sb
@@ -138,6 +141,17 @@ struct SystemBackupPlanTests {
         deleting.metadata.deletionRequestedAt = start
         #expect(SystemBackupPlan.reconcile(SystemBackupPlan.World(backup: deleting, volumes: [], backups: [], settings: Settings(), targetURL: "file:///b",
                                                                   deletionWork: true, now: start)).isEmpty)
+        let deadline = TimeInterval(Settings().systemBackupUploadDeadline)
+        #expect(SystemBackupPlan.reconcile(world(deleting, at: deadline - 1)) == [.deleteFromTarget], "a failed deletion is tried again")
+        #expect(SystemBackupPlan.reconcile(world(deleting, at: deadline)) == [.removeRecord], "never stuck in Deleting")
+    }
+
+    @Test func eachMakingHasItsOwnRunID() {
+        let first = applied(SystemBackupPlan.reconcile(SystemBackupPlan.World(backup: record(), volumes: [], backups: [], settings: Settings(),
+                                                                               targetURL: "file:///b", now: start, newID: "aaaa0001")), to: record())
+        #expect(first.status.runID == "aaaa0001")
+        #expect(applied(SystemBackupPlan.reconcile(SystemBackupPlan.World(backup: first, volumes: [], backups: [], settings: Settings(),
+                                                                           targetURL: "file:///b", now: start, newID: "bbbb0002")), to: first).status.runID == "aaaa0001")
     }
 
     @Test func ifNotPresentReusesABackupOnlyWhenNothingWasWrittenSince() {

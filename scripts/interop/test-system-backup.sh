@@ -98,6 +98,24 @@ cfg = json.loads(text)
 assert cfg["Checksum"] == sys.argv[2] == hashlib.sha256(open(sys.argv[3], "rb").read()).hexdigest(), cfg
 PY
 
+# --- a recurring system-backup job: retention over ended ones only --------------------------
+corral recurring-job create sysjob --task system-backup --cron "@every 5s" --retain 2 --param volume-backup-policy=disabled >/dev/null
+# retention_held: sysjob fired 5 times or more, some of its system backups were deleted, 2 ended
+# ones are kept, and they are its newest ended ones (Longhorn's retention deleted the newest, #13209).
+retention_held() {
+    local fired
+    fired=$(corral recurring-job get sysjob -o json | json_field status.executionCount)
+    curl -sf "$CORRAL_API/v1/systembackups" | python3 -c 'import json, sys
+fired = int(sys.argv[1])
+own = [b for b in json.load(sys.stdin)["items"] if (b["spec"].get("labels") or {}).get("recurring-job.corral.io/system-backup") == "sysjob"]
+ended = sorted((b for b in own if b["status"]["state"] in ("Ready", "Error") and not b["metadata"].get("deletionRequestedAt")), key=lambda b: b["metadata"]["createdAt"])
+newest = sorted((b for b in own if b["status"]["state"] in ("Ready", "Error")), key=lambda b: b["metadata"]["createdAt"])[-2:]
+sys.exit(0 if fired >= 5 and len(own) < fired and len(ended) == 2 and ended == newest else 1)' "$fired"
+}
+wait_for 120 "sysjob's retention to keep its 2 newest ended system backups" retention_held
+corral recurring-job rm sysjob >/dev/null
+log "a recurring system-backup job made a system backup each time it fired; its retention kept the 2 newest ended ones"
+
 # --- a Longhorn system backup on the same target ---------------------------------------------
 plant_system_backup v1.9.0 longhorn-daily "longhorn-daily/metadata.yaml=longhornVersion: v1.9.0"
 wait_for 30 "the Longhorn system backup to be listed" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/systembackups/longhorn-daily | python3 -c 'import json,sys; s=json.load(sys.stdin)[\"status\"]; print(s[\"state\"], s.get(\"foreign\"))')\" = 'Ready True' ]"
