@@ -1,7 +1,11 @@
 /// The durable description of one replica's chain: which layer files exist and how they stack.
 /// Written whole and atomically (docs/formats/replica-store.md); the layer files hold the data.
 public struct ChainManifest: Codable, Sendable, Equatable {
-    public static let formatVersion = 1
+    /// Version 1: no backing image. Version 2 adds `backingImage`; a chain without one is still
+    /// written as version 1, so older code keeps opening it, and code that predates backing images
+    /// refuses a chain on one instead of serving it without its bottom layer.
+    public static let formatVersion = 2
+    public static let formatVersionWithoutBackingImage = 1
 
     public var formatVersion: Int
     public var volume: String
@@ -21,9 +25,19 @@ public struct ChainManifest: Codable, Sendable, Equatable {
     public var snapshots: [LayerRecord]
     /// The writable head; its parent is the newest snapshot of the active chain.
     public var head: LayerRecord
+    /// The read-only layer below every snapshot: the copy of this image on the replica's disk.
+    /// Fixed when the replica is created; a rebuild never ships it, a purge never folds into it.
+    public var backingImage: BackingImageRef? {
+        didSet { formatVersion = Self.version(backingImage: backingImage) }
+    }
 
-    public init(volume: String, size: Int64, head: LayerRecord) {
-        formatVersion = Self.formatVersion
+    static func version(backingImage: BackingImageRef?) -> Int {
+        backingImage == nil ? formatVersionWithoutBackingImage : formatVersion
+    }
+
+    public init(volume: String, size: Int64, head: LayerRecord, backingImage: BackingImageRef? = nil) {
+        formatVersion = Self.version(backingImage: backingImage)
+        self.backingImage = backingImage
         self.volume = volume
         self.size = size
         epoch = 0
@@ -62,10 +76,19 @@ public struct ChainManifest: Codable, Sendable, Equatable {
     /// Problems that make the manifest unusable, as sentences; empty when it is sound.
     public func validationErrors() -> [String] {
         var errors: [String] = []
-        if formatVersion != Self.formatVersion { errors.append("format version \(formatVersion) is not \(Self.formatVersion)") }
+        if formatVersion != Self.version(backingImage: backingImage) {
+            errors.append(backingImage == nil
+                ? "format version \(formatVersion) is not \(Self.formatVersionWithoutBackingImage), the version of a chain without a backing image"
+                : "format version \(formatVersion) is not \(Self.formatVersion), the version of a chain on a backing image")
+        }
+        if let image = backingImage {
+            errors += image.problems
+            if image.size > size { errors.append("backing image \(image.name) (\(image.size) bytes) is larger than the volume (\(size) bytes)") }
+        }
         if size <= 0 || size % Int64(Limits.blockSize) != 0 { errors.append("size \(size) is not a positive multiple of \(Limits.blockSize)") }
         var ids = Set<Int>()
         for layer in snapshots + [head] {
+            if layer.id <= 0 { errors.append("layer id \(layer.id) is not positive") }
             if !ids.insert(layer.id).inserted { errors.append("layer id \(layer.id) appears twice") }
             if layer.id >= nextLayerID { errors.append("layer id \(layer.id) is not below nextLayerID \(nextLayerID)") }
             if let p = layer.parent, snapshot(id: p) == nil { errors.append("layer \(layer.id) has unknown parent \(p)") }

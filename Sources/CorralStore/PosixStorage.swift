@@ -211,6 +211,13 @@ public final class PosixDirectory: StorageDirectory, @unchecked Sendable {
 
     private func full(_ name: String) -> String { path + "/" + name }
 
+    /// A replica directory is `<root>/<volume>`; its disk's copies are under `<root>`.
+    public var backingImages: BackingImageShelf? {
+        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard let slash = trimmed.lastIndex(of: "/") else { return .posix(root: ".") }
+        return .posix(root: slash == trimmed.startIndex ? "/" : String(trimmed[..<slash]))
+    }
+
     /// Bytes the directory's files take on the disk (st_blocks), not their lengths: layer files are sparse.
     public func allocatedBytes() throws -> Int64 {
         try Self.files(path).reduce(0) { $0 + Int64($1.info.st_blocks) * 512 }

@@ -75,6 +75,9 @@ extension Replica {
                 try below.withUnsafeMutableBytes { raw in
                     if let parent = record.parent.flatMap({ id in manifest.snapshots.first { $0.id == id } }) {
                         try read(snapshot: parent.name, into: raw, at: block * Self.block)
+                    } else if let backing {
+                        // The oldest layer sits on the backing image, which is whole on every disk.
+                        try backing.read(into: raw, at: block * Self.block)
                     } else {
                         raw.initializeMemory(as: UInt8.self, repeating: 0)
                     }

@@ -10,10 +10,11 @@ extension Replica {
         guard isAligned(offset: offset, length: Int64(buffer.count)) else {
             throw StoreError.invalidArgument("snapshot reads must be whole blocks of \(Limits.blockSize) bytes")
         }
-        let chain = manifest.chain(endingAt: record)
+        let chain = manifest.chain(endingAt: record).map(\.id)
+        let ids = (backing == nil ? [] : [Self.backingLayerID]) + chain
         var maps: [ExtentMap] = []
-        for (position, layer) in chain.enumerated() {
-            maps.append(ExtentMap(extents: try extents(ofLayer: layer.id), layer: Int32(position)))
+        for (position, id) in ids.enumerated() {
+            maps.append(ExtentMap(extents: try extents(ofLayer: id), layer: Int32(position)))
         }
         let view = ExtentMap.overlayAll(maps)
         let range = BlockRange(start: offset / Self.block, end: (offset + Int64(buffer.count)) / Self.block)
@@ -22,7 +23,7 @@ extension Replica {
             let count = Int(segment.range.count * Self.block)
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + count)])
             if let layer = segment.layer {
-                try file(id: chain[Int(layer)].id).read(into: slice, at: segment.range.start * Self.block)
+                try file(id: ids[Int(layer)]).read(into: slice, at: segment.range.start * Self.block)
             } else {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)
             }

@@ -13,8 +13,13 @@ public final class Replica {
     var headBlocks: BlockSet
     /// Which frozen layer of the active chain holds each block; layer numbers index `chainIDs`.
     var frozenMap: ExtentMap
-    /// Layer ids of the active chain below the head, oldest first.
+    /// Layer ids of the active chain below the head, oldest first; `backingLayerID` first when
+    /// the chain sits on a backing image.
     var chainIDs: [Int]
+    /// The copy of the chain's backing image on this disk: read-only, below every layer.
+    var backing: StorageFile?
+    /// Stands for the backing image in `chainIDs`; layer ids start at 1.
+    static let backingLayerID = 0
     var openFiles: [Int: StorageFile] = [:]
     /// Extents of frozen layers: their files change only by purge folds and rebuild writes, which
     /// drop the entry.
@@ -57,24 +62,36 @@ public final class Replica {
     /// Opens the replica in `directory`, creating it when there is none. Idempotent: a valid replica
     /// is adopted; leftovers of a crashed create or snapshot are cleaned; a damaged replica is
     /// reported (or, with `repairDamaged`, reset to an empty replica that must be rebuilt).
-    public static func openOrCreate(directory: StorageDirectory, volume: String, size: Int64,
+    /// With `backingImage`, a new replica's chain sits on that image, and an existing one must.
+    public static func openOrCreate(directory: StorageDirectory, volume: String, size: Int64, backingImage: BackingImageRef? = nil,
                                     repairDamaged: Bool = false, fileSystems: FileSystemRule = FileSystemRule(),
                                     now: @escaping () -> String) throws -> Replica {
         guard size > 0, size % Int64(Limits.blockSize) == 0, size <= Limits.volumeBytesMax else {
             throw StoreError.invalidArgument("size \(size) must be a positive multiple of \(Limits.blockSize) up to \(Limits.volumeBytesMax)")
         }
+        if let backingImage {
+            let problems = backingImage.problems + (backingImage.size > size ? ["backing image \(backingImage.name) (\(backingImage.size) bytes) is larger than the volume (\(size) bytes)"] : [])
+            guard problems.isEmpty else { throw StoreError.invalidArgument(problems.joined(separator: "; ")) }
+        }
         do {
             if let replica = try open(directory: directory, fileSystems: fileSystems, now: now) {
                 guard replica.volume == volume else {
+                    replica.close()
                     throw StoreError.conflict("\(directory) holds volume \(replica.volume), not \(volume)")
+                }
+                guard replica.manifest.backingImage == backingImage else {
+                    replica.close()
+                    let has = replica.manifest.backingImage.map { "backing image \($0.name)" } ?? "no backing image"
+                    let asked = backingImage.map { "backing image \($0.name)" } ?? "none"
+                    throw StoreError.conflict("the replica of \(volume) sits on \(has), but \(asked) was asked for; a chain's backing image never changes")
                 }
                 return replica
             }
         } catch let error as StoreError {
             guard repairDamaged, case .corrupt = error else { throw error }
-            return try createFresh(directory: directory, volume: volume, size: size, rebuilding: true, now: now)
+            return try createFresh(directory: directory, volume: volume, size: size, backingImage: backingImage, rebuilding: true, now: now)
         }
-        return try createFresh(directory: directory, volume: volume, size: size, rebuilding: false, now: now)
+        return try createFresh(directory: directory, volume: volume, size: size, backingImage: backingImage, rebuilding: false, now: now)
     }
 
     /// Opens an existing replica, or returns nil when the directory has no manifest. Refuses a
@@ -86,26 +103,43 @@ public final class Replica {
         for snapshot in manifest.snapshots where !directory.fileExists(snapshot.fileName) {
             throw StoreError.corrupt("layer file \(snapshot.fileName) of snapshot \(snapshot.name) is missing; rebuild this replica from a healthy peer")
         }
-        if !directory.fileExists(manifest.head.fileName) {
-            // Heads are created (and the directory synced) before a manifest names them, so a missing
-            // head means outside damage: recreate it, and mark the replica as needing a rebuild.
-            manifest.rebuilding = true
-            let file = try directory.openFile(manifest.head.fileName, create: true)
-            try file.truncate(to: manifest.size)
-            try file.sync()
-            file.close()
-            try directory.sync()
-            try ManifestFile.store(manifest, in: directory)
+        // Before anything is written: a missing image must not make the replica look damaged.
+        let backing = try manifest.backingImage.map { try openBackingImage($0, for: directory) }
+        do {
+            if !directory.fileExists(manifest.head.fileName) {
+                // Heads are created (and the directory synced) before a manifest names them, so a missing
+                // head means outside damage: recreate it, and mark the replica as needing a rebuild.
+                manifest.rebuilding = true
+                let file = try directory.openFile(manifest.head.fileName, create: true)
+                try file.truncate(to: manifest.size)
+                try file.sync()
+                file.close()
+                try directory.sync()
+                try ManifestFile.store(manifest, in: directory)
+            }
+            let head = try directory.openFile(manifest.head.fileName, create: false)
+            let replica = Replica(directory: directory, manifest: manifest, head: head, now: now)
+            replica.backing = backing
+            try replica.removeLeftovers()
+            try replica.loadIndexes()
+            return replica
+        } catch {
+            backing?.close()
+            throw error
         }
-        let head = try directory.openFile(manifest.head.fileName, create: false)
-        let replica = Replica(directory: directory, manifest: manifest, head: head, now: now)
-        try replica.removeLeftovers()
-        try replica.loadIndexes()
-        return replica
     }
 
-    static func createFresh(directory: StorageDirectory, volume: String, size: Int64, rebuilding: Bool,
-                            now: @escaping () -> String) throws -> Replica {
+    static func openBackingImage(_ ref: BackingImageRef, for directory: StorageDirectory) throws -> StorageFile {
+        guard let shelf = directory.backingImages else {
+            throw StoreError.notFound("the replica sits on backing image \(ref.name), and \(directory) has no place for backing-image copies")
+        }
+        return try shelf.open(ref)
+    }
+
+    static func createFresh(directory: StorageDirectory, volume: String, size: Int64, backingImage: BackingImageRef? = nil,
+                            rebuilding: Bool, now: @escaping () -> String) throws -> Replica {
+        // The image first: without its copy on this disk nothing is created.
+        let backing = try backingImage.map { try openBackingImage($0, for: directory) }
         // Remove whatever a damaged or half-created replica left: nothing here is referenced.
         for name in try directory.listFiles() where name != ManifestFile.name {
             try directory.removeFile(name)
@@ -116,10 +150,11 @@ public final class Replica {
         try file.truncate(to: size)
         try file.sync()
         try directory.sync()
-        var manifest = ChainManifest(volume: volume, size: size, head: headRecord)
+        var manifest = ChainManifest(volume: volume, size: size, head: headRecord, backingImage: backingImage)
         manifest.rebuilding = rebuilding
         try ManifestFile.store(manifest, in: directory)
         let replica = Replica(directory: directory, manifest: manifest, head: file, now: now)
+        replica.backing = backing
         try replica.loadIndexes()
         return replica
     }
@@ -143,7 +178,7 @@ public final class Replica {
     /// Rebuilds the block indexes from the layer files.
     func loadIndexes() throws {
         let chain = manifest.activeChain.dropLast()
-        chainIDs = chain.map(\.id)
+        chainIDs = (backing == nil ? [] : [Self.backingLayerID]) + chain.map(\.id)
         var maps: [ExtentMap] = []
         maps.reserveCapacity(chainIDs.count)
         // Extents are not cached here: holding every layer's list beside the merged map would double
@@ -177,6 +212,7 @@ public final class Replica {
 
     func file(id: Int) throws -> StorageFile {
         if id == manifest.head.id { return head }
+        if id == Self.backingLayerID, let backing { return backing }
         if let open = openFiles[id] { return open }
         let opened = try directory.openFile(LayerRecord.fileName(id: id), create: false)
         openFiles[id] = opened
@@ -197,6 +233,7 @@ public final class Replica {
         closed = true
         for file in openFiles.values { file.close() }
         openFiles.removeAll()
+        backing?.close()
         head.close()
     }
 

@@ -15,7 +15,11 @@ public final class SnapshotReader {
     public let size: Int64
     public let snapshot: String
     let chain: [LayerRecord]
+    /// The backing image's copy (when the chain sits on one), then the chain's layers, oldest first.
     let files: [StorageFile]
+    /// Where the chain's layers start in `files`: 1 on a backing image.
+    let layerOffset: Int
+    public let backingImage: BackingImageRef?
     /// Where each block's newest data lies among the layers above the oldest.
     let upperMap: ExtentMap
     /// Extents of each layer above the oldest, by layer index (index 0 is empty).
@@ -32,7 +36,12 @@ public final class SnapshotReader {
         size = manifest.size
         self.snapshot = snapshot
         chain = manifest.chain(endingAt: record)
-        files = try chain.map { try directory.openFile($0.fileName, create: false) }
+        // A chain on a backing image reads through to it: the image is the oldest layer here, so
+        // a full backup holds the volume's whole content, as Longhorn's does.
+        let backing = try manifest.backingImage.map { try Replica.openBackingImage($0, for: directory) }
+        backingImage = manifest.backingImage
+        files = (backing.map { [$0] } ?? []) + (try chain.map { try directory.openFile($0.fileName, create: false) })
+        layerOffset = backing == nil ? 0 : 1
         var extents: [[BlockRange]] = [[]]
         for index in files.indices.dropFirst() { extents.append(try Self.blockExtents(of: files[index], size: size)) }
         upperExtents = extents
@@ -56,9 +65,9 @@ public final class SnapshotReader {
     /// Byte ranges whose newest data lies in a layer newer than `base` (all data when `base` is
     /// nil or not in this chain): what an incremental backup must look at.
     public func changedRanges(since base: String?) throws -> [(offset: Int64, length: Int64)] {
-        let start = base.flatMap { name in chain.firstIndex { $0.name == name }.map { $0 + 1 } } ?? 0
+        let start = base.flatMap { name in chain.firstIndex { $0.name == name }.map { $0 + 1 + layerOffset } } ?? 0
         var newer: [ExtentMap] = []
-        for index in start..<chain.count {
+        for index in start..<files.count {
             let extents = index == 0 ? try Self.blockExtents(of: files[0], size: size) : upperExtents[index]
             newer.append(ExtentMap(extents: extents, layer: Int32(index)))
         }

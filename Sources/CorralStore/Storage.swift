@@ -78,6 +78,8 @@ public protocol StorageDirectory: AnyObject {
     /// The file system the directory is on, by name: "ext4", "xfs", "tmpfs", ... or its statfs
     /// magic number, "0x…", when unknown (`FileSystemRule` decides whether a replica may live there).
     func fileSystemType() throws -> String
+    /// Where a replica in this directory finds its backing image's copy; nil where there is none.
+    var backingImages: BackingImageShelf? { get }
 }
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {

@@ -34,4 +34,5 @@ final class LayerWrappingDirectory: StorageDirectory {
     func renameFile(_ from: String, to: String) throws { try directory.renameFile(from, to: to) }
     func sync() throws { try directory.sync() }
     func fileSystemType() throws -> String { try directory.fileSystemType() }
+    var backingImages: BackingImageShelf? { directory.backingImages }
 }

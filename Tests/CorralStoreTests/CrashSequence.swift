@@ -27,6 +27,11 @@ final class CrashSequence {
     var formerTarget: Replica?
     /// Prints each step's choice and the chain, to follow one failing seed.
     var trace = false
+    /// Odd seeds run on a backing image (24 of the 32 blocks, a third of them holes), with a copy
+    /// on each disk: the chain must read through to it, write zeros over it, and never ship it.
+    let backingImage: BackingImageFixture?
+    let sourceShelf: BackingImageShelf?
+    let targetShelf: BackingImageShelf?
 
     /// An operation the process may have died in: what the model must accept after the crash.
     enum InFlight {
@@ -41,8 +46,25 @@ final class CrashSequence {
         fs = FaultyFileSystem(seed: seed)
         targetFS = FaultyFileSystem(seed: seed ^ 0x5EED)
         random = SeededRandom(seed: seed ^ 0xABCDEF)
-        replica = try Replica.openOrCreate(directory: FaultyDirectory(fs: fs), volume: "v", size: model.size, now: { "t" })
+        var imageTags: [UInt64] = []
+        if seed % 2 == 1 {
+            let (image, tags) = BackingImageFixture.tagged(blocks: 24)
+            (backingImage, imageTags) = (image, tags)
+            sourceShelf = try image.shelf(seed: seed ^ 1)
+            targetShelf = try image.shelf(seed: seed ^ 2)
+        } else {
+            (backingImage, sourceShelf, targetShelf) = (nil, nil, nil)
+        }
+        replica = try Replica.openOrCreate(directory: FaultyDirectory(fs: fs, backingImages: sourceShelf), volume: "v",
+                                           size: Int64(CrashModel.initialBlocks * Limits.blockSize), backingImage: backingImage?.ref, now: { "t" })
+        model.set(sectors: imageTags.indices) { imageTags[$0] }
+        model.settle()
     }
+
+    /// The source's disk, with its copy of the backing image.
+    var sourceDirectory: FaultyDirectory { FaultyDirectory(fs: fs, backingImages: sourceShelf) }
+    /// The rebuild target's disk, with a copy of its own.
+    var targetDirectory: FaultyDirectory { FaultyDirectory(fs: targetFS, backingImages: targetShelf) }
 
     func now() -> String { clock += 1; return "t\(clock)" }
 
@@ -243,7 +265,7 @@ final class CrashSequence {
         if random.next(2) == 0 {
             // Power fails on the finished target: what it was given must have been made durable.
             targetFS.crash()
-            guard let reopened = try Replica.open(directory: FaultyDirectory(fs: targetFS), now: { self.now() }),
+            guard let reopened = try Replica.open(directory: targetDirectory, now: { self.now() }),
                   !reopened.manifest.rebuilding else {
                 throw fail("a finished rebuild target did not reopen whole after a crash")
             }
@@ -272,7 +294,8 @@ final class CrashSequence {
         if let former = formerTarget {
             target = former
         } else {
-            target = try Replica.openOrCreate(directory: FaultyDirectory(fs: targetFS), volume: "v", size: model.size, now: { self.now() })
+            target = try Replica.openOrCreate(directory: targetDirectory, volume: "v", size: model.size, backingImage: backingImage?.ref,
+                                              now: { self.now() })
         }
         formerTarget = nil
         let layers = Array(replica.manifest.activeChain.dropLast())
@@ -296,7 +319,7 @@ final class CrashSequence {
     func targetCrashed(finishing: Bool) throws {
         targetFS.crash()
         rebuild = nil
-        let directory = FaultyDirectory(fs: targetFS)
+        let directory = targetDirectory
         guard let reopened = try Replica.open(directory: directory, now: { self.now() }) else {
             formerTarget = nil  // it crashed while being created: the next rebuild creates it again
             return
@@ -320,7 +343,7 @@ final class CrashSequence {
             formerTarget = run.target
             rebuild = nil
         }
-        guard let reopened = try Replica.open(directory: FaultyDirectory(fs: fs), now: { self.now() }) else {
+        guard let reopened = try Replica.open(directory: sourceDirectory, now: { self.now() }) else {
             throw fail("the chain did not open after a crash")
         }
         replica = reopened
@@ -333,7 +356,8 @@ final class CrashSequence {
         model.settle()
         try checkSnapshots()
         // A create over an existing replica adopts it.
-        replica = try Replica.openOrCreate(directory: FaultyDirectory(fs: fs), volume: "v", size: model.size, now: { self.now() })
+        replica = try Replica.openOrCreate(directory: sourceDirectory, volume: "v", size: model.size, backingImage: backingImage?.ref,
+                                           now: { self.now() })
     }
 
     /// Takes in what the operation cut short did; anything else that changed is a failure.

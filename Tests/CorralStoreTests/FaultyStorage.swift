@@ -284,7 +284,9 @@ final class FaultyDirectory: StorageDirectory {
     let fs: FaultyFileSystem
     /// What statfs would say; the model keeps holes exactly, as tmpfs does.
     var fileSystem = "tmpfs"
-    init(fs: FaultyFileSystem) { self.fs = fs }
+    /// The disk's backing-image copies, for chains on one.
+    var backingImages: BackingImageShelf?
+    init(fs: FaultyFileSystem, backingImages: BackingImageShelf? = nil) { self.fs = fs; self.backingImages = backingImages }
 
     func fileSystemType() throws -> String { fileSystem }
 
