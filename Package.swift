@@ -135,7 +135,9 @@ let package = Package(
         .target(
             name: "CorralNode",
             dependencies: [
-                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI",
+                "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI", "CorralStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -99,7 +99,7 @@ public struct BackupConfig: Equatable, Sendable {
 }
 
 /// A backup cfg as parsed: its Blocks typed (there may be thousands), every other field generic.
-private struct BackupConfigDocument: Decodable {
+struct BackupConfigDocument: Decodable {
     var fields: [String: JSONValue]
     var blocks: [Entry] = []
 

@@ -110,6 +110,25 @@ public final class BackupLock: Sendable {
         }
     }
 
+    /// Runs `body` while holding a lock of `type` on `volume` (a volume's, or a name such as
+    /// BACKINGIMAGE); waits, saying so through `progress`, while a conflicting one is held. The
+    /// lock is released from a fresh task, so a cancelled operation still removes it.
+    static func holding<T: Sendable>(_ type: LockRecord.LockType, volume: String, driver: any BackupStoreDriver, checkWait: Duration,
+                                     journal: (any LockJournal)?, progress: @escaping @Sendable (BackupProgress) -> Void,
+                                     _ body: () async throws -> T) async throws -> T {
+        let lock = try await acquire(type, volume: volume, driver: driver, checkWait: checkWait, journal: journal) { message in
+            progress(BackupProgress(message: message))
+        }
+        do {
+            let result = try await body()
+            await Task { await lock.release() }.value
+            return result
+        } catch {
+            await Task { await lock.release() }.value
+            throw error
+        }
+    }
+
     public func release() async {
         refresher.cancel()
         // A refresh already writing would recreate the file after our removal and leave a lock

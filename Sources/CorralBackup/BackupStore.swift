@@ -42,18 +42,7 @@ public struct BackupStore: Sendable {
     /// while a conflicting operation holds one.
     func withLock<T: Sendable>(_ type: LockRecord.LockType, _ volume: String, progress: @escaping @Sendable (BackupProgress) -> Void,
                                _ body: () async throws -> T) async throws -> T {
-        let lock = try await BackupLock.acquire(type, volume: volume, driver: driver, checkWait: lockCheckWait, journal: lockJournal) { message in
-            progress(BackupProgress(message: message))
-        }
-        // Released from a fresh task: a cancelled operation must still remove its lock.
-        do {
-            let result = try await body()
-            await Task { await lock.release() }.value
-            return result
-        } catch {
-            await Task { await lock.release() }.value
-            throw error
-        }
+        try await BackupLock.holding(type, volume: volume, driver: driver, checkWait: lockCheckWait, journal: lockJournal, progress: progress, body)
     }
 
     // MARK: Backup
@@ -122,6 +111,10 @@ public struct BackupStore: Sendable {
         volumeConfig.blockCount += uploaded.newBlocks
         volumeConfig.size = source.size
         volumeConfig.labels = request.labels
+        if let image = source.backingImage {
+            volumeConfig.backingImageName = image.name
+            volumeConfig.backingImageChecksum = image.checksum
+        }
         try await driver.write(StoreLayout.volumeConfig(volume), volumeConfig.encoded())
         return config
     }

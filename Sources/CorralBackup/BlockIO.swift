@@ -1,4 +1,5 @@
 import CCorralShims
+import CorralCore
 import CorralStore
 import Foundation
 import NIOConcurrencyHelpers
@@ -12,6 +13,13 @@ public protocol BackupBlockSource: Sendable {
     func read(offset: Int64, length: Int, into data: inout Data) throws
     /// Whether the chain read still contains the snapshot (an incremental base).
     func contains(snapshot: String) -> Bool
+    /// The backing image the volume sits on: its blocks are in the backup too, and volume.cfg
+    /// names it (`BackingImageName`, `BackingImageChecksum`), as Longhorn's does.
+    var backingImage: BackingImageRef? { get }
+}
+
+extension BackupBlockSource {
+    public var backingImage: BackingImageRef? { nil }
 }
 
 /// Where a restore writes blocks.
@@ -35,6 +43,7 @@ public final class ReplicaSnapshotSource: BackupBlockSource, @unchecked Sendable
     }
 
     public var size: Int64 { reader.size }
+    public var backingImage: BackingImageRef? { reader.backingImage }
 
     public func contains(snapshot: String) -> Bool { reader.chainNames.contains(snapshot) }
 

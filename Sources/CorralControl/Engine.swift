@@ -21,6 +21,8 @@ public enum EngineKind: ResourceKind {
         public var standby: Bool?
         /// Attached only for a recurring job's run (VolumeAttachment): no NBD export.
         public var frontendDisabled: Bool?
+        /// The image every replica's chain sits on.
+        public var backingImage: BackingImageRef?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID

@@ -41,13 +41,14 @@ extension Kind {
         case .snapshots: SnapshotRecord.self
         case .systembackups: SystemBackup.self
         case .systemrestores: SystemRestore.self
+        case .backingimages: BackingImage.self
         }
     }
 
     /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines, backups).
     public var deletionIsTwoPhase: Bool {
         switch self {
-        case .volumes, .replicas, .engines, .backups, .systembackups: true
+        case .volumes, .replicas, .engines, .backups, .systembackups, .backingimages: true
         case .systemrestores, .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs, .jobruns, .volumeattachments, .snapshots: false
         }
     }

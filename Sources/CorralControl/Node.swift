@@ -45,6 +45,8 @@ public enum NodeKind: ResourceKind {
         public var ready = false
         public var conditions: [Condition] = []
         public var diskStatus: [String: DiskStatus] = [:]
+        /// What the node last reported of its backing-image copies.
+        public var backingImageCopies: [NodeMessages.BackingImageCopyReport]?
         public init() {}
     }
 }

@@ -7,10 +7,45 @@ public enum NodeMessages {
         public var nbdPort: Int
         public var controlPort: Int
         public var disks: [String: DiskReport]
+        /// The backing-image copies on this node's disks; absent from nodes that predate them.
+        public var backingImageCopies: [BackingImageCopyReport]?
 
-        public init(address: String, replicaPort: Int, nbdPort: Int, controlPort: Int, disks: [String: DiskReport]) {
+        public init(address: String, replicaPort: Int, nbdPort: Int, controlPort: Int, disks: [String: DiskReport],
+                    backingImageCopies: [BackingImageCopyReport]? = nil) {
             self.address = address; self.replicaPort = replicaPort; self.nbdPort = nbdPort
-            self.controlPort = controlPort; self.disks = disks
+            self.controlPort = controlPort; self.disks = disks; self.backingImageCopies = backingImageCopies
+        }
+    }
+
+    /// One backing image's copy on one disk, as its node sees it.
+    public struct BackingImageCopyReport: Codable, Sendable, Hashable {
+        public var name: String
+        public var disk: String
+        public var state: BackingImageKind.CopyState
+        public var progress: Int
+        public var message: String
+        /// Of the copy's bytes once checked (ready); empty before.
+        public var checksum: String
+        public var size: Int64
+
+        public init(name: String, disk: String, state: BackingImageKind.CopyState, progress: Int = 0, message: String = "",
+                    checksum: String = "", size: Int64 = 0) {
+            self.name = name; self.disk = disk; self.state = state; self.progress = progress; self.message = message
+            self.checksum = checksum; self.size = size
+        }
+    }
+
+    /// A copy a node should hold: it keeps a ready one, or fetches one.
+    public struct BackingImageCopyTask: Codable, Sendable, Hashable {
+        public var name: String
+        public var disk: String
+        /// Where the bytes come from (a download's URL).
+        public var url: String
+        /// The SHA-512 the copy must have; empty when not known yet (the first transfer's counts).
+        public var checksum: String
+
+        public init(name: String, disk: String, url: String, checksum: String) {
+            self.name = name; self.disk = disk; self.url = url; self.checksum = checksum
         }
     }
 
@@ -41,6 +76,9 @@ public enum NodeMessages {
         /// Target URL → credentials, for targets whose record names a credential secret (the
         /// node's backups and restores reach those targets with them).
         public var backupCredentials: [String: [String: String]]?
+        /// The backing-image copies this node's disks should hold; a copy not listed is removed.
+        /// nil from managers that predate backing images: the node then removes nothing.
+        public var backingImageCopies: [BackingImageCopyTask]?
 
         public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine], backups: [Backup] = []) {
             self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines; self.backups = backups

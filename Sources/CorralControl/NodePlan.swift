@@ -1,3 +1,5 @@
+import CorralCore
+
 /// The node agent's decisions: what the manager assigned and what runs here in, actions out.
 public enum NodePlan {
     /// An engine running (or starting) on this node, as the agent knows it.
@@ -27,12 +29,20 @@ public enum NodePlan {
         case expandEngine(volume: String, size: Int64)
     }
 
-    /// - Parameter replicaEndpoint: HOST:PORT of this node's replica server.
-    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String) -> [Action] {
+    /// - Parameters:
+    ///   - replicaEndpoint: HOST:PORT of this node's replica server.
+    ///   - readyImages: the backing images with a checked copy on this node's disk. A replica on
+    ///     another image is not served yet (an engine would fail to open it), and says why.
+    public static func plan(_ assignments: NodeMessages.Assignments, running: [String: LocalEngine], replicaEndpoint: String,
+                            readyImages: Set<BackingImageRef> = []) -> [Action] {
         var actions: [Action] = []
         for replica in assignments.replicas {
             if replica.isDeleting {
                 actions.append(.removeReplicaData(name: replica.name, directory: replica.spec.dataDirectoryName))
+                continue
+            }
+            if let image = replica.spec.backingImage, !readyImages.contains(image) {
+                actions += waitingIfChanged(replica, image: image)
                 continue
             }
             actions += reportIfChanged(replica, replicaEndpoint: replicaEndpoint, bytes: nil)
@@ -72,6 +82,15 @@ public enum NodePlan {
         status.address = "\(replicaEndpoint)/\(replica.spec.dataDirectoryName)"
         status.message = ""
         if let bytes { status.actualSize = (bytes + mebibyte - 1) / mebibyte * mebibyte }
+        return status == replica.status ? [] : [.reportReplica(replica.name, status)]
+    }
+
+    /// A replica whose disk has no ready copy of its backing image yet: not served, and why.
+    static func waitingIfChanged(_ replica: Replica, image: BackingImageRef) -> [Action] {
+        var status = replica.status
+        status.currentState = .starting
+        status.address = ""
+        status.message = "waiting for a ready copy of backing image \(image.name) on this disk"
         return status == replica.status ? [] : [.reportReplica(replica.name, status)]
     }
 

@@ -32,6 +32,8 @@ public enum ReplicaKind: ResourceKind {
         /// its peers; cleared once it is healthy, fails, or leaves the engine. The per-node rebuild
         /// limit counts these.
         public var rebuildingSince: Date?
+        /// The image the replica's chain sits on; its node serves it once its disk holds a ready copy.
+        public var backingImage: BackingImageRef?
 
         public init(volumeName: String, volumeSize: Int64, nodeID: String, diskID: String, dataDirectoryName: String) {
             self.volumeName = volumeName; self.volumeSize = volumeSize; self.nodeID = nodeID

@@ -76,6 +76,10 @@ public struct SettingDefinition: Sendable {
               description: "Backups in progress in the whole cluster at once; the others wait in line. 0 means no limit."),
         .init(name: "backup-concurrent-limit", type: .int, defaultValue: "4", range: 1...64,
               description: "Blocks one backup reads, compresses and uploads in parallel."),
+        .init(name: "default-min-number-of-backing-image-copies", type: .int, defaultValue: "3", range: 1...20,
+              description: "Ready copies each backing image keeps on different disks, capped at the disks it may use (Longhorn's default 3)."),
+        .init(name: "backing-image-cleanup-wait-interval", type: .int, defaultValue: "60", range: 0...10_080,
+              description: "Minutes an unused copy of a backing image beyond the minimum is kept before it is removed."),
         .init(name: "system-backup-volume-backups-deadline", type: .int, defaultValue: "86400", range: 60...2_592_000,
               description: "Seconds a system backup waits for its volume backups before it fails (Longhorn's 24 h)."),
         .init(name: "system-backup-backing-image-backups-deadline", type: .int, defaultValue: "86400", range: 60...2_592_000,
@@ -127,6 +131,8 @@ public struct Settings: Sendable, Equatable {
     public var replenishmentWait: TimeInterval { TimeInterval(int("replica-replenishment-wait-interval")) }
     /// Rebuilds a node runs at once; 0: no limit.
     public var rebuildsPerNodeLimit: Int { int("concurrent-replica-rebuild-per-node-limit") }
+    public var backingImageMinCopies: Int { int("default-min-number-of-backing-image-copies") }
+    public var backingImageCleanupWait: TimeInterval { TimeInterval(int("backing-image-cleanup-wait-interval") * 60) }
     public var nodeDownTimeout: TimeInterval { TimeInterval(int("node-down-timeout")) }
     public var autoSalvage: Bool { bool("auto-salvage") }
     public var backupCompression: String { values["backup-compression-method"] ?? "lz4" }

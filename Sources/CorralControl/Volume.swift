@@ -40,6 +40,8 @@ public enum VolumeKind: ResourceKind {
         /// backupBlockSize): fixed at creation, as the blocks of one backup volume must not mix
         /// sizes. nil (records from before it existed) is 2 MiB.
         public var backupBlockSize: Int64?
+        /// The backing image every replica's chain sits on (Longhorn's backingImage); fixed at creation.
+        public var backingImage: String?
 
         /// `corral volume salvage`: start the faulted volume again; nil when never asked.
         public var salvageRequest: SalvageRequest?

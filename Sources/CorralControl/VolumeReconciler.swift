@@ -16,12 +16,14 @@ public struct VolumeWorld: Sendable {
     public var latestBackup: String?
     /// Who besides the user needs the engine running (a recurring job's run).
     public var attachment: VolumeAttachment?
+    /// The backing image the volume sits on (`spec.backingImage`), if it exists.
+    public var backingImage: BackingImage?
 
     public init(volume: Volume, replicas: [Replica], engine: Engine?, nodes: [Node], settings: Settings, now: Date, nameSuffix: String,
-                latestBackup: String? = nil, attachment: VolumeAttachment? = nil) {
+                latestBackup: String? = nil, attachment: VolumeAttachment? = nil, backingImage: BackingImage? = nil) {
         self.volume = volume; self.replicas = replicas; self.engine = engine; self.nodes = nodes
         self.settings = settings; self.now = now; self.nameSuffix = nameSuffix; self.latestBackup = latestBackup
-        self.attachment = attachment
+        self.attachment = attachment; self.backingImage = backingImage
     }
 }
 
@@ -211,13 +213,27 @@ struct Pass {
     }
 
     mutating func scheduleReplica() {
-        switch ReplicaScheduler.place(volume: volume, replicas: world.replicas, nodes: world.nodes, settings: world.settings) {
+        var placed = volume
+        var imageRef: BackingImageRef?
+        if let name = volume.spec.backingImage {
+            // Replicas go where a copy of the image may be, and each names the image's checksum.
+            guard let image = world.backingImage, let ref = image.ref else {
+                status.conditions.set(Condition(type: "Scheduled", status: false, reason: "BackingImageNotReady",
+                                                message: "backing image \(name) has no checked copy yet; replicas are placed once it has (corral backing-image get \(name))"))
+                return
+            }
+            imageRef = ref
+            placed.spec.nodeSelector = Array(Set(placed.spec.nodeSelector + image.spec.nodeSelector)).sorted()
+            placed.spec.diskSelector = Array(Set(placed.spec.diskSelector + image.spec.diskSelector)).sorted()
+        }
+        switch ReplicaScheduler.place(volume: placed, replicas: world.replicas, nodes: world.nodes, settings: world.settings) {
         case .success(let placement):
             let name = "\(volume.name)-r-\(world.nameSuffix)"
             var meta = ObjectMeta(name: name, owner: "volumes/\(volume.name)")
             meta.createdAt = world.now
-            let spec = Replica.Spec(volumeName: volume.name, volumeSize: volume.spec.size, nodeID: placement.nodeID,
+            var spec = Replica.Spec(volumeName: volume.name, volumeSize: volume.spec.size, nodeID: placement.nodeID,
                                     diskID: placement.diskID, dataDirectoryName: name)
+            spec.backingImage = imageRef
             actions.append(.createReplica(Replica(metadata: meta, spec: spec, status: .init())))
             status.conditions.set(Condition(type: "Scheduled", status: true))
         case .failure(let failure):
@@ -292,6 +308,7 @@ struct Pass {
         spec.restoreFrom = needsRestore ? fromBackup : nil
         spec.standby = volume.spec.isStandby ? true : nil
         spec.frontendDisabled = attachedByTicketsOnly ? true : nil
+        spec.backingImage = healthy.first?.spec.backingImage
         actions.append(.createEngine(Engine(metadata: meta, spec: spec, status: .init())))
     }
 

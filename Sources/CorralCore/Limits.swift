@@ -37,6 +37,12 @@ public enum Limits {
     /// status request every second, so one that stops answering is caught within the I/O timeout;
     /// this limit only ends a wait for a reply the server lost.
     public static let replicaBackgroundWorkSecondsMax: Int64 = 48 * 3600
+    /// Attempts of one backing-image transfer before its copy fails: a broken transfer resumes
+    /// (or, from a server without ranges, restarts) this many times.
+    public static let backingImageFetchAttempts = 5
+    /// Seconds a backing-image transfer may go without a byte before the attempt is given up:
+    /// long enough for a slow server's first byte, short enough that a stalled one is noticed.
+    public static let backingImageStallSecondsDefault = 30
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
     /// Names a standalone replica server takes for volume directories: NBD allows 4 KiB, file

@@ -73,6 +73,11 @@ public final class ControllerRuntime: Sendable {
                 await enqueueAllVolumes()
             case .volumeattachments:
                 await queue.add(.volume(change.name))
+            case .backingimages:
+                // A copy became ready: volumes on the image may place replicas now.
+                for volume in await store.list(Volume.self) where volume.spec.backingImage == change.name {
+                    await queue.add(.volume(volume.name))
+                }
             case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots, .systembackups, .systemrestores:
                 break
             }
@@ -177,7 +182,8 @@ public final class ControllerRuntime: Sendable {
             nameSuffix: Self.randomSuffix(),
             latestBackup: volume.spec.isStandby
                 ? StandbyFollow.latest(volume, targets: await store.list(BackupTarget.self), backupVolumes: await store.list(BackupVolume.self)) : nil,
-            attachment: await store.get(VolumeAttachment.self, name))
+            attachment: await store.get(VolumeAttachment.self, name),
+            backingImage: volume.spec.backingImage == nil ? nil : await store.get(BackingImage.self, volume.spec.backingImage ?? ""))
         for action in VolumeReconciler.reconcile(world) {
             try await perform(action, volume: volume, now: now)
         }

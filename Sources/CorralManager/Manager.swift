@@ -57,6 +57,7 @@ public final class Manager: Sendable {
                                              clock: self.clock, clusterID: self.clusterID, phaseHold: phaseHold).run()
             }
             group.addTask { await SystemRestoreController(store: self.store, logger: self.logger, clock: self.clock).run() }
+            group.addTask { await BackingImageController(store: self.store, logger: self.logger, clock: self.clock).run() }
             group.addTask { try await server.value }
             // The first to end (a failure to bind, or the shutdown) ends both; its error is ours.
             let failure: Error? = await withTaskCancellationHandler {

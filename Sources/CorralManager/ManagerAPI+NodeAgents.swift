@@ -24,6 +24,7 @@ extension ManagerAPI {
             status.controlPort = body.controlPort
             status.lastHeartbeat = heartbeat
             status.diskStatus = body.disks.mapValues { DiskStatus(storageMaximum: $0.storageMaximum, storageAvailable: $0.storageAvailable) }
+            if let copies = body.backingImageCopies { status.backingImageCopies = copies }
         }
         return .ok(.init(body: .json(node)))
     }
@@ -31,7 +32,7 @@ extension ManagerAPI {
     /// The kinds a node's assignments are made of: only their changes answer its long poll, so
     /// job runs, snapshot records and events (thousands a minute with many volumes) do not wake
     /// every node agent.
-    static let assignmentKinds: Set<Kind> = [.nodes, .replicas, .engines, .backups, .backuptargets, .secrets]
+    static let assignmentKinds: Set<Kind> = [.nodes, .replicas, .engines, .backups, .backuptargets, .secrets, .backingimages]
 
     /// What the node should run, answered when a change to it passes `after` (a long poll).
     func nodeAssignments(_ input: Operations.NodeAssignments.Input) async throws -> Operations.NodeAssignments.Output {
@@ -46,6 +47,7 @@ extension ManagerAPI {
             backups: here.filter(\.isRunnable))
         assignments.stoppingBackups = here.filter { !$0.isRunnable }
         assignments.backupCredentials = await store.backupCredentialTable()
+        assignments.backingImageCopies = BackingImageTasks.tasks(forNode: name, images: await store.list(BackingImage.self))
         return .ok(.init(body: .json(assignments)))
     }
 

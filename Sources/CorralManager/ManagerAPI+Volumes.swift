@@ -30,7 +30,23 @@ extension ManagerAPI {
             let jobs = RecurringJobKind.assignmentLabels(backup.labels)
             if settings.restoreVolumeRecurringJobs && !jobs.isEmpty { labels = jobs.merging(labels ?? [:]) { $1 } }
         }
-        guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup)") }
+        var image: BackingImage?
+        if let name = body.backingImage {
+            let found = try await named(BackingImage.self, name)
+            guard !found.isDeleting, let ref = found.ref else {
+                throw APIError(.conflict, found.isDeleting
+                    ? "backing image \(name) is being deleted; create it again or pick another"
+                    : "backing image \(name) has no checked copy yet; wait until `corral backing-image get \(name)` shows a ready copy")
+            }
+            // Without a size the volume takes the image's, in whole blocks.
+            let imageBlocks = (ref.size + Int64(Limits.blockSize) - 1) / Int64(Limits.blockSize) * Int64(Limits.blockSize)
+            if let asked = size, asked < ref.size {
+                throw APIError(.unprocessableContent, "size \(asked) is smaller than backing image \(name) (\(ref.size) bytes); the volume must hold the whole image")
+            }
+            size = size ?? imageBlocks
+            image = found
+        }
+        guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup, or backingImage)") }
         var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)
         spec.backupBlockSize = askedBlockSize ?? blockSize
         spec.fromBackup = body.fromBackup
@@ -38,6 +54,7 @@ extension ManagerAPI {
         spec.nodeSelector = body.nodeSelector ?? []
         spec.diskSelector = body.diskSelector ?? []
         spec.staleReplicaTimeout = body.staleReplicaTimeout ?? spec.staleReplicaTimeout
+        spec.backingImage = image?.name
         try VolumeValidation.check(spec)
         var meta = ObjectMeta(name: body.name)
         meta.labels = labels
@@ -50,6 +67,10 @@ extension ManagerAPI {
         var spec = body.spec
         // Left out of the update: unchanged (clients written before the field existed).
         spec.backupBlockSize = spec.backupBlockSize ?? volume.spec.backupBlockSize
+        spec.backingImage = spec.backingImage ?? volume.spec.backingImage
+        if spec.backingImage != volume.spec.backingImage {
+            throw APIError(.unprocessableContent, "backingImage is fixed when the volume is created (\(volume.spec.backingImage ?? "none")); create another volume to use another image")
+        }
         // Only the salvage action sets a salvage request (it checks the volume is faulted and
         // the replicas are its own); an update keeps the one stored.
         if let sent = spec.salvageRequest, sent != volume.spec.salvageRequest {

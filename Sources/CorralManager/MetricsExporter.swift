@@ -66,6 +66,12 @@ struct MetricsExporter: Sendable {
             gauge("system_backup_progress_percent", [("system_backup", backup.name), ("state", backup.status.state.rawValue)],
                   "Progress of a system backup in flight", Double(backup.status.progress))
         }
+        for image in await store.list(BackingImage.self) {
+            for state in [BackingImageKind.CopyState.pending, .inProgress, .ready, .failed, .unknown] {
+                gauge("backing_image_copies", [("backing_image", image.name), ("state", state.rawValue)], "Copies of a backing image in each state",
+                      Double(image.status.copies.values.filter { $0.state == state }.count))
+            }
+        }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

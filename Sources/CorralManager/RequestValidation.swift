@@ -26,6 +26,12 @@ enum RequestValidation {
             if disk.path.isEmpty { throw fail("disk \(id) needs a path") }
             if disk.storageMaximum < 0 || disk.storageAvailable < 0 { throw fail("disk \(id): storage figures must not be negative") }
         }
+        for copy in heartbeat.backingImageCopies ?? [] {
+            if let problem = NameRule.problem(copy.name) { throw fail("backing image copy: \(problem)") }
+            if heartbeat.disks[copy.disk] == nil { throw fail("backing image copy \(copy.name) names disk \(copy.disk), which the heartbeat does not list") }
+            if !(0...100).contains(copy.progress) { throw fail("backing image copy \(copy.name): progress must lie in 0...100") }
+            if copy.size < 0 { throw fail("backing image copy \(copy.name): size must not be negative") }
+        }
     }
 
     static func check(_ status: CorralControl.Engine.Status) throws {

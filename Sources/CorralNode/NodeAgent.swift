@@ -40,6 +40,7 @@ public final class NodeAgent: Sendable {
     let table = EngineTable()
     let instances: NodeInstances
     let backups: NodeBackups
+    let images: NodeBackingImages
     let listeners = Listeners()
 
     public init(options: NodeAgentOptions, logger: Logger) throws {
@@ -56,10 +57,15 @@ public final class NodeAgent: Sendable {
         let locks = LockJournalFile(path: options.dataDir + "/backup-locks.json")
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table, locks: locks)
         backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger, locks: locks)
+        let stall = ProcessInfo.processInfo.environment["CORRAL_BACKING_IMAGE_STALL_SECONDS"].flatMap(Int.init) ?? Limits.backingImageStallSecondsDefault
+        let images = NodeBackingImages(root: replicaServer.directory, logger: logger, stallSeconds: max(1, stall), onReady: {})
+        self.images = images
     }
 
     /// Binds the replica server, NBD and the control API.
     public func start() async throws {
+        let (instances, images) = (self.instances, self.images)
+        await images.setOnReady { await instances.reapply(readyImages: await images.readyImages()) }
         listeners.append(try await replicaServer.bind(host: options.host, port: options.replicaPort))
         let loops = engineGroup.makeIterator().map { $0 }
         listeners.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, loops: loops))
@@ -84,6 +90,7 @@ public final class NodeAgent: Sendable {
 
     public func shutdown() async {
         await instances.stopAll()
+        await images.shutdown()
         for listener in listeners.all() { await listener.close() }
         await replicaServer.shutdown()
         try? await engineGroup.shutdownGracefully()
@@ -93,7 +100,9 @@ public final class NodeAgent: Sendable {
         var failing = false
         while !Task.isCancelled {
             do {
-                try await manager.heartbeat(heartbeatMessage())
+                var message = heartbeatMessage()
+                message.backingImageCopies = await images.currentReports()
+                try await manager.heartbeat(message)
                 if failing { logger.info("manager reachable again") }
                 failing = false
             } catch {
@@ -125,7 +134,9 @@ public final class NodeAgent: Sendable {
             do {
                 let assignments = try await manager.assignments(after: revision, wait: 10)
                 revision = assignments.revision
-                await instances.apply(assignments)
+                // Copies first: a replica on a backing image is served once its disk holds a ready copy.
+                await images.apply(assignments.backingImageCopies)
+                await instances.apply(assignments, readyImages: await images.readyImages())
                 await backups.apply(assignments.backups ?? [], stopping: assignments.stoppingBackups ?? [], credentials: assignments.backupCredentials ?? [:])
                 backoff = .milliseconds(200)
             } catch {

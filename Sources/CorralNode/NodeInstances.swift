@@ -52,13 +52,23 @@ actor NodeInstances {
 
     var replicaEndpoint: String { "\(options.host):\(options.replicaPort)" }
 
-    func apply(_ assignments: NodeMessages.Assignments) async {
+    /// The last assignments and the images ready here then: applied again when a copy becomes ready.
+    var lastAssignments: NodeMessages.Assignments?
+
+    /// Applies the last assignments again with the images ready now (a copy finished).
+    func reapply(readyImages: Set<BackingImageRef>) async {
+        guard let assignments = lastAssignments else { return }
+        await apply(assignments, readyImages: readyImages)
+    }
+
+    func apply(_ assignments: NodeMessages.Assignments, readyImages: Set<BackingImageRef>) async {
+        lastAssignments = assignments
         backupCredentials = assignments.backupCredentials ?? [:]
         records = Dictionary(assignments.engines.map { ($0.spec.volumeName, $0) }, uniquingKeysWith: { a, _ in a })
         assignedReplicas = assignments.replicas
         // Sizes are measured on their own schedule (reportReplicaSizes), not on every assignment:
         // each report is a change that wakes every node's long poll.
-        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint)
+        let plan = NodePlan.plan(assignments, running: running.mapValues(\.local), replicaEndpoint: replicaEndpoint, readyImages: readyImages)
         for action in plan {
             do { try await perform(action) } catch {
                 logger.warning("\(action) failed: \(error)")
@@ -137,6 +147,7 @@ actor NodeInstances {
         let addresses = record.spec.replicaAddressMap.values.sorted()
         var engineOptions = EngineOptions(volume: volume, size: record.spec.volumeSize, replicas: addresses)
         engineOptions.salvage = record.spec.salvageRequested
+        engineOptions.backingImage = record.spec.backingImage
         engineOptions.preferredReplica = addresses.first { $0.hasPrefix(replicaEndpoint + "/") }
         engineOptions.inProcessReplicas = (replicaEndpoint, replicaServer)
         // On the loop that owns the replica kept here, so the engine reaches it with no hop.

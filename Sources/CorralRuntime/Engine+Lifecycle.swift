@@ -58,13 +58,22 @@ extension Engine {
         } else {
             replica = RemoteReplica(address: address, volume: volume, eventLoop: eventLoop)
         }
+        replica.backingImage = backingImage
         if let wrap = options.wrapEndpoint { replica = wrap(replica) }
         replicas[address] = replica
         // A strong capture: `close()` drops the callback, so the cycle ends with the replica. A weak
         // one would give the engine a side table and slow every retain on the data path.
         replica.onFailure = { reason in self.replicaFailed(address, reason: reason) }
-        return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).map { status in
-            ReplicaReport(address: address, epoch: status.epoch, members: status.members, clean: status.clean,
+        let opened = replica
+        return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).flatMapThrowing { status in
+            if let image = status.backingImage {
+                if let known = self.backingImage, known != image {
+                    opened.close()
+                    throw EngineError("replica \(address) sits on backing image \(image.name) (SHA-512 \(image.checksum.prefix(16))…), not \(known.name) (\(known.checksum.prefix(16))…) as the volume's other replicas; it holds another volume's chain")
+                }
+                self.backingImage = image
+            }
+            return ReplicaReport(address: address, epoch: status.epoch, members: status.members, clean: status.clean,
                           rebuilding: status.rebuilding || status.failure != nil, size: status.size)
         }
     }

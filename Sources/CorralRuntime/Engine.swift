@@ -21,6 +21,8 @@ public struct EngineOptions: Sendable {
     /// `HOST:PORT/DIR` at its endpoint are reached in-process, with no socket in between.
     /// It must run on the engine's event loop.
     public var inProcessReplicas: (endpoint: String, server: ReplicaServer)?
+    /// The image every replica's chain sits on; each replica reads its own disk's copy.
+    public var backingImage: BackingImageRef?
     /// File systems besides ext4, xfs and tmpfs that `local:` replicas may live on (`FileSystemRule`).
     public var allowedFileSystems: [String] = []
     /// Wraps each replica endpoint as it is made: the seam for fault-injecting doubles in tests.
@@ -70,6 +72,9 @@ public final class Engine: @unchecked Sendable {
     /// Epoch changes not yet durable; at 0 a write acknowledges without waiting on `epochBarrier`.
     var epochChangesPending = 0
     var readTurn = 0
+    /// The image every replica's chain sits on: the option's, or learned from the first replica
+    /// that reports one. A replica created later (a rebuild's target) is created on it.
+    var backingImage: BackingImageRef?
     var rebuilds: [String: RebuildProgress] = [:]
     var lastRebuild: [String: RebuildProgress] = [:]
     var recovering: Set<String> = []
@@ -103,6 +108,7 @@ public final class Engine: @unchecked Sendable {
         }
         localRegistries = registries
         self.options = options
+        backingImage = options.backingImage
         self.eventLoop = eventLoop
         self.logger = logger
         let inProcessPrefix = options.inProcessReplicas.map { $0.endpoint + "/" }

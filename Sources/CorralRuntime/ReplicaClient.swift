@@ -173,6 +173,7 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
     let volume: String
     let eventLoop: EventLoop
     private var connections: [(channel: Channel, handler: ReplicaClientHandler)] = []
+    var backingImage: BackingImageRef?
     private var nextID: UInt64 = 1
     private var turn = 0
     private var flushPending: Set<ObjectIdentifier> = []
@@ -242,7 +243,8 @@ final class RemoteReplica: ReplicaEndpoint, @unchecked Sendable {
                 // Strong: the handler drops it when its channel closes (see `onFailure` in the engine).
                 handler.onClose = { reason in self.connectionLost(reason) }
             }
-            let open = OpenRequest(volume: target.directory ?? self.volume, size: size, create: create, writer: writer)
+            let open = OpenRequest(volume: target.directory ?? self.volume, size: size, create: create, writer: writer,
+                                   backingImage: self.backingImage)
             let bodies = connections.indices.map { index -> EventLoopFuture<ReplicaFrame> in
                 var payload = ByteBuffer()
                 payload.writeBytes(try! JSONEncoder().encode(open))

@@ -1,3 +1,4 @@
+import CorralCore
 import CorralWire
 import Foundation
 import NIOCore
@@ -17,6 +18,8 @@ protocol ReplicaEndpoint: AnyObject, Sendable {
     /// Called once when the endpoint fails on its own (connection lost).
     var onFailure: ((String) -> Void)? { get set }
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus>
+    /// The image the replica's chain sits on, sent with each open; set before `connect`.
+    var backingImage: BackingImageRef? { get set }
     /// Sends one request; an error reply or a lost connection is a failure with a `ReplicaError`.
     /// `payloadCRC`, when given, is the payload's CRC32C, computed once for all replicas. With a
     /// `sink`, an answer that comes later goes to it (`.sent`) instead of to a future.
@@ -69,6 +72,7 @@ extension ReplicaEndpoint {
 /// socket in between. Used for `--replica local:/dir` and for the replicas of a node agent's own
 /// replica server.
 final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
+    var backingImage: BackingImageRef?
     static let prefix = "local:"
     let address: String
     /// The replica's directory in the registry.
@@ -92,7 +96,7 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     }
 
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {
-        let open = OpenRequest(volume: directory, size: size, create: create, writer: writer)
+        let open = OpenRequest(volume: directory, size: size, create: create, writer: writer, backingImage: backingImage)
         var payload = ByteBuffer()
         payload.writeBytes(try! JSONEncoder().encode(open))
         return send(.open, payload: payload).flatMapThrowing { reply in

@@ -110,7 +110,7 @@ final class ReplicaRegistry: @unchecked Sendable {
             let replica: Replica
             if request.create {
                 replica = try Replica.openOrCreate(directory: try openDirectory(path, true), volume: request.volume, size: request.size,
-                                                   repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
+                                                   backingImage: request.backingImage, repairDamaged: true, fileSystems: fileSystems, now: WallClock.now)
             } else {
                 guard let opened = try Replica.open(directory: try openDirectory(path, false), fileSystems: fileSystems, now: WallClock.now) else {
                     throw StoreError.notFound("no replica of \(request.volume) under \(root)")
@@ -181,7 +181,7 @@ extension Replica {
         ReplicaStatus(volume: volume, size: size, epoch: manifest.epoch, members: manifest.members,
                       clean: manifest.clean, rebuilding: manifest.rebuilding, head: manifest.head.fileName,
                       snapshotCount: manifest.snapshots.count, failure: failure,
-                      purgePercent: purgePercent)
+                      purgePercent: purgePercent, backingImage: manifest.backingImage)
     }
 }
 

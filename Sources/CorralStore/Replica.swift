@@ -62,7 +62,8 @@ public final class Replica {
     /// Opens the replica in `directory`, creating it when there is none. Idempotent: a valid replica
     /// is adopted; leftovers of a crashed create or snapshot are cleaned; a damaged replica is
     /// reported (or, with `repairDamaged`, reset to an empty replica that must be rebuilt).
-    /// With `backingImage`, a new replica's chain sits on that image, and an existing one must.
+    /// With `backingImage`, a new replica's chain sits on that image, and an existing one must;
+    /// without, a new one sits on none and an existing one is taken as it is.
     public static func openOrCreate(directory: StorageDirectory, volume: String, size: Int64, backingImage: BackingImageRef? = nil,
                                     repairDamaged: Bool = false, fileSystems: FileSystemRule = FileSystemRule(),
                                     now: @escaping () -> String) throws -> Replica {
@@ -79,7 +80,9 @@ public final class Replica {
                     replica.close()
                     throw StoreError.conflict("\(directory) holds volume \(replica.volume), not \(volume)")
                 }
-                guard replica.manifest.backingImage == backingImage else {
+                // An opener that names no image (an engine that learns it from the replicas it
+                // opens) takes the chain as it is; one that names an image must name the chain's.
+                guard backingImage == nil || replica.manifest.backingImage == backingImage else {
                     replica.close()
                     let has = replica.manifest.backingImage.map { "backing image \($0.name)" } ?? "no backing image"
                     let asked = backingImage.map { "backing image \($0.name)" } ?? "none"

@@ -8,9 +8,12 @@ public struct OpenRequest: Codable, Sendable {
     public var create: Bool
     /// The caller will write: the replica is marked unclean until a clean close.
     public var writer: Bool
+    /// The image a new replica's chain sits on, and an existing one must (docs/formats/replica-store.md).
+    /// Absent for a chain on none, so older servers and engines still understand each other.
+    public var backingImage: BackingImageRef?
 
-    public init(volume: String, size: Int64, create: Bool, writer: Bool) {
-        self.volume = volume; self.size = size; self.create = create; self.writer = writer
+    public init(volume: String, size: Int64, create: Bool, writer: Bool, backingImage: BackingImageRef? = nil) {
+        self.volume = volume; self.size = size; self.create = create; self.writer = writer; self.backingImage = backingImage
     }
 }
 
@@ -26,12 +29,14 @@ public struct ReplicaStatus: Codable, Sendable, Equatable {
     public var failure: String?
     /// How far a running purge is, 0-100; absent when none runs.
     public var purgePercent: Int?
+    /// The image the chain sits on; absent for none (and from servers that predate images).
+    public var backingImage: BackingImageRef?
 
     public init(volume: String, size: Int64, epoch: UInt64, members: [String], clean: Bool, rebuilding: Bool,
-                head: String, snapshotCount: Int, failure: String?, purgePercent: Int? = nil) {
+                head: String, snapshotCount: Int, failure: String?, purgePercent: Int? = nil, backingImage: BackingImageRef? = nil) {
         self.volume = volume; self.size = size; self.epoch = epoch; self.members = members; self.clean = clean
         self.rebuilding = rebuilding; self.head = head; self.snapshotCount = snapshotCount; self.failure = failure
-        self.purgePercent = purgePercent
+        self.purgePercent = purgePercent; self.backingImage = backingImage
     }
 }
 

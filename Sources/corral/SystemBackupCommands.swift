@@ -71,15 +71,9 @@ struct SystemBackupCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait.") var timeout: Int = 600
         func run() async throws {
             _ = try await api.client.call { try await $0.deleteSystemBackup(path: .init(name: name)).ok }
-            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-            while Date() < deadline {
-                guard let backup = try await api.client.ifPresent({ try await $0.getSystemBackup(path: .init(name: name)).ok.body.json }) else {
-                    return print("system backup \(name) deleted")
-                }
-                _ = backup
-                try await Task.sleep(for: .milliseconds(200))  // poll cadence, not synchronisation
+            try await waitUntilGone("system backup \(name)", getCommand: "corral system-backup get \(name)", timeout: timeout) {
+                try await api.client.ifPresent({ try await $0.getSystemBackup(path: .init(name: name)).ok.body.json }) != nil
             }
-            throw CLIError("system backup \(name) is still being deleted after \(timeout) s; `corral system-backup get \(name)` says what it waits for")
         }
     }
 }
@@ -139,6 +133,16 @@ struct SystemRestoreCommand: AsyncParsableCommand {
 
 /// Follows long work of the manager's (a system backup, a restore) with a progress bar until it
 /// ends: `poll` answers its percentage, a label, whether it succeeded, and its error if it failed.
+/// Polls `exists` until it says no, or fails after `timeout` seconds naming what to run to see why.
+func waitUntilGone(_ what: String, getCommand: String, timeout: Int, exists: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+    while Date() < deadline {
+        guard try await exists() else { return print("\(what) deleted") }
+        try await Task.sleep(for: .milliseconds(200))  // poll cadence, not synchronisation
+    }
+    throw CLIError("\(what) is still being deleted after \(timeout) s; `\(getCommand)` says what it waits for")
+}
+
 func followSystemWork(_ name: String, timeout: Int, api: APIOptions, what: String, getCommand: String,
                       poll: () async throws -> (percent: Int, label: String, done: Bool, error: String?)) async throws {
     let deadline = Date().addingTimeInterval(TimeInterval(timeout))

@@ -14,7 +14,8 @@ struct VolumeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a volume.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
-        @Option(help: "Size, e.g. 10Gi (default with --from-backup: the backup's volume size).") var size: String?
+        @Option(help: "Size, e.g. 10Gi (default with --from-backup: the backup's volume size; with --backing-image: the image's).") var size: String?
+        @Option(help: "Start the volume from this backing image: every replica's chain sits on the image's copy on its disk.") var backingImage: String?
         @Option(help: "Fill the volume from this backup URL; it is usable once the restore completed.") var fromBackup: String?
         @Flag(help: "With --from-backup: a DR standby volume that restores each new backup of that backup volume until activated.") var standby = false
         @Option(help: "Number of replicas (default: the setting default-replica-count).") var replicas: Int?
@@ -26,11 +27,11 @@ struct VolumeCommand: AsyncParsableCommand {
         @Option(help: "Run this group's recurring jobs on the volume (repeatable).") var recurringJobGroup: [String] = []
         @Option(name: .shortAndLong) var output: OutputFormat = .table
         func run() async throws {
-            guard size != nil || fromBackup != nil else { throw ValidationError("give --size (or --from-backup)") }
+            guard size != nil || fromBackup != nil || backingImage != nil else { throw ValidationError("give --size (or --from-backup, or --backing-image)") }
             let labels = jobLabels(jobs: recurringJob, groups: recurringJobGroup)
             if standby, fromBackup == nil { throw ValidationError("--standby follows a backup volume: give --from-backup URL") }
             let body = Components.Schemas.VolumeCreate(
-                backupBlockSize: backupBlockSize.map(sizeValue), diskSelector: diskSelector.map(tags), fromBackup: fromBackup,
+                backingImage: backingImage, backupBlockSize: backupBlockSize.map(sizeValue), diskSelector: diskSelector.map(tags), fromBackup: fromBackup,
                 labels: labels.isEmpty ? nil : .init(additionalProperties: labels), name: name, nodeSelector: nodeSelector.map(tags), numberOfReplicas: replicas, size: size.map(sizeValue),
                 standby: standby ? true : nil)
             let created = try await api.client.call { try await $0.createVolume(body: .json(body)).created.body.json }

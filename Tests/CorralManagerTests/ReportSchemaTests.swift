@@ -12,7 +12,9 @@ import Testing
 struct ReportSchemaTests {
     @Test func heartbeat() throws {
         let heartbeat = NodeMessages.Heartbeat(address: "10.0.0.1", replicaPort: 9502, nbdPort: 10809, controlPort: 9503,
-                                               disks: ["disk-1": .init(path: "/var/lib/corral", storageMaximum: 1 << 40, storageAvailable: 1 << 39)])
+                                               disks: ["disk-1": .init(path: "/var/lib/corral", storageMaximum: 1 << 40, storageAvailable: 1 << 39)],
+                                               backingImageCopies: [.init(name: "base", disk: "disk-1", state: .ready, progress: 100, message: "ready",
+                                                                          checksum: String(repeating: "ab", count: 64), size: 4096)])
         try expectDescribed(heartbeat, operation: "nodeHeartbeat")
     }
 
@@ -59,6 +61,7 @@ struct ReportSchemaTests {
         spec.nodeID = "n1"; spec.nodeSelector = ["ssd"]; spec.diskSelector = ["fast"]
         spec.fromBackup = "s3://bucket@us-east-1/?backup=b&volume=v"; spec.standby = false
         spec.backupBlockSize = 2 << 20
+        spec.backingImage = "base"
         spec.salvageRequest = SalvageRequest(requestedAt: Date(timeIntervalSince1970: 1_800_000_000), replicas: ["r-1"])
         try expectNoOptionalLeftOut(spec)
         let body = try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(spec))

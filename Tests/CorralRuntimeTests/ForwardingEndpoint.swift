@@ -1,3 +1,4 @@
+import CorralCore
 import CorralWire
 import NIOCore
 @testable import CorralRuntime
@@ -16,6 +17,10 @@ class ForwardingEndpoint: ReplicaEndpoint, @unchecked Sendable {
     var onFailure: ((String) -> Void)? {
         get { inner.onFailure }
         set { inner.onFailure = newValue }
+    }
+    var backingImage: BackingImageRef? {
+        get { inner.backingImage }
+        set { inner.backingImage = newValue }
     }
 
     func connect(size: Int64, create: Bool, writer: Bool, connectTimeout: TimeAmount) -> EventLoopFuture<ReplicaStatus> {

@@ -105,10 +105,16 @@ struct BackingImageReplicaTests {
         let wrong = FaultyDirectory(fs: fs, backingImages: try BackingImageFixture(ref: other, bytes: image.bytes).shelf())
         #expect(throws: StoreError.self) { _ = try Replica.open(directory: wrong, now: { "t" }) }
 
-        // Asked to sit on no image, or on another one.
+        // Asked to sit on another image: refused, nothing written. An opener that names none
+        // (an engine that learns the image from its replicas) takes the chain as it is.
         let right = FaultyDirectory(fs: fs, backingImages: try image.shelf())
-        #expect(throws: StoreError.self) { _ = try Replica.openOrCreate(directory: right, volume: "v", size: Self.size, now: { "t" }) }
+        var another = image.ref
+        another.name = "other"
+        #expect(throws: StoreError.self) { _ = try Replica.openOrCreate(directory: right, volume: "v", size: Self.size, backingImage: another, now: { "t" }) }
         #expect(try FaultyDirectory(fs: fs).readWholeFile("chain.json") == manifestBefore)
+        let taken = try Replica.openOrCreate(directory: right, volume: "v", size: Self.size, now: { "t" })
+        #expect(taken.manifest.backingImage == image.ref)
+        taken.close()
         let adopted = try Replica.openOrCreate(directory: right, volume: "v", size: Self.size, backingImage: image.ref, now: { "t" })
         #expect(adopted.manifest.backingImage == image.ref)
     }

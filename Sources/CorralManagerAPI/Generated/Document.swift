@@ -776,6 +776,69 @@ paths:
         '413': {$ref: '#/components/responses/Refused'}
         '415': {$ref: '#/components/responses/Refused'}
         '422': {$ref: '#/components/responses/Refused'}
+  /v1/backingimages:
+    get:
+      operationId: listBackingImages
+      summary: List backing images with their copies
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/BackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+    post:
+      operationId: createBackingImage
+      summary: Create a backing image, a read-only base for volumes (docs/backing-images.md)
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/BackingImageCreate'}
+        required: true
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackingImage'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/backingimages/{name}:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    delete:
+      operationId: deleteBackingImage
+      summary: 'Delete a backing image and its copies; refused (409) while volumes use it'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+    get:
+      operationId: getBackingImage
+      summary: 'Show a backing image: its checksum, size and each copy''s state and progress'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
   /v1/systembackups:
     get:
       operationId: listSystemBackups
@@ -1364,6 +1427,17 @@ components:
       type: object
       required: [revision, replicas, engines]
       properties:
+        backingImageCopies:
+          description: the backing-image copies the node's disks should hold; a copy not listed is removed
+          type: array
+          items:
+            type: object
+            required: [name, disk, url, checksum]
+            properties:
+              checksum: {type: string}
+              disk: {type: string}
+              name: {type: string}
+              url: {type: string}
         backups:
           type: array
           items: {$ref: '#/components/schemas/Backup'}
@@ -1384,6 +1458,75 @@ components:
       additionalProperties: false
       properties:
         nodeID: {type: string, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+    BackingImage:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec:
+          type: object
+          required: [sourceType, sourceParameters, checksum, nodeSelector, diskSelector]
+          properties:
+            checksum: {type: string, description: 'the SHA-512 expected, lowercase hex; empty: the first transfer''s'}
+            diskSelector:
+              type: array
+              items: {type: string}
+            minNumberOfCopies: {type: integer, maximum: 20, minimum: 1}
+            nodeSelector:
+              type: array
+              items: {type: string}
+            sourceParameters:
+              type: object
+              additionalProperties: {type: string}
+            sourceType: {type: string, enum: [download, upload, export-from-volume, restore, clone]}
+        status:
+          type: object
+          required: [size, checksum, copies, message]
+          properties:
+            checksum: {type: string, description: SHA-512 of the image}
+            copies:
+              type: object
+              description: 'copies by disk, <node>/<disk>'
+              additionalProperties:
+                type: object
+                required: [state, progress, message]
+                properties:
+                  message: {type: string}
+                  progress: {type: integer, maximum: 100, minimum: 0}
+                  state: {type: string, enum: [pending, in-progress, ready, failed, unknown]}
+                  unusedSince: {type: string, format: date-time}
+            message: {type: string}
+            size: {type: integer, maximum: 9223372036854775807, minimum: 0}
+    BackingImageCopyReport:
+      type: object
+      required: [name, disk, state, progress, message, checksum, size]
+      additionalProperties: false
+      properties:
+        checksum: {type: string, maxLength: 128}
+        disk: {type: string, minLength: 1}
+        message: {type: string}
+        name: {type: string, minLength: 1}
+        progress: {type: integer, maximum: 100, minimum: 0}
+        size: {type: integer, maximum: 9223372036854775807, minimum: 0}
+        state: {type: string, enum: [pending, in-progress, ready, failed, unknown]}
+    BackingImageCreate:
+      type: object
+      required: [name, sourceType]
+      additionalProperties: false
+      properties:
+        checksum: {type: string, pattern: '^([0-9a-f]{128})?$'}
+        diskSelector:
+          type: array
+          items: {type: string}
+        minNumberOfCopies: {type: integer, maximum: 20, minimum: 1}
+        name: {type: string, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+        nodeSelector:
+          type: array
+          items: {type: string}
+        sourceParameters:
+          type: object
+          additionalProperties: {type: string}
+        sourceType: {type: string, enum: [download]}
     Backup:
       type: object
       required: [metadata, spec, status]
@@ -1556,6 +1699,9 @@ components:
       additionalProperties: false
       properties:
         address: {type: string, minLength: 1}
+        backingImageCopies:
+          type: array
+          items: {$ref: '#/components/schemas/BackingImageCopyReport'}
         controlPort: {type: integer, maximum: 65535, minimum: 1}
         disks:
           type: object
@@ -1965,6 +2111,7 @@ components:
       required: [name]
       additionalProperties: false
       properties:
+        backingImage: {type: string, maxLength: 63, minLength: 1, description: 'the backing image the volume starts from; without a size, the volume takes the image''s'}
         backupBlockSize: {$ref: '#/components/schemas/Size'}
         diskSelector:
           type: array
@@ -1992,6 +2139,7 @@ components:
         - diskSelector
       additionalProperties: false
       properties:
+        backingImage: {type: string, description: the backing image every replica's chain sits on; fixed at creation}
         backupBlockSize: {type: integer, enum: [2097152, 16777216]}
         diskSelector:
           type: array

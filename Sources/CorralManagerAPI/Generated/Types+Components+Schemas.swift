@@ -53,6 +53,125 @@ extension Components {
                 ])
             }
         }
+        /// - Remark: Generated from `#/components/schemas/BackingImage`.
+        public typealias BackingImage = CorralControl.BackingImage
+        /// - Remark: Generated from `#/components/schemas/BackingImageCopyReport`.
+        public typealias BackingImageCopyReport = CorralControl.NodeMessages.BackingImageCopyReport
+        /// - Remark: Generated from `#/components/schemas/BackingImageCreate`.
+        public struct BackingImageCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/checksum`.
+            public var checksum: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/diskSelector`.
+            public var diskSelector: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/minNumberOfCopies`.
+            public var minNumberOfCopies: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/nodeSelector`.
+            public var nodeSelector: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceParameters`.
+            public struct SourceParametersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `SourceParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceParameters`.
+            public var sourceParameters: Components.Schemas.BackingImageCreate.SourceParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
+            @frozen public enum SourceTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case download = "download"
+            }
+            /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
+            public var sourceType: Components.Schemas.BackingImageCreate.SourceTypePayload
+            /// Creates a new `BackingImageCreate`.
+            ///
+            /// - Parameters:
+            ///   - checksum:
+            ///   - diskSelector:
+            ///   - minNumberOfCopies:
+            ///   - name:
+            ///   - nodeSelector:
+            ///   - sourceParameters:
+            ///   - sourceType:
+            public init(
+                checksum: Swift.String? = nil,
+                diskSelector: [Swift.String]? = nil,
+                minNumberOfCopies: Swift.Int? = nil,
+                name: Swift.String,
+                nodeSelector: [Swift.String]? = nil,
+                sourceParameters: Components.Schemas.BackingImageCreate.SourceParametersPayload? = nil,
+                sourceType: Components.Schemas.BackingImageCreate.SourceTypePayload
+            ) {
+                self.checksum = checksum
+                self.diskSelector = diskSelector
+                self.minNumberOfCopies = minNumberOfCopies
+                self.name = name
+                self.nodeSelector = nodeSelector
+                self.sourceParameters = sourceParameters
+                self.sourceType = sourceType
+            }
+            public enum CodingKeys: String, CodingKey {
+                case checksum
+                case diskSelector
+                case minNumberOfCopies
+                case name
+                case nodeSelector
+                case sourceParameters
+                case sourceType
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.checksum = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .checksum
+                )
+                self.diskSelector = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .diskSelector
+                )
+                self.minNumberOfCopies = try container.decodeIfPresent(
+                    Swift.Int.self,
+                    forKey: .minNumberOfCopies
+                )
+                self.name = try container.decode(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                self.nodeSelector = try container.decodeIfPresent(
+                    [Swift.String].self,
+                    forKey: .nodeSelector
+                )
+                self.sourceParameters = try container.decodeIfPresent(
+                    Components.Schemas.BackingImageCreate.SourceParametersPayload.self,
+                    forKey: .sourceParameters
+                )
+                self.sourceType = try container.decode(
+                    Components.Schemas.BackingImageCreate.SourceTypePayload.self,
+                    forKey: .sourceType
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "checksum",
+                    "diskSelector",
+                    "minNumberOfCopies",
+                    "name",
+                    "nodeSelector",
+                    "sourceParameters",
+                    "sourceType"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Backup`.
         public typealias Backup = CorralControl.Backup
         /// - Remark: Generated from `#/components/schemas/BackupStatus`.
@@ -1125,6 +1244,10 @@ extension Components {
         public typealias Volume = CorralControl.Volume
         /// - Remark: Generated from `#/components/schemas/VolumeCreate`.
         public struct VolumeCreate: Codable, Hashable, Sendable {
+            /// the backing image the volume starts from; without a size, the volume takes the image's
+            ///
+            /// - Remark: Generated from `#/components/schemas/VolumeCreate/backingImage`.
+            public var backingImage: Swift.String?
             /// - Remark: Generated from `#/components/schemas/VolumeCreate/backupBlockSize`.
             public var backupBlockSize: Components.Schemas.Size?
             /// - Remark: Generated from `#/components/schemas/VolumeCreate/diskSelector`.
@@ -1166,6 +1289,7 @@ extension Components {
             /// Creates a new `VolumeCreate`.
             ///
             /// - Parameters:
+            ///   - backingImage: the backing image the volume starts from; without a size, the volume takes the image's
             ///   - backupBlockSize:
             ///   - diskSelector:
             ///   - fromBackup:
@@ -1177,6 +1301,7 @@ extension Components {
             ///   - staleReplicaTimeout:
             ///   - standby:
             public init(
+                backingImage: Swift.String? = nil,
                 backupBlockSize: Components.Schemas.Size? = nil,
                 diskSelector: [Swift.String]? = nil,
                 fromBackup: Swift.String? = nil,
@@ -1188,6 +1313,7 @@ extension Components {
                 staleReplicaTimeout: Swift.Int? = nil,
                 standby: Swift.Bool? = nil
             ) {
+                self.backingImage = backingImage
                 self.backupBlockSize = backupBlockSize
                 self.diskSelector = diskSelector
                 self.fromBackup = fromBackup
@@ -1200,6 +1326,7 @@ extension Components {
                 self.standby = standby
             }
             public enum CodingKeys: String, CodingKey {
+                case backingImage
                 case backupBlockSize
                 case diskSelector
                 case fromBackup
@@ -1213,6 +1340,10 @@ extension Components {
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.backingImage = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .backingImage
+                )
                 self.backupBlockSize = try container.decodeIfPresent(
                     Components.Schemas.Size.self,
                     forKey: .backupBlockSize
@@ -1254,6 +1385,7 @@ extension Components {
                     forKey: .standby
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "backingImage",
                     "backupBlockSize",
                     "diskSelector",
                     "fromBackup",

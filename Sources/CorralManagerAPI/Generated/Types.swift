@@ -230,6 +230,26 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `PUT /v1/settings/{name}`.
     /// - Remark: Generated from `#/paths//v1/settings/{name}/put(setSetting)`.
     func setSetting(_ input: Operations.SetSetting.Input) async throws -> Operations.SetSetting.Output
+    /// List backing images with their copies
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/get(listBackingImages)`.
+    func listBackingImages(_ input: Operations.ListBackingImages.Input) async throws -> Operations.ListBackingImages.Output
+    /// Create a backing image, a read-only base for volumes (docs/backing-images.md)
+    ///
+    /// - Remark: HTTP `POST /v1/backingimages`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/post(createBackingImage)`.
+    func createBackingImage(_ input: Operations.CreateBackingImage.Input) async throws -> Operations.CreateBackingImage.Output
+    /// Show a backing image: its checksum, size and each copy's state and progress
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/get(getBackingImage)`.
+    func getBackingImage(_ input: Operations.GetBackingImage.Input) async throws -> Operations.GetBackingImage.Output
+    /// Delete a backing image and its copies; refused (409) while volumes use it
+    ///
+    /// - Remark: HTTP `DELETE /v1/backingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/delete(deleteBackingImage)`.
+    func deleteBackingImage(_ input: Operations.DeleteBackingImage.Input) async throws -> Operations.DeleteBackingImage.Output
     /// List system backups, made here or found on the default backup target
     ///
     /// - Remark: HTTP `GET /v1/systembackups`.
@@ -879,6 +899,52 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// List backing images with their copies
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/get(listBackingImages)`.
+    public func listBackingImages(headers: Operations.ListBackingImages.Input.Headers = .init()) async throws -> Operations.ListBackingImages.Output {
+        try await listBackingImages(Operations.ListBackingImages.Input(headers: headers))
+    }
+    /// Create a backing image, a read-only base for volumes (docs/backing-images.md)
+    ///
+    /// - Remark: HTTP `POST /v1/backingimages`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/post(createBackingImage)`.
+    public func createBackingImage(
+        headers: Operations.CreateBackingImage.Input.Headers = .init(),
+        body: Operations.CreateBackingImage.Input.Body
+    ) async throws -> Operations.CreateBackingImage.Output {
+        try await createBackingImage(Operations.CreateBackingImage.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a backing image: its checksum, size and each copy's state and progress
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/get(getBackingImage)`.
+    public func getBackingImage(
+        path: Operations.GetBackingImage.Input.Path,
+        headers: Operations.GetBackingImage.Input.Headers = .init()
+    ) async throws -> Operations.GetBackingImage.Output {
+        try await getBackingImage(Operations.GetBackingImage.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a backing image and its copies; refused (409) while volumes use it
+    ///
+    /// - Remark: HTTP `DELETE /v1/backingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/delete(deleteBackingImage)`.
+    public func deleteBackingImage(
+        path: Operations.DeleteBackingImage.Input.Path,
+        headers: Operations.DeleteBackingImage.Input.Headers = .init()
+    ) async throws -> Operations.DeleteBackingImage.Output {
+        try await deleteBackingImage(Operations.DeleteBackingImage.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// List system backups, made here or found on the default backup target

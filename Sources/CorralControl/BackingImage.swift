@@ -1,0 +1,103 @@
+import CorralCore
+import Foundation
+
+/// A read-only base that volumes start from (an OS image, a golden database), with a copy on each
+/// disk its volumes' replicas use (docs/backing-images.md). Longhorn's fields where they exist.
+public typealias BackingImage = Object<BackingImageKind>
+
+public enum BackingImageKind: ResourceKind {
+    public static let kind = Kind.backingimages
+    /// `sourceParameters` keys, Longhorn's.
+    public static let urlParameter = "url"
+
+    /// Where the image's bytes first come from. Further copies come from a ready copy.
+    public enum SourceType: String, Codable, Sendable, Hashable, CaseIterable {
+        /// An HTTP or HTTPS URL (`sourceParameters["url"]`).
+        case download
+        case upload
+        case exportFromVolume = "export-from-volume"
+        case restore
+        case clone
+    }
+
+    /// The state of one copy on one disk, Longhorn's.
+    public enum CopyState: String, Codable, Sendable, Hashable {
+        case pending
+        case inProgress = "in-progress"
+        case ready, failed, unknown
+    }
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var sourceType: SourceType
+        public var sourceParameters: [String: String] = [:]
+        /// The SHA-512 the user expects, lowercase hex; empty: the first transfer's becomes the image's.
+        public var checksum: String = ""
+        /// nil: the setting `default-min-number-of-backing-image-copies`.
+        public var minNumberOfCopies: Int?
+        /// Node and disk tags every copy's node and disk must carry; volumes on the image place
+        /// their replicas there too.
+        public var nodeSelector: [String] = []
+        public var diskSelector: [String] = []
+
+        public init(sourceType: SourceType, sourceParameters: [String: String] = [:]) {
+            self.sourceType = sourceType; self.sourceParameters = sourceParameters
+        }
+    }
+
+    public struct CopyStatus: Codable, Sendable, Hashable {
+        public var state: CopyState = .pending
+        public var progress: Int = 0
+        public var message: String = ""
+        /// When the copy became unused by any replica (for `backing-image-cleanup-wait-interval`).
+        public var unusedSince: Date?
+        public init(state: CopyState = .pending, progress: Int = 0, message: String = "") {
+            self.state = state; self.progress = progress; self.message = message
+        }
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        /// Bytes of the image; 0 until a transfer finished.
+        public var size: Int64 = 0
+        /// The image's SHA-512, lowercase hex: the spec's, or the first checked transfer's.
+        public var checksum: String = ""
+        /// Copies by disk, `<node>/<disk>` (Longhorn's diskFileStatusMap).
+        public var copies: [String: CopyStatus] = [:]
+        /// What it does or waits for; why it failed.
+        public var message: String = ""
+        public init() {}
+    }
+
+    /// The key of a copy in `Status.copies`.
+    public static func copyKey(node: String, disk: String) -> String { node + "/" + disk }
+}
+
+extension Object where Definition == BackingImageKind {
+    /// What a replica's chain names: known once a transfer was checked.
+    public var ref: BackingImageRef? {
+        guard status.size > 0, !status.checksum.isEmpty else { return nil }
+        return BackingImageRef(name: name, checksum: status.checksum, size: status.size)
+    }
+
+    public var readyCopies: [String] { status.copies.filter { $0.value.state == .ready }.map(\.key).sorted() }
+
+    /// Problems with a spec as given, as sentences.
+    public static func specProblems(_ spec: BackingImageKind.Spec) -> [String] {
+        var problems: [String] = []
+        if !spec.checksum.isEmpty, spec.checksum.count != 128 || !spec.checksum.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+            problems.append("checksum must be a SHA-512 in 128 lowercase hex digits (sha512sum prints it)")
+        }
+        if let copies = spec.minNumberOfCopies, !(1...20).contains(copies) {
+            problems.append("minNumberOfCopies must lie in 1...20, not \(copies)")
+        }
+        switch spec.sourceType {
+        case .download:
+            let url = spec.sourceParameters[BackingImageKind.urlParameter] ?? ""
+            if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
+                problems.append("a download needs sourceParameters.url, an http:// or https:// URL, not \"\(url)\"")
+            }
+        case .upload, .exportFromVolume, .restore, .clone:
+            problems.append("source type \(spec.sourceType.rawValue) is not supported yet; use download (docs/backing-images.md)")
+        }
+        return problems
+    }
+}

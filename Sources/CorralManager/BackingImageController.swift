@@ -1,0 +1,72 @@
+import CorralControl
+import CorralCore
+import Foundation
+import Logging
+
+/// Keeps each backing image's copies (docs/backing-images.md): each second it applies
+/// `BackingImagePlan` to every image with the nodes and replicas the store holds, writes the
+/// status that results (the copies the nodes are told to hold come from it), and removes a
+/// deleted image once its copies are gone.
+actor BackingImageController {
+    let store: ResourceStore
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    let tick: Duration
+    /// Each image's copy states at the last pass: an Event says when a copy is ready or failed.
+    private var lastCopies: [String: [String: BackingImageKind.CopyState]] = [:]
+
+    init(store: ResourceStore, logger: Logger, clock: @escaping @Sendable () -> Date, tick: Duration = .seconds(1)) {
+        self.store = store; self.logger = logger; self.clock = clock; self.tick = tick
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            await pass()
+            try? await Task.sleep(for: tick)
+        }
+    }
+
+    func pass() async {
+        let images = await store.list(BackingImage.self)
+        guard !images.isEmpty else { return }
+        let now = JSONCoding.wholeSeconds(clock())
+        let nodes = await store.list(Node.self)
+        let replicas = await store.list(Replica.self)
+        let settings = Settings(await store.list(Setting.self))
+        for image in images {
+            let outcome = BackingImagePlan.plan(image, nodes: nodes, replicas: replicas, settings: settings, now: now)
+            do {
+                if outcome.remove {
+                    try await store.remove(.backingimages, image.name)
+                    lastCopies[image.name] = nil
+                    logger.info("backing image \(image.name) deleted")
+                    continue
+                }
+                await noteChanges(image.name, outcome.status, now: now)
+                guard outcome.status != image.status else { continue }
+                _ = try await store.modifyStatus(BackingImage.self, image.name) { $0 = outcome.status }
+            } catch {
+                logger.debug("backing image \(image.name): \(error)")
+            }
+        }
+    }
+
+    private func noteChanges(_ name: String, _ status: BackingImage.Status, now: Date) async {
+        let states = status.copies.mapValues(\.state)
+        defer { lastCopies[name] = states }
+        guard let before = lastCopies[name] else { return }
+        for (key, state) in states.sorted(by: { $0.key < $1.key }) where before[key] != state {
+            switch state {
+            case .ready:
+                try? await store.recordEvent(.normal, reason: "BackingImageCopyReady", message: "backing image \(name): the copy on \(key) is ready",
+                                        about: "backingimages/\(name)", now: now)
+            case .failed:
+                try? await store.recordEvent(.warning, reason: "BackingImageCopyFailed",
+                                        message: "backing image \(name): the copy on \(key) failed: \(status.copies[key]?.message ?? "")",
+                                        about: "backingimages/\(name)", now: now)
+            case .pending, .inProgress, .unknown:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import AsyncHTTPClient
+import CorralBackup
+import CorralCore
+import CorralStore
+import Crypto
+import Foundation
+import NIOCore
+
+/// One transfer of a backing image from an HTTP or HTTPS URL into a copy's directory
+/// (docs/formats/replica-store.md, "Backing image"): streamed to `backing.partial` with its
+/// SHA-512 computed on the way, all-zero blocks left as holes; a broken transfer resumes with a
+/// range request (or restarts when the server ignores ranges), up to `attempts` times, and an
+/// attempt that receives nothing for `stallSeconds` is broken. The bytes are synced and their sum
+/// checked before they become `backing` and the record is written: a copy is ready or absent.
+struct BackingImageDownload {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let url: String
+    let directory: String
+    /// The SHA-512 the image must have; empty: whatever arrives is the image.
+    let expectedChecksum: String
+    let name: String
+    /// Its read timeout is the stall limit (`BackingImageDownload.client(stallSeconds:)`).
+    let client: HTTPClient
+    var attempts = Limits.backingImageFetchAttempts
+    var stallSeconds = Limits.backingImageStallSecondsDefault
+    let progress: @Sendable (Int) -> Void
+
+    /// Returns the copy's record once it is ready.
+    func run() async throws -> BackingImageCopyRecord {
+        let folder = try PosixDirectory(path: directory, create: true)
+        for stale in [BackingImageCopyRecord.recordFileName, BackingImageCopyRecord.dataFileName] where folder.fileExists(stale) {
+            try folder.removeFile(stale)
+        }
+        let file = try folder.openFile(BackingImageCopyRecord.partialFileName, create: true)
+        defer { file.close() }
+        try file.truncate(to: 0)
+        var state = Transfer()
+        var lastError = ""
+        for attempt in 1...attempts {
+            try Task.checkCancellation()
+            do {
+                try await receive(into: file, state: &state)
+                return try finish(file: file, folder: folder, state: state)
+            } catch let failure as Failure where failure.description.hasPrefix("SHA-512") {
+                throw failure
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let failure as PermanentFailure {
+                throw Failure(description: failure.message)
+            } catch {
+                lastError = "\(error)"
+                if attempt < attempts { try await Task.sleep(for: .milliseconds(200 * attempt)) }
+            }
+        }
+        throw Failure(description: "the download of \(url) broke off \(attempts) times; the last time: \(lastError). Check that the URL serves the image, then delete and create the backing image again")
+    }
+
+    /// What has arrived so far, across attempts.
+    struct Transfer {
+        var received: Int64 = 0
+        var total: Int64?
+        var hasher = SHA512()
+        var rangesAccepted = false
+    }
+
+    struct PermanentFailure: Error { var message: String }
+
+    private func receive(into file: StorageFile, state: inout Transfer) async throws {
+        var request = HTTPClientRequest(url: url)
+        if state.received > 0 && state.rangesAccepted {
+            request.headers.add(name: "Range", value: "bytes=\(state.received)-")
+        }
+        // No deadline on the whole transfer (a large image takes long); the read timeout ends a stall.
+        let response = try await client.execute(request, deadline: .distantFuture)
+        switch response.status.code {
+        case 206 where state.received > 0:
+            break  // resumes where the last attempt broke off
+        case 200:
+            if state.received > 0 {
+                // The server ignored the range: start again.
+                state = Transfer()
+                try file.truncate(to: 0)
+            }
+            state.rangesAccepted = response.headers.first(name: "Accept-Ranges")?.lowercased() == "bytes"
+            state.total = response.headers.first(name: "Content-Length").flatMap(Int64.init)
+        case 400..<500:
+            throw PermanentFailure(message: "\(url) answered \(response.status.code) \(response.status.reasonPhrase); check the URL, then delete and create the backing image again")
+        default:
+            throw Failure(description: "\(url) answered \(response.status.code) \(response.status.reasonPhrase)")
+        }
+        var pending = [UInt8]()
+        pending.reserveCapacity(Self.writeBytes)
+        // A stalled body ends in the client's read timeout (`stallSeconds`).
+        do {
+            for try await chunk in response.body {
+                state.hasher.update(data: chunk.readableBytesView)
+                pending.append(contentsOf: chunk.readableBytesView)
+                if pending.count >= Self.writeBytes {
+                    try write(&pending, to: file, at: &state.received, final: false)
+                    report(state)
+                }
+            }
+        } catch {
+            // What arrived is hashed already: it is written, so the next attempt resumes after it.
+            try write(&pending, to: file, at: &state.received, final: true)
+            throw error
+        }
+        try write(&pending, to: file, at: &state.received, final: true)
+        report(state)
+        if let total = state.total, state.received != total {
+            throw Failure(description: "the transfer ended at \(state.received) of \(total) bytes")
+        }
+    }
+
+    private func report(_ state: Transfer) {
+        guard let total = state.total, total > 0 else { return }
+        progress(Int(min(99, state.received * 100 / total)))
+    }
+
+    static let writeBytes = 1 << 20
+
+    /// Writes whole blocks of `pending` (all of it when `final`), skipping all-zero blocks so the
+    /// copy stays sparse (the file's length is set at the end).
+    private func write(_ pending: inout [UInt8], to file: StorageFile, at offset: inout Int64, final: Bool) throws {
+        let block = Limits.blockSize
+        let count = final ? pending.count : pending.count / block * block
+        guard count > 0 else { return }
+        try pending.withUnsafeBytes { raw in
+            var start = 0
+            while start < count {
+                let end = min(count, start + block)
+                let piece = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                if piece.contains(where: { $0 != 0 }) { try file.write(piece, at: offset + Int64(start)) }
+                start = end
+            }
+        }
+        offset += Int64(count)
+        try file.truncate(to: offset)
+        pending.removeFirst(count)
+    }
+
+    private func finish(file: StorageFile, folder: PosixDirectory, state: Transfer) throws -> BackingImageCopyRecord {
+        guard state.received > 0 else { throw PermanentFailure(message: "\(url) served an empty body; a backing image has at least one byte") }
+        let checksum = state.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard expectedChecksum.isEmpty || checksum == expectedChecksum else {
+            try? folder.removeFile(BackingImageCopyRecord.partialFileName)
+            throw Failure(description: "SHA-512 of the downloaded image is \(checksum), not \(expectedChecksum) as expected; check the URL and the checksum, then delete and create the backing image again")
+        }
+        try file.sync()
+        try folder.renameFile(BackingImageCopyRecord.partialFileName, to: BackingImageCopyRecord.dataFileName)
+        try folder.sync()
+        let record = BackingImageCopyRecord(BackingImageRef(name: name, checksum: checksum, size: state.received))
+        try folder.writeFileAtomically(BackingImageCopyRecord.recordFileName, [UInt8](try JSONEncoder().encode(record)))
+        progress(100)
+        return record
+    }
+}
+
+extension BackingImageDownload {
+    /// A client whose read timeout ends a stalled transfer; its connect timeout, an unreachable host.
+    static func client(stallSeconds: Int) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(Int64(min(stallSeconds, 10)))
+        configuration.timeout.read = .seconds(Int64(stallSeconds))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}

@@ -1,0 +1,138 @@
+import CorralCore
+import Foundation
+import Testing
+@testable import CorralControl
+
+/// `BackingImagePlan`, `BackingImageTasks`, the node's gate on copies and the volume controller's
+/// use of the image (docs/backing-images.md).
+struct BackingImagePlanTests {
+    static let sum = String(repeating: "ab", count: 64)
+    static let now = Date(timeIntervalSince1970: 10_000)
+
+    func image(_ copies: [String: BackingImageKind.CopyState] = [:], min: Int? = nil, deleting: Bool = false) -> BackingImage {
+        var spec = BackingImageKind.Spec(sourceType: .download, sourceParameters: ["url": "http://images/base.raw"])
+        spec.minNumberOfCopies = min
+        var status = BackingImage.Status()
+        for (key, state) in copies { status.copies[key] = .init(state: state) }
+        var meta = ObjectMeta(name: "base")
+        if deleting { meta.deletionRequestedAt = Self.now }
+        return BackingImage(metadata: meta, spec: spec, status: status)
+    }
+
+    func node(_ name: String, ready: Bool = true, copies: [(state: BackingImageKind.CopyState, checksum: String)] = []) -> Node {
+        var node = makeNode(name, ready: ready)
+        node.status.backingImageCopies = copies.map {
+            .init(name: "base", disk: "default", state: $0.state, progress: $0.state == .ready ? 100 : 10, checksum: $0.checksum, size: $0.state == .ready ? 4096 : 0)
+        }
+        return node
+    }
+
+    func onImage(_ replica: Replica) -> Replica {
+        var replica = replica
+        replica.spec.backingImage = BackingImageRef(name: "base", checksum: Self.sum, size: 4096)
+        return replica
+    }
+
+    @Test func aNewImageGetsMinimumCopiesCappedAtItsDisks() {
+        let nodes = [node("n1"), node("n2")]
+        let outcome = BackingImagePlan.plan(image(), nodes: nodes, replicas: [], settings: settings(), now: Self.now)
+        #expect(outcome.status.copies.keys.sorted() == ["n1/default", "n2/default"], "min 3, capped at 2 disks")
+        #expect(outcome.status.copies.values.allSatisfy { $0.state == .pending })
+        let single = BackingImagePlan.plan(image(), nodes: [node("local")], replicas: [], settings: settings(), now: Self.now)
+        #expect(single.status.copies.keys.sorted() == ["local/default"], "a single-node server needs one")
+    }
+
+    @Test func theFirstReadyCopyGivesTheChecksumAndSize() {
+        let nodes = [node("n1", copies: [(.ready, Self.sum)]), node("n2", copies: [(.inProgress, "")])]
+        let outcome = BackingImagePlan.plan(image(["n1/default": .pending, "n2/default": .pending]), nodes: nodes, replicas: [],
+                                           settings: settings(), now: Self.now)
+        #expect(outcome.status.checksum == Self.sum && outcome.status.size == 4096)
+        #expect(outcome.status.copies["n1/default"]?.state == .ready)
+        #expect(outcome.status.copies["n2/default"]?.state == .inProgress)
+    }
+
+    @Test func aCopyWithAnotherChecksumFailsNamingBothSums() {
+        var base = image(["n1/default": .ready, "n2/default": .pending])
+        base.status.checksum = Self.sum
+        base.status.size = 4096
+        let other = String(repeating: "cd", count: 64)
+        let nodes = [node("n1", copies: [(.ready, Self.sum)]), node("n2", copies: [(.ready, other)])]
+        let outcome = BackingImagePlan.plan(base, nodes: nodes, replicas: [], settings: settings(), now: Self.now)
+        let copy = outcome.status.copies["n2/default"]
+        #expect(copy?.state == .failed)
+        #expect(copy?.message.contains(other) == true && copy?.message.contains(Self.sum) == true)
+    }
+
+    /// Acceptance 5 and Longhorn #10569: the node with the only ready copy dies; its copy is
+    /// unknown, not counted, and another disk gets one, whatever the other copies' states.
+    @Test func aDeadNodesCopyIsReplacedOnAnotherDisk() {
+        var base = image(["n1/default": .ready], min: 1)
+        base.status.checksum = Self.sum
+        base.status.size = 4096
+        let nodes = [node("n1", ready: false, copies: [(.ready, Self.sum)]), node("n2"), node("n3")]
+        let replica = onImage(makeReplica("v1-r-a", node: "n1"))
+        let outcome = BackingImagePlan.plan(base, nodes: nodes, replicas: [replica], settings: settings(), now: Self.now)
+        #expect(outcome.status.copies["n1/default"]?.state == .unknown, "the dead node's copy is unknown")
+        #expect(outcome.status.copies["n2/default"]?.state == .pending, "another disk gets a copy: \(outcome.status.copies)")
+        let tasks = BackingImageTasks.tasks(forNode: "n2", images: [BackingImage(metadata: base.metadata, spec: base.spec, status: outcome.status)])
+        #expect(tasks == [.init(name: "base", disk: "default", url: "http://images/base.raw", checksum: Self.sum)], "fetched from the source")
+    }
+
+    @Test func everyDiskWithAReplicaOnTheImageKeepsACopy() {
+        let nodes = [node("n1"), node("n2"), node("n3"), node("n4")]
+        let replicas = ["n2", "n3", "n4"].map { onImage(makeReplica("v-\($0)", node: $0)) }
+        let outcome = BackingImagePlan.plan(image(min: 1), nodes: nodes, replicas: replicas, settings: settings(), now: Self.now)
+        #expect(outcome.status.copies.keys.sorted() == ["n2/default", "n3/default", "n4/default"])
+    }
+
+    @Test func unusedCopiesBeyondTheMinimumGoAfterTheCleanupWait() {
+        var base = image(["n1/default": .ready, "n2/default": .ready, "n3/default": .ready], min: 1)
+        base.status.checksum = Self.sum
+        base.status.size = 4096
+        let nodes = ["n1", "n2", "n3"].map { node($0, copies: [(.ready, Self.sum)]) }
+        let first = BackingImagePlan.plan(base, nodes: nodes, replicas: [], settings: settings(), now: Self.now)
+        #expect(first.status.copies.count == 3, "kept during the wait")
+        #expect(first.status.copies.values.filter { $0.unusedSince != nil }.count == 2)
+        base.status = first.status
+        let later = BackingImagePlan.plan(base, nodes: nodes, replicas: [], settings: settings(), now: Self.now.addingTimeInterval(3601))
+        #expect(later.status.copies.count == 1, "the minimum stays: \(later.status.copies.keys.sorted())")
+    }
+
+    @Test func aDeletedImageDropsItsCopiesAndGoesOnceTheyAreGone() {
+        let deleting = image(["n1/default": .ready], deleting: true)
+        let waiting = BackingImagePlan.plan(deleting, nodes: [node("n1", copies: [(.ready, Self.sum)])], replicas: [], settings: settings(), now: Self.now)
+        #expect(waiting.status.copies.isEmpty && !waiting.remove)
+        #expect(BackingImageTasks.tasks(forNode: "n1", images: [deleting]).isEmpty, "its node removes the copy")
+        let gone = BackingImagePlan.plan(deleting, nodes: [node("n1")], replicas: [], settings: settings(), now: Self.now)
+        #expect(gone.remove)
+    }
+
+    @Test func aReplicaOnAnImageIsServedOnlyOnceItsDiskHoldsACopy() {
+        let replica = onImage(makeReplica("v1-r-a", node: "n1", address: false))
+        let assignments = NodeMessages.Assignments(revision: 1, node: nil, replicas: [replica], engines: [])
+        let waiting = NodePlan.plan(assignments, running: [:], replicaEndpoint: "n1:9502")
+        guard case .reportReplica(_, let status) = waiting.first else { Issue.record("no report: \(waiting)"); return }
+        #expect(status.address.isEmpty && status.message.contains("backing image base"))
+        let ready = NodePlan.plan(assignments, running: [:], replicaEndpoint: "n1:9502", readyImages: [replica.spec.backingImage!])
+        guard case .reportReplica(_, let served) = ready.first else { Issue.record("no report: \(ready)"); return }
+        #expect(served.address == "n1:9502/v1-r-a")
+    }
+
+    @Test func aVolumeOnAnImagePlacesReplicasOnlyOnceItHasAChecksumAndNamesIt() {
+        var volume = makeVolume(size: GiB, replicas: 1)
+        volume.spec.backingImage = "base"
+        let nodes = [makeNode("n1"), makeNode("n2", tags: ["images"])]
+        var world = VolumeWorld(volume: volume, replicas: [], engine: nil, nodes: nodes, settings: settings(), now: Self.now, nameSuffix: "x",
+                                backingImage: image())
+        let waiting = VolumeReconciler.reconcile(world)
+        #expect(!waiting.contains { if case .createReplica = $0 { true } else { false } })
+        var ready = image()
+        ready.status.checksum = Self.sum
+        ready.status.size = 4096
+        ready.spec.nodeSelector = ["images"]
+        world.backingImage = ready
+        let placed = VolumeReconciler.reconcile(world).compactMap { action -> Replica? in if case .createReplica(let r) = action { r } else { nil } }
+        #expect(placed.first?.spec.backingImage == ready.ref)
+        #expect(placed.first?.spec.nodeID == "n2", "the image's node selector applies to its volumes' replicas")
+    }
+}
