@@ -9,6 +9,7 @@ public enum BackingImageKind: ResourceKind {
     public static let kind = Kind.backingimages
     /// `sourceParameters` keys, Longhorn's.
     public static let urlParameter = "url"
+    public static let backupURLParameter = "backup-url"
 
     /// Where the image's bytes first come from. Further copies come from a ready copy.
     public enum SourceType: String, Codable, Sendable, Hashable, CaseIterable {
@@ -95,7 +96,12 @@ extension Object where Definition == BackingImageKind {
             if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
                 problems.append("a download needs sourceParameters.url, an http:// or https:// URL, not \"\(url)\"")
             }
-        case .upload, .exportFromVolume, .restore, .clone:
+        case .restore:
+            let url = spec.sourceParameters[BackingImageKind.backupURLParameter] ?? ""
+            if !url.contains("backingImage=") || URL(string: url)?.scheme == nil {
+                problems.append("a restore needs sourceParameters.backup-url, a backing-image backup URL (TARGET?backingImage=NAME), not \"\(url)\"")
+            }
+        case .upload, .exportFromVolume, .clone:
             problems.append("source type \(spec.sourceType.rawValue) is not supported yet; use download (docs/backing-images.md)")
         }
         return problems

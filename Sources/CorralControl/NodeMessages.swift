@@ -39,13 +39,15 @@ public enum NodeMessages {
     public struct BackingImageCopyTask: Codable, Sendable, Hashable {
         public var name: String
         public var disk: String
-        /// Where the bytes come from (a download's URL).
+        /// Where the bytes come from: a download's URL, or a backing-image backup's.
         public var url: String
         /// The SHA-512 the copy must have; empty when not known yet (the first transfer's counts).
         public var checksum: String
+        /// `download` or `restore`; nil (older managers) is a download.
+        public var source: BackingImageKind.SourceType?
 
-        public init(name: String, disk: String, url: String, checksum: String) {
-            self.name = name; self.disk = disk; self.url = url; self.checksum = checksum
+        public init(name: String, disk: String, url: String, checksum: String, source: BackingImageKind.SourceType? = nil) {
+            self.name = name; self.disk = disk; self.url = url; self.checksum = checksum; self.source = source
         }
     }
 

@@ -150,10 +150,49 @@ struct BackingImageDownload {
             throw Failure(description: "SHA-512 of the downloaded image is \(checksum), not \(expectedChecksum) as expected; check the URL and the checksum, then delete and create the backing image again")
         }
         try file.sync()
+        let record = try Self.install(BackingImageRef(name: name, checksum: checksum, size: state.received), in: folder)
+        progress(100)
+        return record
+    }
+
+    /// Makes the checked, synced `backing.partial` the copy: renamed to `backing`, then the record
+    /// written, so a copy with a record is whole.
+    static func install(_ ref: BackingImageRef, in folder: PosixDirectory) throws -> BackingImageCopyRecord {
         try folder.renameFile(BackingImageCopyRecord.partialFileName, to: BackingImageCopyRecord.dataFileName)
         try folder.sync()
-        let record = BackingImageCopyRecord(BackingImageRef(name: name, checksum: checksum, size: state.received))
+        let record = BackingImageCopyRecord(ref)
         try folder.writeFileAtomically(BackingImageCopyRecord.recordFileName, [UInt8](try JSONEncoder().encode(record)))
+        return record
+    }
+}
+
+/// A copy made from a backing-image backup: restored into `backing.partial` (every block and the
+/// whole image's SHA-512 checked by the store), compared with the image's checksum, installed.
+struct BackingImageRestoreFetch {
+    let backupURL: String
+    let directory: String
+    let expectedChecksum: String
+    let name: String
+    let credentials: [String: String]
+    let progress: @Sendable (Int) -> Void
+
+    func run() async throws -> BackingImageCopyRecord {
+        guard let (target, backupName) = BackingImageBackupStore.parseURL(backupURL) else {
+            throw BackingImageDownload.Failure(description: "\(backupURL) is not a backing-image backup URL (TARGET?backingImage=NAME)")
+        }
+        let folder = try PosixDirectory(path: directory, create: true)
+        for stale in [BackingImageCopyRecord.recordFileName, BackingImageCopyRecord.dataFileName] where folder.fileExists(stale) {
+            try folder.removeFile(stale)
+        }
+        let store = BackingImageBackupStore(driver: try BackupTargets.driver(for: target, credentials: credentials))
+        let config = try await store.restore(name: backupName, into: directory + "/" + BackingImageCopyRecord.partialFileName) { step in
+            progress(min(99, step.percent))
+        }
+        guard expectedChecksum.isEmpty || config.checksum == expectedChecksum else {
+            try? folder.removeFile(BackingImageCopyRecord.partialFileName)
+            throw BackingImageDownload.Failure(description: "the backup \(backupURL) holds an image with SHA-512 \(config.checksum), not \(expectedChecksum) as expected; restore the right backup")
+        }
+        let record = try BackingImageDownload.install(BackingImageRef(name: name, checksum: config.checksum, size: config.size), in: folder)
         progress(100)
         return record
     }

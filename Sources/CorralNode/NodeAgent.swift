@@ -135,6 +135,7 @@ public final class NodeAgent: Sendable {
                 let assignments = try await manager.assignments(after: revision, wait: 10)
                 revision = assignments.revision
                 // Copies first: a replica on a backing image is served once its disk holds a ready copy.
+                await images.setCredentials(assignments.backupCredentials ?? [:])
                 await images.apply(assignments.backingImageCopies)
                 await instances.apply(assignments, readyImages: await images.readyImages())
                 await backups.apply(assignments.backups ?? [], stopping: assignments.stoppingBackups ?? [], credentials: assignments.backupCredentials ?? [:])

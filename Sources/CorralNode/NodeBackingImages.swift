@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CorralBackup
 import CorralControl
 import CorralCore
 import CorralStore
@@ -66,16 +67,25 @@ actor NodeBackingImages {
     /// The task a failed copy failed with: it is not tried again until the task changes.
     private var fetchedWith: [String: NodeMessages.BackingImageCopyTask] = [:]
 
+    /// Target URL → credentials, from the assignments (a restore reads its target with them).
+    private var credentials: [String: [String: String]] = [:]
+
+    func setCredentials(_ table: [String: [String: String]]) { credentials = table }
+
     private func start(_ name: String, _ task: NodeMessages.BackingImageCopyTask) {
-        reports[name] = .init(name: name, disk: disk, state: .inProgress, progress: 0, message: "downloading \(task.url)")
+        let restore = task.source == .restore
+        reports[name] = .init(name: name, disk: disk, state: .inProgress, progress: 0, message: (restore ? "restoring " : "downloading ") + task.url)
         fetchedWith[name] = task
-        let download = BackingImageDownload(url: task.url, directory: shelfPath + "/" + name, expectedChecksum: task.checksum, name: name,
-                                            client: client, stallSeconds: stallSeconds,
-                                            progress: { percent in Task { await self.progressed(name, task, percent) } })
+        let progress: @Sendable (Int) -> Void = { percent in Task { await self.progressed(name, task, percent) } }
+        let directory = shelfPath + "/" + name
+        let download = BackingImageDownload(url: task.url, directory: directory, expectedChecksum: task.checksum, name: name,
+                                            client: client, stallSeconds: stallSeconds, progress: progress)
+        let restoring = BackingImageRestoreFetch(backupURL: task.url, directory: directory, expectedChecksum: task.checksum, name: name,
+                                                 credentials: BackupCredentials.lookup(task.url, in: credentials), progress: progress)
         logger.info("backing image \(name): fetching a copy from \(task.url)")
         let work = Task {
             do {
-                let record = try await download.run()
+                let record = restore ? try await restoring.run() : try await download.run()
                 await self.finished(name, task, .success(record))
             } catch {
                 await self.finished(name, task, .failure(error))

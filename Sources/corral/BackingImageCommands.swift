@@ -12,10 +12,11 @@ struct BackingImageCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create",
-            abstract: "Create a backing image from an HTTP or HTTPS URL; shows progress until its first copy is ready.")
+            abstract: "Create a backing image from an HTTP or HTTPS URL, or from a backing-image backup; shows progress until its first copy is ready.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
-        @Option(help: "Download the image from this http:// or https:// URL (a raw disk image).") var url: String
+        @Option(help: "Download the image from this http:// or https:// URL (a raw disk image).") var url: String?
+        @Option(help: "Restore the image from this backing-image backup URL (TARGET?backingImage=NAME).") var fromBackup: String?
         @Option(help: "The image's SHA-512 (sha512sum prints it); every copy is checked against it.") var checksum: String?
         @Option(help: "Ready copies to keep on different disks (default: the setting default-min-number-of-backing-image-copies).")
         var minCopies: Int?
@@ -24,10 +25,12 @@ struct BackingImageCommand: AsyncParsableCommand {
         @Flag(help: "Return at once instead of following it.") var noWait = false
         @Option(help: "Seconds to follow it.") var timeout: Int = 86_400
         func run() async throws {
+            guard (url == nil) != (fromBackup == nil) else { throw ValidationError("give --url or --from-backup, one of them") }
+            let parameters = url.map { [BackingImageKind.urlParameter: $0] } ?? [BackingImageKind.backupURLParameter: fromBackup ?? ""]
             let body = Components.Schemas.BackingImageCreate(
                 checksum: checksum, diskSelector: diskSelector.map(tags), minNumberOfCopies: minCopies, name: name,
-                nodeSelector: nodeSelector.map(tags), sourceParameters: .init(additionalProperties: [BackingImageKind.urlParameter: url]),
-                sourceType: .download)
+                nodeSelector: nodeSelector.map(tags), sourceParameters: .init(additionalProperties: parameters),
+                sourceType: url == nil ? .restore : .download)
             let created = try await api.client.call { try await $0.createBackingImage(body: .json(body)).created.body.json }
             guard !noWait else { return print(created.name) }
             try await followSystemWork(created.name, timeout: timeout, api: api, what: "backing image", getCommand: "corral backing-image get") {

@@ -9,7 +9,7 @@ import Foundation
 struct BackupStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backupstore", abstract: "Back up a replica's snapshot to a file or S3 target, restore, list, delete.",
-        subcommands: [Backup.self, Restore.self, List.self, Remove.self, SigV4Check.self])
+        subcommands: [Backup.self, Restore.self, List.self, Remove.self, BackingImageStoreCommand.self, SigV4Check.self])
 
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "backup", abstract: "Back up one snapshot of a replica directory (incremental against the last backup).")

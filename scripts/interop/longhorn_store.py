@@ -8,6 +8,11 @@ Corral's code), for interop tests:
   longhorn_store.py check ROOT     checks a store against the same rules: paths and hash
       directories, field order and encodings of volume.cfg and backup cfgs, sorted blocks, block
       names equal to the hash of their decompressed content, lock files; exits 1 listing problems.
+  longhorn_store.py write-bi ROOT NAME METHOD IMAGE   writes a backing-image backup as Longhorn's
+      backupstore does (backupbackingimage): 2 MiB blocks shared by all images, then the config.
+  longhorn_store.py check-bi ROOT  checks the backing-image backups in a store: the config's path,
+      field order and encodings, sorted 2 MiB blocks named by their content's hash, no lock left
+      under the BACKINGIMAGE lock's directory.
 """
 import gzip, hashlib, json, os, re, sys, time
 
@@ -153,8 +158,68 @@ def check(root):
     print(f"checked {volumes} backup volume(s): {len(problems)} problem(s)")
     return 1 if problems else 0
 
+BI_KEYS = ["Name", "Size", "BlockCount", "Checksum", "Labels", "CompressionMethod", "CreatedTime", "CompleteTime",
+           "Secret", "SecretNamespace", "ProcessingBlocks", "Blocks"]
+BI_BLOCK = 2 << 20
+
+def bi_block_path(root, c): return os.path.join(root, "backupstore", "backing-images", "blocks", c[:2], c[2:4], c + ".blk")
+def bi_config_path(root, name): return os.path.join(root, "backupstore", "backing-images", "backing-images", name, "backing-image.cfg")
+
+def write_bi(root, name, method, image):
+    data = open(image, "rb").read()
+    blocks = []
+    for offset in range(0, len(data), BI_BLOCK):
+        chunk = data[offset:offset + BI_BLOCK]
+        if chunk.count(0) == len(chunk): continue
+        c = H(chunk)
+        if not os.path.exists(bi_block_path(root, c)): put(bi_block_path(root, c), compress(method, chunk))
+        blocks.append({"Offset": offset, "BlockChecksum": c})
+    cfg = {"Name": name, "Size": str(len(data)), "BlockCount": str(len(blocks)), "Checksum": hashlib.sha512(data).hexdigest(),
+           "Labels": None, "CompressionMethod": method, "CreatedTime": "2026-08-20T10:00:03Z", "CompleteTime": "2026-08-20T10:00:09Z",
+           "Secret": "", "SecretNamespace": "", "ProcessingBlocks": {}, "Blocks": blocks}
+    put(bi_config_path(root, name), go_json(cfg).encode())
+
+def check_bi(root):
+    problems = []
+    base = os.path.join(root, "backupstore", "backing-images", "backing-images")
+    names = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    for name in names:
+        text = open(bi_config_path(root, name), "rb").read().decode()
+        if text.endswith("\n") or ": " in text: problems.append(f"{name}: backing-image.cfg is not compact Go JSON")
+        keys = keys_in_order(text)
+        if keys != [k for k in BI_KEYS if k in keys] or keys[:11] != BI_KEYS[:11]: problems.append(f"{name}: field order {keys}")
+        cfg = json.loads(text)
+        if cfg["Name"] != name: problems.append(f"{name}: Name is {cfg['Name']!r}")
+        for key in ("Size", "BlockCount"):
+            if not (isinstance(cfg[key], str) and re.fullmatch(r"[0-9]+", cfg[key])): problems.append(f"{name}: {key} is not a string integer")
+        if cfg["CompleteTime"] == "": problems.append(f"{name}: in progress (CompleteTime empty)")
+        if cfg["ProcessingBlocks"] != {}: problems.append(f"{name}: ProcessingBlocks is {cfg['ProcessingBlocks']!r}, Longhorn writes {{}}")
+        if not re.fullmatch(r"[0-9a-f]{128}", cfg["Checksum"]): problems.append(f"{name}: Checksum is not a SHA-512")
+        blocks = cfg.get("Blocks", [])
+        offsets = [b["Offset"] for b in blocks]
+        if offsets != sorted(offsets) or any(o % BI_BLOCK for o in offsets): problems.append(f"{name}: Blocks are not sorted 2 MiB offsets")
+        if int(cfg["BlockCount"]) != len(blocks): problems.append(f"{name}: BlockCount is not the number of Blocks")
+        size = int(cfg["Size"])
+        for b in blocks:
+            c = b["BlockChecksum"]
+            if not os.path.exists(bi_block_path(root, c)): problems.append(f"{name}: block {c} is missing"); continue
+            data = decompress(open(bi_block_path(root, c), "rb").read())
+            if len(data) != min(BI_BLOCK, size - b["Offset"]) or H(data) != c: problems.append(f"{name}: block {c} does not hash to its name")
+    if H(b"BACKINGIMAGE")[:4] != "22fc": problems.append("the BACKINGIMAGE lock's directory is not volumes/22/fc")
+    locks = os.path.join(root, "backupstore", "volumes", "22", "fc", "BACKINGIMAGE", "locks")
+    if not os.path.isdir(locks): problems.append("no lock was taken under volumes/22/fc/BACKINGIMAGE/locks")
+    elif os.listdir(locks): problems.append(f"locks left behind: {os.listdir(locks)}")
+    if not names: problems.append("no backing-image backup found")
+    for p in problems: print("PROBLEM", p)
+    print(f"checked {len(names)} backing-image backup(s): {len(problems)} problem(s)")
+    return 1 if problems else 0
+
 if __name__ == "__main__":
-    if sys.argv[1] == "write":
+    if sys.argv[1] == "write-bi":
+        write_bi(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif sys.argv[1] == "check-bi":
+        sys.exit(check_bi(sys.argv[2]))
+    elif sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:])
     else:
         sys.exit(check(sys.argv[2]))

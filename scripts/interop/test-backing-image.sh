@@ -6,6 +6,9 @@
 #   in the others; a rebuilt replica (the volume scaled to 2) holds the volume's data, read straight
 #   from its directory by a backup of a snapshot, which restores to the whole content (the image's
 #   blocks included) and names the image in volume.cfg.
+# - Acceptance 4 (part): Corral's backing-image backup passes a checker of Longhorn's layout
+#   (longhorn_store.py check-bi: field order, numbers as strings, paths, the BACKINGIMAGE lock);
+#   one written by an independent writer in that layout restores, and a volume reads it.
 # - A transfer cut off half way resumes with a range request; from a server without ranges it
 #   restarts; both end in a checked copy.
 # - Acceptance 6 (part): a URL that answers 404, one that stalls, and a wrong checksum each end in
@@ -88,6 +91,33 @@ config = json.load(open(sys.argv[1]))
 assert json.loads(config["BackingImageName"]) == "base" and json.loads(config["BackingImageChecksum"]) == sys.argv[2], config
 PY
 qemu-img compare -f raw -F raw "$WORK/v1.expected" "${URI[v1]}" >/dev/null || fail "v1 changed during its rebuild"
+
+# Backing-image backups in Longhorn's layout: Corral's passes a checker of that layout, a backup
+# that finds its work done completes, and one written by an independent writer restores, both with
+# the CLI and as a backing image made from it, which a volume then reads.
+BIT="$WORK/bitarget"
+mkdir -p "$BIT"
+url=$("$CORRAL" backupstore backing-image backup --target "file://$BIT" --file "$IMAGE" --compression gzip base 2>"$WORK/bib.log") \
+    || fail "backing-image backup failed: $(cat "$WORK/bib.log")"
+[ "$url" = "file://$BIT?backingImage=base" ] || fail "the backup's URL is $url"
+python3 "$ROOT/scripts/interop/longhorn_store.py" check-bi "$BIT" >"$WORK/check-bi.log" || fail "Corral's backing-image backup is not in Longhorn's layout: $(cat "$WORK/check-bi.log")"
+"$CORRAL" backupstore backing-image backup --target "file://$BIT" --file "$IMAGE" base >/dev/null 2>&1 || fail "a backup that finds its work done did not complete"
+{ head -c 3M /dev/urandom; head -c 2M /dev/zero; head -c 1500000 /dev/urandom; } >"$WORK/lh.raw"
+python3 "$ROOT/scripts/interop/longhorn_store.py" write-bi "$BIT" lhimg gzip "$WORK/lh.raw"
+LHSUM=$(sha512sum <"$WORK/lh.raw" | cut -d' ' -f1)
+"$CORRAL" backupstore backing-image restore "file://$BIT?backingImage=lhimg" --to "$WORK/lh.restored" 2>/dev/null || fail "the Longhorn-written backup did not restore"
+cmp -s "$WORK/lh.raw" "$WORK/lh.restored" || fail "the Longhorn-written backup restored other bytes"
+corral backing-image create fromlh --from-backup "file://$BIT?backingImage=lhimg" --checksum "$LHSUM" --timeout 60 >"$WORK/fromlh.log" 2>&1 \
+    || fail "a backing image restored from a Longhorn-written backup did not become ready: $(cat "$WORK/fromlh.log"); $(copy_message fromlh)"
+corral volume create v4 --backing-image fromlh --replicas 1 --size 8Mi >/dev/null
+uri4=$(corral volume attach v4 --timeout 60) || fail "attach v4: $uri4"
+# The volume is larger than the image: qemu-img compare reads the rest of it against zeros.
+qemu-img compare -f raw -F raw "$WORK/lh.raw" "$uri4" >/dev/null || fail "v4 does not read the restored image's bytes"
+corral backing-image create base2 --from-backup "$url" --timeout 60 >/dev/null 2>&1 || fail "base did not restore from its own backup: $(copy_message base2)"
+[ "$(image_field base2 status.checksum)" = "$SUM" ] || fail "base2's checksum is not base's"
+"$CORRAL" backupstore backing-image rm "file://$BIT?backingImage=lhimg" >/dev/null || fail "deleting the lhimg backup failed"
+"$CORRAL" backupstore backing-image restore "$url" --to "$WORK/base.restored" 2>/dev/null && cmp -s "$IMAGE" "$WORK/base.restored" \
+    || fail "deleting one image's backup damaged another's"
 
 # An image that volumes use cannot be deleted.
 code=$(curl -s -o "$WORK/del.json" -w '%{http_code}' -X DELETE "$CORRAL_API/v1/backingimages/base")

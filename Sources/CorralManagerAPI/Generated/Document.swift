@@ -1437,6 +1437,7 @@ components:
               checksum: {type: string}
               disk: {type: string}
               name: {type: string}
+              source: {type: string, enum: [download, upload, export-from-volume, restore, clone]}
               url: {type: string}
         backups:
           type: array
@@ -1526,7 +1527,7 @@ components:
         sourceParameters:
           type: object
           additionalProperties: {type: string}
-        sourceType: {type: string, enum: [download]}
+        sourceType: {type: string, enum: [download, restore]}
     Backup:
       type: object
       required: [metadata, spec, status]

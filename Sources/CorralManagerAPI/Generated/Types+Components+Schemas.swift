@@ -92,6 +92,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
             @frozen public enum SourceTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case download = "download"
+                case restore = "restore"
             }
             /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
             public var sourceType: Components.Schemas.BackingImageCreate.SourceTypePayload
