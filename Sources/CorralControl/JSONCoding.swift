@@ -42,13 +42,14 @@ extension Kind {
         case .systembackups: SystemBackup.self
         case .systemrestores: SystemRestore.self
         case .backingimages: BackingImage.self
+        case .backupbackingimages: BackupBackingImage.self
         }
     }
 
     /// Kinds whose deletion waits for a controller or node to finish (volumes, replicas, engines, backups).
     public var deletionIsTwoPhase: Bool {
         switch self {
-        case .volumes, .replicas, .engines, .backups, .systembackups, .backingimages: true
+        case .volumes, .replicas, .engines, .backups, .systembackups, .backingimages, .backupbackingimages: true
         case .systemrestores, .nodes, .settings, .events, .backuptargets, .backupvolumes, .secrets, .recurringjobs, .jobruns, .volumeattachments, .snapshots: false
         }
     }

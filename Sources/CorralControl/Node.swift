@@ -47,6 +47,8 @@ public enum NodeKind: ResourceKind {
         public var diskStatus: [String: DiskStatus] = [:]
         /// What the node last reported of its backing-image copies.
         public var backingImageCopies: [NodeMessages.BackingImageCopyReport]?
+        /// What it last reported of the backing-image backups it makes.
+        public var backingImageBackups: [BackupBackingImageKind.Report]?
         public init() {}
     }
 }

@@ -9,11 +9,14 @@ public enum NodeMessages {
         public var disks: [String: DiskReport]
         /// The backing-image copies on this node's disks; absent from nodes that predate them.
         public var backingImageCopies: [BackingImageCopyReport]?
+        /// The backing-image backups it makes or made since it started.
+        public var backingImageBackups: [BackupBackingImageKind.Report]?
 
         public init(address: String, replicaPort: Int, nbdPort: Int, controlPort: Int, disks: [String: DiskReport],
-                    backingImageCopies: [BackingImageCopyReport]? = nil) {
+                    backingImageCopies: [BackingImageCopyReport]? = nil, backingImageBackups: [BackupBackingImageKind.Report]? = nil) {
             self.address = address; self.replicaPort = replicaPort; self.nbdPort = nbdPort
             self.controlPort = controlPort; self.disks = disks; self.backingImageCopies = backingImageCopies
+            self.backingImageBackups = backingImageBackups
         }
     }
 
@@ -81,6 +84,8 @@ public enum NodeMessages {
         /// The backing-image copies this node's disks should hold; a copy not listed is removed.
         /// nil from managers that predate backing images: the node then removes nothing.
         public var backingImageCopies: [BackingImageCopyTask]?
+        /// The backing-image backups this node should make from its copies.
+        public var backingImageBackups: [BackupBackingImageKind.Task]?
 
         public init(revision: Int64, node: Node?, replicas: [Replica], engines: [Engine], backups: [Backup] = []) {
             self.revision = revision; self.node = node; self.replicas = replicas; self.engines = engines; self.backups = backups

@@ -2,7 +2,7 @@ import Foundation
 
 /// The kinds the control plane stores. The raw value is the collection name in the API and store.
 public enum Kind: String, Codable, Sendable, CaseIterable {
-    case volumes, replicas, engines, nodes, settings, events, backups, backuptargets, backupvolumes, secrets, recurringjobs, jobruns, volumeattachments, snapshots, systembackups, systemrestores, backingimages
+    case volumes, replicas, engines, nodes, settings, events, backups, backuptargets, backupvolumes, secrets, recurringjobs, jobruns, volumeattachments, snapshots, systembackups, systemrestores, backingimages, backupbackingimages
 }
 
 /// What every stored resource carries: identity, the spec's generation and the store's version.

@@ -65,6 +65,9 @@ public enum SystemBackupKind: ResourceKind {
         public var volumeBackups: [String: String] = [:]
         /// Volumes left out, with why (a disaster-recovery standby).
         public var skippedVolumes: [String: String] = [:]
+        /// The backup each backing image is saved with (`<target>?backingImage=<name>`), by image;
+        /// absent in records from before backing images.
+        public var backingImageBackups: [String: String]?
         /// The store's `LonghornVersion` of its directory ("corral-0.23.0"; Longhorn's "v1.9.0").
         public var version = ""
         /// Made by something other than Corral (a Longhorn system on a shared target): listed,
@@ -96,6 +99,8 @@ public enum SystemBackupPlan {
         case updateStatus(SystemBackupKind.Status)
         /// Back this volume up for the system backup (or find a backup that already holds its data).
         case backUpVolume(String)
+        /// Create the backup of this backing image (a BackupBackingImage named after it).
+        case backUpBackingImage(String)
         /// Make the content and upload it (Generating, then Uploading).
         case generateAndUpload
         /// Stop the content's generation or upload.
@@ -111,6 +116,8 @@ public enum SystemBackupPlan {
         public var backup: SystemBackup
         public var volumes: [Volume]
         public var backups: [Backup]
+        public var backingImages: [BackingImage] = []
+        public var imageBackups: [BackupBackingImage] = []
         public var settings: Settings
         /// The default backup target's URL; empty when none is set.
         public var targetURL: String
@@ -163,9 +170,7 @@ public enum SystemBackupPlan {
         case .creatingVolumeBackups:
             return volumeBackups(world, status: status, elapsed: elapsed, held: held)
         case .creatingBackingImageBackups:
-            // Corral has no backing images yet: the phase has nothing to wait for.
-            if held { return update(status, backup) }
-            return advance(status, to: .generating, message: "making the content", progress: 60, now: world.now, backup) + [.generateAndUpload]
+            return backingImageBackups(world, status: status, elapsed: elapsed, held: held)
         case .generating, .uploading:
             let deadline = world.settings.systemBackupUploadDeadline
             if elapsed >= TimeInterval(deadline) {
@@ -228,7 +233,54 @@ public enum SystemBackupPlan {
             return update(status, backup) + actions
         }
         let message = backup.spec.policy == .disabled ? "volume backups disabled (volumeBackupPolicy)" : "\(done) volume backups done"
-        return advance(status, to: .creatingBackingImageBackups, message: message + "; no backing images to back up", progress: 50, now: world.now, backup)
+        return advance(status, to: .creatingBackingImageBackups, message: message + "; backing up backing images", progress: 50, now: world.now, backup)
+    }
+
+    /// Every backing image with a checked copy gets a backup on the default target (one that
+    /// holds this image already counts: a backup that finds its work done completes). An image
+    /// with no checked copy yet is left out, saying so; it is saved with its source.
+    static func backingImageBackups(_ world: World, status current: SystemBackupKind.Status, elapsed: TimeInterval, held: Bool) -> [Action] {
+        var status = current
+        let backup = world.backup
+        var actions: [Action] = []
+        var waiting: [String] = []
+        var urls: [String: String] = [:]
+        let images = world.backingImages.filter { !$0.isDeleting }.sorted { $0.name < $1.name }
+        for image in images {
+            guard let ref = image.ref else { continue }
+            guard let imageBackup = world.imageBackups.first(where: { $0.name == image.name && !$0.isDeleting }) else {
+                actions.append(.backUpBackingImage(image.name))
+                waiting.append("\(image.name): starting its backup")
+                continue
+            }
+            if imageBackup.spec.targetName != BackupTargetKind.defaultName {
+                return fail(status, "backing image \(image.name) has a backup record on target \(imageBackup.spec.targetName); a system backup needs it on the default target: delete that record (corral backing-image backup-rm \(image.name)), then create the system backup again", backup)
+            }
+            switch imageBackup.status.state {
+            case .completed where imageBackup.status.checksum == ref.checksum:
+                urls[image.name] = imageBackup.status.url
+            case .completed:
+                return fail(status, "the backup of backing image \(image.name) holds another image (SHA-512 \(imageBackup.status.checksum.prefix(16))…); delete it (corral backing-image backup-rm \(image.name)), then create the system backup again", backup)
+            case .error:
+                return fail(status, "the backup of backing image \(image.name) failed: \(imageBackup.status.error); delete it (corral backing-image backup-rm \(image.name)), fix the cause, then create the system backup again", backup)
+            case .pending, .inProgress:
+                waiting.append("\(image.name): backup \(imageBackup.status.progress)%")
+            }
+        }
+        status.backingImageBackups = urls
+        let covered = images.filter { $0.ref != nil }.count
+        status.progress = 50 + (covered == 0 ? 10 : urls.count * 10 / covered)
+        if !waiting.isEmpty || held {
+            let deadline = world.settings.systemBackupBackingImageBackupsDeadline
+            if elapsed >= TimeInterval(deadline) {
+                return fail(status, "backing-image backups did not finish within \(deadline) s (system-backup-backing-image-backups-deadline); still waiting for \(waiting.joined(separator: ", ")); create the system backup again", backup)
+            }
+            status.message = waiting.isEmpty ? "backing-image backups done" : "waiting for backing-image backups: " + waiting.joined(separator: ", ")
+            return update(status, backup) + actions
+        }
+        let unready = images.filter { $0.ref == nil }.map(\.name)
+        let message = "\(urls.count) backing-image backups done" + (unready.isEmpty ? "" : "; not backed up (no checked copy yet): \(unready.joined(separator: ", "))")
+        return advance(status, to: .generating, message: message + "; making the content", progress: 60, now: world.now, backup) + [.generateAndUpload]
     }
 
     /// Work still running stops first, and is waited for: an upload that ended after the

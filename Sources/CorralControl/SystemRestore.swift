@@ -94,6 +94,20 @@ public struct SystemBackupContent: Codable, Sendable, Equatable {
         public init(name: String, spec: BackupTargetKind.Spec) { self.name = name; self.spec = spec }
     }
 
+    /// A backing image with the backup it is restored from. A system backup made by 0.23.0 saved
+    /// only names: such an item has no spec and is skipped.
+    public struct BackingImageItem: Codable, Sendable, Equatable {
+        public var name: String
+        public var spec: BackingImageKind.Spec?
+        public var checksum: String?
+        public var size: Int64?
+        /// `<target>?backingImage=<name>`: the backing-image backup the system backup made or found.
+        public var backupURL: String?
+        public init(name: String, spec: BackingImageKind.Spec?, checksum: String?, size: Int64?, backupURL: String?) {
+            self.name = name; self.spec = spec; self.checksum = checksum; self.size = size; self.backupURL = backupURL
+        }
+    }
+
     public struct NodeItem: Codable, Sendable, Equatable {
         public var name: String
         /// Disks, tags, zone and scheduling: applied only to a node of the same name.
@@ -105,6 +119,7 @@ public struct SystemBackupContent: Codable, Sendable, Equatable {
     public var settings: [SettingItem] = []
     public var backupTargets: [BackupTargetItem] = []
     public var recurringJobs: [RecurringJobItem] = []
+    public var backingImages: [BackingImageItem] = []
     public var volumes: [VolumeItem] = []
     public var nodes: [NodeItem] = []
 
@@ -120,12 +135,14 @@ public struct SystemBackupContent: Codable, Sendable, Equatable {
 }
 
 /// What a restore does with a system backup's content, in order: settings, backup targets,
-/// recurring jobs, volumes (restored from their backups), then nodes' disk configuration. Pure:
+/// backing images (restored from their backups), recurring jobs, volumes (restored from their
+/// backups, on their backing images), then nodes' disk configuration. Pure:
 /// the manager performs each step and records its outcome.
 public enum SystemRestorePlan {
     public enum Step: Sendable, Equatable {
         case createSetting(String, value: String)
         case createBackupTarget(String, BackupTargetKind.Spec)
+        case createBackingImage(String, BackingImageKind.Spec)
         case createRecurringJob(String, RecurringJobKind.Spec)
         case createVolume(SystemBackupContent.VolumeItem)
         case updateNode(String, NodeKind.Spec)
@@ -139,8 +156,11 @@ public enum SystemRestorePlan {
         public var recurringJobs: Set<String>
         public var volumes: Set<String>
         public var nodes: Set<String>
-        public init(settings: Set<String>, backupTargets: Set<String>, recurringJobs: Set<String>, volumes: Set<String>, nodes: Set<String>) {
+        public var backingImages: Set<String>
+        public init(settings: Set<String>, backupTargets: Set<String>, recurringJobs: Set<String>, volumes: Set<String>, nodes: Set<String>,
+                    backingImages: Set<String> = []) {
             self.settings = settings; self.backupTargets = backupTargets; self.recurringJobs = recurringJobs; self.volumes = volumes; self.nodes = nodes
+            self.backingImages = backingImages
         }
     }
 
@@ -156,6 +176,16 @@ public enum SystemRestorePlan {
         }
         for target in content.backupTargets {
             steps.append(existing.backupTargets.contains(target.name) ? exists(.backuptargets, target.name) : .createBackupTarget(target.name, target.spec))
+        }
+        for image in content.backingImages {
+            if existing.backingImages.contains(image.name) {
+                steps.append(exists(.backingimages, image.name))
+            } else if let spec = backingImage(image) {
+                steps.append(.createBackingImage(image.name, spec))
+            } else {
+                steps.append(.note(.init(kind: Kind.backingimages.rawValue, name: image.name, outcome: .skipped,
+                                         message: "saved without a backup or a source to make it from (a system backup of an older Corral); volumes on it wait until it is created")))
+            }
         }
         for job in content.recurringJobs {
             steps.append(existing.recurringJobs.contains(job.name) ? exists(.recurringjobs, job.name) : .createRecurringJob(job.name, job.spec))
@@ -191,6 +221,19 @@ public enum SystemRestorePlan {
             disks.append(name)
         }
         return (spec, "tags, zone and scheduling applied; " + (disks.isEmpty ? "no disk at a saved disk's path" : "disks at the same path: \(disks.joined(separator: ", "))"))
+    }
+
+    /// The backing image a restore creates: from its backup when the system backup has one (the
+    /// image's checksum is checked against it), else from its own source; nil when neither.
+    public static func backingImage(_ item: SystemBackupContent.BackingImageItem) -> BackingImageKind.Spec? {
+        guard var spec = item.spec else { return nil }
+        if let url = item.backupURL, !url.isEmpty {
+            spec.sourceType = .restore
+            spec.sourceParameters = [BackingImageKind.backupURLParameter: url]
+            spec.checksum = item.checksum ?? spec.checksum
+            return spec
+        }
+        return spec.sourceType == .download ? spec : nil
     }
 
     /// The volume a restore creates: the backed-up spec, restored from its backup, attached to

@@ -1,3 +1,4 @@
+import CorralBackup
 import CorralControl
 import CorralCore
 import Foundation
@@ -27,6 +28,7 @@ actor BackingImageController {
     }
 
     func pass() async {
+        await passBackups()
         let images = await store.list(BackingImage.self)
         guard !images.isEmpty else { return }
         let now = JSONCoding.wholeSeconds(clock())
@@ -50,6 +52,62 @@ actor BackingImageController {
             }
         }
     }
+
+    /// Deletions from the store running now, by backup name.
+    private var deletions: [String: Task<Void, Never>] = [:]
+
+    /// Backing-image backups: a node with a ready copy makes each (`BackupBackingImagePlan`); a
+    /// deleted one is removed from its target (config, then unreferenced blocks), then its record.
+    func passBackups() async {
+        let backups = await store.list(BackupBackingImage.self)
+        guard !backups.isEmpty else { return }
+        let nodes = await store.list(Node.self)
+        let targets = await store.list(BackupTarget.self)
+        for backup in backups {
+            let targetURL = targets.first { $0.name == backup.spec.targetName }?.spec.url
+            if backup.isDeleting {
+                deleteFromTarget(backup, targetURL: targetURL)
+                continue
+            }
+            let image = await store.get(BackingImage.self, backup.spec.backingImage)
+            let status = BackupBackingImagePlan.next(backup, image: image, nodes: nodes, targetURL: targetURL)
+            guard status != backup.status else { continue }
+            do {
+                _ = try await store.modifyStatus(BackupBackingImage.self, backup.name) { $0 = status }
+                if status.state != backup.status.state, status.state == .completed || status.state == .error {
+                    try? await store.recordEvent(status.state == .completed ? .normal : .warning,
+                                                 reason: status.state == .completed ? "BackingImageBackupCompleted" : "BackingImageBackupFailed",
+                                                 message: status.state == .completed ? "backing image \(backup.name) backed up to \(status.url)" : "backing image \(backup.name): \(status.error)",
+                                                 about: "backupbackingimages/\(backup.name)", now: JSONCoding.wholeSeconds(clock()))
+                }
+            } catch {
+                logger.debug("backing-image backup \(backup.name): \(error)")
+            }
+        }
+    }
+
+    private func deleteFromTarget(_ backup: BackupBackingImage, targetURL: String?) {
+        guard deletions[backup.name] == nil else { return }
+        let store = self.store, logger = self.logger, name = backup.name
+        // Only a backup that got as far as the store has anything there.
+        let inStore = backup.status.state != .pending && !backup.status.checksum.isEmpty
+        deletions[name] = Task {
+            do {
+                if inStore, let targetURL, !targetURL.isEmpty {
+                    let driver = try await store.backupDriver(for: targetURL)
+                    try await BackingImageBackupStore(driver: driver).delete(name: name)
+                }
+                try await store.remove(.backupbackingimages, name)
+                logger.info("backing-image backup \(name) deleted")
+            } catch {
+                logger.warning("deleting backing-image backup \(name) from \(targetURL ?? "its target") failed: \(error); trying again")
+                try? await Task.sleep(for: .seconds(5))
+            }
+            self.deletionEnded(name)
+        }
+    }
+
+    private func deletionEnded(_ name: String) { deletions[name] = nil }
 
     private func noteChanges(_ name: String, _ status: BackingImage.Status, now: Date) async {
         let states = status.copies.mapValues(\.state)

@@ -78,7 +78,7 @@ public final class ControllerRuntime: Sendable {
                 for volume in await store.list(Volume.self) where volume.spec.backingImage == change.name {
                     await queue.add(.volume(volume.name))
                 }
-            case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots, .systembackups, .systemrestores:
+            case .events, .backuptargets, .secrets, .recurringjobs, .jobruns, .snapshots, .systembackups, .systemrestores, .backupbackingimages:
                 break
             }
         }

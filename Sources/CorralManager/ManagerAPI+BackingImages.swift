@@ -42,3 +42,45 @@ extension ManagerAPI {
         return .ok(.init(body: .json(try await named(BackingImage.self, record.name))))
     }
 }
+
+/// Backing-image backups: records here; a node with a ready copy makes each, and the
+/// BackingImageController follows and deletes them.
+extension ManagerAPI {
+    func listBackupBackingImages(_ input: Operations.ListBackupBackingImages.Input) async throws -> Operations.ListBackupBackingImages.Output {
+        .ok(.init(body: .json(.init(items: await store.list(BackupBackingImage.self)))))
+    }
+
+    func getBackupBackingImage(_ input: Operations.GetBackupBackingImage.Input) async throws -> Operations.GetBackupBackingImage.Output {
+        .ok(.init(body: .json(try await named(BackupBackingImage.self, input.path.name))))
+    }
+
+    /// One backup per image and target: asking again while one exists answers it (a backup that
+    /// finds its work done completes); a finished one is made again after it is deleted.
+    func createBackupBackingImage(_ input: Operations.CreateBackupBackingImage.Input) async throws -> Operations.CreateBackupBackingImage.Output {
+        let body = switch input.body { case .json(let body): body }
+        let image = try await named(BackingImage.self, body.backingImage)
+        guard image.ref != nil, !image.isDeleting else {
+            throw APIError(.conflict, "backing image \(image.name) has no checked copy to back up yet; wait until `corral backing-image get \(image.name)` shows a ready copy")
+        }
+        let targetName = body.backupTargetName ?? BackupTargetKind.defaultName
+        _ = try await volumes.backupTargetURL(targetName)
+        if let existing = await store.get(BackupBackingImage.self, image.name), !existing.isDeleting, existing.spec.targetName == targetName,
+           existing.status.state != .error {
+            return .created(.init(body: .json(existing)))
+        }
+        if let existing = await store.get(BackupBackingImage.self, image.name) {
+            throw APIError(.conflict, "backing image \(image.name) has a backup record \(existing.isDeleting ? "being deleted" : "that ended in \(existing.status.state.rawValue) or is on target \(existing.spec.targetName)"); delete it first (corral backing-image backup-rm \(image.name))")
+        }
+        var spec = BackupBackingImageKind.Spec(backingImage: image.name)
+        spec.backupTargetName = body.backupTargetName
+        spec.labels = body.labels?.additionalProperties
+        let record = BackupBackingImage(metadata: ObjectMeta(name: image.name), spec: spec, status: .init())
+        return .created(.init(body: .json(try await store.create(record, now: now))))
+    }
+
+    func deleteBackupBackingImage(_ input: Operations.DeleteBackupBackingImage.Input) async throws -> Operations.DeleteBackupBackingImage.Output {
+        let record = try await named(BackupBackingImage.self, input.path.name)
+        if !record.isDeleting { try await store.requestDeletion(.backupbackingimages, record.name, now: now) }
+        return .ok(.init(body: .json(try await named(BackupBackingImage.self, record.name))))
+    }
+}

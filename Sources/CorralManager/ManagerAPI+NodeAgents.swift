@@ -25,6 +25,7 @@ extension ManagerAPI {
             status.lastHeartbeat = heartbeat
             status.diskStatus = body.disks.mapValues { DiskStatus(storageMaximum: $0.storageMaximum, storageAvailable: $0.storageAvailable) }
             if let copies = body.backingImageCopies { status.backingImageCopies = copies }
+            if let backups = body.backingImageBackups { status.backingImageBackups = backups }
         }
         return .ok(.init(body: .json(node)))
     }
@@ -32,7 +33,7 @@ extension ManagerAPI {
     /// The kinds a node's assignments are made of: only their changes answer its long poll, so
     /// job runs, snapshot records and events (thousands a minute with many volumes) do not wake
     /// every node agent.
-    static let assignmentKinds: Set<Kind> = [.nodes, .replicas, .engines, .backups, .backuptargets, .secrets, .backingimages]
+    static let assignmentKinds: Set<Kind> = [.nodes, .replicas, .engines, .backups, .backuptargets, .secrets, .backingimages, .backupbackingimages]
 
     /// What the node should run, answered when a change to it passes `after` (a long poll).
     func nodeAssignments(_ input: Operations.NodeAssignments.Input) async throws -> Operations.NodeAssignments.Output {
@@ -48,6 +49,8 @@ extension ManagerAPI {
         assignments.stoppingBackups = here.filter { !$0.isRunnable }
         assignments.backupCredentials = await store.backupCredentialTable()
         assignments.backingImageCopies = BackingImageTasks.tasks(forNode: name, images: await store.list(BackingImage.self))
+        assignments.backingImageBackups = BackupBackingImagePlan.tasks(forNode: name, backups: await store.list(BackupBackingImage.self),
+                                                                       targets: await store.list(BackupTarget.self))
         return .ok(.init(body: .json(assignments)))
     }
 

@@ -32,6 +32,10 @@ enum RequestValidation {
             if !(0...100).contains(copy.progress) { throw fail("backing image copy \(copy.name): progress must lie in 0...100") }
             if copy.size < 0 { throw fail("backing image copy \(copy.name): size must not be negative") }
         }
+        for backup in heartbeat.backingImageBackups ?? [] {
+            if let problem = NameRule.problem(backup.name) { throw fail("backing image backup: \(problem)") }
+            if !(0...100).contains(backup.progress) { throw fail("backing image backup \(backup.name): progress must lie in 0...100") }
+        }
     }
 
     static func check(_ status: CorralControl.Engine.Status) throws {

@@ -14,10 +14,6 @@ enum SystemBackupArchive {
 
     /// Backing images, when a system backup holds any: a restore reports each as skipped until
     /// Corral has them.
-    struct NamedItem: Codable, Equatable {
-        var name: String
-    }
-
     static func encode(_ content: SystemBackupContent) throws -> Data {
         let root = content.metadata.systemBackup + "/"
         let directory = root + SystemBackupContent.yamlDirectory
@@ -28,7 +24,7 @@ enum SystemBackupArchive {
             switch file {
             case .settings: text = try encoder.encode(content.settings)
             case .backupTargets: text = try encoder.encode(content.backupTargets)
-            case .backingImages: text = try encoder.encode([NamedItem]())
+            case .backingImages: text = try encoder.encode(content.backingImages)
             case .recurringJobs: text = try encoder.encode(content.recurringJobs)
             case .volumes: text = try encoder.encode(content.volumes)
             case .nodes: text = try encoder.encode(content.nodes)
@@ -47,8 +43,8 @@ enum SystemBackupArchive {
         return data
     }
 
-    /// The content of a system backup's zip, and the backing images it names.
-    static func decode(_ zip: Data, name: String) throws -> (content: SystemBackupContent, backingImages: [String]) {
+    /// The content of a system backup's zip.
+    static func decode(_ zip: Data, name: String) throws -> SystemBackupContent {
         guard zip.count <= Limits.systemBackupZipBytesMax else {
             throw Invalid(description: "the zip is \(zip.count) bytes, more than a system backup's \(Limits.systemBackupZipBytesMax)")
         }
@@ -83,8 +79,8 @@ enum SystemBackupArchive {
         content.recurringJobs = try items(.recurringJobs, [SystemBackupContent.RecurringJobItem].self)
         content.volumes = try items(.volumes, [SystemBackupContent.VolumeItem].self)
         content.nodes = try items(.nodes, [SystemBackupContent.NodeItem].self)
-        let backingImages = try items(.backingImages, [NamedItem].self).map(\.name)
-        return (content, backingImages)
+        content.backingImages = try items(.backingImages, [SystemBackupContent.BackingImageItem].self)
+        return content
     }
 
     static func text(of entry: Entry, in archive: Archive) throws -> String {

@@ -22,6 +22,10 @@ struct SystemBackupContentReader: Sendable {
             spec.runRequestedAt = nil
             return .init(name: job.name, spec: spec)
         }
+        content.backingImages = await store.list(BackingImage.self).filter { !$0.isDeleting }.sorted { $0.name < $1.name }.map { image in
+            .init(name: image.name, spec: image.spec, checksum: image.ref?.checksum, size: image.ref?.size,
+                  backupURL: record.status.backingImageBackups?[image.name])
+        }
         content.volumes = await store.list(Volume.self).filter { !$0.isDeleting }.sorted { $0.name < $1.name }.map { volume in
             .init(name: volume.name, labels: volume.metadata.labels, spec: volume.spec,
                   lastBackup: Self.lastBackup(of: volume, systemBackup: record, backups: backups))

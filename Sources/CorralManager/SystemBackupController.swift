@@ -50,11 +50,15 @@ actor SystemBackupController {
         for volume in volumes { backups += await access.backups(volume.name) }
         let settings = Settings(await store.list(Setting.self))
         let targetURL = await store.get(BackupTarget.self, BackupTargetKind.defaultName)?.spec.url ?? ""
+        let images = active.isEmpty ? [] : await store.list(BackingImage.self)
+        let imageBackups = active.isEmpty ? [] : await store.list(BackupBackingImage.self)
         for record in active {
-            let world = SystemBackupPlan.World(
+            var world = SystemBackupPlan.World(
                 backup: record, volumes: volumes, backups: backups, settings: settings, targetURL: targetURL,
                 volumeWork: Set(volumeWork[record.name, default: [:]].keys), contentWork: contentWork[record.name] != nil,
                 deletionWork: deletionWork[record.name] != nil, now: now, phaseHold: phaseHold, newID: ControllerRuntime.randomSuffix())
+            world.backingImages = images
+            world.imageBackups = imageBackups
             // Later actions of a pass see the status its earlier ones wrote (the run id of a
             // backup's first pass, which its volume backups carry).
             var current = record
@@ -105,6 +109,17 @@ actor SystemBackupController {
                 }
             case .backUpVolume(let volume):
                 startVolumeBackup(volume, of: record)
+            case .backUpBackingImage(let image):
+                // A record named after the image; one made meanwhile (by the user, by another
+                // system backup) is the same backup.
+                if await store.get(BackupBackingImage.self, image) == nil {
+                    do {
+                        _ = try await store.create(BackupBackingImage(metadata: ObjectMeta(name: image), spec: .init(backingImage: image), status: .init()),
+                                                   now: JSONCoding.wholeSeconds(clock()))
+                    } catch {
+                        logger.debug("system backup \(name): backing up \(image): \(error)")
+                    }
+                }
             case .generateAndUpload:
                 startContent(record, backups: backups)
             case .stopWork:

@@ -78,22 +78,20 @@ actor SystemRestoreController {
         let driver = try await store.backupDriver(for: backup.status.backupTargetURL)
         let zip = try await SystemBackupStore(driver: driver).download(name: backup.name, version: backup.status.version).zip
         try await update(name) { $0.state = .unpacking; $0.progress = 30; $0.message = "unpacking \(zip.count) bytes" }
-        let unpacked: (content: SystemBackupContent, backingImages: [String])
-        do { unpacked = try SystemBackupArchive.decode(zip, name: backup.name) } catch {
+        let content: SystemBackupContent
+        do { content = try SystemBackupArchive.decode(zip, name: backup.name) } catch {
             throw Refusal("system backup \(backup.name) cannot be unpacked: \(error); nothing was restored; restore another system backup")
         }
         try await update(name) { $0.state = .restoring; $0.progress = 40; $0.message = "restoring" }
-        let steps = SystemRestorePlan.steps(unpacked.content, existing: await existing())
-        var items = unpacked.backingImages.map {
-            SystemRestoreKind.Item(kind: "backingimages", name: $0, outcome: .skipped, message: "this version of Corral has no backing images")
-        }
+        let steps = SystemRestorePlan.steps(content, existing: await existing())
+        var items: [SystemRestoreKind.Item] = []
         for (index, step) in steps.enumerated() {
             try Task.checkCancellation()
             items.append(await perform(step))
             let done = items, progress = 40 + 60 * (index + 1) / max(steps.count, 1)
             try await update(name) { $0.items = done; $0.progress = min(progress, 99) }
         }
-        items = try await waitForVolumeData(name, items: items, content: unpacked.content)
+        items = try await waitForVolumeData(name, items: items, content: content)
         let failed = items.filter { $0.outcome == .failed }
         let ended = JSONCoding.wholeSeconds(clock())
         let counts = SystemRestoreKind.Item.Outcome.allCases.compactMap { outcome -> String? in
@@ -166,7 +164,7 @@ actor SystemRestoreController {
         SystemRestorePlan.Existing(
             settings: Set(await store.list(Setting.self).map(\.name)), backupTargets: Set(await store.list(BackupTarget.self).map(\.name)),
             recurringJobs: Set(await store.list(RecurringJob.self).map(\.name)), volumes: Set(await store.list(Volume.self).map(\.name)),
-            nodes: Set(await store.list(Node.self).map(\.name)))
+            nodes: Set(await store.list(Node.self).map(\.name)), backingImages: Set(await store.list(BackingImage.self).map(\.name)))
     }
 
     /// Performs one step; a failure is the item's outcome, and the restore goes on with the rest.
@@ -184,6 +182,11 @@ actor SystemRestoreController {
             return await attempt(.backuptargets, name) {
                 try await store.create(BackupTarget(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
                 return spec.credentialSecret.map { "uses secret \($0), which a system backup does not hold: create it" } ?? ""
+            }
+        case .createBackingImage(let name, let spec):
+            return await attempt(.backingimages, name) {
+                try await store.create(BackingImage(metadata: ObjectMeta(name: name), spec: spec, status: .init()), now: now)
+                return spec.sourceType == .restore ? "restoring from \(spec.sourceParameters[BackingImageKind.backupURLParameter] ?? "")" : "fetching from its source"
             }
         case .createRecurringJob(let name, let spec):
             return await attempt(.recurringjobs, name) {

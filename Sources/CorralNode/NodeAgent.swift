@@ -66,6 +66,7 @@ public final class NodeAgent: Sendable {
     public func start() async throws {
         let (instances, images) = (self.instances, self.images)
         await images.setOnReady { await instances.reapply(readyImages: await images.readyImages()) }
+        await images.setLocks(backups.locks)
         listeners.append(try await replicaServer.bind(host: options.host, port: options.replicaPort))
         let loops = engineGroup.makeIterator().map { $0 }
         listeners.append(try await NBDListener.bind(.tcp(host: options.host, port: options.nbdPort), directory: table, loops: loops))
@@ -102,6 +103,7 @@ public final class NodeAgent: Sendable {
             do {
                 var message = heartbeatMessage()
                 message.backingImageCopies = await images.currentReports()
+                message.backingImageBackups = await images.currentBackupReports()
                 try await manager.heartbeat(message)
                 if failing { logger.info("manager reachable again") }
                 failing = false
@@ -137,6 +139,7 @@ public final class NodeAgent: Sendable {
                 // Copies first: a replica on a backing image is served once its disk holds a ready copy.
                 await images.setCredentials(assignments.backupCredentials ?? [:])
                 await images.apply(assignments.backingImageCopies)
+                await images.applyBackups(assignments.backingImageBackups)
                 await instances.apply(assignments, readyImages: await images.readyImages())
                 await backups.apply(assignments.backups ?? [], stopping: assignments.stoppingBackups ?? [], credentials: assignments.backupCredentials ?? [:])
                 backoff = .milliseconds(200)

@@ -131,7 +131,78 @@ actor NodeBackingImages {
         }
     }
 
+    // MARK: Backups
+
+    /// Backups of copies to backup targets, by image name: the running ones and their reports.
+    private var backups: [String: (task: BackupBackingImageKind.Task, work: Task<Void, Never>)] = [:]
+    private var backupReports: [String: BackupBackingImageKind.Report] = [:]
+    /// Where the locks its backups write are noted (`LockJournal`), for a restarted agent to remove.
+    var locks: LockJournalFile?
+
+    func setLocks(_ file: LockJournalFile) { locks = file }
+
+    func currentBackupReports() -> [BackupBackingImageKind.Report] { backupReports.values.sorted { $0.name < $1.name } }
+
+    /// Makes the backups in `tasks`; one no longer listed stops and its report goes.
+    func applyBackups(_ tasks: [BackupBackingImageKind.Task]?) {
+        guard let tasks else { return }
+        let wanted = Dictionary(tasks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for name in Set(backups.keys).union(backupReports.keys) where wanted[name] == nil {
+            backups.removeValue(forKey: name)?.work.cancel()
+            backupReports[name] = nil
+        }
+        for (name, task) in wanted.sorted(by: { $0.key < $1.key }) {
+            if let running = backups[name], running.task == task { continue }
+            if backups[name] == nil, let report = backupReports[name], report.state == .completed || report.state == .error { continue }
+            backups.removeValue(forKey: name)?.work.cancel()
+            startBackup(name, task)
+        }
+    }
+
+    private func startBackup(_ name: String, _ task: BackupBackingImageKind.Task) {
+        backupReports[name] = .init(name: name, state: .inProgress)
+        let path = shelfPath + "/" + name
+        let credentials = BackupCredentials.lookup(task.target, in: self.credentials)
+        let journal = locks
+        logger.info("backing image \(name): backing it up to \(task.target)")
+        let work = Task {
+            do {
+                guard let record = try self.shelf.record(of: name), record.checksum == task.checksum else {
+                    throw BackupStoreError.invalid("this node has no ready copy of backing image \(name) with SHA-512 \(task.checksum.prefix(16))…")
+                }
+                let file = try PosixDirectory(path: path, create: false).openFile(BackingImageCopyRecord.dataFileName, create: false)
+                defer { file.close() }
+                var store = BackingImageBackupStore(driver: try BackupTargets.driver(for: task.target, credentials: credentials))
+                store.lockJournal = journal?.journal(for: task.target)
+                _ = try await store.backup(name: name, checksum: task.checksum, file: file, progress: { step in
+                    Task { await self.backupProgressed(name, task, step.percent) }
+                })
+                self.backupEnded(name, task, .init(name: name, state: .completed, progress: 100,
+                                                         url: BackingImageBackupStore.url(target: task.target, name: name)))
+            } catch is CancellationError {
+                return
+            } catch {
+                self.backupEnded(name, task, .init(name: name, state: .error, error: "backing up \(name) failed: \(error)"))
+            }
+        }
+        backups[name] = (task, work)
+    }
+
+    private func backupProgressed(_ name: String, _ task: BackupBackingImageKind.Task, _ percent: Int) {
+        guard backups[name]?.task == task, var report = backupReports[name], report.state == .inProgress else { return }
+        report.progress = max(report.progress, min(99, percent))
+        backupReports[name] = report
+    }
+
+    private func backupEnded(_ name: String, _ task: BackupBackingImageKind.Task, _ report: BackupBackingImageKind.Report) {
+        guard backups[name]?.task == task else { return }
+        backups[name] = nil
+        backupReports[name] = report
+        logger.info("backing image \(name): backup \(report.state.rawValue)\(report.error.isEmpty ? "" : ": " + report.error)")
+    }
+
     func shutdown() async {
+        for (_, backup) in backups { backup.work.cancel() }
         for (_, fetch) in fetches { fetch.work.cancel() }
         fetches.removeAll()
         try? await client.shutdown()

@@ -8,7 +8,7 @@ import Foundation
 struct BackingImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backing-image", abstract: "Backing images, read-only bases for volumes: create, list, show, remove.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self])
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Backup.self, BackupList.self, BackupRemove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create",
@@ -79,6 +79,56 @@ struct BackingImageCommand: AsyncParsableCommand {
             _ = try await api.client.call { try await $0.deleteBackingImage(path: .init(name: name)).ok }
             try await waitUntilGone("backing image \(name)", getCommand: "corral backing-image get \(name)", timeout: timeout) {
                 try await api.client.ifPresent({ try await $0.getBackingImage(path: .init(name: name)).ok.body.json }) != nil
+            }
+        }
+    }
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "backup",
+            abstract: "Back up a backing image to a backup target (Longhorn's layout), from one of its ready copies; shows progress and prints its URL.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Backup target name (default: default).") var target: String?
+        @Flag(help: "Return at once instead of following it.") var noWait = false
+        @Option(help: "Seconds to follow it.") var timeout: Int = 86_400
+        func run() async throws {
+            _ = try await api.client.call {
+                try await $0.createBackupBackingImage(body: .json(.init(backingImage: name, backupTargetName: target))).created.body.json
+            }
+            guard !noWait else { return print(name) }
+            try await followSystemWork(name, timeout: timeout, api: api, what: "backing-image backup", getCommand: "corral backing-image backup-ls") {
+                let backup = try await api.client.call { try await $0.getBackupBackingImage(path: .init(name: name)).ok.body.json }
+                let state = backup.status.state
+                return (backup.status.progress, state.rawValue + (backup.status.error.isEmpty ? "" : " " + backup.status.error), state == .completed,
+                        state == .error ? backup.status.error : nil)
+            }
+            print(try await api.client.call { try await $0.getBackupBackingImage(path: .init(name: name)).ok.body.json }.status.url)
+        }
+    }
+
+    struct BackupList: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "backup-ls", abstract: "List backing-image backups.")
+        @OptionGroup var api: APIOptions
+        @Option(name: .shortAndLong) var output: OutputFormat = .table
+        func run() async throws {
+            let list = try await api.client.call { try await $0.listBackupBackingImages().ok.body.json }
+            if try printMachine(list, output) { return }
+            printTable(["NAME", "TARGET", "STATE", "PROGRESS", "URL", "ERROR"], list.items.map { backup in
+                [backup.name, backup.spec.targetName, backup.status.state.rawValue, "\(backup.status.progress)%", backup.status.url, backup.status.error]
+            })
+        }
+    }
+
+    struct BackupRemove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "backup-rm",
+            abstract: "Delete a backing-image backup from its target: its config, then the blocks no other image uses; waits until it is gone.")
+        @OptionGroup var api: APIOptions
+        @Argument var name: String
+        @Option(help: "Seconds to wait.") var timeout: Int = 600
+        func run() async throws {
+            _ = try await api.client.call { try await $0.deleteBackupBackingImage(path: .init(name: name)).ok }
+            try await waitUntilGone("backing-image backup \(name)", getCommand: "corral backing-image backup-ls", timeout: timeout) {
+                try await api.client.ifPresent({ try await $0.getBackupBackingImage(path: .init(name: name)).ok.body.json }) != nil
             }
         }
     }

@@ -136,3 +136,86 @@ struct BackingImagePlanTests {
         #expect(placed.first?.spec.nodeID == "n2", "the image's node selector applies to its volumes' replicas")
     }
 }
+
+/// The system backup's backing-image phase and the backing-image backups it waits for.
+struct BackingImageBackupPlanTests {
+    static let sum = String(repeating: "ab", count: 64)
+    let start = Date(timeIntervalSince1970: 1_000_000)
+
+    func image(_ name: String, ready: Bool = true, on node: String = "n1") -> BackingImage {
+        var image = BackingImage(metadata: ObjectMeta(name: name), spec: .init(sourceType: .download, sourceParameters: ["url": "http://x/\(name)"]), status: .init())
+        if ready {
+            image.status.checksum = Self.sum
+            image.status.size = 4096
+            image.status.copies["\(node)/default"] = .init(state: .ready, progress: 100)
+        }
+        return image
+    }
+
+    func imageBackup(_ name: String, _ state: BackupBackingImageKind.State, checksum: String = sum) -> BackupBackingImage {
+        var backup = BackupBackingImage(metadata: ObjectMeta(name: name), spec: .init(backingImage: name), status: .init())
+        backup.status.state = state
+        backup.status.checksum = checksum
+        backup.status.url = state == .completed ? "file:///b?backingImage=\(name)" : ""
+        backup.status.error = state == .error ? "the target refused it" : ""
+        return backup
+    }
+
+    func phase(images: [BackingImage], backups: [BackupBackingImage], at seconds: TimeInterval = 1) -> [SystemBackupPlan.Action] {
+        var record = SystemBackup(metadata: ObjectMeta(name: "sb1"), spec: .init(), status: .init())
+        record.status.state = .creatingBackingImageBackups
+        record.status.phaseStartedAt = start
+        record.status.backupTargetURL = "file:///b"
+        var world = SystemBackupPlan.World(backup: record, volumes: [], backups: [], settings: Settings(), targetURL: "file:///b", now: start.addingTimeInterval(seconds))
+        world.backingImages = images
+        world.imageBackups = backups
+        return SystemBackupPlan.reconcile(world)
+    }
+
+    func status(_ actions: [SystemBackupPlan.Action]) -> SystemBackupKind.Status? {
+        actions.compactMap { if case .updateStatus(let status) = $0 { status } else { nil } }.last
+    }
+
+    @Test func eachImageIsBackedUpBeforeTheContentIsMade() {
+        let images = [image("base"), image("other"), image("fetching", ready: false)]
+        var actions = phase(images: images, backups: [])
+        #expect(actions.contains(.backUpBackingImage("base")) && actions.contains(.backUpBackingImage("other")))
+        #expect(!actions.contains(.backUpBackingImage("fetching")), "an image with no checked copy has nothing to back up")
+        actions = phase(images: images, backups: [imageBackup("base", .completed), imageBackup("other", .inProgress)])
+        #expect(status(actions)?.message.contains("other: backup 0%") == true)
+        actions = phase(images: images, backups: [imageBackup("base", .completed), imageBackup("other", .completed)])
+        #expect(actions.contains(.generateAndUpload))
+        #expect(status(actions)?.backingImageBackups == ["base": "file:///b?backingImage=base", "other": "file:///b?backingImage=other"])
+        #expect(status(actions)?.message.contains("fetching") == true, "the image left out is named")
+    }
+
+    @Test func aFailedOrForeignBackupOrTheDeadlineEndsInError() {
+        #expect(status(phase(images: [image("base")], backups: [imageBackup("base", .error)]))?.state == .error)
+        #expect(status(phase(images: [image("base")], backups: [imageBackup("base", .completed, checksum: String(repeating: "cd", count: 64))]))?.state == .error)
+        let late = status(phase(images: [image("base")], backups: [imageBackup("base", .inProgress)], at: 86_401))
+        #expect(late?.state == .error && late?.error.contains("system-backup-backing-image-backups-deadline") == true)
+    }
+
+    @Test func aNodeWithAReadyCopyMakesTheBackupAndAnotherTakesOverWhenItDies() {
+        var nodes = [makeNode("n1"), makeNode("n2")]
+        let base = image("base", on: "n2")
+        var backup = imageBackup("base", .pending)
+        var status = BackupBackingImagePlan.next(backup, image: base, nodes: nodes, targetURL: "file:///b")
+        #expect(status.state == .inProgress && status.nodeID == "n2")
+        backup.status = status
+        #expect(BackupBackingImagePlan.tasks(forNode: "n2", backups: [backup], targets: [BackupTarget(metadata: ObjectMeta(name: "default"), spec: .init(url: "file:///b"), status: .init())])
+            == [.init(name: "base", checksum: Self.sum, target: "file:///b")])
+        nodes[1].status.backingImageBackups = [.init(name: "base", state: .inProgress, progress: 40)]
+        status = BackupBackingImagePlan.next(backup, image: base, nodes: nodes, targetURL: "file:///b")
+        #expect(status.progress == 40)
+        nodes[1].status.ready = false
+        status = BackupBackingImagePlan.next(backup, image: base, nodes: nodes, targetURL: "file:///b")
+        #expect(status.state == .pending && status.error.contains("waiting for a ready copy"), "no other node has a copy: it waits")
+        nodes[1].status.ready = true
+        nodes[1].status.backingImageBackups = [.init(name: "base", state: .completed, progress: 100, url: "file:///b?backingImage=base")]
+        backup.status = BackupBackingImagePlan.next(backup, image: base, nodes: nodes, targetURL: "file:///b")
+        backup.status = BackupBackingImagePlan.next(backup, image: base, nodes: nodes, targetURL: "file:///b")
+        #expect(backup.status.state == .completed && backup.status.url == "file:///b?backingImage=base")
+        #expect(BackupBackingImagePlan.next(imageBackup("base", .pending), image: base, nodes: nodes, targetURL: nil).state == .error, "no target URL")
+    }
+}

@@ -17,6 +17,8 @@ struct SystemRestorePlanTests {
                            .init(name: "v2", labels: nil, spec: makeVolume("v2").spec, lastBackup: nil),
                            .init(name: "kept", labels: nil, spec: makeVolume("kept").spec, lastBackup: nil)]
         content.nodes = [.init(name: "n1", spec: .init()), .init(name: "gone", spec: .init())]
+        content.backingImages = [.init(name: "base", spec: .init(sourceType: .download, sourceParameters: ["url": "http://images/base.raw"]),
+                                       checksum: String(repeating: "ab", count: 64), size: 4096, backupURL: "file:///b?backingImage=base")]
         return content
     }
 
@@ -28,13 +30,19 @@ struct SystemRestorePlanTests {
             switch step {
             case .createSetting: 0
             case .createBackupTarget: 1
-            case .createRecurringJob: 2
-            case .createVolume: 3
-            case .updateNode: 4
-            case .note(let item): ["settings": 0, "backuptargets": 1, "recurringjobs": 2, "volumes": 3, "nodes": 4][item.kind] ?? 9
+            case .createBackingImage: 2
+            case .createRecurringJob: 3
+            case .createVolume: 4
+            case .updateNode: 5
+            case .note(let item): ["settings": 0, "backuptargets": 1, "backingimages": 2, "recurringjobs": 3, "volumes": 4, "nodes": 5][item.kind] ?? 9
             }
         }
-        #expect(steps.map(kindOrder) == steps.map(kindOrder).sorted(), "settings, targets, jobs, volumes, then nodes")
+        #expect(steps.map(kindOrder) == steps.map(kindOrder).sorted(), "settings, targets, backing images, jobs, volumes, then nodes")
+        // A backing image comes back from its backup, with its checksum: before the volumes on it.
+        #expect(steps.contains { step in
+            guard case .createBackingImage("base", let spec) = step else { return false }
+            return spec.sourceType == .restore && spec.sourceParameters["backup-url"] == "file:///b?backingImage=base" && spec.checksum == String(repeating: "ab", count: 64)
+        })
         #expect(steps.contains(.createSetting("default-replica-count", value: "2")))
         #expect(steps.contains(.note(.init(kind: "settings", name: "backup-compression-method", outcome: .exists, message: "left as it is"))))
         #expect(steps.contains { if case .note(let item) = $0 { item.name == "a-setting-of-the-future" && item.outcome == .skipped } else { false } })

@@ -84,7 +84,7 @@ struct SystemBackupControllerTests {
         let driver = try FileStoreDriver(url: "file://" + root)
         let download = try await SystemBackupStore(driver: driver).download(name: "sb1", version: SystemBackupKind.storeVersion)
         #expect(download.config.checksum == ready.status.checksum)
-        let content = try SystemBackupArchive.decode(download.zip, name: "sb1").content
+        let content = try SystemBackupArchive.decode(download.zip, name: "sb1")
         #expect(content.volumes.map(\.name) == ["v1", "v2"] && content.metadata.clusterID == "c1")
         #expect(content.settings.contains(.init(name: "default-replica-count", value: "2")))
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Issue 21 on `corral server`: system backup and restore that never get stuck (incident 2).
-# - Acceptance 1: 3 volumes (one detached); 20 system backups in a row while the target is listed
+# - Acceptance 1: 3 volumes (one detached, one on a backing image) and 2 backing images; 20
+#   system backups in a row while the target is listed
 #   every second; the manager holds each phase (CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD) and a forced
 #   sync lands inside each; every one reaches Ready, and no record in flight is ever gone.
 # - Acceptance 2: the cluster is lost (its data directory moved away); a new one on the same
 #   target finds the system backups (Syncing, then Ready at 100%) and a restore recreates the
-#   settings, the recurring job and every volume with the data it held (SHA-256).
+#   settings, the recurring job, both backing images (from their backups, checked by SHA-512)
+#   and every volume with the data it held (SHA-256), the one on an image on it. Longhorn's race
+#   (#10740): a backing-image backup record made again after its upload finished completes at 100%.
 # - Acceptance 4 (part): a Longhorn system backup on the same target is listed as foreign, its
 #   restore is refused, and deleting its record leaves its files.
 # - Acceptance 6 (part): a zip that does not match its checksum, and one holding an unknown kind,
@@ -20,11 +23,27 @@ corral backup-target set default "file://$TARGET" --poll-interval 1 >/dev/null
 corral setting set backup-compression-method gzip >/dev/null
 corral recurring-job create nightly --task backup --cron "0 3 * * *" --retain 3 >/dev/null
 
+# Two backing images, served over HTTP; v1 starts from one of them.
+mkdir -p "$WORK/http"
+{ head -c 3M /dev/urandom; head -c 2M /dev/zero; head -c 3M /dev/urandom; } >"$WORK/http/base.raw"
+head -c 1M /dev/urandom >"$WORK/http/tools.raw"
+declare -A IMAGE_SUM
+HTTP_PORT=$((BASE_PORT + 70))
+python3 "$ROOT/scripts/interop/image_server.py" "$WORK/http" "$HTTP_PORT" >"$WORK/http.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the image server" port_open "$HTTP_PORT"
+for image in base tools; do
+    IMAGE_SUM[$image]=$(sha512sum <"$WORK/http/$image.raw" | cut -d' ' -f1)
+    corral backing-image create "$image" --url "http://127.0.0.1:$HTTP_PORT/img/$image.raw" --checksum "${IMAGE_SUM[$image]}" --timeout 60 >/dev/null 2>&1 \
+        || fail "backing image $image did not become ready"
+done
+
 declare -A SUM
 for v in v1 v2 v3; do
-    corral volume create "$v" --size 8Mi --replicas 1 >/dev/null
+    if [ "$v" = v1 ]; then corral volume create v1 --size 8Mi --replicas 1 --backing-image base >/dev/null
+    else corral volume create "$v" --size 8Mi --replicas 1 >/dev/null; fi
     uri=$(corral volume attach "$v") || fail "attach $v: $uri"
-    head -c 6M /dev/urandom >"$WORK/$v.bin"
+    head -c $([ "$v" = v1 ] && echo 2M || echo 6M) /dev/urandom >"$WORK/$v.bin"   # v1 keeps most of its image
     qemu-img convert -n -f raw -O raw "$WORK/$v.bin" "$uri" || fail "cannot write $v"
     qemu-img convert -f raw -O raw "$uri" "$WORK/$v.img" || fail "cannot read $v"
     SUM[$v]=$(sha256sum <"$WORK/$v.img" | cut -d' ' -f1)
@@ -87,6 +106,9 @@ done
 log "20 system backups reached Ready, a forced sync inside each phase, none removed in flight"
 [ "$(sb_field sb1 status.volumeBackups | python3 -c 'import ast,sys; print(sorted(ast.literal_eval(sys.stdin.read())))')" = "['v1', 'v2', 'v3']" ] \
     || fail "sb1 does not name a backup for each volume"
+[ "$(sb_field sb1 status.backingImageBackups | python3 -c 'import ast,sys; print(sorted(ast.literal_eval(sys.stdin.read())))')" = "['base', 'tools']" ] \
+    || fail "sb1 does not name a backup for each backing image: $(sb_field sb1 status.backingImageBackups)"
+python3 "$ROOT/scripts/interop/longhorn_store.py" check-bi "$TARGET" >"$WORK/check-bi.log" || fail "the backing-image backups are not in Longhorn's layout: $(cat "$WORK/check-bi.log")"
 [ "$(sb_field sb20 status.version)" = "corral-$(sb_field sb1 status.version | sed 's/^corral-//')" ] || fail "no corral- version"
 cfg="$TARGET/backupstore/system-backups/$(sb_field sb20 status.version)/sb20/system-backup.cfg"
 python3 - "$cfg" "$(sb_field sb20 status.checksum)" "$TARGET/backupstore/system-backups/$(sb_field sb20 status.version)/sb20/system-backup.zip" <<'PY' || fail "sb20's config is not Longhorn's"
@@ -137,6 +159,12 @@ for v in v1 v2 v3; do
     grep -qE "volumes +$v +created" "$WORK/restore.out" || fail "the restore did not create $v: $(cat "$WORK/restore.out")"
 done
 grep -qE "recurringjobs +nightly +created" "$WORK/restore.out" || fail "the restore did not create the job: $(cat "$WORK/restore.out")"
+for image in base tools; do
+    grep -qE "backingimages +$image +created" "$WORK/restore.out" || fail "the restore did not create backing image $image: $(cat "$WORK/restore.out")"
+    image_ready() { [ "$(curl -sf "$CORRAL_API/v1/backingimages/$1" | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(s["checksum"], any(c["state"] == "ready" for c in s["copies"].values()))')" = "$2 True" ]; }
+    wait_for 60 "backing image $image restored with its SHA-512" image_ready "$image" "${IMAGE_SUM[$image]}"
+done
+[ "$(volume_field v1 spec.backingImage)" = base ] || fail "restored v1 is not on its backing image"
 [ "$(curl -sf "$CORRAL_API/v1/settings/backup-compression-method" | json_field value)" = gzip ] || fail "the setting was not restored"
 restored() { [ "$(volume_field "$1" status.lastRestoredBackup)" = "$(volume_field "$1" spec.fromBackup)" ]; }
 for v in v1 v2 v3; do
@@ -145,7 +173,13 @@ for v in v1 v2 v3; do
     qemu-img convert -f raw -O raw "$uri" "$WORK/$v-restored.img" || fail "cannot read restored $v"
     [ "$(sha256sum <"$WORK/$v-restored.img" | cut -d' ' -f1)" = "${SUM[$v]}" ] || fail "restored $v does not hold the data it held at backup time"
 done
-log "a new cluster on the same target restored the settings, the job and every volume's data (SHA-256)"
+log "a new cluster on the same target restored the settings, the job, both backing images and every volume's data (SHA-256)"
+
+# Longhorn's race (#10740): the backing-image backup's record is made again after its upload
+# finished (here: by a new cluster, over the store that holds it); it completes at 100%.
+corral backing-image backup base --timeout 60 >"$WORK/again.out" 2>&1 || fail "a backup record made again did not complete: $(cat "$WORK/again.out")"
+[ "$(curl -sf "$CORRAL_API/v1/backupbackingimages/base" | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(s["state"], s["progress"])')" = "Completed 100" ] \
+    || fail "the backup record made again is not Completed at 100%"
 
 # --- acceptance 6: bad zips end in Error, nothing restored ------------------------------------
 version=$(sb_field sb19 status.version)

@@ -19,6 +19,69 @@ info:
 servers:
   - {url: /}
 paths:
+  /v1/backupbackingimages:
+    get:
+      operationId: listBackupBackingImages
+      summary: List backing-image backups
+      responses:
+        '200':
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items: {$ref: '#/components/schemas/BackupBackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+    post:
+      operationId: createBackupBackingImage
+      summary: Back up a backing image to a backup target, from one of its ready copies, in Longhorn's layout
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/BackupBackingImageCreate'}
+        required: true
+      responses:
+        '201':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackupBackingImage'}
+          description: done
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '413': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+  /v1/backupbackingimages/{name}:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    delete:
+      operationId: deleteBackupBackingImage
+      summary: 'Delete a backing-image backup from its target: its config, then the blocks no other image uses'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackupBackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+    get:
+      operationId: getBackupBackingImage
+      summary: 'Show a backing-image backup: its state, progress and URL'
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackupBackingImage'}
+          description: done
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
   /v1/backups:
     get:
       operationId: listBackups
@@ -1427,6 +1490,16 @@ components:
       type: object
       required: [revision, replicas, engines]
       properties:
+        backingImageBackups:
+          description: the backing-image backups the node should make from its ready copies
+          type: array
+          items:
+            type: object
+            required: [name, checksum, target]
+            properties:
+              checksum: {type: string}
+              name: {type: string}
+              target: {type: string}
         backingImageCopies:
           description: the backing-image copies the node's disks should hold; a copy not listed is removed
           type: array
@@ -1544,6 +1617,53 @@ components:
             progress: {type: integer, maximum: 100, minimum: 0}
             state: {type: string, enum: [Pending, InProgress, Completed, Error, Deleting]}
             url: {type: string}
+    BackupBackingImage:
+      type: object
+      required: [metadata, spec, status]
+      properties:
+        metadata: {$ref: '#/components/schemas/ObjectMeta'}
+        spec:
+          type: object
+          required: [backingImage]
+          properties:
+            backingImage: {type: string}
+            backupTargetName: {type: string}
+            labels:
+              type: object
+              additionalProperties: {type: string}
+        status:
+          type: object
+          required: [state, progress, url, checksum, size, error, nodeID]
+          properties:
+            backupCreatedAt: {type: string, format: date-time}
+            checksum: {type: string}
+            error: {type: string}
+            lastSyncedAt: {type: string, format: date-time}
+            nodeID: {type: string}
+            progress: {type: integer, maximum: 100, minimum: 0}
+            size: {type: integer, maximum: 9223372036854775807, minimum: 0}
+            state: {type: string, enum: [Pending, InProgress, Completed, Error]}
+            url: {type: string}
+    BackupBackingImageCreate:
+      type: object
+      required: [backingImage]
+      additionalProperties: false
+      properties:
+        backingImage: {type: string, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+        backupTargetName: {type: string, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$'}
+        labels:
+          type: object
+          additionalProperties: {type: string}
+    BackupBackingImageReport:
+      type: object
+      required: [name, state, progress, url, error]
+      additionalProperties: false
+      properties:
+        error: {type: string}
+        name: {type: string, minLength: 1}
+        progress: {type: integer, maximum: 100, minimum: 0}
+        state: {type: string, enum: [Pending, InProgress, Completed, Error]}
+        url: {type: string}
     BackupStatus:
       type: object
       required:
@@ -1700,6 +1820,9 @@ components:
       additionalProperties: false
       properties:
         address: {type: string, minLength: 1}
+        backingImageBackups:
+          type: array
+          items: {$ref: '#/components/schemas/BackupBackingImageReport'}
         backingImageCopies:
           type: array
           items: {$ref: '#/components/schemas/BackingImageCopyReport'}
@@ -2010,6 +2133,10 @@ components:
           type: object
           required: [state, message, error, progress, volumeBackups, skippedVolumes, version, checksum, backupTargetURL, clusterID]
           properties:
+            backingImageBackups:
+              type: object
+              description: the backup each backing image is saved with, by image
+              additionalProperties: {type: string}
             backupTargetURL: {type: string}
             checksum: {type: string, description: SHA-256 of the zip}
             clusterID: {type: string}

@@ -175,6 +175,77 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Backup`.
         public typealias Backup = CorralControl.Backup
+        /// - Remark: Generated from `#/components/schemas/BackupBackingImage`.
+        public typealias BackupBackingImage = CorralControl.BackupBackingImage
+        /// - Remark: Generated from `#/components/schemas/BackupBackingImageCreate`.
+        public struct BackupBackingImageCreate: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BackupBackingImageCreate/backingImage`.
+            public var backingImage: Swift.String
+            /// - Remark: Generated from `#/components/schemas/BackupBackingImageCreate/backupTargetName`.
+            public var backupTargetName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BackupBackingImageCreate/labels`.
+            public struct LabelsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `LabelsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/BackupBackingImageCreate/labels`.
+            public var labels: Components.Schemas.BackupBackingImageCreate.LabelsPayload?
+            /// Creates a new `BackupBackingImageCreate`.
+            ///
+            /// - Parameters:
+            ///   - backingImage:
+            ///   - backupTargetName:
+            ///   - labels:
+            public init(
+                backingImage: Swift.String,
+                backupTargetName: Swift.String? = nil,
+                labels: Components.Schemas.BackupBackingImageCreate.LabelsPayload? = nil
+            ) {
+                self.backingImage = backingImage
+                self.backupTargetName = backupTargetName
+                self.labels = labels
+            }
+            public enum CodingKeys: String, CodingKey {
+                case backingImage
+                case backupTargetName
+                case labels
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.backingImage = try container.decode(
+                    Swift.String.self,
+                    forKey: .backingImage
+                )
+                self.backupTargetName = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .backupTargetName
+                )
+                self.labels = try container.decodeIfPresent(
+                    Components.Schemas.BackupBackingImageCreate.LabelsPayload.self,
+                    forKey: .labels
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "backingImage",
+                    "backupTargetName",
+                    "labels"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/BackupBackingImageReport`.
+        public typealias BackupBackingImageReport = CorralControl.BackupBackingImageKind.Report
         /// - Remark: Generated from `#/components/schemas/BackupStatus`.
         public typealias BackupStatus = CorralControl.BackupKind.Status
         /// - Remark: Generated from `#/components/schemas/BackupTarget`.

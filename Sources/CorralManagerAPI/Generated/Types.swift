@@ -25,6 +25,26 @@ import CorralControl
 import CorralCore
 /// A type that performs HTTP operations defined by the OpenAPI document.
 public protocol APIProtocol: Sendable {
+    /// List backing-image backups
+    ///
+    /// - Remark: HTTP `GET /v1/backupbackingimages`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/get(listBackupBackingImages)`.
+    func listBackupBackingImages(_ input: Operations.ListBackupBackingImages.Input) async throws -> Operations.ListBackupBackingImages.Output
+    /// Back up a backing image to a backup target, from one of its ready copies, in Longhorn's layout
+    ///
+    /// - Remark: HTTP `POST /v1/backupbackingimages`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/post(createBackupBackingImage)`.
+    func createBackupBackingImage(_ input: Operations.CreateBackupBackingImage.Input) async throws -> Operations.CreateBackupBackingImage.Output
+    /// Show a backing-image backup: its state, progress and URL
+    ///
+    /// - Remark: HTTP `GET /v1/backupbackingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/{name}/get(getBackupBackingImage)`.
+    func getBackupBackingImage(_ input: Operations.GetBackupBackingImage.Input) async throws -> Operations.GetBackupBackingImage.Output
+    /// Delete a backing-image backup from its target: its config, then the blocks no other image uses
+    ///
+    /// - Remark: HTTP `DELETE /v1/backupbackingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/{name}/delete(deleteBackupBackingImage)`.
+    func deleteBackupBackingImage(_ input: Operations.DeleteBackupBackingImage.Input) async throws -> Operations.DeleteBackupBackingImage.Output
     /// List backups (?volume= for one volume)
     ///
     /// - Remark: HTTP `GET /v1/backups`.
@@ -394,6 +414,52 @@ public protocol APIProtocol: Sendable {
 
 /// Convenience overloads for operation inputs.
 extension APIProtocol {
+    /// List backing-image backups
+    ///
+    /// - Remark: HTTP `GET /v1/backupbackingimages`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/get(listBackupBackingImages)`.
+    public func listBackupBackingImages(headers: Operations.ListBackupBackingImages.Input.Headers = .init()) async throws -> Operations.ListBackupBackingImages.Output {
+        try await listBackupBackingImages(Operations.ListBackupBackingImages.Input(headers: headers))
+    }
+    /// Back up a backing image to a backup target, from one of its ready copies, in Longhorn's layout
+    ///
+    /// - Remark: HTTP `POST /v1/backupbackingimages`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/post(createBackupBackingImage)`.
+    public func createBackupBackingImage(
+        headers: Operations.CreateBackupBackingImage.Input.Headers = .init(),
+        body: Operations.CreateBackupBackingImage.Input.Body
+    ) async throws -> Operations.CreateBackupBackingImage.Output {
+        try await createBackupBackingImage(Operations.CreateBackupBackingImage.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Show a backing-image backup: its state, progress and URL
+    ///
+    /// - Remark: HTTP `GET /v1/backupbackingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/{name}/get(getBackupBackingImage)`.
+    public func getBackupBackingImage(
+        path: Operations.GetBackupBackingImage.Input.Path,
+        headers: Operations.GetBackupBackingImage.Input.Headers = .init()
+    ) async throws -> Operations.GetBackupBackingImage.Output {
+        try await getBackupBackingImage(Operations.GetBackupBackingImage.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete a backing-image backup from its target: its config, then the blocks no other image uses
+    ///
+    /// - Remark: HTTP `DELETE /v1/backupbackingimages/{name}`.
+    /// - Remark: Generated from `#/paths//v1/backupbackingimages/{name}/delete(deleteBackupBackingImage)`.
+    public func deleteBackupBackingImage(
+        path: Operations.DeleteBackupBackingImage.Input.Path,
+        headers: Operations.DeleteBackupBackingImage.Input.Headers = .init()
+    ) async throws -> Operations.DeleteBackupBackingImage.Output {
+        try await deleteBackupBackingImage(Operations.DeleteBackupBackingImage.Input(
+            path: path,
+            headers: headers
+        ))
+    }
     /// List backups (?volume= for one volume)
     ///
     /// - Remark: HTTP `GET /v1/backups`.
