@@ -185,8 +185,9 @@ public struct BackingImageBackupStore: Sendable {
             try? await driver.removeTree("\(Self.directory)/backing-images/\(name)")
             var referenced = Set<String>()
             for other in try await list() {
-                guard let config = try? await config(other) else { continue }
-                if config.inProgress { return }
+                // An unreadable config may name any block, and one in progress names none yet:
+                // either way nothing can be collected safely now.
+                guard let config = try? await config(other), !config.inProgress else { return }
                 referenced.formUnion(config.blocks.map(\.checksum))
             }
             for file in try await driver.listTree("\(Self.directory)/blocks") where file.hasSuffix(".blk") {

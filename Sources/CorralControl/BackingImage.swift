@@ -10,6 +10,11 @@ public enum BackingImageKind: ResourceKind {
     /// `sourceParameters` keys, Longhorn's.
     public static let urlParameter = "url"
     public static let backupURLParameter = "backup-url"
+    /// clone: the image to copy.
+    public static let sourceImageParameter = "backing-image"
+    /// export-from-volume: the volume and the snapshot of it to export (raw).
+    public static let volumeParameter = "volume-name"
+    public static let snapshotParameter = "snapshot-name"
 
     /// Where the image's bytes first come from. Further copies come from a ready copy.
     public enum SourceType: String, Codable, Sendable, Hashable, CaseIterable {
@@ -101,7 +106,15 @@ extension Object where Definition == BackingImageKind {
             if !url.contains("backingImage=") || URL(string: url)?.scheme == nil {
                 problems.append("a restore needs sourceParameters.backup-url, a backing-image backup URL (TARGET?backingImage=NAME), not \"\(url)\"")
             }
-        case .upload, .exportFromVolume, .clone:
+        case .clone:
+            let source = spec.sourceParameters[BackingImageKind.sourceImageParameter] ?? ""
+            if NameRule.problem(source) != nil { problems.append("a clone needs sourceParameters.backing-image, the name of the image to copy, not \"\(source)\"") }
+        case .exportFromVolume:
+            let volume = spec.sourceParameters[BackingImageKind.volumeParameter] ?? ""
+            let snapshot = spec.sourceParameters[BackingImageKind.snapshotParameter] ?? ""
+            if NameRule.problem(volume) != nil { problems.append("an export needs sourceParameters.volume-name, the volume's name, not \"\(volume)\"") }
+            if !DataName.isValid(snapshot) { problems.append("an export needs sourceParameters.snapshot-name, a snapshot of the volume to export, not \"\(snapshot)\"") }
+        case .upload:
             problems.append("source type \(spec.sourceType.rawValue) is not supported yet; use download (docs/backing-images.md)")
         }
         return problems

@@ -47,9 +47,10 @@ public enum BackingImagePlan {
                 copies[key] = copy
                 continue
             }
-            // Beyond the minimum (or failed, or on a disk the image may no longer use): kept a while.
+            // Beyond the minimum, failed, on a node that is down (it may come back with its copy)
+            // or on a disk the image may no longer use: kept, and shown, for the cleanup wait.
             let since = copy.unusedSince ?? now
-            guard now.timeIntervalSince(since) < settings.backingImageCleanupWait, nodeReady(key, nodes) || copy.state == .ready else { continue }
+            guard now.timeIntervalSince(since) < settings.backingImageCleanupWait else { continue }
             copy.unusedSince = since
             copies[key] = copy
         }

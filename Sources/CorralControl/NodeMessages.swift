@@ -48,6 +48,8 @@ public enum NodeMessages {
         public var checksum: String
         /// `download` or `restore`; nil (older managers) is a download.
         public var source: BackingImageKind.SourceType?
+        /// Ready copies on other nodes, tried first (node to node) before `url`.
+        public var peers: [String]?
 
         public init(name: String, disk: String, url: String, checksum: String, source: BackingImageKind.SourceType? = nil) {
             self.name = name; self.disk = disk; self.url = url; self.checksum = checksum; self.source = source

@@ -43,6 +43,9 @@ public enum Limits {
     /// Seconds a backing-image transfer may go without a byte before the attempt is given up:
     /// long enough for a slow server's first byte, short enough that a stalled one is noticed.
     public static let backingImageStallSecondsDefault = 30
+    /// Seconds before a node tries a failed backing-image copy again: the source may come back,
+    /// and a source that stays broken costs one failed transfer a minute.
+    public static let backingImageRetrySeconds = 60
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
     /// Names a standalone replica server takes for volume directories: NBD allows 4 KiB, file

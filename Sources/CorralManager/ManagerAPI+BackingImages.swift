@@ -27,6 +27,12 @@ extension ManagerAPI {
         spec.diskSelector = body.diskSelector ?? []
         let problems = BackingImage.specProblems(spec)
         guard problems.isEmpty else { throw APIError(.unprocessableContent, problems.joined(separator: "; ")) }
+        if source == .clone, let from = spec.sourceParameters[BackingImageKind.sourceImageParameter], await store.get(BackingImage.self, from) == nil {
+            throw APIError(.unprocessableContent, "backing image \(from), which the clone copies, does not exist")
+        }
+        if source == .exportFromVolume, let volume = spec.sourceParameters[BackingImageKind.volumeParameter], await store.get(Volume.self, volume) == nil {
+            throw APIError(.unprocessableContent, "volume \(volume), which the export reads, does not exist")
+        }
         let record = BackingImage(metadata: ObjectMeta(name: body.name), spec: spec, status: .init())
         return .created(.init(body: .json(try await store.create(record, now: now))))
     }

@@ -60,12 +60,16 @@ actor NodeBackingImages {
             reports[name] = .init(name: name, disk: disk, state: .ready, progress: 100, checksum: record.checksum, size: record.size)
             return
         }
-        if reports[name]?.state == .failed, reports[name]?.message.isEmpty == false, fetchedWith[name] == task { return }
+        // A failed copy is tried again after a pause (the source may be back), or at once when
+        // the task changed (another checksum, another URL).
+        if reports[name]?.state == .failed, fetchedWith[name] == task,
+           let failed = failedAt[name], ContinuousClock.now - failed < .seconds(Limits.backingImageRetrySeconds) { return }
         start(name, task)
     }
 
-    /// The task a failed copy failed with: it is not tried again until the task changes.
+    /// The task a failed copy failed with, and when.
     private var fetchedWith: [String: NodeMessages.BackingImageCopyTask] = [:]
+    private var failedAt: [String: ContinuousClock.Instant] = [:]
 
     /// Target URL → credentials, from the assignments (a restore reads its target with them).
     private var credentials: [String: [String: String]] = [:]
@@ -83,8 +87,24 @@ actor NodeBackingImages {
         let restoring = BackingImageRestoreFetch(backupURL: task.url, directory: directory, expectedChecksum: task.checksum, name: name,
                                                  credentials: BackupCredentials.lookup(task.url, in: credentials), progress: progress)
         logger.info("backing image \(name): fetching a copy from \(task.url)")
+        let client = self.client, stall = stallSeconds, logger = self.logger
         let work = Task {
             do {
+                // From a ready copy on another node first; from the origin only when none answers.
+                for peer in task.peers ?? [] {
+                    var copy = BackingImageDownload(url: peer, directory: directory, expectedChecksum: task.checksum, name: name,
+                                                    client: client, stallSeconds: stall, progress: progress)
+                    copy.attempts = 2
+                    do {
+                        let record = try await copy.run()
+                        logger.info("backing image \(name): copied from \(peer)")
+                        return await self.finished(name, task, .success(record))
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        logger.info("backing image \(name): copying from \(peer) failed (\(error)); trying the next source")
+                    }
+                }
                 let record = restore ? try await restoring.run() : try await download.run()
                 await self.finished(name, task, .success(record))
             } catch {
@@ -110,7 +130,9 @@ actor NodeBackingImages {
             await onReady()
         case .failure(let error):
             if error is CancellationError { return }
-            reports[name] = .init(name: name, disk: disk, state: .failed, progress: 0, message: "\(error)")
+            reports[name] = .init(name: name, disk: disk, state: .failed, progress: 0,
+                                  message: "\(error) (tried again in \(Limits.backingImageRetrySeconds) s)")
+            failedAt[name] = .now
             logger.warning("backing image \(name): the copy failed: \(error)")
         }
     }
@@ -119,6 +141,7 @@ actor NodeBackingImages {
         fetches.removeValue(forKey: name)?.work.cancel()
         reports[name] = nil
         fetchedWith[name] = nil
+        failedAt[name] = nil
         guard BackingImageRef(name: name, checksum: String(repeating: "0", count: 128), size: 1).problems.isEmpty else { return }
         do {
             let path = shelfPath + "/" + name

@@ -21,9 +21,10 @@ public enum ControlServer {
 
     /// Serves until the returned listener is closed. `standalone` also serves the operations
     /// under `/v1` (`corral engine serve`, one engine).
-    public static func bind(_ address: ListenAddress, resolve: @escaping Resolver, standalone: Bool = false,
+    /// `nodeFiles`: a node agent's copies and snapshots, served to other nodes (docs/protocols/node-files.md).
+    public static func bind(_ address: ListenAddress, resolve: @escaping Resolver, standalone: Bool = false, nodeFiles: NodeFiles? = nil,
                             group: EventLoopGroup, logger: Logger = Logger(label: "corral.control")) async throws -> Listener {
-        let router = try router(resolve: resolve, standalone: standalone)
+        let router = try router(resolve: resolve, standalone: standalone, nodeFiles: nodeFiles)
         var serverLogger = logger
         serverLogger.logLevel = .warning
         let bound = AsyncStream<Result<SocketAddress?, any Error>>.makeStream()
@@ -62,7 +63,7 @@ public enum ControlServer {
         throw EngineError("the control API at \(address) did not start")
     }
 
-    static func router(resolve: @escaping Resolver, standalone: Bool) throws -> Router<BasicRequestContext> {
+    static func router(resolve: @escaping Resolver, standalone: Bool, nodeFiles: NodeFiles? = nil) throws -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let servers: Set<String> = standalone ? ["/v1/engines/{volume}", "/v1"] : ["/v1/engines/{volume}"]
         router.add(middleware: APIErrorMiddleware(document: document, servers: servers, bodyBytesMax: Limits.controlBodyBytesMax) { error in
@@ -71,6 +72,7 @@ public enum ControlServer {
         })
         router.add(middleware: EngineRequestGuard())
         router.add(middleware: BodyLimitMiddleware(bytesMax: Limits.controlBodyBytesMax))
+        nodeFiles?.register(on: router)
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.json)))
         }

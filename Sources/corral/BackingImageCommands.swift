@@ -17,6 +17,9 @@ struct BackingImageCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "Download the image from this http:// or https:// URL (a raw disk image).") var url: String?
         @Option(help: "Restore the image from this backing-image backup URL (TARGET?backingImage=NAME).") var fromBackup: String?
+        @Option(help: "Copy this backing image (its ready copies).") var cloneFrom: String?
+        @Option(help: "Export this volume's snapshot (give --snapshot) as the image, raw.") var fromVolume: String?
+        @Option(help: "With --from-volume: the snapshot to export.") var snapshot: String?
         @Option(help: "The image's SHA-512 (sha512sum prints it); every copy is checked against it.") var checksum: String?
         @Option(help: "Ready copies to keep on different disks (default: the setting default-min-number-of-backing-image-copies).")
         var minCopies: Int?
@@ -25,12 +28,17 @@ struct BackingImageCommand: AsyncParsableCommand {
         @Flag(help: "Return at once instead of following it.") var noWait = false
         @Option(help: "Seconds to follow it.") var timeout: Int = 86_400
         func run() async throws {
-            guard (url == nil) != (fromBackup == nil) else { throw ValidationError("give --url or --from-backup, one of them") }
-            let parameters = url.map { [BackingImageKind.urlParameter: $0] } ?? [BackingImageKind.backupURLParameter: fromBackup ?? ""]
+            let sources = [url, fromBackup, cloneFrom, fromVolume].compactMap { $0 }
+            guard sources.count == 1 else { throw ValidationError("give one source: --url, --from-backup, --clone-from or --from-volume") }
+            if fromVolume != nil, snapshot == nil { throw ValidationError("--from-volume exports a snapshot: give --snapshot") }
+            let (type, parameters): (Components.Schemas.BackingImageCreate.SourceTypePayload, [String: String]) =
+                if let url { (.download, [BackingImageKind.urlParameter: url]) }
+                else if let fromBackup { (.restore, [BackingImageKind.backupURLParameter: fromBackup]) }
+                else if let cloneFrom { (.clone, [BackingImageKind.sourceImageParameter: cloneFrom]) }
+                else { (.exportFromVolume, [BackingImageKind.volumeParameter: fromVolume ?? "", BackingImageKind.snapshotParameter: snapshot ?? ""]) }
             let body = Components.Schemas.BackingImageCreate(
                 checksum: checksum, diskSelector: diskSelector.map(tags), minNumberOfCopies: minCopies, name: name,
-                nodeSelector: nodeSelector.map(tags), sourceParameters: .init(additionalProperties: parameters),
-                sourceType: url == nil ? .restore : .download)
+                nodeSelector: nodeSelector.map(tags), sourceParameters: .init(additionalProperties: parameters), sourceType: type)
             let created = try await api.client.call { try await $0.createBackingImage(body: .json(body)).created.body.json }
             guard !noWait else { return print(created.name) }
             try await followSystemWork(created.name, timeout: timeout, api: api, what: "backing image", getCommand: "corral backing-image get") {

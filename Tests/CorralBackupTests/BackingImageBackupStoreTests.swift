@@ -1,4 +1,3 @@
-import CorralCore
 import CorralStore
 import Crypto
 import Foundation

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A local HTTP server for backing-image tests: python3 image_server.py DIR PORT.
+"""A local HTTP server for backing-image tests: python3 image_server.py DIR PORT [--host ADDRESS].
 
 Paths (FILE is a file under DIR):
   /img/FILE     the file, with range requests (206) and Accept-Ranges
@@ -17,6 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT, PORT = sys.argv[1], int(sys.argv[2])
+HOST = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--host" else "127.0.0.1"
 cut_done = set()
 lock = threading.Lock()
 
@@ -76,4 +77,4 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data[start:])
 
 
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+ThreadingHTTPServer((HOST, PORT), Handler).serve_forever()

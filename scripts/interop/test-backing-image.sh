@@ -9,6 +9,7 @@
 # - Acceptance 4 (part): Corral's backing-image backup passes a checker of Longhorn's layout
 #   (longhorn_store.py check-bi: field order, numbers as strings, paths, the BACKINGIMAGE lock);
 #   one written by an independent writer in that layout restores, and a volume reads it.
+# - A clone of an image, and an image exported from a volume's snapshot, each checked by SHA-512.
 # - A transfer cut off half way resumes with a range request; from a server without ranges it
 #   restarts; both end in a checked copy.
 # - Acceptance 6 (part): a URL that answers 404, one that stalls, and a wrong checksum each end in
@@ -91,6 +92,16 @@ config = json.load(open(sys.argv[1]))
 assert json.loads(config["BackingImageName"]) == "base" and json.loads(config["BackingImageChecksum"]) == sys.argv[2], config
 PY
 qemu-img compare -f raw -F raw "$WORK/v1.expected" "${URI[v1]}" >/dev/null || fail "v1 changed during its rebuild"
+
+# A clone of base, and an image exported from v1's snapshot s1 (its content: the image under v1's
+# writes), each checked by SHA-512.
+corral backing-image create base-clone --clone-from base --timeout 60 >"$WORK/clone.log" 2>&1 || fail "the clone did not become ready: $(cat "$WORK/clone.log"); $(copy_message base-clone)"
+[ "$(image_field base-clone status.checksum)" = "$SUM" ] || fail "the clone's checksum is not base's"
+corral backing-image create from-v1 --from-volume v1 --snapshot s1 --timeout 60 >"$WORK/export.log" 2>&1 || fail "the export did not become ready: $(cat "$WORK/export.log"); $(copy_message from-v1)"
+[ "$(image_field from-v1 status.checksum)" = "$(sha512sum <"$WORK/v1.expected" | cut -d' ' -f1)" ] || fail "the exported image is not v1's snapshot s1"
+corral volume create v5 --backing-image from-v1 --replicas 1 >/dev/null
+uri5=$(corral volume attach v5 --timeout 60) || fail "attach v5: $uri5"
+qemu-img compare -f raw -F raw "$WORK/v1.expected" "$uri5" >/dev/null || fail "a volume on the exported image does not read v1's snapshot"
 
 # Backing-image backups in Longhorn's layout: Corral's passes a checker of that layout, a backup
 # that finds its work done completes, and one written by an independent writer restores, both with

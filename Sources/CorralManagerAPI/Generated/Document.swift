@@ -1510,6 +1510,9 @@ components:
               checksum: {type: string}
               disk: {type: string}
               name: {type: string}
+              peers:
+                type: array
+                items: {type: string}
               source: {type: string, enum: [download, upload, export-from-volume, restore, clone]}
               url: {type: string}
         backups:
@@ -1600,7 +1603,7 @@ components:
         sourceParameters:
           type: object
           additionalProperties: {type: string}
-        sourceType: {type: string, enum: [download, restore]}
+        sourceType: {type: string, enum: [download, restore, clone, export-from-volume]}
     Backup:
       type: object
       required: [metadata, spec, status]

@@ -93,6 +93,8 @@ extension Components {
             @frozen public enum SourceTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case download = "download"
                 case restore = "restore"
+                case clone = "clone"
+                case exportFromVolume = "export-from-volume"
             }
             /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
             public var sourceType: Components.Schemas.BackingImageCreate.SourceTypePayload
