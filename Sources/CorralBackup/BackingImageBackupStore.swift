@@ -25,6 +25,8 @@ public struct BackingImageBackupStore: Sendable {
         return copy
     }
 
+    static let queryUnreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~")
+
     public static func configPath(_ name: String) -> String { "\(directory)/backing-images/\(name)/backing-image.cfg" }
     public static func blockPath(_ checksum: String) -> String {
         "\(directory)/blocks/\(checksum.prefix(2))/\(checksum.dropFirst(2).prefix(2))/\(checksum).blk"
@@ -32,7 +34,8 @@ public struct BackingImageBackupStore: Sendable {
 
     /// `<target>?backingImage=<name>`, as Longhorn's EncodeBackupBackingImageURL.
     public static func url(target: String, name: String) -> String {
-        target + (target.contains("?") ? "&" : "?") + "backingImage=" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)
+        // Go's url.Values escaping: letters, digits and -_.~ stay as they are.
+        target + (target.contains("?") ? "&" : "?") + "backingImage=" + (name.addingPercentEncoding(withAllowedCharacters: Self.queryUnreserved) ?? name)
     }
 
     /// The target and the image's name in a backing-image backup URL.
@@ -85,22 +88,45 @@ public struct BackingImageBackupStore: Sendable {
             let offsets = try Self.dataBlocks(of: file, size: size)
             var data = Data()
             var blocks: [BlockMapping] = []
+            // The copy's bytes are checked against the image's SHA-512 on the way (holes as zeros):
+            // a damaged copy is never stored as the image.
+            var whole = SHA512()
+            var hashed: Int64 = 0
             for (index, offset) in offsets.enumerated() {
                 try Task.checkCancellation()
                 let length = Int(min(Int64(Self.blockSize), size - offset))
                 data.count = length
                 try data.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+                Self.hashZeros(&whole, count: offset - hashed)
+                whole.update(data: data)
+                hashed = offset + Int64(length)
                 let blockSum = BackupHash.of(data)
                 let path = Self.blockPath(blockSum)
                 if try await !driver.exists(path) { try await driver.write(path, try compression.compress(data)) }
                 blocks.append(BlockMapping(offset: offset, checksum: blockSum))
                 progress(BackupProgress(blocksDone: index + 1, blocksTotal: offsets.count, message: "\(index + 1)/\(offsets.count) blocks"))
             }
+            Self.hashZeros(&whole, count: size - hashed)
+            let sum = whole.finalize().map { String(format: "%02x", $0) }.joined()
+            guard sum == checksum else {
+                throw BackupStoreError.corrupt("the copy of backing image \(name) read for the backup has SHA-512 \(sum), not the image's \(checksum): the copy is damaged; remove it (the node fetches it again) and back up from another")
+            }
             config.blocks = blocks
             config.blockCount = Int64(blocks.count)
             config.completeTime = BackupStore.timestamp(now())
             try await driver.write(Self.configPath(name), config.encoded())
             return config
+        }
+    }
+
+    static let zeros = Data(count: blockSize)
+
+    static func hashZeros(_ hasher: inout SHA512, count: Int64) {
+        var left = count
+        while left > 0 {
+            let piece = Int(min(left, Int64(blockSize)))
+            hasher.update(data: zeros.prefix(piece))
+            left -= Int64(piece)
         }
     }
 
@@ -130,7 +156,9 @@ public struct BackingImageBackupStore: Sendable {
             guard !config.inProgress else {
                 throw BackupStoreError.invalid("the backup of backing image \(name) is not complete; wait for it, or back the image up again")
             }
-            guard config.size > 0 else { throw BackupStoreError.corrupt("the backup of backing image \(name) says its size is \(config.size)") }
+            guard config.size > 0, config.size <= Limits.volumeBytesMax else {
+                throw BackupStoreError.corrupt("the backup of backing image \(name) says its size is \(config.size), outside 1...\(Limits.volumeBytesMax)")
+            }
             let codec = try BlockCodec(method: config.compressionMethod)
             let folder = (path as NSString).deletingLastPathComponent, fileName = (path as NSString).lastPathComponent
             let file = try PosixDirectory(path: folder.isEmpty ? "." : folder, create: false).openFile(fileName, create: true)

@@ -156,9 +156,10 @@ public enum SystemRestorePlan {
         public var recurringJobs: Set<String>
         public var volumes: Set<String>
         public var nodes: Set<String>
-        public var backingImages: Set<String>
+        /// Backing images by name, with their SHA-512 (empty while not known).
+        public var backingImages: [String: String]
         public init(settings: Set<String>, backupTargets: Set<String>, recurringJobs: Set<String>, volumes: Set<String>, nodes: Set<String>,
-                    backingImages: Set<String> = []) {
+                    backingImages: [String: String] = [:]) {
             self.settings = settings; self.backupTargets = backupTargets; self.recurringJobs = recurringJobs; self.volumes = volumes; self.nodes = nodes
             self.backingImages = backingImages
         }
@@ -177,9 +178,18 @@ public enum SystemRestorePlan {
         for target in content.backupTargets {
             steps.append(existing.backupTargets.contains(target.name) ? exists(.backuptargets, target.name) : .createBackupTarget(target.name, target.spec))
         }
+        // An image of the same name with other bytes: the volumes saved on it would read its blocks
+        // where they had none of their own, so they are not restored on it.
+        var otherImages = Set<String>()
         for image in content.backingImages {
-            if existing.backingImages.contains(image.name) {
-                steps.append(exists(.backingimages, image.name))
+            if let here = existing.backingImages[image.name] {
+                if let saved = image.checksum, !here.isEmpty, here != saved {
+                    otherImages.insert(image.name)
+                    steps.append(.note(.init(kind: Kind.backingimages.rawValue, name: image.name, outcome: .failed,
+                                             message: "this cluster has another image of this name (SHA-512 \(here.prefix(16))…, saved \(saved.prefix(16))…); rename or delete it, then restore again")))
+                } else {
+                    steps.append(exists(.backingimages, image.name))
+                }
             } else if let spec = backingImage(image) {
                 steps.append(.createBackingImage(image.name, spec))
             } else {
@@ -191,7 +201,14 @@ public enum SystemRestorePlan {
             steps.append(existing.recurringJobs.contains(job.name) ? exists(.recurringjobs, job.name) : .createRecurringJob(job.name, job.spec))
         }
         for volume in content.volumes {
-            steps.append(existing.volumes.contains(volume.name) ? exists(.volumes, volume.name) : .createVolume(volume))
+            if existing.volumes.contains(volume.name) {
+                steps.append(exists(.volumes, volume.name))
+            } else if let image = volume.spec.backingImage, otherImages.contains(image) {
+                steps.append(.note(.init(kind: Kind.volumes.rawValue, name: volume.name, outcome: .failed,
+                                         message: "its backing image \(image) is another image in this cluster; not restored")))
+            } else {
+                steps.append(.createVolume(volume))
+            }
         }
         for node in content.nodes {
             steps.append(existing.nodes.contains(node.name)

@@ -89,13 +89,19 @@ actor BackingImageController {
     private func deleteFromTarget(_ backup: BackupBackingImage, targetURL: String?) {
         guard deletions[backup.name] == nil else { return }
         let store = self.store, logger = self.logger, name = backup.name
-        // Only a backup that got as far as the store has anything there.
-        let inStore = backup.status.state != .pending && !backup.status.checksum.isEmpty
+        // Only a backup that got as far as the store can have anything there, and what the store
+        // holds under the name is removed only when it is this image (its SHA-512): a backup that
+        // failed because another image of that name is in the store must not remove that one.
+        let checksum = backup.status.state == .pending ? "" : backup.status.checksum
         deletions[name] = Task {
             do {
-                if inStore, let targetURL, !targetURL.isEmpty {
-                    let driver = try await store.backupDriver(for: targetURL)
-                    try await BackingImageBackupStore(driver: driver).delete(name: name)
+                if !checksum.isEmpty, let targetURL, !targetURL.isEmpty {
+                    let imageStore = BackingImageBackupStore(driver: try await store.backupDriver(for: targetURL))
+                    if let stored = try await imageStore.config(name), stored.checksum == checksum {
+                        try await imageStore.delete(name: name)
+                    } else {
+                        logger.info("backing-image backup \(name): the store holds no backup of this image (SHA-512 \(checksum.prefix(16))…); only the record goes")
+                    }
                 }
                 try await store.remove(.backupbackingimages, name)
                 logger.info("backing-image backup \(name) deleted")

@@ -7,14 +7,17 @@ import Foundation
 enum BackupCheck {
     /// The size of the volume a backup was made of, the block size of its backups, and the
     /// backup's labels.
-    static func volume(ofBackup url: String, resources: ResourceStore) async throws -> (size: Int64, blockSize: Int64, labels: [String: String]) {
+    /// `backingImageChecksum`: the SHA-512 of the image the backed-up volume sat on; empty for none.
+    static func volume(ofBackup url: String, resources: ResourceStore) async throws
+        -> (size: Int64, blockSize: Int64, labels: [String: String], backingImageChecksum: String) {
         let parsed: (target: String, volume: String, backup: String)
         do { parsed = try StoreLayout.parseBackupURL(url) } catch { throw APIError(.unprocessableContent, "\(error)") }
         do {
             let store = BackupStore(driver: try await resources.backupDriver(for: parsed.target))
             let config = try await store.loadBackup(parsed.volume, parsed.backup)
             guard !config.inProgress else { throw APIError(.conflict, "backup \(parsed.backup) is still in progress") }
-            return (try await store.loadVolume(parsed.volume).size, config.blockSize, config.labels ?? [:])
+            let volume = try await store.loadVolume(parsed.volume)
+            return (volume.size, config.blockSize, config.labels ?? [:], volume.backingImageChecksum)
         } catch let error as BackupStoreError {
             throw APIError(.unprocessableContent, "cannot restore from \(url): \(error)")
         }

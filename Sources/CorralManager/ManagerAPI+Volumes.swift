@@ -22,8 +22,10 @@ extension ManagerAPI {
         let settings = Settings(await store.list(Setting.self))
         var blockSize = settings.defaultBackupBlockSize
         var labels = body.labels?.additionalProperties
+        var backupImageChecksum: String?
         if let url = body.fromBackup {
             let backup = try await BackupCheck.volume(ofBackup: url, resources: store)
+            backupImageChecksum = backup.backingImageChecksum
             size = max(size ?? 0, backup.size)
             blockSize = backup.blockSize
             // Longhorn's restore-volume-recurring-jobs: the jobs the backed-up volume ran come back.
@@ -45,6 +47,13 @@ extension ManagerAPI {
             }
             size = size ?? imageBlocks
             image = found
+            // A backup holds every block the volume had, the image's included, but not those that
+            // were holes in both: they read from the image below. Only the same image reads right.
+            if let backupImageChecksum, backupImageChecksum != ref.checksum {
+                throw APIError(.unprocessableContent, backupImageChecksum.isEmpty
+                    ? "the backup holds a volume on no backing image; restore it without backingImage"
+                    : "the backup holds a volume on a backing image with SHA-512 \(backupImageChecksum.prefix(16))…, not \(name)'s \(ref.checksum.prefix(16))…; restore it on that image, or without backingImage")
+            }
         }
         guard let size else { throw APIError(.badRequest, "field \"size\" is required (or fromBackup, or backingImage)") }
         var spec = Volume.Spec(size: size, numberOfReplicas: body.numberOfReplicas ?? settings.defaultReplicaCount)

@@ -55,7 +55,7 @@ struct BackingImageDownload {
                 if attempt < attempts { try await Task.sleep(for: .milliseconds(200 * attempt)) }
             }
         }
-        throw Failure(description: "the download of \(url) broke off \(attempts) times; the last time: \(lastError). Check that the URL serves the image, then delete and create the backing image again")
+        throw Failure(description: "the download of \(url) broke off \(attempts) times; the last time: \(lastError). Check that the URL serves the image; the node tries again every \(Limits.backingImageRetrySeconds) s")
     }
 
     /// What has arrived so far, across attempts.
@@ -76,8 +76,13 @@ struct BackingImageDownload {
         // No deadline on the whole transfer (a large image takes long); the read timeout ends a stall.
         let response = try await client.execute(request, deadline: .distantFuture)
         switch response.status.code {
-        case 206 where state.received > 0:
+        case 206 where state.received > 0 && Self.rangeStart(response.headers.first(name: "Content-Range")) == state.received:
             break  // resumes where the last attempt broke off
+        case 206, 416:
+            // A range the server answered otherwise than asked (the file changed, say): start again.
+            state = Transfer()
+            try file.truncate(to: 0)
+            throw Failure(description: "\(url) answered \(response.status.code) to a resumed transfer; starting again")
         case 200:
             if state.received > 0 {
                 // The server ignored the range: start again.
@@ -86,8 +91,10 @@ struct BackingImageDownload {
             }
             state.rangesAccepted = response.headers.first(name: "Accept-Ranges")?.lowercased() == "bytes"
             state.total = response.headers.first(name: "Content-Length").flatMap(Int64.init)
+        case 408, 429:
+            throw Failure(description: "\(url) answered \(response.status.code) \(response.status.reasonPhrase)")
         case 400..<500:
-            throw PermanentFailure(message: "\(url) answered \(response.status.code) \(response.status.reasonPhrase); check the URL, then delete and create the backing image again")
+            throw PermanentFailure(message: "\(url) answered \(response.status.code) \(response.status.reasonPhrase); check the URL (the node tries again every \(Limits.backingImageRetrySeconds) s; a backing image with a wrong URL is deleted and created again with the right one)")
         default:
             throw Failure(description: "\(url) answered \(response.status.code) \(response.status.reasonPhrase)")
         }
@@ -96,19 +103,18 @@ struct BackingImageDownload {
         // A stalled body ends in the client's read timeout (`stallSeconds`).
         do {
             for try await chunk in response.body {
-                state.hasher.update(data: chunk.readableBytesView)
                 pending.append(contentsOf: chunk.readableBytesView)
                 if pending.count >= Self.writeBytes {
-                    try write(&pending, to: file, at: &state.received, final: false)
+                    try write(&pending, to: file, state: &state, final: false)
                     report(state)
                 }
             }
         } catch {
-            // What arrived is hashed already: it is written, so the next attempt resumes after it.
-            try write(&pending, to: file, at: &state.received, final: true)
+            // What arrived is written (and hashed as it is), so the next attempt resumes after it.
+            try write(&pending, to: file, state: &state, final: true)
             throw error
         }
-        try write(&pending, to: file, at: &state.received, final: true)
+        try write(&pending, to: file, state: &state, final: true)
         report(state)
         if let total = state.total, state.received != total {
             throw Failure(description: "the transfer ended at \(state.received) of \(total) bytes")
@@ -122,24 +128,35 @@ struct BackingImageDownload {
 
     static let writeBytes = 1 << 20
 
+    /// `N` of a `Content-Range: bytes N-M/T`.
+    static func rangeStart(_ header: String?) -> Int64? {
+        guard let header, header.hasPrefix("bytes ") else { return nil }
+        return Int64(header.dropFirst("bytes ".count).prefix { $0 != "-" })
+    }
+
     /// Writes whole blocks of `pending` (all of it when `final`), skipping all-zero blocks so the
-    /// copy stays sparse (the file's length is set at the end).
-    private func write(_ pending: inout [UInt8], to file: StorageFile, at offset: inout Int64, final: Bool) throws {
+    /// copy stays sparse (the file's length is set at the end); the hash takes exactly the bytes
+    /// written, so a write that fails leaves neither ahead of the other.
+    private func write(_ pending: inout [UInt8], to file: StorageFile, state: inout Transfer, final: Bool) throws {
         let block = Limits.blockSize
         let count = final ? pending.count : pending.count / block * block
         guard count > 0 else { return }
+        var done = 0
+        // Whatever was written (and hashed) leaves `pending`, even when a later piece fails.
+        defer {
+            state.received += Int64(done)
+            pending.removeFirst(done)
+        }
         try pending.withUnsafeBytes { raw in
-            var start = 0
-            while start < count {
-                let end = min(count, start + block)
-                let piece = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-                if piece.contains(where: { $0 != 0 }) { try file.write(piece, at: offset + Int64(start)) }
-                start = end
+            while done < count {
+                let end = min(count, done + block)
+                let piece = UnsafeRawBufferPointer(rebasing: raw[done..<end])
+                if piece.contains(where: { $0 != 0 }) { try file.write(piece, at: state.received + Int64(done)) }
+                state.hasher.update(bufferPointer: piece)
+                done = end
             }
         }
-        offset += Int64(count)
-        try file.truncate(to: offset)
-        pending.removeFirst(count)
+        try file.truncate(to: state.received + Int64(done))
     }
 
     private func finish(file: StorageFile, folder: PosixDirectory, state: Transfer) throws -> BackingImageCopyRecord {
@@ -147,7 +164,7 @@ struct BackingImageDownload {
         let checksum = state.hasher.finalize().map { String(format: "%02x", $0) }.joined()
         guard expectedChecksum.isEmpty || checksum == expectedChecksum else {
             try? folder.removeFile(BackingImageCopyRecord.partialFileName)
-            throw Failure(description: "SHA-512 of the downloaded image is \(checksum), not \(expectedChecksum) as expected; check the URL and the checksum, then delete and create the backing image again")
+            throw Failure(description: "SHA-512 of the downloaded image is \(checksum), not \(expectedChecksum) as expected; no volume uses this copy. Check the URL and the checksum; an image with a wrong one is deleted and created again with the right one")
         }
         try file.sync()
         let record = try Self.install(BackingImageRef(name: name, checksum: checksum, size: state.received), in: folder)

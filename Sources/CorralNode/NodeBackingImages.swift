@@ -51,7 +51,11 @@ actor NodeBackingImages {
 
     private func keep(_ name: String, _ task: NodeMessages.BackingImageCopyTask) {
         if let running = fetches[name] {
-            if running.task == task { return }
+            // The image's checksum becoming known (from the first ready copy) does not restart a
+            // transfer: the manager checks each copy's sum against it when it is reported.
+            var known = running.task
+            if known.checksum.isEmpty { known.checksum = task.checksum }
+            if known == task { return }
             running.work.cancel()
             fetches[name] = nil
         }

@@ -44,7 +44,19 @@ extension Engine {
                 return nil
             }
         }
-        return EventLoopFuture.whenAllSucceed(attempts, on: eventLoop).map { $0.compactMap { $0 } }
+        return EventLoopFuture.whenAllSucceed(attempts, on: eventLoop).map { opened in
+            // Opened at once, a replica on no image may have answered before one on the image
+            // taught the engine which it is: such a replica is not this volume's chain.
+            opened.compactMap { report -> ReplicaReport? in
+                guard let report else { return nil }
+                if let known = self.backingImage, self.reportedImages[report.address] != known {
+                    self.logger.warning("replica \(report.address) is not on backing image \(known.name), as the volume's other replicas are; it is not used")
+                    self.replicas[report.address]?.close()
+                    return nil
+                }
+                return report
+            }
+        }
     }
 
     /// Opens a replica and wires its failure to the replica set.
@@ -66,12 +78,15 @@ extension Engine {
         replica.onFailure = { reason in self.replicaFailed(address, reason: reason) }
         let opened = replica
         return replica.connect(size: size, create: create, writer: true, connectTimeout: .seconds(3)).flatMapThrowing { status in
+            if let known = self.backingImage, status.backingImage != known {
+                opened.close()
+                throw EngineError("replica \(address) sits on \(status.backingImage.map { "backing image \($0.name) (SHA-512 \($0.checksum.prefix(16))…)" } ?? "no backing image"), not on \(known.name) (\(known.checksum.prefix(16))…) as the volume's other replicas; it holds another chain")
+            }
             if let image = status.backingImage {
-                if let known = self.backingImage, known != image {
-                    opened.close()
-                    throw EngineError("replica \(address) sits on backing image \(image.name) (SHA-512 \(image.checksum.prefix(16))…), not \(known.name) (\(known.checksum.prefix(16))…) as the volume's other replicas; it holds another volume's chain")
-                }
                 self.backingImage = image
+                self.reportedImages[address] = image
+            } else {
+                self.reportedImages[address] = nil
             }
             return ReplicaReport(address: address, epoch: status.epoch, members: status.members, clean: status.clean,
                           rebuilding: status.rebuilding || status.failure != nil, size: status.size)

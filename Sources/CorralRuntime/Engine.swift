@@ -75,6 +75,8 @@ public final class Engine: @unchecked Sendable {
     /// The image every replica's chain sits on: the option's, or learned from the first replica
     /// that reports one. A replica created later (a rebuild's target) is created on it.
     var backingImage: BackingImageRef?
+    /// The image each replica opened reported (absent: none).
+    var reportedImages: [String: BackingImageRef] = [:]
     var rebuilds: [String: RebuildProgress] = [:]
     var lastRebuild: [String: RebuildProgress] = [:]
     var recovering: Set<String> = []

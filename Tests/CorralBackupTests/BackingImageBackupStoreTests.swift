@@ -49,6 +49,7 @@ struct BackingImageBackupStoreTests {
         #expect(BackingImageBackupStore.configPath("base") == "backupstore/backing-images/backing-images/base/backing-image.cfg")
         #expect(BackingImageBackupStore.blockPath("abcdef") == "backupstore/backing-images/blocks/ab/cd/abcdef.blk")
         #expect(BackingImageBackupStore.url(target: "s3://bk@us-east-1/", name: "base") == "s3://bk@us-east-1/?backingImage=base")
+        #expect(BackingImageBackupStore.url(target: "file:///b", name: "ubuntu-22.04_x~1") == "file:///b?backingImage=ubuntu-22.04_x~1", "as Go's url.Values")
         #expect(BackingImageBackupStore.parseURL("file:///b?backingImage=base")! == ("file:///b", "base"))
         #expect(StoreLayout.lock(BackingImageBackupStore.lockName, "x").hasPrefix("backupstore/volumes/22/fc/BACKINGIMAGE/locks/"))
     }
@@ -119,6 +120,26 @@ struct BackingImageBackupStoreTests {
         await #expect(throws: BackupStoreError.self) { try await store.restore(name: "one", into: root + "/r.raw") }
         try await driver.write(BackingImageBackupStore.configPath("one"), Data("{not json".utf8))
         await #expect(throws: BackupStoreError.self) { try await store.restore(name: "one", into: root + "/r.raw") }
+    }
+}
+
+extension BackingImageBackupStoreTests {
+    /// A copy whose bytes are not the image's is never stored as it; a deletion collects no
+    /// block while another image's config cannot be read (it may name any block).
+    @Test func aDamagedCopyIsRefusedAndAnUnreadableConfigStopsCollection() async throws {
+        let (driver, root) = try temporaryTarget()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = BackingImageBackupStore(driver: driver).withLockCheckWait(.milliseconds(10))
+        let (file, sum, _) = try imageFile(root, name: "one.raw", seed: 7)
+        defer { file.close() }
+        await #expect(throws: BackupStoreError.self) { try await store.backup(name: "bad", checksum: String(repeating: "1", count: 128), file: file) }
+        #expect(try await store.config("bad")?.inProgress == true, "left in progress, done again next time; never complete")
+        _ = try await store.backup(name: "one", checksum: sum, file: file)
+        let blocks = try await driver.listTree(BackingImageBackupStore.directory + "/blocks").count
+        try await driver.write(BackingImageBackupStore.configPath("broken"), Data("{not json".utf8))
+        try await store.delete(name: "one")
+        #expect(try await driver.listTree(BackingImageBackupStore.directory + "/blocks").count == blocks, "nothing collected")
+        #expect(try await store.config("one") == nil)
     }
 }
 

@@ -79,4 +79,21 @@ struct SystemRestorePlanTests {
         #expect(spec.disks["extra"] == DiskSpec(path: "/mnt/new") && spec.disks.count == 2, "no disk added, moved or removed")
         #expect(applied.contains("default"))
     }
+
+    /// Volumes saved on an image are not restored on another image of the same name: they would
+    /// read its blocks where they had none of their own.
+    @Test func anotherImageOfTheSameNameIsNotUsed() {
+        var saved = content()
+        var spec = makeVolume("on-base").spec
+        spec.backingImage = "base"
+        saved.volumes.append(.init(name: "on-base", labels: nil, spec: spec, lastBackup: "file:///b?backup=b9&volume=on-base"))
+        let existing = SystemRestorePlan.Existing(settings: [], backupTargets: [], recurringJobs: [], volumes: [], nodes: [],
+                                                  backingImages: ["base": String(repeating: "cd", count: 64)])
+        let steps = SystemRestorePlan.steps(saved, existing: existing)
+        let failed = steps.compactMap { step -> String? in if case .note(let item) = step, item.outcome == .failed { "\(item.kind)/\(item.name)" } else { nil } }
+        #expect(failed == ["backingimages/base", "volumes/on-base"])
+        let same = SystemRestorePlan.steps(saved, existing: .init(settings: [], backupTargets: [], recurringJobs: [], volumes: [], nodes: [],
+                                                                  backingImages: ["base": String(repeating: "ab", count: 64)]))
+        #expect(same.contains { if case .createVolume(let item) = $0 { item.name == "on-base" } else { false } }, "the same image: restored on it")
+    }
 }

@@ -14,7 +14,8 @@ struct ReportSchemaTests {
         let heartbeat = NodeMessages.Heartbeat(address: "10.0.0.1", replicaPort: 9502, nbdPort: 10809, controlPort: 9503,
                                                disks: ["disk-1": .init(path: "/var/lib/corral", storageMaximum: 1 << 40, storageAvailable: 1 << 39)],
                                                backingImageCopies: [.init(name: "base", disk: "disk-1", state: .ready, progress: 100, message: "ready",
-                                                                          checksum: String(repeating: "ab", count: 64), size: 4096)])
+                                                                          checksum: String(repeating: "ab", count: 64), size: 4096)],
+                                               backingImageBackups: [.init(name: "base", state: .completed, progress: 100, url: "file:///b?backingImage=base")])
         try expectDescribed(heartbeat, operation: "nodeHeartbeat")
     }
 

@@ -102,6 +102,10 @@ corral backing-image create from-v1 --from-volume v1 --snapshot s1 --timeout 60 
 corral volume create v5 --backing-image from-v1 --replicas 1 >/dev/null
 uri5=$(corral volume attach v5 --timeout 60) || fail "attach v5: $uri5"
 qemu-img compare -f raw -F raw "$WORK/v1.expected" "$uri5" >/dev/null || fail "a volume on the exported image does not read v1's snapshot"
+# A backup of a volume on base restores only on base: another image would show through its holes.
+code=$(curl -s -o "$WORK/wrong.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d "{\"name\": \"wrongbase\", \"fromBackup\": \"file://$WORK/target?backup=fromrebuilt&volume=v1\", \"backingImage\": \"from-v1\"}" "$CORRAL_API/v1/volumes")
+{ [ "$code" = 422 ] && grep -q "restore it on that image" "$WORK/wrong.json"; } || fail "a backup restored on another image answered $code: $(cat "$WORK/wrong.json")"
 
 # Backing-image backups in Longhorn's layout: Corral's passes a checker of that layout, a backup
 # that finds its work done completes, and one written by an independent writer restores, both with
