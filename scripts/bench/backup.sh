@@ -14,49 +14,10 @@ swift build -c release --scratch-path .build-release >/dev/null
 CORRAL="$PWD/.build-release/release/corral"
 WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/corral-backup-bench.XXXXXX")"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$WORK"' EXIT
-port() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-waitport() { for _ in $(seq 300); do port "$1" && return 0; sleep 0.1; done; echo "port $1 never opened"; exit 1; }
-now() { date +%s.%N; }
-mbps() { python3 -c "print(f'{$SIZE_GIB * 1024 / ($2 - $1):.0f}')"; }
-# timed COMMAND...: runs COMMAND, prints its wall time in seconds.
-timed() { local t0; t0=$(now); "$@"; python3 -c "print($(now) - $t0)"; }
-# median_mbps SECONDS...: the median throughput of several runs, with their range.
-median_mbps() {
-    python3 -c "
-import statistics, sys
-rates = sorted($SIZE_GIB * 1024 / float(t) for t in sys.argv[1:])
-print(f'{statistics.median(rates):.0f}' + (f' ({rates[0]:.0f}-{rates[-1]:.0f})' if len(rates) > 1 else ''))" "$@"
-}
-# warm_memory: touch, then free, memory of the volume's size plus 1 GiB. This VM's balloon device
-# reports freed pages to the host (free page reporting), so the first step to fill that much memory
-# again pays the host's page faults (measured here: a Corral restore into such memory 5.8 s, 3.4 s
-# right after this). Run before every timed step of either tool, so that none pays for its place
-# in the order.
-warm_memory() {
-    python3 -c "
-import mmap
-size = ($SIZE_GIB + 1) << 30; chunk = 64 << 20; ones = b'\\x01' * chunk
-m = mmap.mmap(-1, size)
-for offset in range(0, size, chunk): m[offset:offset + chunk] = ones
-m.close()"
-}
+source scripts/bench/common.sh
 
 echo "making a ${SIZE_GIB} GiB image of mixed data"
-python3 - "$WORK/image.raw" "$SIZE_GIB" <<'PY'
-import os, random, sys
-path, gib = sys.argv[1], int(sys.argv[2])
-rng = random.Random(1)
-chunk = 2 << 20
-text = (b"Corral keeps volumes on replicas and backs them up. " * 50000)[:chunk]
-with open(path, "wb") as f:
-    f.truncate(gib << 30)
-    for index in range((gib << 30) // chunk):
-        kind = rng.random()
-        if kind < 0.30: f.seek(index * chunk); f.write(os.urandom(chunk))          # random
-        elif kind < 0.55: f.seek(index * chunk); f.write(text)                      # compressible
-        elif kind < 0.65: f.seek(index * chunk); f.write(bytes(chunk))              # written zeros
-        # else: a hole
-PY
+python3 scripts/bench/mixed_image.py "$WORK/image.raw" "$SIZE_GIB"
 "$CORRAL" replica serve --dir "$WORK/replicas" --listen 127.0.0.1:32701 >"$WORK/r.log" 2>&1 &
 waitport 32701
 "$CORRAL" engine serve --volume bench --size "${SIZE_GIB}Gi" --replica 127.0.0.1:32701 --nbd 127.0.0.1:32702 --control 127.0.0.1:32703 >"$WORK/e.log" 2>&1 &
