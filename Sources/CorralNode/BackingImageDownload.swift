@@ -5,6 +5,7 @@ import CorralStore
 import Crypto
 import Foundation
 import NIOCore
+import NIOSSL
 
 /// One transfer of a backing image from an HTTP or HTTPS URL into a copy's directory
 /// (docs/formats/replica-store.md, "Backing image"): streamed to `backing.partial` with its
@@ -217,10 +218,16 @@ struct BackingImageRestoreFetch {
 
 extension BackingImageDownload {
     /// A client whose read timeout ends a stalled transfer; its connect timeout, an unreachable host.
-    static func client(stallSeconds: Int) -> HTTPClient {
+    /// `caFile`: certificates (PEM) trusted beside the system's, for image servers with a private CA.
+    static func client(stallSeconds: Int, caFile: String? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(Int64(min(stallSeconds, 10)))
         configuration.timeout.read = .seconds(Int64(stallSeconds))
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(caFile)]
+            configuration.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }

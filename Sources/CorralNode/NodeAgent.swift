@@ -58,7 +58,9 @@ public final class NodeAgent: Sendable {
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table, locks: locks)
         backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger, locks: locks)
         let stall = ProcessInfo.processInfo.environment["CORRAL_BACKING_IMAGE_STALL_SECONDS"].flatMap(Int.init) ?? Limits.backingImageStallSecondsDefault
-        let images = NodeBackingImages(root: replicaServer.directory, logger: logger, stallSeconds: max(1, stall), onReady: {})
+        // Image servers with a private CA: its certificates (PEM), trusted beside the system's.
+        let caFile = ProcessInfo.processInfo.environment["CORRAL_BACKING_IMAGE_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let images = NodeBackingImages(root: replicaServer.directory, logger: logger, stallSeconds: max(1, stall), caFile: caFile, onReady: {})
         self.images = images
     }
 

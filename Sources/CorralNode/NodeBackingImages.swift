@@ -22,9 +22,10 @@ actor NodeBackingImages {
     private var fetches: [String: (task: NodeMessages.BackingImageCopyTask, work: Task<Void, Never>)] = [:]
     private var reports: [String: NodeMessages.BackingImageCopyReport] = [:]
 
-    init(root: String, disk: String = "default", logger: Logger, stallSeconds: Int, onReady: @escaping @Sendable () async -> Void) {
+    init(root: String, disk: String = "default", logger: Logger, stallSeconds: Int, caFile: String? = nil,
+         onReady: @escaping @Sendable () async -> Void) {
         self.root = root; self.disk = disk; self.logger = logger; self.stallSeconds = stallSeconds; self.onReady = onReady
-        client = BackingImageDownload.client(stallSeconds: stallSeconds)
+        client = BackingImageDownload.client(stallSeconds: stallSeconds, caFile: caFile)
     }
 
     var shelfPath: String { root + "/" + BackingImageCopyRecord.shelfDirectoryName }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A local HTTP server for backing-image tests: python3 image_server.py DIR PORT [--host ADDRESS].
+"""A local HTTP server for backing-image tests:
+  python3 image_server.py DIR PORT [--host ADDRESS] [--tls CERT KEY]   (--tls: HTTPS with that certificate)
 
 Paths (FILE is a file under DIR):
   /img/FILE     the file, with range requests (206) and Accept-Ranges
@@ -10,14 +11,21 @@ Paths (FILE is a file under DIR):
   anything else 404
 Each request is logged to DIR/requests.log as "METHOD PATH RANGE".
 """
+import argparse
 import os
+import ssl
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ROOT, PORT = sys.argv[1], int(sys.argv[2])
-HOST = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--host" else "127.0.0.1"
+parser = argparse.ArgumentParser()
+parser.add_argument("root")
+parser.add_argument("port", type=int)
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+arguments = parser.parse_args()
+ROOT, PORT, HOST = arguments.root, arguments.port, arguments.host
 cut_done = set()
 lock = threading.Lock()
 
@@ -77,4 +85,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data[start:])
 
 
-ThreadingHTTPServer((HOST, PORT), Handler).serve_forever()
+server = ThreadingHTTPServer((HOST, PORT), Handler)
+if arguments.tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*arguments.tls)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()

@@ -12,12 +12,26 @@
 # - A clone of an image, and an image exported from a volume's snapshot, each checked by SHA-512.
 # - A transfer cut off half way resumes with a range request; from a server without ranges it
 #   restarts; both end in a checked copy.
-# - Acceptance 6 (part): a URL that answers 404, one that stalls, and a wrong checksum each end in
+# - Acceptance 6 (part): HTTPS from a server whose certificate a test CA signed (the node trusts it:
+#   CORRAL_BACKING_IMAGE_CA_FILE) works, and from one it did not sign fails; a URL that answers
+#   404, one that stalls, and a wrong checksum each end in
 #   a failed copy whose message says what happened and what to do; no volume can use such an image,
 #   and an image that volumes use cannot be deleted (409 naming them).
 source "$(dirname "$0")/lib.sh"
-setup qemu-img qemu-io curl python3 mkfs.ext4 sha512sum
+setup qemu-img qemu-io curl python3 mkfs.ext4 sha512sum openssl
 export CORRAL_BACKING_IMAGE_STALL_SECONDS=2
+# A test CA the node trusts for image servers, a server certificate it signed, and one it did not.
+mkdir -p "$WORK/tls"
+(
+    cd "$WORK/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=corral test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1"
+) >"$WORK/tls/openssl.log" 2>&1 || fail "openssl could not make the test certificates: $(cat "$WORK/tls/openssl.log")"
+export CORRAL_BACKING_IMAGE_CA_FILE="$WORK/tls/ca.pem"
 start_server
 corral setting set replica-soft-anti-affinity true >/dev/null
 
@@ -36,6 +50,11 @@ python3 "$ROOT/scripts/interop/image_server.py" "$WORK/http" "$HTTP_PORT" >"$WOR
 PIDS+=($!)
 wait_for 10 "the image server" port_open "$HTTP_PORT"
 URL="http://127.0.0.1:$HTTP_PORT"
+python3 "$ROOT/scripts/interop/image_server.py" "$WORK/http" "$((HTTP_PORT + 1))" --tls "$WORK/tls/server.pem" "$WORK/tls/server.key" >"$WORK/https.log" 2>&1 &
+PIDS+=($!)
+python3 "$ROOT/scripts/interop/image_server.py" "$WORK/http" "$((HTTP_PORT + 2))" --tls "$WORK/tls/self.pem" "$WORK/tls/self.key" >"$WORK/https-self.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the HTTPS image servers" bash -c "(exec 3<>/dev/tcp/127.0.0.1/$((HTTP_PORT + 1))) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/$((HTTP_PORT + 2))) 2>/dev/null"
 
 image_field() { curl -sf "$CORRAL_API/v1/backingimages/$1" | json_field "$2"; }
 copy_state() { curl -sf "$CORRAL_API/v1/backingimages/$1" | python3 -c 'import json,sys
@@ -155,6 +174,10 @@ expect_failed() {  # NAME URL CHECKSUM TEXT
     [ "$code" = 409 ] || fail "a volume on failed image $1 answered $code: $(cat "$WORK/vol.json")"
     corral backing-image rm "$1" >/dev/null || fail "failed image $1 could not be deleted"
 }
+# HTTPS: a server whose certificate the test CA signed serves the image; one it did not is refused.
+corral backing-image create tls --url "https://127.0.0.1:$((HTTP_PORT + 1))/img/image.raw" --checksum "$SUM" --timeout 60 >"$WORK/tls.log" 2>&1 \
+    || fail "an image over HTTPS (test CA) did not become ready: $(cat "$WORK/tls.log"); $(copy_message tls)"
+expect_failed untrusted "https://127.0.0.1:$((HTTP_PORT + 2))/img/image.raw" "" "[Cc]ertificate\|[Hh]andshake\|TLS\|SSL"
 expect_failed missing "$URL/img/nothing.raw" "" "answered 404"
 expect_failed wrongsum "$URL/img/image.raw" "$(printf '%0128d' 0)" "not 0000"
 expect_failed stalled "$URL/stall/image.raw" "" "broke off 5 times"
