@@ -86,28 +86,35 @@ public struct BackingImageBackupStore: Sendable {
                                                   compressionMethod: compression.rawValue, createdTime: BackupStore.timestamp(now()))
             try await driver.write(Self.configPath(name), config.encoded())
             let offsets = try Self.dataBlocks(of: file, size: size)
-            var data = Data()
             var blocks: [BlockMapping] = []
             // The copy's bytes are checked against the image's SHA-512 on the way (holes as zeros):
-            // a damaged copy is never stored as the image.
-            var whole = SHA512()
+            // a damaged copy is never stored as the image. Blocks are read, hashed, compressed and
+            // written by `concurrency` workers a batch at a time; the whole image's hash takes
+            // each batch in order.
+            var whole = StreamingSHA512()
             var hashed: Int64 = 0
-            for (index, offset) in offsets.enumerated() {
+            let source = SharedFile(file: file), driver = self.driver
+            for batch in Self.batches(offsets.count, concurrency) {
                 try Task.checkCancellation()
-                let length = Int(min(Int64(Self.blockSize), size - offset))
-                data.count = length
-                try data.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
-                Self.hashZeros(&whole, count: offset - hashed)
-                whole.update(data: data)
-                hashed = offset + Int64(length)
-                let blockSum = BackupHash.of(data)
-                let path = Self.blockPath(blockSum)
-                if try await !driver.exists(path) { try await driver.write(path, try compression.compress(data)) }
-                blocks.append(BlockMapping(offset: offset, checksum: blockSum))
-                progress(BackupProgress(blocksDone: index + 1, blocksTotal: offsets.count, message: "\(index + 1)/\(offsets.count) blocks"))
+                let done = try await Self.inParallel(batch) { index -> (String, Data) in
+                    let offset = offsets[index]
+                    var data = Data(count: Int(min(Int64(Self.blockSize), size - offset)))
+                    try data.withUnsafeMutableBytes { try source.file.read(into: $0, at: offset) }
+                    let blockSum = BackupHash.of(data)
+                    let path = Self.blockPath(blockSum)
+                    if try await !driver.exists(path) { try await driver.write(path, try compression.compress(data)) }
+                    return (blockSum, data)
+                }
+                for (index, (blockSum, data)) in zip(batch, done) {
+                    whole.updateZeros(offsets[index] - hashed)
+                    whole.update(data)
+                    hashed = offsets[index] + Int64(data.count)
+                    blocks.append(BlockMapping(offset: offsets[index], checksum: blockSum))
+                }
+                progress(BackupProgress(blocksDone: batch.upperBound, blocksTotal: offsets.count, message: "\(batch.upperBound)/\(offsets.count) blocks"))
             }
-            Self.hashZeros(&whole, count: size - hashed)
-            let sum = whole.finalize().map { String(format: "%02x", $0) }.joined()
+            whole.updateZeros(size - hashed)
+            let sum = whole.finalize()
             guard sum == checksum else {
                 throw BackupStoreError.corrupt("the copy of backing image \(name) read for the backup has SHA-512 \(sum), not the image's \(checksum): the copy is damaged; remove it (the node fetches it again) and back up from another")
             }
@@ -119,14 +126,22 @@ public struct BackingImageBackupStore: Sendable {
         }
     }
 
-    static let zeros = Data(count: blockSize)
+    /// Workers that read, hash, compress and write (or fetch and check) blocks at once.
+    public var concurrency = 4
 
-    static func hashZeros(_ hasher: inout SHA512, count: Int64) {
-        var left = count
-        while left > 0 {
-            let piece = Int(min(left, Int64(blockSize)))
-            hasher.update(data: zeros.prefix(piece))
-            left -= Int64(piece)
+    /// Index ranges of `count` items, `workers` × 2 at a time.
+    static func batches(_ count: Int, _ workers: Int) -> [Range<Int>] {
+        let size = max(1, workers * 2)
+        return stride(from: 0, to: count, by: size).map { $0..<min(count, $0 + size) }
+    }
+
+    /// `work` for each index of `range` at once; the results in the range's order.
+    static func inParallel<T: Sendable>(_ range: Range<Int>, _ work: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            for index in range { group.addTask { (index, try await work(index)) } }
+            var results: [Int: T] = [:]
+            for try await (index, result) in group { results[index] = result }
+            return range.map { results[$0]! }
         }
     }
 
@@ -165,21 +180,36 @@ public struct BackingImageBackupStore: Sendable {
             defer { file.close() }
             try file.truncate(to: 0)
             try file.truncate(to: config.size)
-            var buffer = Data()
-            for (index, block) in config.blocks.enumerated() {
+            // Blocks are fetched, decompressed and checked by `concurrency` workers a batch at a
+            // time, written in order, and the whole image's hash takes them as they are written.
+            var whole = StreamingSHA512()
+            var hashed: Int64 = 0
+            let blocks = config.blocks, size = config.size, driver = self.driver
+            for batch in Self.batches(blocks.count, concurrency) {
                 try Task.checkCancellation()
-                let length = Int(min(Int64(Self.blockSize), config.size - block.offset))
-                guard block.offset >= 0, length > 0 else { throw BackupStoreError.corrupt("backing image \(name)'s block at \(block.offset) lies outside its \(config.size) bytes") }
-                try await driver.read(Self.blockPath(block.checksum), into: &buffer)
-                let data = try codec.decompress(buffer, size: length)
-                guard BackupHash.of(data) == block.checksum else {
-                    throw BackupStoreError.corrupt("block \(block.checksum) of backing image \(name) does not match its checksum; the store is damaged")
+                let fetched = try await Self.inParallel(batch) { index -> Data in
+                    let block = blocks[index]
+                    let length = Int(min(Int64(Self.blockSize), size - block.offset))
+                    guard block.offset >= 0, length > 0 else { throw BackupStoreError.corrupt("backing image \(name)'s block at \(block.offset) lies outside its \(size) bytes") }
+                    let data = try codec.decompress(try await driver.read(Self.blockPath(block.checksum)), size: length)
+                    guard BackupHash.of(data) == block.checksum else {
+                        throw BackupStoreError.corrupt("block \(block.checksum) of backing image \(name) does not match its checksum; the store is damaged")
+                    }
+                    return data
                 }
-                try data.withUnsafeBytes { try file.write($0, at: block.offset) }
-                progress(BackupProgress(blocksDone: index + 1, blocksTotal: config.blocks.count, message: "\(index + 1)/\(config.blocks.count) blocks"))
+                for (index, data) in zip(batch, fetched) {
+                    let offset = blocks[index].offset
+                    guard offset >= hashed else { throw BackupStoreError.corrupt("backing image \(name)'s blocks overlap at \(offset)") }
+                    try data.withUnsafeBytes { try file.write($0, at: offset) }
+                    whole.updateZeros(offset - hashed)
+                    whole.update(data)
+                    hashed = offset + Int64(data.count)
+                }
+                progress(BackupProgress(blocksDone: batch.upperBound, blocksTotal: blocks.count, message: "\(batch.upperBound)/\(blocks.count) blocks"))
             }
             try file.sync()
-            let sum = try Self.sha512(of: file, size: config.size)
+            whole.updateZeros(size - hashed)
+            let sum = whole.finalize()
             guard sum == config.checksum else {
                 throw BackupStoreError.corrupt("the restored backing image \(name) has SHA-512 \(sum), not \(config.checksum) as its backup says; the store is damaged")
             }
@@ -189,16 +219,19 @@ public struct BackingImageBackupStore: Sendable {
 
     /// SHA-512 of the first `size` bytes of `file`, lowercase hex.
     public static func sha512(of file: StorageFile, size: Int64) throws -> String {
-        var hasher = SHA512()
+        var hasher = StreamingSHA512()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset: Int64 = 0
         while offset < size {
             let length = Int(min(Int64(buffer.count), size - offset))
-            try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length]), at: offset) }
-            hasher.update(data: buffer[0..<length])
+            try buffer.withUnsafeMutableBytes { raw in
+                let piece = UnsafeMutableRawBufferPointer(rebasing: raw[0..<length])
+                try file.read(into: piece, at: offset)
+                hasher.update(UnsafeRawBufferPointer(piece))
+            }
             offset += Int64(length)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize()
     }
 
     // MARK: Delete
@@ -224,6 +257,11 @@ public struct BackingImageBackupStore: Sendable {
             }
         }
     }
+}
+
+/// A file read by several workers at once: positioned reads only (a copy's file never changes).
+struct SharedFile: @unchecked Sendable {
+    let file: StorageFile
 }
 
 /// Longhorn's backing-image.cfg: Go's encoding of its BackupBackingImage struct, fields in order.

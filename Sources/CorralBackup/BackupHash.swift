@@ -58,3 +58,45 @@ public enum BackupHash {
         }
     }
 }
+
+/// SHA-512 of a stream (a whole backing image), lowercase hex: the system libcrypto's when it is
+/// present (twice swift-crypto's speed here; `BackupHash`), else swift-crypto's, the same digest.
+public struct StreamingSHA512: ~Copyable {
+    private var system: UnsafeMutablePointer<corral_sha512_context>?
+    private var portable = SHA512()
+
+    public init() {
+        let context = UnsafeMutablePointer<corral_sha512_context>.allocate(capacity: 1)
+        if corral_sha512_init(context) == 1 { system = context } else { context.deallocate() }
+    }
+
+    deinit { system?.deallocate() }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if let system { corral_sha512_update(system, bytes.baseAddress, bytes.count) } else { portable.update(bufferPointer: bytes) }
+    }
+
+    public mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+
+    /// `count` zero bytes (a hole).
+    public mutating func updateZeros(_ count: Int64) {
+        var left = count
+        while left > 0 {
+            let piece = Int(min(left, Int64(Self.zeros.count)))
+            Self.zeros.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[0..<piece])) }
+            left -= Int64(piece)
+        }
+    }
+
+    private static let zeros = [UInt8](repeating: 0, count: 2 << 20)
+
+    public consuming func finalize() -> String {
+        if let system {
+            var digest = [UInt8](repeating: 0, count: 64)
+            digest.withUnsafeMutableBufferPointer { corral_sha512_final(system, $0.baseAddress!) }
+            return digest.map { String(format: "%02x", $0) }.joined()
+        }
+        return portable.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

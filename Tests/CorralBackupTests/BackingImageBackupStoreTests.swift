@@ -143,6 +143,20 @@ extension BackingImageBackupStoreTests {
     }
 }
 
+extension BackingImageBackupStoreTests {
+    /// The streaming hash (the system libcrypto's when present) gives swift-crypto's digest.
+    @Test func theStreamingHashIsSHA512() {
+        var data = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        data += Data(count: 5_000_000)
+        data += Data("tail".utf8)
+        var hasher = StreamingSHA512()
+        hasher.update(data.prefix(300_000))
+        hasher.updateZeros(5_000_000)
+        hasher.update(Data("tail".utf8))
+        #expect(hasher.finalize() == SHA512.hash(data: data).map { String(format: "%02x", $0) }.joined())
+    }
+}
+
 final class PercentLog: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [Int] = []

@@ -37,6 +37,12 @@ long corral_lz4_decompress(const void *source, size_t length, void *destination,
 /// SHA-512 of `length` bytes into `digest` through the system libcrypto (loaded at first use).
 /// Returns 0, writing nothing, when the library is missing.
 int corral_sha512(const void *data, size_t length, unsigned char digest[64]);
+
+/// A streaming SHA-512 through the system's libcrypto; init answers 0 when it is not there.
+typedef struct { _Alignas(16) unsigned char opaque[512]; } corral_sha512_context;
+int corral_sha512_init(corral_sha512_context *context);
+void corral_sha512_update(corral_sha512_context *context, const void *data, size_t length);
+void corral_sha512_final(corral_sha512_context *context, unsigned char digest[64]);
 /// accept(2) whose descriptor closes on exec.
 int corral_accept_cloexec(int fd);
 
