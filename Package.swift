@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI", "CorralManagerAPI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -138,6 +139,8 @@ let package = Package(
             dependencies: [
                 "CorralControl", "CorralRuntime", "CorralCore", "CorralWire", "CorralBackup", "CorralManagerAPI", "CorralHTTPAPI", "CorralStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -188,8 +191,9 @@ let package = Package(
             name: "CorralNodeTests",
             dependencies: [
                 "CorralTestSupport",
-                "CorralNode", "CorralManager", "CorralControl",
+                "CorralNode", "CorralManager", "CorralControl", "CorralCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -39,12 +39,15 @@ public struct BackingImageBackupStore: Sendable {
     }
 
     /// The target and the image's name in a backing-image backup URL.
+    /// A target's own query (an S3 target's `?region=`, say) stays with the target.
     public static func parseURL(_ url: String) -> (target: String, name: String)? {
-        guard let components = URLComponents(string: url),
-              let name = components.queryItems?.first(where: { $0.name == "backingImage" })?.value,
+        guard var components = URLComponents(string: url), let items = components.percentEncodedQueryItems,
+              let name = items.first(where: { $0.name == "backingImage" })?.value?.removingPercentEncoding,
               NameRule.problem(name) == nil || DataName.isValid(name) else { return nil }
-        guard let mark = url.firstIndex(of: "?") else { return nil }
-        return (String(url[..<mark]), name)
+        let rest = items.filter { $0.name != "backingImage" }
+        components.percentEncodedQueryItems = rest.isEmpty ? nil : rest
+        guard let target = components.string else { return nil }
+        return (target, name)
     }
 
     /// The names of the images backed up in the store (complete or not).

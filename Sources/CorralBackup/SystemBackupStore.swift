@@ -67,7 +67,7 @@ public struct SystemBackupStore: Sendable {
             return formatter.string(from: date)
         }
 
-        static func goTime(_ text: String) -> Date? {
+        public static func goTime(_ text: String) -> Date? {
             guard !text.isEmpty, !text.hasPrefix("0001-01-01") else { return nil }
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime]

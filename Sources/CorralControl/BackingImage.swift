@@ -86,6 +86,15 @@ extension Object where Definition == BackingImageKind {
 
     public var readyCopies: [String] { status.copies.filter { $0.value.state == .ready }.map(\.key).sorted() }
 
+    /// The URL of a completed backup of this image (its name and checksum), among `backups`.
+    public func backupURL(in backups: [BackupBackingImage]) -> String? {
+        guard !status.checksum.isEmpty else { return nil }
+        return backups.first { backup in
+            backup.name == name && !backup.isDeleting && backup.status.state == .completed
+                && backup.status.checksum == status.checksum && !backup.status.url.isEmpty
+        }?.status.url
+    }
+
     /// Problems with a spec as given, as sentences.
     public static func specProblems(_ spec: BackingImageKind.Spec) -> [String] {
         var problems: [String] = []
@@ -115,7 +124,7 @@ extension Object where Definition == BackingImageKind {
             if NameRule.problem(volume) != nil { problems.append("an export needs sourceParameters.volume-name, the volume's name, not \"\(volume)\"") }
             if !DataName.isValid(snapshot) { problems.append("an export needs sourceParameters.snapshot-name, a snapshot of the volume to export, not \"\(snapshot)\"") }
         case .upload:
-            problems.append("source type \(spec.sourceType.rawValue) is not supported yet; use download (docs/backing-images.md)")
+            break  // the bytes come with `PUT /v1/backingimages/{name}/upload`
         }
         return problems
     }

@@ -11,6 +11,8 @@ import Foundation
 ///   so another disk gets one, fetched from the source when no ready copy is left (whatever the
 ///   other copies' states: Longhorn re-fetches only when every copy is `failed`, #10569).
 /// - A copy no replica uses, beyond the minimum, goes after `backing-image-cleanup-wait-interval`.
+/// - An uploaded image's first copy arrives by upload; with no ready copy and no backup left it
+///   is failed (`uploadLost`): nothing can make copies of it.
 public enum BackingImagePlan {
     public struct Outcome: Sendable, Equatable {
         public var status: BackingImage.Status
@@ -18,7 +20,8 @@ public enum BackingImagePlan {
         public var remove: Bool
     }
 
-    public static func plan(_ image: BackingImage, nodes: [Node], replicas: [Replica], settings: Settings, now: Date) -> Outcome {
+    public static func plan(_ image: BackingImage, nodes: [Node], replicas: [Replica], settings: Settings, now: Date,
+                            backups: [BackupBackingImage] = []) -> Outcome {
         var status = image.status
         let reports = reportsByDisk(image.name, nodes: nodes)
         adoptChecksum(&status, image: image, reports: reports)
@@ -59,7 +62,25 @@ public enum BackingImagePlan {
         }
         status.copies = copies
         status.message = summary(status, minimum: minimum, eligible: eligible.count)
+        if image.spec.sourceType == .upload { uploadLost(&status, image: image, backups: backups) }
         return Outcome(status: status, remove: false)
+    }
+
+    /// An uploaded image that was uploaded once and has no ready copy left, none arriving and no
+    /// backup has nothing to make copies from: its wanted copies are `failed`, saying so.
+    static func uploadLost(_ status: inout BackingImage.Status, image: BackingImage, backups: [BackupBackingImage]) {
+        // Its size is known once a copy was ready: before that, the upload is still to come.
+        guard status.size > 0, image.backupURL(in: backups) == nil else { return }
+        let states = status.copies.values.map(\.state)
+        guard !states.contains(.ready), !states.contains(.inProgress) else { return }
+        let unreachable = states.filter { $0 == .unknown }.count
+        let why = "no ready copy of uploaded image \(image.name) is left" + (unreachable > 0 ? " that can be reached (\(unreachable) on nodes that are down)" : "")
+            + " and it has no backup to restore from; upload the file again (corral backing-image upload \(image.name) --file FILE) or delete the image"
+        for (key, copy) in status.copies where copy.state == .pending || copy.state == .failed {
+            status.copies[key] = BackingImageKind.CopyStatus(state: .failed, message: why)
+            status.copies[key]?.unusedSince = copy.unusedSince
+        }
+        status.message = "failed: " + why
     }
 
     /// Reports of this image's copies from live and dead nodes, by copy key.
@@ -86,13 +107,13 @@ public enum BackingImagePlan {
         }
     }
 
-    static func nodeReady(_ key: String, _ nodes: [Node]) -> Bool {
+    public static func nodeReady(_ key: String, _ nodes: [Node]) -> Bool {
         let name = String(key.split(separator: "/", maxSplits: 1).first ?? "")
         return nodes.first { $0.name == name }?.status.ready ?? false
     }
 
     /// Disks the image may have a copy on: schedulable ones on ready nodes carrying its tags.
-    static func eligibleDisks(_ image: BackingImage, nodes: [Node]) -> Set<String> {
+    public static func eligibleDisks(_ image: BackingImage, nodes: [Node]) -> Set<String> {
         var keys = Set<String>()
         for node in nodes where node.status.ready && node.spec.allowScheduling && !node.isDeleting
             && Set(node.spec.tags).isSuperset(of: image.spec.nodeSelector) {

@@ -1,15 +1,19 @@
+import CorralCore
+
 /// The backing-image copies a node should hold, with where to fetch each: one per copy the
 /// image's status lists on the node's disks, except for images being deleted (their copies go).
 /// A copy comes from a ready copy on another live node when there is one (node to node, through
 /// that node's `/v1/node/backingimages/NAME`), and from the image's origin otherwise: its URL, its
 /// backup, the image it clones (a ready copy of it), or the volume snapshot it exports (read from
-/// a node with a healthy replica).
+/// a node with a healthy replica); for an uploaded image, its backup, or the upload the node
+/// waits for.
 public enum BackingImageTasks {
-    public static func tasks(forNode node: String, images: [BackingImage], nodes: [Node] = [], replicas: [Replica] = []) -> [NodeMessages.BackingImageCopyTask] {
+    public static func tasks(forNode node: String, images: [BackingImage], nodes: [Node] = [], replicas: [Replica] = [],
+                             backups: [BackupBackingImage] = []) -> [NodeMessages.BackingImageCopyTask] {
         var tasks: [NodeMessages.BackingImageCopyTask] = []
         for image in images.sorted(by: { $0.name < $1.name }) where !image.isDeleting {
             let keys = image.status.copies.keys.sorted().filter { $0.hasPrefix(node + "/") }
-            guard !keys.isEmpty, let origin = origin(of: image, images: images, nodes: nodes, replicas: replicas) else { continue }
+            guard !keys.isEmpty, let origin = origin(of: image, images: images, nodes: nodes, replicas: replicas, backups: backups) else { continue }
             var checksum = image.spec.checksum.isEmpty ? image.status.checksum : image.spec.checksum
             if checksum.isEmpty, image.spec.sourceType == .clone,
                let source = images.first(where: { $0.name == image.spec.sourceParameters[BackingImageKind.sourceImageParameter] }) {
@@ -28,7 +32,7 @@ public enum BackingImageTasks {
 
     /// Where the image's bytes first come from; nil while that cannot be reached (no ready copy of
     /// the image a clone copies, no healthy replica of the volume an export reads).
-    static func origin(of image: BackingImage, images: [BackingImage], nodes: [Node], replicas: [Replica])
+    static func origin(of image: BackingImage, images: [BackingImage], nodes: [Node], replicas: [Replica], backups: [BackupBackingImage])
         -> (url: String, source: BackingImageKind.SourceType?)? {
         let parameters = image.spec.sourceParameters
         switch image.spec.sourceType {
@@ -49,12 +53,14 @@ public enum BackingImageTasks {
             }
             return nil
         case .upload:
-            return nil
+            // Uploaded once: its backup when it has one; else only the upload and ready copies.
+            if let url = image.backupURL(in: backups) { return (url, .restore) }
+            return ("", .upload)
         }
     }
 
     /// URLs of the ready copies of `name` on live nodes other than `except`.
-    static func readyCopyURLs(_ name: String, of image: BackingImage, nodes: [Node], except: String?) -> [String] {
+    public static func readyCopyURLs(_ name: String, of image: BackingImage, nodes: [Node], except: String?) -> [String] {
         image.readyCopies.compactMap { key -> String? in
             let holder = String(key.split(separator: "/").first ?? "")
             guard holder != except, let node = nodes.first(where: { $0.name == holder && $0.status.ready }), !node.status.address.isEmpty else { return nil }
@@ -62,11 +68,5 @@ public enum BackingImageTasks {
         }
     }
 
-    static func controlURL(_ node: Node) -> String { "http://\(node.status.address):\(node.status.controlPort)" }
-}
-
-/// The paths of a node's files (docs/protocols/node-files.md); the node agent serves them.
-public enum NodeFilesPaths {
-    public static func copy(_ name: String) -> String { "/v1/node/backingimages/\(name)" }
-    public static func snapshot(directory: String, snapshot: String) -> String { "/v1/node/replicas/\(directory)/snapshots/\(snapshot)" }
+    public static func controlURL(_ node: Node) -> String { "http://\(node.status.address):\(node.status.controlPort)" }
 }

@@ -46,6 +46,9 @@ public enum Limits {
     /// Seconds before a node tries a failed backing-image copy again: the source may come back,
     /// and a source that stays broken costs one failed transfer a minute.
     public static let backingImageRetrySeconds = 60
+    /// Seconds a node keeps a copy that just arrived by upload though its assignments do not list
+    /// it yet: an answer to a heartbeat computed before the manager chose the disk can still come.
+    public static let backingImageUploadGraceSeconds = 30
     /// Volume size ceiling: 64 TiB keeps block numbers far inside Int64 and rebuild plans small.
     public static let volumeBytesMax: Int64 = 64 << 40
     /// Names a standalone replica server takes for volume directories: NBD allows 4 KiB, file

@@ -79,12 +79,32 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Collects a request's body up to the API's limit before anything reads it (the OpenAPI
-/// runtime would collect any size): a larger body is a 413.
+/// runtime would collect any size): a larger body is a 413. Requests `streamed` picks (an image
+/// upload) pass untouched: their handler streams the body and bounds it itself.
 public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let bytesMax: Int
-    public init(bytesMax: Int) { self.bytesMax = bytesMax }
+    let streamed: @Sendable (Request) -> Bool
+    public init(bytesMax: Int, streamed: @escaping @Sendable (Request) -> Bool = { _ in false }) {
+        self.bytesMax = bytesMax; self.streamed = streamed
+    }
+
+    /// A request to a path whose segments match `template`'s, `*` matching any one segment.
+    public static func path(_ template: String) -> @Sendable (Request) -> Bool {
+        let pattern = template.split(separator: "/")
+        return { request in
+            let path = request.uri.path.split(separator: "/")
+            return path.count == pattern.count && zip(path, pattern).allSatisfy { $1 == "*" || $0 == $1 }
+        }
+    }
+
+    /// `PUT` to such a path.
+    public static func put(_ template: String) -> @Sendable (Request) -> Bool {
+        let matches = path(template)
+        return { request in request.method == .put && matches(request) }
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if streamed(request) { return try await next(request, context) }
         var request = request
         do { _ = try await request.collectBody(upTo: bytesMax) } catch {
             throw APIError(.contentTooLarge, "request body over \(bytesMax) bytes")

@@ -35,8 +35,9 @@ actor BackingImageController {
         let nodes = await store.list(Node.self)
         let replicas = await store.list(Replica.self)
         let settings = Settings(await store.list(Setting.self))
+        let backups = await store.list(BackupBackingImage.self)
         for image in images {
-            let outcome = BackingImagePlan.plan(image, nodes: nodes, replicas: replicas, settings: settings, now: now)
+            let outcome = BackingImagePlan.plan(image, nodes: nodes, replicas: replicas, settings: settings, now: now, backups: backups)
             do {
                 if outcome.remove {
                     try await store.remove(.backingimages, image.name)

@@ -43,7 +43,52 @@ struct BackupTargetSync: Sendable {
             }
         }
         if case .failure(let failure) = listing { logger.warning("backup target \(target.name): \(failure.message)") }
-        if target.name == BackupTargetKind.defaultName, case .success = listing { await syncSystemBackups(target, now: now) }
+        guard case .success = listing else { return }
+        await syncBackingImageBackups(target, now: now)
+        if target.name == BackupTargetKind.defaultName { await syncSystemBackups(target, now: now) }
+    }
+
+    /// Records for the backing-image backups found on the target, none removed while its work runs
+    /// (BackupBackingImageSync).
+    func syncBackingImageBackups(_ target: BackupTarget, now: Date) async {
+        let before = await store.list(BackupBackingImage.self)
+        let completedBefore = Set(before.filter { $0.spec.targetName == target.name && $0.status.state == .completed }.map(\.name))
+        let recorded = Set(before.map(\.name))
+        let listing: Result<[BackupBackingImageSync.Entry], BackupSync.SyncFailure>
+        do {
+            let images = BackingImageBackupStore(driver: try await store.backupDriver(for: target.spec.url))
+            var entries: [BackupBackingImageSync.Entry] = []
+            for name in try await images.list() {
+                let url = BackingImageBackupStore.url(target: target.spec.url, name: name)
+                // Only configs of backups not recorded are read; an unreadable one is left unrecorded.
+                guard !recorded.contains(name), let config = try? await images.config(name) else {
+                    entries.append(.init(name: name, checksum: nil, size: 0, complete: recorded.contains(name), url: url))
+                    continue
+                }
+                entries.append(.init(name: name, checksum: config.checksum, size: config.size, complete: !config.inProgress,
+                                     createdAt: SystemBackupStore.Config.goTime(config.createdTime), url: url))
+            }
+            listing = .success(entries)
+        } catch {
+            listing = .failure(.init("\(error)"))
+            logger.warning("backup target \(target.name): cannot list backing-image backups: \(error)")
+        }
+        let actions = BackupBackingImageSync.plan(target: target, listing: listing, records: await store.list(BackupBackingImage.self),
+                                                  completedBeforeListing: completedBefore, now: now)
+        for action in actions {
+            do {
+                switch action {
+                case .create(let record):
+                    try await store.create(record, now: clock())
+                    logger.info("backup target \(target.name): found backing-image backup \(record.name)")
+                case .remove(let name):
+                    try await store.remove(.backupbackingimages, name)
+                    logger.info("backup target \(target.name): backing-image backup \(name) is no longer there; its record is removed")
+                }
+            } catch {
+                logger.warning("backup target \(target.name): \(action) failed: \(error)")
+            }
+        }
     }
 
     /// System backups live on the default target: records for those found there, none removed

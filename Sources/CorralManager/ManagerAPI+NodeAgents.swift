@@ -49,7 +49,8 @@ extension ManagerAPI {
         assignments.stoppingBackups = here.filter { !$0.isRunnable }
         assignments.backupCredentials = await store.backupCredentialTable()
         assignments.backingImageCopies = BackingImageTasks.tasks(forNode: name, images: await store.list(BackingImage.self),
-                                                                 nodes: await store.list(Node.self), replicas: await store.list(Replica.self))
+                                                                 nodes: await store.list(Node.self), replicas: await store.list(Replica.self),
+                                                                 backups: await store.list(BackupBackingImage.self))
         assignments.backingImageBackups = BackupBackingImagePlan.tasks(forNode: name, backups: await store.list(BackupBackingImage.self),
                                                                        targets: await store.list(BackupTarget.self))
         return .ok(.init(body: .json(assignments)))

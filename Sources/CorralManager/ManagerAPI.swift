@@ -24,6 +24,11 @@ struct ManagerAPI: APIProtocol {
     var now: Date { JSONCoding.wholeSeconds(clock()) }
     var volumes: VolumeOperations { VolumeOperations(store: store, nodes: nodes) }
 
+    /// The image upload, streamed to a node past the body limit (docs/backing-images.md "Upload").
+    static let uploadRoute = BodyLimitMiddleware<APIContext>.put(uploadPath)
+    /// Its path, whose bodies are `application/octet-stream` (with another method: a 405).
+    static let uploadPath = "/v1/backingimages/*/upload"
+
     /// The API's one description (Sources/CorralManagerAPI/openapi.yaml), served at /v1/openapi.json.
     static let document = APIDocument(yaml: CorralManagerAPIDocument.yaml)
 
@@ -34,7 +39,7 @@ struct ManagerAPI: APIProtocol {
             (error as? StoreError).map(APIError.from)
         })
         router.add(middleware: RequestGuard(hosts: hosts))
-        router.add(middleware: BodyLimitMiddleware(bytesMax: APILimits.apiBodyBytesMax))
+        router.add(middleware: BodyLimitMiddleware(bytesMax: APILimits.apiBodyBytesMax, streamed: Self.uploadRoute))
         do {
             try registerHandlers(
                 on: router, serverURL: URL(string: "/")!, configuration: APIClientSupport.configuration,

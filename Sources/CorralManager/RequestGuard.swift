@@ -62,6 +62,7 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
     let hosts: HostPolicy
 
     static var secFetchSite: HTTPField.Name { HTTPField.Name("Sec-Fetch-Site")! }
+    static var uploadPath: @Sendable (Request) -> Bool { BodyLimitMiddleware<Context>.path(ManagerAPI.uploadPath) }
     static var corralClient: HTTPField.Name { HTTPField.Name(HTTPTransport.clientHeader)! }
     /// A second Host header; the first is the request's authority.
     static var host: HTTPField.Name { HTTPField.Name("Host")! }
@@ -78,7 +79,8 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         if [.get, .head, .options].contains(request.method) { return try await next(request, context) }
         if let refusal = crossOriginRefusal(request, authority: authority) { throw APIError(.forbidden, refusal) }
         let hasBody = (request.headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || request.headers[.transferEncoding] != nil
-        if let refusal = JSONBody.contentTypeRefusal(request.headers[.contentType], hasBody: hasBody) {
+        let media = Self.uploadPath(request) ? JSONBody.octetStream : JSONBody.json
+        if let refusal = JSONBody.contentTypeRefusal(request.headers[.contentType], hasBody: hasBody, media: media) {
             throw APIError(.unsupportedMediaType, refusal)
         }
         return try await next(request, context)

@@ -76,7 +76,7 @@ public final class NodeAgent: Sendable {
         // Control requests are few: they reach an engine's loop through its async API.
         listeners.append(try await ControlServer.bind(.tcp(host: options.host, port: options.controlPort),
                                                       resolve: { name in name.flatMap { table.controlled(named: $0) } },
-                                                      nodeFiles: NodeFiles(root: replicaServer.directory), group: engineGroup, logger: logger))
+                                                      nodeFiles: NodeFiles(root: replicaServer.directory, uploads: images), group: engineGroup, logger: logger))
         logger.info("node \(options.name): replicas on \(options.host):\(options.replicaPort), NBD on \(options.host):\(options.nbdPort), \(loops.count) I/O threads, manager \(manager.base)")
     }
 

@@ -2,9 +2,14 @@ import AsyncHTTPClient
 import CorralBackup
 import CorralControl
 import CorralCore
+import CorralHTTPAPI
+import CorralRuntime
 import CorralStore
 import Foundation
+import HTTPTypes
+import Hummingbird
 import Logging
+import NIOCore
 
 /// The backing-image copies on this node's disk: keeps those the manager lists, fetches the
 /// missing ones, removes the rest, and reports each copy's state with the heartbeat. Copies live
@@ -45,12 +50,13 @@ actor NodeBackingImages {
         let wanted = Dictionary(tasks.filter { $0.disk == disk }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (name, task) in wanted.sorted(by: { $0.key < $1.key }) { keep(name, task) }
         let present = (try? FileManager.default.contentsOfDirectory(atPath: shelfPath)) ?? []
-        for name in Set(present).union(reports.keys).union(fetches.keys) where wanted[name] == nil {
+        for name in Set(present).union(reports.keys).union(fetches.keys) where wanted[name] == nil && !uploadProtected(name) {
             remove(name)
         }
     }
 
     private func keep(_ name: String, _ task: NodeMessages.BackingImageCopyTask) {
+        if uploads[name] != nil { return }  // its bytes are arriving
         if let running = fetches[name] {
             // The image's checksum becoming known (from the first ready copy) does not restart a
             // transfer: the manager checks each copy's sum against it when it is reported.
@@ -60,7 +66,11 @@ actor NodeBackingImages {
             running.work.cancel()
             fetches[name] = nil
         }
-        if let record = try? shelf.record(of: name), task.checksum.isEmpty || record.checksum == task.checksum,
+        // A copy found on the disk is this image's when the image's checksum is known and equal,
+        // or when this agent made it (a report of it, not yet adopted by the manager); one left by
+        // an image of the same name deleted while this node was down is not.
+        if let record = try? shelf.record(of: name),
+           task.checksum.isEmpty ? (reports[name]?.state == .ready && reports[name]?.checksum == record.checksum) : record.checksum == task.checksum,
            ((try? FileManager.default.attributesOfItem(atPath: shelfPath + "/" + name + "/" + BackingImageCopyRecord.dataFileName)[.size] as? NSNumber)?.int64Value) == record.size {
             reports[name] = .init(name: name, disk: disk, state: .ready, progress: 100, checksum: record.checksum, size: record.size)
             return
@@ -69,6 +79,15 @@ actor NodeBackingImages {
         // the task changed (another checksum, another URL).
         if reports[name]?.state == .failed, fetchedWith[name] == task,
            let failed = failedAt[name], ContinuousClock.now - failed < .seconds(Limits.backingImageRetrySeconds) { return }
+        // An uploaded image has no source to fetch from: its first copy arrives by upload, and
+        // others come from a ready copy on another node.
+        if task.source == .upload, (task.peers ?? []).isEmpty {
+            if reports[name]?.state != .failed {
+                reports[name] = .init(name: name, disk: disk, state: .pending, progress: 0,
+                                      message: "waiting for the upload (corral backing-image upload \(name) --file FILE)")
+            }
+            return
+        }
         start(name, task)
     }
 
@@ -88,17 +107,17 @@ actor NodeBackingImages {
         let progress: @Sendable (Int) -> Void = { percent in Task { await self.progressed(name, task, percent) } }
         let directory = shelfPath + "/" + name
         let download = BackingImageDownload(url: task.url, directory: directory, expectedChecksum: task.checksum, name: name,
-                                            client: client, stallSeconds: stallSeconds, progress: progress)
+                                            client: client, progress: progress)
         let restoring = BackingImageRestoreFetch(backupURL: task.url, directory: directory, expectedChecksum: task.checksum, name: name,
                                                  credentials: BackupCredentials.lookup(task.url, in: credentials), progress: progress)
         logger.info("backing image \(name): fetching a copy from \(task.url)")
-        let client = self.client, stall = stallSeconds, logger = self.logger
+        let client = self.client, logger = self.logger
         let work = Task {
             do {
                 // From a ready copy on another node first; from the origin only when none answers.
                 for peer in task.peers ?? [] {
                     var copy = BackingImageDownload(url: peer, directory: directory, expectedChecksum: task.checksum, name: name,
-                                                    client: client, stallSeconds: stall, progress: progress)
+                                                    client: client, progress: progress)
                     copy.attempts = 2
                     do {
                         let record = try await copy.run()
@@ -109,6 +128,9 @@ actor NodeBackingImages {
                     } catch {
                         logger.info("backing image \(name): copying from \(peer) failed (\(error)); trying the next source")
                     }
+                }
+                if task.source == .upload {
+                    throw BackingImageTransferError(description: "no other node's ready copy answered, and an uploaded image has no other source; upload it again (corral backing-image upload \(name) --file FILE) or restore it from a backup")
                 }
                 let record = restore ? try await restoring.run() : try await download.run()
                 await self.finished(name, task, .success(record))
@@ -143,6 +165,7 @@ actor NodeBackingImages {
     }
 
     private func remove(_ name: String) {
+        uploadedAt[name] = nil
         fetches.removeValue(forKey: name)?.work.cancel()
         reports[name] = nil
         fetchedWith[name] = nil
@@ -156,6 +179,103 @@ actor NodeBackingImages {
             }
         } catch {
             logger.warning("backing image \(name): removing the copy failed: \(error)")
+        }
+    }
+
+    // MARK: Uploads
+
+    /// Uploads arriving now (their sizes), and when each one finished: a copy that just arrived is
+    /// kept through assignments computed before the manager listed it.
+    private var uploads: [String: Int64] = [:]
+    private var uploadedAt: [String: ContinuousClock.Instant] = [:]
+
+    private func uploadProtected(_ name: String) -> Bool {
+        if uploads[name] != nil { return true }
+        guard let at = uploadedAt[name] else { return false }
+        return ContinuousClock.now - at < .seconds(Limits.backingImageUploadGraceSeconds)
+    }
+
+    /// Receives an uploaded image into this disk's copy of `name` (docs/protocols/node-files.md):
+    /// `size` bytes from `body`, checked against `checksum` (empty: any). A body that ends early
+    /// or breaks leaves no copy, and the copy's report says so and what to do.
+    nonisolated func receiveUpload<Body: AsyncSequence & Sendable>(name: String, size: Int64, checksum: String, body: Body) async throws
+        -> BackingImageCopyRecord where Body.Element == ByteBuffer {
+        let directory = try await uploadStarted(name, size: size)
+        var writer: BackingImageCopyWriter
+        do { writer = try BackingImageCopyWriter(directory: directory) } catch {
+            await uploadEnded(name, .failure(error))
+            throw error
+        }
+        defer { writer.close() }
+        var taken: Int64 = 0
+        do {
+            var reported = 0
+            for try await chunk in body {
+                taken += Int64(chunk.readableBytes)
+                guard taken <= size else {
+                    throw BackingImageTransferError(description: "the upload sent more than the \(size) bytes it announced", permanent: true)
+                }
+                try writer.append(chunk.readableBytesView)
+                let percent = Int(min(99, taken * 100 / size))
+                if percent > reported { reported = percent; await uploadProgressed(name, percent) }
+            }
+            guard taken == size else {
+                throw BackingImageTransferError(description: "the body ended")
+            }
+            let record = try writer.install(name: name, expected: checksum, source: "the upload")
+            await uploadEnded(name, .success(record))
+            return record
+        } catch {
+            writer.discard()
+            let cut = (error as? BackingImageTransferError)?.permanent == true ? "\(error)"
+                : "the upload was cut off at \(taken) of \(size) bytes (\(error)); nothing of it is kept"
+            let failure = BackingImageTransferError(description: cut + ". Upload the file again: corral backing-image upload \(name) --file FILE", permanent: true)
+            await uploadEnded(name, .failure(failure))
+            throw failure
+        }
+    }
+
+    /// Claims `name` for an upload; refused while a copy of it is being fetched or received here,
+    /// or when a ready copy is here already. Returns the copy's directory.
+    private func uploadStarted(_ name: String, size: Int64) throws -> String {
+        guard BackingImageRef(name: name, checksum: String(repeating: "0", count: 128), size: 1).problems.isEmpty else {
+            throw BackingImageUploadRefusal(status: 400, message: "\"\(name)\" is not a backing image's name")
+        }
+        guard size > 0, size <= Limits.volumeBytesMax else {
+            throw BackingImageUploadRefusal(status: 400, message: "an upload of \(size) bytes: a backing image has 1 to \(Limits.volumeBytesMax) bytes")
+        }
+        guard uploads[name] == nil, fetches[name] == nil else {
+            throw BackingImageUploadRefusal(status: 409, message: "a copy of backing image \(name) is already arriving on this node; wait for it (corral backing-image get \(name))")
+        }
+        if reports[name]?.state == .ready {
+            throw BackingImageUploadRefusal(status: 409, message: "this node already holds a ready copy of backing image \(name); further copies come from it")
+        }
+        uploads[name] = size
+        uploadedAt[name] = nil
+        reports[name] = .init(name: name, disk: disk, state: .inProgress, progress: 0, message: "receiving the upload")
+        logger.info("backing image \(name): receiving an upload of \(size) bytes")
+        return shelfPath + "/" + name
+    }
+
+    private func uploadProgressed(_ name: String, _ percent: Int) {
+        guard uploads[name] != nil, var report = reports[name], report.state == .inProgress else { return }
+        report.progress = max(report.progress, percent)
+        reports[name] = report
+    }
+
+    private func uploadEnded(_ name: String, _ result: Result<BackingImageCopyRecord, any Error>) async {
+        uploads[name] = nil
+        fetchedWith[name] = nil
+        switch result {
+        case .success(let record):
+            uploadedAt[name] = .now
+            reports[name] = .init(name: name, disk: disk, state: .ready, progress: 100, checksum: record.checksum, size: record.size)
+            logger.info("backing image \(name): upload received, copy ready (\(record.size) bytes, SHA-512 \(record.checksum.prefix(16))…)")
+            await onReady()
+        case .failure(let error):
+            reports[name] = .init(name: name, disk: disk, state: .failed, progress: 0, message: "\(error)")
+            failedAt[name] = .now
+            logger.warning("backing image \(name): the upload failed: \(error)")
         }
     }
 
@@ -234,5 +354,18 @@ actor NodeBackingImages {
         for (_, fetch) in fetches { fetch.work.cancel() }
         fetches.removeAll()
         try? await client.shutdown()
+    }
+}
+
+/// The node's upload route (`NodeFiles`) writes into these copies.
+extension NodeBackingImages: BackingImageUploadReceiver {
+    nonisolated func receive(name: String, size: Int64, checksum: String, body: RequestBody) async throws -> BackingImageCopyRecord {
+        do {
+            return try await receiveUpload(name: name, size: size, checksum: checksum, body: body)
+        } catch let refusal as BackingImageUploadRefusal {
+            throw APIError(HTTPResponse.Status(code: refusal.status), refusal.message)
+        } catch {
+            throw APIError(.unprocessableContent, "\(error)")
+        }
     }
 }

@@ -71,7 +71,7 @@ public enum ControlServer {
             APIError(.conflict, "\(error)")
         })
         router.add(middleware: EngineRequestGuard())
-        router.add(middleware: BodyLimitMiddleware(bytesMax: Limits.controlBodyBytesMax))
+        router.add(middleware: BodyLimitMiddleware(bytesMax: Limits.controlBodyBytesMax, streamed: NodeFiles.uploadRoute))
         nodeFiles?.register(on: router)
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.json)))
@@ -115,16 +115,16 @@ struct EngineRequestGuard<Context: RequestContext>: RouterMiddleware {
     static var secFetchSite: HTTPField.Name { HTTPField.Name("Sec-Fetch-Site")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let refusal = Self.refusal(request.headers) { throw refusal }
+        if let refusal = Self.refusal(request.headers, media: NodeFiles.uploadPath(request) ? JSONBody.octetStream : JSONBody.json) { throw refusal }
         return try await next(request, context)
     }
 
-    static func refusal(_ headers: HTTPFields) -> APIError? {
+    static func refusal(_ headers: HTTPFields, media: String = JSONBody.json) -> APIError? {
         if headers[.origin] != nil || headers[secFetchSite] != nil {
             return APIError(.forbidden, "the engine control API takes no requests from web pages; use the corral CLI or the manager's API")
         }
         let hasBody = (headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || headers[.transferEncoding] != nil
-        return JSONBody.contentTypeRefusal(headers[.contentType], hasBody: hasBody).map { APIError(.unsupportedMediaType, $0) }
+        return JSONBody.contentTypeRefusal(headers[.contentType], hasBody: hasBody, media: media).map { APIError(.unsupportedMediaType, $0) }
     }
 }
 

@@ -14,11 +14,29 @@ import NIOPosix
 public struct NodeFiles: Sendable {
     /// The replica root: replicas in `<root>/<dir>/`, copies in `<root>/.backing-images/<name>/`.
     public let root: String
-    public init(root: String) { self.root = root }
+    /// Takes uploaded images; nil: uploads are refused (a standalone server has no manager).
+    public let uploads: (any BackingImageUploadReceiver)?
+    public init(root: String, uploads: (any BackingImageUploadReceiver)? = nil) { self.root = root; self.uploads = uploads }
+
+    /// The upload route, streamed past the body limit (`BodyLimitMiddleware`).
+    static let uploadRoute = BodyLimitMiddleware<BasicRequestContext>.put(NodeFilesPaths.upload("*"))
+    /// Its path, whose bodies are `application/octet-stream` (with another method: a 405).
+    static let uploadPath = BodyLimitMiddleware<BasicRequestContext>.path(NodeFilesPaths.upload("*"))
 
     func register(on router: Router<BasicRequestContext>) {
-        let root = self.root
-        router.get("/v1/node/backingimages/:name") { request, context -> Response in
+        let root = self.root, uploads = self.uploads
+        router.put(RouterPath(NodeFilesPaths.upload(":name"))) { request, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let uploads else { throw APIError(.notFound, "this server takes no uploads; upload through the manager (corral backing-image upload)") }
+            guard let size = request.headers[.contentLength].flatMap(Int64.init) else {
+                throw APIError(.lengthRequired, "an upload states its size in Content-Length")
+            }
+            let checksum = request.headers[HTTPField.Name(NodeFilesPaths.checksumHeader)!] ?? ""
+            let record = try await uploads.receive(name: name, size: size, checksum: checksum, body: request.body)
+            let json = try JSONEncoder().encode(record)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+        router.get(RouterPath(NodeFilesPaths.copy(":name"))) { request, context -> Response in
             let name = try context.parameters.require("name")
             guard DataName.isValid(name), !name.hasPrefix(".") else { throw APIError(.badRequest, "\"\(name)\" is not a backing image's name") }
             // Only a checked copy is served: one being made has no record yet.
@@ -29,7 +47,7 @@ public struct NodeFiles: Sendable {
             let files = FileIO(threadPool: .singleton)
             var headers = HTTPFields()
             headers[.acceptRanges] = "bytes"
-            headers[HTTPField.Name("X-Corral-Checksum")!] = record.checksum
+            headers[HTTPField.Name(NodeFilesPaths.checksumHeader)!] = record.checksum
             if let range = request.headers[.range].flatMap({ Self.range($0, size: record.size) }) {
                 headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(record.size)"
                 headers[.contentLength] = "\(range.count)"
@@ -38,7 +56,7 @@ public struct NodeFiles: Sendable {
             headers[.contentLength] = "\(record.size)"
             return Response(status: .ok, headers: headers, body: try await files.loadFile(path: path, context: context))
         }
-        router.get("/v1/node/replicas/:directory/snapshots/:snapshot") { _, context -> Response in
+        router.get(RouterPath(NodeFilesPaths.snapshot(directory: ":directory", snapshot: ":snapshot"))) { _, context -> Response in
             let directory = try context.parameters.require("directory"), snapshot = try context.parameters.require("snapshot")
             guard DataName.isValid(directory), !directory.hasPrefix("."), DataName.isValid(snapshot) else {
                 throw APIError(.badRequest, "\"\(directory)\" is not a replica's directory or \"\(snapshot)\" not a snapshot's name")
@@ -75,6 +93,13 @@ public struct NodeFiles: Sendable {
         guard end >= start else { return nil }
         return Int(start)...Int(end)
     }
+}
+
+/// Takes an uploaded backing image into this node's copy of it (the node agent's copies).
+public protocol BackingImageUploadReceiver: Sendable {
+    /// Receives `size` bytes from `body` and checks them against `checksum` (empty: any); returns
+    /// the ready copy's record. Errors are `APIError`s saying what to do.
+    func receive(name: String, size: Int64, checksum: String, body: RequestBody) async throws -> BackingImageCopyRecord
 }
 
 /// A snapshot's whole content, read in whole blocks (the last one padded, then cut).

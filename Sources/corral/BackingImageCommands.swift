@@ -7,15 +7,16 @@ import Foundation
 /// `corral backing-image`: read-only bases that volumes start from (docs/backing-images.md).
 struct BackingImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backing-image", abstract: "Backing images, read-only bases for volumes: create, list, show, remove.",
-        subcommands: [Create.self, List.self, Get.self, Remove.self, Backup.self, BackupList.self, BackupRemove.self])
+        commandName: "backing-image", abstract: "Backing images, read-only bases for volumes: create, list, show, remove, upload, download, back up.",
+        subcommands: [Create.self, List.self, Get.self, Remove.self, Upload.self, Download.self, Backup.self, BackupList.self, BackupRemove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create",
-            abstract: "Create a backing image from an HTTP or HTTPS URL, or from a backing-image backup; shows progress until its first copy is ready.")
+            abstract: "Create a backing image from an HTTP or HTTPS URL, a local file (uploaded), a backing-image backup, another image or a volume's snapshot; shows progress until its first copy is ready.")
         @OptionGroup var api: APIOptions
         @Argument var name: String
         @Option(help: "Download the image from this http:// or https:// URL (a raw disk image).") var url: String?
+        @Option(help: "Upload this local file (a raw disk image) through the manager.") var file: String?
         @Option(help: "Restore the image from this backing-image backup URL (TARGET?backingImage=NAME).") var fromBackup: String?
         @Option(help: "Copy this backing image (its ready copies).") var cloneFrom: String?
         @Option(help: "Export this volume's snapshot (give --snapshot) as the image, raw.") var fromVolume: String?
@@ -28,11 +29,12 @@ struct BackingImageCommand: AsyncParsableCommand {
         @Flag(help: "Return at once instead of following it.") var noWait = false
         @Option(help: "Seconds to follow it.") var timeout: Int = 86_400
         func run() async throws {
-            let sources = [url, fromBackup, cloneFrom, fromVolume].compactMap { $0 }
-            guard sources.count == 1 else { throw ValidationError("give one source: --url, --from-backup, --clone-from or --from-volume") }
+            let sources = [url, file, fromBackup, cloneFrom, fromVolume].compactMap { $0 }
+            guard sources.count == 1 else { throw ValidationError("give one source: --url, --file, --from-backup, --clone-from or --from-volume") }
             if fromVolume != nil, snapshot == nil { throw ValidationError("--from-volume exports a snapshot: give --snapshot") }
             let (type, parameters): (Components.Schemas.BackingImageCreate.SourceTypePayload, [String: String]) =
                 if let url { (.download, [BackingImageKind.urlParameter: url]) }
+                else if file != nil { (.upload, [:]) }
                 else if let fromBackup { (.restore, [BackingImageKind.backupURLParameter: fromBackup]) }
                 else if let cloneFrom { (.clone, [BackingImageKind.sourceImageParameter: cloneFrom]) }
                 else { (.exportFromVolume, [BackingImageKind.volumeParameter: fromVolume ?? "", BackingImageKind.snapshotParameter: snapshot ?? ""]) }
@@ -40,6 +42,7 @@ struct BackingImageCommand: AsyncParsableCommand {
                 checksum: checksum, diskSelector: diskSelector.map(tags), minNumberOfCopies: minCopies, name: name,
                 nodeSelector: nodeSelector.map(tags), sourceParameters: .init(additionalProperties: parameters), sourceType: type)
             let created = try await api.client.call { try await $0.createBackingImage(body: .json(body)).created.body.json }
+            if let file { try await uploadImage(created.name, file: file, api: api) }
             guard !noWait else { return print(created.name) }
             try await followSystemWork(created.name, timeout: timeout, api: api, what: "backing image", getCommand: "corral backing-image get") {
                 let image = try await api.client.call { try await $0.getBackingImage(path: .init(name: name)).ok.body.json }

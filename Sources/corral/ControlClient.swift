@@ -12,11 +12,13 @@ struct ManagerAPIClient {
     let address: String
     /// An answer can wait for a long poll; the commands that follow long work poll in steps.
     static let timeout: Duration = .seconds(3600)
+    /// An image upload or download takes as long as its bytes: a week bounds a transfer that hung.
+    static let transferTimeout: Duration = .seconds(7 * 86_400)
 
     /// Runs `work` against the manager; a failure becomes the manager's own message, or what to
     /// check when it cannot be reached.
-    func call<T: Sendable>(_ work: (Client) async throws -> T) async throws -> T {
-        guard let client = Client.manager(address: address, client: HTTPTransport.client, timeout: Self.timeout) else {
+    func call<T: Sendable>(timeout: Duration = Self.timeout, _ work: (Client) async throws -> T) async throws -> T {
+        guard let client = Client.manager(address: address, client: HTTPTransport.client, timeout: timeout) else {
             throw ValidationError("bad address \(address)")
         }
         do {

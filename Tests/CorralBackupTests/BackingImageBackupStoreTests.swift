@@ -51,6 +51,8 @@ struct BackingImageBackupStoreTests {
         #expect(BackingImageBackupStore.url(target: "s3://bk@us-east-1/", name: "base") == "s3://bk@us-east-1/?backingImage=base")
         #expect(BackingImageBackupStore.url(target: "file:///b", name: "ubuntu-22.04_x~1") == "file:///b?backingImage=ubuntu-22.04_x~1", "as Go's url.Values")
         #expect(BackingImageBackupStore.parseURL("file:///b?backingImage=base")! == ("file:///b", "base"))
+        let s3 = BackingImageBackupStore.url(target: "s3://bucket@us-east-1/?endpoint=http%3A%2F%2Fs3", name: "base")
+        #expect(BackingImageBackupStore.parseURL(s3)! == ("s3://bucket@us-east-1/?endpoint=http%3A%2F%2Fs3", "base"), "a target's own query stays with it")
         #expect(StoreLayout.lock(BackingImageBackupStore.lockName, "x").hasPrefix("backupstore/volumes/22/fc/BACKINGIMAGE/locks/"))
     }
 

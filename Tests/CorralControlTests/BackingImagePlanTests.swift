@@ -135,6 +135,54 @@ struct BackingImagePlanTests {
         #expect(placed.first?.spec.backingImage == ready.ref)
         #expect(placed.first?.spec.nodeID == "n2", "the image's node selector applies to its volumes' replicas")
     }
+
+    func uploaded(_ copies: [String: BackingImageKind.CopyState], once: Bool) -> BackingImage {
+        var upload = image(copies, min: 2)
+        upload.spec = BackingImageKind.Spec(sourceType: .upload)
+        upload.spec.minNumberOfCopies = 2
+        if once { upload.status.checksum = Self.sum; upload.status.size = 4096 }
+        return upload
+    }
+
+    /// Before the upload the node waits for it; after, further copies come from the ready copy.
+    @Test func anUploadedImagesFirstCopyWaitsForTheUploadAndOthersComeFromIt() {
+        let waiting = uploaded(["n1/default": .pending, "n2/default": .pending], once: false)
+        let before = BackingImagePlan.plan(waiting, nodes: [node("n1"), node("n2")], replicas: [], settings: settings(), now: Self.now)
+        #expect(before.status.copies.values.allSatisfy { $0.state == .pending }, "nothing fails before the first upload: \(before.status)")
+        #expect(BackingImageTasks.tasks(forNode: "n1", images: [waiting], nodes: [node("n1"), node("n2")])
+            == [.init(name: "base", disk: "default", url: "", checksum: "", source: .upload)], "the node waits for the upload")
+        let one = uploaded(["n1/default": .ready, "n2/default": .pending], once: true)
+        var nodes = [node("n1", copies: [(.ready, Self.sum)]), node("n2")]
+        nodes[0].status.address = "10.0.0.1"
+        let tasks = BackingImageTasks.tasks(forNode: "n2", images: [one], nodes: nodes)
+        #expect(tasks.first?.source == .upload && tasks.first?.peers == ["http://10.0.0.1:\(nodes[0].status.controlPort)/v1/node/backingimages/base"])
+    }
+
+    /// Nothing left to copy from: failed, saying so; a backup of it is a source again.
+    @Test func anUploadedImageWithNoCopyAndNoBackupLeftIsFailed() {
+        let lost = uploaded(["n1/default": .ready, "n2/default": .pending], once: true)
+        let nodes = [node("n1", ready: false, copies: [(.ready, Self.sum)]), node("n2"), node("n3")]
+        let outcome = BackingImagePlan.plan(lost, nodes: nodes, replicas: [], settings: settings(), now: Self.now)
+        #expect(outcome.status.copies["n1/default"]?.state == .unknown)
+        let wanted = outcome.status.copies.filter { $0.key != "n1/default" }
+        #expect(!wanted.isEmpty && wanted.values.allSatisfy { $0.state == .failed && $0.message.contains("no backup") }, "\(outcome.status.copies)")
+        #expect(outcome.status.message.hasPrefix("failed: no ready copy of uploaded image base is left that can be reached (1 on nodes that are down)"))
+        #expect(outcome.status.message.contains("corral backing-image upload base --file FILE"))
+
+        var backup = BackupBackingImage(metadata: ObjectMeta(name: "base"), spec: .init(backingImage: "base"), status: .init())
+        backup.status.state = .completed
+        backup.status.checksum = Self.sum
+        backup.status.url = "s3://b@r/?backingImage=base"
+        let saved = BackingImagePlan.plan(lost, nodes: nodes, replicas: [], settings: settings(), now: Self.now, backups: [backup])
+        #expect(!saved.status.copies.values.contains { $0.state == .failed }, "a backup is a source: \(saved.status.copies)")
+        let fromBackup = BackingImageTasks.tasks(forNode: "n2", images: [BackingImage(metadata: lost.metadata, spec: lost.spec, status: saved.status)],
+                                                 nodes: nodes, backups: [backup])
+        #expect(fromBackup.first.map { ($0.url, $0.source) } ?? ("", nil) == (backup.status.url, .restore))
+        var other = backup
+        other.status.checksum = String(repeating: "cd", count: 64)
+        let wrong = BackingImagePlan.plan(lost, nodes: nodes, replicas: [], settings: settings(), now: Self.now, backups: [other])
+        #expect(wrong.status.message.hasPrefix("failed:"), "a backup of another image of that name is no source")
+    }
 }
 
 /// The system backup's backing-image phase and the backing-image backups it waits for.

@@ -902,6 +902,54 @@ paths:
           description: done
         '403': {$ref: '#/components/responses/Refused'}
         '404': {$ref: '#/components/responses/Refused'}
+  /v1/backingimages/{name}/upload:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    put:
+      operationId: uploadBackingImage
+      description: 'The body is streamed to the node agent, with no body limit and nothing buffered whole (docs/backing-images.md "Upload"). A body cut off half way leaves no copy: the copy is failed, saying so, and the upload can be made again.'
+      summary: 'Upload the bytes of a backing image created with sourceType upload: streamed to a node with a disk the image may use; answers once that copy is checked and ready'
+      requestBody:
+        required: true
+        description: 'The image, raw; its size in Content-Length (411 without it)'
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary}
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/BackingImage'}
+          description: the copy is ready
+        '400': {$ref: '#/components/responses/Refused'}
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '411': {$ref: '#/components/responses/Refused'}
+        '415': {$ref: '#/components/responses/Refused'}
+        '422': {$ref: '#/components/responses/Refused'}
+        '502': {$ref: '#/components/responses/Refused'}
+        '503': {$ref: '#/components/responses/Refused'}
+  /v1/backingimages/{name}/download:
+    parameters:
+      - {$ref: '#/components/parameters/Name'}
+    get:
+      operationId: downloadBackingImage
+      summary: 'The bytes of a backing image, raw, streamed from a ready copy; X-Corral-Checksum carries its SHA-512'
+      responses:
+        '200':
+          headers:
+            X-Corral-Checksum:
+              schema: {type: string}
+              description: the image's SHA-512, lowercase hex
+          content:
+            application/octet-stream:
+              schema: {type: string, format: binary}
+          description: the image
+        '403': {$ref: '#/components/responses/Refused'}
+        '404': {$ref: '#/components/responses/Refused'}
+        '409': {$ref: '#/components/responses/Refused'}
+        '502': {$ref: '#/components/responses/Refused'}
   /v1/systembackups:
     get:
       operationId: listSystemBackups
@@ -1603,7 +1651,7 @@ components:
         sourceParameters:
           type: object
           additionalProperties: {type: string}
-        sourceType: {type: string, enum: [download, restore, clone, export-from-volume]}
+        sourceType: {type: string, enum: [download, upload, restore, clone, export-from-volume]}
     Backup:
       type: object
       required: [metadata, spec, status]

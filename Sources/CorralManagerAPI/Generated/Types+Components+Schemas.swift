@@ -92,6 +92,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/BackingImageCreate/sourceType`.
             @frozen public enum SourceTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case download = "download"
+                case upload = "upload"
                 case restore = "restore"
                 case clone = "clone"
                 case exportFromVolume = "export-from-volume"

@@ -270,6 +270,18 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /v1/backingimages/{name}`.
     /// - Remark: Generated from `#/paths//v1/backingimages/{name}/delete(deleteBackingImage)`.
     func deleteBackingImage(_ input: Operations.DeleteBackingImage.Input) async throws -> Operations.DeleteBackingImage.Output
+    /// Upload the bytes of a backing image created with sourceType upload: streamed to a node with a disk the image may use; answers once that copy is checked and ready
+    ///
+    /// The body is streamed to the node agent, with no body limit and nothing buffered whole (docs/backing-images.md "Upload"). A body cut off half way leaves no copy: the copy is failed, saying so, and the upload can be made again.
+    ///
+    /// - Remark: HTTP `PUT /v1/backingimages/{name}/upload`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/upload/put(uploadBackingImage)`.
+    func uploadBackingImage(_ input: Operations.UploadBackingImage.Input) async throws -> Operations.UploadBackingImage.Output
+    /// The bytes of a backing image, raw, streamed from a ready copy; X-Corral-Checksum carries its SHA-512
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages/{name}/download`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/download/get(downloadBackingImage)`.
+    func downloadBackingImage(_ input: Operations.DownloadBackingImage.Input) async throws -> Operations.DownloadBackingImage.Output
     /// List system backups, made here or found on the default backup target
     ///
     /// - Remark: HTTP `GET /v1/systembackups`.
@@ -1009,6 +1021,36 @@ extension APIProtocol {
         headers: Operations.DeleteBackingImage.Input.Headers = .init()
     ) async throws -> Operations.DeleteBackingImage.Output {
         try await deleteBackingImage(Operations.DeleteBackingImage.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Upload the bytes of a backing image created with sourceType upload: streamed to a node with a disk the image may use; answers once that copy is checked and ready
+    ///
+    /// The body is streamed to the node agent, with no body limit and nothing buffered whole (docs/backing-images.md "Upload"). A body cut off half way leaves no copy: the copy is failed, saying so, and the upload can be made again.
+    ///
+    /// - Remark: HTTP `PUT /v1/backingimages/{name}/upload`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/upload/put(uploadBackingImage)`.
+    public func uploadBackingImage(
+        path: Operations.UploadBackingImage.Input.Path,
+        headers: Operations.UploadBackingImage.Input.Headers = .init(),
+        body: Operations.UploadBackingImage.Input.Body
+    ) async throws -> Operations.UploadBackingImage.Output {
+        try await uploadBackingImage(Operations.UploadBackingImage.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The bytes of a backing image, raw, streamed from a ready copy; X-Corral-Checksum carries its SHA-512
+    ///
+    /// - Remark: HTTP `GET /v1/backingimages/{name}/download`.
+    /// - Remark: Generated from `#/paths//v1/backingimages/{name}/download/get(downloadBackingImage)`.
+    public func downloadBackingImage(
+        path: Operations.DownloadBackingImage.Input.Path,
+        headers: Operations.DownloadBackingImage.Input.Headers = .init()
+    ) async throws -> Operations.DownloadBackingImage.Output {
+        try await downloadBackingImage(Operations.DownloadBackingImage.Input(
             path: path,
             headers: headers
         ))
