@@ -191,7 +191,7 @@ let package = Package(
             name: "CorralNodeTests",
             dependencies: [
                 "CorralTestSupport",
-                "CorralNode", "CorralManager", "CorralControl", "CorralCore",
+                "CorralNode", "CorralManager", "CorralControl", "CorralCore", "CorralBackup",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

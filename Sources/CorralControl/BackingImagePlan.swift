@@ -24,12 +24,15 @@ public enum BackingImagePlan {
                             backups: [BackupBackingImage] = []) -> Outcome {
         var status = image.status
         let reports = reportsByDisk(image.name, nodes: nodes)
-        adoptChecksum(&status, image: image, reports: reports)
+        adoptChecksum(&status, image: image, reports: reports.filter { nodeReady($0.key, nodes) })
         if image.isDeleting {
+            // A node that is down keeps its copy until it comes back and removes it: the record
+            // stays until then, so an image made again under the name never meets that copy.
             status.copies = [:]
-            status.message = "deleting: waiting for the nodes to remove their copies"
-            let left = reports.filter { key, _ in nodeReady(key, nodes) }
-            return Outcome(status: status, remove: left.isEmpty)
+            let down = Set(reports.keys.filter { !nodeReady($0, nodes) }.map { String($0.split(separator: "/").first ?? "") }).sorted()
+            status.message = down.isEmpty ? "deleting: waiting for the nodes to remove their copies"
+                : "deleting: waiting for node\(down.count == 1 ? "" : "s") \(down.joined(separator: ", ")), which \(down.count == 1 ? "is" : "are") down, to come back and remove \(down.count == 1 ? "its copy" : "their copies") (or delete \(down.count == 1 ? "that node" : "those nodes") that will not come back: DELETE /v1/nodes/NAME)"
+            return Outcome(status: status, remove: reports.isEmpty)
         }
         let needed = Set(replicas.filter { !$0.isDeleting && $0.spec.backingImage?.name == image.name }
             .map { BackingImageKind.copyKey(node: $0.spec.nodeID, disk: $0.spec.diskID) })
@@ -62,15 +65,18 @@ public enum BackingImagePlan {
         }
         status.copies = copies
         status.message = summary(status, minimum: minimum, eligible: eligible.count)
-        if image.spec.sourceType == .upload { uploadLost(&status, image: image, backups: backups) }
+        if image.spec.sourceType == .upload { uploadLost(&status, image: image, backups: backups, reports: reports, nodes: nodes) }
         return Outcome(status: status, remove: false)
     }
 
     /// An uploaded image that was uploaded once and has no ready copy left, none arriving and no
     /// backup has nothing to make copies from: its wanted copies are `failed`, saying so.
-    static func uploadLost(_ status: inout BackingImage.Status, image: BackingImage, backups: [BackupBackingImage]) {
+    static func uploadLost(_ status: inout BackingImage.Status, image: BackingImage, backups: [BackupBackingImage],
+                           reports: [String: NodeMessages.BackingImageCopyReport], nodes: [Node]) {
         // Its size is known once a copy was ready: before that, the upload is still to come.
         guard status.size > 0, image.backupURL(in: backups) == nil else { return }
+        // Every live node with a copy has said so: one just started has not looked at its disk yet.
+        guard status.copies.keys.allSatisfy({ reports[$0] != nil || !nodeReady($0, nodes) }) else { return }
         let states = status.copies.values.map(\.state)
         guard !states.contains(.ready), !states.contains(.inProgress) else { return }
         let unreachable = states.filter { $0 == .unknown }.count
@@ -94,7 +100,8 @@ public enum BackingImagePlan {
         return reports
     }
 
-    /// The image's checksum and size come from the spec, else from the first ready copy.
+    /// The image's checksum and size come from the spec, else from the first ready copy a live
+    /// node reports (a down node's report may be of an image deleted meanwhile).
     static func adoptChecksum(_ status: inout BackingImage.Status, image: BackingImage,
                               reports: [String: NodeMessages.BackingImageCopyReport]) {
         if status.checksum.isEmpty, !image.spec.checksum.isEmpty { status.checksum = image.spec.checksum }

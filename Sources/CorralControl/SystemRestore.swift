@@ -187,6 +187,11 @@ public enum SystemRestorePlan {
                     otherImages.insert(image.name)
                     steps.append(.note(.init(kind: Kind.backingimages.rawValue, name: image.name, outcome: .failed,
                                              message: "this cluster has another image of this name (SHA-512 \(here.prefix(16))…, saved \(saved.prefix(16))…); rename or delete it, then restore again")))
+                } else if let saved = image.checksum, here.isEmpty {
+                    // Its bytes are not known yet: they may be another image's.
+                    otherImages.insert(image.name)
+                    steps.append(.note(.init(kind: Kind.backingimages.rawValue, name: image.name, outcome: .failed,
+                                             message: "this cluster has an image of this name whose SHA-512 is not known yet (no checked copy; saved \(saved.prefix(16))…); wait until it has a ready copy, then restore again")))
                 } else {
                     steps.append(exists(.backingimages, image.name))
                 }

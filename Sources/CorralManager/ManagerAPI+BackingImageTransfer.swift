@@ -56,11 +56,20 @@ extension ManagerAPI {
         }
         // The node's copy is ready; the answer waits until the node has reported it and the
         // controller has written it, so what the answer shows, and what a caller reads next, agree.
-        return .ok(.init(body: .json(try await readyCopyShown(image.name, key: key))))
+        let shown = try await copyShown(image.name, key: key)
+        switch shown.status.copies[key]?.state {
+        case .ready:
+            return .ok(.init(body: .json(shown)))
+        case .failed:
+            throw APIError(.unprocessableContent, "node \(node.name) took the upload, but its copy is failed: \(shown.status.copies[key]?.message ?? "")")
+        default:
+            throw APIError(.badGateway, "node \(node.name) took the upload, but has not reported its copy ready within \(Self.uploadReportWait); follow it with corral backing-image get \(image.name)")
+        }
     }
 
-    /// The image once its status shows the copy at `key` ready, or as it is after a bounded wait.
-    func readyCopyShown(_ name: String, key: String) async throws -> BackingImage {
+    /// The image once its status shows the copy at `key` ready, or as it is after a bounded wait
+    /// (a `failed` shown meanwhile may be the report of an earlier upload, before the node's next).
+    func copyShown(_ name: String, key: String) async throws -> BackingImage {
         let deadline = ContinuousClock.now + Self.uploadReportWait
         var revision = await store.revision
         while true {
@@ -81,6 +90,9 @@ extension ManagerAPI {
         if image.isDeleting { return APIError(.conflict, "backing image \(image.name) is being deleted") }
         if let ready = image.readyCopies.first {
             return APIError(.conflict, "backing image \(image.name) already has a ready copy (\(ready)); further copies come from it")
+        }
+        if let arriving = image.status.copies.first(where: { $0.value.state == .inProgress })?.key {
+            return APIError(.conflict, "a copy of backing image \(image.name) is already arriving on \(arriving); wait for it (corral backing-image get \(image.name))")
         }
         if !(1...Limits.volumeBytesMax).contains(size) {
             return APIError(.unprocessableContent, "an upload of \(size) bytes: a backing image has 1 to \(Limits.volumeBytesMax) bytes")
@@ -116,7 +128,8 @@ extension ManagerAPI {
                     continue
                 }
                 let body = HTTPBody(answer.body.map { [UInt8](buffer: $0) }, length: .known(length), iterationBehavior: .single)
-                let checksum = answer.headers.first(name: NodeFilesPaths.checksumHeader) ?? image.status.checksum
+                // The image's own SHA-512: a client checks the bytes against the image, not the copy.
+                let checksum = image.status.checksum.isEmpty ? answer.headers.first(name: NodeFilesPaths.checksumHeader) ?? "" : image.status.checksum
                 return .ok(.init(headers: .init(xCorralChecksum: checksum), body: .binary(body)))
             } catch {
                 problems.append("\(url): \(error)")

@@ -72,6 +72,10 @@ extension ManagerAPI {
         _ = try await volumes.backupTargetURL(targetName)
         if let existing = await store.get(BackupBackingImage.self, image.name), !existing.isDeleting, existing.spec.targetName == targetName,
            existing.status.state != .error {
+            // The work is done, or under way, only when the record holds this image.
+            guard existing.status.checksum.isEmpty || existing.status.checksum == image.ref?.checksum else {
+                throw APIError(.conflict, "the backup record \(image.name) holds another image (SHA-512 \(existing.status.checksum.prefix(16))…, this one's \(image.status.checksum.prefix(16))…): an image of this name deleted since, or another cluster's on a shared target. Its backup occupies the name in the target; delete the record and its backup (corral backing-image backup-rm \(image.name)) only if that backup is no longer wanted")
+            }
             return .created(.init(body: .json(existing)))
         }
         if let existing = await store.get(BackupBackingImage.self, image.name) {

@@ -164,7 +164,8 @@ actor SystemRestoreController {
         SystemRestorePlan.Existing(
             settings: Set(await store.list(Setting.self).map(\.name)), backupTargets: Set(await store.list(BackupTarget.self).map(\.name)),
             recurringJobs: Set(await store.list(RecurringJob.self).map(\.name)), volumes: Set(await store.list(Volume.self).map(\.name)),
-            nodes: Set(await store.list(Node.self).map(\.name)), backingImages: Dictionary(await store.list(BackingImage.self).map { ($0.name, $0.status.checksum) }, uniquingKeysWith: { first, _ in first }))
+            nodes: Set(await store.list(Node.self).map(\.name)), backingImages: Dictionary(await store.list(BackingImage.self).map { ($0.name, $0.status.checksum.isEmpty ? $0.spec.checksum : $0.status.checksum) },
+                                          uniquingKeysWith: { first, _ in first }))
     }
 
     /// Performs one step; a failure is the item's outcome, and the restore goes on with the rest.

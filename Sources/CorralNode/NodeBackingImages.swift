@@ -27,9 +27,13 @@ actor NodeBackingImages {
     private var fetches: [String: (task: NodeMessages.BackingImageCopyTask, work: Task<Void, Never>)] = [:]
     private var reports: [String: NodeMessages.BackingImageCopyReport] = [:]
 
+    /// The test hook: a backup done stays InProgress this long (`NodeBackups.completionHold`).
+    let backupCompletionHold: Duration
+
     init(root: String, disk: String = "default", logger: Logger, stallSeconds: Int, caFile: String? = nil,
-         onReady: @escaping @Sendable () async -> Void) {
+         backupCompletionHold: Duration = .zero, onReady: @escaping @Sendable () async -> Void) {
         self.root = root; self.disk = disk; self.logger = logger; self.stallSeconds = stallSeconds; self.onReady = onReady
+        self.backupCompletionHold = backupCompletionHold
         client = BackingImageDownload.client(stallSeconds: stallSeconds, caFile: caFile)
     }
 
@@ -45,26 +49,31 @@ actor NodeBackingImages {
 
     /// Makes the disk hold exactly the copies in `tasks` (nil: a manager that predates backing
     /// images; nothing is removed).
-    func apply(_ tasks: [NodeMessages.BackingImageCopyTask]?) {
+    func apply(_ tasks: [NodeMessages.BackingImageCopyTask]?) async {
         guard let tasks else { return }
         let wanted = Dictionary(tasks.filter { $0.disk == disk }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for (name, task) in wanted.sorted(by: { $0.key < $1.key }) { keep(name, task) }
+        for (name, task) in wanted.sorted(by: { $0.key < $1.key }) { await keep(name, task) }
         let present = (try? FileManager.default.contentsOfDirectory(atPath: shelfPath)) ?? []
-        for name in Set(present).union(reports.keys).union(fetches.keys) where wanted[name] == nil && !uploadProtected(name) {
-            remove(name)
+        for name in Set(present).union(reports.keys).union(fetches.keys).sorted() where wanted[name] == nil && !uploadProtected(name) {
+            await remove(name)
         }
     }
 
-    private func keep(_ name: String, _ task: NodeMessages.BackingImageCopyTask) {
+    private func keep(_ name: String, _ task: NodeMessages.BackingImageCopyTask) async {
         if uploads[name] != nil { return }  // its bytes are arriving
         if let running = fetches[name] {
-            // The image's checksum becoming known (from the first ready copy) does not restart a
-            // transfer: the manager checks each copy's sum against it when it is reported.
+            // The image's checksum becoming known (from the first ready copy), or a peer that
+            // appeared or went, does not restart a transfer: the manager checks each copy's sum
+            // against the image's when it is reported.
             var known = running.task
             if known.checksum.isEmpty { known.checksum = task.checksum }
+            known.peers = task.peers
             if known == task { return }
             running.work.cancel()
             fetches[name] = nil
+            // The cancelled transfer still holds `backing.partial`: it ends before another starts.
+            await running.work.value
+            if fetches[name] != nil || uploads[name] != nil { return }  // another pass started one meanwhile
         }
         // A copy found on the disk is this image's when the image's checksum is known and equal,
         // or when this agent made it (a report of it, not yet adopted by the manager); one left by
@@ -82,6 +91,8 @@ actor NodeBackingImages {
         // An uploaded image has no source to fetch from: its first copy arrives by upload, and
         // others come from a ready copy on another node.
         if task.source == .upload, (task.peers ?? []).isEmpty {
+            // No upload is arriving: what one that broke off with this agent left goes.
+            try? FileManager.default.removeItem(atPath: shelfPath + "/" + name + "/" + BackingImageCopyRecord.partialFileName)
             if reports[name]?.state != .failed {
                 reports[name] = .init(name: name, disk: disk, state: .pending, progress: 0,
                                       message: "waiting for the upload (corral backing-image upload \(name) --file FILE)")
@@ -164,9 +175,13 @@ actor NodeBackingImages {
         }
     }
 
-    private func remove(_ name: String) {
+    private func remove(_ name: String) async {
         uploadedAt[name] = nil
-        fetches.removeValue(forKey: name)?.work.cancel()
+        if let running = fetches.removeValue(forKey: name) {
+            running.work.cancel()
+            await running.work.value  // it writes no more into the directory removed below
+            if fetches[name] != nil || uploads[name] != nil { return }
+        }
         reports[name] = nil
         fetchedWith[name] = nil
         failedAt[name] = nil
@@ -311,7 +326,7 @@ actor NodeBackingImages {
         backupReports[name] = .init(name: name, state: .inProgress)
         let path = shelfPath + "/" + name
         let credentials = BackupCredentials.lookup(task.target, in: self.credentials)
-        let journal = locks
+        let journal = locks, hold = backupCompletionHold
         logger.info("backing image \(name): backing it up to \(task.target)")
         let work = Task {
             do {
@@ -325,6 +340,7 @@ actor NodeBackingImages {
                 _ = try await store.backup(name: name, checksum: task.checksum, file: file, progress: { step in
                     Task { await self.backupProgressed(name, task, step.percent) }
                 })
+                if hold > .zero { try await Task.sleep(for: hold) }
                 self.backupEnded(name, task, .init(name: name, state: .completed, progress: 100,
                                                          url: BackingImageBackupStore.url(target: task.target, name: name)))
             } catch is CancellationError {

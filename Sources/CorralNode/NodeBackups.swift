@@ -25,8 +25,13 @@ actor NodeBackups {
     var clearingLeftovers = false
     var leftoversGone = false
 
-    init(manager: ManagerClient, replicaRoot: String, logger: Logger, locks: LockJournalFile) {
-        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks
+    /// The test hook: a backup done stays InProgress this long before it is reported Completed,
+    /// so a test can land a target sync while it runs (CORRAL_TEST_BACKUP_COMPLETION_HOLD; 0
+    /// outside tests).
+    let completionHold: Duration
+
+    init(manager: ManagerClient, replicaRoot: String, logger: Logger, locks: LockJournalFile, completionHold: Duration = .zero) {
+        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks; self.completionHold = completionHold
     }
 
     /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
@@ -107,6 +112,7 @@ actor NodeBackups {
             if let blockSize = backup.spec.blockSize { request.blockSize = blockSize }
             let reporter = ProgressReporter(manager: manager, backup: backup, blockSize: request.blockSize)
             let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
+            if completionHold > .zero { try await Task.sleep(for: completionHold) }
             let last = reporter.finish()
             status.progressed(blocksDone: last.blocksTotal, blocksTotal: last.blocksTotal, blockSize: request.blockSize, bytesUploaded: last.bytesUploaded)
             status.state = .completed

@@ -29,7 +29,7 @@ extension BackingImageCommand {
                 try await $0.downloadBackingImage(path: .init(name: name)).ok
             }
             let body = switch answer.body { case .binary(let body): body }
-            let expected = answer.headers.xCorralChecksum ?? image.status.checksum
+            let expected = image.status.checksum.isEmpty ? answer.headers.xCorralChecksum ?? "" : image.status.checksum
             let size = image.status.size
             let partial = output + ".partial"
             guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {

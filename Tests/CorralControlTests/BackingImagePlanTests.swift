@@ -105,6 +105,18 @@ struct BackingImagePlanTests {
         #expect(BackingImageTasks.tasks(forNode: "n1", images: [deleting]).isEmpty, "its node removes the copy")
         let gone = BackingImagePlan.plan(deleting, nodes: [node("n1")], replicas: [], settings: settings(), now: Self.now)
         #expect(gone.remove)
+        // A down node's copy outlives the record otherwise: an image made again under the name
+        // would meet it when the node comes back.
+        let down = BackingImagePlan.plan(deleting, nodes: [node("n1"), node("n2", ready: false, copies: [(.ready, Self.sum)])], replicas: [],
+                                         settings: settings(), now: Self.now)
+        #expect(!down.remove && down.status.message.contains("n2, which is down"), "\(down.status.message)")
+    }
+
+    /// A down node's report may be of an image deleted meanwhile: it gives no checksum.
+    @Test func aDownNodesReportGivesNoChecksum() {
+        let outcome = BackingImagePlan.plan(image(["n1/default": .pending]), nodes: [node("n1"), node("n2", ready: false, copies: [(.ready, Self.sum)])],
+                                            replicas: [], settings: settings(), now: Self.now)
+        #expect(outcome.status.checksum.isEmpty && outcome.status.size == 0)
     }
 
     @Test func aReplicaOnAnImageIsServedOnlyOnceItsDiskHoldsACopy() {
@@ -160,8 +172,11 @@ struct BackingImagePlanTests {
 
     /// Nothing left to copy from: failed, saying so; a backup of it is a source again.
     @Test func anUploadedImageWithNoCopyAndNoBackupLeftIsFailed() {
-        let lost = uploaded(["n1/default": .ready, "n2/default": .pending], once: true)
-        let nodes = [node("n1", ready: false, copies: [(.ready, Self.sum)]), node("n2"), node("n3")]
+        let lost = uploaded(["n1/default": .ready, "n2/default": .pending, "n3/default": .pending], once: true)
+        let unreported = BackingImagePlan.plan(lost, nodes: [node("n1", ready: false, copies: [(.ready, Self.sum)]), node("n2"), node("n3")],
+                                               replicas: [], settings: settings(), now: Self.now)
+        #expect(!unreported.status.message.hasPrefix("failed:"), "a node that has not reported (just started) may hold a copy")
+        let nodes = [node("n1", ready: false, copies: [(.ready, Self.sum)]), node("n2", copies: [(.pending, "")]), node("n3", copies: [(.pending, "")])]
         let outcome = BackingImagePlan.plan(lost, nodes: nodes, replicas: [], settings: settings(), now: Self.now)
         #expect(outcome.status.copies["n1/default"]?.state == .unknown)
         let wanted = outcome.status.copies.filter { $0.key != "n1/default" }

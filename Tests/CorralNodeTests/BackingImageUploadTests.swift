@@ -1,5 +1,7 @@
+import CorralBackup
 import CorralControl
 import CorralCore
+import CorralTestSupport
 import Foundation
 import Logging
 import NIOCore
@@ -98,6 +100,41 @@ struct BackingImageUploadTests {
         await recreated.apply([.init(name: "base", disk: "default", url: "http://127.0.0.1:9/base.raw", checksum: "")])
         #expect(await recreated.currentReports().first?.state == .inProgress, "an unknown checksum: fetched again")
         await recreated.shutdown()
+    }
+
+    /// Incident 2, Longhorn's exact race (#10740), on the node that makes the backup: the record
+    /// is removed after the upload finished and made again; the backup made again finds its work
+    /// in the store and completes at 100%, writing no block again.
+    @Test func aBackupMadeAgainAfterItsUploadFinishedCompletesAt100() async throws {
+        let target = root + "-target"
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: target) }
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let node = images(), bytes = image()
+        let record = try await node.receiveUpload(name: "base", size: Int64(bytes.count), checksum: "", body: body(bytes))
+        let task = BackupBackingImageKind.Task(name: "base", checksum: record.checksum, target: "file://" + target)
+        await node.applyBackups([task])
+        try await eventually("the first backup completes") { try await completed(node) }
+        let blocks = target + "/backupstore/backing-images/blocks"
+        func files() -> [String] { (FileManager.default.enumerator(atPath: blocks)?.allObjects as? [String] ?? []).sorted() }
+        let written = files()
+        #expect(!written.isEmpty)
+        await node.applyBackups([])
+        #expect(await node.currentBackupReports().isEmpty, "the record's removal ends the report")
+        await node.applyBackups([task])
+        try await eventually("the backup made again completes") { try await completed(node) }
+        let again = try #require(await node.currentBackupReports().first)
+        #expect(again.progress == 100 && again.url == "file://\(target)?backingImage=base")
+        #expect(files() == written)
+        await node.shutdown()
+    }
+
+    struct BackupFailed: Error { var message: String }
+
+    /// Whether the node's backup completed; an error ends the wait with its message.
+    func completed(_ node: NodeBackingImages) async throws -> Bool {
+        guard let report = await node.currentBackupReports().first else { return false }
+        if report.state == .error { throw BackupFailed(message: report.error) }
+        return report.state == .completed
     }
 
     @Test func anotherChecksumOrMoreBytesThanAnnouncedFail() async throws {

@@ -4,7 +4,7 @@
 # is `unknown` and does not count, so another node fetches the image from its source (the copy
 # was the only ready one); a volume on the image then gets its replicas on the live nodes, each
 # with its own disk's copy (n3's copied from n2's, node to node, not from the source), and reads
-# the image's bytes.
+# the image's bytes. Then an uploaded image gets its second copy from the node the upload went to.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
 setup qemu-img curl ip python3 sha512sum
@@ -42,4 +42,17 @@ wait_for 30 "a ready copy on each replica's disk" bash -c "$(declare -f copies);
 [ "$(grep -c 'GET /img/base.raw' "$WORK/http/requests.log")" = 2 ] || fail "n3's copy should come from n2's, node to node, not from the source: $(cat "$WORK/http/requests.log")"
 grep -q "copied from http://$(node_ip 2):" "$WORK/n3.log" || fail "n3 does not say it copied from n2"
 qemu-img compare -f raw -F raw "$WORK/http/base.raw" "$uri" >/dev/null || fail "v1 does not read the image's bytes"
+
+# An uploaded image across nodes: the manager streams the file to one live node; the second copy
+# comes from that one, node to node (an uploaded image has no other source).
+{ head -c 3M /dev/urandom; head -c 1M /dev/zero; head -c 1234567 /dev/urandom; } >"$WORK/up.raw"
+corral backing-image create up --file "$WORK/up.raw" --min-copies 2 --timeout 60 >"$WORK/up.log" 2>&1 \
+    || fail "the upload did not become ready: $(cat "$WORK/up.log"); $(curl -sf "$MANAGER_URL/v1/backingimages/up")"
+upcopies() { curl -sf "$MANAGER_URL/v1/backingimages/up" | python3 -c 'import json,sys
+c=json.load(sys.stdin)["status"]["copies"]; print(" ".join(k + "=" + v["state"] for k, v in sorted(c.items())))'; }
+wait_for 60 "two ready copies of up, on n2 and n3" bash -c "$(declare -f upcopies); MANAGER_URL=$MANAGER_URL; [ \"\$(upcopies)\" = 'n2/default=ready n3/default=ready' ]"
+receiver=$(grep -l "backing image up: upload received" "$WORK"/n2.log "$WORK"/n3.log | head -1)
+other=$([ "$receiver" = "$WORK/n2.log" ] && echo 3 || echo 2)
+from=$([ "$other" = 3 ] && echo 2 || echo 3)
+grep -q "backing image up: copied from http://$(node_ip "$from"):" "$WORK/n$other.log" || fail "n$other's copy of up did not come from n$from's: $(grep 'backing image up' "$WORK/n$other.log")"
 pass

@@ -3,12 +3,14 @@
 # - Acceptance 1: 3 volumes (one detached, one on a backing image) and 2 backing images; 20
 #   system backups in a row while the target is listed
 #   every second; the manager holds each phase (CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD) and a forced
-#   sync lands inside each; every one reaches Ready, and no record in flight is ever gone.
+#   sync lands inside each; every one reaches Ready, and no record in flight is ever gone: each
+#   has volume backups (`always`) and base's image backup (removed after each) running, held
+#   InProgress a second (CORRAL_TEST_BACKUP_COMPLETION_HOLD), and the syncs must meet them.
 # - Acceptance 2: the cluster is lost (its data directory moved away); a new one on the same
 #   target finds the system backups (Syncing, then Ready at 100%) and a restore recreates the
 #   settings, the recurring job, both backing images (from their backups, checked by SHA-512)
-#   and every volume with the data it held (SHA-256), the one on an image on it. Longhorn's race
-#   (#10740): a backing-image backup record made again after its upload finished completes at 100%.
+#   and every volume with the data it held (SHA-256), the one on an image on it. A backing-image
+#   backup asked for again over the store that holds it completes at 100%.
 # - Acceptance 4 (part): a Longhorn system backup on the same target is listed as foreign, its
 #   restore is refused, and deleting its record leaves its files.
 # - Acceptance 6 (part): a zip that does not match its checksum, and one holding an unknown kind,
@@ -16,6 +18,8 @@
 source "$(dirname "$0")/lib.sh"
 setup qemu-io qemu-img curl python3
 export CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD=2
+# Backups done stay InProgress a second, so the forced syncs meet running volume and image backups.
+export CORRAL_TEST_BACKUP_COMPLETION_HOLD=1
 start_server
 TARGET="$WORK/target"
 mkdir -p "$TARGET"
@@ -74,8 +78,20 @@ open(os.path.join(directory, "system-backup.cfg"), "w").write(json.dumps(cfg, se
 PY
 }
 
+# in_flight: the volume-backup and backing-image-backup records whose work runs, as KIND/NAME.
+in_flight() {
+    for kind in backups backupbackingimages; do
+        curl -sf "$CORRAL_API/v1/$kind" | python3 -c 'import json,sys
+for r in json.load(sys.stdin)["items"]:
+    if r["status"]["state"] in ("Pending", "InProgress"): print(sys.argv[1] + "/" + r["metadata"]["name"])' "$kind" \
+            || fail "cannot list $kind"
+    done
+}
+
 # follow SB: polls SB until Ready; at each new phase a forced sync must end while SB is still in
-# it, and SB must never be gone.
+# it, SB must never be gone, and no record whose work ran when the sync began may be gone after
+# it. Prints the phases seen, and `backup-in-flight` / `image-backup-in-flight` when a sync met
+# such records.
 follow() {
     local sb=$1 state="" seen="" deadline=$((SECONDS + 120))
     while [ $SECONDS -lt $deadline ]; do
@@ -86,8 +102,20 @@ follow() {
         esac
         if [[ " $seen " != *" $state "* ]]; then
             seen="$seen $state"
+            local flying; flying=$(in_flight)
+            # The phase's records are made as it begins: the sync waits for them (bounded).
+            local tries=0
+            while [ -z "$flying" ] && [ $tries -lt 15 ] && [[ "$state" == Creating* ]]; do
+                sleep 0.1   # poll cadence, not synchronisation
+                flying=$(in_flight); tries=$((tries + 1))
+            done
             corral backup-target sync default --timeout 30 >/dev/null || fail "a forced sync during $state failed"
             local after; after=$(sb_field "$sb" status.state) || fail "the forced sync during $state removed $sb"
+            for record in $flying; do
+                curl -sf -o /dev/null "$CORRAL_API/v1/$record" || fail "the forced sync during $state removed $record, whose work was running"
+            done
+            [[ "$flying" == *"backups/"* ]] && seen="$seen backup-in-flight"
+            [[ "$flying" == *"backupbackingimages/"* ]] && seen="$seen image-backup-in-flight"
             # Uploading may end inside the sync; every other phase is held longer than a sync.
             [ "$after" = "$state" ] || [ "$state" = Uploading ] || fail "$sb left $state before the forced sync ended ($after): the sync did not land inside it"
         fi
@@ -96,14 +124,27 @@ follow() {
     fail "$sb did not reach Ready in 120 s (last $state; seen: $seen)"
 }
 
+# Work runs in every system backup: each volume is backed up anew (`always`), and base's backup
+# is removed after each, so the next one makes it again.
+met_backups=0; met_images=0
 for i in $(seq 1 20); do
-    corral system-backup create "sb$i" --no-wait >/dev/null
+    corral system-backup create "sb$i" --volume-backup-policy always --no-wait >/dev/null
     phases=$(follow "sb$i")
     for p in CreatingVolumeBackups CreatingBackingImageBackups Generating Uploading; do
         [[ "$phases" == *"$p"* ]] || fail "sb$i was never seen $p (seen:$phases)"
     done
+    [[ "$phases" == *" backup-in-flight"* ]] && met_backups=$((met_backups + 1))
+    [[ "$phases" == *image-backup-in-flight* ]] && met_images=$((met_images + 1))
+    if [ "$i" -lt 20 ]; then
+        corral backing-image backup-rm base >/dev/null || fail "removing base's backup after sb$i failed"
+        wait_for 30 "base's backup removed after sb$i" bash -c "! curl -sf -o /dev/null $CORRAL_API/v1/backupbackingimages/base"
+    fi
 done
-log "20 system backups reached Ready, a forced sync inside each phase, none removed in flight"
+# Forced syncs met running work in (nearly) every system backup: the backups stay InProgress a
+# second (CORRAL_TEST_BACKUP_COMPLETION_HOLD) and each sync waits for the phase's records.
+[ "$met_backups" -ge 15 ] && [ "$met_images" -ge 15 ] \
+    || fail "the forced syncs met running volume backups in $met_backups and image backups in $met_images of 20 system backups; the test does not test what it says"
+log "20 system backups reached Ready, a forced sync inside each phase, none removed in flight; syncs met running volume backups in $met_backups, image backups in $met_images"
 [ "$(sb_field sb1 status.volumeBackups | python3 -c 'import ast,sys; print(sorted(ast.literal_eval(sys.stdin.read())))')" = "['v1', 'v2', 'v3']" ] \
     || fail "sb1 does not name a backup for each volume"
 [ "$(sb_field sb1 status.backingImageBackups | python3 -c 'import ast,sys; print(sorted(ast.literal_eval(sys.stdin.read())))')" = "['base', 'tools']" ] \
@@ -175,8 +216,10 @@ for v in v1 v2 v3; do
 done
 log "a new cluster on the same target restored the settings, the job, both backing images and every volume's data (SHA-256)"
 
-# Longhorn's race (#10740): the backing-image backup's record is made again after its upload
-# finished (here: by a new cluster, over the store that holds it); it completes at 100%.
+# A backing-image backup asked for again after its upload finished (here: by a new cluster, over the
+# store that holds it, whose sync found it) completes at 100%. Longhorn's exact race, the record
+# removed and made again on the node making it, is BackingImageUploadTests'
+# aBackupMadeAgainAfterItsUploadFinishedCompletesAt100 (CorralNodeTests).
 corral backing-image backup base --timeout 60 >"$WORK/again.out" 2>&1 || fail "a backup record made again did not complete: $(cat "$WORK/again.out")"
 [ "$(curl -sf "$CORRAL_API/v1/backupbackingimages/base" | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(s["state"], s["progress"])')" = "Completed 100" ] \
     || fail "the backup record made again is not Completed at 100%"
