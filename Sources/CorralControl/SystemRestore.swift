@@ -255,7 +255,10 @@ public enum SystemRestorePlan {
             spec.checksum = item.checksum ?? spec.checksum
             return spec
         }
-        return spec.sourceType == .download ? spec : nil
+        guard spec.sourceType == .download else { return nil }
+        // Its bytes must be the saved image's: the checksum saved makes every copy checked against it.
+        if spec.checksum.isEmpty { spec.checksum = item.checksum ?? "" }
+        return spec
     }
 
     /// The volume a restore creates: the backed-up spec, restored from its backup, attached to

@@ -28,6 +28,12 @@ extension ManagerAPI {
     /// The controller removes it from the target (stopping its work first), then the record.
     func deleteSystemBackup(_ input: Operations.DeleteSystemBackup.Input) async throws -> Operations.DeleteSystemBackup.Output {
         let record = try await named(SystemBackup.self, input.path.name)
+        // Another system's backup on the default target is listed while it is there (the sync
+        // would make its record again at once), and Corral never deletes it from the target.
+        if record.isForeign, !record.isDeleting,
+           let target = await store.get(BackupTarget.self, BackupTargetKind.defaultName), target.spec.url == record.status.backupTargetURL {
+            throw APIError(.conflict, "system backup \(record.name) was made by another system (version \(record.status.version)) and is on the default backup target: it is listed while it is there, and Corral never deletes another system's backup; remove it with the system that made it")
+        }
         if !record.isDeleting { try await store.requestDeletion(.systembackups, record.name, now: now) }
         return .ok(.init(body: .json(try await named(SystemBackup.self, record.name))))
     }

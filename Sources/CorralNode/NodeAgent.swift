@@ -56,14 +56,14 @@ public final class NodeAgent: Sendable {
         // The backup-store locks this agent writes, so its next start removes those a crash left.
         let locks = LockJournalFile(path: options.dataDir + "/backup-locks.json")
         instances = NodeInstances(options: options, logger: logger, manager: manager, replicaServer: replicaServer, table: table, locks: locks)
-        // The test hook (CORRAL_TEST_BACKUP_COMPLETION_HOLD, seconds): backups done stay InProgress this long.
-        let hold = Duration.milliseconds(Int64((ProcessInfo.processInfo.environment["CORRAL_TEST_BACKUP_COMPLETION_HOLD"].flatMap(Double.init) ?? 0) * 1000))
-        backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger, locks: locks, completionHold: hold)
+        // The test hook (CORRAL_TEST_BACKUP_START_HOLD, seconds): backups wait this long before writing.
+        let hold = Duration.milliseconds(Int64((ProcessInfo.processInfo.environment["CORRAL_TEST_BACKUP_START_HOLD"].flatMap(Double.init) ?? 0) * 1000))
+        backups = NodeBackups(manager: manager, replicaRoot: replicaServer.directory, logger: logger, locks: locks, startHold: hold)
         let stall = ProcessInfo.processInfo.environment["CORRAL_BACKING_IMAGE_STALL_SECONDS"].flatMap(Int.init) ?? Limits.backingImageStallSecondsDefault
         // Image servers with a private CA: its certificates (PEM), trusted beside the system's.
         let caFile = ProcessInfo.processInfo.environment["CORRAL_BACKING_IMAGE_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let images = NodeBackingImages(root: replicaServer.directory, logger: logger, stallSeconds: max(1, stall), caFile: caFile,
-                                       backupCompletionHold: hold, onReady: {})
+                                       backupStartHold: hold, onReady: {})
         self.images = images
     }
 

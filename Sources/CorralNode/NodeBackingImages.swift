@@ -10,6 +10,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// The backing-image copies on this node's disk: keeps those the manager lists, fetches the
 /// missing ones, removes the rest, and reports each copy's state with the heartbeat. Copies live
@@ -27,13 +28,13 @@ actor NodeBackingImages {
     private var fetches: [String: (task: NodeMessages.BackingImageCopyTask, work: Task<Void, Never>)] = [:]
     private var reports: [String: NodeMessages.BackingImageCopyReport] = [:]
 
-    /// The test hook: a backup done stays InProgress this long (`NodeBackups.completionHold`).
-    let backupCompletionHold: Duration
+    /// The test hook: a backup waits this long before it writes anything (`NodeBackups.startHold`).
+    let backupStartHold: Duration
 
     init(root: String, disk: String = "default", logger: Logger, stallSeconds: Int, caFile: String? = nil,
-         backupCompletionHold: Duration = .zero, onReady: @escaping @Sendable () async -> Void) {
+         backupStartHold: Duration = .zero, onReady: @escaping @Sendable () async -> Void) {
         self.root = root; self.disk = disk; self.logger = logger; self.stallSeconds = stallSeconds; self.onReady = onReady
-        self.backupCompletionHold = backupCompletionHold
+        self.backupStartHold = backupStartHold
         client = BackingImageDownload.client(stallSeconds: stallSeconds, caFile: caFile)
     }
 
@@ -69,10 +70,10 @@ actor NodeBackingImages {
             if known.checksum.isEmpty { known.checksum = task.checksum }
             known.peers = task.peers
             if known == task { return }
-            running.work.cancel()
             fetches[name] = nil
-            // The cancelled transfer still holds `backing.partial`: it ends before another starts.
-            await running.work.value
+            // The cancelled transfer still holds `backing.partial`: it ends before another starts
+            // (an upload meanwhile is refused: `stopping`).
+            await stop(name, running.work)
             if fetches[name] != nil || uploads[name] != nil { return }  // another pass started one meanwhile
         }
         // A copy found on the disk is this image's when the image's checksum is known and equal,
@@ -175,13 +176,22 @@ actor NodeBackingImages {
         }
     }
 
+    /// Transfers cancelled and not yet ended, by name: no other may start on their files.
+    private var stopping: Set<String> = []
+
+    private func stop(_ name: String, _ work: Task<Void, Never>) async {
+        stopping.insert(name)
+        work.cancel()
+        await work.value
+        stopping.remove(name)
+    }
+
     private func remove(_ name: String) async {
-        uploadedAt[name] = nil
         if let running = fetches.removeValue(forKey: name) {
-            running.work.cancel()
-            await running.work.value  // it writes no more into the directory removed below
-            if fetches[name] != nil || uploads[name] != nil { return }
+            await stop(name, running.work)  // it writes no more into the directory removed below
+            if fetches[name] != nil || uploads[name] != nil || uploadProtected(name) { return }
         }
+        uploadedAt[name] = nil
         reports[name] = nil
         fetchedWith[name] = nil
         failedAt[name] = nil
@@ -211,11 +221,36 @@ actor NodeBackingImages {
     }
 
     /// Receives an uploaded image into this disk's copy of `name` (docs/protocols/node-files.md):
-    /// `size` bytes from `body`, checked against `checksum` (empty: any). A body that ends early
-    /// or breaks leaves no copy, and the copy's report says so and what to do.
+    /// `size` bytes from `body`, checked against `checksum` (empty: any). A body that ends early,
+    /// breaks, or brings no byte for `stallSeconds` (a client gone without closing its connection)
+    /// leaves no copy, and the copy's report says so and what to do.
     nonisolated func receiveUpload<Body: AsyncSequence & Sendable>(name: String, size: Int64, checksum: String, body: Body) async throws
         -> BackingImageCopyRecord where Body.Element == ByteBuffer {
         let directory = try await uploadStarted(name, size: size)
+        let watch = UploadWatch()
+        let stall = Duration.seconds(stallSeconds)
+        return try await withThrowingTaskGroup(of: BackingImageCopyRecord?.self) { group in
+            group.addTask { try await self.receiveBody(name: name, size: size, checksum: checksum, body: body, into: directory, watch: watch) }
+            group.addTask {
+                // Ends the transfer when nothing arrived for `stall`; the body's task then fails it.
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    if watch.stalled(after: stall) { return nil }
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let record = result { return record }
+                group.cancelAll()  // the watch ended: the body's task fails the upload, its error follows
+            }
+            throw CancellationError()
+        }
+    }
+
+    private nonisolated func receiveBody<Body: AsyncSequence & Sendable>(name: String, size: Int64, checksum: String, body: Body,
+                                                                           into directory: String, watch: UploadWatch) async throws
+        -> BackingImageCopyRecord? where Body.Element == ByteBuffer {
         var writer: BackingImageCopyWriter
         do { writer = try BackingImageCopyWriter(directory: directory) } catch {
             await uploadEnded(name, .failure(error))
@@ -226,6 +261,7 @@ actor NodeBackingImages {
         do {
             var reported = 0
             for try await chunk in body {
+                watch.arrived()
                 taken += Int64(chunk.readableBytes)
                 guard taken <= size else {
                     throw BackingImageTransferError(description: "the upload sent more than the \(size) bytes it announced", permanent: true)
@@ -234,6 +270,7 @@ actor NodeBackingImages {
                 let percent = Int(min(99, taken * 100 / size))
                 if percent > reported { reported = percent; await uploadProgressed(name, percent) }
             }
+            try Task.checkCancellation()
             guard taken == size else {
                 throw BackingImageTransferError(description: "the body ended")
             }
@@ -242,8 +279,9 @@ actor NodeBackingImages {
             return record
         } catch {
             writer.discard()
+            let why = watch.hasStalled ? "no byte arrived for \(stallSeconds) s" : "\(error)"
             let cut = (error as? BackingImageTransferError)?.permanent == true ? "\(error)"
-                : "the upload was cut off at \(taken) of \(size) bytes (\(error)); nothing of it is kept"
+                : "the upload was cut off at \(taken) of \(size) bytes (\(why)); nothing of it is kept"
             let failure = BackingImageTransferError(description: cut + ". Upload the file again: corral backing-image upload \(name) --file FILE", permanent: true)
             await uploadEnded(name, .failure(failure))
             throw failure
@@ -259,7 +297,7 @@ actor NodeBackingImages {
         guard size > 0, size <= Limits.volumeBytesMax else {
             throw BackingImageUploadRefusal(status: 400, message: "an upload of \(size) bytes: a backing image has 1 to \(Limits.volumeBytesMax) bytes")
         }
-        guard uploads[name] == nil, fetches[name] == nil else {
+        guard uploads[name] == nil, fetches[name] == nil, !stopping.contains(name) else {
             throw BackingImageUploadRefusal(status: 409, message: "a copy of backing image \(name) is already arriving on this node; wait for it (corral backing-image get \(name))")
         }
         if reports[name]?.state == .ready {
@@ -326,7 +364,7 @@ actor NodeBackingImages {
         backupReports[name] = .init(name: name, state: .inProgress)
         let path = shelfPath + "/" + name
         let credentials = BackupCredentials.lookup(task.target, in: self.credentials)
-        let journal = locks, hold = backupCompletionHold
+        let journal = locks, hold = backupStartHold
         logger.info("backing image \(name): backing it up to \(task.target)")
         let work = Task {
             do {
@@ -337,10 +375,10 @@ actor NodeBackingImages {
                 defer { file.close() }
                 var store = BackingImageBackupStore(driver: try BackupTargets.driver(for: task.target, credentials: credentials))
                 store.lockJournal = journal?.journal(for: task.target)
+                if hold > .zero { try await Task.sleep(for: hold) }
                 _ = try await store.backup(name: name, checksum: task.checksum, file: file, progress: { step in
                     Task { await self.backupProgressed(name, task, step.percent) }
                 })
-                if hold > .zero { try await Task.sleep(for: hold) }
                 self.backupEnded(name, task, .init(name: name, state: .completed, progress: 100,
                                                          url: BackingImageBackupStore.url(target: task.target, name: name)))
             } catch is CancellationError {
@@ -384,4 +422,21 @@ extension NodeBackingImages: BackingImageUploadReceiver {
             throw APIError(.unprocessableContent, "\(error)")
         }
     }
+}
+
+/// When an upload's last bytes arrived, for its stall watch.
+final class UploadWatch: Sendable {
+    private let state = Mutex((last: ContinuousClock.now, stalled: false))
+
+    func arrived() { state.withLock { $0.last = .now } }
+
+    /// Whether nothing arrived for `limit`; once true, it stays so.
+    func stalled(after limit: Duration) -> Bool {
+        state.withLock { state in
+            if ContinuousClock.now - state.last > limit { state.stalled = true }
+            return state.stalled
+        }
+    }
+
+    var hasStalled: Bool { state.withLock { $0.stalled } }
 }

@@ -25,13 +25,13 @@ actor NodeBackups {
     var clearingLeftovers = false
     var leftoversGone = false
 
-    /// The test hook: a backup done stays InProgress this long before it is reported Completed,
-    /// so a test can land a target sync while it runs (CORRAL_TEST_BACKUP_COMPLETION_HOLD; 0
-    /// outside tests).
-    let completionHold: Duration
+    /// The test hook: a backup waits this long, InProgress, before it writes anything to the
+    /// target, so a test's target sync lists the target while the record's backup is not there
+    /// yet, the state Longhorn's sync deleted (CORRAL_TEST_BACKUP_START_HOLD; 0 outside tests).
+    let startHold: Duration
 
-    init(manager: ManagerClient, replicaRoot: String, logger: Logger, locks: LockJournalFile, completionHold: Duration = .zero) {
-        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks; self.completionHold = completionHold
+    init(manager: ManagerClient, replicaRoot: String, logger: Logger, locks: LockJournalFile, startHold: Duration = .zero) {
+        self.manager = manager; self.replicaRoot = replicaRoot; self.logger = logger; self.locks = locks; self.startHold = startHold
     }
 
     /// Starts the backups assigned here; cancels those no longer assigned (deleted while running).
@@ -111,8 +111,8 @@ actor NodeBackups {
             if let method = backup.spec.compressionMethod { request.compression = try BlockCodec(method: method) }
             if let blockSize = backup.spec.blockSize { request.blockSize = blockSize }
             let reporter = ProgressReporter(manager: manager, backup: backup, blockSize: request.blockSize)
+            if startHold > .zero { try await Task.sleep(for: startHold) }
             let config = try await store.createBackup(request, source: source) { progress in reporter.report(progress) }
-            if completionHold > .zero { try await Task.sleep(for: completionHold) }
             let last = reporter.finish()
             status.progressed(blocksDone: last.blocksTotal, blocksTotal: last.blocksTotal, blockSize: request.blockSize, bytesUploaded: last.bytesUploaded)
             status.state = .completed

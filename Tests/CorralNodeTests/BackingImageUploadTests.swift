@@ -14,8 +14,8 @@ import Testing
 struct BackingImageUploadTests {
     let root = NSTemporaryDirectory() + "corral-upload-\(UUID().uuidString)"
 
-    func images() -> NodeBackingImages {
-        NodeBackingImages(root: root, logger: Logger(label: "test"), stallSeconds: 5, onReady: {})
+    func images(stallSeconds: Int = 5) -> NodeBackingImages {
+        NodeBackingImages(root: root, logger: Logger(label: "test"), stallSeconds: stallSeconds, onReady: {})
     }
 
     /// `bytes` in chunks of `chunk`; throws after `cutAfter` bytes, as a body whose client went away.
@@ -104,7 +104,7 @@ struct BackingImageUploadTests {
 
     /// Incident 2, Longhorn's exact race (#10740), on the node that makes the backup: the record
     /// is removed after the upload finished and made again; the backup made again finds its work
-    /// in the store and completes at 100%, writing no block again.
+    /// in the store and completes at 100%, without doing it again.
     @Test func aBackupMadeAgainAfterItsUploadFinishedCompletesAt100() async throws {
         let target = root + "-target"
         defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: target) }
@@ -114,17 +114,17 @@ struct BackingImageUploadTests {
         let task = BackupBackingImageKind.Task(name: "base", checksum: record.checksum, target: "file://" + target)
         await node.applyBackups([task])
         try await eventually("the first backup completes") { try await completed(node) }
-        let blocks = target + "/backupstore/backing-images/blocks"
-        func files() -> [String] { (FileManager.default.enumerator(atPath: blocks)?.allObjects as? [String] ?? []).sorted() }
-        let written = files()
-        #expect(!written.isEmpty)
+        // A backup done again would write its config again: a new file (written aside, renamed).
+        let config = target + "/backupstore/backing-images/backing-images/base/backing-image.cfg"
+        func identity() throws -> [FileAttributeKey: Any] { try FileManager.default.attributesOfItem(atPath: config) }
+        let written = try #require(try identity()[.systemFileNumber] as? NSNumber)
         await node.applyBackups([])
         #expect(await node.currentBackupReports().isEmpty, "the record's removal ends the report")
         await node.applyBackups([task])
         try await eventually("the backup made again completes") { try await completed(node) }
         let again = try #require(await node.currentBackupReports().first)
         #expect(again.progress == 100 && again.url == "file://\(target)?backingImage=base")
-        #expect(files() == written)
+        #expect(try identity()[.systemFileNumber] as? NSNumber == written, "the work found done is not done again")
         await node.shutdown()
     }
 
@@ -135,6 +135,26 @@ struct BackingImageUploadTests {
         guard let report = await node.currentBackupReports().first else { return false }
         if report.state == .error { throw BackupFailed(message: report.error) }
         return report.state == .completed
+    }
+
+    /// A client gone without closing its connection: nothing more arrives, and the upload fails
+    /// after the stall limit instead of holding the name for ever.
+    @Test func anUploadThatStallsFailsAndFreesTheName() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let node = images(stallSeconds: 1), bytes = image()
+        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        continuation.yield(ByteBuffer(bytes: bytes[0..<100_000]))  // then silence, the stream left open
+        do {
+            _ = try await node.receiveUpload(name: "base", size: Int64(bytes.count), checksum: "", body: stream)
+            Issue.record("a stalled upload was taken")
+        } catch {
+            #expect("\(error)".contains("no byte arrived for 1 s"), "\(error)")
+        }
+        continuation.finish()
+        #expect(files("base").isEmpty)
+        #expect(await node.currentReports().first?.state == .failed)
+        _ = try await node.receiveUpload(name: "base", size: Int64(bytes.count), checksum: "", body: body(bytes))
+        await node.shutdown()
     }
 
     @Test func anotherChecksumOrMoreBytesThanAnnouncedFail() async throws {

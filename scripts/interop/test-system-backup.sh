@@ -5,7 +5,8 @@
 #   every second; the manager holds each phase (CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD) and a forced
 #   sync lands inside each; every one reaches Ready, and no record in flight is ever gone: each
 #   has volume backups (`always`) and base's image backup (removed after each) running, held
-#   InProgress a second (CORRAL_TEST_BACKUP_COMPLETION_HOLD), and the syncs must meet them.
+#   InProgress a second before they write anything (CORRAL_TEST_BACKUP_START_HOLD: the target
+#   does not list them yet, the state Longhorn's sync deleted), and the syncs must meet them.
 # - Acceptance 2: the cluster is lost (its data directory moved away); a new one on the same
 #   target finds the system backups (Syncing, then Ready at 100%) and a restore recreates the
 #   settings, the recurring job, both backing images (from their backups, checked by SHA-512)
@@ -18,8 +19,8 @@
 source "$(dirname "$0")/lib.sh"
 setup qemu-io qemu-img curl python3
 export CORRAL_TEST_SYSTEM_BACKUP_PHASE_HOLD=2
-# Backups done stay InProgress a second, so the forced syncs meet running volume and image backups.
-export CORRAL_TEST_BACKUP_COMPLETION_HOLD=1
+# Backups wait a second, InProgress, before writing: the forced syncs meet them absent from the target.
+export CORRAL_TEST_BACKUP_START_HOLD=1
 start_server
 TARGET="$WORK/target"
 mkdir -p "$TARGET"
@@ -79,13 +80,15 @@ PY
 }
 
 # in_flight: the volume-backup and backing-image-backup records whose work runs, as KIND/NAME.
+# Ends with the line `listed` only when both listings were read (a failure inside `$(...)` cannot
+# end the test itself).
 in_flight() {
     for kind in backups backupbackingimages; do
         curl -sf "$CORRAL_API/v1/$kind" | python3 -c 'import json,sys
 for r in json.load(sys.stdin)["items"]:
-    if r["status"]["state"] in ("Pending", "InProgress"): print(sys.argv[1] + "/" + r["metadata"]["name"])' "$kind" \
-            || fail "cannot list $kind"
+    if r["status"]["state"] in ("Pending", "InProgress"): print(sys.argv[1] + "/" + r["metadata"]["name"])' "$kind" || return 1
     done
+    echo listed
 }
 
 # follow SB: polls SB until Ready; at each new phase a forced sync must end while SB is still in
@@ -102,13 +105,15 @@ follow() {
         esac
         if [[ " $seen " != *" $state "* ]]; then
             seen="$seen $state"
-            local flying; flying=$(in_flight)
+            local flying; flying=$(in_flight) && [[ "$flying" == *listed ]] || fail "cannot list the backup records"
             # The phase's records are made as it begins: the sync waits for them (bounded).
             local tries=0
-            while [ -z "$flying" ] && [ $tries -lt 15 ] && [[ "$state" == Creating* ]]; do
+            while [ "$flying" = listed ] && [ $tries -lt 15 ] && [[ "$state" == Creating* ]]; do
                 sleep 0.1   # poll cadence, not synchronisation
-                flying=$(in_flight); tries=$((tries + 1))
+                flying=$(in_flight) && [[ "$flying" == *listed ]] || fail "cannot list the backup records"
+                tries=$((tries + 1))
             done
+            flying=${flying%listed}
             corral backup-target sync default --timeout 30 >/dev/null || fail "a forced sync during $state failed"
             local after; after=$(sb_field "$sb" status.state) || fail "the forced sync during $state removed $sb"
             for record in $flying; do
@@ -140,8 +145,8 @@ for i in $(seq 1 20); do
         wait_for 30 "base's backup removed after sb$i" bash -c "! curl -sf -o /dev/null $CORRAL_API/v1/backupbackingimages/base"
     fi
 done
-# Forced syncs met running work in (nearly) every system backup: the backups stay InProgress a
-# second (CORRAL_TEST_BACKUP_COMPLETION_HOLD) and each sync waits for the phase's records.
+# Forced syncs met running work in (nearly) every system backup: the backups wait a second before
+# writing (CORRAL_TEST_BACKUP_START_HOLD) and each sync waits for the phase's records.
 [ "$met_backups" -ge 15 ] && [ "$met_images" -ge 15 ] \
     || fail "the forced syncs met running volume backups in $met_backups and image backups in $met_images of 20 system backups; the test does not test what it says"
 log "20 system backups reached Ready, a forced sync inside each phase, none removed in flight; syncs met running volume backups in $met_backups, image backups in $met_images"
@@ -185,9 +190,10 @@ wait_for 30 "the Longhorn system backup to be listed" bash -c "[ \"\$(curl -sf $
 code=$(curl -s -o "$WORK/refusal.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"name":"r-foreign","systemBackup":"longhorn-daily"}' "$CORRAL_API/v1/systemrestores")
 [ "$code" = 409 ] && grep -q "another system" "$WORK/refusal.json" || fail "restoring a foreign system backup got $code: $(cat "$WORK/refusal.json")"
-corral system-backup rm longhorn-daily --timeout 30 >/dev/null || fail "cannot delete the foreign record"
-[ -f "$TARGET/backupstore/system-backups/v1.9.0/longhorn-daily/system-backup.zip" ] || fail "deleting a foreign record removed its files"
-log "a Longhorn system backup is listed as foreign, not restored, and its files stay when its record goes"
+code=$(curl -s -o "$WORK/rm-foreign.json" -w '%{http_code}' -X DELETE "$CORRAL_API/v1/systembackups/longhorn-daily")
+[ "$code" = 409 ] && grep -q "never deletes another system" "$WORK/rm-foreign.json" || fail "deleting a foreign system backup got $code: $(cat "$WORK/rm-foreign.json")"
+[ -f "$TARGET/backupstore/system-backups/v1.9.0/longhorn-daily/system-backup.zip" ] || fail "a foreign system backup's files are gone"
+log "a Longhorn system backup is listed as foreign, neither restored nor deleted, and its files stay"
 
 # --- acceptance 2: the cluster is lost; a new one restores it ---------------------------------
 kill_wait "$SERVER_PID"
