@@ -11,10 +11,14 @@ public struct BackingImageRef: Codable, Sendable, Hashable {
         self.name = name; self.checksum = checksum; self.size = size
     }
 
+    /// Whether `name` may name a backing image: a data name that does not start with a dot, so that
+    /// it never names a hidden file on a node's shelf.
+    public static func isValidName(_ name: String) -> Bool { DataName.isValid(name) && !name.hasPrefix(".") }
+
     /// Problems that make the reference unusable, as sentences.
     public var problems: [String] {
         var found: [String] = []
-        if !DataName.isValid(name) || name.hasPrefix(".") { found.append("backing image name \"\(name)\" is not a valid name") }
+        if !Self.isValidName(name) { found.append("backing image name \"\(name)\" is not a valid name") }
         if checksum.count != 128 || !checksum.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
             found.append("backing image checksum must be 128 lowercase hex digits (SHA-512)")
         }

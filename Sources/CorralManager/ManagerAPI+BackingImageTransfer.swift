@@ -103,11 +103,11 @@ extension ManagerAPI {
         return nil
     }
 
-    /// The disk an upload goes to: a copy the image's status wants on a live node (not one being
-    /// received), else the first disk the image may use.
+    /// The disk an upload goes to: a copy the image's status wants on a live node, else the first
+    /// disk the image may use (`uploadRefusal` already refused an upload while a copy arrives).
     static func uploadDisk(_ image: BackingImage, nodes: [Node]) -> String? {
         let eligible = BackingImagePlan.eligibleDisks(image, nodes: nodes)
-        let wanted = image.status.copies.filter { key, copy in eligible.contains(key) && copy.state != .inProgress }.map(\.key).sorted()
+        let wanted = image.status.copies.keys.filter { eligible.contains($0) }.sorted()
         return wanted.first ?? eligible.sorted().first
     }
 

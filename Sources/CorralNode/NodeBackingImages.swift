@@ -62,6 +62,8 @@ actor NodeBackingImages {
 
     private func keep(_ name: String, _ task: NodeMessages.BackingImageCopyTask) async {
         if uploads[name] != nil { return }  // its bytes are arriving
+        // A transfer being stopped still holds the files; the next assignment starts it again.
+        if stopping.contains(name) { return }
         if let running = fetches[name] {
             // The image's checksum becoming known (from the first ready copy), or a peer that
             // appeared or went, does not restart a transfer: the manager checks each copy's sum
@@ -195,7 +197,7 @@ actor NodeBackingImages {
         reports[name] = nil
         fetchedWith[name] = nil
         failedAt[name] = nil
-        guard BackingImageRef(name: name, checksum: String(repeating: "0", count: 128), size: 1).problems.isEmpty else { return }
+        guard BackingImageRef.isValidName(name) else { return }
         do {
             let path = shelfPath + "/" + name
             if FileManager.default.fileExists(atPath: path) {
@@ -291,7 +293,7 @@ actor NodeBackingImages {
     /// Claims `name` for an upload; refused while a copy of it is being fetched or received here,
     /// or when a ready copy is here already. Returns the copy's directory.
     private func uploadStarted(_ name: String, size: Int64) throws -> String {
-        guard BackingImageRef(name: name, checksum: String(repeating: "0", count: 128), size: 1).problems.isEmpty else {
+        guard BackingImageRef.isValidName(name) else {
             throw BackingImageUploadRefusal(status: 400, message: "\"\(name)\" is not a backing image's name")
         }
         guard size > 0, size <= Limits.volumeBytesMax else {

@@ -27,6 +27,7 @@ SHELF="$WORK/server/node/replicas/.backing-images"
 image_field() { curl -sf "$CORRAL_API/v1/backingimages/$1" | json_field "$2"; }
 copy_state() { curl -sf "$CORRAL_API/v1/backingimages/$1" | python3 -c 'import json,sys
 c=json.load(sys.stdin)["status"]["copies"]; print(",".join(sorted(v["state"] for v in c.values())))'; }
+copies_are() { [ "$(copy_state "$1")" = "$2" ]; }
 copy_message() { curl -sf "$CORRAL_API/v1/backingimages/$1" | python3 -c 'import json,sys
 c=json.load(sys.stdin)["status"]["copies"]; print(" | ".join(v["message"] for v in c.values()))'; }
 create_upload_image() {
@@ -40,7 +41,7 @@ corral backing-image create up --file "$IMAGE" --checksum "$SUM" --timeout 120 >
 grep -q "uploading" "$WORK/create.log" || fail "the upload showed no progress: $(cat "$WORK/create.log")"
 [ "$(image_field up status.checksum)" = "$SUM" ] || fail "up's checksum is not the file's"
 [ "$(image_field up status.size)" = "$SIZE" ] || fail "up's size is not the file's $SIZE"
-wait_for 10 "up's copy reported ready by the node" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/backingimages/up | python3 -c 'import json,sys; print(\",\".join(v[\"state\"] for v in json.load(sys.stdin)[\"status\"][\"copies\"].values()))')\" = ready ]"
+wait_for 10 "up's copy reported ready by the node" copies_are up ready
 corral volume create vu --backing-image up --replicas 1 >/dev/null
 uri=$(corral volume attach vu --timeout 60) || fail "attach vu: $uri"
 qemu-img compare -f raw -F raw "$IMAGE" "$uri" >/dev/null || fail "a volume on the uploaded image does not read its bytes"
@@ -68,7 +69,7 @@ s.sendall(("PUT /v1/backingimages/cut/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Co
 s.sendall(data[: len(data) // 2])
 s.close()
 PY
-wait_for 30 "the cut-off upload's copy failed" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/backingimages/cut | python3 -c 'import json,sys; print(\",\".join(v[\"state\"] for v in json.load(sys.stdin)[\"status\"][\"copies\"].values()))')\" = failed ]"
+wait_for 30 "the cut-off upload's copy failed" copies_are cut failed
 message=$(copy_message cut)
 case "$message" in *"cut off at"*"corral backing-image upload cut --file"*) ;; *) fail "the cut-off upload's message does not say what happened and what to do: $message" ;; esac
 [ -z "$(ls -A "$SHELF/cut" 2>/dev/null)" ] || fail "the cut-off upload left files: $(ls -la "$SHELF/cut")"
@@ -83,7 +84,7 @@ OTHER=$(printf '%0128d' 0 | tr 0 a)
 create_upload_image wrongsum "$OTHER"
 corral backing-image upload wrongsum --file "$IMAGE" >"$WORK/wrong.log" 2>&1 && fail "an upload with another checksum succeeded"
 grep -q "$SUM" "$WORK/wrong.log" && grep -q "$OTHER" "$WORK/wrong.log" || fail "the refusal does not name both sums: $(cat "$WORK/wrong.log")"
-wait_for 10 "wrongsum's copy failed" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/backingimages/wrongsum | python3 -c 'import json,sys; print(\",\".join(v[\"state\"] for v in json.load(sys.stdin)[\"status\"][\"copies\"].values()))')\" = failed ]"
+wait_for 10 "wrongsum's copy failed" copies_are wrongsum failed
 [ ! -e "$SHELF/wrongsum/backing" ] && [ ! -e "$SHELF/wrongsum/backing.partial" ] || fail "the wrong upload left a copy: $(ls -la "$SHELF/wrongsum")"
 
 # Copies lost: with no backup the image is failed, saying so; with one, its copy comes back.
@@ -94,7 +95,7 @@ kill -INT "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 rm -rf "$SHELF/cut" "$SHELF/up"
 # vu's replica stays on up's missing copy; it is not what this part tests.
 start_server
-wait_for 60 "cut's copy restored from its backup" bash -c "[ \"\$(curl -sf $CORRAL_API/v1/backingimages/cut | python3 -c 'import json,sys; print(\",\".join(v[\"state\"] for v in json.load(sys.stdin)[\"status\"][\"copies\"].values()))')\" = ready ]"
+wait_for 60 "cut's copy restored from its backup" copies_are cut ready
 cmp -s "$IMAGE" "$SHELF/cut/backing" || fail "cut's restored copy is not the file"
 wait_for 30 "up failed for want of a copy or a backup" bash -c "curl -sf $CORRAL_API/v1/backingimages/up | grep -q 'failed: no ready copy of uploaded image up is left'"
 case "$(copy_message up)" in *"no backup"*"corral backing-image upload up --file"*) ;; *) fail "up's copy message: $(copy_message up)" ;; esac
