@@ -84,8 +84,9 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
     var answersAtOnce: Bool { true }
     var onFailure: ((String) -> Void)?
     private var nextID: UInt64 = 1
-    /// The range an in-place read just found not in the page cache: the engine's read of it,
-    /// which follows at once, goes to the disk without asking the page cache a second time.
+    /// The range an in-place read just found not in the page cache, or did not ask it about (recent
+    /// reads missed, `PageCacheProbe`): the engine's read of it, which follows at once, goes to the
+    /// disk without asking the page cache (again).
     private var lastMiss: (offset: Int64, length: Int)?
 
     init(address: String, directory: String, registry: ReplicaRegistry) {
@@ -136,8 +137,13 @@ final class LocalReplica: ReplicaEndpoint, @unchecked Sendable {
 
     func readInPlace(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Bool {
         guard !closed else { return false }
+        guard session.cacheProbe.shouldAsk() else {
+            lastMiss = (offset, buffer.count)  // recent reads missed: straight to the disk
+            return false
+        }
         do {
             let hit = try executor.opened(session).readWithoutWaiting(into: buffer, at: offset)
+            session.cacheProbe.asked(hit: hit)
             lastMiss = hit ? nil : (offset, buffer.count)
             return hit
         } catch {

@@ -16,6 +16,8 @@ struct ReplicaRequestExecutor {
     /// What a connection has opened; an open that completes later sets it.
     final class Session {
         var replica: Replica?
+        /// Whether this connection's reads ask the page cache before the disk.
+        var cacheProbe = PageCacheProbe()
     }
 
     enum Outcome {
@@ -79,10 +81,12 @@ struct ReplicaRequestExecutor {
             let replica = try opened()
             let count = Int(request.count)
             guard count <= Limits.requestBytesMax else { throw ReplicaFrame.Status.invalidArgument }
-            var buffer = allocator.buffer(capacity: knownCold ? 0 : count)
-            let cached = knownCold ? 0 : try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            let ask = !knownCold && session.cacheProbe.shouldAsk()
+            var buffer = allocator.buffer(capacity: ask ? count : 0)
+            let cached = !ask ? 0 : try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
                 try replica.readWithoutWaiting(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: Int64(request.offset)) ? count : 0
             }
+            if ask { session.cacheProbe.asked(hit: cached == count) }
             guard cached == count else {
                 let plan = try replica.readPlan(offset: Int64(request.offset), length: count)
                 // As an inline read's would, an I/O error fails the replica: what it holds is unknown.

@@ -33,11 +33,15 @@ READ_THREADS = os.environ.get("READ_THREADS") == "1"
 # RELAY=1 adds nbdkit's nbd plugin in front of its file plugin to group 1: the same two processes
 # and loopback hop as a replica in its own process, in C, so the bound of that shape.
 RELAY = os.environ.get("RELAY") == "1"
+# CORRAL_BASELINE (an older build's corral binary, as in nbd_bench.py) adds its two 1-replica shapes
+# to group 1, [baseline], so a change to the cold path is measured against the build before it.
 GROUPS = [
     [lambda: nb.start_nbdkit(32000, SIZE), lambda: nb.start_corral(32200, 1, size=SIZE),
      lambda: nb.start_corral(32400, 1, local=True, size=SIZE)]
     + ([lambda: nb.start_corral(34400, 1, local=True, size=SIZE, read_threads=True)] if READ_THREADS else [])
-    + ([lambda: nb.start_nbdkit_relay(34600, SIZE)] if RELAY else []),
+    + ([lambda: nb.start_nbdkit_relay(34600, SIZE)] if RELAY else [])
+    + ([lambda: nb.start_corral(34800, 1, size=SIZE, binary=nb.BASELINE),
+        lambda: nb.start_corral(35000, 1, local=True, size=SIZE, binary=nb.BASELINE)] if nb.BASELINE else []),
     [lambda: nb.start_nbdkit(32600, SIZE), lambda: nb.start_corral(32800, 3, size=SIZE),
      lambda: nb.start_corral(33000, 3, local=True, size=SIZE)],
 ]
@@ -240,9 +244,9 @@ def main():
     try:
         if "cold" in PARTS:
             tables = [cold_group(GROUPS[int(n) - 1]) for n in COLD_GROUPS]
-            extra = (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
+            extra = (f" CORRAL_BASELINE=<{nb.BASELINE_COMMIT}>" if nb.BASELINE else "") + (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
             # A run of some groups only keeps a block of its own, by groups.
-            marker = f"nbd-cold-{FS}" + (f"-groups{''.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
+            marker = f"nbd-cold-{FS}" + (f"-groups{''.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "") + ("-vs-baseline" if nb.BASELINE else "")
             record(marker, f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME}{extra} scripts/bench/nbd.sh",
                    f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job. Each cell: median [min-max] "
                    f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + cold_report(tables))
