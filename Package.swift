@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C shims: hardware CRC32C (SSE4.2, portable fallback), fallocate hole punching, FIEMAP, statfs, and
@@ -115,10 +116,22 @@ let package = Package(
         // Control-plane core: resources, settings, the scheduler and the controllers' decisions. Pure.
         .target(name: "CorralControl", dependencies: ["CorralCore"], swiftSettings: strict),
         // The manager: resource store (SQLite), controller runtime, REST API, metrics.
+        // The web UI: pages rendered from Mustache templates, one plain script module, served by the
+        // manager at / (docs/web-ui.md). Reads through UISource; actions go through the REST API.
+        .target(
+            name: "CorralWebUI",
+            dependencies: [
+                "CorralControl", "CorralCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "CorralManager",
             dependencies: [
-                "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI", "CorralManagerAPI",
+                "CorralControl", "CorralCore", "CorralBackup", "CorralHTTPAPI", "CorralEngineAPI", "CorralManagerAPI", "CorralWebUI",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -168,6 +181,12 @@ let package = Package(
                 "CorralWire", "CorralCore", "CorralTestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "CorralWebUITests",
+            dependencies: ["CorralWebUI", "CorralControl", "CorralCore", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strict),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralCore", "CorralTestSupport"], swiftSettings: strict),
         .testTarget(name: "CorralBackupTests", dependencies: ["CorralBackup", "CorralStore", "CorralTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),

@@ -32,6 +32,7 @@ public final class Manager: Sendable {
         let nodes = NodeControlClient()
         var api = ManagerAPI(store: store, nodes: nodes, clock: clock, metrics: MetricsExporter())
         api.hosts = HostPolicy(listenHost: host, machineNames: HostPolicy.machineNames(), extra: allowedHosts)
+        api.listenAddress = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var apiLogger = logger
         apiLogger.logLevel = .warning
         let app = Application(

@@ -2,6 +2,7 @@ import CorralControl
 import CorralCore
 import CorralHTTPAPI
 import CorralManagerAPI
+import CorralWebUI
 import Foundation
 import Hummingbird
 import Logging
@@ -18,6 +19,8 @@ struct ManagerAPI: APIProtocol {
     let metrics: MetricsExporter
     /// The names a request's Host may carry besides IP literals (`RequestGuard`).
     var hosts = HostPolicy(listenHost: "127.0.0.1")
+    /// Where the manager listens, which the web UI names on every page.
+    var listenAddress = "127.0.0.1"
     /// Event streams answering now, for their limit.
     let openEventStreams = OpenEventStreams()
 
@@ -56,6 +59,8 @@ struct ManagerAPI: APIProtocol {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: .init(string: await metrics.render(store: store))))
         }
+        // The web UI's pages and assets (docs/web-ui.md), also on ManagerRoutesTests' allow-list.
+        WebUI(source: StoreUISource(store: store), servedAt: listenAddress).register(on: router)
         return router
     }
 

@@ -1,0 +1,138 @@
+/// The UI's stylesheet and its one script module, plain CSS and JavaScript: no build step, no
+/// third-party code (docs/web-ui.md). The script only improves pages that read fine without it.
+enum AssetSources {
+    /// The tab's icon (browsers ask for one; without it every page logs a 404).
+    static let icon = #"""
+    <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="3" width="14" height="10" rx="2" fill="none" stroke="#0550ae" stroke-width="2"/><path d="M5 3v10M11 3v10" stroke="#0550ae" stroke-width="2"/></svg>
+    """#
+
+    static let css = #"""
+    :root { color-scheme: light; --fg: #1b1f23; --muted: #57606a; --line: #d0d7de; --accent: #0550ae; --bad: #a40e26; --warn: #7d4e00; --good: #116329; }
+    * { box-sizing: border-box; }
+    body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: #fff; }
+    header { display: flex; gap: 2rem; align-items: center; padding: .5rem 1.5rem; border-bottom: 1px solid var(--line); }
+    .brand { font-weight: 700; margin: 0; }
+    nav ul { list-style: none; display: flex; gap: 1rem; margin: 0; padding: 0; flex-wrap: wrap; }
+    nav a[aria-current] { font-weight: 700; text-decoration: underline; }
+    a { color: var(--accent); }
+    main { padding: 1rem 1.5rem; max-width: 80rem; }
+    footer { padding: 1rem 1.5rem; color: var(--muted); border-top: 1px solid var(--line); font-size: 13px; }
+    table { border-collapse: collapse; margin: .5rem 0 1rem; }
+    th, td { text-align: left; padding: .3rem .7rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+    .counts { list-style: none; display: flex; gap: 1.5rem; padding: 0; }
+    .label, .badge { display: inline-block; padding: 0 .4rem; border: 1px solid var(--line); border-radius: .6rem; font-size: 13px; }
+    .robustness-healthy { color: var(--good); } .robustness-degraded { color: var(--warn); } .robustness-faulted { color: var(--bad); }
+    .event-Warning { color: var(--warn); }
+    .error { color: var(--bad); min-height: 1em; }
+    .danger { color: var(--bad); }
+    .muted { color: var(--muted); font-size: 13px; }
+    .skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .3rem; }
+    form { margin: .5rem 0; } label { margin-right: 1rem; }
+    input, select, button { font: inherit; padding: .2rem .4rem; }
+    button { cursor: pointer; }
+    :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+    dl.facts { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
+    dl.facts dd { margin: 0; }
+    ul.tree, ul.tree ul { list-style: none; padding-left: 1.2rem; border-left: 1px solid var(--line); }
+    """#
+
+    static let js = #"""
+    // Corral's web UI: actions through the REST API, and live updates from its event stream.
+    // Pages are rendered by the manager and read fine without this script.
+
+    const main = document.getElementById("main");
+
+    // Actions: an element with data-api="METHOD /path" sends its JSON to the API. A form sends its
+    // fields (data-type="int" ones as numbers, empty ones left out); a button sends data-body, or,
+    // with data-spec, the resource read fresh with that change to its spec (the API replaces a
+    // spec at the resourceVersion read). data-confirm asks first; data-then goes to a page after.
+    async function send(element, body) {
+      const [method, path] = element.dataset.api.split(" ");
+      const error = element.closest("form, .actions, td")?.querySelector(".error");
+      if (error) error.textContent = "";
+      if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
+      try {
+        if (element.dataset.spec) {
+          const current = await call("GET", path);
+          body = { metadata: { resourceVersion: current.metadata.resourceVersion, labels: current.metadata.labels ?? {} },
+                   spec: { ...current.spec, ...JSON.parse(element.dataset.spec) } };
+        }
+        const answer = await call(method, path, body);
+        const then = element.dataset.then;
+        if (then) window.location.assign(then.replace("{name}", encodeURIComponent(answer?.metadata?.name ?? "")));
+        else refresh();
+      } catch (failure) {
+        if (error) error.textContent = failure.message;
+      }
+    }
+
+    async function call(method, path, body) {
+      const options = { method, headers: { "Accept": "application/json" } };
+      if (body !== undefined) {
+        options.headers["Content-Type"] = "application/json";
+        options.body = JSON.stringify(body);
+      }
+      const response = await fetch(path, options);
+      const text = await response.text();
+      const json = text ? JSON.parse(text) : null;
+      if (!response.ok) throw new Error(json?.error ?? `${method} ${path}: ${response.status}`);
+      return json;
+    }
+
+    function formBody(form) {
+      const body = {};
+      for (const input of form.querySelectorAll("input, select")) {
+        if (!input.name || input.value === "") continue;
+        body[input.name] = input.dataset.type === "int" ? Number(input.value) : input.value;
+      }
+      return body;
+    }
+
+    document.addEventListener("submit", (event) => {
+      const form = event.target;
+      if (!form.dataset.api) return;
+      event.preventDefault();
+      send(form, formBody(form));
+    });
+
+    document.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-api]");
+      if (!button) return;
+      event.preventDefault();
+      send(button, button.dataset.body ? JSON.parse(button.dataset.body) : undefined);
+    });
+
+    // Live updates: the page's main part is fetched again when the store changes what it shows
+    // (data-live names the collections), at most once every 250 ms, keeping focus and form input.
+    let pending = null;
+    async function refresh() {
+      pending = null;
+      const response = await fetch(window.location.href, { headers: { "Accept": "text/html" } });
+      if (!response.ok) return;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById("main");
+      if (!fresh) return;
+      const focused = document.activeElement?.id;
+      const typing = [...main.querySelectorAll("input")].filter((i) => i.name && i.value !== i.defaultValue)
+        .map((i) => [i.closest("form")?.dataset.api + " " + i.name, i.value]);
+      main.replaceChildren(...fresh.childNodes);
+      for (const [key, value] of typing) {
+        const input = [...main.querySelectorAll("input")].find((i) => i.closest("form")?.dataset.api + " " + i.name === key);
+        if (input) input.value = value;
+      }
+      if (focused) document.getElementById(focused)?.focus();
+      main.dispatchEvent(new CustomEvent("corral:refreshed", { bubbles: true }));
+    }
+
+    const watched = new Set((main?.dataset.live ?? "").split(" ").filter(Boolean));
+    if (watched.size > 0 && "EventSource" in window) {
+      const stream = new EventSource("/v1/events/stream");
+      const changed = () => { if (!pending) pending = setTimeout(refresh, 250); };
+      stream.addEventListener("change", (event) => {
+        const change = JSON.parse(event.data);
+        if (watched.has(change.kind)) changed();
+      });
+      stream.addEventListener("resync", changed);
+    }
+    """#
+}

@@ -1,0 +1,122 @@
+import CorralControl
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// What the pages read: the cluster's resources as the manager's store holds them. The manager
+/// implements it; tests give fixtures. The pages change nothing: actions go through the REST API.
+public protocol UISource: Sendable {
+    func volumes() async -> [Volume]
+    func nodes() async -> [Node]
+    func events() async -> [Event]
+    func backups() async -> [Backup]
+    func replicas() async -> [Replica]
+    func snapshots() async -> [SnapshotRecord]
+}
+
+/// The web UI the manager serves at `/` (docs/web-ui.md): pages rendered here from templates,
+/// readable without JavaScript; one script module for actions and live updates.
+public struct WebUI: Sendable {
+    public enum Page: String, CaseIterable, Sendable {
+        case dashboard, volumes, nodes, events
+        var path: String { self == .dashboard ? "/" : "/ui/\(rawValue)" }
+        var label: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+    }
+
+    /// Events the events page lists, the latest: a page, not an archive (the API lists them all).
+    static let eventsShown = 500
+
+    let source: any UISource
+    /// Where the manager listens, said on every page (the API has no authentication yet).
+    let servedAt: String
+    let library: MustacheLibrary
+
+    public init(source: any UISource, servedAt: String) {
+        self.source = source
+        self.servedAt = servedAt
+        var library = MustacheLibrary()
+        for (name, text) in Templates.all {
+            do { library.register(try MustacheTemplate(string: text), named: name) } catch {
+                preconditionFailure("template \(name) does not parse: \(error)")  // a constant: a build defect
+            }
+        }
+        self.library = library
+    }
+
+    /// Headers of every page: the page loads only its own script and style, and no other site may
+    /// frame it (a click on a framed button would be a cross-site action).
+    static let pageHeaders: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .cacheControl: "no-cache",
+        HTTPField.Name("Content-Security-Policy")!: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
+    ]
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/") { _, _ in try await page(.dashboard, title: "Dashboard", template: "dashboard", live: "volumes nodes events backups") { try await dashboard() } }
+        router.get("/ui/volumes") { request, _ in
+            try await page(.volumes, title: "Volumes", template: "volumes", live: "volumes") { try await volumes(request.uri.queryParameters) }
+        }
+        router.get("/ui/volumes/:name") { _, context in
+            let name = try context.parameters.require("name")
+            guard let volume = await source.volumes().first(where: { $0.name == name }) else {
+                return notFound("No volume is named \(name).")
+            }
+            return try await page(.volumes, title: "Volume \(name)", template: "volume", live: "volumes replicas snapshots backups") {
+                PageModels.volume(volume, replicas: await source.replicas(), snapshots: await source.snapshots(), backups: await source.backups())
+            }
+        }
+        router.get("/ui/nodes") { _, _ in
+            try await page(.nodes, title: "Nodes", template: "nodes", live: "nodes") { PageModels.nodes(await source.nodes()) }
+        }
+        router.get("/ui/events") { _, _ in
+            try await page(.events, title: "Events", template: "events", live: "events") {
+                PageModels.events(Array(await source.events().sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }.prefix(Self.eventsShown)))
+            }
+        }
+        router.get("/ui/assets/:file") { _, context in
+            let file = try context.parameters.require("file")
+            guard let asset = StaticAsset.all.first(where: { $0.name == file }) else {
+                return Response(status: .notFound, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: .init(string: "no such asset; reload the page\n")))
+            }
+            return Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable",
+                                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+                            body: .init(byteBuffer: .init(string: asset.body)))
+        }
+    }
+
+    func dashboard() async throws -> PageModels.Context {
+        PageModels.dashboard(Dashboard(volumes: await source.volumes(), nodes: await source.nodes(), events: await source.events(), backups: await source.backups()))
+    }
+
+    func volumes(_ parameters: Hummingbird.Parameters) async throws -> PageModels.Context {
+        var items: [String: String] = [:]
+        for (key, value) in parameters { items[String(key)] = String(value) }
+        let query = VolumeListQuery(items: items)
+        let all = await source.volumes()
+        return PageModels.volumeList(query.apply(to: all), query: query, total: all.count)
+    }
+
+    /// `template` rendered with `model` inside the layout.
+    func render(_ current: Page, title: String, template: String, live: String, model: PageModels.Context) -> String {
+        let content = library.render(model, withTemplate: template) ?? ""
+        let layout: PageModels.Context = [
+            "title": title, "css": StaticAsset.style.path, "js": StaticAsset.script.path, "icon": StaticAsset.icon.path, "live": live, "servedAt": servedAt,
+            "content": content,
+            "nav": Page.allCases.map { ["href": $0.path, "label": $0.label, "current": $0 == current] },
+        ]
+        return library.render(layout, withTemplate: "layout") ?? ""
+    }
+
+    func page(_ current: Page, title: String, template: String, live: String, model: () async throws -> PageModels.Context) async throws -> Response {
+        let html = render(current, title: title, template: template, live: live, model: try await model())
+        return Response(status: .ok, headers: Self.pageHeaders, body: .init(byteBuffer: .init(string: html)))
+    }
+
+    func notFound(_ message: String) -> Response {
+        let html = render(.volumes, title: "Not found", template: "message", live: "", model: ["heading": "Not found", "message": message])
+        return Response(status: .notFound, headers: Self.pageHeaders, body: .init(byteBuffer: .init(string: html)))
+    }
+}

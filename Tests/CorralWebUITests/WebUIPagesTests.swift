@@ -1,0 +1,134 @@
+import CorralControl
+import CorralCore
+import HTTPTypes
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import CorralWebUI
+
+/// The pages as a browser gets them: every page answers HTML with its security headers, values
+/// are escaped, the volume page shows its replicas and snapshot tree, assets are cached by hash.
+struct WebUIPagesTests {
+    struct Fixture: UISource {
+        var volumeList: [Volume] = []
+        var nodeList: [Node] = []
+        var eventList: [Event] = []
+        var backupList: [Backup] = []
+        var replicaList: [Replica] = []
+        var snapshotList: [SnapshotRecord] = []
+        func volumes() async -> [Volume] { volumeList }
+        func nodes() async -> [Node] { nodeList }
+        func events() async -> [Event] { eventList }
+        func backups() async -> [Backup] { backupList }
+        func replicas() async -> [Replica] { replicaList }
+        func snapshots() async -> [SnapshotRecord] { snapshotList }
+    }
+
+    static let hostile = "<script>alert(1)</script><b onclick=\"x\">&"
+
+    static func fixture() -> Fixture {
+        var fixture = Fixture()
+        var volume = VolumeListQueryTests.volume("v1", state: .attached, robustness: .degraded, labels: ["note": hostile])
+        volume.status.endpoint = "nbd://127.0.0.1:10809/v1"
+        volume.status.rebuildProgress = ["v1-r2": 42]
+        fixture.volumeList = [volume, VolumeListQueryTests.volume("v2")]
+        fixture.nodeList = [DashboardTests.node("n1", disks: [(1 << 40, 1 << 39, 0)])]
+        fixture.eventList = [Event(metadata: ObjectMeta(name: "e1"), spec: .init(type: .warning, reason: "Failed", message: hostile,
+                                                                               involvedObject: "volumes/v1", time: Date()), status: .init())]
+        fixture.replicaList = ["v1-r1", "v1-r2"].map { name in
+            Replica(metadata: ObjectMeta(name: name), spec: .init(volumeName: "v1", volumeSize: 1 << 30, nodeID: "n1", diskID: "d0", dataDirectoryName: name), status: .init())
+        }
+        func snapshot(_ name: String, parent: String?, children: [String]) -> SnapshotRecord {
+            SnapshotRecord(metadata: ObjectMeta(name: "v1-\(name)"), spec: .init(volumeName: "v1", snapshotName: name),
+                           status: .init(info: SnapshotInfo(name: name, parent: parent, children: children, created: "2026-12-07T00:00:00Z",
+                                                            userCreated: true, removed: false, labels: [:], size: 0, checksum: nil, checksumTime: nil),
+                                         observedAt: Date()))
+        }
+        fixture.snapshotList = [snapshot("s1", parent: nil, children: ["s2"]), snapshot("s2", parent: "s1", children: [])]
+        var backup = Backup(metadata: ObjectMeta(name: "backup-1"), spec: .init(volumeName: "v1", snapshotName: "s1", backupTargetURL: "file:///b"), status: .init())
+        backup.status.state = .completed
+        backup.status.progress = 100
+        fixture.backupList = [backup]
+        return fixture
+    }
+
+    func get(_ path: String, _ fixture: Fixture = fixture(), check: @escaping @Sendable (TestResponse) throws -> Void) async throws {
+        let router = Router()
+        WebUI(source: fixture, servedAt: "127.0.0.1:9500").register(on: router)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: path, method: .get) { try check($0) }
+        }
+    }
+
+    @Test(arguments: ["/", "/ui/volumes", "/ui/volumes/v1", "/ui/nodes", "/ui/events", "/ui/volumes?q=v&sort=size&order=desc&page=1"])
+    func everyPageIsHTMLWithItsGuards(path: String) async throws {
+        try await get(path) { response in
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(response.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'self'") == true)
+            #expect(response.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("frame-ancestors 'none'") == true)
+            let html = String(buffer: response.body)
+            #expect(html.hasPrefix("<!doctype html>"))
+            #expect(!html.contains("<script>alert"), "a value reached the page unescaped")
+            #expect(!html.contains("<b onclick"), "an element from a value reached the page")
+            #expect(html.contains("Served by the Corral manager at 127.0.0.1:9500"))
+            #expect(html.contains(StaticAsset.script.path) && html.contains(StaticAsset.style.path))
+        }
+    }
+
+    @Test func hostileLabelsAndMessagesRenderAsText() async throws {
+        try await get("/ui/volumes") { response in
+            #expect(String(buffer: response.body).contains("note=&lt;script&gt;alert(1)&lt;/script&gt;&lt;b onclick=&quot;x&quot;&gt;&amp;"))
+        }
+        try await get("/ui/events") { response in
+            #expect(String(buffer: response.body).contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        }
+    }
+
+    @Test func theVolumePageShowsReplicasSnapshotsAndTheURI() async throws {
+        try await get("/ui/volumes/v1") { response in
+            let html = String(buffer: response.body)
+            #expect(html.contains("<code>nbd://127.0.0.1:10809/v1</code>"))
+            #expect(html.contains("v1-r1") && html.contains("v1-r2"))
+            #expect(html.contains("value=\"42\""), "the rebuild's progress")
+            let s1 = try #require(html.range(of: "<span class=\"snapshot\">s1</span>"))
+            let s2 = try #require(html.range(of: "<span class=\"snapshot\">s2</span>"))
+            #expect(s1.upperBound < s2.lowerBound)
+            #expect(html[s1.upperBound..<s2.lowerBound].contains("backed up"), "s1 has a completed backup")
+            #expect(html[s1.upperBound..<s2.lowerBound].contains("<ul>"), "s2 is drawn inside s1")
+            #expect(html.contains("data-confirm=\"Delete volume v1"), "deleting asks first, naming the volume")
+        }
+    }
+
+    @Test func unknownVolumeIsA404Page() async throws {
+        try await get("/ui/volumes/nope") { response in
+            #expect(response.status == .notFound)
+            #expect(String(buffer: response.body).contains("No volume is named nope."))
+        }
+    }
+
+    @Test func assetsAreCachedByTheirHash() async throws {
+        for asset in StaticAsset.all {
+            try await get(asset.path) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                #expect(response.headers[.contentType] == asset.contentType)
+                #expect(String(buffer: response.body) == asset.body)
+            }
+        }
+        try await get("/ui/assets/app.000000.js") { response in #expect(response.status == .notFound) }
+        #expect(StaticAsset.script.name != StaticAsset.style.name)
+    }
+
+    @Test func aThousandVolumesPageFifty() async throws {
+        var fixture = Fixture()
+        fixture.volumeList = (0..<1000).map { VolumeListQueryTests.volume(String(format: "vol-%04d", $0)) }
+        try await get("/ui/volumes?page=2", fixture) { response in
+            let html = String(buffer: response.body)
+            #expect(html.contains("1000 of 1000 volumes, page 2 of 20."))
+            #expect(html.contains("vol-0050") && html.contains("vol-0099") && !html.contains("vol-0100") && !html.contains("vol-0049<"))
+            #expect(html.contains("href=\"/ui/volumes?page=3\"") && html.contains("href=\"/ui/volumes\" rel=\"prev\""))
+        }
+    }
+}
