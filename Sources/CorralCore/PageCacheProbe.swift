@@ -7,7 +7,8 @@ public struct PageCacheProbe: Sendable, Equatable {
     /// Misses in a row after which reads stop asking.
     public static let missesBeforeSkipping = 4
     /// While skipping, one read in this many asks (a hit ends the skipping). A cached read that
-    /// skipped still completes at once through the ring, a few µs dearer than the inline read.
+    /// skipped is still right, only dearer: it takes the ring, behind the replica's cold reads in
+    /// its share of the disk queue (`DiskReadShares`), until the next ask finds the cache warm.
     public static let askEvery = 16
 
     private var missesInARow = 0

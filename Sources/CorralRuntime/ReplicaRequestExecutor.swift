@@ -34,7 +34,9 @@ struct ReplicaRequestExecutor {
         if request.op != .ping, request.op != .open, let replica = session.replica, registry.barriers.holds(replica) {
             let eventLoop = registry.eventLoop
             return .later(registry.barriers.after(replica) {
-                switch self.executeNow(request, session: session, allocator: allocator, knownCold: false) {
+                // `knownCold` kept: an in-place read already asked the page cache (or its probe said
+                // not to), and asking twice would count one read twice in the probe.
+                switch self.executeNow(request, session: session, allocator: allocator, knownCold: knownCold) {
                 case .reply(let frame): return eventLoop.makeSucceededFuture(frame)
                 case .later(let future): return future
                 }
@@ -75,6 +77,7 @@ struct ReplicaRequestExecutor {
             let bound = NIOLoopBound(session, eventLoop: registry.eventLoop)
             return .later(registry.open(open).flatMapThrowing { opened in
                 bound.value.replica = opened.replica
+                bound.value.cacheProbe = PageCacheProbe()  // another replica, or one reopened: its own misses
                 return reply(request, payload: try jsonBuffer(opened.status))
             }.recover { .errorReply(to: request, status: .init($0), message: "\($0)") })
         case .read:

@@ -65,8 +65,10 @@ struct PageCacheProbeRuntimeTests {
         let pattern = try await fixture.open("probed")
         let skipFrom = PageCacheProbe.missesBeforeSkipping
 
-        // As the engine does: an in-place read first, and the protocol read when it says no.
-        for index in 0..<(skipFrom + 5) {
+        // As the engine does: an in-place read first, and the protocol read when it says no. Long
+        // enough that two asks per read (the handoff lost) would show past the 1-in-16 sampling.
+        let reads = skipFrom + 3 * PageCacheProbe.askEvery
+        for index in 0..<reads {
             let offset = index * 4096
             let (inPlace, reply) = try await fixture.loop.submit { () -> (Bool, EventLoopFuture<ReplicaFrame>) in
                 var buffer = [UInt8](repeating: 0, count: 4096)
@@ -78,7 +80,19 @@ struct PageCacheProbeRuntimeTests {
             let frame = try await reply.get()
             #expect(frame.payload == pattern.getSlice(at: offset, length: 4096))
         }
-        #expect(cache.asked == skipFrom, "only the in-place reads before skipping asked; their protocol reads did not ask again")
+        #expect(cache.asked == skipFrom + 3, "the in-place reads asked until skipping, then one in \(PageCacheProbe.askEvery); their protocol reads never asked again")
+
+        // Once an ask finds the data cached, in-place reads answer from the cache again.
+        cache.set(hit: true)
+        var answeredInPlace = 0
+        for index in 0..<(2 * PageCacheProbe.askEvery) {
+            let inPlace = try await fixture.loop.submit { () -> Bool in
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                return buffer.withUnsafeMutableBytes { fixture.endpoints["probed"]!.readInPlace(into: $0, at: Int64(index * 4096)) }
+            }.get()
+            if inPlace { answeredInPlace += 1 }
+        }
+        #expect(answeredInPlace >= PageCacheProbe.askEvery, "after the sampled ask hit, the in-place reads are served in place")
         await fixture.tearDown()
     }
 }

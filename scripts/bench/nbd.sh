@@ -13,6 +13,7 @@
 #   PARTS=cold,volumes ROUNDS=3 scripts/bench/nbd.sh       # issue 18's rows on /var/tmp (COLD_DIR)
 #   CORRAL_BASELINE=/path/to/old/corral PARTS=cached ...   # adds the same rows for an older build
 #                                                          # (PARTS=cold: its 1-replica shapes, group 1)
+#   PARTS=cold ONLY=cold-read-qd1 ...      # some cold jobs only (cold-read-qd64, cold-read-qd1, write-flush16-qd64)
 #   PARTS=cold COLD_GROUPS=2 FILES=1 ...   # with fio on the servers' own files: the disk's bound of each layout
 # Each file system, placement and part has its own block in docs/benchmarks.md.
 set -euo pipefail

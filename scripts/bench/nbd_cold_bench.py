@@ -3,7 +3,8 @@ the node's --io-threads sweep, each side by side with nbdkit's file plugin in th
 
 Cold: an 8 GiB volume (COLD_SIZE) on a real disk (COLD_DIR, default /var/tmp), the page cache dropped
 before each job, --norandommap, ROUNDS interleaved rounds, the median reported. Servers run in two
-groups, each with its own nbdkit: group 1 (nbdkit, two 1-replica shapes) takes 24 GiB, group 2
+groups, each with its own nbdkit: group 1 (nbdkit, two 1-replica shapes) takes 24 GiB (8 more for
+READ_THREADS or RELAY, 16 more for CORRAL_BASELINE's two shapes), group 2
 (nbdkit, two 3-replica shapes) 56 GiB, one group at a time. Each job runs its rounds before the next
 job starts, and the write job runs last: reads measured after a write job met the disk still
 writing back (nbdkit's cold QD64 reads fell from 8,156 to 350 IOPS on the round after one).
@@ -27,6 +28,12 @@ COLD_JOBS = [  # name, rw, bs, iodepth, metric, fio options
     ("cold-read-qd1", "randread", "4k", 1, "lat", ["--norandommap"]),
     ("write-flush16-qd64", "randwrite", "4k", 64, "iops", ["--norandommap", "--fsync=16"]),
 ]
+# ONLY=cold-read-qd1,...: just these jobs (the others' cells show "—").
+ONLY = sorted(name for name in os.environ.get("ONLY", "").split(",") if name)
+unknown = set(ONLY) - {job[0] for job in COLD_JOBS}
+if unknown:
+    raise SystemExit(f"ONLY names no cold job: {', '.join(sorted(unknown))}; the jobs are {', '.join(job[0] for job in COLD_JOBS)}")
+COLD_JOBS = [job for job in COLD_JOBS if not ONLY or job[0] in ONLY]
 # READ_THREADS=1 adds the in-process replica with its cold reads on the read threads (the design
 # before io_uring) to group 1, for the two side by side.
 READ_THREADS = os.environ.get("READ_THREADS") == "1"
@@ -244,9 +251,9 @@ def main():
     try:
         if "cold" in PARTS:
             tables = [cold_group(GROUPS[int(n) - 1]) for n in COLD_GROUPS]
-            extra = (f" CORRAL_BASELINE=<{nb.BASELINE_COMMIT}>" if nb.BASELINE else "") + (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "")
+            extra = (f" CORRAL_BASELINE=<{nb.BASELINE_COMMIT}>" if nb.BASELINE else "") + (" READ_THREADS=1" if READ_THREADS else "") + (" RELAY=1" if RELAY else "") + (" FILES=1" if FILES else "") + (f" COLD_GROUPS={','.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "") + (f" ONLY={','.join(ONLY)}" if ONLY else "")
             # A run of some groups only keeps a block of its own, by groups.
-            marker = f"nbd-cold-{FS}" + (f"-groups{''.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "") + ("-vs-baseline" if nb.BASELINE else "")
+            marker = f"nbd-cold-{FS}" + (f"-groups{''.join(COLD_GROUPS)}" if COLD_GROUPS != ["1", "2"] else "") + ("-vs-baseline" if nb.BASELINE else "") + ("-" + "-".join(ONLY) if ONLY else "")
             record(marker, f"PARTS=cold COLD_SIZE={SIZE} ROUNDS={ROUNDS} COLD_RUNTIME={RUNTIME}{extra} scripts/bench/nbd.sh",
                    f"{ROUNDS} rounds, {RUNTIME} s each, page cache dropped before every job. Each cell: median [min-max] "
                    f"(median of the rounds' ratios to nbdkit's run in the same round).\n\n" + cold_report(tables))
