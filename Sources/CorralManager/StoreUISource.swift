@@ -5,10 +5,5 @@ import CorralWebUI
 struct StoreUISource: UISource {
     let store: ResourceStore
 
-    func volumes() async -> [Volume] { await store.list(Volume.self) }
-    func nodes() async -> [Node] { await store.list(Node.self) }
-    func events() async -> [Event] { await store.list(Event.self) }
-    func backups() async -> [Backup] { await store.list(Backup.self) }
-    func replicas() async -> [Replica] { await store.list(Replica.self) }
-    func snapshots() async -> [SnapshotRecord] { await store.list(SnapshotRecord.self) }
+    func list<R: Resource>(_ type: R.Type) async -> [R] { await store.list(type) }
 }

@@ -27,7 +27,8 @@ enum AssetSources {
     .danger { color: var(--bad); }
     .muted { color: var(--muted); font-size: 13px; }
     .skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .3rem; }
-    form { margin: .5rem 0; } label { margin-right: 1rem; }
+    form { margin: .5rem 0; } label { margin-right: 1rem; } form.inline { display: inline-block; margin-right: 2rem; }
+    ul.plain { list-style: none; padding: 0; margin: 0; } .setting h2 { font-size: 1rem; margin-bottom: 0; }
     input, select, button { font: inherit; padding: .2rem .4rem; }
     button { cursor: pointer; }
     :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
@@ -43,12 +44,13 @@ enum AssetSources {
     const main = document.getElementById("main");
 
     // Actions: an element with data-api="METHOD /path" sends its JSON to the API. A form sends its
-    // fields (data-type="int" ones as numbers, empty ones left out); a button sends data-body, or,
-    // with data-spec, the resource read fresh with that change to its spec (the API replaces a
-    // spec at the resourceVersion read). data-confirm asks first; data-then goes to a page after.
+    // fields (data-type="int" ones as numbers, empty ones left out); a button sends data-body, its
+    // data-arg-NAME attributes as fields, or, with data-spec, the resource read fresh with that
+    // change to its spec (the API replaces a spec at the resourceVersion read). data-confirm asks
+    // first; data-then goes to a page after.
     async function send(element, body) {
       const [method, path] = element.dataset.api.split(" ");
-      const error = element.closest("form, .actions, td")?.querySelector(".error");
+      const error = element.closest("form, .actions, td, li")?.querySelector(".error");
       if (error) error.textContent = "";
       if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
       try {
@@ -58,6 +60,7 @@ enum AssetSources {
                    spec: { ...current.spec, ...JSON.parse(element.dataset.spec) } };
         }
         const answer = await call(method, path, body);
+        if (element.tagName === "FORM") element.reset();  // done: what was typed is not typed again
         const then = element.dataset.then;
         if (then) window.location.assign(then.replace("{name}", encodeURIComponent(answer?.metadata?.name ?? "")));
         else refresh();
@@ -77,6 +80,14 @@ enum AssetSources {
       const json = text ? JSON.parse(text) : null;
       if (!response.ok) throw new Error(json?.error ?? `${method} ${path}: ${response.status}`);
       return json;
+    }
+
+    function buttonArguments(button) {
+      const body = {};
+      for (const [key, value] of Object.entries(button.dataset)) {
+        if (key.startsWith("arg") && key.length > 3) body[key[3].toLowerCase() + key.slice(4)] = value;
+      }
+      return Object.keys(body).length > 0 ? body : undefined;
     }
 
     function formBody(form) {
@@ -99,7 +110,7 @@ enum AssetSources {
       const button = event.target.closest("button[data-api]");
       if (!button) return;
       event.preventDefault();
-      send(button, button.dataset.body ? JSON.parse(button.dataset.body) : undefined);
+      send(button, button.dataset.body ? JSON.parse(button.dataset.body) : buttonArguments(button));
     });
 
     // Live updates: the page's main part is fetched again when the store changes what it shows
@@ -113,12 +124,18 @@ enum AssetSources {
       const fresh = page.getElementById("main");
       if (!fresh) return;
       const focused = document.activeElement?.id;
-      const typing = [...main.querySelectorAll("input")].filter((i) => i.name && i.value !== i.defaultValue)
-        .map((i) => [i.closest("form")?.dataset.api + " " + i.name, i.value]);
+      // What the user typed and what the API last refused stay, found again by their control.
+      const keyOf = (node) => (node.closest("[data-api]") ?? node.closest("form, .actions, td, li")?.querySelector("[data-api]"))?.dataset.api + " " + (node.name ?? "");
+      const typing = [...main.querySelectorAll("input")].filter((i) => i.name && i.value !== i.defaultValue).map((i) => [keyOf(i), i.value]);
+      const refusals = [...main.querySelectorAll(".error")].filter((e) => e.textContent).map((e) => [keyOf(e), e.textContent]);
       main.replaceChildren(...fresh.childNodes);
       for (const [key, value] of typing) {
-        const input = [...main.querySelectorAll("input")].find((i) => i.closest("form")?.dataset.api + " " + i.name === key);
+        const input = [...main.querySelectorAll("input")].find((i) => keyOf(i) === key);
         if (input) input.value = value;
+      }
+      for (const [key, text] of refusals) {
+        const error = [...main.querySelectorAll(".error")].find((e) => keyOf(e) === key);
+        if (error) error.textContent = text;
       }
       if (focused) document.getElementById(focused)?.focus();
       main.dispatchEvent(new CustomEvent("corral:refreshed", { bubbles: true }));

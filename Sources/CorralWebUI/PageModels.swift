@@ -73,12 +73,12 @@ enum PageModels {
 
     /// The snapshot tree from the volume's records: roots first, each with its children, the
     /// snapshots a backup was made of marked.
-    static func snapshotTree(_ records: [SnapshotRecord], backedUp: Set<String>) -> [Context] {
+    static func snapshotTree(_ records: [SnapshotRecord], volume: String, backedUp: Set<String>) -> [Context] {
         let infos = Dictionary(records.map { ($0.spec.snapshotName, $0.status.info) }, uniquingKeysWith: { a, _ in a })
         func node(_ name: String, depth: Int) -> Context? {
             guard let info = infos[name], depth <= Limits.snapshotCountMax else { return nil }
             let children = info.children.sorted().compactMap { node($0, depth: depth + 1) }
-            return ["name": info.name, "created": info.created, "removed": info.removed, "backedUp": backedUp.contains(info.name),
+            return ["name": info.name, "volume": volume, "created": info.created, "removed": info.removed, "backedUp": backedUp.contains(info.name),
                     "children": children, "hasChildren": !children.isEmpty]
         }
         let roots = infos.values.filter { info in info.parent.map { infos[$0] == nil } ?? true }.map(\.name).sorted()
@@ -87,7 +87,7 @@ enum PageModels {
 
     static func volume(_ volume: Volume, replicas: [Replica], snapshots: [SnapshotRecord], backups: [Backup]) -> Context {
         let own = backups.filter { $0.spec.volumeName == volume.name }.sorted { $0.name < $1.name }
-        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name },
+        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name }, volume: volume.name,
                                 backedUp: Set(own.filter { $0.status.state == .completed }.map(\.spec.snapshotName)))
         return ["volume": [
             "name": volume.name, "state": volume.status.state.rawValue, "robustness": volume.status.robustness.rawValue,

@@ -4,6 +4,8 @@ enum Templates {
     static let all: [String: String] = [
         "layout": layout, "dashboard": dashboard, "volumes": volumes, "volume": volume, "nodes": nodes,
         "events": events, "eventRows": eventRows, "snapshotNode": snapshotNode, "message": message,
+        "backups": backups, "recurringJobs": recurringJobs, "backingImages": backingImages, "systemBackups": systemBackups,
+        "settings": settings,
     ]
 
     static let layout = #"""
@@ -123,9 +125,20 @@ enum Templates {
     <div class="actions">
     {{#detached}}<button data-api="POST /v1/volumes/{{name}}/attach" data-body="{}">Attach</button>{{/detached}}
     {{#attached}}<button data-api="POST /v1/volumes/{{name}}/detach" data-body="{}">Detach</button>{{/attached}}
-    <button data-api="DELETE /v1/volumes/{{name}}" data-confirm="Delete volume {{name}} and every replica and snapshot of it? Its data is gone; backups stay." data-then="/ui/volumes" class="danger">Delete</button>
+    <button data-api="POST /v1/volumes/{{name}}/snapshotBackup" data-body="{}">Back up now</button>
+    <button data-api="DELETE /v1/volumes/{{name}}" data-confirm="Delete volume {{name}} and every replica and snapshot of it? Its data is gone; backups stay." data-then="/ui/volumes" class="danger">Delete volume</button>
     <p class="error" role="alert"></p>
     </div>
+    <form data-api="POST /v1/volumes/{{name}}/expand" class="inline">
+    <label>New size <input name="size" required placeholder="e.g. 20Gi" pattern="[1-9][0-9]{0,5}(Mi|Gi|Ti)"></label>
+    <button type="submit">Expand</button>
+    <p class="error" role="alert"></p>
+    </form>
+    <form data-api="POST /v1/volumes/{{name}}/updateReplicaCount" class="inline">
+    <label>Replicas <input name="replicaCount" type="number" min="1" max="20" value="{{replicasWanted}}" data-type="int" required></label>
+    <button type="submit">Scale</button>
+    <p class="error" role="alert"></p>
+    </form>
     <section aria-labelledby="replicas"><h2 id="replicas">Replicas</h2>
     <table><thead><tr><th scope="col">Replica</th><th scope="col">Node</th><th scope="col">Disk</th><th scope="col">State</th><th scope="col">Rebuild</th></tr></thead>
     <tbody>{{#replicas}}<tr><td>{{name}}</td><td>{{node}}</td><td>{{disk}}</td><td data-field="replica-state">{{state}}</td><td>{{#rebuild}}<progress max="100" value="{{rebuild}}" aria-label="rebuild of {{name}}">{{rebuild}}%</progress> {{rebuild}}%{{/rebuild}}</td></tr>
@@ -151,7 +164,11 @@ enum Templates {
     """#
 
     static let snapshotNode = #"""
-    <li><span class="snapshot">{{name}}</span>{{#backedUp}} <span class="badge">backed up</span>{{/backedUp}}{{#removed}} <span class="badge">removed</span>{{/removed}} <span class="muted">{{created}}</span>{{#hasChildren}}<ul>{{#children}}{{> snapshotNode}}{{/children}}</ul>{{/hasChildren}}</li>
+    <li><span class="snapshot">{{name}}</span>{{#backedUp}} <span class="badge">backed up</span>{{/backedUp}}{{#removed}} <span class="badge">removed</span>{{/removed}} <span class="muted">{{created}}</span>
+    {{^removed}}<span class="actions"><button data-api="POST /v1/volumes/{{volume}}/snapshotBackup" data-arg-snapshot="{{name}}">Back up {{name}}</button>
+    <button data-api="POST /v1/volumes/{{volume}}/snapshotRevert" data-arg-name="{{name}}" data-confirm="Revert volume {{volume}} to snapshot {{name}}? Everything written since it is lost.">Revert to {{name}}</button>
+    <button data-api="POST /v1/volumes/{{volume}}/snapshotDelete" data-arg-name="{{name}}" data-confirm="Delete snapshot {{name}} of volume {{volume}}?" class="danger">Delete {{name}}</button>
+    <span class="error" role="alert"></span></span>{{/removed}}{{#hasChildren}}<ul>{{#children}}{{> snapshotNode}}{{/children}}</ul>{{/hasChildren}}</li>
     """#
 
     static let nodes = #"""

@@ -7,21 +7,23 @@ import Mustache
 /// What the pages read: the cluster's resources as the manager's store holds them. The manager
 /// implements it; tests give fixtures. The pages change nothing: actions go through the REST API.
 public protocol UISource: Sendable {
-    func volumes() async -> [Volume]
-    func nodes() async -> [Node]
-    func events() async -> [Event]
-    func backups() async -> [Backup]
-    func replicas() async -> [Replica]
-    func snapshots() async -> [SnapshotRecord]
+    func list<R: Resource>(_ type: R.Type) async -> [R]
 }
 
 /// The web UI the manager serves at `/` (docs/web-ui.md): pages rendered here from templates,
 /// readable without JavaScript; one script module for actions and live updates.
 public struct WebUI: Sendable {
     public enum Page: String, CaseIterable, Sendable {
-        case dashboard, volumes, nodes, events
+        case dashboard, volumes, nodes, backups, recurringjobs, backingimages, systembackups, settings, events
         var path: String { self == .dashboard ? "/" : "/ui/\(rawValue)" }
-        var label: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+        var label: String {
+            switch self {
+            case .recurringjobs: "Recurring jobs"
+            case .backingimages: "Backing images"
+            case .systembackups: "System backups"
+            default: rawValue.prefix(1).uppercased() + rawValue.dropFirst()
+            }
+        }
     }
 
     /// Events the events page lists, the latest: a page, not an archive (the API lists them all).
@@ -61,19 +63,44 @@ public struct WebUI: Sendable {
         }
         router.get("/ui/volumes/:name") { _, context in
             let name = try context.parameters.require("name")
-            guard let volume = await source.volumes().first(where: { $0.name == name }) else {
+            guard let volume = await source.list(Volume.self).first(where: { $0.name == name }) else {
                 return notFound("No volume is named \(name).")
             }
             return try await page(.volumes, title: "Volume \(name)", template: "volume", live: "volumes replicas snapshots backups") {
-                PageModels.volume(volume, replicas: await source.replicas(), snapshots: await source.snapshots(), backups: await source.backups())
+                PageModels.volume(volume, replicas: await source.list(Replica.self), snapshots: await source.list(SnapshotRecord.self),
+                                  backups: await source.list(Backup.self))
             }
         }
         router.get("/ui/nodes") { _, _ in
-            try await page(.nodes, title: "Nodes", template: "nodes", live: "nodes") { PageModels.nodes(await source.nodes()) }
+            try await page(.nodes, title: "Nodes", template: "nodes", live: "nodes") { PageModels.nodes(await source.list(Node.self)) }
+        }
+        router.get("/ui/backups") { _, _ in
+            try await page(.backups, title: "Backups", template: "backups", live: "backuptargets backupvolumes backups") {
+                PageModels.backups(targets: await source.list(BackupTarget.self), volumes: await source.list(BackupVolume.self),
+                                   backups: await source.list(Backup.self))
+            }
+        }
+        router.get("/ui/recurringjobs") { _, _ in
+            try await page(.recurringjobs, title: "Recurring jobs", template: "recurringJobs", live: "recurringjobs") {
+                PageModels.recurringJobs(await source.list(RecurringJob.self))
+            }
+        }
+        router.get("/ui/backingimages") { _, _ in
+            try await page(.backingimages, title: "Backing images", template: "backingImages", live: "backingimages") {
+                PageModels.backingImages(await source.list(BackingImage.self))
+            }
+        }
+        router.get("/ui/systembackups") { _, _ in
+            try await page(.systembackups, title: "System backups", template: "systemBackups", live: "systembackups systemrestores") {
+                PageModels.systemBackups(await source.list(SystemBackup.self), restores: await source.list(SystemRestore.self))
+            }
+        }
+        router.get("/ui/settings") { _, _ in
+            try await page(.settings, title: "Settings", template: "settings", live: "settings") { PageModels.settings(await source.list(Setting.self)) }
         }
         router.get("/ui/events") { _, _ in
             try await page(.events, title: "Events", template: "events", live: "events") {
-                PageModels.events(Array(await source.events().sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }.prefix(Self.eventsShown)))
+                PageModels.events(Array(await source.list(Event.self).sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }.prefix(Self.eventsShown)))
             }
         }
         router.get("/ui/assets/:file") { _, context in
@@ -88,14 +115,15 @@ public struct WebUI: Sendable {
     }
 
     func dashboard() async throws -> PageModels.Context {
-        PageModels.dashboard(Dashboard(volumes: await source.volumes(), nodes: await source.nodes(), events: await source.events(), backups: await source.backups()))
+        PageModels.dashboard(Dashboard(volumes: await source.list(Volume.self), nodes: await source.list(Node.self),
+                                       events: await source.list(Event.self), backups: await source.list(Backup.self)))
     }
 
     func volumes(_ parameters: Hummingbird.Parameters) async throws -> PageModels.Context {
         var items: [String: String] = [:]
         for (key, value) in parameters { items[String(key)] = String(value) }
         let query = VolumeListQuery(items: items)
-        let all = await source.volumes()
+        let all = await source.list(Volume.self)
         return PageModels.volumeList(query.apply(to: all), query: query, total: all.count)
     }
 

@@ -14,6 +14,7 @@ struct ManagerRoutesTests {
     static let undescribed: Set<String> = [
         "GET /metrics", "GET /v1/openapi.json",
         "GET /", "GET /ui/volumes", "GET /ui/volumes/*", "GET /ui/nodes", "GET /ui/events", "GET /ui/assets/*",
+        "GET /ui/backups", "GET /ui/recurringjobs", "GET /ui/backingimages", "GET /ui/systembackups", "GET /ui/settings",
     ]
 
     @Test func theRouterHasExactlyTheDocumentsOperations() throws {

@@ -10,19 +10,14 @@ import Testing
 /// The pages as a browser gets them: every page answers HTML with its security headers, values
 /// are escaped, the volume page shows its replicas and snapshot tree, assets are cached by hash.
 struct WebUIPagesTests {
+    /// Resources by type, as a store would list them.
     struct Fixture: UISource {
-        var volumeList: [Volume] = []
-        var nodeList: [Node] = []
-        var eventList: [Event] = []
-        var backupList: [Backup] = []
-        var replicaList: [Replica] = []
-        var snapshotList: [SnapshotRecord] = []
-        func volumes() async -> [Volume] { volumeList }
-        func nodes() async -> [Node] { nodeList }
-        func events() async -> [Event] { eventList }
-        func backups() async -> [Backup] { backupList }
-        func replicas() async -> [Replica] { replicaList }
-        func snapshots() async -> [SnapshotRecord] { snapshotList }
+        var resources: [ObjectIdentifier: [any Resource]] = [:]
+        subscript<R: Resource>(_ type: R.Type) -> [R] {
+            get { resources[ObjectIdentifier(type)] as? [R] ?? [] }
+            set { resources[ObjectIdentifier(type)] = newValue }
+        }
+        func list<R: Resource>(_ type: R.Type) async -> [R] { self[type] }
     }
 
     static let hostile = "<script>alert(1)</script><b onclick=\"x\">&"
@@ -32,11 +27,11 @@ struct WebUIPagesTests {
         var volume = VolumeListQueryTests.volume("v1", state: .attached, robustness: .degraded, labels: ["note": hostile])
         volume.status.endpoint = "nbd://127.0.0.1:10809/v1"
         volume.status.rebuildProgress = ["v1-r2": 42]
-        fixture.volumeList = [volume, VolumeListQueryTests.volume("v2")]
-        fixture.nodeList = [DashboardTests.node("n1", disks: [(1 << 40, 1 << 39, 0)])]
-        fixture.eventList = [Event(metadata: ObjectMeta(name: "e1"), spec: .init(type: .warning, reason: "Failed", message: hostile,
+        fixture[Volume.self] = [volume, VolumeListQueryTests.volume("v2")]
+        fixture[Node.self] = [DashboardTests.node("n1", disks: [(1 << 40, 1 << 39, 0)])]
+        fixture[Event.self] = [Event(metadata: ObjectMeta(name: "e1"), spec: .init(type: .warning, reason: "Failed", message: hostile,
                                                                                involvedObject: "volumes/v1", time: Date()), status: .init())]
-        fixture.replicaList = ["v1-r1", "v1-r2"].map { name in
+        fixture[Replica.self] = ["v1-r1", "v1-r2"].map { name in
             Replica(metadata: ObjectMeta(name: name), spec: .init(volumeName: "v1", volumeSize: 1 << 30, nodeID: "n1", diskID: "d0", dataDirectoryName: name), status: .init())
         }
         func snapshot(_ name: String, parent: String?, children: [String]) -> SnapshotRecord {
@@ -45,11 +40,17 @@ struct WebUIPagesTests {
                                                             userCreated: true, removed: false, labels: [:], size: 0, checksum: nil, checksumTime: nil),
                                          observedAt: Date()))
         }
-        fixture.snapshotList = [snapshot("s1", parent: nil, children: ["s2"]), snapshot("s2", parent: "s1", children: [])]
+        fixture[SnapshotRecord.self] = [snapshot("s1", parent: nil, children: ["s2"]), snapshot("s2", parent: "s1", children: [])]
         var backup = Backup(metadata: ObjectMeta(name: "backup-1"), spec: .init(volumeName: "v1", snapshotName: "s1", backupTargetURL: "file:///b"), status: .init())
         backup.status.state = .completed
         backup.status.progress = 100
-        fixture.backupList = [backup]
+        backup.status.url = "file:///b?backup=backup-1&volume=v1"
+        var running = Backup(metadata: ObjectMeta(name: "backup-2"), spec: .init(volumeName: "v1", snapshotName: "s2", backupTargetURL: "file:///b"), status: .init())
+        running.status.state = .inProgress
+        running.status.progress = 37
+        fixture[Backup.self] = [backup, running]
+        fixture[Setting.self] = [Setting(metadata: ObjectMeta(name: "default-replica-count"), spec: .init(value: "2"), status: .init()),
+                                 Setting(metadata: ObjectMeta(name: "backup-compression-method"), spec: .init(value: "gzip"), status: .init())]
         return fixture
     }
 
@@ -61,7 +62,8 @@ struct WebUIPagesTests {
         }
     }
 
-    @Test(arguments: ["/", "/ui/volumes", "/ui/volumes/v1", "/ui/nodes", "/ui/events", "/ui/volumes?q=v&sort=size&order=desc&page=1"])
+    @Test(arguments: ["/", "/ui/volumes", "/ui/volumes/v1", "/ui/nodes", "/ui/events", "/ui/volumes?q=v&sort=size&order=desc&page=1",
+                      "/ui/backups", "/ui/recurringjobs", "/ui/backingimages", "/ui/systembackups", "/ui/settings"])
     func everyPageIsHTMLWithItsGuards(path: String) async throws {
         try await get(path) { response in
             #expect(response.status == .ok)
@@ -123,12 +125,44 @@ struct WebUIPagesTests {
 
     @Test func aThousandVolumesPageFifty() async throws {
         var fixture = Fixture()
-        fixture.volumeList = (0..<1000).map { VolumeListQueryTests.volume(String(format: "vol-%04d", $0)) }
+        fixture[Volume.self] = (0..<1000).map { VolumeListQueryTests.volume(String(format: "vol-%04d", $0)) }
         try await get("/ui/volumes?page=2", fixture) { response in
             let html = String(buffer: response.body)
             #expect(html.contains("1000 of 1000 volumes, page 2 of 20."))
             #expect(html.contains("vol-0050") && html.contains("vol-0099") && !html.contains("vol-0100") && !html.contains("vol-0049<"))
             #expect(html.contains("href=\"/ui/volumes?page=3\"") && html.contains("href=\"/ui/volumes\" rel=\"prev\""))
+        }
+    }
+
+    @Test func settingsShowEachDefinitionWithItsValueAndRange() async throws {
+        try await get("/ui/settings") { response in
+            let html = String(buffer: response.body)
+            for definition in SettingDefinition.all {
+                #expect(html.contains("<h2 id=\"setting-\(definition.name)\">\(definition.name)</h2>"), "\(definition.name) is listed")
+                #expect(html.contains("Default: \(definition.defaultValue)."), "\(definition.name)'s default")
+            }
+            #expect(html.contains("<input name=\"value\" type=\"number\" value=\"2\" min=\"1\" max=\"20\">"), "the stored value, with the range")
+            #expect(html.contains("<input name=\"value\" type=\"number\" value=\"25\" min=\"0\" max=\"100\">"), "a default, and a bound of 0 kept")
+            #expect(html.contains("<option selected>gzip</option>"), "a choice's stored value selected")
+            #expect(html.contains("novalidate"), "the API checks values, so its message is the one shown")
+        }
+    }
+
+    @Test func backupsOfferRestoreOnlyWhenCompleted() async throws {
+        try await get("/ui/backups") { response in
+            let html = String(buffer: response.body)
+            #expect(html.contains("<input type=\"hidden\" name=\"fromBackup\" value=\"file:///b?backup=backup-1&amp;volume=v1\">"))
+            #expect(html.components(separatedBy: "name=\"fromBackup\"").count == 2, "one restore form: backup-2 is still running")
+            #expect(html.contains("value=\"37\""), "the running backup's progress")
+        }
+    }
+
+    @Test func snapshotActionsNameTheirSnapshot() async throws {
+        try await get("/ui/volumes/v1") { response in
+            let html = String(buffer: response.body)
+            #expect(html.contains("data-api=\"POST /v1/volumes/v1/snapshotRevert\" data-arg-name=\"s2\" data-confirm=\"Revert volume v1 to snapshot s2?"))
+            #expect(html.contains("data-api=\"POST /v1/volumes/v1/snapshotDelete\" data-arg-name=\"s1\" data-confirm=\"Delete snapshot s1 of volume v1?\""))
+            #expect(html.contains("data-api=\"POST /v1/volumes/v1/snapshotBackup\" data-arg-snapshot=\"s1\""))
         }
     }
 }

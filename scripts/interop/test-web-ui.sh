@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 22, first pages, in a real browser (Playwright driving Debian's headless Chromium) against
-# `corral server`: every page renders and links; a volume created, attached, snapshotted and
-# deleted through the pages' controls, each checked through the API; a change made through the
+# `corral server`: every page renders and links; a setting refused with the API's message, then set;
+# the backup target set; a volume created, attached, snapshotted, backed up, reverted, expanded,
+# scaled and deleted, a snapshot deleted, a backup restored, a node cordoned, all through the
+# pages' controls, each checked through the API; a change made through the
 # API shows on the open page without a reload (the event stream); a hostile label and event message
 # render as text; the browser's console stays free of errors; a cross-site form post is refused.
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +11,8 @@ setup curl python3 chromium
 python3 -c 'import playwright' 2>/dev/null || fail "Playwright (pip) is missing; run scripts/install-test-deps.sh"
 start_server
 
-python3 "$ROOT/scripts/interop/web_ui_browser.py" "$CORRAL_API" >"$WORK/browser.log" 2>&1 \
+mkdir -p "$WORK/backups"
+python3 "$ROOT/scripts/interop/web_ui_browser.py" "$CORRAL_API" "$WORK/backups" >"$WORK/browser.log" 2>&1 \
     || { cat "$WORK/browser.log" >&2; fail "the browser test failed (above)"; }
 cat "$WORK/browser.log" >&2
 

@@ -1,9 +1,10 @@
 """The web UI in headless Chromium (Playwright), for test-web-ui.sh: pages, actions checked through
-the API, live updates without a reload, escaping. Usage: web_ui_browser.py API_URL"""
+the API, live updates without a reload, escaping. Usage: web_ui_browser.py API_URL BACKUP_DIR"""
 import json, shutil, sys, time, urllib.error, urllib.request
 from playwright.sync_api import expect, sync_playwright
 
 API = sys.argv[1]
+BACKUP_DIR = sys.argv[2]
 LIVE_SECONDS = 15  # the event stream coalesces status changes for up to 5 s (docs/api.md)
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -51,10 +52,33 @@ def main():
         # Every page renders, with its heading, and the navigation reaches it.
         page.goto(API + "/")
         expect(page.locator("h1")).to_have_text("Dashboard")
-        for label, heading in [("Volumes", "Volumes"), ("Nodes", "Nodes"), ("Events", "Events"), ("Dashboard", "Dashboard")]:
-            page.get_by_role("navigation", name="Pages").get_by_role("link", name=label).click()
-            expect(page.locator("h1")).to_have_text(heading)
-        print("pages: dashboard, volumes, nodes, events render and link")
+        pages = ["Volumes", "Nodes", "Backups", "Recurring jobs", "Backing images", "System backups", "Settings", "Events", "Dashboard"]
+        for label in pages:
+            page.get_by_role("navigation", name="Pages").get_by_role("link", name=label, exact=True).click()
+            expect(page.locator("h1")).to_have_text(label)
+        print("pages:", ", ".join(pages), "render and link")
+
+        # Settings: a value the API refuses shows its message beside the field; a good one is kept.
+        page.goto(API + "/ui/settings")
+        form = page.locator("form[data-api='PUT /v1/settings/default-replica-count']")
+        form.locator("input[name=value]").fill("99")
+        form.get_by_role("button", name="Save").click()
+        expect(form.locator(".error")).to_contain_text("default-replica-count")
+        refusal = form.locator(".error").inner_text()
+        form.locator("input[name=value]").fill("1")
+        form.get_by_role("button", name="Save").click()
+        wait_api("default-replica-count = 1", lambda: api("GET", "/v1/settings/default-replica-count")[1]["value"] == "1")
+        expect(form.locator(".error")).to_have_text("")
+        problems[:] = [p for p in problems if "status of 422" not in p and "status of 400" not in p]  # the refusal asked for
+        print("settings: refused with the API's message (" + refusal + "), then set")
+
+        # The backup target through its form.
+        page.goto(API + "/ui/backups")
+        page.fill("input[name=url]", "file://" + BACKUP_DIR)
+        page.get_by_role("button", name="Set the backup target").click()
+        wait_api("the backup target to be set", lambda: api("GET", "/v1/backuptargets/default")[1]["spec"]["url"] == "file://" + BACKUP_DIR)
+        expect(page.locator("td", has_text="file://" + BACKUP_DIR)).to_be_visible(timeout=LIVE_SECONDS * 1000)
+        print("backup target: set to file://" + BACKUP_DIR)
 
         # Create a volume through the form; the page moves to it; the API has it as asked.
         create_through_form(page, "web1")
@@ -89,12 +113,60 @@ def main():
         assert status == 200 and "snap1" in json.dumps(snapshots), snapshots
         print("snapshot: snap1 taken and shown")
 
+        # Back up snap1; the tree marks it once the backup completes; the API has it.
+        page.get_by_role("button", name="Back up snap1").click()
+        wait_api("snap1's backup to complete", lambda: any(
+            b["spec"]["snapshotName"] == "snap1" and b["status"]["state"] == "Completed" for b in api("GET", "/v1/backups")[1]["items"]), 60)
+        expect(page.locator(".tree li", has_text="snap1").locator(".badge", has_text="backed up")).to_be_visible(timeout=LIVE_SECONDS * 2000)
+        print("backup: snap1 backed up and marked")
+
+        # Revert to snap1 asks first, naming both; the API takes it.
+        page.get_by_role("button", name="Revert to snap1").click()
+        assert "web1" in dialogs[-1] and "snap1" in dialogs[-1], dialogs
+        expect(page.locator(".tree .error").first).to_have_text("")
+        print("revert: confirmed (" + dialogs[-1] + ")")
+
+        # A second snapshot, deleted through its button.
+        page.fill("input[placeholder^='a name']", "snap2")
+        page.get_by_role("button", name="Take a snapshot").click()
+        expect(page.locator(".tree .snapshot", has_text="snap2")).to_be_visible(timeout=LIVE_SECONDS * 2000)
+        page.get_by_role("button", name="Delete snap2").click()
+        assert "snap2" in dialogs[-1], dialogs
+        def snap2_gone():
+            listed = api("GET", "/v1/volumes/web1/snapshots")[1]
+            return not any(s["name"] == "snap2" and not s.get("removed") for s in listed)
+        wait_api("snap2 to be deleted", snap2_gone)
+        print("snapshot delete: snap2 deleted")
+
+        # Expand and scale through their forms.
+        page.fill("input[name=size][placeholder^='e.g.']", "128Mi")
+        page.get_by_role("button", name="Expand").click()
+        wait_api("web1 to be 128 MiB", lambda: api("GET", "/v1/volumes/web1")[1]["spec"]["size"] == 128 << 20)
+        page.fill("input[name=replicaCount]", "2")
+        page.get_by_role("button", name="Scale").click()
+        wait_api("web1 to want 2 replicas", lambda: api("GET", "/v1/volumes/web1")[1]["spec"]["numberOfReplicas"] == 2)
+        page.fill("input[name=replicaCount]", "1")
+        page.get_by_role("button", name="Scale").click()
+        wait_api("web1 to want 1 replica", lambda: api("GET", "/v1/volumes/web1")[1]["spec"]["numberOfReplicas"] == 1)
+        print("expand and scale: 128 MiB, 2 then 1 replicas")
+
         # A change made elsewhere (the API) shows on the open page, with no reload.
         status, _ = api("POST", "/v1/volumes/web1/detach", {})
         assert status == 200, status
         expect(page.locator("[data-field=state]")).to_have_text("detached", timeout=LIVE_SECONDS * 2000)
         assert page.evaluate("window.__notReloaded") is True, "the page reloaded"
         print("live: the API's detach shown without a reload")
+
+        # Restore snap1's backup as a new volume from the backups page.
+        backup = next(b for b in api("GET", "/v1/backups")[1]["items"] if b["spec"]["snapshotName"] == "snap1")
+        page.goto(API + "/ui/backups")
+        row = page.locator("tr", has_text=backup["metadata"]["name"])
+        row.locator("input[name=name]").fill("web1r")
+        row.get_by_role("button", name="Restore").click()
+        page.wait_for_url("**/ui/volumes/web1r")
+        status, restored = api("GET", "/v1/volumes/web1r")
+        assert status == 200 and restored["spec"].get("fromBackup") == backup["status"]["url"], restored["spec"]
+        print("restore: web1r from", backup["status"]["url"])
 
         # A hostile label renders as text, in the list and on the volume's page.
         status, _ = api("POST", "/v1/volumes", {"name": "web2", "size": "16Mi", "numberOfReplicas": 1, "labels": {"note": HOSTILE}})
@@ -120,7 +192,7 @@ def main():
 
         # Delete asks first, naming the volume; then the API has it gone.
         page.goto(API + "/ui/volumes/web1")
-        page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name="Delete volume", exact=True).click()
         page.wait_for_url("**/ui/volumes")
         assert dialogs and "web1" in dialogs[-1], dialogs
         wait_api("web1 to be deleted", lambda: api("GET", "/v1/volumes/web1")[0] == 404)
