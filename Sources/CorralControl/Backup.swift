@@ -11,6 +11,7 @@ public enum BackupState: String, Codable, Sendable {
 public typealias Backup = Object<BackupKind>
 
 public enum BackupKind: ResourceKind {
+    public static func headline(of status: Status) -> [String] { [status.state.rawValue, String(status.progress)] }
     public static let kind = Kind.backups
     /// The error of a cancelled backup. Its uploaded blocks stay in the store for the next one.
     public static let cancelledMessage = "cancelled; the blocks it uploaded are reused by the next backup of the volume"

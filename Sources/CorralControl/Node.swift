@@ -22,6 +22,8 @@ public struct DiskStatus: Codable, Sendable, Hashable {
 public typealias Node = Object<NodeKind>
 
 public enum NodeKind: ResourceKind {
+    /// Up or down, not each heartbeat's time.
+    public static func headline(of status: Status) -> [String] { [String(status.ready)] }
     public static let kind = Kind.nodes
 
     public struct Spec: Codable, Sendable, Hashable {

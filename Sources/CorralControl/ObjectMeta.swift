@@ -34,6 +34,7 @@ public protocol Resource: Codable, Sendable, Hashable {
     var spec: Spec { get set }
     var status: Status { get set }
     init(metadata: ObjectMeta, spec: Spec, status: Status)
+    static func headline(of status: Status) -> [String]
 }
 
 /// What a kind of resource is: its collection and the shapes of its spec and status.
@@ -41,6 +42,14 @@ public protocol ResourceKind: Sendable {
     associatedtype Spec: Codable, Sendable, Hashable
     associatedtype Status: Codable, Sendable, Hashable
     static var kind: Kind { get }
+    /// What of a status a person watches (a volume's state and robustness): a status write that
+    /// changes it reaches event-stream clients within the short window (docs/api.md, "Event stream").
+    static func headline(of status: Status) -> [String]
+}
+
+extension ResourceKind {
+    /// Nothing singled out: status writes wait the long window.
+    public static func headline(of status: Status) -> [String] { [] }
 }
 
 /// Every stored resource is one of these: `Volume` is `Object<VolumeKind>`, and so on.
@@ -55,6 +64,8 @@ public struct Object<Definition: ResourceKind>: Resource {
     public init(metadata: ObjectMeta, spec: Spec, status: Status) {
         self.metadata = metadata; self.spec = spec; self.status = status
     }
+
+    public static func headline(of status: Status) -> [String] { Definition.headline(of: status) }
 }
 
 extension Resource {

@@ -13,6 +13,7 @@ public enum DesireState: String, Codable, Sendable {
 public typealias Replica = Object<ReplicaKind>
 
 public enum ReplicaKind: ResourceKind {
+    public static func headline(of status: Status) -> [String] { [status.currentState.rawValue] }
     public static let kind = Kind.replicas
 
     public struct Spec: Codable, Sendable, Hashable {

@@ -24,6 +24,7 @@ public enum SystemBackupState: String, Codable, Sendable, CaseIterable {
 }
 
 public enum SystemBackupKind: ResourceKind {
+    public static func headline(of status: Status) -> [String] { [status.state.rawValue] }
     public static let kind = Kind.systembackups
     /// The labels that tie the volume backups a system backup made to it: its name, and the id
     /// of this making of it (a system backup deleted and made again under its name has a new one,

@@ -17,7 +17,9 @@ public enum APILimits {
     /// to send only a resource's latest: a second, so a UI still shows an action at once.
     public static let changeCoalesceWindow: Duration = .seconds(1)
     /// How long it holds a status-only modification (node heartbeats every 2 s, controllers'
-    /// reports): a node then reaches a client at most every 5 s, however often it reports.
+    /// reports): a node then reaches a client at most every 5 s, however often it reports. A status
+    /// write that changes what a person watches (a volume turning degraded, a node going down: the
+    /// kind's `headline`) takes `changeCoalesceWindow` instead.
     public static let statusChangeCoalesceWindow: Duration = .seconds(5)
     /// Event streams one manager serves at once: each costs two tasks and a wake-up each half
     /// second; a UI needs one per open browser tab.

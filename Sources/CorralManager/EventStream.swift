@@ -33,6 +33,12 @@ extension ManagerAPI {
 /// ends once the client reads what was written (it reconnects and resumes from the history, or
 /// resyncs); until the answer is dropped it holds its `slot` of the limit.
 struct EventFrames: AsyncSequence, Sendable {
+    /// How long a modification may wait for a later one of the same resource: the long window only
+    /// for status writes that change nothing a person watches (heartbeats, reports).
+    static func window(for change: Change) -> Duration {
+        change.statusOnly && !change.headline ? APILimits.statusChangeCoalesceWindow : APILimits.changeCoalesceWindow
+    }
+
     typealias Element = ArraySlice<UInt8>
     let missed: [Change]?
     let resyncAt: Int64
@@ -102,8 +108,7 @@ struct EventFrames: AsyncSequence, Sendable {
                 let due: [ChangeEvent]
                 switch input {
                 case .change(let change):
-                    let window = change.statusOnly ? APILimits.statusChangeCoalesceWindow : APILimits.changeCoalesceWindow
-                    due = coalescer.receive(EventFrames.event(change), window: window, now: now)
+                    due = coalescer.receive(EventFrames.event(change), window: EventFrames.window(for: change), now: now)
                 case .tick:
                     due = coalescer.due(now: now)
                 }

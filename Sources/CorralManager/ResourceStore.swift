@@ -13,6 +13,8 @@ public struct Change: Sendable, Equatable, Codable {
     public var added = false
     /// Only the status changed (a heartbeat, a controller's report), not what a user asked for.
     public var statusOnly = false
+    /// A status change altered what a person watches of it (`ResourceKind.headline`).
+    public var headline = false
     /// The last change its revision made (a create that evicts old events makes several).
     public var closesRevision = true
     /// The owning resource ("volumes/v1"), also for a removal, so watchers need not look it up.
@@ -137,8 +139,9 @@ public actor ResourceStore {
     public func updateStatus<R: Resource>(_ resource: R) throws -> R {
         var stored = try current(resource)
         guard stored.status != resource.status else { return stored }
+        let headline = R.headline(of: stored.status) != R.headline(of: resource.status)
         stored.status = resource.status
-        try commit(stored, statusOnly: true)
+        try commit(stored, statusOnly: true, headline: headline)
         return objects[R.kind]![resource.name] as! R
     }
 
@@ -172,7 +175,8 @@ public actor ResourceStore {
         return stored
     }
 
-    private func commit(_ object: any Resource, removing: [(Kind, String)] = [], added: Bool = false, statusOnly: Bool = false) throws {
+    private func commit(_ object: any Resource, removing: [(Kind, String)] = [], added: Bool = false, statusOnly: Bool = false,
+                        headline: Bool = false) throws {
         let next = revision + 1
         var object = object
         object.metadata.resourceVersion = next
@@ -189,7 +193,7 @@ public actor ResourceStore {
         }
         objects[kind, default: [:]][object.name] = object
         announce(Change(kind: kind, name: object.name, revision: next, deleted: false, added: added, statusOnly: statusOnly,
-                        owner: object.metadata.owner))
+                        headline: headline, owner: object.metadata.owner))
     }
 
     // MARK: Watching

@@ -111,6 +111,31 @@ struct EventStreamTests {
         #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.id < $1.id }, "ids grow")
     }
 
+    /// A status write that changes what a person watches (a volume turning degraded, a node going
+    /// down) is a headline and waits the short window; heartbeats and progress reports wait the long one.
+    @Test func statusChangesOfWhatAPersonWatchesAreHeadlines() async throws {
+        let store = try ResourceStore(persistence: MemoryPersistence())
+        try await store.create(Volume(metadata: ObjectMeta(name: "v1"), spec: .init(size: 1 << 30, numberOfReplicas: 3), status: .init()), now: now)
+        try await store.create(Node(metadata: ObjectMeta(name: "n1"), spec: .init(), status: .init()), now: now)
+        let start = await store.revision
+        _ = try await store.modifyStatus(Volume.self, "v1") { $0.actualSize = 4096 }
+        _ = try await store.modifyStatus(Volume.self, "v1") { $0.robustness = .degraded }
+        _ = try await store.modifyStatus(Volume.self, "v1") { $0.rebuildProgress = ["r1": 40] }
+        _ = try await store.modifyStatus(Node.self, "n1") { $0.address = "10.0.0.1" }
+        _ = try await store.modifyStatus(Node.self, "n1") { $0.ready = true }
+        let (missed, _, _, id) = await store.follow(after: start)
+        await store.stopFollowing(id)
+        let changes = try #require(missed)
+        #expect(changes.map(\.headline) == [false, true, true, false, true], "size: no; robustness, rebuild progress: yes; heartbeat: no; ready: yes")
+        #expect(changes.map { EventFrames.window(for: $0) } == [.seconds(5), .seconds(1), .seconds(1), .seconds(5), .seconds(1)])
+        var spec = try #require(await store.get(Volume.self, "v1"))
+        spec.spec.numberOfReplicas = 2
+        _ = try await store.update(spec)
+        let (afterSpec, _, _, id2) = await store.follow(after: start + 5)
+        await store.stopFollowing(id2)
+        #expect(afterSpec?.map { EventFrames.window(for: $0) } == [.seconds(1)], "a spec change waits the short window")
+    }
+
     /// Past the history a client cannot resume: it is told to list again. A revision that
     /// makes two changes (a new event evicting the oldest) carries its id on the last only, so
     /// a client cut off between them resumes before both.
