@@ -22,6 +22,8 @@ python3 -c 'import boto3, botocore' 2>/dev/null || python3 -m pip install -q --r
 python3 -c 'import lz4.frame' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "lz4>=4,<5"
 # Playwright drives Chromium for the web UI's browser tests; pinned, as its protocol follows the browser.
 python3 -c 'import playwright' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "playwright==1.65.2"
+# axe-core, through its Playwright wrapper, checks the pages' accessibility.
+python3 -c 'import axe_playwright_python' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "axe-playwright-python==0.1.8"
 for tool in chromium schemathesis moto_server qemu-img qemu-io qemu-nbd nbdinfo nbdcopy nbdfuse nbdkit fio mkfs.ext4 fsck.ext4 mkfs.xfs losetup; do
     command -v "$tool" >/dev/null || { echo "install-test-deps: $tool is still missing after install" >&2; exit 1; }
 done

@@ -6,4 +6,5 @@ struct StoreUISource: UISource {
     let store: ResourceStore
 
     func list<R: Resource>(_ type: R.Type) async -> [R] { await store.list(type) }
+    func revision() async -> Int64 { await store.revision }
 }

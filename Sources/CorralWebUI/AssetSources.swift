@@ -43,30 +43,61 @@ enum AssetSources {
 
     const main = document.getElementById("main");
 
+    // A control's identity across a refresh, which replaces every element: what it calls, on what
+    // (data-arg-* and hidden inputs, as on a backups page with a restore form a row), and its name.
+    function keyOf(node) {
+      if (node.tagName === "A") return "a " + node.getAttribute("href");
+      const control = node.closest("[data-api]") ?? node.closest("form, .actions, td, li")?.querySelector("[data-api]");
+      if (!control) return null;
+      const args = Object.entries(control.dataset).filter(([k]) => k.startsWith("arg")).map(([k, v]) => `${k}=${v}`);
+      const hidden = [...control.querySelectorAll("input[type=hidden]")].map((i) => `${i.name}=${i.value}`);
+      return [control.dataset.api, ...args, ...hidden, node.name ?? node.tagName].join(" ");
+    }
+    const find = (selector, key) => [...main.querySelectorAll(selector)].find((n) => keyOf(n) === key);
+
     // Actions: an element with data-api="METHOD /path" sends its JSON to the API. A form sends its
     // fields (data-type="int" ones as numbers, empty ones left out); a button sends data-body, its
     // data-arg-NAME attributes as fields, or, with data-spec, the resource read fresh with that
-    // change to its spec (the API replaces a spec at the resourceVersion read). data-confirm asks
-    // first; data-then goes to a page after.
+    // change to its spec (the API replaces a spec at the resourceVersion read; a heartbeat may
+    // change it meanwhile, so a conflict reads again once). data-confirm asks first; data-then goes
+    // to a page after. Refreshes wait while an action runs, so its answer lands where it is shown.
+    let acting = 0;
     async function send(element, body) {
       const [method, path] = element.dataset.api.split(" ");
-      const error = element.closest("form, .actions, td, li")?.querySelector(".error");
-      if (error) error.textContent = "";
+      const errorKey = keyOf(element.closest("form, .actions, td, li")?.querySelector(".error") ?? element);
+      const showError = (text) => { const error = find(".error", errorKey); if (error) error.textContent = text; };
       if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
+      showError("");
+      acting += 1;
+      element.setAttribute("aria-busy", "true");
       try {
-        if (element.dataset.spec) {
-          const current = await call("GET", path);
-          body = { metadata: { resourceVersion: current.metadata.resourceVersion, labels: current.metadata.labels ?? {} },
-                   spec: { ...current.spec, ...JSON.parse(element.dataset.spec) } };
+        let answer;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            if (element.dataset.spec) {
+              const current = await call("GET", path);
+              body = { metadata: { resourceVersion: current.metadata.resourceVersion, labels: current.metadata.labels ?? {} },
+                       spec: { ...current.spec, ...JSON.parse(element.dataset.spec) } };
+            }
+            answer = await call(method, path, body);
+            break;
+          } catch (failure) {
+            if (!(element.dataset.spec && failure.status === 409 && attempt === 0)) throw failure;
+          }
         }
-        const answer = await call(method, path, body);
-        if (element.tagName === "FORM") element.reset();  // done: what was typed is not typed again
+        if (element.tagName === "FORM") {  // done: what was typed is not typed again
+          element.reset();
+          for (const input of element.querySelectorAll("[data-typed]")) delete input.dataset.typed;
+        }
         const then = element.dataset.then;
-        if (then) window.location.assign(then.replace("{name}", encodeURIComponent(answer?.metadata?.name ?? "")));
-        else refresh();
+        if (then) { window.location.assign(then.replace("{name}", encodeURIComponent(answer?.metadata?.name ?? ""))); return; }
       } catch (failure) {
-        if (error) error.textContent = failure.message;
+        showError(failure.message);
+      } finally {
+        element.removeAttribute("aria-busy");
+        acting -= 1;
       }
+      refresh();
     }
 
     async function call(method, path, body) {
@@ -77,8 +108,13 @@ enum AssetSources {
       }
       const response = await fetch(path, options);
       const text = await response.text();
-      const json = text ? JSON.parse(text) : null;
-      if (!response.ok) throw new Error(json?.error ?? `${method} ${path}: ${response.status}`);
+      let json = null;
+      try { json = text ? JSON.parse(text) : null; } catch { json = null; }  // a proxy's HTML page, say
+      if (!response.ok) {
+        const failure = new Error(json?.error ?? `${method} ${path}: HTTP ${response.status} ${response.statusText}`);
+        failure.status = response.status;
+        throw failure;
+      }
       return json;
     }
 
@@ -99,10 +135,13 @@ enum AssetSources {
       return body;
     }
 
+    document.addEventListener("input", (event) => { if (event.target.name) event.target.dataset.typed = "1"; });
+
     document.addEventListener("submit", (event) => {
       const form = event.target;
       if (!form.dataset.api) return;
       event.preventDefault();
+      if (form.getAttribute("aria-busy")) return;  // a second click while the first is sent
       send(form, formBody(form));
     });
 
@@ -110,46 +149,62 @@ enum AssetSources {
       const button = event.target.closest("button[data-api]");
       if (!button) return;
       event.preventDefault();
+      if (button.getAttribute("aria-busy")) return;
       send(button, button.dataset.body ? JSON.parse(button.dataset.body) : buttonArguments(button));
     });
 
     // Live updates: the page's main part is fetched again when the store changes what it shows
-    // (data-live names the collections), at most once every 250 ms, keeping focus and form input.
-    let pending = null;
-    async function refresh() {
-      pending = null;
-      const response = await fetch(window.location.href, { headers: { "Accept": "text/html" } });
-      if (!response.ok) return;
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    // (data-live names the collections), at most once every 250 ms and never over an action in
+    // flight or a newer answer. Focus, typed input and the API's last refusals are kept.
+    let timer = null, asked = 0;
+    function refresh() {
+      if (timer) return;
+      timer = setTimeout(refreshNow, 250);
+    }
+    async function refreshNow() {
+      timer = null;
+      if (acting > 0) { refresh(); return; }
+      const ticket = ++asked;
+      let response;
+      try { response = await fetch(window.location.href, { headers: { "Accept": "text/html" } }); } catch { return; }
+      const html = await response.text();
+      if (ticket !== asked || acting > 0) return;  // a newer refresh, or an action, came meanwhile
+      const page = new DOMParser().parseFromString(html, "text/html");
       const fresh = page.getElementById("main");
-      if (!fresh) return;
-      const focused = document.activeElement?.id;
-      // What the user typed and what the API last refused stay, found again by their control.
-      const keyOf = (node) => (node.closest("[data-api]") ?? node.closest("form, .actions, td, li")?.querySelector("[data-api]"))?.dataset.api + " " + (node.name ?? "");
-      const typing = [...main.querySelectorAll("input")].filter((i) => i.name && i.value !== i.defaultValue).map((i) => [keyOf(i), i.value]);
+      if (!fresh || fresh.innerHTML === lastRendered) return;
+      lastRendered = fresh.innerHTML;
+      const focused = document.activeElement && main.contains(document.activeElement) ? keyOf(document.activeElement) : null;
+      // Typed, not merely different from the old page's value: what the user typed may equal it.
+      const typing = [...main.querySelectorAll("input[data-typed], select[data-typed]")].map((i) => [keyOf(i), i.value]);
       const refusals = [...main.querySelectorAll(".error")].filter((e) => e.textContent).map((e) => [keyOf(e), e.textContent]);
       main.replaceChildren(...fresh.childNodes);
       for (const [key, value] of typing) {
-        const input = [...main.querySelectorAll("input")].find((i) => keyOf(i) === key);
-        if (input) input.value = value;
+        const input = find("input, select", key);
+        if (input) { input.value = value; input.dataset.typed = "1"; }
       }
-      for (const [key, text] of refusals) {
-        const error = [...main.querySelectorAll(".error")].find((e) => keyOf(e) === key);
-        if (error) error.textContent = text;
-      }
-      if (focused) document.getElementById(focused)?.focus();
+      for (const [key, text] of refusals) { const error = find(".error", key); if (error) error.textContent = text; }
+      if (focused) find("input, select, button, a", focused)?.focus();
       main.dispatchEvent(new CustomEvent("corral:refreshed", { bubbles: true }));
     }
+    let lastRendered = main?.innerHTML;
 
+    // The stream starts at the revision the page was rendered at (no change in between is lost)
+    // and, if the manager closes it (a restart, its stream limit), follows again after a pause.
     const watched = new Set((main?.dataset.live ?? "").split(" ").filter(Boolean));
-    if (watched.size > 0 && "EventSource" in window) {
-      const stream = new EventSource("/v1/events/stream");
-      const changed = () => { if (!pending) pending = setTimeout(refresh, 250); };
+    let resumeAt = main?.dataset.revision ?? "";
+    function follow(pause) {
+      const stream = new EventSource("/v1/events/stream" + (resumeAt ? `?after=${encodeURIComponent(resumeAt)}` : ""));
       stream.addEventListener("change", (event) => {
-        const change = JSON.parse(event.data);
-        if (watched.has(change.kind)) changed();
+        if (event.lastEventId) resumeAt = event.lastEventId;
+        if (watched.has(JSON.parse(event.data).kind)) refresh();
       });
-      stream.addEventListener("resync", changed);
+      stream.addEventListener("resync", (event) => { if (event.lastEventId) resumeAt = event.lastEventId; refresh(); });
+      stream.addEventListener("open", () => { pause = 1000; });
+      stream.addEventListener("error", () => {
+        if (stream.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
+        setTimeout(() => { refresh(); follow(Math.min(pause * 2, 30000)); }, pause);
+      });
     }
+    if (watched.size > 0 && "EventSource" in window) follow(1000);
     """#
 }

@@ -5,7 +5,8 @@ import Foundation
 public struct Dashboard: Sendable, Equatable {
     public struct Capacity: Sendable, Equatable {
         public var node: String
-        /// The disks' total size less what their owners reserved: what replicas may take.
+        /// Free space new replicas may take: on disks and nodes that take replicas, what is
+        /// available less what the disk's owner reserved.
         public var schedulable: Int64
         public var reserved: Int64
         /// Taken on the disks, by replicas and anything else.
@@ -40,10 +41,12 @@ public struct Dashboard: Sendable, Equatable {
 
     public static func capacity(of node: Node) -> Capacity {
         var sum = Capacity(node: node.name, schedulable: 0, reserved: 0, used: 0, maximum: 0)
+        let nodeTakes = state(of: node) == "ready"
         for (id, disk) in node.spec.disks {
             let status = node.status.diskStatus[id] ?? DiskStatus()
             let reserved = min(disk.storageReserved, status.storageMaximum)
-            sum = sum + Capacity(node: node.name, schedulable: status.storageMaximum - reserved, reserved: reserved,
+            let takes = nodeTakes && disk.allowScheduling && !disk.evictionRequested
+            sum = sum + Capacity(node: node.name, schedulable: takes ? max(0, status.storageAvailable - reserved) : 0, reserved: reserved,
                                  used: max(0, status.storageMaximum - status.storageAvailable), maximum: status.storageMaximum)
         }
         return sum

@@ -21,7 +21,7 @@ extension PageModels {
             "hasBackupVolumes": !volumes.isEmpty,
             "backups": shown.map { item -> Context in
                 backup(item).merging(["url": item.status.url, "completed": item.status.state == .completed,
-                                      "error": item.status.error, "target": item.spec.targetName]) { a, _ in a }
+                                      "error": text(item.status.error), "target": item.spec.targetName]) { a, _ in a }
             },
             "hasBackups": !shown.isEmpty,
         ]
@@ -42,7 +42,7 @@ extension PageModels {
             ["name": image.name, "source": image.spec.sourceType.rawValue, "size": ByteSize.format(image.status.size),
              "checksum": String(image.status.checksum.prefix(16)), "message": image.status.message,
              "copies": image.status.copies.sorted { $0.key < $1.key }.map { disk, copy -> Context in
-                 ["disk": disk, "state": copy.state.rawValue, "progress": copy.progress, "message": copy.message]
+                 ["disk": disk, "state": copy.state.rawValue, "progress": copy.progress, "message": text(copy.message)]
              }]
         }
         return ["images": rows, "hasImages": !rows.isEmpty]

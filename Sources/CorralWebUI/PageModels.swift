@@ -7,6 +7,9 @@ import Foundation
 enum PageModels {
     typealias Context = [String: Any]
 
+    /// A string for a `{{#section}}` test: Mustache counts an empty string as true.
+    static func text(_ string: String) -> Any { string.isEmpty ? false : string }
+
     static func time(_ date: Date?) -> String {
         guard let date else { return "" }
         return date.formatted(.iso8601)
@@ -75,9 +78,10 @@ enum PageModels {
     /// snapshots a backup was made of marked.
     static func snapshotTree(_ records: [SnapshotRecord], volume: String, backedUp: Set<String>) -> [Context] {
         let infos = Dictionary(records.map { ($0.spec.snapshotName, $0.status.info) }, uniquingKeysWith: { a, _ in a })
+        var drawn: Set<String> = []  // each snapshot once, whatever a stale record says of its links
         func node(_ name: String, depth: Int) -> Context? {
-            guard let info = infos[name], depth <= Limits.snapshotCountMax else { return nil }
-            let children = info.children.sorted().compactMap { node($0, depth: depth + 1) }
+            guard let info = infos[name], depth <= Limits.snapshotCountMax, drawn.insert(name).inserted else { return nil }
+            let children = info.children.sorted { (infos[$0]?.created ?? "", $0) < (infos[$1]?.created ?? "", $1) }.compactMap { node($0, depth: depth + 1) }
             return ["name": info.name, "volume": volume, "created": info.created, "removed": info.removed, "backedUp": backedUp.contains(info.name),
                     "children": children, "hasChildren": !children.isEmpty]
         }
@@ -85,14 +89,24 @@ enum PageModels {
         return roots.compactMap { node($0, depth: 0) }
     }
 
-    static func volume(_ volume: Volume, replicas: [Replica], snapshots: [SnapshotRecord], backups: [Backup]) -> Context {
-        let own = backups.filter { $0.spec.volumeName == volume.name }.sorted { $0.name < $1.name }
-        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name }, volume: volume.name,
+    /// What belongs to this volume and not to an earlier one of the same name: backups and
+    /// snapshot records made before it was created are that one's.
+    static func ofThisVolume(_ volume: Volume, made: Date?) -> Bool {
+        guard let created = volume.metadata.createdAt, let made else { return true }
+        return made >= created
+    }
+
+    static func volume(_ volume: Volume, replicas: [Replica], snapshots: [SnapshotRecord], backups: [Backup], jobs: [RecurringJob]) -> Context {
+        let own = backups.filter { $0.spec.volumeName == volume.name && ofThisVolume(volume, made: $0.metadata.createdAt) }.sorted { $0.name < $1.name }
+        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name && ofThisVolume(volume, made: $0.status.observedAt) }, volume: volume.name,
                                 backedUp: Set(own.filter { $0.status.state == .completed }.map(\.spec.snapshotName)))
         return ["volume": [
             "name": volume.name, "state": volume.status.state.rawValue, "robustness": volume.status.robustness.rawValue,
             "size": ByteSize.format(volume.spec.size), "replicasWanted": volume.spec.numberOfReplicas,
-            "node": volume.status.currentNodeID, "endpoint": volume.status.endpoint, "labels": pairs(volume.metadata.labels),
+            "node": text(volume.status.currentNodeID), "endpoint": text(volume.status.endpoint), "labels": pairs(volume.metadata.labels),
+            "restoring": volume.status.restoreProgress.map { $0 < 100 ? $0 as Any : false } ?? false,
+            "jobs": jobs.filter { RecurringJobKind.applies($0, toVolumeLabeled: volume.metadata.labels ?? [:]) }.sorted { $0.name < $1.name }
+                .map { ["name": $0.name, "task": $0.spec.task.rawValue, "cron": $0.spec.cron] as Context },
             "attached": volume.status.state == .attached, "detached": volume.status.state == .detached,
             "replicas": replicas.filter { $0.spec.volumeName == volume.name }.sorted { $0.name < $1.name }.map { replica -> Context in
                 ["name": replica.name, "node": replica.spec.nodeID, "disk": replica.spec.diskID,

@@ -27,7 +27,7 @@ enum Templates {
     {{#nav}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>
     {{/nav}}</ul></nav>
     </header>
-    <main id="main" data-live="{{live}}">
+    <main id="main" data-live="{{live}}" data-revision="{{revision}}">
     {{{content}}}
     </main>
     <footer><p>Served by the Corral manager at {{servedAt}}. The API has no authentication yet: keep the manager on loopback, or behind an authenticating proxy.</p></footer>
@@ -121,6 +121,8 @@ enum Templates {
     <dt>Attached to</dt><dd>{{#node}}{{node}}{{/node}}{{^node}}no node{{/node}}</dd>
     <dt>NBD URI</dt><dd>{{#endpoint}}<code>{{endpoint}}</code>{{/endpoint}}{{^endpoint}}none while detached{{/endpoint}}</dd>
     <dt>Labels</dt><dd>{{#labels}}<span class="label">{{key}}={{value}}</span> {{/labels}}{{^labels}}none{{/labels}}</dd>
+    {{#restoring}}<dt>Restore</dt><dd><progress max="100" value="{{restoring}}" aria-label="restore of {{name}}">{{restoring}}%</progress> {{restoring}}%</dd>{{/restoring}}
+    <dt>Recurring jobs</dt><dd>{{#jobs}}<a href="/ui/recurringjobs">{{name}}</a> ({{task}}, <code>{{cron}}</code>) {{/jobs}}{{^jobs}}none apply{{/jobs}}</dd>
     </dl>
     <div class="actions">
     {{#detached}}<button data-api="POST /v1/volumes/{{name}}/attach" data-body="{}">Attach</button>{{/detached}}
@@ -134,7 +136,7 @@ enum Templates {
     <button type="submit">Expand</button>
     <p class="error" role="alert"></p>
     </form>
-    <form data-api="POST /v1/volumes/{{name}}/updateReplicaCount" class="inline">
+    <form data-api="POST /v1/volumes/{{name}}/updateReplicaCount" class="inline" data-confirm="Change the replica count of volume {{name}}? With fewer, replicas are removed with their data.">
     <label>Replicas <input name="replicaCount" type="number" min="1" max="20" value="{{replicasWanted}}" data-type="int" required></label>
     <button type="submit">Scale</button>
     <p class="error" role="alert"></p>

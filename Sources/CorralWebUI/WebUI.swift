@@ -8,6 +8,9 @@ import Mustache
 /// implements it; tests give fixtures. The pages change nothing: actions go through the REST API.
 public protocol UISource: Sendable {
     func list<R: Resource>(_ type: R.Type) async -> [R]
+    /// The store's revision: a page read after it shows at least that much, and its script
+    /// follows the event stream from there.
+    func revision() async -> Int64
 }
 
 /// The web UI the manager serves at `/` (docs/web-ui.md): pages rendered here from templates,
@@ -59,16 +62,17 @@ public struct WebUI: Sendable {
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/") { _, _ in try await page(.dashboard, title: "Dashboard", template: "dashboard", live: "volumes nodes events backups") { try await dashboard() } }
         router.get("/ui/volumes") { request, _ in
-            try await page(.volumes, title: "Volumes", template: "volumes", live: "volumes") { try await volumes(request.uri.queryParameters) }
+            try await page(.volumes, title: "Volumes", template: "volumes", live: "volumes") { try await volumes(query: request.uri.query) }
         }
         router.get("/ui/volumes/:name") { _, context in
             let name = try context.parameters.require("name")
+            let revision = await source.revision()
             guard let volume = await source.list(Volume.self).first(where: { $0.name == name }) else {
-                return notFound("No volume is named \(name).")
+                return notFound("No volume is named \(name).", revision: revision)
             }
-            return try await page(.volumes, title: "Volume \(name)", template: "volume", live: "volumes replicas snapshots backups") {
+            return try await page(.volumes, revision: revision, title: "Volume \(name)", template: "volume", live: "volumes replicas snapshots backups recurringjobs") {
                 PageModels.volume(volume, replicas: await source.list(Replica.self), snapshots: await source.list(SnapshotRecord.self),
-                                  backups: await source.list(Backup.self))
+                                  backups: await source.list(Backup.self), jobs: await source.list(RecurringJob.self))
             }
         }
         router.get("/ui/nodes") { _, _ in
@@ -119,32 +123,48 @@ public struct WebUI: Sendable {
                                        events: await source.list(Event.self), backups: await source.list(Backup.self)))
     }
 
-    func volumes(_ parameters: Hummingbird.Parameters) async throws -> PageModels.Context {
-        var items: [String: String] = [:]
-        for (key, value) in parameters { items[String(key)] = String(value) }
-        let query = VolumeListQuery(items: items)
+    func volumes(query raw: String?) async throws -> PageModels.Context {
+        let query = VolumeListQuery(items: Self.formItems(raw))
         let all = await source.list(Volume.self)
         return PageModels.volumeList(query.apply(to: all), query: query, total: all.count)
     }
 
+    /// A query string as a browser's GET form sends it: `+` is a space, then %-escapes (the
+    /// URL's own decoding leaves `+` alone, so a filter with a space would match nothing).
+    static func formItems(_ query: String?) -> [String: String] {
+        var items: [String: String] = [:]
+        for pair in (query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (text: Substring) in String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            guard let key = parts.first.map(decode), !key.isEmpty, items[key] == nil else { continue }
+            items[key] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return items
+    }
+
     /// `template` rendered with `model` inside the layout.
-    func render(_ current: Page, title: String, template: String, live: String, model: PageModels.Context) -> String {
+    func render(_ current: Page, title: String, template: String, live: String, revision: Int64, model: PageModels.Context) -> String {
         let content = library.render(model, withTemplate: template) ?? ""
         let layout: PageModels.Context = [
-            "title": title, "css": StaticAsset.style.path, "js": StaticAsset.script.path, "icon": StaticAsset.icon.path, "live": live, "servedAt": servedAt,
+            "title": title, "revision": String(revision), "css": StaticAsset.style.path, "js": StaticAsset.script.path, "icon": StaticAsset.icon.path, "live": live, "servedAt": servedAt,
             "content": content,
             "nav": Page.allCases.map { ["href": $0.path, "label": $0.label, "current": $0 == current] },
         ]
         return library.render(layout, withTemplate: "layout") ?? ""
     }
 
-    func page(_ current: Page, title: String, template: String, live: String, model: () async throws -> PageModels.Context) async throws -> Response {
-        let html = render(current, title: title, template: template, live: live, model: try await model())
+    /// The page, with the revision read before its data, so that its script misses no change.
+    func page(_ current: Page, revision known: Int64? = nil, title: String, template: String, live: String,
+              model: () async throws -> PageModels.Context) async throws -> Response {
+        let revision: Int64
+        if let known { revision = known } else { revision = await source.revision() }
+        let html = render(current, title: title, template: template, live: live, revision: revision, model: try await model())
         return Response(status: .ok, headers: Self.pageHeaders, body: .init(byteBuffer: .init(string: html)))
     }
 
-    func notFound(_ message: String) -> Response {
-        let html = render(.volumes, title: "Not found", template: "message", live: "", model: ["heading": "Not found", "message": message])
+    func notFound(_ message: String, revision: Int64) -> Response {
+        let html = render(.volumes, title: "Not found", template: "message", live: "", revision: revision,
+                          model: ["heading": "Not found", "message": message])
         return Response(status: .notFound, headers: Self.pageHeaders, body: .init(byteBuffer: .init(string: html)))
     }
 }

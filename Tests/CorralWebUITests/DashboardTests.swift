@@ -24,9 +24,19 @@ struct DashboardTests {
         let nodes = [Self.node("n2", disks: [(100, 40, 10), (50, 50, 0)]), Self.node("n1", disks: [(200, 150, 300)])]
         let dashboard = Dashboard(volumes: [], nodes: nodes, events: [], backups: [])
         #expect(dashboard.capacity.map(\.node) == ["n1", "n2"])
-        #expect(dashboard.capacity[1] == .init(node: "n2", schedulable: 140, reserved: 10, used: 60, maximum: 150))
+        #expect(dashboard.capacity[1] == .init(node: "n2", schedulable: 80, reserved: 10, used: 60, maximum: 150), "free less reserved")
         #expect(dashboard.capacity[0] == .init(node: "n1", schedulable: 0, reserved: 200, used: 50, maximum: 200), "a reservation past the disk reserves the disk")
-        #expect(dashboard.total == .init(node: "all nodes", schedulable: 140, reserved: 210, used: 110, maximum: 350))
+        #expect(dashboard.total == .init(node: "all nodes", schedulable: 80, reserved: 210, used: 110, maximum: 350))
+    }
+
+    @Test func nothingIsSchedulableWhereNoReplicaMayGo() {
+        var offDisk = Self.node("n5", disks: [(100, 100, 0), (100, 100, 0)])
+        offDisk.spec.disks["d1"]?.allowScheduling = false
+        let nodes = [Self.node("n1", ready: false, disks: [(100, 100, 0)]), Self.node("n2", schedulable: false, disks: [(100, 100, 0)]),
+                     Self.node("n3", evicting: true, disks: [(100, 100, 0)]), offDisk]
+        let capacity = Dashboard(volumes: [], nodes: nodes, events: [], backups: []).capacity
+        #expect(capacity.map(\.schedulable) == [0, 0, 0, 100], "down, cordoned and evicting nodes and a disk closed to replicas add nothing")
+        #expect(capacity.map(\.maximum) == [100, 100, 100, 200], "their size still counts")
     }
 
     @Test func countsAndRecentEvents() {

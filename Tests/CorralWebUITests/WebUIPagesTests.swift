@@ -18,6 +18,7 @@ struct WebUIPagesTests {
             set { resources[ObjectIdentifier(type)] = newValue }
         }
         func list<R: Resource>(_ type: R.Type) async -> [R] { self[type] }
+        func revision() async -> Int64 { 42 }
     }
 
     static let hostile = "<script>alert(1)</script><b onclick=\"x\">&"
@@ -48,7 +49,22 @@ struct WebUIPagesTests {
         var running = Backup(metadata: ObjectMeta(name: "backup-2"), spec: .init(volumeName: "v1", snapshotName: "s2", backupTargetURL: "file:///b"), status: .init())
         running.status.state = .inProgress
         running.status.progress = 37
+        running.status.error = hostile
         fixture[Backup.self] = [backup, running]
+        // Hostile text wherever a page shows a message: each page must show it as text.
+        var job = RecurringJob(metadata: ObjectMeta(name: "nightly"), spec: .init(task: .backup, cron: "0 2 * * *", retain: 3), status: .init())
+        job.spec.labels = ["note": hostile]
+        job.spec.groups = [RecurringJobKind.defaultGroup]
+        job.status.problem = hostile
+        var image = BackingImage(metadata: ObjectMeta(name: "base"), spec: .init(sourceType: .download), status: .init())
+        image.status.message = hostile
+        image.status.copies["n1/d0"] = .init(state: .failed, progress: 10, message: hostile)
+        var target = BackupTarget(metadata: ObjectMeta(name: "default"), spec: .init(url: "s3://b@r/"), status: .init())
+        target.status.message = hostile
+        fixture[RecurringJob.self] = [job]
+        fixture[BackingImage.self] = [image]
+        fixture[BackupTarget.self] = [target]
+        fixture[Node.self][0].spec.tags = [hostile]
         fixture[Setting.self] = [Setting(metadata: ObjectMeta(name: "default-replica-count"), spec: .init(value: "2"), status: .init()),
                                  Setting(metadata: ObjectMeta(name: "backup-compression-method"), spec: .init(value: "gzip"), status: .init())]
         return fixture
@@ -75,6 +91,7 @@ struct WebUIPagesTests {
             #expect(!html.contains("<script>alert"), "a value reached the page unescaped")
             #expect(!html.contains("<b onclick"), "an element from a value reached the page")
             #expect(html.contains("Served by the Corral manager at 127.0.0.1:9500"))
+            #expect(html.contains("data-revision=\"42\""), "the script follows the stream from the revision the page was read at")
             #expect(html.contains(StaticAsset.script.path) && html.contains(StaticAsset.style.path))
         }
     }
@@ -164,5 +181,47 @@ struct WebUIPagesTests {
             #expect(html.contains("data-api=\"POST /v1/volumes/v1/snapshotDelete\" data-arg-name=\"s1\" data-confirm=\"Delete snapshot s1 of volume v1?\""))
             #expect(html.contains("data-api=\"POST /v1/volumes/v1/snapshotBackup\" data-arg-snapshot=\"s1\""))
         }
+    }
+
+    @Test func hostileMessagesOnEveryPageAreText() async throws {
+        for path in ["/ui/backups", "/ui/recurringjobs", "/ui/backingimages", "/ui/nodes"] {
+            try await get(path) { response in
+                #expect(String(buffer: response.body).contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "\(path) shows the hostile text, escaped")
+            }
+        }
+    }
+
+    @Test func emptyValuesReadAsNone() async throws {
+        try await get("/ui/volumes/v2") { response in
+            let html = String(buffer: response.body)
+            #expect(html.contains("<dd>no node</dd>"), "a detached volume is attached to no node")
+            #expect(html.contains("none while detached") && !html.contains("<code></code>"))
+        }
+        try await get("/ui/backups") { response in
+            #expect(!String(buffer: response.body).contains("Completed: "), "a backup without an error shows none")
+        }
+        try await get("/ui/volumes/v1") { response in
+            #expect(String(buffer: response.body).contains("nightly</a> (backup"), "the default group's job applies to v1, which names none")
+        }
+    }
+
+    @Test func formQueriesDecodeLikeABrowser() {
+        #expect(WebUI.formItems("q=a+b%2Bc&state=attached&q=second") == ["q": "a b+c", "state": "attached"])
+        #expect(WebUI.formItems(nil) == [:])
+        #expect(WebUI.formItems("=x&flag&bad=%ZZ") == ["flag": "", "bad": ""])
+    }
+
+    @Test func backupsOfAnEarlierVolumeOfTheSameNameAreNotThisOnes() {
+        var volume = VolumeListQueryTests.volume("v1")
+        volume.metadata.createdAt = Date(timeIntervalSince1970: 2_000)
+        var old = Backup(metadata: ObjectMeta(name: "old"), spec: .init(volumeName: "v1", snapshotName: "s1", backupTargetURL: "file:///b"), status: .init())
+        old.metadata.createdAt = Date(timeIntervalSince1970: 1_000)
+        old.status.state = .completed
+        var new = old
+        new.metadata.name = "new"
+        new.metadata.createdAt = Date(timeIntervalSince1970: 3_000)
+        let model = PageModels.volume(volume, replicas: [], snapshots: [], backups: [old, new], jobs: [])
+        let shown = ((model["volume"] as? PageModels.Context)?["backups"] as? [PageModels.Context])?.compactMap { $0["name"] as? String }
+        #expect(shown == ["new"])
     }
 }

@@ -1,6 +1,7 @@
 """The web UI in headless Chromium (Playwright), for test-web-ui.sh: pages, actions checked through
 the API, live updates without a reload, escaping. Usage: web_ui_browser.py API_URL BACKUP_DIR"""
-import json, shutil, sys, time, urllib.error, urllib.request
+import json, sys
+import web_ui_common as common
 from playwright.sync_api import expect, sync_playwright
 
 API = sys.argv[1]
@@ -10,23 +11,11 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def api(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(API + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return common.api(API, method, path, body)
 
 
 def wait_api(what, check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+    common.wait_until(what, check, seconds)
 
 
 def create_through_form(page, name):
@@ -39,9 +28,8 @@ def create_through_form(page, name):
 
 
 def main():
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        browser = common.launch(p)
         page = browser.new_page()
         problems = []
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
@@ -120,16 +108,19 @@ def main():
         expect(page.locator(".tree li", has_text="snap1").locator(".badge", has_text="backed up")).to_be_visible(timeout=LIVE_SECONDS * 2000)
         print("backup: snap1 backed up and marked")
 
-        # Revert to snap1 asks first, naming both; the API takes it.
-        page.get_by_role("button", name="Revert to snap1").click()
-        assert "web1" in dialogs[-1] and "snap1" in dialogs[-1], dialogs
-        expect(page.locator(".tree .error").first).to_have_text("")
-        print("revert: confirmed (" + dialogs[-1] + ")")
-
-        # A second snapshot, deleted through its button.
+        # A second snapshot; then revert to snap1 (asks first, naming both): the head sits on snap1
+        # again, as the API lists it; then snap2 is deleted through its button.
         page.fill("input[placeholder^='a name']", "snap2")
         page.get_by_role("button", name="Take a snapshot").click()
         expect(page.locator(".tree .snapshot", has_text="snap2")).to_be_visible(timeout=LIVE_SECONDS * 2000)
+        def head_parent():
+            listed = api("GET", "/v1/volumes/web1/snapshots")[1]
+            return next((s.get("parent") for s in listed if s["name"] == "volume-head"), None)
+        assert head_parent() == "snap2", head_parent()
+        page.get_by_role("button", name="Revert to snap1").click()
+        assert "web1" in dialogs[-1] and "snap1" in dialogs[-1], dialogs
+        wait_api("the head to sit on snap1 after the revert", lambda: head_parent() == "snap1")
+        print("revert: confirmed (" + dialogs[-1] + "); the head is on snap1")
         page.get_by_role("button", name="Delete snap2").click()
         assert "snap2" in dialogs[-1], dialogs
         def snap2_gone():
@@ -190,6 +181,19 @@ def main():
         assert nodes["items"][0]["spec"]["allowScheduling"] is True, nodes["items"][0]["spec"]
         print("nodes: cordoned and uncordoned")
 
+        # Back up now (a new snapshot of the attached volume), then Detach, through the page's buttons.
+        status, _ = api("POST", "/v1/volumes/web1/attach", {})
+        assert status == 200, status
+        page.goto(API + "/ui/volumes/web1")
+        expect(page.get_by_role("button", name="Detach", exact=True)).to_be_visible(timeout=LIVE_SECONDS * 2000)
+        web1_backups = lambda: [b for b in api("GET", "/v1/backups")[1]["items"] if b["spec"]["volumeName"] == "web1"]
+        before = len(web1_backups())
+        page.get_by_role("button", name="Back up now").click()
+        wait_api("one more backup of web1", lambda: len(web1_backups()) == before + 1)
+        page.get_by_role("button", name="Detach", exact=True).click()
+        wait_api("web1 detached through its button", lambda: api("GET", "/v1/volumes/web1")[1]["status"]["state"] == "detached")
+        print("back up now and detach: through the buttons")
+
         # Delete asks first, naming the volume; then the API has it gone.
         page.goto(API + "/ui/volumes/web1")
         page.get_by_role("button", name="Delete volume", exact=True).click()
@@ -197,6 +201,19 @@ def main():
         assert dialogs and "web1" in dialogs[-1], dialogs
         wait_api("web1 to be deleted", lambda: api("GET", "/v1/volumes/web1")[0] == 404)
         print("delete: confirmed (" + dialogs[-1] + ") and gone")
+
+        # Evict asks first, naming the node; the API records it (then it is taken back by the API).
+        page.goto(API + "/ui/nodes")
+        page.get_by_role("button", name="Evict", exact=True).first.click()
+        assert "local" in dialogs[-1], dialogs
+        wait_api("the node's eviction asked for", lambda: api("GET", "/v1/nodes")[1]["items"][0]["spec"]["evictionRequested"] is True)
+        node = api("GET", "/v1/nodes")[1]["items"][0]
+        node["spec"]["evictionRequested"] = False
+        status, _ = api("PUT", "/v1/nodes/" + node["metadata"]["name"],
+                        {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"], "labels": node["metadata"].get("labels") or {}},
+                         "spec": node["spec"]})
+        assert status == 200, status
+        print("evict: confirmed (" + dialogs[-1] + ") and recorded")
 
         assert not problems, "the browser reported: " + "; ".join(problems)
         browser.close()
