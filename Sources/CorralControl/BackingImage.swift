@@ -6,6 +6,10 @@ import Foundation
 public typealias BackingImage = Object<BackingImageKind>
 
 public enum BackingImageKind: ResourceKind {
+    /// Each copy's state and progress, and the image's size and checksum once known.
+    public static func headline(of status: Status) -> [String] {
+        [String(status.size), status.checksum] + status.copies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.state.rawValue):\($0.value.progress)" }
+    }
     public static let kind = Kind.backingimages
     /// `sourceParameters` keys, Longhorn's.
     public static let urlParameter = "url"

@@ -14,7 +14,7 @@ public enum SystemRestoreState: String, Codable, Sendable, CaseIterable {
 }
 
 public enum SystemRestoreKind: ResourceKind {
-    public static func headline(of status: Status) -> [String] { [status.state.rawValue] }
+    public static func headline(of status: Status) -> [String] { [status.state.rawValue, String(status.items.count)] }
     public static let kind = Kind.systemrestores
 
     public struct Spec: Codable, Sendable, Hashable {

@@ -14,10 +14,11 @@ public enum VolumeRobustness: String, Codable, Sendable {
 public typealias Volume = Object<VolumeKind>
 
 public enum VolumeKind: ResourceKind {
-    /// A volume's state, robustness and the progress of its long work: "degraded" on screen at
-    /// once, and a rebuild's percentage as it moves, not at the next batch.
+    /// A volume's state, robustness, where it is served and the progress of its long work:
+    /// "degraded" on screen at once, and a rebuild's percentage as it moves, not at the next batch.
     public static func headline(of status: Status) -> [String] {
-        [status.state.rawValue, status.robustness.rawValue, "\(status.restoreProgress ?? -1)", "\(status.purgeProgress ?? -1)"]
+        [status.state.rawValue, status.robustness.rawValue, status.currentNodeID, status.endpoint,
+         "\(status.restoreProgress ?? -1)", "\(status.purgeProgress ?? -1)"]
             + status.rebuildProgress.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
     public static let kind = Kind.volumes

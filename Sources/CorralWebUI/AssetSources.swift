@@ -46,14 +46,19 @@ enum AssetSources {
     // A control's identity across a refresh, which replaces every element: what it calls, on what
     // (data-arg-* and hidden inputs, as on a backups page with a restore form a row), and its name.
     function keyOf(node) {
-      if (node.tagName === "A") return "a " + node.getAttribute("href");
+      if (node.tagName === "A") return `a ${node.getAttribute("href")} ${node.textContent}`;
+      // A plain form (the volume list's filter) by where it goes.
+      const plain = node.closest("form:not([data-api])");
+      if (plain) return `form ${plain.getAttribute("action")} ${node.name ?? node.tagName}`;
       const control = node.closest("[data-api]") ?? node.closest("form, .actions, td, li")?.querySelector("[data-api]");
       if (!control) return null;
       const args = Object.entries(control.dataset).filter(([k]) => k.startsWith("arg")).map(([k, v]) => `${k}=${v}`);
       const hidden = [...control.querySelectorAll("input[type=hidden]")].map((i) => `${i.name}=${i.value}`);
-      return [control.dataset.api, ...args, ...hidden, node.name ?? node.tagName].join(" ");
+      // Buttons with one call and no arguments (Cordon, Evict) differ by what they send and say.
+      const sends = node.tagName === "BUTTON" ? [node.dataset.spec ?? "", node.dataset.body ?? "", node.textContent] : [];
+      return [control.dataset.api, ...args, ...hidden, ...sends, node.name ?? node.tagName].join(" ");
     }
-    const find = (selector, key) => [...main.querySelectorAll(selector)].find((n) => keyOf(n) === key);
+    const find = (selector, key) => key === null ? undefined : [...main.querySelectorAll(selector)].find((n) => keyOf(n) === key);
 
     // Actions: an element with data-api="METHOD /path" sends its JSON to the API. A form sends its
     // fields (data-type="int" ones as numbers, empty ones left out); a button sends data-body, its
@@ -69,6 +74,7 @@ enum AssetSources {
       if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
       showError("");
       acting += 1;
+      asked += 1;  // a refresh already on its way shows the page from before the action: dropped
       element.setAttribute("aria-busy", "true");
       try {
         let answer;
@@ -156,18 +162,19 @@ enum AssetSources {
     // Live updates: the page's main part is fetched again when the store changes what it shows
     // (data-live names the collections), at most once every 250 ms and never over an action in
     // flight or a newer answer. Focus, typed input and the API's last refusals are kept.
-    let timer = null, asked = 0;
+    // At once for the first change after a quiet spell, then at most every 250 ms.
+    let timer = null, asked = 0, lastRefresh = 0;
     function refresh() {
       if (timer) return;
-      timer = setTimeout(refreshNow, 250);
+      timer = setTimeout(refreshNow, Math.max(0, lastRefresh + 250 - Date.now()));
     }
     async function refreshNow() {
       timer = null;
+      lastRefresh = Date.now();
       if (acting > 0) { refresh(); return; }
       const ticket = ++asked;
-      let response;
-      try { response = await fetch(window.location.href, { headers: { "Accept": "text/html" } }); } catch { return; }
-      const html = await response.text();
+      let html;
+      try { html = await (await fetch(window.location.href, { headers: { "Accept": "text/html" } })).text(); } catch { return; }
       if (ticket !== asked || acting > 0) return;  // a newer refresh, or an action, came meanwhile
       const page = new DOMParser().parseFromString(html, "text/html");
       const fresh = page.getElementById("main");

@@ -125,9 +125,9 @@ enum Templates {
     <dt>Recurring jobs</dt><dd>{{#jobs}}<a href="/ui/recurringjobs">{{name}}</a> ({{task}}, <code>{{cron}}</code>) {{/jobs}}{{^jobs}}none apply{{/jobs}}</dd>
     </dl>
     <div class="actions">
+    <button data-api="POST /v1/volumes/{{name}}/snapshotBackup" data-body="{}">Back up now</button>
     {{#detached}}<button data-api="POST /v1/volumes/{{name}}/attach" data-body="{}">Attach</button>{{/detached}}
     {{#attached}}<button data-api="POST /v1/volumes/{{name}}/detach" data-body="{}">Detach</button>{{/attached}}
-    <button data-api="POST /v1/volumes/{{name}}/snapshotBackup" data-body="{}">Back up now</button>
     <button data-api="DELETE /v1/volumes/{{name}}" data-confirm="Delete volume {{name}} and every replica and snapshot of it? Its data is gone; backups stay." data-then="/ui/volumes" class="danger">Delete volume</button>
     <p class="error" role="alert"></p>
     </div>

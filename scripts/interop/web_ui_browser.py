@@ -207,12 +207,15 @@ def main():
         page.get_by_role("button", name="Evict", exact=True).first.click()
         assert "local" in dialogs[-1], dialogs
         wait_api("the node's eviction asked for", lambda: api("GET", "/v1/nodes")[1]["items"][0]["spec"]["evictionRequested"] is True)
-        node = api("GET", "/v1/nodes")[1]["items"][0]
-        node["spec"]["evictionRequested"] = False
-        status, _ = api("PUT", "/v1/nodes/" + node["metadata"]["name"],
-                        {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"], "labels": node["metadata"].get("labels") or {}},
-                         "spec": node["spec"]})
-        assert status == 200, status
+        def take_back_eviction():  # at the version just read; a heartbeat in between is a 409: read again
+            node = api("GET", "/v1/nodes")[1]["items"][0]
+            node["spec"]["evictionRequested"] = False
+            status, answer = api("PUT", "/v1/nodes/" + node["metadata"]["name"],
+                                 {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"], "labels": node["metadata"].get("labels") or {}},
+                                  "spec": node["spec"]})
+            assert status in (200, 409), (status, answer)
+            return status == 200
+        wait_api("the eviction taken back", take_back_eviction)
         print("evict: confirmed (" + dialogs[-1] + ") and recorded")
 
         assert not problems, "the browser reported: " + "; ".join(problems)
