@@ -70,3 +70,10 @@ public enum SnapshotRecordKind: ResourceKind {
         return actions
     }
 }
+
+extension Object where Definition == SnapshotRecordKind {
+    /// Observed before `volume` was created: a record of an earlier volume of that name.
+    public func predates(_ volume: Volume) -> Bool {
+        status.observedAt < (volume.metadata.createdAt ?? .distantPast)
+    }
+}

@@ -52,10 +52,3 @@ struct SnapshotFollower: Sendable {
         }
     }
 }
-
-extension Object where Definition == SnapshotRecordKind {
-    /// Observed before `volume` was created: a record of an earlier volume of that name.
-    func predates(_ volume: Volume) -> Bool {
-        status.observedAt < (volume.metadata.createdAt ?? .distantPast)
-    }
-}

@@ -30,6 +30,11 @@ public struct Dashboard: Sendable, Equatable {
     /// Events the dashboard lists: the latest.
     public static let recentEventsShown = 10
 
+    /// Events newest first (ties by name, so the order is stable).
+    public static func latestFirst(_ events: [Event]) -> [Event] {
+        events.sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }
+    }
+
     /// A node's state as its page shows it: down (no heartbeat lately), cordoned (no new replicas),
     /// evicting (its replicas move away), or ready.
     public static func state(of node: Node) -> String {
@@ -58,7 +63,7 @@ public struct Dashboard: Sendable, Equatable {
         volumesByState = Dictionary(grouping: volumes, by: { $0.status.state.rawValue }).mapValues(\.count)
         volumesByRobustness = Dictionary(grouping: volumes, by: { $0.status.robustness.rawValue }).mapValues(\.count)
         nodesByState = Dictionary(grouping: nodes, by: Self.state(of:)).mapValues(\.count)
-        recentEvents = Array(events.sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }.prefix(Self.recentEventsShown))
+        recentEvents = Array(Self.latestFirst(events).prefix(Self.recentEventsShown))
         backupsInProgress = backups.filter { $0.status.state == .pending || $0.status.state == .inProgress }
             .sorted { $0.name < $1.name }
     }

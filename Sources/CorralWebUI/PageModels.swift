@@ -89,16 +89,17 @@ enum PageModels {
         return roots.compactMap { node($0, depth: 0) }
     }
 
-    /// What belongs to this volume and not to an earlier one of the same name: backups and
-    /// snapshot records made before it was created are that one's.
-    static func ofThisVolume(_ volume: Volume, made: Date?) -> Bool {
-        guard let created = volume.metadata.createdAt, let made else { return true }
+    /// A backup of this volume, not of an earlier one of the same name (as `SnapshotRecord.predates`
+    /// tells for snapshot records).
+    static func ofThisVolume(_ volume: Volume, _ backup: Backup) -> Bool {
+        guard backup.spec.volumeName == volume.name else { return false }
+        guard let created = volume.metadata.createdAt, let made = backup.metadata.createdAt else { return true }
         return made >= created
     }
 
     static func volume(_ volume: Volume, replicas: [Replica], snapshots: [SnapshotRecord], backups: [Backup], jobs: [RecurringJob]) -> Context {
-        let own = backups.filter { $0.spec.volumeName == volume.name && ofThisVolume(volume, made: $0.metadata.createdAt) }.sorted { $0.name < $1.name }
-        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name && ofThisVolume(volume, made: $0.status.observedAt) }, volume: volume.name,
+        let own = backups.filter { ofThisVolume(volume, $0) }.sorted { $0.name < $1.name }
+        let tree = snapshotTree(snapshots.filter { $0.spec.volumeName == volume.name && !$0.predates(volume) }, volume: volume.name,
                                 backedUp: Set(own.filter { $0.status.state == .completed }.map(\.spec.snapshotName)))
         return ["volume": [
             "name": volume.name, "state": volume.status.state.rawValue, "robustness": volume.status.robustness.rawValue,

@@ -104,7 +104,7 @@ public struct WebUI: Sendable {
         }
         router.get("/ui/events") { _, _ in
             try await page(.events, title: "Events", template: "events", live: "events") {
-                PageModels.events(Array(await source.list(Event.self).sorted { ($0.spec.time, $0.name) > ($1.spec.time, $1.name) }.prefix(Self.eventsShown)))
+                PageModels.events(Array(Dashboard.latestFirst(await source.list(Event.self)).prefix(Self.eventsShown)))
             }
         }
         router.get("/ui/assets/:file") { _, context in
